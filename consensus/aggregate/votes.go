@@ -1,0 +1,110 @@
+// Package aggregate collects votes into QCs and timeouts into TCs. Both
+// aggregators accept only messages whose signatures were already verified,
+// detect equivocation, and keep a bounded window of views.
+package aggregate
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+)
+
+// ErrOutsideWindow: a message for a view the aggregator no longer (or not
+// yet) collects. Expected; the message is dropped.
+var ErrOutsideWindow = errors.New("view outside aggregation window")
+
+// ViewWindow bounds how many views ahead of the lowest retained view an
+// aggregator collects, so a peer cannot make it hold unbounded state.
+const ViewWindow = 64
+
+type blockVotes struct {
+	signers model.SignerSet
+	weight  uint64
+	sigs    [][]byte
+}
+
+type viewVotes struct {
+	first    map[model.NodeID]*model.Vote
+	blocks   map[model.Identifier]*blockVotes
+	qcFormed bool
+}
+
+// Votes aggregates votes into QCs. Per view it holds at most one vote per
+// committee member (the first; a second, different one is evidence).
+type Votes struct {
+	committee *committee.Committee
+	scheme    crypto.Scheme
+	lowest    model.View
+	views     map[model.View]*viewVotes
+}
+
+// NewVotes returns an empty vote aggregator.
+func NewVotes(c *committee.Committee, s crypto.Scheme) *Votes {
+	return &Votes{committee: c, scheme: s, views: make(map[model.View]*viewVotes)}
+}
+
+// Add records a verified vote. It returns a QC the first time the votes for
+// one block reach a supermajority, and evidence if the signer already voted
+// for a different block in the view.
+func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
+	if v.View < a.lowest || v.View >= a.lowest+ViewWindow {
+		return nil, nil, fmt.Errorf("%w: vote for view %d, window [%d, %d)", ErrOutsideWindow, v.View, a.lowest, a.lowest+ViewWindow)
+	}
+	idx, err := a.committee.Index(v.SignerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vote for view %d: %w", v.View, err)
+	}
+	vv := a.views[v.View]
+	if vv == nil {
+		vv = &viewVotes{first: make(map[model.NodeID]*model.Vote), blocks: make(map[model.Identifier]*blockVotes)}
+		a.views[v.View] = vv
+	}
+	if prev, ok := vv.first[v.SignerID]; ok {
+		if prev.BlockID == v.BlockID {
+			return nil, nil, nil // duplicate delivery
+		}
+		return nil, &model.Evidence{Kind: model.DoubleVote, Offender: v.SignerID, View: v.View, Votes: [2]*model.Vote{prev, v}}, nil
+	}
+	vv.first[v.SignerID] = v
+	bv := vv.blocks[v.BlockID]
+	if bv == nil {
+		signers, err := model.NewSignerSet(a.committee.Size())
+		if err != nil {
+			return nil, nil, err
+		}
+		bv = &blockVotes{signers: signers}
+		vv.blocks[v.BlockID] = bv
+	}
+	bv.signers.Set(idx)
+	bv.weight += a.committee.Member(idx).Weight
+	bv.sigs = append(bv.sigs, v.Signature)
+	if vv.qcFormed || bv.weight < a.committee.SupermajorityThreshold() {
+		return nil, nil, nil
+	}
+	sig, err := a.scheme.AggregateSignatures(bv.sigs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate votes for view %d: %w", v.View, err)
+	}
+	qc, err := model.NewQC(v.View, v.BlockID, bv.signers.Clone(), sig)
+	if err != nil {
+		return nil, nil, err
+	}
+	vv.qcFormed = true
+	return qc, nil, nil
+}
+
+// Prune drops every view below lowest and moves the window.
+func (a *Votes) Prune(lowest model.View) {
+	if lowest <= a.lowest {
+		return
+	}
+	for v := range a.views {
+		if v < lowest {
+			delete(a.views, v)
+		}
+	}
+	a.lowest = lowest
+}

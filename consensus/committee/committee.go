@@ -1,0 +1,141 @@
+// Package committee holds a consensus committee: its members in canonical
+// order, their weights and staking keys, the supermajority and f+1
+// thresholds, and stake-weighted leader selection from a seed.
+package committee
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+)
+
+// ErrNotMember: an ID that is not in the committee.
+var ErrNotMember = errors.New("not a committee member")
+
+// MaxTotalWeight bounds the sum of weights so threshold arithmetic cannot
+// overflow.
+const MaxTotalWeight = 1 << 60
+
+// Member is one committee member.
+type Member struct {
+	ID         model.NodeID
+	Weight     uint64
+	StakingKey crypto.PublicKey
+}
+
+// Committee is immutable after New. Member order is canonical: signer bitmaps
+// index into it.
+type Committee struct {
+	members       []Member
+	index         map[model.NodeID]int
+	cumulative    []uint64 // cumulative[i] = sum of weights of members[0..i]
+	total         uint64
+	supermajority uint64
+	oneThird      uint64
+	seed          [32]byte
+}
+
+// New validates members (unique IDs, positive weights, keys present) and
+// builds the committee. Members are sorted by ID to make the order canonical
+// whatever order the caller supplied. The seed drives leader selection.
+func New(members []Member, seed [32]byte) (*Committee, error) {
+	if len(members) == 0 || len(members) > model.MaxCommitteeSize {
+		return nil, fmt.Errorf("committee of %d members: must have 1..%d", len(members), model.MaxCommitteeSize)
+	}
+	ms := append([]Member(nil), members...)
+	sort.Slice(ms, func(i, j int) bool {
+		return string(ms[i].ID[:]) < string(ms[j].ID[:])
+	})
+	c := &Committee{members: ms, index: make(map[model.NodeID]int, len(ms)), cumulative: make([]uint64, len(ms)), seed: seed}
+	for i, m := range ms {
+		if _, dup := c.index[m.ID]; dup {
+			return nil, fmt.Errorf("committee lists member %v twice", m.ID)
+		}
+		if m.Weight == 0 {
+			return nil, fmt.Errorf("committee member %v has zero weight", m.ID)
+		}
+		if m.StakingKey == nil {
+			return nil, fmt.Errorf("committee member %v has no staking key", m.ID)
+		}
+		if m.Weight > MaxTotalWeight-c.total {
+			return nil, fmt.Errorf("committee weight exceeds %d", uint64(MaxTotalWeight))
+		}
+		c.index[m.ID] = i
+		c.total += m.Weight
+		c.cumulative[i] = c.total
+	}
+	// Smallest w with 3w > 2·total, and smallest w with 3w > total.
+	c.supermajority = 2*c.total/3 + 1
+	c.oneThird = c.total/3 + 1
+	return c, nil
+}
+
+// Size is the number of members.
+func (c *Committee) Size() int { return len(c.members) }
+
+// Members returns the members in canonical order. Callers must not modify it.
+func (c *Committee) Members() []Member { return c.members }
+
+// Member returns the member at canonical index i.
+func (c *Committee) Member(i int) Member { return c.members[i] }
+
+// Index returns the canonical index of id.
+func (c *Committee) Index(id model.NodeID) (int, error) {
+	i, ok := c.index[id]
+	if !ok {
+		return 0, fmt.Errorf("%w: %v", ErrNotMember, id)
+	}
+	return i, nil
+}
+
+// WeightOf returns the weight of id, or 0 if it is not a member.
+func (c *Committee) WeightOf(id model.NodeID) uint64 {
+	if i, ok := c.index[id]; ok {
+		return c.members[i].Weight
+	}
+	return 0
+}
+
+// TotalWeight is the sum of all weights.
+func (c *Committee) TotalWeight() uint64 { return c.total }
+
+// SupermajorityThreshold is the smallest weight strictly greater than 2/3 of
+// the total.
+func (c *Committee) SupermajorityThreshold() uint64 { return c.supermajority }
+
+// OneThirdThreshold (f+1) is the smallest weight strictly greater than 1/3 of
+// the total: any set this heavy contains at least one honest member.
+func (c *Committee) OneThirdThreshold() uint64 { return c.oneThird }
+
+// SignersWeight sums the weight of a signer set defined over this committee.
+func (c *Committee) SignersWeight(s model.SignerSet) (uint64, error) {
+	if s.Size() != len(c.members) {
+		return 0, fmt.Errorf("%w: signer set over %d members, committee has %d", model.ErrInvalid, s.Size(), len(c.members))
+	}
+	var w uint64
+	for i := range c.members {
+		if s.Has(i) {
+			w += c.members[i].Weight
+		}
+	}
+	return w, nil
+}
+
+// Leader returns the leader of view v: a stake-weighted draw from
+// SHA-256(seed ‖ v), so every replica computes the same schedule with no
+// communication and heavier members lead proportionally more often.
+func (c *Committee) Leader(v model.View) model.NodeID {
+	var buf [40]byte
+	copy(buf[:32], c.seed[:])
+	binary.BigEndian.PutUint64(buf[32:], uint64(v))
+	h := sha256.Sum256(buf[:])
+	// The modulo bias is below total/2^64, negligible for total ≤ 2^60.
+	r := binary.BigEndian.Uint64(h[:8]) % c.total
+	i := sort.Search(len(c.cumulative), func(i int) bool { return c.cumulative[i] > r })
+	return c.members[i].ID
+}

@@ -1,0 +1,77 @@
+package consensus
+
+import (
+	"fmt"
+
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/forks"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/safety"
+	"github.com/floe-bft/floe/crypto"
+)
+
+// Payloads is the application's side of block building. Both methods are
+// called from inside Step, so they must be fast, deterministic for the
+// simulator, and free of blocking I/O.
+type Payloads interface {
+	// Build returns the payload for a block the replica is about to propose.
+	Build(view model.View, parent *model.Block) []byte
+	// Validate checks a proposed block's payload; an error (wrapping
+	// model.ErrInvalid) rejects the proposal.
+	Validate(b *model.Block) error
+}
+
+// Faults switches off protocol rules. Only tests set it, to prove that the
+// simulator catches a replica that breaks them; a node never does.
+type Faults struct {
+	Safety safety.Faults
+	Forks  forks.Faults
+}
+
+// Config is what a replica needs to run the protocol.
+type Config struct {
+	Self      model.NodeID
+	Key       crypto.PrivateKey
+	Scheme    crypto.Scheme // aggregates signatures into QCs and TCs
+	Committee *committee.Committee
+	Timeouts  pacemaker.Config
+	Payloads  Payloads
+	// MaxPendingProposals bounds proposals held while their parent is
+	// fetched (default 128).
+	MaxPendingProposals int
+	Faults              Faults
+}
+
+func (c *Config) validate() error {
+	if c.Key == nil || c.Scheme == nil || c.Committee == nil || c.Payloads == nil {
+		return fmt.Errorf("consensus config: key, scheme, committee and payloads are required")
+	}
+	if _, err := c.Committee.Index(c.Self); err != nil {
+		return fmt.Errorf("consensus config: %w", err)
+	}
+	if c.MaxPendingProposals == 0 {
+		c.MaxPendingProposals = 128
+	}
+	return c.Timeouts.Validate()
+}
+
+// State is what a replica restarts from: everything it persisted.
+type State struct {
+	// Root is the last finalized block.
+	Root *model.Block
+	// Blocks are persisted blocks above Root, in any order.
+	Blocks   []*model.Block
+	Safety   safety.Data
+	Liveness pacemaker.Data
+}
+
+// GenesisState is the state of a replica that has never run: the root block
+// is final, certified by the root QC, and the replica is in the view after it.
+func GenesisState(root *model.Block, rootQC *model.QC) State {
+	return State{
+		Root:     root,
+		Safety:   safety.Data{LockedView: rootQC.View, HighestAcknowledgedView: root.View, HighestProposedView: root.View},
+		Liveness: pacemaker.Data{CurrentView: root.View + 1, NewestQC: rootQC},
+	}
+}

@@ -1,0 +1,605 @@
+// Package consensus is floe's Jolteon core: a deterministic state machine with
+// no goroutines, clocks, randomness or I/O.
+//
+// Events go in through Step (with the current time as an input) and one
+// Output comes back that says what to persist, what to send, which blocks
+// became final, what evidence was seen, which blocks to fetch and when to
+// fire the next timer. The caller persists before it sends (see Output).
+//
+// The core is assembled from small parts: safety (voting and timeout rules),
+// pacemaker (views and timeouts), forks (block tree and 2-chain finality) and
+// aggregate (votes into QCs, timeouts into TCs).
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/floe-bft/floe/consensus/aggregate"
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/forks"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/safety"
+)
+
+// proposalMemory bounds how many views of first-seen proposals are kept for
+// equivocation detection while finality stalls.
+const proposalMemory = 1024
+
+type evidenceKey struct {
+	kind     model.EvidenceKind
+	offender model.NodeID
+	view     model.View
+}
+
+// Core is one replica's protocol state. It is not safe for concurrent use:
+// the caller owns it from a single goroutine.
+type Core struct {
+	cfg       Config
+	committee *committee.Committee
+	safety    *safety.Rules
+	pm        *pacemaker.Pacemaker
+	forks     *forks.Forks
+	votes     *aggregate.Votes
+	timeouts  *aggregate.Timeouts
+
+	// proposals holds the first proposal seen per view; a second, different
+	// one is evidence. conflicted marks views where that was already recorded,
+	// so a leader spraying proposals costs one evidence record and one extra
+	// block, not thousands.
+	proposals  map[model.View]*model.Proposal
+	conflicted map[model.View]bool
+	// pending proposals wait for their parent to be fetched.
+	pending  map[model.Identifier]*model.Proposal
+	evidence map[evidenceKey]bool
+
+	deadline time.Time
+	now      time.Time
+
+	out          Output
+	fetching     map[model.Identifier]bool
+	lastSafety   safety.Data
+	lastLiveness pacemaker.Data
+}
+
+// New restores a replica from persisted state. Call Start before Step.
+func New(cfg Config, st State) (*Core, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if st.Root == nil {
+		return nil, fmt.Errorf("consensus: state has no root block")
+	}
+	pm, err := pacemaker.New(cfg.Timeouts, st.Liveness)
+	if err != nil {
+		return nil, err
+	}
+	c := &Core{
+		cfg:          cfg,
+		committee:    cfg.Committee,
+		safety:       safety.New(cfg.Self, cfg.Key, st.Safety, cfg.Faults.Safety),
+		pm:           pm,
+		forks:        forks.New(st.Root, cfg.Faults.Forks),
+		votes:        aggregate.NewVotes(cfg.Committee, cfg.Scheme),
+		timeouts:     aggregate.NewTimeouts(cfg.Committee, cfg.Scheme),
+		proposals:    make(map[model.View]*model.Proposal),
+		conflicted:   make(map[model.View]bool),
+		pending:      make(map[model.Identifier]*model.Proposal),
+		evidence:     make(map[evidenceKey]bool),
+		lastSafety:   st.Safety,
+		lastLiveness: st.Liveness,
+	}
+	blocks := append([]*model.Block(nil), st.Blocks...)
+	sortBlocks(blocks)
+	for _, b := range blocks {
+		// Restored blocks were valid when stored; ones that no longer connect
+		// (forks pruned by a later finalization) are simply left out.
+		if _, err := c.forks.AddBlock(b); errors.Is(err, forks.ErrConflictingFinality) {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Start arms the first timer and lets a leader propose. Its output may also
+// finalize blocks whose 2-chain was persisted before a crash.
+func (c *Core) Start(now time.Time) (Output, error) {
+	c.begin(now)
+	c.deadline = now.Add(c.pm.TimeoutDuration())
+	err := c.processQC(c.pm.NewestQC())
+	if err == nil {
+		c.tryPropose()
+	}
+	return c.finish(), err
+}
+
+// Step feeds one event to the core. The output is valid even when an error
+// is returned: apply it. A benign error (see IsFatal) means the input was
+// dropped; a fatal one means the replica must stop.
+func (c *Core) Step(now time.Time, ev Event) (Output, error) {
+	c.begin(now)
+	var err error
+	switch e := ev.(type) {
+	case ProposalEvent:
+		err = c.onProposal(e.Proposal)
+	case VoteEvent:
+		err = c.onVote(e.Vote)
+	case TimeoutEvent:
+		err = c.onTimeout(e.Timeout)
+	case TimerEvent:
+		err = c.onTimer()
+	case BlocksEvent:
+		err = c.onBlocks(e.Blocks)
+	default:
+		err = fmt.Errorf("%w: unknown event %T", ErrInvalid, ev)
+	}
+	return c.finish(), err
+}
+
+// CurrentView is the view the replica is in.
+func (c *Core) CurrentView() model.View { return c.pm.CurrentView() }
+
+// NewestQC is the highest QC the replica knows.
+func (c *Core) NewestQC() *model.QC { return c.pm.NewestQC() }
+
+// Finalized is the last finalized block.
+func (c *Core) Finalized() *model.Block { return c.forks.Root() }
+
+// Block returns a block of the unfinalized tree (or the root), or nil.
+func (c *Core) Block(id model.Identifier) *model.Block { return c.forks.Block(id) }
+
+// SafetyData returns the current safety data.
+func (c *Core) SafetyData() safety.Data { return c.safety.Data() }
+
+func (c *Core) begin(now time.Time) {
+	c.now = now
+	c.out = Output{}
+	c.fetching = nil
+}
+
+func (c *Core) finish() Output {
+	if sd := c.safety.Data(); sd != c.lastSafety {
+		c.lastSafety = sd
+		c.out.Safety = &sd
+	}
+	if ld := c.pm.Data(); ld != c.lastLiveness {
+		c.lastLiveness = ld
+		c.out.Liveness = &ld
+	}
+	c.out.NextTimer = c.deadline
+	out := c.out
+	c.out = Output{}
+	return out
+}
+
+// --- proposals ---------------------------------------------------------------
+
+func (c *Core) onProposal(p *model.Proposal) error {
+	b := p.Block
+	if leader := c.committee.Leader(b.View); b.ProposerID != leader {
+		return fmt.Errorf("%w: proposal for view %d from %v, leader is %v", ErrInvalid, b.View, b.ProposerID, leader)
+	}
+	if b.View <= c.forks.Root().View {
+		return fmt.Errorf("%w: proposal for view %d, finalized view %d", ErrStale, b.View, c.forks.Root().View)
+	}
+	// The certificates are valid on their own (the caller verified them), so
+	// they move the replica forward even if the block turns out unusable.
+	if err := c.processQC(b.QC); err != nil {
+		return err
+	}
+	if b.TC != nil {
+		if err := c.processTC(b.TC); err != nil {
+			return err
+		}
+	}
+	if prev := c.proposals[b.View]; prev != nil {
+		if prev.Block.ID() == b.ID() {
+			return nil // duplicate delivery
+		}
+		if c.conflicted[b.View] {
+			return fmt.Errorf("%w: further equivocating proposal for view %d dropped", ErrInvalid, b.View)
+		}
+		c.conflicted[b.View] = true
+		c.recordEvidence(model.Evidence{Kind: model.DoubleProposal, Offender: b.ProposerID, View: b.View,
+			Proposals: [2]*model.Proposal{prev, p}})
+	} else {
+		c.proposals[b.View] = p
+	}
+	return c.addProposal(p)
+}
+
+// addProposal adds the proposed block to the tree and votes for it if the
+// voting rule allows. A proposal whose parent is unknown waits in a bounded
+// pool while the parent is fetched.
+func (c *Core) addProposal(p *model.Proposal) error {
+	b := p.Block
+	err := c.forks.Check(b)
+	if errors.Is(err, forks.ErrMissingParent) {
+		c.stashPending(p)
+		c.fetch(b.ParentID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.Payloads.Validate(b); err != nil {
+		return fmt.Errorf("proposal for view %d: %w", b.View, err)
+	}
+	if err := c.addBlock(b); err != nil {
+		return err
+	}
+	c.tryVote(b)
+	return c.afterBlocksAdded()
+}
+
+func (c *Core) addBlock(b *model.Block) error {
+	final, err := c.forks.AddBlock(b)
+	if err != nil {
+		if errors.Is(err, ErrConflictingFinality) {
+			return err
+		}
+		return fmt.Errorf("block for view %d: %w", b.View, err)
+	}
+	c.out.Blocks = append(c.out.Blocks, b)
+	c.onFinalized(final)
+	return nil
+}
+
+func (c *Core) stashPending(p *model.Proposal) {
+	id := p.Block.ID()
+	if _, ok := c.pending[id]; ok {
+		return
+	}
+	if len(c.pending) >= c.cfg.MaxPendingProposals {
+		// Evict the lowest view: the newest proposals matter for liveness.
+		var lowest *model.Proposal
+		for _, pp := range c.pending {
+			if lowest == nil || lessProposal(pp, lowest) {
+				lowest = pp
+			}
+		}
+		if !lessProposal(lowest, p) {
+			return
+		}
+		delete(c.pending, lowest.Block.ID())
+	}
+	c.pending[id] = p
+}
+
+// afterBlocksAdded retries pending proposals whose parent has arrived, and
+// a proposal of our own that waited for its parent.
+func (c *Core) afterBlocksAdded() error {
+	for progress := true; progress; {
+		progress = false
+		// Deterministic order (lowest view first): map iteration order is
+		// random, and the core must behave identically for identical inputs.
+		ready := make([]*model.Proposal, 0, len(c.pending))
+		for _, p := range c.pending {
+			ready = append(ready, p)
+		}
+		sort.Slice(ready, func(i, j int) bool { return lessProposal(ready[i], ready[j]) })
+		for _, p := range ready {
+			b := p.Block
+			id := b.ID()
+			if b.View <= c.forks.Root().View {
+				delete(c.pending, id)
+				continue
+			}
+			if c.forks.Block(b.ParentID) == nil {
+				continue
+			}
+			delete(c.pending, id)
+			progress = true
+			if err := c.addProposal(p); err != nil && IsFatal(err) {
+				return err
+			}
+		}
+	}
+	c.tryPropose()
+	return nil
+}
+
+func (c *Core) tryVote(b *model.Block) {
+	if b.View != c.pm.CurrentView() {
+		return
+	}
+	vote, err := c.safety.ProduceVote(b, c.pm.CurrentView())
+	if err != nil {
+		return // refused: already acted in this view, or not safe
+	}
+	// Sent even when this replica leads the next view: the caller loops
+	// messages addressed to itself back in as events, so every signature the
+	// core makes is visible in an Output and goes through the same path.
+	c.send(Message{To: c.committee.Leader(b.View + 1), Vote: vote})
+}
+
+// tryPropose proposes if this replica leads the current view and has not
+// proposed in it, extending the block of its newest QC.
+func (c *Core) tryPropose() {
+	view := c.pm.CurrentView()
+	if c.committee.Leader(view) != c.cfg.Self {
+		return
+	}
+	sd := c.safety.Data()
+	if sd.HighestProposedView >= view || sd.HighestAcknowledgedView >= view {
+		return
+	}
+	qc := c.pm.NewestQC()
+	parent := c.forks.Block(qc.BlockID)
+	if parent == nil {
+		c.fetch(qc.BlockID)
+		return
+	}
+	var tc *model.TC
+	if qc.View+1 != view {
+		tc = c.pm.LastViewTC()
+	}
+	ts := c.now.UnixMilli()
+	if ts < parent.Timestamp {
+		ts = parent.Timestamp
+	}
+	payload := c.cfg.Payloads.Build(view, parent)
+	b, err := model.NewBlock(model.Header{
+		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
+		ProposerID: c.cfg.Self, Timestamp: ts, PayloadHash: model.PayloadHash(payload),
+	}, payload)
+	if err != nil {
+		return
+	}
+	p, err := c.safety.SignProposal(b)
+	if err != nil {
+		return
+	}
+	c.send(Message{Broadcast: true, Proposal: p})
+	c.proposals[view] = p
+	if err := c.addBlock(b); err != nil {
+		return
+	}
+	c.tryVote(b)
+}
+
+// --- votes -------------------------------------------------------------------
+
+func (c *Core) onVote(v *model.Vote) error {
+	if c.committee.Leader(v.View+1) != c.cfg.Self {
+		return fmt.Errorf("%w: vote for view %d", ErrNotLeader, v.View)
+	}
+	if v.View+1 < c.pm.CurrentView() {
+		return fmt.Errorf("%w: vote for view %d in view %d", ErrStale, v.View, c.pm.CurrentView())
+	}
+	qc, ev, err := c.votes.Add(v)
+	if err != nil {
+		return err
+	}
+	if ev != nil {
+		c.recordEvidence(*ev)
+	}
+	if qc != nil {
+		return c.processQC(qc)
+	}
+	return nil
+}
+
+// --- timeouts ----------------------------------------------------------------
+
+func (c *Core) onTimeout(t *model.TimeoutObject) error {
+	if err := c.processQC(t.NewestQC); err != nil {
+		return err
+	}
+	if t.LastViewTC != nil {
+		if err := c.processTC(t.LastViewTC); err != nil {
+			return err
+		}
+	}
+	if t.View < c.pm.CurrentView() {
+		return fmt.Errorf("%w: timeout for view %d in view %d", ErrStale, t.View, c.pm.CurrentView())
+	}
+	return c.addTimeout(t)
+}
+
+func (c *Core) addTimeout(t *model.TimeoutObject) error {
+	res, err := c.timeouts.Add(t)
+	if err != nil {
+		return err
+	}
+	if res.Evidence != nil {
+		c.recordEvidence(*res.Evidence)
+	}
+	if res.TC != nil {
+		return c.processTC(res.TC)
+	}
+	if res.OneThird && t.View == c.pm.CurrentView() {
+		// More than a third gave up, so at least one honest replica did:
+		// waiting for our own timer only delays the TC.
+		return c.localTimeout()
+	}
+	return nil
+}
+
+func (c *Core) onTimer() error {
+	if c.now.Before(c.deadline) {
+		return nil
+	}
+	return c.localTimeout()
+}
+
+// localTimeout times out of the current view (or re-broadcasts the timeout
+// already signed for it) and arms the re-broadcast timer.
+func (c *Core) localTimeout() error {
+	view := c.pm.CurrentView()
+	c.deadline = c.now.Add(c.pm.RebroadcastInterval())
+	if last := c.safety.Data().LastTimeout; last != nil && last.View == view {
+		c.send(Message{Broadcast: true, Timeout: last})
+		return nil
+	}
+	t, err := c.safety.ProduceTimeout(view, c.pm.NewestQC(), c.pm.LastViewTC())
+	if err != nil {
+		if errors.Is(err, safety.ErrRefused) {
+			return nil
+		}
+		return err
+	}
+	c.send(Message{Broadcast: true, Timeout: t})
+	return c.addTimeout(t)
+}
+
+// --- certificates ------------------------------------------------------------
+
+func (c *Core) processQC(qc *model.QC) error {
+	final, err := c.forks.AddQC(qc)
+	if err != nil {
+		return err
+	}
+	c.onFinalized(final)
+	if qc.View > c.forks.Root().View && c.forks.Block(qc.BlockID) == nil && !c.isPending(qc.BlockID) {
+		c.fetch(qc.BlockID)
+	}
+	if c.pm.ProcessQC(qc) {
+		c.enterView()
+	}
+	return nil
+}
+
+func (c *Core) processTC(tc *model.TC) error {
+	if err := c.processQC(tc.NewestQC); err != nil {
+		return err
+	}
+	if c.pm.ProcessTC(tc) {
+		c.enterView()
+	}
+	return nil
+}
+
+func (c *Core) enterView() {
+	view := c.pm.CurrentView()
+	c.deadline = c.now.Add(c.pm.TimeoutDuration())
+	c.votes.Prune(view - 1)
+	c.timeouts.Prune(view)
+	if view > proposalMemory {
+		c.pruneProposals(view - proposalMemory)
+	}
+	c.tryPropose()
+	// A proposal for the new view may have arrived before the certificate
+	// that let us enter it (it then failed the current-view check).
+	if p := c.proposals[view]; p != nil && c.forks.Block(p.Block.ID()) != nil {
+		c.tryVote(p.Block)
+	}
+}
+
+// --- sync --------------------------------------------------------------------
+
+func (c *Core) onBlocks(blocks []*model.Block) error {
+	sorted := append([]*model.Block(nil), blocks...)
+	sortBlocks(sorted)
+	var firstErr error
+	for _, b := range sorted {
+		if c.forks.Block(b.ID()) != nil || b.IsRoot() {
+			continue
+		}
+		err := c.forks.Check(b)
+		if err == nil {
+			err = c.cfg.Payloads.Validate(b)
+		}
+		if err == nil {
+			err = c.addBlock(b)
+		}
+		if err != nil {
+			if IsFatal(err) {
+				return err
+			}
+			if errors.Is(err, forks.ErrMissingParent) {
+				c.fetch(b.ParentID)
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		// A synced block certifies its parent; the QC may move the view.
+		if err := c.processQC(b.QC); err != nil {
+			return err
+		}
+	}
+	if err := c.afterBlocksAdded(); err != nil {
+		return err
+	}
+	return firstErr
+}
+
+// --- bookkeeping -------------------------------------------------------------
+
+func (c *Core) onFinalized(final []*model.Block) {
+	if len(final) == 0 {
+		return
+	}
+	c.out.Finalized = append(c.out.Finalized, final...)
+	c.pruneProposals(c.forks.Root().View + 1)
+}
+
+func (c *Core) pruneProposals(below model.View) {
+	for v := range c.proposals {
+		if v < below {
+			delete(c.proposals, v)
+			delete(c.conflicted, v)
+		}
+	}
+	for k := range c.evidence {
+		if k.view < below {
+			delete(c.evidence, k)
+		}
+	}
+}
+
+func (c *Core) recordEvidence(e model.Evidence) {
+	k := evidenceKey{e.Kind, e.Offender, e.View}
+	if c.evidence[k] {
+		return
+	}
+	if len(c.evidence) >= proposalMemory {
+		return // bounded; the oldest records are pruned with finality
+	}
+	c.evidence[k] = true
+	c.out.Evidence = append(c.out.Evidence, e)
+}
+
+func (c *Core) isPending(id model.Identifier) bool {
+	_, ok := c.pending[id]
+	return ok
+}
+
+func (c *Core) fetch(id model.Identifier) {
+	if c.fetching == nil {
+		c.fetching = make(map[model.Identifier]bool)
+	}
+	if c.fetching[id] {
+		return
+	}
+	c.fetching[id] = true
+	c.out.Fetch = append(c.out.Fetch, id)
+}
+
+func (c *Core) send(m Message) { c.out.Messages = append(c.out.Messages, m) }
+
+// lessProposal orders proposals by view, then block ID.
+func lessProposal(a, b *model.Proposal) bool {
+	if a.Block.View != b.Block.View {
+		return a.Block.View < b.Block.View
+	}
+	ai, bi := a.Block.ID(), b.Block.ID()
+	return string(ai[:]) < string(bi[:])
+}
+
+// sortBlocks orders blocks by view, then ID, so restarts and sync add them
+// in one deterministic order.
+func sortBlocks(bs []*model.Block) {
+	sort.Slice(bs, func(i, j int) bool {
+		if bs[i].View != bs[j].View {
+			return bs[i].View < bs[j].View
+		}
+		ai, bi := bs[i].ID(), bs[j].ID()
+		return string(ai[:]) < string(bi[:])
+	})
+}

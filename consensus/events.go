@@ -1,0 +1,32 @@
+package consensus
+
+import "github.com/floe-bft/floe/consensus/model"
+
+// Event is an input to the core. Every message event must carry a message
+// whose signatures the caller already verified (consensus/verify); the core
+// re-checks everything else.
+type Event interface{ isEvent() }
+
+// ProposalEvent delivers a verified proposal.
+type ProposalEvent struct{ Proposal *model.Proposal }
+
+// VoteEvent delivers a verified vote.
+type VoteEvent struct{ Vote *model.Vote }
+
+// TimeoutEvent delivers a verified timeout object.
+type TimeoutEvent struct{ Timeout *model.TimeoutObject }
+
+// TimerEvent tells the core that the time passed to Step reached the
+// NextTimer of an earlier output. Spurious or early ticks are harmless.
+type TimerEvent struct{}
+
+// BlocksEvent delivers blocks fetched through sync, each verified by its
+// certificates. The core adds those that connect to its tree; it never votes
+// for them.
+type BlocksEvent struct{ Blocks []*model.Block }
+
+func (ProposalEvent) isEvent() {}
+func (VoteEvent) isEvent()     {}
+func (TimeoutEvent) isEvent()  {}
+func (TimerEvent) isEvent()    {}
+func (BlocksEvent) isEvent()   {}

@@ -1,0 +1,184 @@
+// Package verify checks the signatures and weights of consensus messages
+// against a committee. It is the expensive half of message validation and
+// runs outside the consensus core (in the node's worker pools, or inline in
+// the simulator); the core only ever sees messages that passed it.
+//
+// Every function returns nil or an error wrapping model.ErrInvalid (shape,
+// weight, membership) or crypto.ErrInvalidSignature.
+package verify
+
+import (
+	"fmt"
+
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+)
+
+// Verifier checks messages for one committee. It is immutable and safe for
+// concurrent use.
+type Verifier struct {
+	committee *committee.Committee
+	scheme    crypto.Scheme
+	root      *model.QC
+}
+
+// New returns a verifier. rootQC is the trusted certificate of the root
+// block; it is accepted by equality, never by signature.
+func New(c *committee.Committee, s crypto.Scheme, rootQC *model.QC) *Verifier {
+	return &Verifier{committee: c, scheme: s, root: rootQC}
+}
+
+// Committee returns the committee messages are checked against.
+func (v *Verifier) Committee() *committee.Committee { return v.committee }
+
+func (v *Verifier) memberKey(id model.NodeID) (crypto.PublicKey, error) {
+	i, err := v.committee.Index(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", model.ErrInvalid, err)
+	}
+	return v.committee.Member(i).StakingKey, nil
+}
+
+// QC checks that a supermajority signed (qc.View, qc.BlockID).
+func (v *Verifier) QC(qc *model.QC) error {
+	if qc == nil {
+		return fmt.Errorf("%w: missing QC", model.ErrInvalid)
+	}
+	if qc.IsRoot() {
+		if v.root != nil && qc.Equal(v.root) {
+			return nil
+		}
+		return fmt.Errorf("%w: unsigned QC for view %d is not the root QC", model.ErrInvalid, qc.View)
+	}
+	weight, err := v.committee.SignersWeight(qc.Signers)
+	if err != nil {
+		return fmt.Errorf("QC for view %d: %w", qc.View, err)
+	}
+	if weight < v.committee.SupermajorityThreshold() {
+		return fmt.Errorf("%w: QC for view %d has weight %d below supermajority %d",
+			model.ErrInvalid, qc.View, weight, v.committee.SupermajorityThreshold())
+	}
+	keys := make([]crypto.PublicKey, 0, qc.Signers.Count())
+	for _, i := range qc.Signers.Indices() {
+		keys = append(keys, v.committee.Member(i).StakingKey)
+	}
+	agg, err := v.scheme.AggregatePublicKeys(keys)
+	if err != nil {
+		return fmt.Errorf("QC for view %d: %w", qc.View, err)
+	}
+	if err := agg.Verify(crypto.DomainVote, model.VoteMessage(qc.View, qc.BlockID), qc.Signature); err != nil {
+		return fmt.Errorf("QC for view %d: %w", qc.View, err)
+	}
+	return nil
+}
+
+// TC checks a timeout certificate: supermajority weight, its newest QC, and
+// the aggregate signature over the distinct (view, newest QC view) messages.
+// Signers are grouped by newest QC view, so verification costs one
+// multi-pairing with one aggregated key per distinct view, not one pairing
+// per signer.
+func (v *Verifier) TC(tc *model.TC) error {
+	if tc == nil {
+		return fmt.Errorf("%w: missing TC", model.ErrInvalid)
+	}
+	weight, err := v.committee.SignersWeight(tc.Signers)
+	if err != nil {
+		return fmt.Errorf("TC for view %d: %w", tc.View, err)
+	}
+	if weight < v.committee.SupermajorityThreshold() {
+		return fmt.Errorf("%w: TC for view %d has weight %d below supermajority %d",
+			model.ErrInvalid, tc.View, weight, v.committee.SupermajorityThreshold())
+	}
+	if err := v.QC(tc.NewestQC); err != nil {
+		return fmt.Errorf("TC for view %d: newest %w", tc.View, err)
+	}
+	groups := make(map[model.View][]crypto.PublicKey)
+	var order []model.View
+	for n, i := range tc.Signers.Indices() {
+		qv := tc.NewestQCViews[n]
+		if _, ok := groups[qv]; !ok {
+			order = append(order, qv)
+		}
+		groups[qv] = append(groups[qv], v.committee.Member(i).StakingKey)
+	}
+	keys := make([]crypto.PublicKey, 0, len(order))
+	msgs := make([][]byte, 0, len(order))
+	for _, qv := range order {
+		agg, err := v.scheme.AggregatePublicKeys(groups[qv])
+		if err != nil {
+			return fmt.Errorf("TC for view %d: %w", tc.View, err)
+		}
+		keys = append(keys, agg)
+		msgs = append(msgs, model.TimeoutMessage(tc.View, qv))
+	}
+	if err := v.scheme.VerifyAggregate(crypto.DomainTimeout, keys, msgs, tc.Signature); err != nil {
+		return fmt.Errorf("TC for view %d: %w", tc.View, err)
+	}
+	return nil
+}
+
+// Vote checks the voter's membership and signature.
+func (v *Verifier) Vote(vote *model.Vote) error {
+	key, err := v.memberKey(vote.SignerID)
+	if err != nil {
+		return fmt.Errorf("vote for view %d: %w", vote.View, err)
+	}
+	if err := key.Verify(crypto.DomainVote, model.VoteMessage(vote.View, vote.BlockID), vote.Signature); err != nil {
+		return fmt.Errorf("vote for view %d by %v: %w", vote.View, vote.SignerID, err)
+	}
+	return nil
+}
+
+// Timeout checks the signer, the signature and the certificates it carries.
+func (v *Verifier) Timeout(t *model.TimeoutObject) error {
+	key, err := v.memberKey(t.SignerID)
+	if err != nil {
+		return fmt.Errorf("timeout for view %d: %w", t.View, err)
+	}
+	if err := key.Verify(crypto.DomainTimeout, model.TimeoutMessage(t.View, t.NewestQC.View), t.Signature); err != nil {
+		return fmt.Errorf("timeout for view %d by %v: %w", t.View, t.SignerID, err)
+	}
+	if err := v.QC(t.NewestQC); err != nil {
+		return fmt.Errorf("timeout for view %d: newest %w", t.View, err)
+	}
+	if t.LastViewTC != nil {
+		if err := v.TC(t.LastViewTC); err != nil {
+			return fmt.Errorf("timeout for view %d: last view %w", t.View, err)
+		}
+	}
+	return nil
+}
+
+// Block checks the certificates a block header carries.
+func (v *Verifier) Block(b *model.Block) error {
+	if b.IsRoot() {
+		return fmt.Errorf("%w: root block %v cannot be verified by certificates", model.ErrInvalid, b.ID())
+	}
+	if err := v.QC(b.QC); err != nil {
+		return fmt.Errorf("block for view %d: parent %w", b.View, err)
+	}
+	if b.TC != nil {
+		if err := v.TC(b.TC); err != nil {
+			return fmt.Errorf("block for view %d: %w", b.View, err)
+		}
+	}
+	return nil
+}
+
+// Proposal checks that the block's proposer is the view's leader, its
+// signature over the block ID, and the block's certificates.
+func (v *Verifier) Proposal(p *model.Proposal) error {
+	b := p.Block
+	if leader := v.committee.Leader(b.View); b.ProposerID != leader {
+		return fmt.Errorf("%w: proposal for view %d by %v, leader is %v", model.ErrInvalid, b.View, b.ProposerID, leader)
+	}
+	key, err := v.memberKey(b.ProposerID)
+	if err != nil {
+		return fmt.Errorf("proposal for view %d: %w", b.View, err)
+	}
+	if err := key.Verify(crypto.DomainProposal, model.ProposalMessage(b.ID()), p.Signature); err != nil {
+		return fmt.Errorf("proposal for view %d: %w", b.View, err)
+	}
+	return v.Block(b)
+}

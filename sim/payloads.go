@@ -1,0 +1,29 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/floe-bft/floe/consensus/model"
+)
+
+// simPayloads builds small payloads tagged with the instance, so the two
+// halves of a twin propose different blocks for the same view.
+type simPayloads struct{ tag uint16 }
+
+// maxSimPayload bounds what a replica accepts.
+const maxSimPayload = 64
+
+func (p *simPayloads) Build(view model.View, _ *model.Block) []byte {
+	b := make([]byte, 10)
+	binary.BigEndian.PutUint64(b, uint64(view))
+	binary.BigEndian.PutUint16(b[8:], p.tag)
+	return b
+}
+
+func (p *simPayloads) Validate(b *model.Block) error {
+	if len(b.Payload) > maxSimPayload {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), maxSimPayload)
+	}
+	return nil
+}

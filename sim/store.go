@@ -1,0 +1,63 @@
+package sim
+
+import (
+	"github.com/floe-bft/floe/consensus"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/safety"
+)
+
+// memStore is what an instance persisted: the only thing that survives a
+// crash. It stands in for the node's Pebble store.
+type memStore struct {
+	safety   safety.Data
+	liveness pacemaker.Data
+	blocks   map[model.Identifier]*model.Block // every stored block, finalized or not
+	root     *model.Block                      // last finalized
+}
+
+func newMemStore(st consensus.State) *memStore {
+	s := &memStore{safety: st.Safety, liveness: st.Liveness, blocks: make(map[model.Identifier]*model.Block), root: st.Root}
+	s.blocks[st.Root.ID()] = st.Root
+	return s
+}
+
+// persist applies the persistence half of an output.
+func (s *memStore) persist(out *consensus.Output) {
+	if out.Safety != nil {
+		s.safety = *out.Safety
+	}
+	if out.Liveness != nil {
+		s.liveness = *out.Liveness
+	}
+	for _, b := range out.Blocks {
+		s.blocks[b.ID()] = b
+	}
+	if n := len(out.Finalized); n > 0 {
+		s.root = out.Finalized[n-1]
+	}
+}
+
+// state is what a restarting core is given.
+func (s *memStore) state() consensus.State {
+	st := consensus.State{Root: s.root, Safety: s.safety, Liveness: s.liveness}
+	for _, b := range s.blocks {
+		if b.View > s.root.View {
+			st.Blocks = append(st.Blocks, b)
+		}
+	}
+	return st
+}
+
+// ancestry serves a sync request: the block id and its ancestors above
+// haveView, newest first, at most max blocks.
+func (s *memStore) ancestry(id model.Identifier, haveView model.View, max int) []*model.Block {
+	var out []*model.Block
+	for b := s.blocks[id]; b != nil && b.View > haveView && len(out) < max; b = s.blocks[b.ParentID] {
+		out = append(out, b)
+		if b.IsRoot() {
+			break
+		}
+	}
+	return out
+}
