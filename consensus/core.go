@@ -133,6 +133,8 @@ func (c *Core) Step(now time.Time, ev Event) (Output, error) {
 		err = c.onTimer()
 	case BlocksEvent:
 		err = c.onBlocks(e.Blocks)
+	case CertificateEvent:
+		err = c.onCertificate(e.QC, e.TC)
 	default:
 		err = fmt.Errorf("%w: unknown event %T", ErrInvalid, ev)
 	}
@@ -395,9 +397,26 @@ func (c *Core) onTimeout(t *model.TimeoutObject) error {
 		}
 	}
 	if t.View < c.pm.CurrentView() {
+		// The sender is behind: tell it how we got ahead.
+		if t.SignerID != c.cfg.Self {
+			c.send(Message{To: t.SignerID, QC: c.pm.NewestQC(), TC: c.pm.LastViewTC()})
+		}
 		return fmt.Errorf("%w: timeout for view %d in view %d", ErrStale, t.View, c.pm.CurrentView())
 	}
 	return c.addTimeout(t)
+}
+
+func (c *Core) onCertificate(qc *model.QC, tc *model.TC) error {
+	if qc == nil {
+		return fmt.Errorf("%w: sync info without a QC", ErrInvalid)
+	}
+	if err := c.processQC(qc); err != nil {
+		return err
+	}
+	if tc != nil {
+		return c.processTC(tc)
+	}
+	return nil
 }
 
 func (c *Core) addTimeout(t *model.TimeoutObject) error {

@@ -16,6 +16,13 @@ type VoteEvent struct{ Vote *model.Vote }
 // TimeoutEvent delivers a verified timeout object.
 type TimeoutEvent struct{ Timeout *model.TimeoutObject }
 
+// CertificateEvent delivers a verified QC and/or TC a peer sent so that
+// this replica can catch up (see Message.QC).
+type CertificateEvent struct {
+	QC *model.QC
+	TC *model.TC
+}
+
 // TimerEvent tells the core that the time passed to Step reached the
 // NextTimer of an earlier output. Spurious or early ticks are harmless.
 type TimerEvent struct{}
@@ -25,8 +32,9 @@ type TimerEvent struct{}
 // for them.
 type BlocksEvent struct{ Blocks []*model.Block }
 
-func (ProposalEvent) isEvent() {}
-func (VoteEvent) isEvent()     {}
-func (TimeoutEvent) isEvent()  {}
-func (TimerEvent) isEvent()    {}
-func (BlocksEvent) isEvent()   {}
+func (ProposalEvent) isEvent()    {}
+func (VoteEvent) isEvent()        {}
+func (TimeoutEvent) isEvent()     {}
+func (TimerEvent) isEvent()       {}
+func (CertificateEvent) isEvent() {}
+func (BlocksEvent) isEvent()      {}

@@ -43,13 +43,19 @@ func (o *Output) Empty() bool {
 }
 
 // Message is one outgoing message: to one recipient, or to every other
-// committee member when Broadcast is set. Exactly one of Proposal, Vote and
-// Timeout is set. A message whose recipient is the replica itself (its vote
-// when it leads the next view) must be fed back to it as an event.
+// committee member when Broadcast is set. Exactly one of Proposal, Vote,
+// Timeout and QC is set. A message whose recipient is the replica itself (its
+// vote when it leads the next view) must be fed back to it as an event.
 type Message struct {
 	To        model.NodeID
 	Broadcast bool
 	Proposal  *model.Proposal
 	Vote      *model.Vote
 	Timeout   *model.TimeoutObject
+	// QC (with TC when the view was entered by one) is sync info for a
+	// replica that sent a timeout for a view this one has left: a replica
+	// left out of a few proposals would otherwise only hear timeouts of its
+	// own view, which everyone ahead ignores. Delivered as CertificateEvent.
+	QC *model.QC
+	TC *model.TC
 }

@@ -51,6 +51,11 @@ type Config struct {
 	// exists to prove that the simulator catches unsafe replicas.
 	Faults consensus.Faults
 
+	// ForgetSafetyData restarts crashed honest replicas with fresh safety
+	// data, as a node that loses its disk or skips the fsync would.
+	// Test-only, like Faults.
+	ForgetSafetyData bool
+
 	// Trace prints every event as it happens (to TraceOut).
 	Trace bool
 }

@@ -75,6 +75,9 @@ type sim struct {
 	endCap   time.Duration
 	// lastSyncAt is the last time an honest supermajority was within one view.
 	lastSyncAt time.Duration
+	// lastMaxView is the highest honest view when the network was last
+	// considered for a per-view re-draw.
+	lastMaxView model.View
 
 	inv   *invariants
 	trace *tracer
@@ -215,6 +218,17 @@ func (s *sim) run() {
 		s.handle(e)
 		if len(s.res.SafetyViolations) > 0 {
 			break
+		}
+		if s.faulty && (s.cfg.Partitions || s.cfg.Twins > 0) {
+			// Besides timed changes, re-draw the network as views advance, so
+			// partitions line up with protocol rounds the way twins scenarios
+			// do: a leader that just formed a QC gets cut off, and so on.
+			if v := s.maxHonestView(); v != s.lastMaxView {
+				s.lastMaxView = v
+				if s.rng.Float64() < 0.3 {
+					s.redrawNetwork()
+				}
+			}
 		}
 		if s.faulty && (s.maxHonestView() >= model.View(s.cfg.Views/2) || s.now >= s.faultCap) {
 			s.stabilize()
@@ -385,7 +399,11 @@ func (s *sim) startInstance(in *instance) {
 	if !idt.byzantine {
 		cfg.Faults = s.cfg.Faults
 	}
-	core, err := consensus.New(cfg, in.store.state())
+	st := in.store.state()
+	if s.cfg.ForgetSafetyData && !idt.byzantine {
+		st.Safety = s.genesis.Safety
+	}
+	core, err := consensus.New(cfg, st)
 	if err != nil {
 		s.violation(in, "restart from persisted state failed: %v", err)
 		return
@@ -501,6 +519,15 @@ func (s *sim) deliver(in *instance, w *wire) {
 		case m.Timeout != nil:
 			err = s.verifier.Timeout(m.Timeout)
 			ev, what = consensus.TimeoutEvent{Timeout: m.Timeout}, fmt.Sprintf("timeout v%d (qc %d) from n%d", m.Timeout.View, m.Timeout.NewestQC.View, w.from)
+		case m.QC != nil:
+			err = s.verifier.QC(m.QC)
+			if err == nil && m.TC != nil {
+				err = s.verifier.TC(m.TC)
+			}
+			ev, what = consensus.CertificateEvent{QC: m.QC, TC: m.TC}, fmt.Sprintf("sync info qc %d from n%d", m.QC.View, w.from)
+		default:
+			s.violation(in, "empty message from n%d", w.from)
+			return
 		}
 		if err != nil {
 			// Every sender in the simulator signs honestly, so a message that
@@ -535,11 +562,18 @@ func (s *sim) send(from *instance, m consensus.Message) {
 		}
 		return
 	}
+	// A broadcast that reaches only some peers (the sender's link flapped
+	// mid-send) is what leaves a certificate known to a single replica, the
+	// situation most finality bugs need.
+	partial := s.faulty && s.cfg.Partitions && s.rng.Float64() < 0.15
 	for _, other := range s.ids {
 		if other == idt {
 			continue
 		}
 		for _, to := range other.instances {
+			if partial && s.rng.IntN(2) == 0 {
+				continue
+			}
 			s.transmit(from.idx, to, &wire{from: from.idx, msg: m}, true)
 		}
 	}
@@ -553,6 +587,24 @@ func (s *sim) equivocate(from *instance, p *model.Proposal) {
 	payload := append(append([]byte(nil), b.Payload...), "equivocation"...)
 	h := b.Header
 	h.PayloadHash = model.PayloadHash(payload)
+	// Half the time, after a view change, the conflicting block also forks:
+	// it extends an ancestor one to three blocks further back, certified by
+	// the QC its child carries, and is justified by the same TC. That is the
+	// attack on finality: honest replicas must refuse it whenever its QC is
+	// older than the TC's newest QC.
+	if b.TC != nil && s.rng.IntN(2) == 0 {
+		child := from.store.blocks[b.ParentID]
+		for depth := 1 + s.rng.IntN(3); depth > 0 && child != nil && !child.IsRoot(); depth-- {
+			target := from.store.blocks[child.ParentID]
+			if target == nil {
+				break
+			}
+			h.ParentID, h.QC, h.Height = target.ID(), child.QC, target.Height+1
+			child = target
+		}
+		s.trace.add(s.now, "n%d equivocates in view %d with a fork from h%d (QC %d, TC newest QC %d)",
+			from.idx, b.View, h.Height-1, h.QC.View, b.TC.NewestQC.View)
+	}
 	alt, err := model.NewBlock(h, payload)
 	if err == nil {
 		sig, serr := idt.key.Sign(crypto.DomainProposal, model.ProposalMessage(alt.ID()))
@@ -660,6 +712,11 @@ func (s *sim) changeNetwork() {
 	if !s.faulty {
 		return
 	}
+	s.redrawNetwork()
+	s.sched.push(&event{at: s.nextNetChange(), kind: evNetChange})
+}
+
+func (s *sim) redrawNetwork() {
 	s.shuffleAttachments()
 	n := len(s.insts)
 	for i := range s.group {
@@ -688,7 +745,6 @@ func (s *sim) changeNetwork() {
 		}
 	}
 	s.trace.add(s.now, "network: %s groups=%v sendblocked=%v", kind, s.group, s.asym)
-	s.sched.push(&event{at: s.nextNetChange(), kind: evNetChange})
 }
 
 func (s *sim) randomCrash() {

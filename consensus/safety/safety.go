@@ -79,6 +79,9 @@ type Faults struct {
 	// SkipVotingRule votes for any proposal of the current view, ignoring
 	// the QC/TC condition and the acknowledged-view check.
 	SkipVotingRule bool
+	// SkipExtendRule ignores only the QC/TC half of the voting rule: the
+	// replica votes for blocks extending a QC older than the TC's newest.
+	SkipExtendRule bool
 }
 
 // Rules signs votes, timeouts and proposals for one replica.
@@ -110,7 +113,7 @@ func (r *Rules) ProduceVote(b *model.Block, curView model.View) (*model.Vote, er
 		if b.View <= r.data.HighestAcknowledgedView {
 			return nil, fmt.Errorf("%w: already voted or timed out in view %d", ErrRefused, r.data.HighestAcknowledgedView)
 		}
-		if err := SafeToExtend(b.View, b.QC, b.TC); err != nil {
+		if err := SafeToExtend(b.View, b.QC, b.TC); err != nil && !r.faults.SkipExtendRule {
 			return nil, err
 		}
 	}

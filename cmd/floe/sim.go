@@ -1,0 +1,384 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/floe-bft/floe/sim"
+)
+
+// traceTail is how many of a failing seed's kept trace lines the report
+// shows: enough to see the lead-up to the failure without letting a batch
+// with many failures flood the terminal. The replay hint gives the rest.
+const traceTail = 25
+
+// simOptions holds the sim command's flags.
+type simOptions struct {
+	nodes, twins, views int
+	seeds               int
+	seed                uint64
+	loss, dup           float64
+	partitions, crashes bool
+	stagger, weighted   bool
+	crypto              string
+	trace, json         bool
+	parallel            int
+}
+
+func newSimCmd() *cobra.Command {
+	o := &simOptions{}
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the deterministic simulator over a range of seeds",
+		Long: `Run the real consensus core in the deterministic simulator, once per seed
+for seeds S, S+1, ..., S+K-1, checking safety and liveness invariants.
+
+Runs are independent and reproducible: a failing seed is replayed exactly by
+the same flags with --seed N --seeds 1 --trace. Seeds run in parallel, but
+results are reported in seed order, so the output does not depend on
+--parallel (apart from the wall time).
+
+Exits with status 1 if any seed violates safety or liveness, or if the
+configuration is rejected.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.nodes, "nodes", 4, "committee members")
+	f.IntVar(&o.twins, "twins", 0, "byzantine identities run as equivocating twins (need 3·twins < nodes)")
+	f.IntVar(&o.seeds, "seeds", 100, "number of seeds to run")
+	f.Uint64Var(&o.seed, "seed", 1, "first seed")
+	f.IntVar(&o.views, "views", 100, "view each run must reach after the network stabilizes")
+	f.Float64Var(&o.loss, "loss", 0, "probability a message is dropped during the fault phase")
+	f.Float64Var(&o.dup, "dup", 0, "probability a message is delivered twice")
+	f.BoolVar(&o.partitions, "partitions", false, "network partitions that change over time")
+	f.BoolVar(&o.crashes, "crashes", false, "crash and restart replicas from persisted state")
+	f.BoolVar(&o.stagger, "stagger", false, "start replicas at different times")
+	f.BoolVar(&o.weighted, "weighted", false, "give members different weights")
+	f.StringVar(&o.crypto, "crypto", "fast", "signature scheme: fast (insecure, for speed) or bls")
+	f.BoolVar(&o.trace, "trace", false, "print every event to stderr (one seed only)")
+	f.BoolVar(&o.json, "json", false, "print one JSON summary object on stdout; failure details go to stderr")
+	f.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run concurrently")
+	return cmd
+}
+
+// config maps the flags onto a simulator configuration. Anything sim.Run
+// checks itself (node count, fault bound, probabilities, ...) is left to it,
+// so the CLI and the simulator cannot disagree about what is valid.
+func (o *simOptions) config() (sim.Config, error) {
+	switch {
+	case o.crypto != "fast" && o.crypto != "bls":
+		return sim.Config{}, fmt.Errorf("unknown --crypto %q: want fast or bls", o.crypto)
+	case o.seeds < 1:
+		return sim.Config{}, fmt.Errorf("--seeds must be at least 1, got %d", o.seeds)
+	case uint64(o.seeds-1) > math.MaxUint64-o.seed:
+		return sim.Config{}, fmt.Errorf("--seed %d --seeds %d runs past the largest seed", o.seed, o.seeds)
+	case o.trace && o.seeds > 1:
+		// A live trace of interleaved parallel runs would be unreadable,
+		// and tracing exists to replay one reported failure.
+		return sim.Config{}, errors.New("--trace replays one seed: use --seed S --seeds 1")
+	case o.parallel < 1:
+		return sim.Config{}, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
+	}
+	c := sim.DefaultConfig()
+	c.Seed = o.seed
+	c.Nodes = o.nodes
+	c.Twins = o.twins
+	c.Views = o.views
+	c.Loss = o.loss
+	c.Dup = o.dup
+	c.Partitions = o.partitions
+	c.Crashes = o.crashes
+	c.Stagger = o.stagger
+	c.Weighted = o.weighted
+	c.BLS = o.crypto == "bls"
+	c.Trace = o.trace
+	return c, nil
+}
+
+// simSummary is the totals over all seeds; it is also the --json output.
+// It deliberately omits --parallel so the output depends only on what was
+// simulated.
+type simSummary struct {
+	Nodes      int     `json:"nodes"`
+	Twins      int     `json:"twins"`
+	Views      int     `json:"views"`
+	FirstSeed  uint64  `json:"first_seed"`
+	Seeds      int     `json:"seeds"`
+	Loss       float64 `json:"loss"`
+	Dup        float64 `json:"dup"`
+	Partitions bool    `json:"partitions"`
+	Crashes    bool    `json:"crashes"`
+	Stagger    bool    `json:"stagger"`
+	Weighted   bool    `json:"weighted"`
+	Crypto     string  `json:"crypto"`
+
+	MinViewReached      uint64   `json:"min_view_reached"`
+	MaxViewReached      uint64   `json:"max_view_reached"`
+	FinalizedBlocks     uint64   `json:"finalized_blocks"`
+	MinFinalizedPerSeed uint64   `json:"min_finalized_per_seed"`
+	Evidence            int      `json:"evidence"`
+	SafetyViolations    int      `json:"safety_violations"`
+	LivenessFailures    int      `json:"liveness_failures"`
+	FailedSeeds         []uint64 `json:"failed_seeds"`
+	WallTimeS           float64  `json:"wall_time_s"`
+}
+
+func (s *simSummary) add(r sim.Result) {
+	if s.Seeds == 0 {
+		s.MinViewReached, s.MinFinalizedPerSeed = r.MaxView, r.MinFinalizedHeight
+	}
+	s.Seeds++
+	s.MinViewReached = min(s.MinViewReached, r.MaxView)
+	s.MaxViewReached = max(s.MaxViewReached, r.MaxView)
+	s.FinalizedBlocks += r.FinalizedBlocks
+	s.MinFinalizedPerSeed = min(s.MinFinalizedPerSeed, r.MinFinalizedHeight)
+	s.Evidence += r.Evidence
+	s.SafetyViolations += len(r.SafetyViolations)
+	if r.LivenessFailure != "" {
+		s.LivenessFailures++
+	}
+	if !r.OK() {
+		s.FailedSeeds = append(s.FailedSeeds, r.Seed)
+	}
+}
+
+func (o *simOptions) run(cmd *cobra.Command) error {
+	base, err := o.config()
+	if err != nil {
+		return err
+	}
+	if o.trace {
+		// TraceOut is a package global; swapping it is safe because --trace
+		// means exactly one run, and it is restored so in-process callers
+		// (tests) are left as they were.
+		prev := sim.TraceOut
+		sim.TraceOut = cmd.ErrOrStderr()
+		defer func() { sim.TraceOut = prev }()
+	}
+
+	out := cmd.OutOrStdout()
+	// In JSON mode stdout carries exactly one object, so the per-seed
+	// details that a human reads inline are sent to stderr instead.
+	details := out
+	if o.json {
+		details = cmd.ErrOrStderr()
+	}
+	sum := simSummary{
+		Nodes: o.nodes, Twins: o.twins, Views: o.views, FirstSeed: o.seed,
+		Loss: o.loss, Dup: o.dup, Partitions: o.partitions, Crashes: o.crashes,
+		Stagger: o.stagger, Weighted: o.weighted, Crypto: o.crypto,
+		// Non-nil so that "no failures" encodes as [] rather than null.
+		FailedSeeds: []uint64{},
+	}
+	if !o.json {
+		fmt.Fprintln(out, o.describe())
+	}
+
+	start := time.Now()
+	err = runSeeds(base, o.seed, o.seeds, o.parallel, func(r sim.Result) error {
+		if r.Err != "" {
+			// Validation does not depend on the seed, so a rejected
+			// configuration is reported once and the batch stops.
+			return fmt.Errorf("seed %d: %s", r.Seed, r.Err)
+		}
+		sum.add(r)
+		if !r.OK() {
+			o.reportFailure(details, cmd, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	sum.WallTimeS = math.Round(wall.Seconds()*1000) / 1000
+
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		printTotals(out, &sum, wall)
+	}
+	if n := len(sum.FailedSeeds); n > 0 {
+		return fmt.Errorf("%d of %d seeds failed (%d safety violations, %d liveness failures)",
+			n, sum.Seeds, sum.SafetyViolations, sum.LivenessFailures)
+	}
+	return nil
+}
+
+// describe is the config line that heads the readable report.
+func (o *simOptions) describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "floe sim: nodes=%d twins=%d views=%d seeds=%d..%d loss=%g dup=%g crypto=%s",
+		o.nodes, o.twins, o.views, o.seed, o.seed+uint64(o.seeds-1), o.loss, o.dup, o.crypto)
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{o.partitions, "partitions"}, {o.crashes, "crashes"}, {o.stagger, "stagger"}, {o.weighted, "weighted"}} {
+		if f.on {
+			b.WriteString(" " + f.name)
+		}
+	}
+	return b.String()
+}
+
+func (o *simOptions) reportFailure(w io.Writer, cmd *cobra.Command, r sim.Result) {
+	fmt.Fprintf(w, "\nseed %d FAILED (max view %d, min finalized height %d)\n",
+		r.Seed, r.MaxView, r.MinFinalizedHeight)
+	for _, v := range r.SafetyViolations {
+		fmt.Fprintf(w, "  safety: %s\n", v)
+	}
+	if r.LivenessFailure != "" {
+		fmt.Fprintf(w, "  liveness: %s\n", r.LivenessFailure)
+	}
+	if o.trace {
+		// The whole run was just traced live; repeating its tail and
+		// suggesting a replay of the replay would only add noise.
+		return
+	}
+	if len(r.Trace) > 0 {
+		tail := r.Trace[max(0, len(r.Trace)-traceTail):]
+		fmt.Fprintf(w, "  last %d trace lines:\n", len(tail))
+		for _, l := range tail {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+	fmt.Fprintf(w, "  replay: %s\n", replayCommand(cmd, r.Seed))
+}
+
+// replayCommand rebuilds the invocation that reproduces one seed: the flags
+// the user set, minus those that select seeds or shape the output, plus a
+// single-seed traced run.
+func replayCommand(cmd *cobra.Command, seed uint64) string {
+	parts := []string{"floe", "sim"}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "seed", "seeds", "trace", "json", "parallel":
+			return
+		}
+		if f.Value.Type() == "bool" {
+			if f.Value.String() == "true" {
+				parts = append(parts, "--"+f.Name)
+			} else {
+				parts = append(parts, "--"+f.Name+"=false")
+			}
+			return
+		}
+		parts = append(parts, "--"+f.Name, f.Value.String())
+	})
+	parts = append(parts, "--seed", strconv.FormatUint(seed, 10), "--seeds", "1", "--trace")
+	return strings.Join(parts, " ")
+}
+
+func printTotals(w io.Writer, s *simSummary, wall time.Duration) {
+	status := "OK"
+	if len(s.FailedSeeds) > 0 {
+		status = fmt.Sprintf("FAIL (seeds %s)", joinSeeds(s.FailedSeeds))
+	}
+	fmt.Fprintf(w, "\n"+
+		"seeds                   %d\n"+
+		"views reached           min %d, max %d (target %d)\n"+
+		"finalized blocks        %d\n"+
+		"min finalized per seed  %d\n"+
+		"evidence records        %d\n"+
+		"safety violations       %d\n"+
+		"liveness failures       %d\n"+
+		"wall time               %s\n"+
+		"result                  %s\n",
+		s.Seeds, s.MinViewReached, s.MaxViewReached, s.Views, s.FinalizedBlocks,
+		s.MinFinalizedPerSeed, s.Evidence, s.SafetyViolations, s.LivenessFailures,
+		wall.Round(time.Millisecond), status)
+}
+
+func joinSeeds(seeds []uint64) string {
+	strs := make([]string, len(seeds))
+	for i, s := range seeds {
+		strs[i] = strconv.FormatUint(s, 10)
+	}
+	return strings.Join(strs, ", ")
+}
+
+// runSeeds runs seeds first..first+n-1 on a pool of at most workers
+// goroutines and hands each result to emit in seed order, as soon as every
+// earlier seed has been emitted. Reordering here is what makes the report
+// independent of scheduling. If emit returns an error, no further seeds are
+// started or emitted and that error is returned once the runs in flight
+// finish.
+func runSeeds(base sim.Config, first uint64, n, workers int, emit func(sim.Result) error) error {
+	type done struct {
+		seed uint64
+		res  sim.Result
+	}
+	jobs := make(chan uint64)
+	results := make(chan done, workers)
+	stop := make(chan struct{})
+
+	go func() {
+		defer close(jobs)
+		for i := range n {
+			select {
+			case jobs <- first + uint64(i):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			for seed := range jobs {
+				cfg := base
+				cfg.Seed = seed
+				results <- done{seed, sim.Run(cfg)}
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	// Results arrive in completion order; hold the early ones until the
+	// seeds before them are in. A slow seed lets later ones pile up here,
+	// which is acceptable: a passing result is a few hundred bytes and only
+	// failing ones carry a trace.
+	pending := make(map[uint64]sim.Result)
+	next := first
+	var err error
+	for d := range results {
+		if err != nil {
+			continue // drain, so no worker blocks forever on send
+		}
+		pending[d.seed] = d.res
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err = emit(r); err != nil {
+				close(stop)
+				break
+			}
+		}
+	}
+	return err
+}
