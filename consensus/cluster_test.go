@@ -27,15 +27,15 @@ type cluster struct {
 	genesis   consensus.State
 	timeouts  pacemaker.Config
 
-	cores   []*consensus.Core // nil while down
-	stored  []consensus.State // what each replica persisted
-	timers  []time.Time
-	queue   []envelope
-	cut     []bool // cut[i]: replica i neither sends nor receives
+	cores  []*consensus.Core // nil while down
+	stored []consensus.State // what each replica persisted
+	timers []time.Time
+	queue  []envelope
+	cut    []bool // cut[i]: replica i neither sends nor receives
 	// deaf[i]: replica i receives nothing but sync info (it still sends).
-	deaf []bool
-	signed  []map[model.View][]consensus.Message
-	final   [][]*model.Block
+	deaf     []bool
+	signed   []map[model.View][]consensus.Message
+	final    [][]*model.Block
 	evidence []model.Evidence
 }
 
