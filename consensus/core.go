@@ -238,6 +238,9 @@ func (c *Core) addProposal(p *model.Proposal) error {
 }
 
 func (c *Core) addBlock(b *model.Block) error {
+	if c.forks.Block(b.ID()) != nil {
+		return nil
+	}
 	final, err := c.forks.AddBlock(b)
 	if err != nil {
 		if errors.Is(err, ErrConflictingFinality) {
@@ -286,6 +289,9 @@ func (c *Core) afterBlocksAdded() error {
 		for _, p := range ready {
 			b := p.Block
 			id := b.ID()
+			if _, still := c.pending[id]; !still {
+				continue // a nested call already handled it
+			}
 			if b.View <= c.forks.Root().View {
 				delete(c.pending, id)
 				continue

@@ -50,6 +50,9 @@ func (a *Timeouts) Add(t *model.TimeoutObject) (TimeoutResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("timeout for view %d: %w", t.View, err)
 	}
+	if len(t.Signature) != a.scheme.SignatureSize() {
+		return res, fmt.Errorf("%w: timeout for view %d has a %d-byte signature", model.ErrInvalid, t.View, len(t.Signature))
+	}
 	vt := a.views[t.View]
 	if vt == nil {
 		vt = &viewTimeouts{byID: make(map[model.NodeID]*model.TimeoutObject)}
@@ -103,7 +106,7 @@ func (a *Timeouts) buildTC(view model.View, vt *viewTimeouts) (*model.TC, error)
 	}
 	sig, err := a.scheme.AggregateSignatures(sigs)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate timeouts for view %d: %w", view, err)
+		return nil, fmt.Errorf("%w: aggregate timeouts for view %d: %v", model.ErrInvalid, view, err)
 	}
 	return model.NewTC(view, vt.newestQC, views, signers, sig)
 }

@@ -57,6 +57,9 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("vote for view %d: %w", v.View, err)
 	}
+	if len(v.Signature) != a.scheme.SignatureSize() {
+		return nil, nil, fmt.Errorf("%w: vote for view %d has a %d-byte signature", model.ErrInvalid, v.View, len(v.Signature))
+	}
 	vv := a.views[v.View]
 	if vv == nil {
 		vv = &viewVotes{first: make(map[model.NodeID]*model.Vote), blocks: make(map[model.Identifier]*blockVotes)}
@@ -86,7 +89,9 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 	}
 	sig, err := a.scheme.AggregateSignatures(bv.sigs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("aggregate votes for view %d: %w", v.View, err)
+		// Only reachable if an unverified signature slipped in: the input,
+		// not the replica, is broken.
+		return nil, nil, fmt.Errorf("%w: aggregate votes for view %d: %v", model.ErrInvalid, v.View, err)
 	}
 	qc, err := model.NewQC(v.View, v.BlockID, bv.signers.Clone(), sig)
 	if err != nil {
