@@ -69,7 +69,7 @@ func newCluster(t *testing.T, n int) *cluster {
 			t.Fatal(err)
 		}
 		id := crypto.Sum(key.PublicKey().Bytes())
-		members = append(members, committee.Member{ID: id, Weight: 1, StakingKey: key.PublicKey()})
+		members = append(members, committee.Member{ID: id, Weight: 1, StakingKey: key.PublicKey(), Possession: mustPossession(key)})
 		c.keys = append(c.keys, key)
 		c.ids = append(c.ids, id)
 	}
@@ -316,4 +316,13 @@ func (c *cluster) checkNoConflicts() {
 			}
 		}
 	}
+}
+
+// mustPossession returns the key's proof of possession, which committees require.
+func mustPossession(key crypto.PrivateKey) []byte {
+	pop, err := key.ProvePossession()
+	if err != nil {
+		panic(err)
+	}
+	return pop
 }

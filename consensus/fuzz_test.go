@@ -77,7 +77,7 @@ func fzSetup(t testing.TB) *fzNet {
 		}
 		id := crypto.Sum(key.PublicKey().Bytes())
 		n.keys[id] = key
-		members[i] = committee.Member{ID: id, Weight: 1, StakingKey: key.PublicKey()}
+		members[i] = committee.Member{ID: id, Weight: 1, StakingKey: key.PublicKey(), Possession: mustPossession(key)}
 	}
 	for s := 0; ; s++ {
 		if s == 256 {

@@ -127,7 +127,11 @@ func newSim(cfg Config) (*sim, error) {
 			idt.weight = 1 // twins stay within the fault bound even when weighted
 		}
 		s.ids = append(s.ids, idt)
-		members[i] = committee.Member{ID: id, Weight: idt.weight, StakingKey: key.PublicKey()}
+		pop, err := key.ProvePossession()
+		if err != nil {
+			return nil, err
+		}
+		members[i] = committee.Member{ID: id, Weight: idt.weight, StakingKey: key.PublicKey(), Possession: pop}
 	}
 	var seed [32]byte
 	binary.BigEndian.PutUint64(seed[:], cfg.Seed)

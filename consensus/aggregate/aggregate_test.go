@@ -35,7 +35,7 @@ func newFixture(t testing.TB, s crypto.Scheme, weights ...uint64) *fixture {
 		}
 		id := crypto.Sum(key.PublicKey().Bytes())
 		f.keys[id] = key
-		members[i] = committee.Member{ID: id, Weight: w, StakingKey: key.PublicKey()}
+		members[i] = committee.Member{ID: id, Weight: w, StakingKey: key.PublicKey(), Possession: mustPossession(key)}
 	}
 	var err error
 	if f.com, err = committee.New(members, [32]byte{3}); err != nil {
@@ -511,4 +511,13 @@ func TestTimeoutsTCVerifiesWithBLS(t *testing.T) {
 	if err := f.v.TC(tc); err != nil {
 		t.Fatalf("BLS TC with two distinct newest-QC views does not verify: %v", err)
 	}
+}
+
+// mustPossession returns the key's proof of possession, which committees require.
+func mustPossession(key crypto.PrivateKey) []byte {
+	pop, err := key.ProvePossession()
+	if err != nil {
+		panic(err)
+	}
+	return pop
 }

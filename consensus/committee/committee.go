@@ -26,6 +26,10 @@ type Member struct {
 	ID         model.NodeID
 	Weight     uint64
 	StakingKey crypto.PublicKey
+	// Possession proves the member holds StakingKey's secret. Without it a
+	// member could register a rogue key crafted from others' keys and forge
+	// aggregate signatures; New refuses members whose proof does not verify.
+	Possession []byte
 }
 
 // Committee is immutable after New. Member order is canonical: signer bitmaps
@@ -40,7 +44,8 @@ type Committee struct {
 	seed          [32]byte
 }
 
-// New validates members (unique IDs, positive weights, keys present) and
+// New validates members (unique IDs, positive weights, keys with valid
+// proofs of possession) and
 // builds the committee. Members are sorted by ID to make the order canonical
 // whatever order the caller supplied. The seed drives leader selection.
 func New(members []Member, seed [32]byte) (*Committee, error) {
@@ -61,6 +66,9 @@ func New(members []Member, seed [32]byte) (*Committee, error) {
 		}
 		if m.StakingKey == nil {
 			return nil, fmt.Errorf("committee member %v has no staking key", m.ID)
+		}
+		if err := m.StakingKey.VerifyPossession(m.Possession); err != nil {
+			return nil, fmt.Errorf("committee member %v: %w", m.ID, err)
 		}
 		if m.Weight > MaxTotalWeight-c.total {
 			return nil, fmt.Errorf("committee weight exceeds %d", uint64(MaxTotalWeight))

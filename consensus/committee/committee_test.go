@@ -12,7 +12,16 @@ import (
 	"github.com/floe-bft/floe/crypto"
 )
 
-var testKeys []crypto.PublicKey
+var (
+	testKeys []crypto.PublicKey
+	testPops [][]byte
+)
+
+// pop is the proof of possession for key(t, i).
+func pop(t testing.TB, i int) []byte {
+	key(t, i)
+	return testPops[i]
+}
 
 func key(t testing.TB, i int) crypto.PublicKey {
 	t.Helper()
@@ -23,7 +32,12 @@ func key(t testing.TB, i int) crypto.PublicKey {
 		if err != nil {
 			t.Fatal(err)
 		}
+		p, err := k.ProvePossession()
+		if err != nil {
+			t.Fatal(err)
+		}
 		testKeys = append(testKeys, k.PublicKey())
+		testPops = append(testPops, p)
 	}
 	return testKeys[i]
 }
@@ -36,7 +50,7 @@ func members(t testing.TB, weights ...uint64) []committee.Member {
 	t.Helper()
 	ms := make([]committee.Member, len(weights))
 	for i, w := range weights {
-		ms[i] = committee.Member{ID: nodeID(i), Weight: w, StakingKey: key(t, i)}
+		ms[i] = committee.Member{ID: nodeID(i), Weight: w, StakingKey: key(t, i), Possession: pop(t, i)}
 	}
 	return ms
 }
@@ -156,7 +170,7 @@ func TestNewRejects(t *testing.T) {
 	overflow := members(t, 1<<63, 1<<63, 5)
 	tooMany := make([]committee.Member, model.MaxCommitteeSize+1)
 	for i := range tooMany {
-		tooMany[i] = committee.Member{ID: nodeID(i), Weight: 1, StakingKey: key(t, 0)}
+		tooMany[i] = committee.Member{ID: nodeID(i), Weight: 1, StakingKey: key(t, 0), Possession: pop(t, 0)}
 	}
 	for name, ms := range map[string][]committee.Member{
 		"empty": nil, "duplicate ID": dup, "zero weight": zero, "nil key": nilKey,
@@ -180,7 +194,7 @@ func TestNewDoesNotAliasInput(t *testing.T) {
 	before := c.Members()[0]
 	ms[0], ms[1], ms[2] = ms[2], ms[0], ms[1]
 	ms[0].Weight = 99
-	if c.Members()[0] != before || c.TotalWeight() != 6 {
+	if m := c.Members()[0]; m.ID != before.ID || m.Weight != before.Weight || c.TotalWeight() != 6 {
 		t.Fatal("committee changed when the caller's slice changed")
 	}
 }
@@ -200,7 +214,7 @@ func TestCanonicalOrder(t *testing.T) {
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		c := mustNew(t, shuffled, [32]byte{7})
 		for i := range c.Size() {
-			if c.Member(i) != ref.Member(i) {
+			if c.Member(i).ID != ref.Member(i).ID || c.Member(i).Weight != ref.Member(i).Weight {
 				t.Fatalf("member %d depends on input order", i)
 			}
 			if idx, err := c.Index(ref.Member(i).ID); err != nil || idx != i {
@@ -340,5 +354,17 @@ func TestLeaderSeeds(t *testing.T) {
 	}
 	if repeats == 0 {
 		t.Fatal("no member ever leads two consecutive views; schedule looks like a rotation")
+	}
+}
+
+// A member must prove possession of its staking key: a missing proof, or
+// another key's proof, is refused (rogue-key protection for aggregation).
+func TestPossessionRequired(t *testing.T) {
+	for name, p := range map[string][]byte{"missing": nil, "another key's": pop(t, 1), "garbage": {1, 2, 3}} {
+		ms := members(t, 1, 1, 1)
+		ms[0].Possession = p
+		if _, err := committee.New(ms, [32]byte{}); err == nil {
+			t.Fatalf("%s proof of possession accepted", name)
+		}
 	}
 }

@@ -34,7 +34,7 @@ func newFixture(t testing.TB, n int) *fixture {
 		}
 		id := crypto.Sum(key.PublicKey().Bytes())
 		f.keys[id] = key
-		members[i] = committee.Member{ID: id, Weight: 1, StakingKey: key.PublicKey()}
+		members[i] = committee.Member{ID: id, Weight: 1, StakingKey: key.PublicKey(), Possession: mustPossession(key)}
 	}
 	var err error
 	if f.com, err = committee.New(members, [32]byte{1}); err != nil {
@@ -182,4 +182,13 @@ func newChain(t testing.TB) *chain {
 	c.to2 = f.timeout(2, c.qc1, nil, 0)
 	c.to3 = f.timeout(3, c.qc1, c.tc2, 1)
 	return c
+}
+
+// mustPossession returns the key's proof of possession, which committees require.
+func mustPossession(key crypto.PrivateKey) []byte {
+	pop, err := key.ProvePossession()
+	if err != nil {
+		panic(err)
+	}
+	return pop
 }

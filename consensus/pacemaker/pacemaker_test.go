@@ -123,3 +123,22 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeData: corrupt liveness data gives an error, never a panic, and
+// accepted data is internally consistent.
+func FuzzDecodeData(f *testing.F) {
+	f.Add(pacemaker.Data{CurrentView: 7, NewestQC: qc(5), LastViewTC: tc(6, 5), FailedViews: 3}.Encode())
+	f.Add(pacemaker.Data{CurrentView: 1, NewestQC: qc(0)}.Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := pacemaker.DecodeData(b)
+		if err != nil {
+			return
+		}
+		if d.NewestQC == nil || d.NewestQC.View >= d.CurrentView {
+			t.Fatalf("accepted inconsistent liveness data: %+v", d)
+		}
+		if _, err := pacemaker.New(pacemaker.DefaultConfig(), d); err != nil {
+			t.Fatalf("accepted data a pacemaker refuses: %v", err)
+		}
+	})
+}

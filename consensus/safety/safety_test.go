@@ -11,7 +11,7 @@ import (
 
 var self = model.NodeID{1}
 
-func key(t *testing.T) crypto.PrivateKey {
+func key(t testing.TB) crypto.PrivateKey {
 	t.Helper()
 	k, err := crypto.Fast().KeyFromSeed(make([]byte, 32))
 	if err != nil {
@@ -191,4 +191,23 @@ func TestDataRoundTrip(t *testing.T) {
 			t.Fatalf("corrupt safety data %x decoded", bad)
 		}
 	}
+}
+
+// FuzzDecodeData: persisted safety data read back from a corrupt file must
+// give an error, never a panic, and anything accepted re-encodes canonically.
+func FuzzDecodeData(f *testing.F) {
+	r := safety.New(self, key(f), safety.Data{LockedView: 2}, safety.Faults{})
+	r.ProduceTimeout(5, qc(3), tc(4, 3))
+	f.Add(r.Data().Encode())
+	f.Add(safety.Data{HighestAcknowledgedView: 9}.Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := safety.DecodeData(b)
+		if err != nil {
+			return
+		}
+		again, err := safety.DecodeData(d.Encode())
+		if err != nil || again.HighestAcknowledgedView != d.HighestAcknowledgedView || again.LockedView != d.LockedView {
+			t.Fatalf("re-decoding accepted data failed: %v", err)
+		}
+	})
 }

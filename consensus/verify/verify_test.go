@@ -35,7 +35,7 @@ func newFixture(t testing.TB, s crypto.Scheme, weights ...uint64) *fixture {
 		}
 		id := crypto.Sum(key.PublicKey().Bytes())
 		f.keys[id] = key
-		members[i] = committee.Member{ID: id, Weight: w, StakingKey: key.PublicKey()}
+		members[i] = committee.Member{ID: id, Weight: w, StakingKey: key.PublicKey(), Possession: mustPossession(key)}
 	}
 	var err error
 	if f.com, err = committee.New(members, [32]byte{5}); err != nil {
@@ -408,4 +408,13 @@ func TestVerifierCommittee(t *testing.T) {
 	if f.v.Committee() != f.com {
 		t.Fatal("Committee() is not the configured committee")
 	}
+}
+
+// mustPossession returns the key's proof of possession, which committees require.
+func mustPossession(key crypto.PrivateKey) []byte {
+	pop, err := key.ProvePossession()
+	if err != nil {
+		panic(err)
+	}
+	return pop
 }
