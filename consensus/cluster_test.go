@@ -26,6 +26,7 @@ type cluster struct {
 	verifier  *verify.Verifier
 	genesis   consensus.State
 	timeouts  pacemaker.Config
+	interval  time.Duration // MinBlockInterval
 
 	cores  []*consensus.Core // nil while down
 	stored []consensus.State // what each replica persisted
@@ -113,7 +114,7 @@ func (c *cluster) start(i int) {
 	c.t.Helper()
 	core, err := consensus.New(consensus.Config{
 		Self: c.ids[i], Key: c.keys[i], Scheme: crypto.Fast(), Committee: c.committee,
-		Timeouts: c.timeouts, Payloads: testPayloads{},
+		Timeouts: c.timeouts, Payloads: testPayloads{}, MinBlockInterval: c.interval,
 	}, c.stored[i])
 	if err != nil {
 		c.t.Fatalf("start %d: %v", i, err)

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/forks"
@@ -40,7 +41,13 @@ type Config struct {
 	// MaxPendingProposals bounds proposals held while their parent is
 	// fetched (default 128).
 	MaxPendingProposals int
-	Faults              Faults
+	// MinBlockInterval makes a leader wait this long after entering its view
+	// before it proposes. Jolteon is optimistically responsive, so without it
+	// an idle network spins through empty views as fast as messages travel;
+	// a few milliseconds let transactions accumulate and cap the block rate.
+	// Zero proposes at once (the simulator).
+	MinBlockInterval time.Duration
+	Faults           Faults
 }
 
 func (c *Config) validate() error {
@@ -52,6 +59,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 128
+	}
+	if c.MinBlockInterval < 0 || c.MinBlockInterval >= c.Timeouts.Min {
+		return fmt.Errorf("consensus config: block interval %v must be in [0, minimum timeout %v)", c.MinBlockInterval, c.Timeouts.Min)
 	}
 	return c.Timeouts.Validate()
 }

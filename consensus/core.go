@@ -58,6 +58,9 @@ type Core struct {
 
 	deadline time.Time
 	now      time.Time
+	// proposeAt is when the leader may propose in the current view
+	// (view entry + MinBlockInterval); zero when not waiting.
+	proposeAt time.Time
 
 	out          Output
 	fetching     map[model.Identifier]bool
@@ -172,6 +175,9 @@ func (c *Core) finish() Output {
 		c.out.Liveness = &ld
 	}
 	c.out.NextTimer = c.deadline
+	if !c.proposeAt.IsZero() && c.proposeAt.Before(c.deadline) {
+		c.out.NextTimer = c.proposeAt
+	}
 	out := c.out
 	c.out = Output{}
 	return out
@@ -335,6 +341,10 @@ func (c *Core) tryPropose() {
 	if sd.HighestProposedView >= view || sd.HighestAcknowledgedView >= view {
 		return
 	}
+	if c.now.Before(c.proposeAt) {
+		return // the timer brings us back
+	}
+	c.proposeAt = time.Time{}
 	qc := c.pm.NewestQC()
 	parent := c.forks.Block(qc.BlockID)
 	if parent == nil {
@@ -445,6 +455,9 @@ func (c *Core) addTimeout(t *model.TimeoutObject) error {
 }
 
 func (c *Core) onTimer() error {
+	if !c.proposeAt.IsZero() && !c.now.Before(c.proposeAt) {
+		c.tryPropose()
+	}
 	if c.now.Before(c.deadline) {
 		return nil
 	}
@@ -501,6 +514,10 @@ func (c *Core) processTC(tc *model.TC) error {
 func (c *Core) enterView() {
 	view := c.pm.CurrentView()
 	c.deadline = c.now.Add(c.pm.TimeoutDuration())
+	c.proposeAt = time.Time{}
+	if c.cfg.MinBlockInterval > 0 && c.committee.Leader(view) == c.cfg.Self {
+		c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
+	}
 	c.votes.Prune(view - 1)
 	c.timeouts.Prune(view)
 	if view > proposalMemory {

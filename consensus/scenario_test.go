@@ -247,3 +247,25 @@ func TestStaleTimeoutIsAnsweredWithSyncInfo(t *testing.T) {
 	}
 	c.checkNoConflicts()
 }
+
+// With a minimum block interval the leader waits that long after entering
+// its view before proposing, and the timer it asks for is exactly then.
+func TestMinBlockIntervalDelaysProposal(t *testing.T) {
+	c := newCluster(t, 4)
+	c.interval = 20 * time.Millisecond
+	c.startAll()
+	c.advance(500 * time.Millisecond)
+	// 5ms links: without the interval a view takes ~10ms; with it ~30ms.
+	if v := c.view(0); v < 10 || v > 25 {
+		t.Fatalf("in 500ms with a 20ms block interval the network reached view %d", v)
+	}
+	if timeoutsSigned(c) != 0 {
+		t.Fatal("the block interval caused timeouts")
+	}
+	for i := range c.cores {
+		if c.finalHeight(i) == 0 {
+			t.Fatalf("replica %d finalized nothing", i)
+		}
+	}
+	c.checkNoConflicts()
+}
