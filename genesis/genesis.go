@@ -1,0 +1,164 @@
+// Package genesis holds what every node of a network must agree on before
+// the first block: the committee (staking keys with proofs of possession,
+// weights, network keys and addresses), the leader-selection seed and the
+// consensus parameters; and each node's own keys.
+package genesis
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/crypto"
+)
+
+// Validator is one committee member as written in the genesis file.
+type Validator struct {
+	Name       string `json:"name"`
+	Weight     uint64 `json:"weight"`
+	StakingKey string `json:"staking_key"` // BLS12-381 G1, hex
+	Possession string `json:"possession"`  // proof of possession of the staking key, hex
+	NetworkKey string `json:"network_key"` // ed25519 public key, hex
+	Address    string `json:"address"`     // host:port of its peer-to-peer listener
+}
+
+// Params are the consensus parameters.
+type Params struct {
+	TimeoutMinMS         int64   `json:"timeout_min_ms"`
+	TimeoutMaxMS         int64   `json:"timeout_max_ms"`
+	HappyPathFailedViews int     `json:"happy_path_failed_views"`
+	TimeoutIncrease      float64 `json:"timeout_increase"`
+	BlockIntervalMS      int64   `json:"block_interval_ms"`
+	MaxBlockBytes        int     `json:"max_block_bytes"`
+	MaxBlockTxs          int     `json:"max_block_txs"`
+}
+
+// DefaultParams suit a local network on one machine.
+func DefaultParams() Params {
+	return Params{TimeoutMinMS: 1000, TimeoutMaxMS: 30000, HappyPathFailedViews: 6, TimeoutIncrease: 1.2,
+		BlockIntervalMS: 5, MaxBlockBytes: 2 << 20, MaxBlockTxs: 10000}
+}
+
+// Timeouts converts the parameters for the pacemaker.
+func (p Params) Timeouts() pacemaker.Config {
+	return pacemaker.Config{
+		Min: time.Duration(p.TimeoutMinMS) * time.Millisecond, Max: time.Duration(p.TimeoutMaxMS) * time.Millisecond,
+		HappyPathFailedViews: p.HappyPathFailedViews, Increase: p.TimeoutIncrease,
+	}
+}
+
+// Genesis is the genesis file.
+type Genesis struct {
+	ChainID     string      `json:"chain_id"`
+	GenesisTime time.Time   `json:"genesis_time"`
+	LeaderSeed  string      `json:"leader_seed"` // 32 bytes hex
+	Params      Params      `json:"params"`
+	Validators  []Validator `json:"validators"`
+}
+
+// Member is a validated committee member with its peer-to-peer identity.
+type Member struct {
+	ID         model.NodeID
+	Name       string
+	NetworkKey ed25519.PublicKey
+	Address    string
+}
+
+// Load reads and validates a genesis file.
+func Load(path string) (*Genesis, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var g Genesis
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	if _, _, err := g.Committee(); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	return &g, nil
+}
+
+// Save writes the genesis file.
+func (g *Genesis) Save(path string) error {
+	b, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Committee validates the genesis and builds the committee (checking every
+// proof of possession) and the members' network identities.
+func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
+	if g.ChainID == "" {
+		return nil, nil, fmt.Errorf("chain_id is empty")
+	}
+	if err := g.Params.Timeouts().Validate(); err != nil {
+		return nil, nil, err
+	}
+	if g.Params.BlockIntervalMS < 0 || g.Params.BlockIntervalMS >= g.Params.TimeoutMinMS {
+		return nil, nil, fmt.Errorf("block_interval_ms must be in [0, timeout_min_ms)")
+	}
+	if g.Params.MaxBlockBytes <= 0 || g.Params.MaxBlockBytes > model.MaxPayloadSize || g.Params.MaxBlockTxs <= 0 {
+		return nil, nil, fmt.Errorf("max_block_bytes must be in (0, %d] and max_block_txs positive", model.MaxPayloadSize)
+	}
+	seed, err := hex.DecodeString(g.LeaderSeed)
+	if err != nil || len(seed) != 32 {
+		return nil, nil, fmt.Errorf("leader_seed must be 32 bytes of hex")
+	}
+	var members []committee.Member
+	var net []Member
+	for i, v := range g.Validators {
+		pkb, err := hex.DecodeString(v.StakingKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("validator %d (%s): staking_key: %w", i, v.Name, err)
+		}
+		pk, err := crypto.BLS().DecodePublicKey(pkb)
+		if err != nil {
+			return nil, nil, fmt.Errorf("validator %d (%s): staking_key: %w", i, v.Name, err)
+		}
+		pop, err := hex.DecodeString(v.Possession)
+		if err != nil {
+			return nil, nil, fmt.Errorf("validator %d (%s): possession: %w", i, v.Name, err)
+		}
+		nk, err := hex.DecodeString(v.NetworkKey)
+		if err != nil || len(nk) != ed25519.PublicKeySize {
+			return nil, nil, fmt.Errorf("validator %d (%s): network_key must be %d hex bytes", i, v.Name, ed25519.PublicKeySize)
+		}
+		if v.Address == "" {
+			return nil, nil, fmt.Errorf("validator %d (%s): address is empty", i, v.Name)
+		}
+		id := crypto.Sum(pkb)
+		members = append(members, committee.Member{ID: id, Weight: v.Weight, StakingKey: pk, Possession: pop})
+		net = append(net, Member{ID: id, Name: v.Name, NetworkKey: nk, Address: v.Address})
+	}
+	var s [32]byte
+	copy(s[:], seed)
+	c, err := committee.New(members, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, net, nil
+}
+
+// Root returns the genesis block and its root QC. The genesis block commits
+// to the chain ID and time, so two networks never share block IDs.
+func (g *Genesis) Root(committeeSize int) (*model.Block, *model.QC, error) {
+	root, err := model.NewRootBlock(0, 0, g.GenesisTime.UnixMilli(), []byte("floe genesis:"+g.ChainID))
+	if err != nil {
+		return nil, nil, err
+	}
+	qc, err := model.NewRootQC(0, root.ID(), committeeSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	return root, qc, nil
+}

@@ -1,0 +1,71 @@
+package node
+
+import (
+	"time"
+
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/storage"
+)
+
+// TxStatus is what a node knows about one transaction.
+type TxStatus struct {
+	ID     model.Identifier
+	Status string // "pending", "finalized" or "unknown"
+	Result *storage.TxResult
+}
+
+// SubmitResult is the outcome of submitting one transaction.
+type SubmitResult struct {
+	ID    model.Identifier
+	Error error // nil when accepted into the mempool (or already known)
+}
+
+// FinalizedBlock is one executed finalized block, as streamed to clients.
+type FinalizedBlock struct {
+	Block     *model.Block
+	TxCount   int
+	StateRoot [32]byte
+	Time      time.Time // when this node executed it
+}
+
+// PeerInfo describes a peer for the status API.
+type PeerInfo struct {
+	ID        model.NodeID
+	Name      string
+	Address   string
+	Connected bool
+}
+
+// Status is the node's view of itself.
+type Status struct {
+	NodeID          model.NodeID
+	Name            string
+	ChainID         string
+	View            model.View
+	FinalizedHeight uint64
+	FinalizedID     model.Identifier
+	ExecutedHeight  uint64
+	StateRoot       [32]byte
+	Syncing         bool   // behind the best height peers report
+	BestPeerHeight  uint64 // highest finalized height a peer reported
+	MempoolTxs      int
+	MempoolBytes    int
+	Committee       []CommitteeMember
+	Peers           []PeerInfo
+}
+
+// CommitteeMember is one member of the current committee.
+type CommitteeMember struct {
+	ID     model.NodeID
+	Name   string
+	Weight uint64
+}
+
+// StateValue is a key read from the application state with its proof.
+type StateValue struct {
+	Key    []byte
+	Value  []byte // nil when absent
+	Proof  []byte
+	Height uint64
+	Root   [32]byte
+}

@@ -1,0 +1,67 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/floe-bft/floe/genesis"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is everything a node needs to run. The CLI fills it from the home
+// directory (genesis, keys, floe.toml) and environment overrides.
+type Config struct {
+	Genesis *genesis.Genesis
+	Keys    *genesis.NodeKeys
+	// DataDir holds the Pebble database.
+	DataDir string
+	// P2PListen is the address to accept peer connections on; empty means
+	// this node's address from the genesis file.
+	P2PListen string
+
+	MempoolMaxTxs   int // default 200,000
+	MempoolMaxBytes int // default 256 MiB
+	// VerifyWorkers is the size of the signature verification pool
+	// (default: number of CPUs).
+	VerifyWorkers int
+	// VerifyQueue bounds messages waiting for verification (default 8192);
+	// beyond it messages are dropped and counted.
+	VerifyQueue int
+	// StatusInterval is how often the node tells peers its finalized height
+	// (height polls for sync; default 1s).
+	StatusInterval time.Duration
+	// GossipInterval batches transactions gossiped to peers (default 5ms).
+	GossipInterval time.Duration
+
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // nil: metrics are not registered anywhere
+}
+
+func (c *Config) withDefaults() error {
+	if c.Genesis == nil || c.Keys == nil {
+		return fmt.Errorf("node config: genesis and keys are required")
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("node config: data directory is required")
+	}
+	if c.MempoolMaxTxs == 0 {
+		c.MempoolMaxTxs = 200_000
+	}
+	if c.MempoolMaxBytes == 0 {
+		c.MempoolMaxBytes = 256 << 20
+	}
+	if c.VerifyQueue == 0 {
+		c.VerifyQueue = 8192
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = time.Second
+	}
+	if c.GossipInterval == 0 {
+		c.GossipInterval = 5 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/storage"
+)
+
+// executor executes finalized blocks in height order. It reads them from
+// the store rather than from a queue, so it can never miss one and never
+// needs an unbounded buffer: the consensus loop only wakes it.
+func (n *Node) executor() {
+	var lastFinalTime time.Time
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.finalizedSignal:
+		}
+		for h := n.executedHeight.Load() + 1; h <= n.finalizedHeight.Load(); h++ {
+			if n.ctx.Err() != nil {
+				return
+			}
+			if err := n.execute(h); err != nil {
+				n.fatal(fmt.Errorf("execute height %d: %w", h, err))
+				return
+			}
+			now := time.Now()
+			if !lastFinalTime.IsZero() {
+				n.metrics.blockInterval.Observe(now.Sub(lastFinalTime).Seconds())
+			}
+			lastFinalTime = now
+		}
+	}
+}
+
+func (n *Node) execute(height uint64) error {
+	b, err := n.store.FinalizedByHeight(height)
+	if err != nil {
+		return err
+	}
+	txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	if err != nil {
+		// Payloads were validated before the block was voted for; a
+		// finalized block with a bad payload means a byzantine supermajority.
+		return fmt.Errorf("finalized block has an invalid payload: %w", err)
+	}
+	// A transaction may appear in two blocks (two leaders proposed it before
+	// either block was final); only its first execution counts.
+	ids := make([]mempool.ID, 0, len(txs))
+	fresh := make([][]byte, 0, len(txs))
+	freshIDs := make([]model.Identifier, 0, len(txs))
+	inBlock := make(map[model.Identifier]bool, len(txs))
+	for _, tx := range txs {
+		id := crypto.Sum(tx)
+		ids = append(ids, id)
+		if inBlock[id] {
+			continue
+		}
+		inBlock[id] = true
+		if _, err := n.store.TxResult(id); err == nil {
+			continue
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		fresh = append(fresh, tx)
+		freshIDs = append(freshIDs, id)
+	}
+	n.appMu.Lock()
+	results, writes, root, err := n.app.Execute(height, fresh)
+	n.appMu.Unlock()
+	if err != nil {
+		return err
+	}
+	stored := make([]storage.TxResult, len(results))
+	for i, r := range results {
+		stored[i] = storage.TxResult{ID: freshIDs[i], Height: height, View: b.View, Index: uint32(i), OK: r.OK, Error: r.Error}
+	}
+	if err := n.store.SaveExecution(height, root, stored, writes); err != nil {
+		return err
+	}
+	n.executedHeight.Store(height)
+	n.metrics.executedHeight.Set(float64(height))
+	n.metrics.executedTxs.Add(float64(len(fresh)))
+	n.mempool.Remove(ids)
+	now := time.Now()
+	for _, id := range freshIDs {
+		if at, ok := n.seen.take(id); ok {
+			n.metrics.finalizeLatency.Observe(now.Sub(at).Seconds())
+		}
+	}
+	n.subs.publish(FinalizedBlock{Block: b, TxCount: len(txs), StateRoot: root, Time: now})
+	return nil
+}
+
+// seenTxs remembers when transactions submitted to this node entered its
+// mempool, to measure finalization latency. Bounded: the oldest entries go
+// first.
+type seenTxs struct {
+	mu    sync.Mutex
+	at    map[model.Identifier]time.Time
+	order []model.Identifier
+	max   int
+}
+
+func newSeenTxs(max int) *seenTxs {
+	return &seenTxs{at: make(map[model.Identifier]time.Time), max: max}
+}
+
+func (s *seenTxs) add(id model.Identifier, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.at[id]; ok {
+		return
+	}
+	if len(s.order) >= s.max {
+		delete(s.at, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.at[id] = t
+	s.order = append(s.order, id)
+}
+
+func (s *seenTxs) take(id model.Identifier) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.at[id]
+	if ok {
+		delete(s.at, id)
+	}
+	return t, ok
+}

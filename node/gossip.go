@@ -1,0 +1,29 @@
+package node
+
+import "time"
+
+// gossipBatchMax bounds one gossip frame.
+const gossipBatchMax = 4096
+
+// gossipLoop sends transactions clients submitted to this node to every
+// peer, batched every GossipInterval so thousands of transactions per
+// second cost a few frames. Transactions received by gossip are not
+// re-gossiped: the submitting node reaches every peer directly.
+func (n *Node) gossipLoop() {
+	t := time.NewTicker(n.cfg.GossipInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+			for {
+				batch := n.outbox.drain(gossipBatchMax)
+				if len(batch) == 0 {
+					break
+				}
+				n.transport.Broadcast(encodeTxs(batch))
+			}
+		}
+	}
+}

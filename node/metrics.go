@@ -1,0 +1,61 @@
+package node
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the node's Prometheus series. Names carry units last.
+type metrics struct {
+	view            prometheus.Gauge
+	finalizedHeight prometheus.Gauge
+	executedHeight  prometheus.Gauge
+	qcs             prometheus.Counter
+	tcs             prometheus.Counter
+	timeouts        prometheus.Counter
+	proposals       prometheus.Counter
+	blockInterval   prometheus.Histogram
+	finalizeLatency prometheus.Histogram
+	mempoolTxs      prometheus.Gauge
+	mempoolBytes    prometheus.Gauge
+	verifyQueue     prometheus.Gauge
+	loopQueue       prometheus.Gauge
+	peers           prometheus.Gauge
+	dropped         *prometheus.CounterVec
+	evidence        *prometheus.CounterVec
+	commitSeconds   prometheus.Histogram
+	executedTxs     prometheus.Counter
+	syncedBlocks    prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		view:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_view", Help: "Current consensus view."}),
+		finalizedHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_finalized_height", Help: "Height of the last finalized block."}),
+		executedHeight:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_executed_height", Help: "Height of the last executed block."}),
+		qcs:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_qcs_total", Help: "Views entered through a QC."}),
+		tcs:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_tcs_total", Help: "Views entered through a TC."}),
+		timeouts:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_timeouts_total", Help: "Timeout objects this node signed."}),
+		proposals:       prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_proposals_total", Help: "Blocks this node proposed."}),
+		blockInterval: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_block_interval_seconds",
+			Help: "Time between consecutive finalized blocks.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		finalizeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_finalization_latency_seconds",
+			Help: "From a transaction entering this node's mempool to its block being executed.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		mempoolTxs:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_mempool_txs", Help: "Transactions in the mempool."}),
+		mempoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_mempool_bytes", Help: "Bytes in the mempool."}),
+		verifyQueue:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_verify_queue_depth", Help: "Messages waiting for signature verification."}),
+		loopQueue:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_consensus_queue_depth", Help: "Verified events waiting for the consensus loop."}),
+		peers:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_peers_connected", Help: "Connected peers."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_dropped_messages_total",
+			Help: "Messages dropped, by reason."}, []string{"reason"}),
+		evidence: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_evidence_total",
+			Help: "Equivocation evidence recorded, by kind."}, []string{"kind"}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_consensus_commit_seconds",
+			Help: "Synced write of consensus state before sending.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
+		executedTxs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_txs_total", Help: "Transactions executed."}),
+		syncedBlocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_synced_blocks_total", Help: "Blocks received through sync."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.view, m.finalizedHeight, m.executedHeight, m.qcs, m.tcs, m.timeouts, m.proposals,
+			m.blockInterval, m.finalizeLatency, m.mempoolTxs, m.mempoolBytes, m.verifyQueue, m.loopQueue, m.peers,
+			m.dropped, m.evidence, m.commitSeconds, m.executedTxs, m.syncedBlocks)
+	}
+	return m
+}

@@ -1,0 +1,352 @@
+// Package node runs a floe replica: it wraps the pure consensus core with
+// real time, a Pebble store, an authenticated transport, a signature
+// verification pool, block sync, a mempool and the application.
+//
+// Goroutines (each documented where it is started):
+//   - consensus loop: the only owner of the core; steps it, persists each
+//     output (synced) and only then sends its messages;
+//   - receive loop: decodes frames and routes them; never blocks on work;
+//   - verification workers: check signatures before anything reaches the
+//     core (votes optimistically, as one aggregate per block);
+//   - sync server: answers block requests from the store;
+//   - executor: executes finalized blocks in height order;
+//   - gossip and status tickers.
+//
+// Every queue between them is bounded; when one is full the message is
+// dropped and counted, and consensus never waits.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/consensus"
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/verify"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/network"
+	"github.com/floe-bft/floe/storage"
+)
+
+// loopEvent is one input for the consensus loop.
+type loopEvent struct {
+	ev   consensus.Event
+	from model.NodeID
+}
+
+// Node is one running replica.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	self      model.NodeID
+	name      string
+	committee *committee.Committee
+	members   []genesis.Member
+	names     map[model.NodeID]string
+	verifier  *verify.Verifier
+	scheme    crypto.Scheme
+	rootQC    *model.QC
+
+	store     *storage.Pebble
+	transport network.Transport
+	mempool   *mempool.Mempool
+	app       *kvstore.Store
+	appMu     sync.RWMutex // executor writes, readers prove
+	metrics   *metrics
+
+	core   *consensus.Core // owned by the consensus loop
+	events chan loopEvent  // verified events for the consensus loop
+	verify chan verifyJob  // messages waiting for signature checks
+	serve  chan syncJob    // block requests waiting for the sync server
+	votes  *voteBatcher
+
+	// Shared read-mostly state published by the loop and the executor.
+	view            atomic.Uint64
+	finalizedHeight atomic.Uint64
+	executedHeight  atomic.Uint64
+	bestPeerHeight  atomic.Uint64
+	finalizedSignal chan struct{} // wakes the executor (capacity 1)
+
+	sync   *syncClient
+	subs   *subscribers
+	outbox *outbox
+	seen   *seenTxs // submit times of local transactions, for latency
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
+	errMu  sync.Mutex
+	err    error
+	once   sync.Once
+}
+
+// New opens the store and builds a node; Start runs it.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	com, members, err := cfg.Genesis.Committee()
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	self := cfg.Keys.NodeID()
+	if _, err := com.Index(self); err != nil {
+		return nil, fmt.Errorf("this node's staking key is not in the genesis committee: %w", err)
+	}
+	root, rootQC, err := cfg.Genesis.Root(com.Size())
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger, self: self, committee: com, members: members,
+		names: make(map[model.NodeID]string), scheme: crypto.BLS(), rootQC: rootQC,
+		metrics:         newMetrics(cfg.Metrics),
+		events:          make(chan loopEvent, 4096),
+		verify:          make(chan verifyJob, cfg.VerifyQueue),
+		serve:           make(chan syncJob, 256),
+		finalizedSignal: make(chan struct{}, 1),
+		subs:            newSubscribers(),
+		outbox:          &outbox{max: 100_000},
+		seen:            newSeenTxs(200_000),
+		done:            make(chan struct{}),
+	}
+	for _, m := range members {
+		n.names[m.ID] = m.Name
+		if m.ID == self {
+			n.name = m.Name
+		}
+	}
+	n.verifier = verify.New(com, n.scheme, rootQC)
+	n.votes = newVoteBatcher(com)
+
+	n.store, err = storage.OpenPebble(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.store.Close()
+		}
+	}()
+	st, found, err := n.store.LoadState()
+	if err != nil {
+		return nil, fmt.Errorf("load consensus state: %w", err)
+	}
+	if !found {
+		st = consensus.GenesisState(root, rootQC)
+		if err := n.store.Init(st); err != nil {
+			return nil, fmt.Errorf("initialize store: %w", err)
+		}
+	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
+		return nil, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
+	}
+
+	n.app, err = kvstore.New(n.store.Iterate)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild application state: %w", err)
+	}
+	executed, err := n.store.ExecutedHeight()
+	if err != nil {
+		return nil, err
+	}
+	if executed > 0 {
+		want, err := n.store.StateRoot(executed)
+		if err != nil {
+			return nil, err
+		}
+		if got := n.app.Root(); got != want {
+			return nil, fmt.Errorf("%w: rebuilt state root %x differs from the stored root %x at height %d",
+				storage.ErrCorrupt, got, want, executed)
+		}
+	}
+	n.executedHeight.Store(executed)
+
+	params := cfg.Genesis.Params
+	n.mempool = mempool.New(mempool.Config{
+		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
+	}, n.app.CheckTx)
+	n.core, err = consensus.New(consensus.Config{
+		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Committee: com,
+		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
+		MinBlockInterval: time.Duration(params.BlockIntervalMS) * time.Millisecond,
+	}, st)
+	if err != nil {
+		return nil, fmt.Errorf("restore consensus: %w", err)
+	}
+	n.finalizedHeight.Store(n.core.Finalized().Height)
+	n.view.Store(uint64(n.core.CurrentView()))
+
+	var peers []network.Peer
+	listen := cfg.P2PListen
+	for _, m := range members {
+		if m.ID == self {
+			if listen == "" {
+				listen = m.Address
+			}
+			continue
+		}
+		peers = append(peers, network.Peer{ID: m.ID, NetworkKey: m.NetworkKey, Address: m.Address})
+	}
+	n.transport, err = network.NewTLS(network.Config{
+		Self: self, Key: cfg.Keys.Network, ListenAddr: listen, Peers: peers, Logger: n.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start transport: %w", err)
+	}
+	n.sync = newSyncClient(n)
+	ok = true
+	return n, nil
+}
+
+// Start launches the node's goroutines. It returns at once; Done closes
+// when the node stops (Stop, or a fatal error reported by Err).
+func (n *Node) Start(ctx context.Context) error {
+	n.ctx, n.cancel = context.WithCancel(ctx)
+	out, err := n.core.Start(time.Now())
+	if err != nil && consensus.IsFatal(err) {
+		return err
+	}
+	workers := n.cfg.VerifyWorkers
+	if workers <= 0 {
+		workers = 2
+	}
+	n.goFunc("consensus", func() { n.consensusLoop(out) })
+	n.goFunc("receive", n.receiveLoop)
+	for i := 0; i < workers; i++ {
+		n.goFunc("verify", n.verifyWorker)
+	}
+	n.goFunc("sync-server", n.syncServer)
+	n.goFunc("executor", n.executor)
+	n.goFunc("gossip", n.gossipLoop)
+	n.goFunc("status", n.statusLoop)
+	n.signalFinalized()
+	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.core.CurrentView(),
+		"finalized", n.core.Finalized().Height, "executed", n.executedHeight.Load())
+	return nil
+}
+
+func (n *Node) goFunc(name string, fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fn()
+	}()
+}
+
+// Stop shuts the node down and closes its store.
+func (n *Node) Stop() { n.stop(nil) }
+
+// Done is closed once the node has stopped.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err is the fatal error that stopped the node, or nil.
+func (n *Node) Err() error {
+	n.errMu.Lock()
+	defer n.errMu.Unlock()
+	return n.err
+}
+
+// fatal stops the node loudly: an exception, not an expected condition.
+func (n *Node) fatal(err error) {
+	n.log.Error("FATAL: node stopping", "err", err)
+	go n.stop(err)
+}
+
+func (n *Node) stop(err error) {
+	n.once.Do(func() {
+		n.errMu.Lock()
+		n.err = err
+		n.errMu.Unlock()
+		if n.cancel != nil {
+			n.cancel()
+		}
+		n.transport.Close()
+		n.wg.Wait()
+		n.subs.closeAll()
+		if cerr := n.store.Close(); cerr != nil && err == nil {
+			n.log.Error("close store", "err", cerr)
+		}
+		close(n.done)
+	})
+}
+
+// ID is this node's identity.
+func (n *Node) ID() model.NodeID { return n.self }
+
+// receiveLoop routes inbound frames. It never blocks on downstream work:
+// full queues drop and count.
+func (n *Node) receiveLoop() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case in, ok := <-n.transport.Receive():
+			if !ok {
+				return
+			}
+			m, err := decodeMessage(in.Data)
+			if err != nil {
+				n.metrics.dropped.WithLabelValues("undecodable").Inc()
+				n.log.Debug("undecodable message", "from", n.names[in.From], "err", err)
+				continue
+			}
+			n.route(in.From, m)
+		}
+	}
+}
+
+func (n *Node) route(from model.NodeID, m *message) {
+	switch m.kind {
+	case kindProposal, kindTimeout, kindSyncInfo, kindBlocks:
+		n.enqueueVerify(verifyJob{from: from, msg: m})
+	case kindVote:
+		if batch := n.votes.add(m.vote, model.View(n.view.Load())); batch != nil {
+			n.enqueueVerify(verifyJob{from: from, votes: batch})
+		}
+	case kindBlockRequest, kindRangeRequest:
+		select {
+		case n.serve <- syncJob{from: from, msg: m}:
+		default:
+			n.metrics.dropped.WithLabelValues("sync_queue_full").Inc()
+		}
+	case kindTxs:
+		for _, tx := range m.txs {
+			// Gossiped transactions are not re-gossiped: every node gossips
+			// what clients gave it to every peer directly.
+			n.mempool.Add(tx)
+		}
+	case kindStatus:
+		n.sync.onStatus(from, m.height, m.view)
+	}
+}
+
+func (n *Node) enqueueVerify(j verifyJob) {
+	select {
+	case n.verify <- j:
+		n.metrics.verifyQueue.Set(float64(len(n.verify)))
+	default:
+		n.metrics.dropped.WithLabelValues("verify_queue_full").Inc()
+	}
+}
+
+// deliver hands a verified event to the consensus loop. Workers may wait
+// here (they are not consensus); the receive loop never does.
+func (n *Node) deliver(ev loopEvent) {
+	select {
+	case n.events <- ev:
+	case <-n.ctx.Done():
+	}
+}
+
+var errStopped = errors.New("node stopped")

@@ -1,0 +1,388 @@
+package node_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/network"
+	"github.com/floe-bft/floe/node"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// testnet runs N in-process nodes talking TLS over loopback sockets, each
+// with its own Pebble directory.
+type testnet struct {
+	t     *testing.T
+	gen   *genesis.Genesis
+	keys  []*genesis.NodeKeys
+	dirs  []string
+	nodes []*node.Node
+	regs  []*prometheus.Registry
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newTestnet(t *testing.T, n int) *testnet {
+	t.Helper()
+	tn := &testnet{t: t, nodes: make([]*node.Node, n), regs: make([]*prometheus.Registry, n)}
+	g := &genesis.Genesis{ChainID: "floe-test", GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
+		LeaderSeed: fmt.Sprintf("%064x", 42), Params: genesis.DefaultParams()}
+	g.Params.TimeoutMinMS = 400
+	for i := 0; i < n; i++ {
+		seed := make([]byte, 32)
+		binary.BigEndian.PutUint64(seed, uint64(i+1))
+		k, err := genesis.KeysFromSeed(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := k.Validator(fmt.Sprintf("node%d", i), freePort(t), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Validators = append(g.Validators, v)
+		tn.keys = append(tn.keys, k)
+		tn.dirs = append(tn.dirs, t.TempDir())
+	}
+	tn.gen = g
+	t.Cleanup(tn.stopAll)
+	return tn
+}
+
+func (tn *testnet) start(i int) {
+	tn.t.Helper()
+	reg := prometheus.NewRegistry()
+	nd, err := node.New(node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg})
+	if err != nil {
+		tn.t.Fatalf("node %d: %v", i, err)
+	}
+	if err := nd.Start(context.Background()); err != nil {
+		tn.t.Fatalf("start node %d: %v", i, err)
+	}
+	tn.nodes[i], tn.regs[i] = nd, reg
+}
+
+func (tn *testnet) stop(i int) {
+	if nd := tn.nodes[i]; nd != nil {
+		nd.Stop()
+		if err := nd.Err(); err != nil {
+			tn.t.Errorf("node %d stopped with a fatal error: %v", i, err)
+		}
+		tn.nodes[i] = nil
+	}
+}
+
+func (tn *testnet) stopAll() {
+	for i := range tn.nodes {
+		tn.stop(i)
+	}
+}
+
+func (tn *testnet) startAll() {
+	for i := range tn.nodes {
+		tn.start(i)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (tn *testnet) executed(i int) uint64 { return tn.nodes[i].Status().ExecutedHeight }
+
+func (tn *testnet) minExecuted(live ...int) uint64 {
+	m := uint64(1 << 62)
+	for _, i := range live {
+		m = min(m, tn.executed(i))
+	}
+	return m
+}
+
+func setTx(t *testing.T, key, value string) []byte {
+	nonce := make([]byte, 8)
+	rand.Read(nonce)
+	return kvstore.EncodeSet([]byte(key), []byte(value), nonce)
+}
+
+// sameChain checks that the given nodes finalized identical blocks up to
+// height and agree on the state root there.
+func (tn *testnet) sameChain(height uint64, live ...int) {
+	tn.t.Helper()
+	for h := uint64(0); h <= height; h++ {
+		var want model.Identifier
+		for k, i := range live {
+			b, err := tn.nodes[i].BlockByHeight(h)
+			if err != nil {
+				tn.t.Fatalf("node %d block %d: %v", i, h, err)
+			}
+			if k == 0 {
+				want = b.ID()
+			} else if b.ID() != want {
+				tn.t.Fatalf("node %d finalized %v at height %d, node %d finalized %v", i, b.ID(), h, live[0], want)
+			}
+		}
+	}
+}
+
+func all(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// A 4-node network finalizes the same blocks on every node; transactions
+// submitted to one node become readable, with their results and state
+// values, through every node; state roots agree.
+func TestFourNodesAgreeOnBlocksStateAndTransactions(t *testing.T) {
+	tn := newTestnet(t, 4)
+	tn.startAll()
+	var ids []model.Identifier
+	for i := 0; i < 50; i++ {
+		res := tn.nodes[i%4].SubmitTxs([][]byte{setTx(t, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))})
+		if res[0].Error != nil {
+			t.Fatalf("submit: %v", res[0].Error)
+		}
+		ids = append(ids, res[0].ID)
+	}
+	// A failing transaction: deleting a key that does not exist.
+	del := tn.nodes[0].SubmitTxs([][]byte{kvstore.EncodeDelete([]byte("missing"), []byte("n"))})[0]
+	waitFor(t, "all transactions finalized on every node", 30*time.Second, func() bool {
+		for _, nd := range tn.nodes {
+			for _, id := range append(ids, del.ID) {
+				st, err := nd.TxStatus(id)
+				if err != nil || st.Status != "finalized" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for i, nd := range tn.nodes {
+		st, _ := nd.TxStatus(ids[7])
+		if !st.Result.OK {
+			t.Fatalf("node %d: set failed: %s", i, st.Result.Error)
+		}
+		bad, _ := nd.TxStatus(del.ID)
+		if bad.Result.OK || bad.Result.Error == "" {
+			t.Fatalf("node %d: deleting a missing key must fail with a reason, got %+v", i, bad.Result)
+		}
+		v, err := nd.State([]byte("k7"))
+		if err != nil || string(v.Value) != "v7" {
+			t.Fatalf("node %d: state k7 = %q, %v", i, v.Value, err)
+		}
+	}
+	h := tn.minExecuted(all(4)...)
+	tn.sameChain(h, all(4)...)
+	roots := map[[32]byte]bool{}
+	waitFor(t, "executed heights to line up", 10*time.Second, func() bool {
+		roots = map[[32]byte]bool{}
+		target := tn.nodes[0].Status()
+		for _, nd := range tn.nodes {
+			st := nd.Status()
+			if st.ExecutedHeight != target.ExecutedHeight {
+				return false
+			}
+			roots[st.StateRoot] = true
+		}
+		return true
+	})
+	if len(roots) != 1 {
+		t.Fatalf("nodes at the same executed height disagree on the state root: %d roots", len(roots))
+	}
+}
+
+// One node stops (and it may be the leader); the other three keep
+// finalizing; the stopped node restarts from its data directory, catches
+// up, and its state root matches.
+func TestStoppedNodeRestartsAndCatchesUp(t *testing.T) {
+	tn := newTestnet(t, 4)
+	tn.startAll()
+	waitFor(t, "first blocks", 20*time.Second, func() bool { return tn.minExecuted(all(4)...) >= 3 })
+	tn.stop(3)
+	before := tn.minExecuted(0, 1, 2)
+	for i := 0; i < 20; i++ {
+		tn.nodes[i%3].SubmitTxs([][]byte{setTx(t, fmt.Sprintf("r%d", i), "x")})
+	}
+	waitFor(t, "three nodes to keep finalizing", 20*time.Second, func() bool { return tn.minExecuted(0, 1, 2) >= before+10 })
+	tn.start(3)
+	waitFor(t, "the restarted node to catch up", 30*time.Second, func() bool {
+		return tn.executed(3) >= tn.minExecuted(0, 1, 2)
+	})
+	h := tn.minExecuted(all(4)...)
+	tn.sameChain(h, all(4)...)
+	v, err := tn.nodes[3].State([]byte("r19"))
+	if err != nil || string(v.Value) != "x" {
+		t.Fatalf("restarted node state r19 = %q, %v", v.Value, err)
+	}
+}
+
+// A node that starts long after the others joins and catches up.
+func TestLateNodeJoins(t *testing.T) {
+	tn := newTestnet(t, 4)
+	for i := 0; i < 3; i++ {
+		tn.start(i)
+	}
+	waitFor(t, "three nodes to finalize", 20*time.Second, func() bool { return tn.minExecuted(0, 1, 2) >= 30 })
+	tn.start(3)
+	waitFor(t, "the late node to catch up", 30*time.Second, func() bool {
+		return tn.executed(3) >= tn.minExecuted(0, 1, 2)
+	})
+	tn.sameChain(tn.minExecuted(all(4)...), all(4)...)
+}
+
+// Garbage on the peer port, and a TLS client with an unknown key, are
+// dropped while consensus continues.
+func TestGarbageOnPeerPortIsDropped(t *testing.T) {
+	tn := newTestnet(t, 4)
+	tn.startAll()
+	waitFor(t, "first blocks", 20*time.Second, func() bool { return tn.minExecuted(all(4)...) >= 2 })
+	addr := tn.gen.Validators[0].Address
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		junk := make([]byte, 1<<16)
+		rand.Read(junk)
+		c.Write(junk)
+		c.Close()
+	}
+	before := tn.executed(0)
+	waitFor(t, "consensus to continue", 20*time.Second, func() bool { return tn.executed(0) >= before+5 })
+}
+
+// The node's metrics count what it dropped.
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.Counter != nil {
+				total += m.Counter.GetValue()
+			}
+			if m.Gauge != nil {
+				total += m.Gauge.GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func dropped(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "floe_dropped_messages_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.Counter.GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// Messages sent straight to a node's port by an authenticated peer but
+// wrongly signed, or undecodable, are rejected and counted; consensus goes
+// on. The "attacker" holds node 3's network key (node 3 itself is down).
+func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
+	tn := newTestnet(t, 4)
+	for i := 0; i < 3; i++ {
+		tn.start(i)
+	}
+	waitFor(t, "first blocks", 20*time.Second, func() bool { return tn.minExecuted(0, 1, 2) >= 2 })
+	_, members, err := tn.gen.Committee()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peers []network.Peer
+	for _, m := range members {
+		peers = append(peers, network.Peer{ID: m.ID, NetworkKey: m.NetworkKey, Address: m.Address})
+	}
+	attacker, err := network.NewTLS(network.Config{Self: tn.keys[3].NodeID(), Key: tn.keys[3].Network,
+		ListenAddr: tn.gen.Validators[3].Address, Peers: peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+	target := tn.keys[0].NodeID()
+	view := tn.nodes[0].Status().View
+	// A vote by node 3 for the current view with a signature that is
+	// well-formed but wrong (node 3's vote for another block).
+	wrongSig, err := tn.keys[3].Staking.Sign(crypto.DomainVote, model.VoteMessage(view, model.Identifier{1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := model.NewVote(view, model.Identifier{2}, tn.keys[3].NodeID(), wrongSig)
+	// A proposal correctly signed by node 3 for a view it leads, carrying a
+	// QC whose aggregate signature is garbage.
+	com, _, _ := tn.gen.Committee()
+	v := view + 1
+	for com.Leader(v) != tn.keys[3].NodeID() {
+		v++
+	}
+	signers, _ := model.NewSignerSet(4)
+	for i := 0; i < 3; i++ {
+		signers.Set(i)
+	}
+	junk := make([]byte, 96)
+	rand.Read(junk)
+	fakeQC, _ := model.NewQC(v-1, model.Identifier{9}, signers, junk)
+	b, err := model.NewBlock(model.Header{View: v, Height: 9, ParentID: fakeQC.BlockID, QC: fakeQC,
+		ProposerID: tn.keys[3].NodeID(), PayloadHash: model.PayloadHash(nil)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	psig, _ := tn.keys[3].Staking.Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	badProposal, _ := model.NewProposal(b, psig)
+	for i := 0; i < 20; i++ {
+		attacker.Send(target, node.EncodeVoteForTest(forged))
+		attacker.Send(target, node.EncodeProposalForTest(badProposal))
+		attacker.Send(target, []byte{0xFF, 1, 2, 3})
+	}
+	waitFor(t, "rejections to be counted", 10*time.Second, func() bool {
+		return dropped(t, tn.regs[0], "invalid") >= 1 && dropped(t, tn.regs[0], "undecodable") >= 1
+	})
+	before := tn.executed(0)
+	waitFor(t, "consensus to continue", 20*time.Second, func() bool { return tn.executed(0) >= before+5 })
+}

@@ -1,0 +1,61 @@
+package node
+
+import (
+	"fmt"
+
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/mempool"
+)
+
+// payloads connects the core's block building to the mempool. Both methods
+// run inside the consensus loop, so they only touch in-memory state.
+type payloads struct {
+	n        *Node
+	maxBytes int
+	maxTxs   int
+}
+
+// Build fills a block from the mempool, oldest transactions first.
+func (p *payloads) Build(model.View, *model.Block) []byte {
+	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs))
+}
+
+// Validate checks a proposed payload: size, encoding and every
+// transaction's well-formedness. It does not execute anything.
+func (p *payloads) Validate(b *model.Block) error {
+	if len(b.Payload) > p.maxBytes {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), p.maxBytes)
+	}
+	txs, err := mempool.DecodePayload(b.Payload, p.maxTxs)
+	if err != nil {
+		return fmt.Errorf("%w: payload: %v", model.ErrInvalid, err)
+	}
+	for i, tx := range txs {
+		if err := p.n.app.CheckTx(tx); err != nil {
+			return fmt.Errorf("%w: transaction %d: %v", model.ErrInvalid, i, err)
+		}
+	}
+	return nil
+}
+
+// markInFlight keeps transactions of a block in the tree out of our own
+// proposals until the block is final (then they are removed) or stale.
+func (n *Node) markInFlight(b *model.Block) {
+	if b.IsRoot() || len(b.Payload) == 0 {
+		return
+	}
+	txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	if err != nil {
+		return
+	}
+	n.mempool.MarkInFlight(idsOf(txs))
+}
+
+func idsOf(txs [][]byte) []mempool.ID {
+	ids := make([]mempool.ID, len(txs))
+	for i, tx := range txs {
+		ids[i] = crypto.Sum(tx)
+	}
+	return ids
+}
