@@ -133,8 +133,8 @@ type Pebble struct {
 //
 // Defaults are sized for a small machine: a 64 MiB block cache and at most
 // four 16 MiB memtables bound Pebble's own memory to roughly 130 MiB
-// whatever the load, and one compaction at a time leaves the cores to
-// consensus and execution. Four small memtables rather than two of 32 MiB:
+// whatever the load, and one compaction at a time (two only when behind)
+// leaves the cores to consensus and execution. Four small memtables rather than two of 32 MiB:
 // same ceiling, but a burst of writes (a catch-up, a big block) must outrun
 // three flushes instead of one before writes stall, and a stall delays
 // Commit, hence votes.
@@ -155,8 +155,13 @@ func OpenPebble(dir string, opts ...PebbleOption) (*Pebble, error) {
 		MemTableStopWritesThreshold: 4,
 		MaxOpenFiles:                256,
 		FormatMajorVersion:          pebble.FormatNewest,
-		CompactionConcurrencyRange:  func() (int, int) { return 1, 1 },
-		Logger:                      slogAdapter{cfg.logger},
+		// One compaction normally; a second only when compaction falls
+		// behind, since a backlog ends in a stall, and a stall delays votes.
+		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
+		// Room for bursts before L0 stops writes (default 12); reads of
+		// recent data cost a little more while L0 is deep.
+		L0StopWritesThreshold: 24,
+		Logger:                slogAdapter{cfg.logger},
 		// A stall delays Commit, hence votes and proposals: operators must
 		// see it to size the machine or the options.
 		EventListener: &pebble.EventListener{
@@ -309,6 +314,8 @@ func (p *Pebble) Init(st consensus.State) error {
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
+	// Set and Delete on an unindexed batch cannot fail, hence the ignored
+	// errors here and below; only Commit can.
 	batch := p.db.NewBatch()
 	defer batch.Close()
 	root := st.Root
