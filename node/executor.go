@@ -52,26 +52,23 @@ func (n *Node) execute(height uint64) error {
 		return fmt.Errorf("finalized block has an invalid payload: %w", err)
 	}
 	// A transaction may appear in two blocks (two leaders proposed it before
-	// either block was final); only its first execution counts.
+	// either block was final); only its first execution counts. The rule
+	// must be the same on every node, so it is defined by the chain alone:
+	// a transaction executed in the last dedupWindow blocks is skipped.
 	ids := make([]mempool.ID, 0, len(txs))
 	fresh := make([][]byte, 0, len(txs))
 	freshIDs := make([]model.Identifier, 0, len(txs))
-	inBlock := make(map[model.Identifier]bool, len(txs))
 	for _, tx := range txs {
 		id := crypto.Sum(tx)
 		ids = append(ids, id)
-		if inBlock[id] {
+		if n.dedup.seen(id) {
 			continue
 		}
-		inBlock[id] = true
-		if _, err := n.store.TxResult(id); err == nil {
-			continue
-		} else if !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
+		n.dedup.add(height, id)
 		fresh = append(fresh, tx)
 		freshIDs = append(freshIDs, id)
 	}
+	n.dedup.advance(height)
 	n.appMu.Lock()
 	results, writes, root, err := n.app.Execute(height, fresh)
 	n.appMu.Unlock()
@@ -135,4 +132,74 @@ func (s *seenTxs) take(id model.Identifier) (time.Time, bool) {
 		delete(s.at, id)
 	}
 	return t, ok
+}
+
+// dedupWindow is how many recent blocks' transactions are remembered to
+// skip a transaction included twice. Duplicates arise when two leaders
+// propose the same transaction before either block is final, which is a
+// matter of a few blocks; the window is generous.
+const dedupWindow = 1024
+
+// executedWindow remembers the IDs executed in the last dedupWindow
+// heights. It is rebuilt from the stored chain at start-up, so every node
+// applies the same rule.
+type executedWindow struct {
+	ids     map[model.Identifier]uint64 // ID → height executed
+	heights map[uint64][]model.Identifier
+}
+
+func newExecutedWindow() *executedWindow {
+	return &executedWindow{ids: make(map[model.Identifier]uint64), heights: make(map[uint64][]model.Identifier)}
+}
+
+func (w *executedWindow) seen(id model.Identifier) bool {
+	_, ok := w.ids[id]
+	return ok
+}
+
+func (w *executedWindow) add(height uint64, id model.Identifier) {
+	w.ids[id] = height
+	w.heights[height] = append(w.heights[height], id)
+}
+
+// advance forgets the height that just left the window.
+func (w *executedWindow) advance(height uint64) {
+	if height < dedupWindow {
+		return
+	}
+	old := height - dedupWindow
+	for _, id := range w.heights[old] {
+		if w.ids[id] == old {
+			delete(w.ids, id)
+		}
+	}
+	delete(w.heights, old)
+}
+
+// rebuildDedup replays the window from the stored results of the last
+// executed heights.
+func (n *Node) rebuildDedup(executed uint64) error {
+	from := uint64(1)
+	if executed > dedupWindow {
+		from = executed - dedupWindow + 1
+	}
+	for h := from; h <= executed; h++ {
+		b, err := n.store.FinalizedByHeight(h)
+		if err != nil {
+			return err
+		}
+		txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+		if err != nil {
+			return fmt.Errorf("stored block %d: %w", h, err)
+		}
+		for _, tx := range txs {
+			id := crypto.Sum(tx)
+			if r, err := n.store.TxResult(id); err == nil && r.Height == h && !n.dedup.seen(id) {
+				n.dedup.add(h, id)
+			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }

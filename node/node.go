@@ -79,7 +79,8 @@ type Node struct {
 	sync   *syncClient
 	subs   *subscribers
 	outbox *outbox
-	seen   *seenTxs // submit times of local transactions, for latency
+	seen   *seenTxs        // submit times of local transactions, for latency
+	dedup  *executedWindow // transactions executed recently; owned by the executor
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -118,6 +119,7 @@ func New(cfg Config) (*Node, error) {
 		subs:            newSubscribers(),
 		outbox:          &outbox{max: 100_000},
 		seen:            newSeenTxs(200_000),
+		dedup:           newExecutedWindow(),
 		done:            make(chan struct{}),
 	}
 	for _, m := range members {
@@ -171,6 +173,9 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	n.executedHeight.Store(executed)
+	if err := n.rebuildDedup(executed); err != nil {
+		return nil, fmt.Errorf("rebuild executed-transaction window: %w", err)
+	}
 
 	params := cfg.Genesis.Params
 	n.mempool = mempool.New(mempool.Config{
