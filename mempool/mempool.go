@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/floe-bft/floe/app"
 )
@@ -70,6 +71,7 @@ type entry struct {
 	id         ID
 	seq        uint64 // arrival order
 	inFlight   bool
+	flightAt   time.Time // when it went in flight
 	prev, next *entry
 }
 
@@ -219,6 +221,7 @@ func (m *Mempool) Reap(maxBytes int) [][]byte {
 // The returned slices are the pool's own copies; callers must not modify
 // them.
 func (m *Mempool) ReapMax(maxBytes, maxTxs int) [][]byte {
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out [][]byte
@@ -238,7 +241,7 @@ func (m *Mempool) ReapMax(maxBytes, maxTxs int) [][]byte {
 		used += 4 + len(e.tx)
 		out = append(out, e.tx)
 		m.pending.remove(e)
-		e.inFlight = true
+		e.inFlight, e.flightAt = true, now
 		m.inFlight.pushBack(e)
 		e = next
 	}
@@ -248,17 +251,45 @@ func (m *Mempool) ReapMax(maxBytes, maxTxs int) [][]byte {
 // MarkInFlight marks held transactions in flight as Reap does, so this
 // node's proposals skip them: the node calls it for the transactions of
 // other leaders' blocks that are not final yet, which would otherwise be
-// proposed twice. IDs not held, or already in flight, are ignored.
+// proposed twice. IDs not held are remembered like finalized ones: a block
+// often arrives before the gossip of its transactions, and without this the
+// late gossip would make them pending again and a second leader would
+// propose them. (If that block is then orphaned, such a transaction must be
+// resubmitted to another node; orphaned blocks with transactions are rare.)
 func (m *Mempool) MarkInFlight(ids []ID) {
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, id := range ids {
-		if e, ok := m.byID[id]; ok && !e.inFlight {
+		e, ok := m.byID[id]
+		switch {
+		case !ok:
+			m.remember(id)
+		case !e.inFlight:
 			m.pending.remove(e)
-			e.inFlight = true
+			e.inFlight, e.flightAt = true, now
 			m.inFlight.pushBack(e)
 		}
 	}
+}
+
+// ReleaseStale puts transactions in flight for longer than maxAge back in
+// the pending queue: their block was orphaned (a finalized one would have
+// removed them). The in-flight list is in marking order, so this stops at
+// the first young entry.
+func (m *Mempool) ReleaseStale(maxAge time.Duration) {
+	cutoff := time.Now().Add(-maxAge)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var back []*entry
+	for e := m.inFlight.head; e != nil && e.flightAt.Before(cutoff); {
+		next := e.next
+		m.inFlight.remove(e)
+		e.inFlight = false
+		back = append(back, e)
+		e = next
+	}
+	m.putBack(back)
 }
 
 // Remove drops finalized transactions, wherever they are (pending, in

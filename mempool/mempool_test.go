@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/floe-bft/floe/app"
 )
@@ -304,5 +305,41 @@ func BenchmarkMempoolAddReap(b *testing.B) {
 			}
 			m.Remove(idsBuf)
 		}
+	}
+}
+
+// A block can arrive before the gossip of its transactions: marking an ID
+// not yet held must still keep a later Add of it out of our proposals.
+func TestMarkInFlightBeforeGossip(t *testing.T) {
+	m := New(Config{}, nil)
+	a := tx(1, 50)
+	m.MarkInFlight([]ID{sha256.Sum256(a)})
+	if _, err := m.Add(a); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("transaction of a pending block re-entered the mempool: %v", err)
+	}
+	if got := m.Reap(1 << 20); len(got) != 0 {
+		t.Fatalf("reaped %d transactions of another leader's block", len(got))
+	}
+}
+
+// Transactions in flight too long (their block was orphaned) go back to
+// the pending queue; younger ones stay in flight.
+func TestReleaseStale(t *testing.T) {
+	m := New(Config{}, nil)
+	a, b := tx(1, 50), tx(2, 50)
+	m.Add(a)
+	if got := m.Reap(1 << 20); len(got) != 1 {
+		t.Fatalf("reaped %d", len(got))
+	}
+	m.ReleaseStale(time.Hour)
+	if m.InFlight() != 1 {
+		t.Fatal("a young in-flight transaction was released")
+	}
+	time.Sleep(5 * time.Millisecond)
+	m.Add(b)
+	m.ReleaseStale(time.Millisecond)
+	got := m.Reap(1 << 20)
+	if len(got) != 2 || !bytes.Equal(got[0], a) {
+		t.Fatalf("after release want both, oldest first; got %d", len(got))
 	}
 }

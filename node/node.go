@@ -236,8 +236,8 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc("gossip", n.gossipLoop)
 	n.goFunc("status", n.statusLoop)
 	n.signalFinalized()
-	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.core.CurrentView(),
-		"finalized", n.core.Finalized().Height, "executed", n.executedHeight.Load())
+	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.view.Load(),
+		"finalized", n.finalizedHeight.Load(), "executed", n.executedHeight.Load())
 	return nil
 }
 

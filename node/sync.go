@@ -22,6 +22,7 @@ const (
 	rangeTimeout   = 2 * time.Second
 	fetchRepeatGap = 200 * time.Millisecond
 	maxFetchMemory = 1024
+	staleInFlight  = 30 * time.Second
 )
 
 type syncJob struct {
@@ -211,21 +212,16 @@ func (n *Node) ancestry(id model.Identifier, have uint64) []*model.Block {
 func (n *Node) statusLoop() {
 	t := time.NewTicker(n.cfg.StatusInterval)
 	defer t.Stop()
-	ticks := 0
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
 			n.transport.Broadcast(encodeStatus(n.finalizedHeight.Load(), model.View(n.view.Load())))
-			ticks++
-			if ticks%10 == 0 {
-				// Transactions of blocks that were orphaned would stay in
-				// flight forever; release everything now and then. At worst a
-				// transaction of a still-pending block is proposed twice, and
-				// execution ignores the second copy.
-				n.mempool.ReleaseInFlight()
-			}
+			// Transactions of orphaned blocks would stay in flight forever.
+			// Anything in flight this long was orphaned: a block is final
+			// within a few views or not at all.
+			n.mempool.ReleaseStale(staleInFlight)
 			connected := 0
 			for _, p := range n.transport.Peers() {
 				if p.Connected {

@@ -42,6 +42,13 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newSimCmd(),
+		newKeysCmd(),
+		newInitCmd(),
+		newGenesisCmd(),
+		newStartCmd(),
+		newTxCmd(),
+		newStatusCmd(),
+		newTestnetCmd(),
 	)
 	return root
 }

@@ -1,0 +1,32 @@
+// Package api serves floe's client API over HTTP/JSON: transactions,
+// blocks, node status, application state and a server-sent-events stream of
+// finalized blocks; plus Prometheus metrics and, on a separate address,
+// pprof.
+package api
+
+import (
+	"context"
+
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/node"
+)
+
+// Backend is what the API needs from a node. *node.Node implements it; tests
+// use a fake.
+type Backend interface {
+	// SubmitTxs offers transactions to the mempool (and gossips them).
+	SubmitTxs(txs [][]byte) []node.SubmitResult
+	// TxStatus looks a transaction up.
+	TxStatus(id model.Identifier) (node.TxStatus, error)
+	// BlockByHeight returns a finalized block; height 0 is genesis.
+	BlockByHeight(height uint64) (*model.Block, error)
+	// LatestBlock returns the last finalized block.
+	LatestBlock() (*model.Block, error)
+	// Status describes the node.
+	Status() node.Status
+	// State reads a key of the application state with a Merkle proof.
+	State(key []byte) (node.StateValue, error)
+	// SubscribeFinalized streams executed finalized blocks until ctx ends.
+	// A subscriber that falls too far behind is dropped (channel closed).
+	SubscribeFinalized(ctx context.Context) <-chan node.FinalizedBlock
+}

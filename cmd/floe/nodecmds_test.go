@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/floe-bft/floe/genesis"
+)
+
+func TestKeysCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "keys.json")
+	stdout, stderr, err := execute(t, "keys", "--out", out, "--name", "alice", "--p2p", "10.0.0.1:26656")
+	if err != nil {
+		t.Fatalf("keys: %v\n%s", err, stderr)
+	}
+	var ko keysOutput
+	if err := json.Unmarshal([]byte(stdout), &ko); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	keys, err := genesis.LoadKeys(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ko.NodeID != keys.NodeID().Hex() || ko.Validator.Name != "alice" || ko.Validator.Address != "10.0.0.1:26656" ||
+		ko.Validator.Weight != 1 {
+		t.Fatalf("output %+v does not match the keys", ko)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("keys file mode: %v %v", fi.Mode(), err)
+	}
+	// Never overwrite keys by accident.
+	if _, _, err := execute(t, "keys", "--out", out); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("overwrite: %v", err)
+	}
+	if _, _, err := execute(t, "keys"); err == nil {
+		t.Fatal("keys without --out succeeded")
+	}
+	// The printed output is accepted by 'floe genesis' as a member entry.
+	entry := filepath.Join(t.TempDir(), "alice.json")
+	os.WriteFile(entry, []byte(stdout), 0o644)
+	gpath := filepath.Join(t.TempDir(), "genesis.json")
+	if _, stderr, err := execute(t, "genesis", "--chain-id", "c", "--out", gpath, entry); err != nil {
+		t.Fatalf("genesis from keys output: %v\n%s", err, stderr)
+	}
+}
+
+// initNode runs 'floe init' and returns the home directory.
+func initNode(t *testing.T, name, p2p string) string {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), name)
+	if _, stderr, err := execute(t, "init", "--home", home, "--name", name, "--p2p", p2p, "--api", "127.0.0.1:0"); err != nil {
+		t.Fatalf("init %s: %v\n%s", name, err, stderr)
+	}
+	return home
+}
+
+func TestInitGenesisRoundTrip(t *testing.T) {
+	a := initNode(t, "a", "127.0.0.1:30001")
+	b := initNode(t, "b", "127.0.0.1:30002")
+	for _, home := range []string{a, b} {
+		for _, f := range []string{"config/keys.json", "config/floe.toml", "config/validator.json", "data"} {
+			if _, err := os.Stat(filepath.Join(home, f)); err != nil {
+				t.Fatalf("init did not create %s: %v", f, err)
+			}
+		}
+		if fi, _ := os.Stat(filepath.Join(home, "config/keys.json")); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("keys.json mode %v", fi.Mode())
+		}
+	}
+	// A second init must not replace the keys.
+	if _, _, err := execute(t, "init", "--home", a); err == nil {
+		t.Fatal("init over an existing home succeeded")
+	}
+
+	gpath := filepath.Join(t.TempDir(), "genesis.json")
+	stdout, stderr, err := execute(t, "genesis", "--chain-id", "round-trip", "--out", gpath,
+		filepath.Join(a, "config/validator.json"), filepath.Join(b, "config/validator.json"))
+	if err != nil {
+		t.Fatalf("genesis: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "2 validators") {
+		t.Fatalf("genesis output: %s", stdout)
+	}
+	g, err := genesis.Load(gpath) // validates everything, proofs of possession included
+	if err != nil {
+		t.Fatal(err)
+	}
+	com, members, err := g.Committee()
+	if err != nil || com.Size() != 2 || len(members) != 2 {
+		t.Fatalf("committee: %v", err)
+	}
+	// Each node's keys are members of the committee.
+	for _, home := range []string{a, b} {
+		keys, err := genesis.LoadKeys(filepath.Join(home, "config/keys.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := com.Index(keys.NodeID()); err != nil {
+			t.Fatalf("%s is not in the committee: %v", home, err)
+		}
+	}
+	// And each node's configuration loads.
+	cfg, err := loadConfig(a, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Listen != "127.0.0.1:0" || cfg.Storage.DataDir != filepath.Join(a, "data") || cfg.Log.Level != "info" ||
+		cfg.Mempool.MaxTxs != 200000 || cfg.Node.GossipInterval.Milliseconds() != 5 {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestGenesisRejects(t *testing.T) {
+	a := initNode(t, "a", "127.0.0.1:30001")
+	b := initNode(t, "b", "127.0.0.1:30002")
+	va := filepath.Join(a, "config/validator.json")
+	vb := filepath.Join(b, "config/validator.json")
+	dir := t.TempDir()
+	write := func(name string, mutate func(*genesis.Validator)) string {
+		v, err := readValidator(vb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mutate(&v)
+		p := filepath.Join(dir, name)
+		if err := writeJSONFile(p, v); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	va0, _ := readValidator(va)
+	cases := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"bad possession", []string{va, write("pop.json", func(v *genesis.Validator) { v.Possession = va0.Possession })}, "possession"},
+		{"same name", []string{va, write("name.json", func(v *genesis.Validator) { v.Name = "a" })}, "twice"},
+		{"same address", []string{va, write("addr.json", func(v *genesis.Validator) { v.Address = va0.Address })}, "address"},
+		{"same key", []string{va, va}, "twice"},
+		{"bad network key", []string{va, write("nk.json", func(v *genesis.Validator) { v.NetworkKey = "00" })}, "network_key"},
+		{"zero weight", []string{va, write("w.json", func(v *genesis.Validator) { v.Weight = 0 })}, "weight"},
+		{"not json", []string{va, "/dev/null"}, "not a validator"},
+		{"missing file", []string{va, filepath.Join(dir, "nope.json")}, "no such file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "g.json")
+			_, _, err := execute(t, append([]string{"genesis", "--chain-id", "x", "--out", out}, c.args...)...)
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), c.msg) {
+				t.Fatalf("err = %v, want mention of %q", err, c.msg)
+			}
+			if _, serr := os.Stat(out); serr == nil {
+				t.Fatal("a genesis file was written despite the error")
+			}
+		})
+	}
+	if _, _, err := execute(t, "genesis", "--out", filepath.Join(dir, "g.json"), va); err == nil {
+		t.Fatal("genesis without --chain-id succeeded")
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestConfigEnvOverrides(t *testing.T) {
+	home := initNode(t, "a", "127.0.0.1:30001")
+	env := map[string]string{envAPI: "127.0.0.1:9999", envP2P: "0.0.0.0:1", envDebug: "", envLogLevel: "debug",
+		envDataDir: "/var/lib/floe"}
+	cfg, err := loadConfig(home, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Listen != "127.0.0.1:9999" || cfg.P2P.Listen != "0.0.0.0:1" || cfg.Debug.Listen != "" ||
+		cfg.Log.Level != "debug" || cfg.Storage.DataDir != "/var/lib/floe" {
+		t.Fatalf("config %+v", cfg)
+	}
+	env = map[string]string{envLogLevel: "loud"}
+	if _, err := loadConfig(home, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
+		t.Fatal("bad log level accepted")
+	}
+	// Misspelled settings are errors, not silently ignored.
+	path := filepath.Join(home, "config/floe.toml")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, append(b, []byte("\n[api]\nlisten_addr = \"x\"\n")...), 0o644)
+	if _, err := loadConfig(home, noEnv); err == nil {
+		t.Fatal("unknown key accepted")
+	}
+	os.WriteFile(path, []byte("[mempool]\nmax_txs = 5\n"), 0o644)
+	if cfg, err := loadConfig(home, noEnv); err != nil || cfg.Mempool.MaxTxs != 5 || cfg.API.Listen != "" {
+		t.Fatalf("partial config: %+v %v", cfg, err)
+	}
+}

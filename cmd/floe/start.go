@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/node"
+)
+
+// shutdownGrace bounds how long the HTTP servers get to finish requests
+// when the node stops.
+const shutdownGrace = 5 * time.Second
+
+func newStartCmd() *cobra.Command {
+	var home string
+	cmd := &cobra.Command{
+		Use:   "start --home DIR",
+		Short: "Run a node from its home directory",
+		Long: `Run a node: read DIR/config/genesis.json, keys.json and floe.toml, open the
+database, join the network, and serve the client API (with /metrics) and,
+if configured, pprof on a separate address.
+
+Environment overrides of floe.toml: FLOE_API (api.listen), FLOE_P2P
+(p2p.listen), FLOE_DEBUG (debug.listen), FLOE_LOG_LEVEL (log.level),
+FLOE_DATA_DIR (storage.data_dir). An empty value disables the API or debug
+listener.
+
+SIGINT or SIGTERM stops the node cleanly. The exit status is non-zero if the
+node stops because of a fatal error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if home == "" {
+				return fmt.Errorf("--home is required")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runNode(ctx, home, cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", "", "node home directory (see 'floe init')")
+	return cmd
+}
+
+// runNode runs a node until ctx ends or the node stops by itself.
+func runNode(ctx context.Context, home string, logOut io.Writer) error {
+	cfg, err := loadConfig(home, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.Log.Level) // validated by loadConfig
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+
+	g, err := genesis.Load(filepath.Join(home, configDir, genesisFile))
+	if err != nil {
+		return fmt.Errorf("%w (assemble one with 'floe genesis')", err)
+	}
+	keys, err := genesis.LoadKeys(filepath.Join(home, configDir, keysFile))
+	if err != nil {
+		return err
+	}
+
+	// Bind the HTTP listeners before opening the node, so that a taken port
+	// fails the start before the database and peer connections are opened.
+	var apiLn, debugLn net.Listener
+	if cfg.API.Listen != "" {
+		if apiLn, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+			return fmt.Errorf("api listener: %w", err)
+		}
+		defer apiLn.Close()
+	}
+	if cfg.Debug.Listen != "" {
+		if debugLn, err = net.Listen("tcp", cfg.Debug.Listen); err != nil {
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		defer debugLn.Close()
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n, err := node.New(node.Config{
+		Genesis:         g,
+		Keys:            keys,
+		DataDir:         cfg.Storage.DataDir,
+		P2PListen:       cfg.P2P.Listen,
+		MempoolMaxTxs:   cfg.Mempool.MaxTxs,
+		MempoolMaxBytes: cfg.Mempool.MaxBytes,
+		VerifyWorkers:   cfg.Node.VerifyWorkers,
+		VerifyQueue:     cfg.Node.VerifyQueue,
+		StatusInterval:  cfg.Node.StatusInterval.Duration,
+		GossipInterval:  cfg.Node.GossipInterval.Duration,
+		Logger:          log,
+		Metrics:         reg,
+	})
+	if err != nil {
+		return err
+	}
+	// The node gets its own context: it is stopped explicitly below, after
+	// the API stopped taking requests, rather than torn down by the signal.
+	if err := n.Start(context.Background()); err != nil {
+		n.Stop()
+		return fmt.Errorf("start node: %w", err)
+	}
+
+	// Request contexts derive from httpCtx, so cancelling it ends
+	// long-lived block streams, which Shutdown would otherwise wait for.
+	httpCtx, cancelHTTP := context.WithCancel(context.Background())
+	defer cancelHTTP()
+	serveErr := make(chan error, 2)
+	var servers []*http.Server
+	serve := func(name string, ln net.Listener, h http.Handler, writeTimeout time.Duration) {
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return httpCtx },
+		}
+		servers = append(servers, srv)
+		log.Info("listening", "server", name, "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("%s server: %w", name, err)
+			}
+		}()
+	}
+	if apiLn != nil {
+		maxTxs := g.Params.MaxBlockTxs
+		srv := api.New(n, api.Options{
+			Logger:    log,
+			Gatherer:  reg,
+			DecodeTxs: func(p []byte) ([][]byte, error) { return mempool.DecodePayload(p, maxTxs) },
+		})
+		// Block streams set their own per-write deadlines.
+		serve("api", apiLn, srv, 30*time.Second)
+	}
+	if debugLn != nil {
+		// CPU profiles and traces run for as long as the client asks
+		// (?seconds=N), so no write timeout here.
+		serve("debug", debugLn, api.DebugHandler(), 0)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, stopping")
+	case <-n.Done():
+	case runErr = <-serveErr:
+		log.Error("stopping", "err", runErr)
+	}
+	cancelHTTP()
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutCtx)
+	}
+	n.Stop()
+	<-n.Done()
+	if err := n.Err(); err != nil {
+		return fmt.Errorf("node stopped with a fatal error: %w", err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	log.Info("stopped")
+	return nil
+}

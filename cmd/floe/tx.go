@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+)
+
+func newTxCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tx",
+		Short: "Send and look up transactions",
+	}
+	cmd.AddCommand(newTxSendCmd(), newTxGetCmd())
+	return cmd
+}
+
+func newTxSendCmd() *cobra.Command {
+	var (
+		nodeURL string
+		timeout time.Duration
+		noWait  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "send KEY=VALUE",
+		Short: "Set a key of the key-value store and wait until it is finalized",
+		Long: `Encode a key-value store "set" transaction (with a random nonce, so that
+sending the same assignment twice makes two transactions), submit it to the
+node, and poll until it is finalized or --timeout passes. Prints the
+transaction ID, then the height, view and position of its block and whether
+it executed successfully.
+
+Exit status: 0 when finalized and executed successfully; 1 when rejected,
+failed or not finalized in time.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key, value, ok := strings.Cut(args[0], "=")
+			if !ok || key == "" || value == "" {
+				return fmt.Errorf("argument must be KEY=VALUE with a non-empty key and value")
+			}
+			if len(key) > kvstore.MaxKeySize || len(value) > kvstore.MaxValueSize {
+				return fmt.Errorf("key at most %d bytes, value at most %d bytes", kvstore.MaxKeySize, kvstore.MaxValueSize)
+			}
+			nonce := make([]byte, 16)
+			if _, err := rand.Read(nonce); err != nil {
+				return err
+			}
+			tx := kvstore.EncodeSet([]byte(key), []byte(value), nonce)
+			c := newClient(nodeURL, nil)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			return sendAndWait(ctx, c, tx, !noWait, cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up waiting for finalization after this long")
+	f.BoolVar(&noWait, "no-wait", false, "print the ID and return once the mempool accepted the transaction")
+	return cmd
+}
+
+// sendAndWait submits tx and, if wait, polls its status until it is
+// finalized or ctx ends.
+func sendAndWait(ctx context.Context, c *client, tx []byte, wait bool, cmd *cobra.Command) error {
+	out := cmd.OutOrStdout()
+	id := model.Identifier(crypto.Sum(tx)).Hex()
+	resp, err := c.submit(ctx, [][]byte{tx})
+	if len(resp.Results) == 1 && resp.Results[0].Error != "" {
+		return fmt.Errorf("transaction %s rejected: %s", id, resp.Results[0].Error)
+	}
+	if err != nil {
+		return fmt.Errorf("submit: %w", err)
+	}
+	fmt.Fprintln(out, "submitted", id)
+	if !wait {
+		return nil
+	}
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := c.tx(ctx, id)
+		var ae *apiError
+		switch {
+		case err == nil && st.Status == "finalized":
+			return printFinalized(out, st, time.Since(start))
+		case err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound):
+			// A 404 can happen briefly (a restarted node forgets its
+			// mempool); anything else is worth reporting.
+			if ctx.Err() == nil {
+				return fmt.Errorf("status of %s: %w", id, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("transaction %s not finalized after %s (last status %q)", id,
+				time.Since(start).Round(time.Millisecond), st.Status)
+		case <-tick.C:
+		}
+	}
+}
+
+func printFinalized(w io.Writer, st api.TxResponse, took time.Duration) error {
+	var h, idx uint64
+	var v model.View
+	if st.Height != nil {
+		h = *st.Height
+	}
+	if st.View != nil {
+		v = *st.View
+	}
+	if st.Index != nil {
+		idx = uint64(*st.Index)
+	}
+	ok := st.OK != nil && *st.OK
+	result := "ok"
+	if !ok {
+		result = "failed: " + st.Error
+	}
+	fmt.Fprintf(w, "finalized at height %d (view %d, index %d) after %s: %s\n", h, v, idx,
+		took.Round(time.Millisecond), result)
+	if !ok {
+		return fmt.Errorf("transaction %s failed: %s", st.ID, st.Error)
+	}
+	return nil
+}
+
+func newTxGetCmd() *cobra.Command {
+	var nodeURL string
+	cmd := &cobra.Command{
+		Use:   "get ID",
+		Short: "Print a transaction's status as JSON",
+		Long: `Print what the node knows about a transaction (its ID is the hex SHA-256 of
+its bytes, as 'floe tx send' prints): status pending, finalized or unknown,
+and for a finalized one its height, view, index in the block and result.
+Exit status 1 if the node does not know it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := model.ParseIdentifier(args[0]); err != nil {
+				return fmt.Errorf("transaction ID must be 64 hex characters")
+			}
+			st, err := newClient(nodeURL, nil).tx(cmd.Context(), args[0])
+			var ae *apiError
+			if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			if perr := enc.Encode(st); perr != nil {
+				return perr
+			}
+			if err != nil {
+				return fmt.Errorf("transaction %s is unknown to the node", args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	return cmd
+}
