@@ -55,12 +55,14 @@ func (n *Node) execute(height uint64) error {
 	// either block was final); only its first execution counts. The rule
 	// must be the same on every node, so it is defined by the chain alone:
 	// a transaction executed in the last dedupWindow blocks is skipped.
-	ids := make([]mempool.ID, 0, len(txs))
+	ids, cached := n.txIDs.get(b.ID(), len(txs))
+	if !cached {
+		ids = idsOf(txs)
+	}
 	fresh := make([][]byte, 0, len(txs))
 	freshIDs := make([]model.Identifier, 0, len(txs))
-	for _, tx := range txs {
-		id := crypto.Sum(tx)
-		ids = append(ids, id)
+	for i, tx := range txs {
+		id := model.Identifier(ids[i])
 		if n.dedup.seen(id) {
 			continue
 		}
@@ -137,8 +139,10 @@ func (s *seenTxs) take(id model.Identifier) (time.Time, bool) {
 // dedupWindow is how many recent blocks' transactions are remembered to
 // skip a transaction included twice. Duplicates arise when two leaders
 // propose the same transaction before either block is final, which is a
-// matter of a few blocks; the window is generous.
-const dedupWindow = 1024
+// matter of a few blocks, so 64 is generous; it is kept small because at
+// full load a block holds thousands of transactions and the window is an
+// in-memory map.
+const dedupWindow = 64
 
 // executedWindow remembers the IDs executed in the last dedupWindow
 // heights. It is rebuilt from the stored chain at start-up, so every node

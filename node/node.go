@@ -81,6 +81,7 @@ type Node struct {
 	outbox *outbox
 	seen   *seenTxs        // submit times of local transactions, for latency
 	dedup  *executedWindow // transactions executed recently; owned by the executor
+	txIDs  *txIDCache      // transaction IDs of recent blocks
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,6 +121,7 @@ func New(cfg Config) (*Node, error) {
 		outbox:          &outbox{max: 100_000},
 		seen:            newSeenTxs(200_000),
 		dedup:           newExecutedWindow(),
+		txIDs:           newTxIDCache(),
 		done:            make(chan struct{}),
 	}
 	for _, m := range members {

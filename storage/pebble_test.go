@@ -163,10 +163,15 @@ func TestPebbleCorruptRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			var err error
+			db, opt := p.db, pebble.Sync
+			switch c.key[0] {
+			case prefixTxResult, prefixStateRoot, keyExecuted, prefixApp:
+				db, opt = p.app, pebble.NoSync // no WAL to sync
+			}
 			if c.value == nil {
-				err = p.db.Delete(c.key, pebble.Sync)
+				err = db.Delete(c.key, opt)
 			} else {
-				err = p.db.Set(c.key, c.value, pebble.Sync)
+				err = db.Set(c.key, c.value, opt)
 			}
 			if err != nil {
 				t.Fatal(err)

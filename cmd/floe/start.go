@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ node stops because of a fatal error.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			tuneGC(os.LookupEnv)
 			return runNode(ctx, home, cmd.ErrOrStderr())
 		},
 	}
@@ -182,4 +184,16 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// A soft memory limit for the Go heap unless GOMEMLIMIT says otherwise: the
+// collector works harder only as the heap approaches it, which keeps a
+// loaded node within a small machine's budget (Pebble's block cache and
+// memtables live outside the Go heap and come on top).
+const defaultMemoryLimit = 320 << 20
+
+func tuneGC(lookup func(string) (string, bool)) {
+	if _, set := lookup("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 }
