@@ -40,6 +40,7 @@ func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 	}
 	n.apply(out, timer)
 	if nv := n.core.CurrentView(); nv != view {
+		n.log.Debug("view change", "from", view, "to", nv, "event", eventName(ev), "finalized", n.core.Finalized().Height)
 		n.view.Store(uint64(nv))
 		n.metrics.view.Set(float64(nv))
 		if out.Liveness != nil && out.Liveness.LastViewTC != nil && out.Liveness.LastViewTC.View+1 == nv {

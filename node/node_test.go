@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -68,7 +70,11 @@ func newTestnet(t *testing.T, n int) *testnet {
 func (tn *testnet) start(i int) {
 	tn.t.Helper()
 	reg := prometheus.NewRegistry()
-	nd, err := node.New(node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg})
+	cfg := node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg}
+	if os.Getenv("FLOE_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("n", i)
+	}
+	nd, err := node.New(cfg)
 	if err != nil {
 		tn.t.Fatalf("node %d: %v", i, err)
 	}
@@ -385,4 +391,26 @@ func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
 	})
 	before := tn.executed(0)
 	waitFor(t, "consensus to continue", 20*time.Second, func() bool { return tn.executed(0) >= before+5 })
+}
+
+// One node stops and restarts; then another stops. The three left must
+// keep finalizing (a restarted node is a full participant again).
+func TestRestartedNodeThenAnotherStops(t *testing.T) {
+	tn := newTestnet(t, 4)
+	tn.gen.Params.TimeoutMinMS = 1000
+	tn.startAll()
+	waitFor(t, "first blocks", 20*time.Second, func() bool { return tn.minExecuted(all(4)...) >= 3 })
+	tn.stop(2)
+	before := tn.minExecuted(0, 1, 3)
+	waitFor(t, "three nodes to keep finalizing", 30*time.Second, func() bool { return tn.minExecuted(0, 1, 3) >= before+5 })
+	tn.start(2)
+	waitFor(t, "node 2 to catch up", 30*time.Second, func() bool { return tn.executed(2) >= tn.minExecuted(0, 1, 3) })
+	tn.stop(3)
+	before = tn.minExecuted(0, 1, 2)
+	waitFor(t, "the other three to keep finalizing", 30*time.Second, func() bool {
+		t.Logf("views %d %d %d executed %d %d %d", tn.nodes[0].Status().View, tn.nodes[1].Status().View, tn.nodes[2].Status().View,
+			tn.executed(0), tn.executed(1), tn.executed(2))
+		time.Sleep(500 * time.Millisecond)
+		return tn.minExecuted(0, 1, 2) >= before+5
+	})
 }
