@@ -41,7 +41,7 @@ type Params struct {
 
 // DefaultParams suit a local network on one machine.
 func DefaultParams() Params {
-	return Params{TimeoutMinMS: 400, TimeoutMaxMS: 10000, HappyPathFailedViews: 6, TimeoutIncrease: 1.2,
+	return Params{TimeoutMinMS: 1000, TimeoutMaxMS: 10000, HappyPathFailedViews: 6, TimeoutIncrease: 1.2,
 		BlockIntervalMS: 5, MaxBlockBytes: 2 << 20, MaxBlockTxs: 10000}
 }
 

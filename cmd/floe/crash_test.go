@@ -31,6 +31,13 @@ func startCrashNet(t *testing.T) *crashNet {
 		t.Fatal(err)
 	}
 	t.Setenv(envRunMain, "1")
+	defaults := testnetParams
+	testnetParams = func() genesis.Params {
+		p := defaults()
+		p.TimeoutMinMS = 400
+		return p
+	}
+	t.Cleanup(func() { testnetParams = defaults })
 	nodes, err := setupTestnet(filepath.Join(t.TempDir(), "net"), 4, "info")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,11 @@ import (
 // wipe it but an existing directory of something else is never deleted.
 const testnetMarker = ".floe-testnet"
 
+// testnetParams are the consensus parameters of a local testnet. A test
+// that kills nodes swaps in shorter timeouts, so that the views a dead
+// member leads fail fast.
+var testnetParams = genesis.DefaultParams
+
 // testnetChainID is the chain the testnet's genesis names.
 const testnetChainID = "floe-testnet"
 
@@ -127,7 +132,7 @@ func setupTestnet(dir string, n int, logLevel string) ([]*testnetNode, error) {
 		nodes[i] = tn
 	}
 	seed := crypto.Sum([]byte("floe testnet leader seed"))
-	g, err := buildGenesis(testnetChainID, vals, genesis.DefaultParams(), fmt.Sprintf("%x", seed), "")
+	g, err := buildGenesis(testnetChainID, vals, testnetParams(), fmt.Sprintf("%x", seed), "")
 	if err != nil {
 		return nil, err
 	}
