@@ -682,3 +682,50 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 }
+
+// The binary format: a payload-encoded batch in, only rejections out.
+func TestSubmitBinary(t *testing.T) {
+	b := &binaryFake{}
+	srv := New(b, Options{DecodeTxs: func(p []byte) ([][]byte, error) {
+		if len(p) == 0 || p[0] != 2 {
+			return nil, errors.New("bad payload")
+		}
+		return [][]byte{p[1:2], p[2:3]}, nil
+	}})
+	req := httptest.NewRequest(http.MethodPost, "/v1/transactions", bytes.NewReader([]byte{2, 'a', 'b'}))
+	req.Header.Set("Content-Type", ContentTypeBinary)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var resp SubmitResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Accepted != 1 || resp.Rejected != 1 || len(resp.Results) != 1 || resp.Results[0].Index != 1 {
+		t.Fatalf("want one accepted and only the rejected one listed with its index, got %+v", resp)
+	}
+	bad := httptest.NewRequest(http.MethodPost, "/v1/transactions", bytes.NewReader([]byte{9}))
+	bad.Header.Set("Content-Type", ContentTypeBinary)
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, bad)
+	if rec.Code != http.StatusBadRequest || b.calls != 1 {
+		t.Fatalf("garbage binary batch: status %d, backend calls %d", rec.Code, b.calls)
+	}
+}
+
+// binaryFake accepts the first transaction of a batch and rejects the rest.
+type binaryFake struct {
+	fakeBackend
+	calls int
+}
+
+func (f *binaryFake) SubmitTxs(txs [][]byte) []node.SubmitResult {
+	f.calls++
+	out := make([]node.SubmitResult, len(txs))
+	for i := 1; i < len(txs); i++ {
+		out[i].Error = fmt.Errorf("%w: test", app.ErrInvalidTx)
+	}
+	return out
+}

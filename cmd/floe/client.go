@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/floe-bft/floe/mempool"
 	"io"
 	"net/http"
 	"os"
@@ -60,6 +61,11 @@ func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, 
 // gives an *apiError, and out is still filled if the body fits it (the
 // submit and state endpoints carry details alongside "error").
 func (c *client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	return c.doAs(ctx, method, path, "application/json", body, out)
+}
+
+// doAs is do with an explicit request content type.
+func (c *client) doAs(ctx context.Context, method, path, contentType string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -69,7 +75,7 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, out a
 		return err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -125,6 +131,14 @@ func encodeSubmit(txs [][]byte) []byte {
 func (c *client) submit(ctx context.Context, txs [][]byte) (api.SubmitResponse, error) {
 	var resp api.SubmitResponse
 	err := c.do(ctx, http.MethodPost, "/v1/transactions", encodeSubmit(txs), &resp)
+	return resp, err
+}
+
+// submitBinary posts a batch in the binary format: no hex or JSON per
+// transaction either way; the answer lists only rejected transactions.
+func (c *client) submitBinary(ctx context.Context, txs [][]byte) (api.SubmitResponse, error) {
+	var resp api.SubmitResponse
+	err := c.doAs(ctx, http.MethodPost, "/v1/transactions", api.ContentTypeBinary, mempool.EncodePayload(txs), &resp)
 	return resp, err
 }
 

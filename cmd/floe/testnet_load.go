@@ -293,7 +293,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 		// A request in flight is allowed to finish when the load stops
 		// (bounded by the client's timeout): cancelling it would leave
 		// transactions the node may have accepted unaccounted for.
-		resp, err := c.submit(context.WithoutCancel(ctx), txs)
+		resp, err := c.submitBinary(context.WithoutCancel(ctx), txs)
 		var ae *apiError
 		full := false
 		switch {
@@ -304,7 +304,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 			g.failed.Add(int64(len(txs)))
 			g.lastErr.Store(err.Error())
 			full = true
-		case len(resp.Results) != len(txs):
+		case resp.Accepted+resp.Rejected != len(txs):
 			for _, id := range ids {
 				g.pending.remove(id)
 			}
@@ -314,11 +314,11 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 			}
 			full = err != nil && ae.Status == http.StatusServiceUnavailable
 		default:
-			for i, r := range resp.Results {
-				if r.Error == "" {
+			for _, r := range resp.Results {
+				if r.Error == "" || r.Index < 0 || r.Index >= len(ids) {
 					continue
 				}
-				g.pending.remove(ids[i])
+				g.pending.remove(ids[r.Index])
 				g.rejected.Add(1)
 				g.lastErr.Store(r.Error)
 				if r.Code == api.CodeFull {
