@@ -1,6 +1,9 @@
 package node
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/floe-bft/floe/network"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the node's Prometheus series. Names carry units last.
 type metrics struct {
@@ -58,4 +61,32 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.dropped, m.evidence, m.commitSeconds, m.executedTxs, m.syncedBlocks)
 	}
 	return m
+}
+
+// statser is the part of a transport that reports counters (network.TLS
+// and the in-memory transport both do).
+type statser interface{ Stats() network.Stats }
+
+// registerTransportMetrics exposes the transport's counters: frames and
+// bytes, and everything it dropped before a message could be decoded
+// (oversized frames, unknown keys, failed handshakes, full queues).
+func registerTransportMetrics(reg prometheus.Registerer, t network.Transport) {
+	s, ok := t.(statser)
+	if reg == nil || !ok {
+		return
+	}
+	counter := func(name, help string, get func(network.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(get(s.Stats())) })
+	}
+	reg.MustRegister(
+		counter("floe_network_frames_sent_total", "Frames written to peers.", func(x network.Stats) uint64 { return x.FramesSent }),
+		counter("floe_network_frames_received_total", "Frames read from peers.", func(x network.Stats) uint64 { return x.FramesReceived }),
+		counter("floe_network_bytes_sent_total", "Bytes written to peers.", func(x network.Stats) uint64 { return x.BytesSent }),
+		counter("floe_network_bytes_received_total", "Bytes read from peers.", func(x network.Stats) uint64 { return x.BytesReceived }),
+		counter("floe_network_dropped_queue_full_total", "Frames dropped because a peer's send queue was full.", func(x network.Stats) uint64 { return x.DroppedQueueFull }),
+		counter("floe_network_oversized_frames_total", "Inbound frames over the size limit (connection closed).", func(x network.Stats) uint64 { return x.OversizedFrames }),
+		counter("floe_network_unknown_peer_rejected_total", "Connections refused: key not in the committee.", func(x network.Stats) uint64 { return x.UnknownPeerRejected }),
+		counter("floe_network_handshake_failures_total", "Failed TLS handshakes (garbage, timeouts, protocol mismatch).", func(x network.Stats) uint64 { return x.HandshakeFailures }),
+	)
 }

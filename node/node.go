@@ -211,6 +211,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
+	registerTransportMetrics(cfg.Metrics, n.transport)
 	n.sync = newSyncClient(n)
 	ok = true
 	return n, nil

@@ -279,6 +279,9 @@ func TestGarbageOnPeerPortIsDropped(t *testing.T) {
 		c.Write(junk)
 		c.Close()
 	}
+	waitFor(t, "the garbage connections to be counted", 10*time.Second, func() bool {
+		return metric(t, tn.regs[0], "floe_network_handshake_failures_total") >= 1
+	})
 	before := tn.executed(0)
 	waitFor(t, "consensus to continue", 20*time.Second, func() bool { return tn.executed(0) >= before+5 })
 }
@@ -346,7 +349,7 @@ func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
 		peers = append(peers, network.Peer{ID: m.ID, NetworkKey: m.NetworkKey, Address: m.Address})
 	}
 	attacker, err := network.NewTLS(network.Config{Self: tn.keys[3].NodeID(), Key: tn.keys[3].Network,
-		ListenAddr: tn.gen.Validators[3].Address, Peers: peers})
+		ListenAddr: tn.gen.Validators[3].Address, Peers: peers, MaxFrameSize: 80 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,6 +391,12 @@ func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
 	}
 	waitFor(t, "rejections to be counted", 10*time.Second, func() bool {
 		return dropped(t, tn.regs[0], "invalid") >= 1 && dropped(t, tn.regs[0], "undecodable") >= 1
+	})
+	// A frame over the node's 64 MiB limit: the node drops the connection
+	// (the transport counts it) and carries on.
+	attacker.Send(target, make([]byte, 65<<20))
+	waitFor(t, "the oversized frame to be counted", 10*time.Second, func() bool {
+		return metric(t, tn.regs[0], "floe_network_oversized_frames_total") >= 1
 	})
 	before := tn.executed(0)
 	waitFor(t, "consensus to continue", 20*time.Second, func() bool { return tn.executed(0) >= before+5 })
