@@ -29,7 +29,7 @@ const ReasonKeyNotFound = "key not found"
 // called concurrently with it (RPC handlers) and see the state before or
 // after a whole block, never half of one.
 type Store struct {
-	mu     sync.RWMutex
+	mu sync.RWMutex
 	// values is keyed by the key's Merkle key hash (computed anyway), not
 	// by the key as a string: inserting a string-keyed entry allocates the
 	// key, and at full load that was 5% of a node's CPU.
