@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/mempool"
@@ -17,10 +18,22 @@ import (
 // needs an unbounded buffer: the consensus loop only wakes it.
 func (n *Node) executor() {
 	var lastFinalTime time.Time
+	flushTicker := time.NewTicker(stateFlushInterval)
+	defer flushTicker.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
+			// A clean stop loses no state: what was executed is flushed.
+			if err := n.flushState(); err != nil {
+				n.log.Error("flush application state at stop", "err", err)
+			}
 			return
+		case <-flushTicker.C:
+			if err := n.flushState(); err != nil {
+				n.fatal(err)
+				return
+			}
+			continue
 		case <-n.finalizedSignal:
 		}
 		for h := n.executedHeight.Load() + 1; h <= n.finalizedHeight.Load(); h++ {
@@ -81,8 +94,17 @@ func (n *Node) execute(height uint64) error {
 	for i, r := range results {
 		stored[i] = storage.TxResult{ID: freshIDs[i], Height: height, View: b.View, Index: uint32(i), OK: r.OK, Error: r.Error}
 	}
-	if err := n.store.SaveExecution(height, root, stored, writes); err != nil {
+	if err := n.store.SaveResults(height, root, stored); err != nil {
 		return err
+	}
+	for _, w := range writes {
+		n.dirty[merkle.KeyHash(w.Key)] = w
+	}
+	n.dirtyHeight, n.dirtyRoot = height, root
+	if len(n.dirty) >= maxDirtyKeys {
+		if err := n.flushState(); err != nil {
+			return err
+		}
 	}
 	n.executedHeight.Store(height)
 	n.metrics.executedHeight.Set(float64(height))
@@ -205,5 +227,34 @@ func (n *Node) rebuildDedup(executed uint64) error {
 			}
 		}
 	}
+	return nil
+}
+
+// Application state reaches the store in periodic flushes, not per block:
+// writes to the same key between flushes coalesce, and at full load the
+// per-transaction state writes were the largest storage cost. Results and
+// state roots are still written per block, so clients see them at once.
+// After a crash the node re-executes from the last flushed height, which
+// rewrites the same results (execution is deterministic).
+const (
+	stateFlushInterval = 10 * time.Second
+	maxDirtyKeys       = 100_000
+)
+
+// flushState writes the state changed since the last flush, with the
+// executed height it corresponds to, in one batch.
+func (n *Node) flushState() error {
+	if n.dirtyHeight == 0 {
+		return nil
+	}
+	writes := make([]storage.KV, 0, len(n.dirty))
+	for _, w := range n.dirty {
+		writes = append(writes, w)
+	}
+	if err := n.store.SaveExecution(n.dirtyHeight, n.dirtyRoot, nil, writes); err != nil {
+		return fmt.Errorf("flush application state at height %d: %w", n.dirtyHeight, err)
+	}
+	clear(n.dirty)
+	n.dirtyHeight = 0
 	return nil
 }

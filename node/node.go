@@ -82,6 +82,11 @@ type Node struct {
 	seen   *seenTxs        // submit times of local transactions, for latency
 	dedup  *executedWindow // transactions executed recently; owned by the executor
 	txIDs  *txIDCache      // transaction IDs of recent blocks
+	// Application state written since the last flush, by key hash, and the
+	// height and root it corresponds to; owned by the executor.
+	dirty       map[[32]byte]storage.KV
+	dirtyHeight uint64
+	dirtyRoot   [32]byte
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -122,6 +127,7 @@ func New(cfg Config) (*Node, error) {
 		seen:            newSeenTxs(200_000),
 		dedup:           newExecutedWindow(),
 		txIDs:           newTxIDCache(),
+		dirty:           make(map[[32]byte]storage.KV),
 		done:            make(chan struct{}),
 	}
 	for _, m := range members {

@@ -236,6 +236,20 @@ func (m *Memory) SaveExecution(height uint64, root [32]byte, results []TxResult,
 	return nil
 }
 
+// SaveResults stores results and the state root of height (see AppStore).
+func (m *Memory) SaveResults(height uint64, root [32]byte, results []TxResult) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := checkExecution(m.executed, height); err != nil {
+		return err
+	}
+	for _, r := range results {
+		m.results[r.ID] = clampResult(r)
+	}
+	m.roots[height] = root
+	return nil
+}
+
 // TxResult looks a transaction up by ID.
 func (m *Memory) TxResult(id model.Identifier) (TxResult, error) {
 	m.mu.Lock()

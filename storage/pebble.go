@@ -727,6 +727,35 @@ func (p *Pebble) SaveExecution(height uint64, root [32]byte, results []TxResult,
 	return nil
 }
 
+// SaveResults stores results and the state root of height in one batch,
+// leaving the executed height alone (see AppStore).
+func (p *Pebble) SaveResults(height uint64, root [32]byte, results []TxResult) error {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	done, err := p.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	executed, err := p.executedHeight()
+	if err != nil {
+		return err
+	}
+	if err := checkExecution(executed, height); err != nil {
+		return err
+	}
+	batch := p.app.NewBatch()
+	defer batch.Close()
+	for _, r := range results {
+		_ = batch.Set(txKey(r.ID), encodeTxResult(clampResult(r)), nil)
+	}
+	_ = batch.Set(stateRootKey(height), root[:], nil)
+	if err := batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("storage: save results: %w", err)
+	}
+	return nil
+}
+
 // TxResult looks a transaction up by ID.
 func (p *Pebble) TxResult(id model.Identifier) (TxResult, error) {
 	done, err := p.begin()

@@ -76,6 +76,11 @@ type AppStore interface {
 	// SaveExecution stores the results and the state writes of one height
 	// together with the new executed height and state root.
 	SaveExecution(height uint64, root [32]byte, results []TxResult, writes []KV) error
+	// SaveResults stores the results and state root of one height without
+	// moving the executed height: the node writes application state in
+	// periodic flushes (SaveExecution) and re-executes from the last flushed
+	// height after a crash, rewriting these results identically.
+	SaveResults(height uint64, root [32]byte, results []TxResult) error
 	// TxResult looks a transaction up by ID.
 	TxResult(id model.Identifier) (TxResult, error)
 	// StateRoot returns the state root recorded after executing height.

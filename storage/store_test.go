@@ -431,3 +431,35 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	})
 }
+
+// SaveResults makes results and roots readable at once without moving the
+// executed height; a later SaveExecution (the state flush) moves it.
+func TestSaveResultsThenFlush(t *testing.T) {
+	forEach(t, func(t *testing.T, h *harness) {
+		id := model.Identifier{0xab, 1}
+		if err := h.s.SaveResults(1, [32]byte{1}, []TxResult{{ID: id, Height: 1, OK: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.s.SaveResults(2, [32]byte{2}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := h.s.TxResult(id); err != nil || r.Height != 1 || !r.OK {
+			t.Fatalf("result after SaveResults: %+v, %v", r, err)
+		}
+		if root, err := h.s.StateRoot(2); err != nil || root != ([32]byte{2}) {
+			t.Fatalf("root after SaveResults: %x, %v", root, err)
+		}
+		if e, err := h.s.ExecutedHeight(); err != nil || e != 0 {
+			t.Fatalf("SaveResults moved the executed height to %d (%v)", e, err)
+		}
+		if err := h.s.SaveExecution(2, [32]byte{2}, nil, []KV{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := h.s.ExecutedHeight(); e != 2 {
+			t.Fatalf("flush did not move the executed height: %d", e)
+		}
+		if err := h.s.SaveResults(2, [32]byte{2}, nil); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("results for a flushed height: %v, want ErrInvalid", err)
+		}
+	})
+}
