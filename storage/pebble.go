@@ -197,6 +197,11 @@ func OpenPebble(dir string, opts ...PebbleOption) (*Pebble, error) {
 	}
 	ao := po.Clone()
 	ao.DisableWAL = true
+	// Half-size memtables for the application database: it takes results
+	// per block and state in periodic flushes, and a node's memory budget
+	// (Go heap + both databases' memtables + the shared cache) must stay
+	// under 500 MB at full load.
+	ao.MemTableSize = cfg.memTableSize / 2
 	app, err := pebble.Open(filepath.Join(dir, "app"), ao)
 	if err != nil {
 		_ = db.Close()
