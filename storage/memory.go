@@ -216,6 +216,15 @@ func (m *Memory) ExecutedHeight() (uint64, error) {
 // SaveExecution stores one height's execution atomically; heights must
 // increase.
 func (m *Memory) SaveExecution(height uint64, root [32]byte, results []TxResult, writes []KV) error {
+	return m.saveExecuted(height, root, results, writes, true)
+}
+
+// SaveResults stores results and the state root of height (see AppStore).
+func (m *Memory) SaveResults(height uint64, root [32]byte, results []TxResult) error {
+	return m.saveExecuted(height, root, results, nil, false)
+}
+
+func (m *Memory) saveExecuted(height uint64, root [32]byte, results []TxResult, writes []KV, moveExecuted bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := checkExecution(m.executed, height); err != nil {
@@ -232,21 +241,9 @@ func (m *Memory) SaveExecution(height uint64, root [32]byte, results []TxResult,
 		}
 	}
 	m.roots[height] = root
-	m.executed = height
-	return nil
-}
-
-// SaveResults stores results and the state root of height (see AppStore).
-func (m *Memory) SaveResults(height uint64, root [32]byte, results []TxResult) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := checkExecution(m.executed, height); err != nil {
-		return err
+	if moveExecuted {
+		m.executed = height
 	}
-	for _, r := range results {
-		m.results[r.ID] = clampResult(r)
-	}
-	m.roots[height] = root
 	return nil
 }
 

@@ -697,44 +697,18 @@ func (p *Pebble) executedHeight() (uint64, error) {
 // execution is deterministic, so a lost batch is recomputed identically.
 // Heights must increase (ErrInvalid otherwise).
 func (p *Pebble) SaveExecution(height uint64, root [32]byte, results []TxResult, writes []KV) error {
-	p.writeMu.Lock()
-	defer p.writeMu.Unlock()
-	done, err := p.begin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	executed, err := p.executedHeight()
-	if err != nil {
-		return err
-	}
-	if err := checkExecution(executed, height); err != nil {
-		return err
-	}
-	batch := p.app.NewBatch()
-	defer batch.Close()
-	for _, r := range results {
-		r = clampResult(r)
-		_ = batch.Set(txKey(r.ID), encodeTxResult(r), nil)
-	}
-	for _, w := range writes {
-		if w.Value == nil {
-			_ = batch.Delete(appKey(w.Key), nil)
-		} else {
-			_ = batch.Set(appKey(w.Key), w.Value, nil)
-		}
-	}
-	_ = batch.Set(stateRootKey(height), root[:], nil)
-	_ = batch.Set([]byte{keyExecuted}, binary.BigEndian.AppendUint64(nil, height), nil)
-	if err := batch.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("storage: save execution: %w", err)
-	}
-	return nil
+	return p.saveExecuted(height, root, results, writes, true)
 }
 
 // SaveResults stores results and the state root of height in one batch,
 // leaving the executed height alone (see AppStore).
 func (p *Pebble) SaveResults(height uint64, root [32]byte, results []TxResult) error {
+	return p.saveExecuted(height, root, results, nil, false)
+}
+
+// saveExecuted writes one height's results, state writes and root in one
+// unsynced batch, and moves the executed height if asked to.
+func (p *Pebble) saveExecuted(height uint64, root [32]byte, results []TxResult, writes []KV, moveExecuted bool) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
 	done, err := p.begin()
@@ -754,9 +728,19 @@ func (p *Pebble) SaveResults(height uint64, root [32]byte, results []TxResult) e
 	for _, r := range results {
 		_ = batch.Set(txKey(r.ID), encodeTxResult(clampResult(r)), nil)
 	}
+	for _, w := range writes {
+		if w.Value == nil {
+			_ = batch.Delete(appKey(w.Key), nil)
+		} else {
+			_ = batch.Set(appKey(w.Key), w.Value, nil)
+		}
+	}
 	_ = batch.Set(stateRootKey(height), root[:], nil)
+	if moveExecuted {
+		_ = batch.Set([]byte{keyExecuted}, binary.BigEndian.AppendUint64(nil, height), nil)
+	}
 	if err := batch.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("storage: save results: %w", err)
+		return fmt.Errorf("storage: save execution of height %d: %w", height, err)
 	}
 	return nil
 }
