@@ -51,8 +51,8 @@ const latency = 5 * time.Millisecond
 
 type testPayloads struct{}
 
-func (testPayloads) Build(view model.View, _ *model.Block) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(view))
+func (testPayloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
+	return binary.BigEndian.AppendUint64(nil, uint64(view)), parent.Result
 }
 func (testPayloads) Validate(*model.Block) error { return nil }
 
@@ -113,7 +113,7 @@ func (c *cluster) leaderOf(v model.View) int { return c.index(c.committee.Leader
 func (c *cluster) start(i int) {
 	c.t.Helper()
 	core, err := consensus.New(consensus.Config{
-		Self: c.ids[i], Key: c.keys[i], Scheme: crypto.Fast(), Committee: c.committee,
+		Self: c.ids[i], Key: c.keys[i], Scheme: crypto.Fast(), Schedule: c.committee,
 		Timeouts: c.timeouts, Payloads: testPayloads{}, MinBlockInterval: c.interval,
 	}, c.stored[i])
 	if err != nil {

@@ -16,8 +16,9 @@ import (
 // called from inside Step, so they must be fast, deterministic for the
 // simulator, and free of blocking I/O.
 type Payloads interface {
-	// Build returns the payload for a block the replica is about to propose.
-	Build(view model.View, parent *model.Block) []byte
+	// Build returns the payload for a block the replica is about to propose
+	// and the execution result it commits to (at least the parent's).
+	Build(view model.View, parent *model.Block) ([]byte, model.Result)
 	// Validate checks a proposed block's payload; an error (wrapping
 	// model.ErrInvalid) rejects the proposal.
 	Validate(b *model.Block) error
@@ -32,12 +33,15 @@ type Faults struct {
 
 // Config is what a replica needs to run the protocol.
 type Config struct {
-	Self      model.NodeID
-	Key       crypto.PrivateKey
-	Scheme    crypto.Scheme // aggregates signatures into QCs and TCs
-	Committee *committee.Committee
-	Timeouts  pacemaker.Config
-	Payloads  Payloads
+	Self   model.NodeID
+	Key    crypto.PrivateKey
+	Scheme crypto.Scheme // aggregates signatures into QCs and TCs
+	// Schedule gives the committee of each view. The replica need not be a
+	// member of every (or any) committee: in views where it is not, it
+	// follows the protocol without signing anything.
+	Schedule committee.Schedule
+	Timeouts pacemaker.Config
+	Payloads Payloads
 	// MaxPendingProposals bounds proposals held while their parent is
 	// fetched (default 128).
 	MaxPendingProposals int
@@ -51,11 +55,8 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
-	if c.Key == nil || c.Scheme == nil || c.Committee == nil || c.Payloads == nil {
-		return fmt.Errorf("consensus config: key, scheme, committee and payloads are required")
-	}
-	if _, err := c.Committee.Index(c.Self); err != nil {
-		return fmt.Errorf("consensus config: %w", err)
+	if c.Key == nil || c.Scheme == nil || c.Schedule == nil || c.Payloads == nil {
+		return fmt.Errorf("consensus config: key, scheme, schedule and payloads are required")
 	}
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 128

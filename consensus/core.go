@@ -38,13 +38,13 @@ type evidenceKey struct {
 // Core is one replica's protocol state. It is not safe for concurrent use:
 // the caller owns it from a single goroutine.
 type Core struct {
-	cfg       Config
-	committee *committee.Committee
-	safety    *safety.Rules
-	pm        *pacemaker.Pacemaker
-	forks     *forks.Forks
-	votes     *aggregate.Votes
-	timeouts  *aggregate.Timeouts
+	cfg      Config
+	schedule committee.Schedule
+	safety   *safety.Rules
+	pm       *pacemaker.Pacemaker
+	forks    *forks.Forks
+	votes    *aggregate.Votes
+	timeouts *aggregate.Timeouts
 
 	// proposals holds the first proposal seen per view; a second, different
 	// one is evidence. conflicted marks views where that was already recorded,
@@ -82,12 +82,12 @@ func New(cfg Config, st State) (*Core, error) {
 	}
 	c := &Core{
 		cfg:          cfg,
-		committee:    cfg.Committee,
+		schedule:     cfg.Schedule,
 		safety:       safety.New(cfg.Self, cfg.Key, st.Safety, cfg.Faults.Safety),
 		pm:           pm,
 		forks:        forks.New(st.Root, cfg.Faults.Forks),
-		votes:        aggregate.NewVotes(cfg.Committee, cfg.Scheme),
-		timeouts:     aggregate.NewTimeouts(cfg.Committee, cfg.Scheme),
+		votes:        aggregate.NewVotes(cfg.Schedule, cfg.Scheme),
+		timeouts:     aggregate.NewTimeouts(cfg.Schedule, cfg.Scheme),
 		proposals:    make(map[model.View]*model.Proposal),
 		conflicted:   make(map[model.View]bool),
 		pending:      make(map[model.Identifier]*model.Proposal),
@@ -138,6 +138,8 @@ func (c *Core) Step(now time.Time, ev Event) (Output, error) {
 		err = c.onBlocks(e.Blocks)
 	case CertificateEvent:
 		err = c.onCertificate(e.QC, e.TC)
+	case ScheduleEvent:
+		err = c.onSchedule(e.Schedule)
 	default:
 		err = fmt.Errorf("%w: unknown event %T", ErrInvalid, ev)
 	}
@@ -187,7 +189,11 @@ func (c *Core) finish() Output {
 
 func (c *Core) onProposal(p *model.Proposal) error {
 	b := p.Block
-	if leader := c.committee.Leader(b.View); b.ProposerID != leader {
+	leader, err := c.leader(b.View)
+	if err != nil {
+		return fmt.Errorf("proposal for view %d: %w", b.View, err)
+	}
+	if b.ProposerID != leader {
 		return fmt.Errorf("%w: proposal for view %d from %v, leader is %v", ErrInvalid, b.View, b.ProposerID, leader)
 	}
 	if b.View <= c.forks.Root().View {
@@ -231,6 +237,9 @@ func (c *Core) addProposal(p *model.Proposal) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if err := c.checkResult(b); err != nil {
 		return err
 	}
 	if err := c.cfg.Payloads.Validate(b); err != nil {
@@ -320,6 +329,13 @@ func (c *Core) tryVote(b *model.Block) {
 	if b.View != c.pm.CurrentView() {
 		return
 	}
+	if !c.isMember(b.View) {
+		return // not in this view's committee: follow without signing
+	}
+	next, err := c.leader(b.View + 1)
+	if err != nil {
+		return // the next view's committee is not known yet: no one to send to
+	}
 	vote, err := c.safety.ProduceVote(b, c.pm.CurrentView())
 	if err != nil {
 		return // refused: already acted in this view, or not safe
@@ -327,14 +343,14 @@ func (c *Core) tryVote(b *model.Block) {
 	// Sent even when this replica leads the next view: the caller loops
 	// messages addressed to itself back in as events, so every signature the
 	// core makes is visible in an Output and goes through the same path.
-	c.send(Message{To: c.committee.Leader(b.View + 1), Vote: vote})
+	c.send(Message{To: next, Vote: vote})
 }
 
 // tryPropose proposes if this replica leads the current view and has not
 // proposed in it, extending the block of its newest QC.
 func (c *Core) tryPropose() {
 	view := c.pm.CurrentView()
-	if c.committee.Leader(view) != c.cfg.Self {
+	if leader, err := c.leader(view); err != nil || leader != c.cfg.Self {
 		return
 	}
 	sd := c.safety.Data()
@@ -359,10 +375,13 @@ func (c *Core) tryPropose() {
 	if ts < parent.Timestamp {
 		ts = parent.Timestamp
 	}
-	payload := c.cfg.Payloads.Build(view, parent)
+	payload, result := c.cfg.Payloads.Build(view, parent)
+	if result.Height < parent.Result.Height {
+		result = parent.Result
+	}
 	b, err := model.NewBlock(model.Header{
 		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
-		ProposerID: c.cfg.Self, Timestamp: ts, PayloadHash: model.PayloadHash(payload),
+		ProposerID: c.cfg.Self, Timestamp: ts, PayloadHash: model.PayloadHash(payload), Result: result,
 	}, payload)
 	if err != nil {
 		return
@@ -382,7 +401,7 @@ func (c *Core) tryPropose() {
 // --- votes -------------------------------------------------------------------
 
 func (c *Core) onVote(v *model.Vote) error {
-	if c.committee.Leader(v.View+1) != c.cfg.Self {
+	if leader, err := c.leader(v.View + 1); err != nil || leader != c.cfg.Self {
 		return fmt.Errorf("%w: vote for view %d", ErrNotLeader, v.View)
 	}
 	if v.View+1 < c.pm.CurrentView() {
@@ -473,6 +492,11 @@ func (c *Core) localTimeout() error {
 		c.send(Message{Broadcast: true, Timeout: last})
 		return nil
 	}
+	if !c.isMember(view) {
+		// Not in this view's committee (or the view's epoch is not known
+		// yet): wait for the committee's certificates, or for the schedule.
+		return nil
+	}
 	t, err := c.safety.ProduceTimeout(view, c.pm.NewestQC(), c.pm.LastViewTC())
 	if err != nil {
 		if errors.Is(err, safety.ErrRefused) {
@@ -515,7 +539,7 @@ func (c *Core) enterView() {
 	view := c.pm.CurrentView()
 	c.deadline = c.now.Add(c.pm.TimeoutDuration())
 	c.proposeAt = time.Time{}
-	if c.cfg.MinBlockInterval > 0 && c.committee.Leader(view) == c.cfg.Self {
+	if leader, err := c.leader(view); err == nil && c.cfg.MinBlockInterval > 0 && leader == c.cfg.Self {
 		c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
 	}
 	c.votes.Prune(view - 1)
@@ -543,6 +567,9 @@ func (c *Core) onBlocks(blocks []*model.Block) error {
 		}
 		err := c.forks.Check(b)
 		if err == nil {
+			err = c.checkResult(b)
+		}
+		if err == nil {
 			err = c.cfg.Payloads.Validate(b)
 		}
 		if err == nil {
@@ -569,6 +596,64 @@ func (c *Core) onBlocks(blocks []*model.Block) error {
 		return err
 	}
 	return firstErr
+}
+
+// --- committees --------------------------------------------------------------
+
+// onSchedule adopts a grown schedule. Views that had no committee may now
+// have one, so this replica may lead or vote in its current view.
+func (c *Core) onSchedule(s committee.Schedule) error {
+	if s == nil {
+		return fmt.Errorf("%w: empty schedule", ErrInvalid)
+	}
+	c.schedule = s
+	c.votes.SetSchedule(s)
+	c.timeouts.SetSchedule(s)
+	view := c.pm.CurrentView()
+	if leader, err := c.leader(view); err == nil && leader == c.cfg.Self && c.cfg.MinBlockInterval > 0 && c.proposeAt.IsZero() {
+		c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
+	}
+	c.tryPropose()
+	if p := c.proposals[view]; p != nil && c.forks.Block(p.Block.ID()) != nil {
+		c.tryVote(p.Block)
+	}
+	return nil
+}
+
+// leader returns the leader of view v, or an error if v's epoch is unknown.
+func (c *Core) leader(v model.View) (model.NodeID, error) {
+	com, err := c.schedule.CommitteeAt(v)
+	if err != nil {
+		return model.ZeroID, err
+	}
+	return com.Leader(v), nil
+}
+
+// isMember reports whether this replica may sign in view v.
+func (c *Core) isMember(v model.View) bool {
+	com, err := c.schedule.CommitteeAt(v)
+	if err != nil {
+		return false
+	}
+	_, err = com.Index(c.cfg.Self)
+	return err == nil
+}
+
+// checkResult checks that a block's execution result does not go back
+// behind its parent's. Whether the root is right is the application's check
+// (Payloads.Validate), which knows what it executed.
+func (c *Core) checkResult(b *model.Block) error {
+	parent := c.forks.Block(b.ParentID)
+	switch {
+	case parent == nil:
+	case b.Result.Height < parent.Result.Height:
+		return fmt.Errorf("%w: block for view %d commits to result height %d below its parent's %d",
+			ErrInvalid, b.View, b.Result.Height, parent.Result.Height)
+	case b.Result.Height == parent.Result.Height && b.Result.Root != parent.Result.Root:
+		return fmt.Errorf("%w: block for view %d commits to another root for result height %d than its parent",
+			ErrInvalid, b.View, b.Result.Height)
+	}
+	return nil
 }
 
 // --- bookkeeping -------------------------------------------------------------

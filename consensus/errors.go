@@ -31,7 +31,7 @@ func IsFatal(err error) bool {
 		return false
 	}
 	for _, benign := range []error{ErrStale, ErrNotLeader, model.ErrInvalid, forks.ErrOutdated,
-		forks.ErrMissingParent, aggregate.ErrOutsideWindow, safety.ErrRefused, committee.ErrNotMember} {
+		forks.ErrMissingParent, aggregate.ErrOutsideWindow, safety.ErrRefused, committee.ErrNotMember, committee.ErrUnknownView} {
 		if errors.Is(err, benign) {
 			return errors.Is(err, ErrConflictingFinality)
 		}

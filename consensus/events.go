@@ -1,6 +1,9 @@
 package consensus
 
-import "github.com/floe-bft/floe/consensus/model"
+import (
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+)
 
 // Event is an input to the core. Every message event must carry a message
 // whose signatures the caller already verified (consensus/verify); the core
@@ -32,6 +35,12 @@ type TimerEvent struct{}
 // for them.
 type BlocksEvent struct{ Blocks []*model.Block }
 
+// ScheduleEvent replaces the committee schedule: a new epoch became known
+// (from finalized service events), or the current one was extended.
+// Schedules only ever grow; a view's committee never changes once known.
+type ScheduleEvent struct{ Schedule committee.Schedule }
+
+func (ScheduleEvent) isEvent()    {}
 func (ProposalEvent) isEvent()    {}
 func (VoteEvent) isEvent()        {}
 func (TimeoutEvent) isEvent()     {}

@@ -105,8 +105,8 @@ func fzSetup(t testing.TB) *fzNet {
 
 type fzPayloads struct{}
 
-func (fzPayloads) Build(view model.View, _ *model.Block) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(view))
+func (fzPayloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
+	return binary.BigEndian.AppendUint64(nil, uint64(view)), parent.Result
 }
 
 func (fzPayloads) Validate(b *model.Block) error {
@@ -119,12 +119,12 @@ func (fzPayloads) Validate(b *model.Block) error {
 func (n *fzNet) newCore(t testing.TB) *consensus.Core {
 	t.Helper()
 	core, err := consensus.New(consensus.Config{
-		Self:      n.self,
-		Key:       n.keys[n.self],
-		Scheme:    n.scheme,
-		Committee: n.com,
-		Timeouts:  pacemaker.Config{Min: time.Second, Max: 10 * time.Second, HappyPathFailedViews: 2, Increase: 1.5},
-		Payloads:  fzPayloads{},
+		Self:     n.self,
+		Key:      n.keys[n.self],
+		Scheme:   n.scheme,
+		Schedule: n.com,
+		Timeouts: pacemaker.Config{Min: time.Second, Max: 10 * time.Second, HappyPathFailedViews: 2, Increase: 1.5},
+		Payloads: fzPayloads{},
 	}, consensus.GenesisState(n.root, n.rootQC))
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func (n *fzNet) tc(view model.View, newestQC *model.QC, idx ...int) *model.TC {
 }
 
 func (n *fzNet) block(view model.View, parent *model.Block, qc *model.QC, tc *model.TC) *model.Block {
-	payload := fzPayloads{}.Build(view, parent)
+	payload, _ := fzPayloads{}.Build(view, parent)
 	b, err := model.NewBlock(model.Header{
 		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: n.com.Leader(view), Timestamp: parent.Timestamp + 10, PayloadHash: model.PayloadHash(payload),

@@ -101,12 +101,14 @@ func (n *Node) execute(height uint64) error {
 		n.dirty[merkle.KeyHash(w.Key)] = w
 	}
 	n.dirtyHeight, n.dirtyRoot = height, root
+	n.results.put(height, root)
 	if len(n.dirty) >= maxDirtyKeys {
 		if err := n.flushState(); err != nil {
 			return err
 		}
 	}
 	n.executedHeight.Store(height)
+	n.signalExecuted()
 	n.metrics.executedHeight.Set(float64(height))
 	n.metrics.executedTxs.Add(float64(len(fresh)))
 	n.mempool.Remove(ids)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"time"
 
 	"github.com/floe-bft/floe/consensus"
@@ -21,7 +22,12 @@ func (n *Node) consensusLoop(initial consensus.Output) {
 			return
 		case ev := <-n.events:
 			n.metrics.loopQueue.Set(float64(len(n.events)))
+			if n.parkProposal(ev, timer) {
+				continue
+			}
 			n.step(ev.ev, timer)
+		case <-n.executedSignal:
+			n.releaseParked(timer)
 		case <-timer.C:
 			n.step(consensus.TimerEvent{}, timer)
 		}
@@ -130,6 +136,68 @@ func (n *Node) send(m consensus.Message) {
 	}
 	if !n.transport.Send(m.To, frame) {
 		n.metrics.dropped.WithLabelValues("send_queue_full").Inc()
+	}
+}
+
+// maxParked bounds proposals waiting for local execution.
+const maxParked = 16
+
+// parkProposal holds back a proposal whose result commitment names a height
+// this node has not executed yet: it could not check the state root, and
+// voting unchecked would let a lying leader get a certified wrong root. The
+// proposal is stepped as soon as execution catches up (releaseParked).
+func (n *Node) parkProposal(ev loopEvent, timer *time.Timer) bool {
+	pe, ok := ev.ev.(consensus.ProposalEvent)
+	if !ok || pe.Proposal.Block.Result.Height <= n.executedHeight.Load() {
+		return false
+	}
+	b := pe.Proposal.Block
+	// The proposal's certificates are verified and may be exactly what
+	// finalizes the height its result names: let them in now, or the
+	// proposal would wait for itself.
+	n.step(consensus.CertificateEvent{QC: b.QC, TC: b.TC}, timer)
+	v := b.View
+	if v < n.core.CurrentView() {
+		return true // stale: its certificates arrive again with later messages
+	}
+	if _, dup := n.parked[v]; !dup && len(n.parked) >= maxParked {
+		n.metrics.dropped.WithLabelValues("parked_full").Inc()
+		return true
+	}
+	n.parked[v] = ev
+	return true
+}
+
+// releaseParked steps parked proposals that are now checkable, lowest view
+// first, and forgets those the replica has moved past.
+func (n *Node) releaseParked(timer *time.Timer) {
+	if len(n.parked) == 0 {
+		return
+	}
+	executed := n.executedHeight.Load()
+	views := make([]model.View, 0, len(n.parked))
+	for v := range n.parked {
+		views = append(views, v)
+	}
+	slices.Sort(views)
+	for _, v := range views {
+		ev := n.parked[v]
+		if v < n.core.CurrentView() {
+			delete(n.parked, v)
+			continue
+		}
+		if ev.ev.(consensus.ProposalEvent).Proposal.Block.Result.Height > executed {
+			continue
+		}
+		delete(n.parked, v)
+		n.step(ev.ev, timer)
+	}
+}
+
+func (n *Node) signalExecuted() {
+	select {
+	case n.executedSignal <- struct{}{}:
+	default:
 	}
 }
 

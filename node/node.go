@@ -75,6 +75,11 @@ type Node struct {
 	executedHeight  atomic.Uint64
 	bestPeerHeight  atomic.Uint64
 	finalizedSignal chan struct{} // wakes the executor (capacity 1)
+	executedSignal  chan struct{} // wakes the consensus loop for parked proposals (capacity 1)
+	results         *resultRing   // state roots of recent executed heights
+	// parked proposals wait (in the consensus loop) until this node has
+	// executed the height their result commitment names; owned by the loop.
+	parked map[model.View]loopEvent
 
 	sync   *syncClient
 	subs   *subscribers
@@ -122,6 +127,9 @@ func New(cfg Config) (*Node, error) {
 		verify:          make(chan verifyJob, cfg.VerifyQueue),
 		serve:           make(chan syncJob, 256),
 		finalizedSignal: make(chan struct{}, 1),
+		executedSignal:  make(chan struct{}, 1),
+		results:         newResultRing(),
+		parked:          make(map[model.View]loopEvent),
 		subs:            newSubscribers(),
 		outbox:          &outbox{max: 100_000},
 		seen:            newSeenTxs(200_000),
@@ -181,6 +189,7 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	n.executedHeight.Store(executed)
+	n.results.put(executed, n.app.Root())
 	if err := n.rebuildDedup(executed); err != nil {
 		return nil, fmt.Errorf("rebuild executed-transaction window: %w", err)
 	}
@@ -190,7 +199,7 @@ func New(cfg Config) (*Node, error) {
 		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
 	}, n.app.CheckTx)
 	n.core, err = consensus.New(consensus.Config{
-		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Committee: com,
+		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: com,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
 		MinBlockInterval: time.Duration(params.BlockIntervalMS) * time.Millisecond,
 	}, st)

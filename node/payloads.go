@@ -17,14 +17,19 @@ type payloads struct {
 	maxTxs   int
 }
 
-// Build fills a block from the mempool, oldest transactions first.
-func (p *payloads) Build(model.View, *model.Block) []byte {
-	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs))
+// Build fills a block from the mempool, oldest transactions first, and
+// commits to the newest state this node executed.
+func (p *payloads) Build(model.View, *model.Block) ([]byte, model.Result) {
+	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs)), p.n.latestResult()
 }
 
-// Validate checks a proposed payload: size, encoding and every
-// transaction's well-formedness. It does not execute anything.
+// Validate checks a proposed payload (size, encoding and every
+// transaction's well-formedness, without executing anything) and the
+// block's result commitment against this node's execution.
 func (p *payloads) Validate(b *model.Block) error {
+	if err := p.n.checkResult(b); err != nil {
+		return err
+	}
 	if len(b.Payload) > p.maxBytes {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), p.maxBytes)
 	}

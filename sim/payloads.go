@@ -14,11 +14,13 @@ type simPayloads struct{ tag uint16 }
 // maxSimPayload bounds what a replica accepts.
 const maxSimPayload = 64
 
-func (p *simPayloads) Build(view model.View, _ *model.Block) []byte {
+// Build tags the payload and carries the parent's execution result forward:
+// the simulator has no application, only the core's monotonicity rule.
+func (p *simPayloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
 	b := make([]byte, 10)
 	binary.BigEndian.PutUint64(b, uint64(view))
 	binary.BigEndian.PutUint16(b[8:], p.tag)
-	return b
+	return b, parent.Result
 }
 
 func (p *simPayloads) Validate(b *model.Block) error {

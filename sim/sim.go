@@ -397,7 +397,7 @@ func (s *sim) handle(e *event) {
 func (s *sim) startInstance(in *instance) {
 	idt := s.ids[in.member]
 	cfg := consensus.Config{
-		Self: idt.id, Key: idt.key, Scheme: s.scheme, Committee: s.committee,
+		Self: idt.id, Key: idt.key, Scheme: s.scheme, Schedule: s.committee,
 		Timeouts: s.cfg.Timeouts, Payloads: in.payloads,
 	}
 	if !idt.byzantine {

@@ -9,19 +9,20 @@ import (
 )
 
 type viewTimeouts struct {
-	byID     map[model.NodeID]*model.TimeoutObject
-	weight   uint64
-	newestQC *model.QC
-	partial  bool
-	tcFormed bool
+	committee *committee.Committee // the committee of the view
+	byID      map[model.NodeID]*model.TimeoutObject
+	weight    uint64
+	newestQC  *model.QC
+	partial   bool
+	tcFormed  bool
 }
 
 // Timeouts aggregates timeout objects into TCs.
 type Timeouts struct {
-	committee *committee.Committee
-	scheme    crypto.Scheme
-	lowest    model.View
-	views     map[model.View]*viewTimeouts
+	schedule committee.Schedule
+	scheme   crypto.Scheme
+	lowest   model.View
+	views    map[model.View]*viewTimeouts
 }
 
 // TimeoutResult says what one added timeout changed.
@@ -35,10 +36,14 @@ type TimeoutResult struct {
 	Evidence *model.Evidence
 }
 
-// NewTimeouts returns an empty timeout aggregator.
-func NewTimeouts(c *committee.Committee, s crypto.Scheme) *Timeouts {
-	return &Timeouts{committee: c, scheme: s, views: make(map[model.View]*viewTimeouts)}
+// NewTimeouts returns an empty timeout aggregator. Each view's timeouts
+// count towards the committee the schedule gives for that view.
+func NewTimeouts(sch committee.Schedule, s crypto.Scheme) *Timeouts {
+	return &Timeouts{schedule: sch, scheme: s, views: make(map[model.View]*viewTimeouts)}
 }
+
+// SetSchedule replaces the schedule (a new epoch became known).
+func (a *Timeouts) SetSchedule(sch committee.Schedule) { a.schedule = sch }
 
 // Add records a verified timeout object.
 func (a *Timeouts) Add(t *model.TimeoutObject) (TimeoutResult, error) {
@@ -46,16 +51,26 @@ func (a *Timeouts) Add(t *model.TimeoutObject) (TimeoutResult, error) {
 	if t.View < a.lowest || t.View >= a.lowest+ViewWindow {
 		return res, fmt.Errorf("%w: timeout for view %d, window [%d, %d)", ErrOutsideWindow, t.View, a.lowest, a.lowest+ViewWindow)
 	}
-	idx, err := a.committee.Index(t.SignerID)
+	vt := a.views[t.View]
+	com := (*committee.Committee)(nil)
+	if vt != nil {
+		com = vt.committee
+	} else {
+		c, err := a.schedule.CommitteeAt(t.View)
+		if err != nil {
+			return res, fmt.Errorf("timeout for view %d: %w", t.View, err)
+		}
+		com = c
+	}
+	idx, err := com.Index(t.SignerID)
 	if err != nil {
 		return res, fmt.Errorf("timeout for view %d: %w", t.View, err)
 	}
 	if len(t.Signature) != a.scheme.SignatureSize() {
 		return res, fmt.Errorf("%w: timeout for view %d has a %d-byte signature", model.ErrInvalid, t.View, len(t.Signature))
 	}
-	vt := a.views[t.View]
 	if vt == nil {
-		vt = &viewTimeouts{byID: make(map[model.NodeID]*model.TimeoutObject)}
+		vt = &viewTimeouts{committee: com, byID: make(map[model.NodeID]*model.TimeoutObject)}
 		a.views[t.View] = vt
 	}
 	if prev, ok := vt.byID[t.SignerID]; ok {
@@ -68,15 +83,15 @@ func (a *Timeouts) Add(t *model.TimeoutObject) (TimeoutResult, error) {
 		return res, nil
 	}
 	vt.byID[t.SignerID] = t
-	vt.weight += a.committee.Member(idx).Weight
+	vt.weight += com.Member(idx).Weight
 	if vt.newestQC == nil || t.NewestQC.View > vt.newestQC.View {
 		vt.newestQC = t.NewestQC
 	}
-	if !vt.partial && vt.weight >= a.committee.OneThirdThreshold() {
+	if !vt.partial && vt.weight >= com.OneThirdThreshold() {
 		vt.partial = true
 		res.OneThird = true
 	}
-	if vt.tcFormed || vt.weight < a.committee.SupermajorityThreshold() {
+	if vt.tcFormed || vt.weight < com.SupermajorityThreshold() {
 		return res, nil
 	}
 	tc, err := a.buildTC(t.View, vt)
@@ -89,13 +104,13 @@ func (a *Timeouts) Add(t *model.TimeoutObject) (TimeoutResult, error) {
 }
 
 func (a *Timeouts) buildTC(view model.View, vt *viewTimeouts) (*model.TC, error) {
-	signers, err := model.NewSignerSet(a.committee.Size())
+	signers, err := model.NewSignerSet(vt.committee.Size())
 	if err != nil {
 		return nil, err
 	}
 	views := make([]model.View, 0, len(vt.byID))
 	sigs := make([][]byte, 0, len(vt.byID))
-	for i, m := range a.committee.Members() {
+	for i, m := range vt.committee.Members() {
 		t, ok := vt.byID[m.ID]
 		if !ok {
 			continue

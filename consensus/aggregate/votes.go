@@ -27,24 +27,31 @@ type blockVotes struct {
 }
 
 type viewVotes struct {
-	first    map[model.NodeID]*model.Vote
-	blocks   map[model.Identifier]*blockVotes
-	qcFormed bool
+	committee *committee.Committee // the committee of the view
+	first     map[model.NodeID]*model.Vote
+	blocks    map[model.Identifier]*blockVotes
+	qcFormed  bool
 }
 
 // Votes aggregates votes into QCs. Per view it holds at most one vote per
 // committee member (the first; a second, different one is evidence).
 type Votes struct {
-	committee *committee.Committee
-	scheme    crypto.Scheme
-	lowest    model.View
-	views     map[model.View]*viewVotes
+	schedule committee.Schedule
+	scheme   crypto.Scheme
+	lowest   model.View
+	views    map[model.View]*viewVotes
 }
 
-// NewVotes returns an empty vote aggregator.
-func NewVotes(c *committee.Committee, s crypto.Scheme) *Votes {
-	return &Votes{committee: c, scheme: s, views: make(map[model.View]*viewVotes)}
+// NewVotes returns an empty vote aggregator. Each view's votes count
+// towards the committee the schedule gives for that view.
+func NewVotes(sch committee.Schedule, s crypto.Scheme) *Votes {
+	return &Votes{schedule: sch, scheme: s, views: make(map[model.View]*viewVotes)}
 }
+
+// SetSchedule replaces the schedule (a new epoch became known). Views
+// already collecting keep their committee: a schedule change only ever adds
+// views.
+func (a *Votes) SetSchedule(sch committee.Schedule) { a.schedule = sch }
 
 // Add records a verified vote. It returns a QC the first time the votes for
 // one block reach a supermajority, and evidence if the signer already voted
@@ -53,16 +60,26 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 	if v.View < a.lowest || v.View >= a.lowest+ViewWindow {
 		return nil, nil, fmt.Errorf("%w: vote for view %d, window [%d, %d)", ErrOutsideWindow, v.View, a.lowest, a.lowest+ViewWindow)
 	}
-	idx, err := a.committee.Index(v.SignerID)
+	vv := a.views[v.View]
+	com := (*committee.Committee)(nil)
+	if vv != nil {
+		com = vv.committee
+	} else {
+		c, err := a.schedule.CommitteeAt(v.View)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vote for view %d: %w", v.View, err)
+		}
+		com = c
+	}
+	idx, err := com.Index(v.SignerID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("vote for view %d: %w", v.View, err)
 	}
 	if len(v.Signature) != a.scheme.SignatureSize() {
 		return nil, nil, fmt.Errorf("%w: vote for view %d has a %d-byte signature", model.ErrInvalid, v.View, len(v.Signature))
 	}
-	vv := a.views[v.View]
 	if vv == nil {
-		vv = &viewVotes{first: make(map[model.NodeID]*model.Vote), blocks: make(map[model.Identifier]*blockVotes)}
+		vv = &viewVotes{committee: com, first: make(map[model.NodeID]*model.Vote), blocks: make(map[model.Identifier]*blockVotes)}
 		a.views[v.View] = vv
 	}
 	if prev, ok := vv.first[v.SignerID]; ok {
@@ -74,7 +91,7 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 	vv.first[v.SignerID] = v
 	bv := vv.blocks[v.BlockID]
 	if bv == nil {
-		signers, err := model.NewSignerSet(a.committee.Size())
+		signers, err := model.NewSignerSet(com.Size())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -82,9 +99,9 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 		vv.blocks[v.BlockID] = bv
 	}
 	bv.signers.Set(idx)
-	bv.weight += a.committee.Member(idx).Weight
+	bv.weight += com.Member(idx).Weight
 	bv.sigs = append(bv.sigs, v.Signature)
-	if vv.qcFormed || bv.weight < a.committee.SupermajorityThreshold() {
+	if vv.qcFormed || bv.weight < com.SupermajorityThreshold() {
 		return nil, nil, nil
 	}
 	sig, err := a.scheme.AggregateSignatures(bv.sigs)

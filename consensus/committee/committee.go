@@ -17,6 +17,9 @@ import (
 // ErrNotMember: an ID that is not in the committee.
 var ErrNotMember = errors.New("not a committee member")
 
+// ErrUnknownView: a view no known epoch covers yet, so it has no committee.
+var ErrUnknownView = errors.New("view of an unknown epoch")
+
 // MaxTotalWeight bounds the sum of weights so threshold arithmetic cannot
 // overflow.
 const MaxTotalWeight = 1 << 60
@@ -147,3 +150,16 @@ func (c *Committee) Leader(v model.View) model.NodeID {
 	i := sort.Search(len(c.cumulative), func(i int) bool { return c.cumulative[i] > r })
 	return c.members[i].ID
 }
+
+// Schedule says which committee owns each view. Epochs change committees
+// over time; a view no known epoch covers yet has no committee, and its
+// messages are dropped rather than guessed at.
+type Schedule interface {
+	// CommitteeAt returns the committee of view v, or an error wrapping the
+	// schedule's unknown-epoch sentinel.
+	CommitteeAt(v model.View) (*Committee, error)
+}
+
+// CommitteeAt makes a committee a schedule with itself for every view (the
+// simulator, and networks without epoch changes).
+func (c *Committee) CommitteeAt(model.View) (*Committee, error) { return c, nil }

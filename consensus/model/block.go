@@ -22,6 +22,18 @@ type Header struct {
 	ProposerID  NodeID
 	Timestamp   int64 // proposer's clock, Unix milliseconds
 	PayloadHash Identifier
+	// Result is the state commitment the proposer vouches for: the
+	// application's state root after executing the finalized block at
+	// Result.Height. Replicas check it against their own execution before
+	// they vote, so a certified header carries a root that honest replicas
+	// computed; light clients prove state against it.
+	Result Result
+}
+
+// Result commits to the application state after a finalized height.
+type Result struct {
+	Height uint64
+	Root   Identifier
 }
 
 // Block is a header with its payload. Blocks are immutable after construction;
@@ -63,35 +75,46 @@ func NewRootBlock(view View, height uint64, timestamp int64, payload []byte) (*B
 }
 
 func (b *Block) checkShape() error {
-	if b.QC == nil {
-		return fmt.Errorf("%w: block for view %d has no parent QC", ErrInvalid, b.View)
-	}
-	if b.QC.View >= b.View {
-		return fmt.Errorf("%w: block for view %d carries QC for view %d", ErrInvalid, b.View, b.QC.View)
-	}
-	if b.QC.BlockID != b.ParentID {
-		return fmt.Errorf("%w: block for view %d: parent %v but QC certifies %v", ErrInvalid, b.View, b.ParentID, b.QC.BlockID)
-	}
-	if b.Height == 0 {
-		return fmt.Errorf("%w: block for view %d has height 0", ErrInvalid, b.View)
-	}
-	if b.QC.View+1 == b.View {
-		if b.TC != nil {
-			return fmt.Errorf("%w: block for view %d has a QC for the previous view and a TC", ErrInvalid, b.View)
-		}
-	} else {
-		if b.TC == nil {
-			return fmt.Errorf("%w: block for view %d skips views after QC %d without a TC", ErrInvalid, b.View, b.QC.View)
-		}
-		if b.TC.View+1 != b.View {
-			return fmt.Errorf("%w: block for view %d carries TC for view %d", ErrInvalid, b.View, b.TC.View)
-		}
+	if err := b.Header.checkShape(); err != nil {
+		return err
 	}
 	if len(b.Payload) > MaxPayloadSize {
 		return fmt.Errorf("%w: payload of %d bytes", ErrInvalid, len(b.Payload))
 	}
 	if PayloadHash(b.Payload) != b.PayloadHash {
 		return fmt.Errorf("%w: block for view %d: payload does not match its hash", ErrInvalid, b.View)
+	}
+	return nil
+}
+
+// checkShape checks a non-root header on its own.
+func (h *Header) checkShape() error {
+	if h.QC == nil {
+		return fmt.Errorf("%w: block for view %d has no parent QC", ErrInvalid, h.View)
+	}
+	if h.QC.View >= h.View {
+		return fmt.Errorf("%w: block for view %d carries QC for view %d", ErrInvalid, h.View, h.QC.View)
+	}
+	if h.QC.BlockID != h.ParentID {
+		return fmt.Errorf("%w: block for view %d: parent %v but QC certifies %v", ErrInvalid, h.View, h.ParentID, h.QC.BlockID)
+	}
+	if h.Height == 0 {
+		return fmt.Errorf("%w: block for view %d has height 0", ErrInvalid, h.View)
+	}
+	if h.QC.View+1 == h.View {
+		if h.TC != nil {
+			return fmt.Errorf("%w: block for view %d has a QC for the previous view and a TC", ErrInvalid, h.View)
+		}
+	} else {
+		if h.TC == nil {
+			return fmt.Errorf("%w: block for view %d skips views after QC %d without a TC", ErrInvalid, h.View, h.QC.View)
+		}
+		if h.TC.View+1 != h.View {
+			return fmt.Errorf("%w: block for view %d carries TC for view %d", ErrInvalid, h.View, h.TC.View)
+		}
+	}
+	if h.Result.Height >= h.Height {
+		return fmt.Errorf("%w: block at height %d commits to the result of height %d", ErrInvalid, h.Height, h.Result.Height)
 	}
 	return nil
 }
@@ -117,6 +140,8 @@ func (h *Header) encode(w *codec.Writer) {
 	w.Fixed(h.ProposerID[:])
 	w.Uint64(uint64(h.Timestamp))
 	w.Fixed(h.PayloadHash[:])
+	w.Uint64(h.Result.Height)
+	w.Fixed(h.Result.Root[:])
 }
 
 func decodeHeader(r *codec.Reader) Header {
@@ -133,6 +158,8 @@ func decodeHeader(r *codec.Reader) Header {
 	r.Fixed(h.ProposerID[:])
 	h.Timestamp = int64(r.Uint64())
 	r.Fixed(h.PayloadHash[:])
+	h.Result.Height = r.Uint64()
+	r.Fixed(h.Result.Root[:])
 	return h
 }
 
@@ -152,7 +179,7 @@ func decodeBlock(r *codec.Reader) *Block {
 		err error
 	)
 	if h.QC == nil {
-		if h.TC != nil || h.ParentID != ZeroID || h.ProposerID != ZeroID {
+		if h.TC != nil || h.ParentID != ZeroID || h.ProposerID != ZeroID || h.Result != (Result{}) {
 			r.Fail("root block with parent, TC or proposer")
 			return nil
 		}
@@ -168,6 +195,25 @@ func decodeBlock(r *codec.Reader) *Block {
 		return nil
 	}
 	return b
+}
+
+// EncodeHeader returns the canonical header encoding, whose hash is the
+// block ID. Light clients and followers move headers without payloads.
+func (b *Block) EncodeHeader() []byte { return b.encodeHeader() }
+
+// DecodeHeader decodes a canonical non-root header encoding, checks its shape
+// (everything NewBlock checks except the payload, which is absent) and
+// returns it with its block ID.
+func DecodeHeader(data []byte) (*Header, Identifier, error) {
+	r := codec.NewReader(data)
+	h := decodeHeader(r)
+	if err := r.Done(); err != nil {
+		return nil, ZeroID, err
+	}
+	if err := h.checkShape(); err != nil {
+		return nil, ZeroID, err
+	}
+	return &h, sha256.Sum256(data), nil
 }
 
 // Encode returns the canonical encoding of header and payload.

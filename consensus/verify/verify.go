@@ -15,29 +15,36 @@ import (
 	"github.com/floe-bft/floe/crypto"
 )
 
-// Verifier checks messages for one committee. It is immutable and safe for
-// concurrent use.
+// Verifier checks messages against the committee that owns their view. It
+// is immutable and safe for concurrent use; when the schedule changes
+// (a new epoch), the owner builds a new Verifier.
 type Verifier struct {
-	committee *committee.Committee
-	scheme    crypto.Scheme
-	root      *model.QC
+	schedule committee.Schedule
+	scheme   crypto.Scheme
+	root     *model.QC
 }
 
 // New returns a verifier. rootQC is the trusted certificate of the root
 // block; it is accepted by equality, never by signature.
-func New(c *committee.Committee, s crypto.Scheme, rootQC *model.QC) *Verifier {
-	return &Verifier{committee: c, scheme: s, root: rootQC}
+func New(s committee.Schedule, scheme crypto.Scheme, rootQC *model.QC) *Verifier {
+	return &Verifier{schedule: s, scheme: scheme, root: rootQC}
 }
 
-// Committee returns the committee messages are checked against.
-func (v *Verifier) Committee() *committee.Committee { return v.committee }
+// Schedule returns the schedule messages are checked against.
+func (v *Verifier) Schedule() committee.Schedule { return v.schedule }
 
-func (v *Verifier) memberKey(id model.NodeID) (crypto.PublicKey, error) {
-	i, err := v.committee.Index(id)
+// committeeAt returns the committee of view view; an unknown epoch keeps
+// its own sentinel so callers can tell "not yet" from "invalid".
+func (v *Verifier) committeeAt(view model.View) (*committee.Committee, error) {
+	return v.schedule.CommitteeAt(view)
+}
+
+func memberKey(c *committee.Committee, id model.NodeID) (crypto.PublicKey, error) {
+	i, err := c.Index(id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", model.ErrInvalid, err)
 	}
-	return v.committee.Member(i).StakingKey, nil
+	return c.Member(i).StakingKey, nil
 }
 
 // QC checks that a supermajority signed (qc.View, qc.BlockID).
@@ -51,17 +58,21 @@ func (v *Verifier) QC(qc *model.QC) error {
 		}
 		return fmt.Errorf("%w: unsigned QC for view %d is not the root QC", model.ErrInvalid, qc.View)
 	}
-	weight, err := v.committee.SignersWeight(qc.Signers)
+	com, err := v.committeeAt(qc.View)
 	if err != nil {
 		return fmt.Errorf("QC for view %d: %w", qc.View, err)
 	}
-	if weight < v.committee.SupermajorityThreshold() {
+	weight, err := com.SignersWeight(qc.Signers)
+	if err != nil {
+		return fmt.Errorf("QC for view %d: %w", qc.View, err)
+	}
+	if weight < com.SupermajorityThreshold() {
 		return fmt.Errorf("%w: QC for view %d has weight %d below supermajority %d",
-			model.ErrInvalid, qc.View, weight, v.committee.SupermajorityThreshold())
+			model.ErrInvalid, qc.View, weight, com.SupermajorityThreshold())
 	}
 	keys := make([]crypto.PublicKey, 0, qc.Signers.Count())
 	for _, i := range qc.Signers.Indices() {
-		keys = append(keys, v.committee.Member(i).StakingKey)
+		keys = append(keys, com.Member(i).StakingKey)
 	}
 	agg, err := v.scheme.AggregatePublicKeys(keys)
 	if err != nil {
@@ -82,13 +93,17 @@ func (v *Verifier) TC(tc *model.TC) error {
 	if tc == nil {
 		return fmt.Errorf("%w: missing TC", model.ErrInvalid)
 	}
-	weight, err := v.committee.SignersWeight(tc.Signers)
+	com, err := v.committeeAt(tc.View)
 	if err != nil {
 		return fmt.Errorf("TC for view %d: %w", tc.View, err)
 	}
-	if weight < v.committee.SupermajorityThreshold() {
+	weight, err := com.SignersWeight(tc.Signers)
+	if err != nil {
+		return fmt.Errorf("TC for view %d: %w", tc.View, err)
+	}
+	if weight < com.SupermajorityThreshold() {
 		return fmt.Errorf("%w: TC for view %d has weight %d below supermajority %d",
-			model.ErrInvalid, tc.View, weight, v.committee.SupermajorityThreshold())
+			model.ErrInvalid, tc.View, weight, com.SupermajorityThreshold())
 	}
 	if err := v.QC(tc.NewestQC); err != nil {
 		return fmt.Errorf("TC for view %d: newest %w", tc.View, err)
@@ -100,7 +115,7 @@ func (v *Verifier) TC(tc *model.TC) error {
 		if _, ok := groups[qv]; !ok {
 			order = append(order, qv)
 		}
-		groups[qv] = append(groups[qv], v.committee.Member(i).StakingKey)
+		groups[qv] = append(groups[qv], com.Member(i).StakingKey)
 	}
 	keys := make([]crypto.PublicKey, 0, len(order))
 	msgs := make([][]byte, 0, len(order))
@@ -120,7 +135,11 @@ func (v *Verifier) TC(tc *model.TC) error {
 
 // Vote checks the voter's membership and signature.
 func (v *Verifier) Vote(vote *model.Vote) error {
-	key, err := v.memberKey(vote.SignerID)
+	com, err := v.committeeAt(vote.View)
+	if err != nil {
+		return fmt.Errorf("vote for view %d: %w", vote.View, err)
+	}
+	key, err := memberKey(com, vote.SignerID)
 	if err != nil {
 		return fmt.Errorf("vote for view %d: %w", vote.View, err)
 	}
@@ -132,7 +151,11 @@ func (v *Verifier) Vote(vote *model.Vote) error {
 
 // Timeout checks the signer, the signature and the certificates it carries.
 func (v *Verifier) Timeout(t *model.TimeoutObject) error {
-	key, err := v.memberKey(t.SignerID)
+	com, err := v.committeeAt(t.View)
+	if err != nil {
+		return fmt.Errorf("timeout for view %d: %w", t.View, err)
+	}
+	key, err := memberKey(com, t.SignerID)
 	if err != nil {
 		return fmt.Errorf("timeout for view %d: %w", t.View, err)
 	}
@@ -155,12 +178,21 @@ func (v *Verifier) Block(b *model.Block) error {
 	if b.IsRoot() {
 		return fmt.Errorf("%w: root block %v cannot be verified by certificates", model.ErrInvalid, b.ID())
 	}
-	if err := v.QC(b.QC); err != nil {
-		return fmt.Errorf("block for view %d: parent %w", b.View, err)
+	return v.Header(&b.Header)
+}
+
+// Header checks the certificates a (non-root) header carries: the QC for
+// its parent and the TC that lets it skip views.
+func (v *Verifier) Header(h *model.Header) error {
+	if h.QC == nil {
+		return fmt.Errorf("%w: header for view %d has no parent QC", model.ErrInvalid, h.View)
 	}
-	if b.TC != nil {
-		if err := v.TC(b.TC); err != nil {
-			return fmt.Errorf("block for view %d: %w", b.View, err)
+	if err := v.QC(h.QC); err != nil {
+		return fmt.Errorf("block for view %d: parent %w", h.View, err)
+	}
+	if h.TC != nil {
+		if err := v.TC(h.TC); err != nil {
+			return fmt.Errorf("block for view %d: %w", h.View, err)
 		}
 	}
 	return nil
@@ -170,10 +202,14 @@ func (v *Verifier) Block(b *model.Block) error {
 // signature over the block ID, and the block's certificates.
 func (v *Verifier) Proposal(p *model.Proposal) error {
 	b := p.Block
-	if leader := v.committee.Leader(b.View); b.ProposerID != leader {
+	com, err := v.committeeAt(b.View)
+	if err != nil {
+		return fmt.Errorf("proposal for view %d: %w", b.View, err)
+	}
+	if leader := com.Leader(b.View); b.ProposerID != leader {
 		return fmt.Errorf("%w: proposal for view %d by %v, leader is %v", model.ErrInvalid, b.View, b.ProposerID, leader)
 	}
-	key, err := v.memberKey(b.ProposerID)
+	key, err := memberKey(com, b.ProposerID)
 	if err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}

@@ -405,8 +405,8 @@ func TestWeightedQC(t *testing.T) {
 
 func TestVerifierCommittee(t *testing.T) {
 	f := newFixture(t, crypto.Fast(), 1, 1, 1)
-	if f.v.Committee() != f.com {
-		t.Fatal("Committee() is not the configured committee")
+	if f.v.Schedule() != committee.Schedule(f.com) {
+		t.Fatal("Schedule() is not the configured committee")
 	}
 }
 
