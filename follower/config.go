@@ -83,6 +83,12 @@ type Config struct {
 	// bounds inputs waiting for a worker (default 4·Workers).
 	Workers   int
 	QueueSize int
+	// PerBlockValidation checks the certificate of every block of a range
+	// instead of the chained check (hash links plus the last block's QC).
+	// It exists to measure what chained validation saves (floe bench
+	// follower) and for operators who want it anyway; it changes cost, not
+	// what is accepted.
+	PerBlockValidation bool
 	// MaxRecords bounds the misbehaviour records kept (default 1024).
 	MaxRecords int
 

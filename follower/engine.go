@@ -262,8 +262,17 @@ func (e *Engine) HandleRange(from string, blocks []*model.Block, qc *model.QC) e
 	if err := e.admit(func(c *core) error { return c.admitRange(blocks) }); err != nil {
 		return err
 	}
+	v := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC)
+	if e.cfg.PerBlockValidation {
+		for i, b := range blocks[:len(blocks)-1] {
+			e.m.qcChecks.Inc()
+			if err := v.QC(blocks[i+1].QC); err != nil {
+				return e.rejected(from, b, err)
+			}
+		}
+	}
 	e.m.qcChecks.Inc()
-	if err := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC).QC(qc); err != nil {
+	if err := v.QC(qc); err != nil {
 		return e.rejected(from, last, err)
 	}
 	return e.apply(func(c *core) (outcome, error) { return c.addRange(from, blocks, qc), nil })
@@ -416,6 +425,10 @@ func (e *Engine) failLocked(err error) {
 		e.cancel()
 	}
 }
+
+// QCChecks counts the signature checks of certificates and proposals made
+// so far.
+func (e *Engine) QCChecks() uint64 { return uint64(counterValue(e.m.qcChecks)) }
 
 // FinalizedHeight is the height of the last finalized block.
 func (e *Engine) FinalizedHeight() uint64 { return e.finalizedHeight.Load() }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
@@ -74,14 +72,6 @@ func newFixture(t testing.TB, c *testchain.Chain, tweak func(*Config)) *fixture 
 	f.engine = e
 	t.Cleanup(e.Stop)
 	return f
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		panic(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 func (f *fixture) qcChecks() float64 { return counterValue(f.engine.m.qcChecks) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Record is one piece of misbehaviour the follower saw: a peer that sent
@@ -81,6 +82,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.finalizedHeight, m.uncertified, m.uncertifiedBytes, m.detached)
 	}
 	return m
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }
 
 func newReporter(log *slog.Logger, m *metrics, max int) *reporter {
