@@ -21,7 +21,6 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/node"
 )
 
@@ -149,7 +148,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 		srv := api.New(n, api.Options{
 			Logger:    log,
 			Gatherer:  reg,
-			DecodeTxs: func(p []byte) ([][]byte, error) { return mempool.DecodePayload(p, maxTxs) },
+			DecodeTxs: func(p []byte) ([][]byte, error) { return node.DecodeTxs(p, maxTxs) },
 		})
 		// Block streams set their own per-write deadlines.
 		serve("api", apiLn, srv, 30*time.Second)
