@@ -96,6 +96,14 @@ type Config struct {
 	// they were stored, in order, one call at a time. It must not block for
 	// long: it runs while the engine's state is locked.
 	OnFinalized func([]*model.Block)
+	// BeforeSave is called with newly finalized blocks before they are
+	// stored; what it returns is stored in the same batch (a node passes
+	// its epoch state, so the schedule always matches the finalized chain
+	// on disk). An error stops the engine.
+	BeforeSave func(finalized []*model.Block) (extra []byte, err error)
+	// OnProposal is called with every proposal the engine verified and
+	// kept (re-serving followers stream them on).
+	OnProposal func(*model.Proposal)
 	// OnCertified is called with newly connected certified blocks after
 	// they were stored, under the same rules (re-serving followers use it).
 	OnCertified func(blocks []*model.Block, tipQC *model.QC)

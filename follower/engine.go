@@ -238,7 +238,20 @@ func (e *Engine) HandleProposal(from string, p *model.Proposal) error {
 	if err := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC).Proposal(p); err != nil {
 		return e.rejected(from, b, err)
 	}
-	return e.apply(func(c *core) (outcome, error) { return c.addProposal(from, p) })
+	return e.apply(func(c *core) (outcome, error) {
+		out, err := c.addProposal(from, p)
+		if err == nil && e.cfg.OnProposal != nil {
+			e.cfg.OnProposal(p)
+		}
+		return out, err
+	})
+}
+
+// Report records misbehaviour found outside the engine (an undecodable
+// answer, a malformed stream frame): the peer is reported like one that
+// sent an invalid block.
+func (e *Engine) Report(peer string, err error) {
+	e.rep.invalid(peer, 0, model.ZeroID, err)
 }
 
 // HandleRange validates a range of connected blocks with one QC check and
@@ -388,7 +401,15 @@ func (e *Engine) apply(step func(*core) (outcome, error)) error {
 		e.m.evicted.Add(float64(out.Evicted))
 	}
 	if len(out.Certified) > 0 || len(out.Finalized) > 0 {
-		if serr := e.cfg.Store.Save(Update{Certified: out.Certified, Finalized: out.Finalized, TipQC: e.core.tipQC}); serr != nil {
+		u := Update{Certified: out.Certified, Finalized: out.Finalized, TipQC: e.core.tipQC}
+		if len(out.Finalized) > 0 && e.cfg.BeforeSave != nil {
+			var herr error
+			if u.Extra, herr = e.cfg.BeforeSave(out.Finalized); herr != nil {
+				e.failLocked(fmt.Errorf("follower: before saving finalized blocks: %w", herr))
+				return e.err
+			}
+		}
+		if serr := e.cfg.Store.Save(u); serr != nil {
 			// The bookkeeping moved past what is on disk: continuing would
 			// serve state that a restart forgets. Stop.
 			e.failLocked(fmt.Errorf("follower: store: %w", serr))

@@ -33,6 +33,9 @@ type Update struct {
 	Certified []*model.Block // newly connected certified blocks, parents first
 	Finalized []*model.Block // newly final blocks, oldest first, consecutive heights
 	TipQC     *model.QC      // certifies the newest certified block
+	// Extra is what Config.BeforeSave returned (nil: nothing), stored in
+	// the same batch (PebbleStore: the node's epoch state).
+	Extra []byte
 }
 
 // MemoryStore is a Store in memory, for tests and benchmarks. It keeps every
@@ -161,7 +164,7 @@ func (p *PebbleStore) Load() (Saved, bool, error) {
 
 // Save implements Store: one synced Pebble batch.
 func (p *PebbleStore) Save(u Update) error {
-	c := storage.Commit{Blocks: u.Certified, Finalized: u.Finalized}
+	c := storage.Commit{Blocks: u.Certified, Finalized: u.Finalized, Epochs: u.Extra}
 	if u.TipQC != nil {
 		c.Liveness = &pacemaker.Data{CurrentView: u.TipQC.View + 1, NewestQC: u.TipQC}
 	}

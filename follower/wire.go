@@ -24,12 +24,15 @@ import (
 //
 //	length(4) | kind(1) | body
 //
-// whose body is a canonical proposal (FrameProposal) or a range answer
+// whose body is empty (FrameKeepAlive), a canonical proposal (FrameProposal) or a range answer
 // (FrameCertified: blocks that reached the sender without a proposer
 // signature, with the QC that certifies the last).
 const (
 	wireVersion = 1
 
+	// FrameKeepAlive has an empty body: it keeps an idle stream open
+	// through proxies and tells the reader the sender is alive.
+	FrameKeepAlive byte = 0
 	// FrameProposal carries a model.Proposal encoding.
 	FrameProposal byte = 1
 	// FrameCertified carries a range encoding.

@@ -17,6 +17,9 @@ import (
 // (submitting twice is not an error for a client).
 func (n *Node) SubmitTxs(txs [][]byte) []SubmitResult {
 	out := make([]SubmitResult, len(txs))
+	if n.fol != nil {
+		return n.refuseTxs(txs, out)
+	}
 	now := time.Now()
 	var accepted [][]byte
 	for i, tx := range txs {

@@ -39,8 +39,8 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() error {
-	if c.Genesis == nil || c.Keys == nil {
-		return fmt.Errorf("node config: genesis and keys are required")
+	if c.Genesis == nil {
+		return fmt.Errorf("node config: genesis is required")
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("node config: data directory is required")

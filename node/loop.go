@@ -37,6 +37,7 @@ func (n *Node) consensusLoop(initial consensus.Output) {
 func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 	view := n.core.CurrentView()
 	out, err := n.core.Step(time.Now(), ev)
+	n.publishAccepted(ev, out.Blocks)
 	if err != nil {
 		if consensus.IsFatal(err) {
 			n.fatal(err)
@@ -128,6 +129,7 @@ func (n *Node) send(m consensus.Message) {
 	case m.Proposal != nil:
 		frame = encodeProposal(m.Proposal)
 		n.metrics.proposals.Inc()
+		n.live.publishProposal(m.Proposal)
 	case m.Vote != nil:
 		if m.To == n.self {
 			// Our own vote, for the view we lead next, joins the batch of

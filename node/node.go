@@ -84,6 +84,8 @@ type Node struct {
 	parked map[model.View]loopEvent
 
 	sync   *syncClient
+	fol    *followerMode // nil for a participant
+	live   *liveFeed     // accepted proposals for /v1/sync/live
 	subs   *subscribers
 	outbox *outbox
 	seen   *seenTxs        // submit times of local transactions, for latency
@@ -105,110 +107,25 @@ type Node struct {
 }
 
 // New opens the store and builds a node; Start runs it.
-func New(cfg Config) (*Node, error) {
+func New(cfg Config) (n *Node, err error) {
 	if err := cfg.withDefaults(); err != nil {
 		return nil, err
 	}
-	com, _, err := cfg.Genesis.Committee()
-	if err != nil {
-		return nil, fmt.Errorf("genesis: %w", err)
+	if cfg.Keys == nil {
+		return nil, fmt.Errorf("node config: keys are required")
 	}
-	self := cfg.Keys.NodeID()
-	root, rootQC, err := cfg.Genesis.Root(com.Size())
+	n, st, err := open(cfg, cfg.Keys.NodeID())
 	if err != nil {
 		return nil, err
 	}
-	genesisEpochs, err := cfg.Genesis.EpochState()
-	if err != nil {
-		return nil, fmt.Errorf("genesis: %w", err)
-	}
-	n := &Node{
-		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(), rootQC: rootQC,
-		epochParams:     genesisEpochs.Params(),
-		governance:      &governanceQueue{},
-		metrics:         newMetrics(cfg.Metrics),
-		events:          make(chan loopEvent, 4096),
-		verify:          make(chan verifyJob, cfg.VerifyQueue),
-		serve:           make(chan syncJob, 256),
-		finalizedSignal: make(chan struct{}, 1),
-		executedSignal:  make(chan struct{}, 1),
-		results:         newResultRing(),
-		parked:          make(map[model.View]loopEvent),
-		subs:            newSubscribers(),
-		outbox:          &outbox{max: 100_000},
-		seen:            newSeenTxs(200_000),
-		dedup:           newExecutedWindow(),
-		txIDs:           newTxIDCache(),
-		dirty:           make(map[[32]byte]storage.KV),
-		done:            make(chan struct{}),
-	}
-	n.votes = newVoteBatcher(n.committeeAt)
-
-	n.store, err = storage.OpenPebble(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	ok := false
 	defer func() {
-		if !ok {
+		if err != nil {
 			n.store.Close()
 		}
 	}()
-	st, found, err := n.store.LoadState()
-	if err != nil {
-		return nil, fmt.Errorf("load consensus state: %w", err)
-	}
-	if !found {
-		st = consensus.GenesisState(root, rootQC)
-		if err := n.store.Init(st); err != nil {
-			return nil, fmt.Errorf("initialize store: %w", err)
-		}
-	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
-		return nil, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
-	}
-	if n.epochs, err = loadEpochs(n.store, n.epochParams, genesisEpochs); err != nil {
-		return nil, err
-	}
-	sch := n.epochs.Schedule()
-	n.dir.Store(newDirectory(sch, verify.New(sch, n.scheme, rootQC), clonePending(n.epochs.Pending())))
-	for _, m := range n.dir.Load().peers {
-		if m.ID() == self {
-			n.name = m.Name
-		}
-	}
-	if n.name == "" {
-		n.name = self.String()
-		n.log.Info("this node is in no known epoch's committee: it follows the chain until an epoch includes it")
-	}
-
-	n.app, err = kvstore.New(n.store.Iterate)
-	if err != nil {
-		return nil, fmt.Errorf("rebuild application state: %w", err)
-	}
-	executed, err := n.store.ExecutedHeight()
-	if err != nil {
-		return nil, err
-	}
-	if executed > 0 {
-		want, err := n.store.StateRoot(executed)
-		if err != nil {
-			return nil, err
-		}
-		if got := n.app.Root(); got != want {
-			return nil, fmt.Errorf("%w: rebuilt state root %x differs from the stored root %x at height %d",
-				storage.ErrCorrupt, got, want, executed)
-		}
-	}
-	n.executedHeight.Store(executed)
-	n.results.put(executed, n.app.Root())
-	if err := n.rebuildDedup(executed); err != nil {
-		return nil, fmt.Errorf("rebuild executed-transaction window: %w", err)
-	}
+	self, sch := n.self, n.dir.Load().schedule
 
 	params := cfg.Genesis.Params
-	n.mempool = mempool.New(mempool.Config{
-		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
-	}, n.app.CheckTx)
 	n.core, err = consensus.New(consensus.Config{
 		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: sch,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
@@ -242,7 +159,6 @@ func New(cfg Config) (*Node, error) {
 	}
 	registerTransportMetrics(cfg.Metrics, n.transport)
 	n.sync = newSyncClient(n)
-	ok = true
 	return n, nil
 }
 
@@ -250,6 +166,9 @@ func New(cfg Config) (*Node, error) {
 // when the node stops (Stop, or a fatal error reported by Err).
 func (n *Node) Start(ctx context.Context) error {
 	n.ctx, n.cancel = context.WithCancel(ctx)
+	if n.fol != nil {
+		return n.startFollower()
+	}
 	out, err := n.core.Start(time.Now())
 	if err != nil && consensus.IsFatal(err) {
 		return err
@@ -310,7 +229,11 @@ func (n *Node) stop(err error) {
 		}
 		n.transport.Close()
 		n.wg.Wait()
+		if n.fol != nil {
+			n.fol.engine.Stop() // it writes to the store
+		}
 		n.subs.closeAll()
+		n.live.closeAll()
 		if cerr := n.store.Close(); cerr != nil && err == nil {
 			n.log.Error("close store", "err", cerr)
 		}
@@ -398,3 +321,111 @@ func (n *Node) deliver(ev loopEvent) {
 }
 
 var errStopped = errors.New("node stopped")
+
+// open builds what participants and followers share: the store (initialized
+// from genesis if empty), the epoch state committed with the finalized chain,
+// the application state, the execution bookkeeping and an (idle for
+// followers) mempool. It returns the consensus state found in the store.
+func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
+	com, _, err := cfg.Genesis.Committee()
+	if err != nil {
+		return nil, consensus.State{}, fmt.Errorf("genesis: %w", err)
+	}
+	root, rootQC, err := cfg.Genesis.Root(com.Size())
+	if err != nil {
+		return nil, consensus.State{}, err
+	}
+	genesisEpochs, err := cfg.Genesis.EpochState()
+	if err != nil {
+		return nil, consensus.State{}, fmt.Errorf("genesis: %w", err)
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(), rootQC: rootQC,
+		epochParams:     genesisEpochs.Params(),
+		governance:      &governanceQueue{},
+		metrics:         newMetrics(cfg.Metrics),
+		events:          make(chan loopEvent, 4096),
+		verify:          make(chan verifyJob, cfg.VerifyQueue),
+		serve:           make(chan syncJob, 256),
+		finalizedSignal: make(chan struct{}, 1),
+		executedSignal:  make(chan struct{}, 1),
+		results:         newResultRing(),
+		parked:          make(map[model.View]loopEvent),
+		subs:            newSubscribers(),
+		live:            newLiveFeed(),
+		outbox:          &outbox{max: 100_000},
+		seen:            newSeenTxs(200_000),
+		dedup:           newExecutedWindow(),
+		txIDs:           newTxIDCache(),
+		dirty:           make(map[[32]byte]storage.KV),
+		done:            make(chan struct{}),
+	}
+	n.votes = newVoteBatcher(n.committeeAt)
+
+	n.store, err = storage.OpenPebble(cfg.DataDir)
+	if err != nil {
+		return nil, consensus.State{}, fmt.Errorf("open store: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.store.Close()
+		}
+	}()
+	st, found, err := n.store.LoadState()
+	if err != nil {
+		return nil, consensus.State{}, fmt.Errorf("load consensus state: %w", err)
+	}
+	if !found {
+		st = consensus.GenesisState(root, rootQC)
+		if err := n.store.Init(st); err != nil {
+			return nil, consensus.State{}, fmt.Errorf("initialize store: %w", err)
+		}
+	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
+		return nil, consensus.State{}, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
+	}
+	if n.epochs, err = loadEpochs(n.store, n.epochParams, genesisEpochs); err != nil {
+		return nil, consensus.State{}, err
+	}
+	sch := n.epochs.Schedule()
+	n.dir.Store(newDirectory(sch, verify.New(sch, n.scheme, rootQC), clonePending(n.epochs.Pending())))
+	for _, m := range n.dir.Load().peers {
+		if m.ID() == self {
+			n.name = m.Name
+		}
+	}
+	if n.name == "" {
+		n.name = self.String()
+		n.log.Info("this node is in no known epoch's committee: it follows the chain until an epoch includes it")
+	}
+
+	n.app, err = kvstore.New(n.store.Iterate)
+	if err != nil {
+		return nil, consensus.State{}, fmt.Errorf("rebuild application state: %w", err)
+	}
+	executed, err := n.store.ExecutedHeight()
+	if err != nil {
+		return nil, consensus.State{}, err
+	}
+	if executed > 0 {
+		want, err := n.store.StateRoot(executed)
+		if err != nil {
+			return nil, consensus.State{}, err
+		}
+		if got := n.app.Root(); got != want {
+			return nil, consensus.State{}, fmt.Errorf("%w: rebuilt state root %x differs from the stored root %x at height %d",
+				storage.ErrCorrupt, got, want, executed)
+		}
+	}
+	n.executedHeight.Store(executed)
+	n.results.put(executed, n.app.Root())
+	if err := n.rebuildDedup(executed); err != nil {
+		return nil, consensus.State{}, fmt.Errorf("rebuild executed-transaction window: %w", err)
+	}
+
+	n.mempool = mempool.New(mempool.Config{
+		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
+	}, n.app.CheckTx)
+	ok = true
+	return n, st, nil
+}

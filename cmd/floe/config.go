@@ -74,6 +74,13 @@ type nodeConfig struct {
 		MaxTxs   int `toml:"max_txs"`
 		MaxBytes int `toml:"max_bytes"`
 	} `toml:"mempool"`
+	// Follower configures 'floe follow' (ignored by 'floe start').
+	Follower struct {
+		// Upstreams are the API base URLs to pull blocks from.
+		Upstreams      []string `toml:"upstreams"`
+		Workers        int      `toml:"workers"`
+		MaxUncertified int      `toml:"max_uncertified"`
+	} `toml:"follower"`
 	Node struct {
 		VerifyWorkers  int      `toml:"verify_workers"`
 		VerifyQueue    int      `toml:"verify_queue"`

@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(),
 		newTestnetCmd(),
 		newBenchCmd(),
+		newFollowCmd(),
 	)
 	return root
 }

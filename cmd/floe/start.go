@@ -78,6 +78,41 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 		return err
 	}
 
+	p2pListen := cfg.P2P.Listen
+	if p2pListen == "" {
+		// A validator that joins in a later epoch is not in genesis: it
+		// listens on the address it registered (its validator.json).
+		if b, err := os.ReadFile(filepath.Join(home, configDir, validatorFile)); err == nil {
+			var v genesis.Validator
+			if json.Unmarshal(b, &v) == nil {
+				p2pListen = v.Address
+			}
+		}
+	}
+	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (*node.Node, error) {
+		return node.New(node.Config{
+			Genesis:         g,
+			Keys:            keys,
+			DataDir:         cfg.Storage.DataDir,
+			P2PListen:       p2pListen,
+			MempoolMaxTxs:   cfg.Mempool.MaxTxs,
+			MempoolMaxBytes: cfg.Mempool.MaxBytes,
+			VerifyWorkers:   cfg.Node.VerifyWorkers,
+			VerifyQueue:     cfg.Node.VerifyQueue,
+			StatusInterval:  cfg.Node.StatusInterval.Duration,
+			GossipInterval:  cfg.Node.GossipInterval.Duration,
+			Logger:          log,
+			Metrics:         reg,
+		})
+	})
+}
+
+// serveNode binds the API and debug listeners (before the node opens its
+// database, so a taken port fails fast), builds the node with build, runs
+// it and serves its API until ctx ends or the node stops. Participants
+// (floe start) and followers (floe follow) share it.
+func serveNode(ctx context.Context, cfg *nodeConfig, g *genesis.Genesis, log *slog.Logger, build func(*prometheus.Registry) (*node.Node, error)) error {
+	var err error
 	// Bind the HTTP listeners before opening the node, so that a taken port
 	// fails the start before the database and peer connections are opened.
 	var apiLn, debugLn net.Listener
@@ -94,33 +129,9 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 		defer debugLn.Close()
 	}
 
-	p2pListen := cfg.P2P.Listen
-	if p2pListen == "" {
-		// A validator that joins in a later epoch is not in genesis: it
-		// listens on the address it registered (its validator.json).
-		if b, err := os.ReadFile(filepath.Join(home, configDir, validatorFile)); err == nil {
-			var v genesis.Validator
-			if json.Unmarshal(b, &v) == nil {
-				p2pListen = v.Address
-			}
-		}
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n, err := node.New(node.Config{
-		Genesis:         g,
-		Keys:            keys,
-		DataDir:         cfg.Storage.DataDir,
-		P2PListen:       p2pListen,
-		MempoolMaxTxs:   cfg.Mempool.MaxTxs,
-		MempoolMaxBytes: cfg.Mempool.MaxBytes,
-		VerifyWorkers:   cfg.Node.VerifyWorkers,
-		VerifyQueue:     cfg.Node.VerifyQueue,
-		StatusInterval:  cfg.Node.StatusInterval.Duration,
-		GossipInterval:  cfg.Node.GossipInterval.Duration,
-		Logger:          log,
-		Metrics:         reg,
-	})
+	n, err := build(reg)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/node"
+)
+
+func newFollowCmd() *cobra.Command {
+	var (
+		home, genesisPath string
+		upstreams         []string
+	)
+	cmd := &cobra.Command{
+		Use:   "follow --home DIR --upstream URL [--upstream URL ...]",
+		Short: "Follow a chain without voting (observers, exchanges, indexers)",
+		Long: `Run a consensus follower: it pulls blocks from the HTTP APIs of upstream
+nodes (participants or other followers), validates every block header by the
+QC that certifies it against its epoch's identity table (seed 001), keeps
+uncertified blocks in a bounded cache, stores only certified blocks, finalizes
+with the 2-chain rule, executes the finalized chain and serves the same read
+API as a participant (blocks, transactions, state with proofs, the finalized
+stream, /metrics) plus the sync endpoints, so followers can follow followers.
+
+DIR needs no keys: config/genesis.json (or --genesis) and an optional
+config/floe.toml whose [follower] section may list upstreams, workers and
+max_uncertified; --upstream flags replace the configured upstreams. The
+environment overrides of 'floe start' apply (FLOE_API, FLOE_DEBUG,
+FLOE_LOG_LEVEL, FLOE_DATA_DIR). A follower refuses transactions.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if home == "" {
+				return fmt.Errorf("--home is required")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			tuneGC(os.LookupEnv)
+			return runFollower(ctx, home, genesisPath, upstreams, cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", "", "follower home directory")
+	cmd.Flags().StringVar(&genesisPath, "genesis", "", "genesis file (default DIR/config/genesis.json)")
+	cmd.Flags().StringArrayVar(&upstreams, "upstream", nil, "upstream API base URL, e.g. http://127.0.0.1:8080 (repeatable)")
+	return cmd
+}
+
+func runFollower(ctx context.Context, home, genesisPath string, upstreams []string, logOut io.Writer) error {
+	cfg, err := loadConfig(home, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.Log.Level) // validated by loadConfig
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	if genesisPath == "" {
+		genesisPath = filepath.Join(home, configDir, genesisFile)
+	}
+	g, err := genesis.Load(genesisPath)
+	if err != nil {
+		return err
+	}
+	if len(upstreams) == 0 {
+		upstreams = cfg.Follower.Upstreams
+	}
+	if len(upstreams) == 0 {
+		return fmt.Errorf("no upstream: pass --upstream URL or list [follower] upstreams in floe.toml")
+	}
+	if cfg.Follower.Workers < 0 || cfg.Follower.MaxUncertified < 0 {
+		return fmt.Errorf("follower.workers and follower.max_uncertified must not be negative")
+	}
+	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
+		return err
+	}
+	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (*node.Node, error) {
+		return node.NewFollower(node.FollowerConfig{
+			Genesis:        g,
+			DataDir:        cfg.Storage.DataDir,
+			Upstreams:      upstreams,
+			Workers:        cfg.Follower.Workers,
+			MaxUncertified: cfg.Follower.MaxUncertified,
+			PollInterval:   cfg.Node.StatusInterval.Duration,
+			Logger:         log,
+			Metrics:        reg,
+		})
+	})
+}
