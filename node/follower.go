@@ -385,8 +385,7 @@ func (n *Node) fetchRange(u *upstream, from uint64) ([]*model.Block, *model.QC, 
 }
 
 // followLive reads an upstream's live stream and hands every frame to the
-// engine's pool; when the pool is full, frames are dropped (and counted):
-// range sync fills any gap.
+// engine's pool, reconnecting with backoff when the stream ends.
 func (n *Node) followLive(u *upstream) {
 	backoff := 200 * time.Millisecond
 	for n.ctx.Err() == nil {
@@ -431,7 +430,11 @@ func (n *Node) readLive(u *upstream) error {
 			return err
 		}
 		in.From = u.url
-		n.fol.engine.TrySubmit(in)
+		// Waiting here is back-pressure on the stream: an upstream whose
+		// subscriber falls too far behind drops it, and ranges fill the gap.
+		if err := n.fol.engine.Submit(n.ctx, in); err != nil {
+			return err
+		}
 	}
 }
 

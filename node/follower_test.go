@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -253,11 +253,11 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 		byz.frames = append(byz.frames, [2][]byte{{follower.FrameProposal}, p.Encode()})
 		prev = p.Block
 	}
-	// Far future: beyond the genesis epoch, no known identity table.
+	// Far future: beyond the last known epoch, no identity table.
 	for i := 0; i < 50; i++ {
-		v := model.View(100_000_000 + i)
-		p := signed(t, tn, model.Header{View: v, Height: final + 10, ParentID: parent.ID(), QC: tip.QC,
-			TC: &model.TC{View: v - 1, NewestQC: tip.QC, NewestQCViews: []model.View{tip.QC.View}, Signers: tip.QC.Signers, Signature: tip.QC.Signature},
+		v := tn.nodes[0].Status().Epoch.FinalView + 1_000_000 + model.View(i)
+		qc := &model.QC{View: v - 1, BlockID: model.Identifier{byte(i)}, Signers: fakeQC.Signers, Signature: fakeQC.Signature}
+		p := signed(t, tn, model.Header{View: v, Height: final + 10, ParentID: qc.BlockID, QC: qc,
 			ProposerID: com.Leader(v), Timestamp: tip.Timestamp}, []byte{byte(i)})
 		byz.frames = append(byz.frames, [2][]byte{{follower.FrameProposal}, p.Encode()})
 	}
@@ -267,6 +267,17 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 
 	f, reg := startFollower(t, tn, evil.URL, honest.URL)
 	eng := f.Engine()
+	defer func() {
+		if t.Failed() {
+			recs, total := eng.Records()
+			kinds := map[string]int{}
+			for _, r := range recs {
+				kinds[r.Kind+" "+r.Peer]++
+			}
+			t.Logf("final %d; follower %+v; sizes %+v; records %d %v; unknown_epoch %v view_full %v",
+				final, f.Status().FinalizedHeight, eng.Sizes(), total, kinds, rejected(t, reg, "unknown_epoch"), rejected(t, reg, "view_full"))
+		}
+	}()
 	waitFor(t, "the attack to be seen", 60*time.Second, func() bool {
 		recs, _ := eng.Records()
 		ev, bad := 0, 0
