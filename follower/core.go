@@ -145,8 +145,10 @@ func (c *core) admitRange(blocks []*model.Block) error {
 	if last.View <= c.finalized().View {
 		return fmt.Errorf("%w: range up to view %d, finalized view %d", ErrStale, last.View, c.finalized().View)
 	}
-	if c.certified(last.ID()) {
-		return fmt.Errorf("%w: range tip %v (view %d) is certified", ErrKnown, last.ID(), last.View)
+	// Only a tip already in the tree makes the range redundant: a detached
+	// tip is exactly what the range's lower blocks are needed to connect.
+	if c.tree.Block(last.ID()) != nil {
+		return fmt.Errorf("%w: range tip %v (view %d) is connected", ErrKnown, last.ID(), last.View)
 	}
 	return nil
 }

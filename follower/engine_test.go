@@ -644,3 +644,32 @@ func TestStoreFailureStopsTheEngine(t *testing.T) {
 type failingStore struct{ *MemoryStore }
 
 func (failingStore) Save(Update) error { return errors.New("disk on fire") }
+
+// Live proposals ran ahead: the range's tip is already certified but
+// detached (its ancestors unknown). The range must still be taken: its
+// lower blocks are what connects the tip.
+func TestRangeConnectsADetachedTip(t *testing.T) {
+	c := newChain(t, crypto.Fast())
+	f := newFixture(t, c, nil)
+	seg := extend(t, c, c.Root, c.RootQC, 20)
+	if err := f.engine.HandleRange("up", seg.Blocks[:8], seg.CertifyingQC(7)); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{13, 14} { // proposals 14 and 15: 14 certified, parent unknown
+		if err := f.engine.HandleProposal("up", propose(t, c, seg.Blocks[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sz := f.engine.Sizes(); sz.Detached != 1 {
+		t.Fatalf("sizes %+v", sz)
+	}
+	if err := f.engine.HandleRange("up", seg.Blocks[8:14], seg.CertifyingQC(13)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.engine.FinalizedHeight(); got != 13 {
+		t.Fatalf("finalized %d, want 13", got)
+	}
+	if err := f.engine.HandleRange("up", seg.Blocks[8:14], seg.CertifyingQC(13)); !errors.Is(err, ErrKnown) && !errors.Is(err, ErrStale) {
+		t.Fatalf("a connected range again: %v", err)
+	}
+}

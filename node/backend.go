@@ -132,59 +132,11 @@ const (
 	maxSubscribers   = 64
 )
 
-type subscribers struct {
-	mu   sync.Mutex
-	subs map[chan FinalizedBlock]struct{}
-}
+// subscribers fan executed blocks out to API streams.
+type subscribers = fanout[FinalizedBlock]
 
-func newSubscribers() *subscribers { return &subscribers{subs: make(map[chan FinalizedBlock]struct{})} }
-
-func (s *subscribers) add(ctx context.Context) <-chan FinalizedBlock {
-	ch := make(chan FinalizedBlock, subscriberBuffer)
-	s.mu.Lock()
-	if len(s.subs) >= maxSubscribers {
-		s.mu.Unlock()
-		close(ch)
-		return ch
-	}
-	s.subs[ch] = struct{}{}
-	s.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		s.remove(ch)
-	}()
-	return ch
-}
-
-func (s *subscribers) remove(ch chan FinalizedBlock) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.subs[ch]; ok {
-		delete(s.subs, ch)
-		close(ch)
-	}
-}
-
-func (s *subscribers) publish(b FinalizedBlock) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for ch := range s.subs {
-		select {
-		case ch <- b:
-		default:
-			delete(s.subs, ch)
-			close(ch)
-		}
-	}
-}
-
-func (s *subscribers) closeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for ch := range s.subs {
-		delete(s.subs, ch)
-		close(ch)
-	}
+func newSubscribers() *subscribers {
+	return newFanout[FinalizedBlock](subscriberBuffer, maxSubscribers)
 }
 
 // outbox holds transactions waiting to be gossiped; bounded, dropping the

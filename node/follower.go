@@ -254,19 +254,29 @@ func (n *Node) followPoll(u *upstream) {
 func (n *Node) getJSON(url string, v any) error {
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := n.fol.cfg.HTTPClient.Do(req)
+	resp, err := n.httpGet(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+}
+
+// httpGet sends a GET to an upstream; anything but 200 is an error.
+func (n *Node) httpGet(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := n.fol.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return resp, nil
 }
 
 // followRanges catches up: while an upstream reports a finalized height
@@ -353,19 +363,11 @@ func (n *Node) pickUpstream(from uint64, turn *int) *upstream {
 func (n *Node) fetchRange(u *upstream, from uint64) ([]*model.Block, *model.QC, error) {
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("%s/v1/sync/range?from=%d&count=%d", u.url, from, follower.MaxRangeBlocks), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	resp, err := n.fol.cfg.HTTPClient.Do(req)
+	resp, err := n.httpGet(ctx, fmt.Sprintf("%s/v1/sync/range?from=%d&count=%d", u.url, from, follower.MaxRangeBlocks))
 	if err != nil {
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("%s: %s", req.URL, resp.Status)
-	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, follower.DefaultMaxFrameBytes+1))
 	if err != nil {
 		return nil, nil, err
@@ -404,18 +406,11 @@ func (n *Node) followLive(u *upstream) {
 }
 
 func (n *Node) readLive(u *upstream) error {
-	req, err := http.NewRequestWithContext(n.ctx, http.MethodGet, u.url+"/v1/sync/live", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := n.fol.cfg.HTTPClient.Do(req)
+	resp, err := n.httpGet(n.ctx, u.url+"/v1/sync/live")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", req.URL, resp.Status)
-	}
 	r := newFrameReader(resp.Body)
 	for {
 		kind, body, err := follower.ReadFrame(r, follower.DefaultMaxFrameBytes)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
@@ -95,68 +94,14 @@ const (
 	maxLiveSubscribers = 64
 )
 
-// liveFeed fans frames out to subscribers without ever blocking the
-// publisher (the consensus loop or the follower engine).
-type liveFeed struct {
-	mu   sync.Mutex
-	subs map[chan SyncFrame]struct{}
-}
+// liveFeed fans live frames out to sync subscribers.
+type liveFeed struct{ *fanout[SyncFrame] }
 
-func newLiveFeed() *liveFeed { return &liveFeed{subs: make(map[chan SyncFrame]struct{})} }
-
-func (f *liveFeed) active() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs) > 0
-}
-
-func (f *liveFeed) add(ctx context.Context) <-chan SyncFrame {
-	ch := make(chan SyncFrame, liveBuffer)
-	f.mu.Lock()
-	if len(f.subs) >= maxLiveSubscribers {
-		f.mu.Unlock()
-		close(ch)
-		return ch
-	}
-	f.subs[ch] = struct{}{}
-	f.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if _, ok := f.subs[ch]; ok {
-			delete(f.subs, ch)
-			close(ch)
-		}
-	}()
-	return ch
-}
+func newLiveFeed() *liveFeed { return &liveFeed{newFanout[SyncFrame](liveBuffer, maxLiveSubscribers)} }
 
 func (f *liveFeed) publishProposal(p *model.Proposal) {
 	if !f.active() {
 		return // encoding costs: only for someone listening
 	}
 	f.publish(SyncFrame{Kind: follower.FrameProposal, Body: p.Encode()})
-}
-
-func (f *liveFeed) publish(fr SyncFrame) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for ch := range f.subs {
-		select {
-		case ch <- fr:
-		default:
-			delete(f.subs, ch)
-			close(ch)
-		}
-	}
-}
-
-func (f *liveFeed) closeAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for ch := range f.subs {
-		delete(f.subs, ch)
-		close(ch)
-	}
 }
