@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newInitCmd(),
 		newGenesisCmd(),
+		newGovernanceCmd(),
 		newStartCmd(),
 		newTxCmd(),
 		newStatusCmd(),
