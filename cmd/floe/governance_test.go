@@ -235,22 +235,9 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the genesis committee runs: the spare (node4) stays off.
-	cn := &crashNet{t: t, bin: bin, nodes: ts.nodes[:4]}
-	for i := range cn.nodes {
-		cn.start(i)
-	}
-	t.Cleanup(func() {
-		for _, n := range cn.nodes {
-			if n.running() {
-				n.stop(5 * time.Second)
-			}
-		}
-	})
+	cn := launchProcessNet(t, bin, ts.nodes[:4])
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := waitReady(ctx, cn.nodes, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	gpath := filepath.Join(dir, "net", genesisFile)
 	keyPath := filepath.Join(dir, "gov.key")
 	if err := saveGovernanceKey(keyPath, testnetGovernanceKey()); err != nil {
