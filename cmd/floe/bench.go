@@ -19,7 +19,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Run a benchmark (see 'floe bench' for the list)",
 		// Each benchmark parses its own flags.
 		DisableFlagParsing: true,
-		RunE: func(_ *cobra.Command, args []string) error { return runBench(args) },
+		RunE:               func(_ *cobra.Command, args []string) error { return runBench(args) },
 	}
 }
 
