@@ -91,6 +91,7 @@ func New(b Backend, opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/blocks/stream", s.handleStream)
 	s.mux.HandleFunc("GET /v1/blocks/{ref}", s.handleBlock)
 	s.mux.HandleFunc("GET /v1/status", s.handleStatus)
+	s.mux.HandleFunc("POST /v1/governance/events", s.handleServiceEvent)
 	s.mux.HandleFunc("GET /v1/state", s.handleState)
 	s.mux.HandleFunc("GET /v1/state/{key}", s.handleState)
 	if opts.Gatherer != nil {
@@ -644,6 +645,24 @@ type StatusResponse struct {
 	MempoolBytes    int          `json:"mempool_bytes"`
 	Committee       []MemberInfo `json:"committee"`
 	Peers           []PeerInfo   `json:"peers"`
+	Epoch           EpochInfo    `json:"epoch"`
+	NextEpoch       *EpochInfo   `json:"next_epoch,omitempty"`
+	PendingSetup    *EpochInfo   `json:"pending_setup,omitempty"`
+}
+
+// EpochInfo summarises an epoch.
+type EpochInfo struct {
+	Counter   uint64     `json:"counter"`
+	FirstView model.View `json:"first_view"`
+	FinalView model.View `json:"final_view"`
+	Members   int        `json:"members"`
+}
+
+func epochJSON(e *node.EpochInfo) *EpochInfo {
+	if e == nil {
+		return nil
+	}
+	return &EpochInfo{Counter: e.Counter, FirstView: e.FirstView, FinalView: e.FinalView, Members: e.Members}
 }
 
 // MemberInfo is one committee member.
@@ -669,6 +688,7 @@ func statusJSON(st node.Status) StatusResponse {
 		Syncing: st.Syncing, BestPeerHeight: st.BestPeerHeight,
 		MempoolTxs: st.MempoolTxs, MempoolBytes: st.MempoolBytes,
 		Committee: make([]MemberInfo, len(st.Committee)), Peers: make([]PeerInfo, len(st.Peers)),
+		Epoch: *epochJSON(&st.Epoch), NextEpoch: epochJSON(st.NextEpoch), PendingSetup: epochJSON(st.PendingSetup),
 	}
 	for i, m := range st.Committee {
 		resp.Committee[i] = MemberInfo{ID: m.ID.Hex(), Name: m.Name, Weight: m.Weight}

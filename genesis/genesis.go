@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
 )
 
 // Validator is one committee member as written in the genesis file.
@@ -37,6 +39,24 @@ type Params struct {
 	BlockIntervalMS      int64   `json:"block_interval_ms"`
 	MaxBlockBytes        int     `json:"max_block_bytes"`
 	MaxBlockTxs          int     `json:"max_block_txs"`
+	// EpochViews is the genesis epoch's length in views and the length of a
+	// fallback extension; 0 means one epoch forever (no committee changes).
+	EpochViews uint64 `json:"epoch_views,omitempty"`
+	// EpochSafetyViews: the next epoch must be committed in a block
+	// finalized more than this many views before the current epoch ends.
+	EpochSafetyViews uint64 `json:"epoch_safety_views,omitempty"`
+}
+
+// ProductionEpochs sets a production epoch profile: about a week of one-second
+// views, with the transition settled at least an hour before the end.
+func (p *Params) ProductionEpochs() {
+	p.EpochViews, p.EpochSafetyViews = 7*24*3600, 3600
+}
+
+// TestEpochs sets short epochs of the given length, for tests and the local
+// testnet: the transition must be settled a quarter of an epoch before its end.
+func (p *Params) TestEpochs(views uint64) {
+	p.EpochViews, p.EpochSafetyViews = views, max(views/4, 1)
 }
 
 // DefaultParams suit a local network on one machine.
@@ -60,6 +80,9 @@ type Genesis struct {
 	LeaderSeed  string      `json:"leader_seed"` // 32 bytes hex
 	Params      Params      `json:"params"`
 	Validators  []Validator `json:"validators"`
+	// Governance lists the ed25519 keys (hex) allowed to sign epoch service
+	// events (EpochSetup, EpochCommit).
+	Governance []string `json:"governance_keys,omitempty"`
 }
 
 // Member is a validated committee member with its peer-to-peer identity.
@@ -81,6 +104,9 @@ func Load(path string) (*Genesis, error) {
 		return nil, fmt.Errorf("genesis %s: %w", path, err)
 	}
 	if _, _, err := g.Committee(); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	if _, err := g.EpochParams(); err != nil {
 		return nil, fmt.Errorf("genesis %s: %w", path, err)
 	}
 	return &g, nil
@@ -147,6 +173,58 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 		return nil, nil, err
 	}
 	return c, net, nil
+}
+
+// Identities returns the genesis identity table and leader seed.
+func (g *Genesis) Identities() ([]epoch.Identity, [32]byte, error) {
+	var seed [32]byte
+	sb, err := hex.DecodeString(g.LeaderSeed)
+	if err != nil || len(sb) != 32 {
+		return nil, seed, fmt.Errorf("leader_seed must be 32 bytes of hex")
+	}
+	copy(seed[:], sb)
+	ids := make([]epoch.Identity, 0, len(g.Validators))
+	for i, v := range g.Validators {
+		pk, err1 := hex.DecodeString(v.StakingKey)
+		pop, err2 := hex.DecodeString(v.Possession)
+		nk, err3 := hex.DecodeString(v.NetworkKey)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, seed, fmt.Errorf("validator %d (%s): %w", i, v.Name, err)
+		}
+		ids = append(ids, epoch.Identity{Name: v.Name, Weight: v.Weight, StakingKey: pk, Possession: pop,
+			NetworkKey: ed25519.PublicKey(nk), Address: v.Address})
+	}
+	return ids, seed, nil
+}
+
+// EpochParams returns the chain's epoch rules.
+func (g *Genesis) EpochParams() (epoch.Params, error) {
+	root, _, err := g.Root(max(len(g.Validators), 1))
+	if err != nil {
+		return epoch.Params{}, err
+	}
+	p := epoch.Params{Chain: root.ID(), Scheme: crypto.BLS(), EpochViews: g.Params.EpochViews, SafetyViews: g.Params.EpochSafetyViews}
+	for i, k := range g.Governance {
+		b, err := hex.DecodeString(k)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return p, fmt.Errorf("governance_keys[%d] must be %d bytes of hex", i, ed25519.PublicKeySize)
+		}
+		p.Authorities = append(p.Authorities, ed25519.PublicKey(b))
+	}
+	return p, p.Validate()
+}
+
+// EpochState returns the epoch state machine at genesis.
+func (g *Genesis) EpochState() (*epoch.State, error) {
+	p, err := g.EpochParams()
+	if err != nil {
+		return nil, err
+	}
+	ids, seed, err := g.Identities()
+	if err != nil {
+		return nil, err
+	}
+	return epoch.Genesis(p, ids, seed)
 }
 
 // Root returns the genesis block and its root QC. The genesis block commits

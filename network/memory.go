@@ -145,6 +145,9 @@ func (t *MemoryTransport) Send(to model.NodeID, data []byte) bool {
 	}
 }
 
+// AddPeer is a no-op: every transport of a hub reaches every other.
+func (t *MemoryTransport) AddPeer(Peer) error { return nil }
+
 // Broadcast sends data to every other transport of the hub.
 func (t *MemoryTransport) Broadcast(data []byte) {
 	for _, id := range t.hub.ids() {

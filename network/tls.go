@@ -180,9 +180,12 @@ type TLS struct {
 	listener net.Listener
 	server   *tls.Config
 
-	peers []*peer // config order, without self
-	byID  map[model.NodeID]*peer
-	byKey map[string]*peer // string(ed25519 public key)
+	// set is the current peer set, replaced whole (copy on write) when a
+	// peer joins, so the hot paths read it without a lock.
+	set     atomic.Pointer[peerSet]
+	cert    tls.Certificate
+	selfPub ed25519.PublicKey
+	addMu   sync.Mutex // serialises AddPeer
 
 	selfQ chan []byte // loopback queue; same bound as a peer's
 	recv  chan Inbound
@@ -198,6 +201,27 @@ type TLS struct {
 	connMu      sync.Mutex
 	conns       map[net.Conn]struct{} // every open raw connection, closed by Close
 	connsClosed bool
+}
+
+// peerSet is an immutable snapshot of the peers.
+type peerSet struct {
+	peers []*peer // config order, then join order, without self
+	byID  map[model.NodeID]*peer
+	byKey map[string]*peer // string(ed25519 public key)
+}
+
+func (s *peerSet) with(p *peer) *peerSet {
+	n := &peerSet{peers: append(append([]*peer(nil), s.peers...), p),
+		byID: make(map[model.NodeID]*peer, len(s.byID)+1), byKey: make(map[string]*peer, len(s.byKey)+1)}
+	for k, v := range s.byID {
+		n.byID[k] = v
+	}
+	for k, v := range s.byKey {
+		n.byKey[k] = v
+	}
+	n.byID[p.id] = p
+	n.byKey[string(p.key)] = p
+	return n
 }
 
 // peer is the per-member state.
@@ -229,67 +253,26 @@ func NewTLS(cfg Config) (*TLS, error) {
 	t := &TLS{
 		cfg:        cfg,
 		log:        cfg.Logger.With("node", cfg.Self.String()),
-		byID:       make(map[model.NodeID]*peer),
-		byKey:      make(map[string]*peer),
 		selfQ:      make(chan []byte, cfg.SendQueueLen),
 		recv:       make(chan Inbound, cfg.ReceiveQueueLen),
 		handshakes: make(chan struct{}, maxPendingHandshakes),
 		conns:      make(map[net.Conn]struct{}),
 	}
-	selfPub := cfg.Key.Public().(ed25519.PublicKey)
+	t.cert = cert
+	t.selfPub = cfg.Key.Public().(ed25519.PublicKey)
+	t.set.Store(&peerSet{byID: make(map[model.NodeID]*peer), byKey: make(map[string]*peer)})
 	for _, pc := range cfg.Peers {
 		if pc.ID == cfg.Self {
-			if !selfPub.Equal(pc.NetworkKey) {
+			if !t.selfPub.Equal(pc.NetworkKey) {
 				return nil, fmt.Errorf("network: peer list gives self %s a key that does not match Key", pc.ID)
 			}
 			continue
 		}
-		if _, dup := t.byID[pc.ID]; dup {
-			return nil, fmt.Errorf("network: duplicate peer ID %s", pc.ID)
+		p, err := t.newPeer(pc)
+		if err != nil {
+			return nil, err
 		}
-		if len(pc.NetworkKey) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("network: peer %s: network key must be %d bytes", pc.ID, ed25519.PublicKeySize)
-		}
-		k := string(pc.NetworkKey)
-		// Identity is the key: two members sharing one would be
-		// indistinguishable on an inbound connection.
-		if _, dup := t.byKey[k]; dup || selfPub.Equal(pc.NetworkKey) {
-			return nil, fmt.Errorf("network: peer %s: network key is not unique", pc.ID)
-		}
-		if pc.Address == "" {
-			return nil, fmt.Errorf("network: peer %s has no address", pc.ID)
-		}
-		p := &peer{
-			id:    pc.ID,
-			addr:  pc.Address,
-			key:   append(ed25519.PublicKey(nil), pc.NetworkKey...),
-			queue: make(chan []byte, cfg.SendQueueLen),
-		}
-		p.client = &tls.Config{
-			MinVersion:   tls.VersionTLS13,
-			MaxVersion:   tls.VersionTLS13,
-			Certificates: []tls.Certificate{cert},
-			NextProtos:   []string{alpnProtocol},
-			// No CA and no hostname: the pinned key below is the whole
-			// identity check, and the standard chain verification would
-			// reject our self-signed certificates.
-			InsecureSkipVerify: true,
-			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-				key, err := leafKey(raw)
-				if err != nil {
-					return err
-				}
-				if !key.Equal(p.key) {
-					return errUnknownPeer
-				}
-				return nil
-			},
-			// No ClientSessionCache: resumed sessions skip
-			// VerifyPeerCertificate, so resumption is never used.
-		}
-		t.peers = append(t.peers, p)
-		t.byID[p.id] = p
-		t.byKey[k] = p
+		t.set.Store(t.set.Load().with(p))
 	}
 	t.server = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -304,7 +287,7 @@ func NewTLS(cfg Config) (*TLS, error) {
 			if err != nil {
 				return err
 			}
-			if _, ok := t.byKey[string(key)]; !ok {
+			if _, ok := t.set.Load().byKey[string(key)]; !ok {
 				return errUnknownPeer
 			}
 			return nil
@@ -320,14 +303,89 @@ func NewTLS(cfg Config) (*TLS, error) {
 		}
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.wg.Add(2 + len(t.peers))
+	peers := t.set.Load().peers
+	t.wg.Add(2 + len(peers))
 	go t.acceptLoop()
 	go t.selfLoop()
-	for _, p := range t.peers {
+	for _, p := range peers {
 		go t.outboundLoop(p)
 	}
-	t.log.Info("network: listening", "addr", t.listener.Addr().String(), "peers", len(t.peers))
+	t.log.Info("network: listening", "addr", t.listener.Addr().String(), "peers", len(peers))
 	return t, nil
+}
+
+// newPeer validates a peer's configuration against the current set.
+func (t *TLS) newPeer(pc Peer) (*peer, error) {
+	set := t.set.Load()
+	if _, dup := set.byID[pc.ID]; dup || pc.ID == t.cfg.Self {
+		return nil, fmt.Errorf("network: duplicate peer ID %s", pc.ID)
+	}
+	if len(pc.NetworkKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("network: peer %s: network key must be %d bytes", pc.ID, ed25519.PublicKeySize)
+	}
+	// Identity is the key: two members sharing one would be
+	// indistinguishable on an inbound connection.
+	if _, dup := set.byKey[string(pc.NetworkKey)]; dup || t.selfPub.Equal(pc.NetworkKey) {
+		return nil, fmt.Errorf("network: peer %s: network key is not unique", pc.ID)
+	}
+	if pc.Address == "" {
+		return nil, fmt.Errorf("network: peer %s has no address", pc.ID)
+	}
+	p := &peer{
+		id:    pc.ID,
+		addr:  pc.Address,
+		key:   append(ed25519.PublicKey(nil), pc.NetworkKey...),
+		queue: make(chan []byte, t.cfg.SendQueueLen),
+	}
+	p.client = &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		MaxVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{t.cert},
+		NextProtos:   []string{alpnProtocol},
+		// No CA and no hostname: the pinned key below is the whole
+		// identity check, and the standard chain verification would
+		// reject our self-signed certificates.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			key, err := leafKey(raw)
+			if err != nil {
+				return err
+			}
+			if !key.Equal(p.key) {
+				return errUnknownPeer
+			}
+			return nil
+		},
+		// No ClientSessionCache: resumed sessions skip
+		// VerifyPeerCertificate, so resumption is never used.
+	}
+	return p, nil
+}
+
+// AddPeer adds a peer at run time (a member of a new epoch): from now on
+// its inbound connections are accepted and it is dialed. Adding a peer that
+// is already known with the same key and address is a no-op.
+func (t *TLS) AddPeer(pc Peer) error {
+	t.addMu.Lock()
+	defer t.addMu.Unlock()
+	if t.closed.Load() {
+		return fmt.Errorf("network: closed")
+	}
+	if old := t.set.Load().byID[pc.ID]; old != nil && old.key.Equal(pc.NetworkKey) && old.addr == pc.Address {
+		return nil
+	}
+	if pc.ID == t.cfg.Self {
+		return nil
+	}
+	p, err := t.newPeer(pc)
+	if err != nil {
+		return err
+	}
+	t.set.Store(t.set.Load().with(p))
+	t.wg.Add(1)
+	go t.outboundLoop(p)
+	t.log.Info("network: peer added", "peer", pc.ID.String(), "addr", pc.Address)
+	return nil
 }
 
 func (c *Config) setDefaults() error {
@@ -438,7 +496,7 @@ func (t *TLS) Send(to model.NodeID, data []byte) bool {
 			return false
 		}
 	}
-	p := t.byID[to]
+	p := t.set.Load().byID[to]
 	if p == nil {
 		return false
 	}
@@ -462,11 +520,12 @@ func (t *TLS) Broadcast(data []byte) {
 	if t.closed.Load() {
 		return
 	}
+	peers := t.set.Load().peers
 	if len(data) > t.cfg.MaxFrameSize {
-		t.stats.droppedTooLarge.Add(uint64(len(t.peers)))
+		t.stats.droppedTooLarge.Add(uint64(len(peers)))
 		return
 	}
-	for _, p := range t.peers {
+	for _, p := range peers {
 		t.enqueue(p, data)
 	}
 }
@@ -478,8 +537,9 @@ func (t *TLS) Receive() <-chan Inbound { return t.recv }
 // Peers reports each peer in configuration order. Connected means our
 // outbound connection (the one our frames travel on) is established.
 func (t *TLS) Peers() []PeerStatus {
-	out := make([]PeerStatus, len(t.peers))
-	for i, p := range t.peers {
+	peers := t.set.Load().peers
+	out := make([]PeerStatus, len(peers))
+	for i, p := range peers {
 		out[i] = PeerStatus{ID: p.id, Address: p.addr, Connected: p.outUp.Load(), Dropped: p.dropped.Load()}
 	}
 	return out
@@ -494,7 +554,9 @@ func (t *TLS) Stats() Stats { return t.stats.snapshot() }
 func (t *TLS) Close() error {
 	var err error
 	t.closeOnce.Do(func() {
+		t.addMu.Lock() // no AddPeer starts a goroutine after this
 		t.closed.Store(true)
+		t.addMu.Unlock()
 		t.cancel()
 		err = t.listener.Close()
 		t.connMu.Lock()
@@ -777,7 +839,7 @@ func (t *TLS) serveInbound(raw net.Conn) {
 	}
 	certs := conn.ConnectionState().PeerCertificates
 	key, _ := certs[0].PublicKey.(ed25519.PublicKey) // checked by VerifyPeerCertificate
-	p := t.byKey[string(key)]
+	p := t.set.Load().byKey[string(key)]
 
 	// A newer connection from the same peer means it redialed (it restarted
 	// or lost the old one without us noticing): the old one is dead weight.

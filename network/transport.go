@@ -32,6 +32,8 @@ type Transport interface {
 	Receive() <-chan Inbound
 	// Peers reports connection state.
 	Peers() []PeerStatus
+	// AddPeer admits a new peer at run time (a member of a new epoch).
+	AddPeer(p Peer) error
 	// Close stops all connections and goroutines.
 	Close() error
 }

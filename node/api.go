@@ -50,8 +50,19 @@ type Status struct {
 	BestPeerHeight  uint64 // highest finalized height a peer reported
 	MempoolTxs      int
 	MempoolBytes    int
-	Committee       []CommitteeMember
+	Committee       []CommitteeMember // of the current view's epoch
 	Peers           []PeerInfo
+	Epoch           EpochInfo  // the current view's epoch (or the newest known)
+	NextEpoch       *EpochInfo // committed and not yet started
+	PendingSetup    *EpochInfo // an EpochSetup finalized and awaiting its commit
+}
+
+// EpochInfo summarises an epoch.
+type EpochInfo struct {
+	Counter   uint64
+	FirstView model.View
+	FinalView model.View
+	Members   int
 }
 
 // CommitteeMember is one member of the current committee.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/storage"
 )
@@ -76,16 +77,30 @@ func (n *Node) Status() Status {
 	}
 	st.Syncing = st.BestPeerHeight > st.FinalizedHeight+2
 	st.MempoolTxs, st.MempoolBytes = n.mempool.Size()
-	for _, m := range n.committee.Members() {
-		st.Committee = append(st.Committee, CommitteeMember{ID: m.ID, Name: n.names[m.ID], Weight: m.Weight})
+	d := n.dir.Load()
+	cur, err := d.schedule.EpochAt(st.View)
+	if err != nil {
+		cur = d.schedule.Last()
+	}
+	st.Epoch = epochInfo(&cur.Spec)
+	if last := d.schedule.Last(); last.Counter > cur.Counter {
+		next := epochInfo(&last.Spec)
+		st.NextEpoch = &next
+	}
+	if d.pending != nil {
+		p := epochInfo(d.pending)
+		st.PendingSetup = &p
+	}
+	for _, m := range cur.Committee().Members() {
+		st.Committee = append(st.Committee, CommitteeMember{ID: m.ID, Name: n.nameOf(m.ID), Weight: m.Weight})
 	}
 	connected := map[model.NodeID]bool{}
 	for _, p := range n.transport.Peers() {
 		connected[p.ID] = p.Connected
 	}
-	for _, m := range n.members {
-		if m.ID != n.self {
-			st.Peers = append(st.Peers, PeerInfo{ID: m.ID, Name: m.Name, Address: m.Address, Connected: connected[m.ID]})
+	for _, m := range d.peers {
+		if m.ID() != n.self {
+			st.Peers = append(st.Peers, PeerInfo{ID: m.ID(), Name: m.Name, Address: m.Address, Connected: connected[m.ID()]})
 		}
 	}
 	return st
@@ -201,4 +216,8 @@ func (o *outbox) drain(max int) [][]byte {
 	out := o.txs[:n:n]
 	o.txs = o.txs[n:]
 	return out
+}
+
+func epochInfo(s *epoch.Spec) EpochInfo {
+	return EpochInfo{Counter: s.Counter, FirstView: s.FirstView, FinalView: s.FinalView, Members: len(s.Identities)}
 }

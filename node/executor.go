@@ -9,7 +9,6 @@ import (
 	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
-	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -58,7 +57,7 @@ func (n *Node) execute(height uint64) error {
 	if err != nil {
 		return err
 	}
-	txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	txs, err := DecodeTxs(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
 	if err != nil {
 		// Payloads were validated before the block was voted for; a
 		// finalized block with a bad payload means a byzantine supermajority.
@@ -216,7 +215,7 @@ func (n *Node) rebuildDedup(executed uint64) error {
 		if err != nil {
 			return err
 		}
-		txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+		txs, err := DecodeTxs(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
 		if err != nil {
 			return fmt.Errorf("stored block %d: %w", h, err)
 		}

@@ -60,7 +60,16 @@ func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 
 // apply carries out one output in the order the core's contract demands.
 func (n *Node) apply(out consensus.Output, timer *time.Timer) {
-	if c := storage.CommitFromOutput(&out); !c.Empty() {
+	c := storage.CommitFromOutput(&out)
+	scheduleChanged := false
+	if len(out.Finalized) > 0 {
+		var err error
+		if c.Epochs, scheduleChanged, err = n.applyEpochs(out.Finalized); err != nil {
+			n.fatal(err)
+			return
+		}
+	}
+	if !c.Empty() {
 		start := time.Now()
 		if err := n.store.Commit(c); err != nil {
 			// Nothing signed under this state may leave the node.
@@ -85,10 +94,13 @@ func (n *Node) apply(out consensus.Output, timer *time.Timer) {
 	}
 	for _, e := range out.Evidence {
 		n.metrics.evidence.WithLabelValues(e.Kind.String()).Inc()
-		n.log.Warn("equivocation evidence", "kind", e.Kind.String(), "offender", n.names[e.Offender], "view", e.View)
+		n.log.Warn("equivocation evidence", "kind", e.Kind.String(), "offender", n.nameOf(e.Offender), "view", e.View)
 	}
 	for _, id := range out.Fetch {
 		n.sync.fetch(id)
+	}
+	if c.Epochs != nil {
+		n.publishEpochs()
 	}
 	if !out.NextTimer.IsZero() {
 		d := time.Until(out.NextTimer)
@@ -102,6 +114,11 @@ func (n *Node) apply(out consensus.Output, timer *time.Timer) {
 			}
 		}
 		timer.Reset(d)
+	}
+	if scheduleChanged {
+		// The core learns the new committees only now, after the state that
+		// implies them is durable.
+		n.step(n.scheduleEvent(), timer)
 	}
 }
 

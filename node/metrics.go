@@ -26,6 +26,8 @@ type metrics struct {
 	commitSeconds   prometheus.Histogram
 	executedTxs     prometheus.Counter
 	syncedBlocks    prometheus.Counter
+	epoch           prometheus.Gauge
+	epochExtensions prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -54,11 +56,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Synced write of consensus state before sending.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
 		executedTxs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_txs_total", Help: "Transactions executed."}),
 		syncedBlocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_synced_blocks_total", Help: "Blocks received through sync."}),
+		epoch:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_epoch", Help: "Counter of the newest committed epoch."}),
+		epochExtensions: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_epoch_extensions_total",
+			Help: "Epoch fallback extensions: the next epoch was not committed in time."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.view, m.finalizedHeight, m.executedHeight, m.qcs, m.tcs, m.timeouts, m.proposals,
 			m.blockInterval, m.finalizeLatency, m.mempoolTxs, m.mempoolBytes, m.verifyQueue, m.loopQueue, m.peers,
-			m.dropped, m.evidence, m.commitSeconds, m.executedTxs, m.syncedBlocks)
+			m.dropped, m.evidence, m.commitSeconds, m.executedTxs, m.syncedBlocks, m.epoch, m.epochExtensions)
 	}
 	return m
 }

@@ -27,11 +27,10 @@ import (
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/consensus"
-	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
-	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/network"
 	"github.com/floe-bft/floe/storage"
@@ -45,16 +44,19 @@ type loopEvent struct {
 
 // Node is one running replica.
 type Node struct {
-	cfg       Config
-	log       *slog.Logger
-	self      model.NodeID
-	name      string
-	committee *committee.Committee
-	members   []genesis.Member
-	names     map[model.NodeID]string
-	verifier  *verify.Verifier
-	scheme    crypto.Scheme
-	rootQC    *model.QC
+	cfg    Config
+	log    *slog.Logger
+	self   model.NodeID
+	name   string
+	scheme crypto.Scheme
+	rootQC *model.QC
+
+	// Epochs: the state machine is owned by the consensus loop; dir is the
+	// published snapshot (schedule, verifier, identities) everyone reads.
+	epochs      *epoch.State
+	epochParams epoch.Params // immutable
+	dir         atomic.Pointer[directory]
+	governance  *governanceQueue
 
 	store     *storage.Pebble
 	transport network.Transport
@@ -107,21 +109,23 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.withDefaults(); err != nil {
 		return nil, err
 	}
-	com, members, err := cfg.Genesis.Committee()
+	com, _, err := cfg.Genesis.Committee()
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	self := cfg.Keys.NodeID()
-	if _, err := com.Index(self); err != nil {
-		return nil, fmt.Errorf("this node's staking key is not in the genesis committee: %w", err)
-	}
 	root, rootQC, err := cfg.Genesis.Root(com.Size())
 	if err != nil {
 		return nil, err
 	}
+	genesisEpochs, err := cfg.Genesis.EpochState()
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
 	n := &Node{
-		cfg: cfg, log: cfg.Logger, self: self, committee: com, members: members,
-		names: make(map[model.NodeID]string), scheme: crypto.BLS(), rootQC: rootQC,
+		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(), rootQC: rootQC,
+		epochParams:     genesisEpochs.Params(),
+		governance:      &governanceQueue{},
 		metrics:         newMetrics(cfg.Metrics),
 		events:          make(chan loopEvent, 4096),
 		verify:          make(chan verifyJob, cfg.VerifyQueue),
@@ -138,14 +142,7 @@ func New(cfg Config) (*Node, error) {
 		dirty:           make(map[[32]byte]storage.KV),
 		done:            make(chan struct{}),
 	}
-	for _, m := range members {
-		n.names[m.ID] = m.Name
-		if m.ID == self {
-			n.name = m.Name
-		}
-	}
-	n.verifier = verify.New(com, n.scheme, rootQC)
-	n.votes = newVoteBatcher(com)
+	n.votes = newVoteBatcher(n.committeeAt)
 
 	n.store, err = storage.OpenPebble(cfg.DataDir)
 	if err != nil {
@@ -168,6 +165,20 @@ func New(cfg Config) (*Node, error) {
 		}
 	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
 		return nil, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
+	}
+	if n.epochs, err = loadEpochs(n.store, n.epochParams, genesisEpochs); err != nil {
+		return nil, err
+	}
+	sch := n.epochs.Schedule()
+	n.dir.Store(newDirectory(sch, verify.New(sch, n.scheme, rootQC), clonePending(n.epochs.Pending())))
+	for _, m := range n.dir.Load().peers {
+		if m.ID() == self {
+			n.name = m.Name
+		}
+	}
+	if n.name == "" {
+		n.name = self.String()
+		n.log.Info("this node is in no known epoch's committee: it follows the chain until an epoch includes it")
 	}
 
 	n.app, err = kvstore.New(n.store.Iterate)
@@ -199,7 +210,7 @@ func New(cfg Config) (*Node, error) {
 		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
 	}, n.app.CheckTx)
 	n.core, err = consensus.New(consensus.Config{
-		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: com,
+		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: sch,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
 		MinBlockInterval: time.Duration(params.BlockIntervalMS) * time.Millisecond,
 	}, st)
@@ -211,14 +222,17 @@ func New(cfg Config) (*Node, error) {
 
 	var peers []network.Peer
 	listen := cfg.P2PListen
-	for _, m := range members {
-		if m.ID == self {
+	for _, m := range n.dir.Load().peers {
+		if m.ID() == self {
 			if listen == "" {
 				listen = m.Address
 			}
 			continue
 		}
-		peers = append(peers, network.Peer{ID: m.ID, NetworkKey: m.NetworkKey, Address: m.Address})
+		peers = append(peers, network.Peer{ID: m.ID(), NetworkKey: m.NetworkKey, Address: m.Address})
+	}
+	if listen == "" {
+		return nil, fmt.Errorf("this node is in no known committee: set its peer-to-peer listen address (p2p_listen)")
 	}
 	n.transport, err = network.NewTLS(network.Config{
 		Self: self, Key: cfg.Keys.Network, ListenAddr: listen, Peers: peers, Logger: n.log,
@@ -321,7 +335,7 @@ func (n *Node) receiveLoop() {
 			m, err := decodeMessage(in.Data)
 			if err != nil {
 				n.metrics.dropped.WithLabelValues("undecodable").Inc()
-				n.log.Debug("undecodable message", "from", n.names[in.From], "err", err)
+				n.log.Debug("undecodable message", "from", n.nameOf(in.From), "err", err)
 				continue
 			}
 			n.route(in.From, m)
@@ -351,6 +365,17 @@ func (n *Node) route(from model.NodeID, m *message) {
 		}
 	case kindStatus:
 		n.sync.onStatus(from, m.height, m.view)
+	case kindServiceEvent:
+		// Checked like a submission but not forwarded again: the submitting
+		// node sends it to everyone directly.
+		if err := m.event.Verify(n.epochParams.Chain, n.epochParams.Authorities); err != nil {
+			n.metrics.dropped.WithLabelValues("invalid").Inc()
+			n.log.Warn("rejected service event", "from", n.nameOf(from), "err", err)
+			return
+		}
+		if err := n.governance.add(m.event); err != nil {
+			n.metrics.dropped.WithLabelValues("governance_queue_full").Inc()
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 )
 
@@ -18,9 +19,24 @@ type payloads struct {
 }
 
 // Build fills a block from the mempool, oldest transactions first, and
-// commits to the newest state this node executed.
-func (p *payloads) Build(model.View, *model.Block) ([]byte, model.Result) {
+// commits to the newest state this node executed. Pending service events
+// take a block of their own: a block carries transactions or service
+// events, never both, so that the blocks light clients download whole stay
+// small.
+func (p *payloads) Build(view model.View, _ *model.Block) ([]byte, model.Result) {
+	if events := p.n.governance.ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
+		return epoch.EncodePayload(events), p.n.latestResult()
+	}
 	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs)), p.n.latestResult()
+}
+
+// DecodeTxs returns the transactions of a block payload: none for a block
+// that carries service events.
+func DecodeTxs(payload []byte, maxTxs int) ([][]byte, error) {
+	if epoch.IsEventPayload(payload) {
+		return nil, nil
+	}
+	return mempool.DecodePayload(payload, maxTxs)
 }
 
 // Validate checks a proposed payload (size, encoding and every
@@ -32,6 +48,20 @@ func (p *payloads) Validate(b *model.Block) error {
 	}
 	if len(b.Payload) > p.maxBytes {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), p.maxBytes)
+	}
+	if epoch.IsEventPayload(b.Payload) {
+		events, err := epoch.DecodePayload(b.Payload)
+		if err != nil {
+			return fmt.Errorf("%w: payload: %v", model.ErrInvalid, err)
+		}
+		for i, e := range events {
+			// Whether the event takes effect is decided at finalization;
+			// a block may only carry events governance really signed.
+			if err := e.Verify(p.n.epochParams.Chain, p.n.epochParams.Authorities); err != nil {
+				return fmt.Errorf("%w: service event %d: %v", model.ErrInvalid, i, err)
+			}
+		}
+		return nil
 	}
 	txs, err := mempool.DecodePayload(b.Payload, p.maxTxs)
 	if err != nil {
@@ -49,6 +79,12 @@ func (p *payloads) Validate(b *model.Block) error {
 // proposals until the block is final (then they are removed) or stale.
 func (n *Node) markInFlight(b *model.Block) {
 	if b.IsRoot() || len(b.Payload) == 0 {
+		return
+	}
+	if epoch.IsEventPayload(b.Payload) {
+		if events, err := epoch.DecodePayload(b.Payload); err == nil {
+			n.governance.markInFlight(events, b.View)
+		}
 		return
 	}
 	txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)

@@ -53,9 +53,9 @@ func newSyncClient(n *Node) *syncClient {
 // peers lists the other members in canonical order.
 func (s *syncClient) peers() []model.NodeID {
 	var out []model.NodeID
-	for _, m := range s.n.members {
-		if m.ID != s.n.self {
-			out = append(out, m.ID)
+	for _, m := range s.n.dir.Load().peers {
+		if m.ID() != s.n.self {
+			out = append(out, m.ID())
 		}
 	}
 	return out
@@ -89,7 +89,7 @@ func (s *syncClient) fetch(id model.Identifier) {
 
 // onStatus records a peer's height and starts range sync when behind.
 func (s *syncClient) onStatus(from model.NodeID, height uint64, _ model.View) {
-	if s.n.committee.WeightOf(from) == 0 {
+	if !s.n.isKnownMember(from) {
 		return
 	}
 	s.mu.Lock()
@@ -135,7 +135,7 @@ func (s *syncClient) validate(from model.NodeID, blocks []*model.Block) ([]*mode
 		if i > 0 && !sorted[i-1].IsRoot() && b.Height == sorted[i-1].Height+1 && b.ParentID != sorted[i-1].ID() {
 			return nil, fmt.Errorf("%w: block at height %d does not link to the one below it", model.ErrInvalid, b.Height)
 		}
-		if err := s.n.verifier.Block(b); err != nil {
+		if err := s.n.verifier().Block(b); err != nil {
 			return nil, err
 		}
 		out = append(out, b)

@@ -45,13 +45,13 @@ func (n *Node) check(j verifyJob) {
 	)
 	switch m.kind {
 	case kindProposal:
-		err, ev = n.verifier.Proposal(m.proposal), consensus.ProposalEvent{Proposal: m.proposal}
+		err, ev = n.verifier().Proposal(m.proposal), consensus.ProposalEvent{Proposal: m.proposal}
 	case kindTimeout:
-		err, ev = n.verifier.Timeout(m.timeout), consensus.TimeoutEvent{Timeout: m.timeout}
+		err, ev = n.verifier().Timeout(m.timeout), consensus.TimeoutEvent{Timeout: m.timeout}
 	case kindSyncInfo:
-		err = n.verifier.QC(m.qc)
+		err = n.verifier().QC(m.qc)
 		if err == nil && m.tc != nil {
-			err = n.verifier.TC(m.tc)
+			err = n.verifier().TC(m.tc)
 		}
 		ev = consensus.CertificateEvent{QC: m.qc, TC: m.tc}
 	case kindBlocks:
@@ -71,7 +71,7 @@ func (n *Node) check(j verifyJob) {
 	}
 	if err != nil {
 		n.metrics.dropped.WithLabelValues("invalid").Inc()
-		n.log.Warn("rejected message", "from", n.names[j.from], "err", err)
+		n.log.Warn("rejected message", "from", n.nameOf(j.from), "err", err)
 		return
 	}
 	n.deliver(loopEvent{ev: ev, from: j.from})
@@ -83,7 +83,7 @@ func (n *Node) check(j verifyJob) {
 // everyone's.
 func (n *Node) verifyVotes(votes []*model.Vote) []*model.Vote {
 	if len(votes) == 1 {
-		if err := n.verifier.Vote(votes[0]); err != nil {
+		if err := n.verifier().Vote(votes[0]); err != nil {
 			n.rejectVote(votes[0], err)
 			return nil
 		}
@@ -94,7 +94,7 @@ func (n *Node) verifyVotes(votes []*model.Vote) []*model.Vote {
 	}
 	var ok []*model.Vote
 	for _, v := range votes {
-		if err := n.verifier.Vote(v); err != nil {
+		if err := n.verifier().Vote(v); err != nil {
 			n.rejectVote(v, err)
 			continue
 		}
@@ -106,13 +106,17 @@ func (n *Node) verifyVotes(votes []*model.Vote) []*model.Vote {
 func (n *Node) aggregateVerifies(votes []*model.Vote) bool {
 	sigs := make([][]byte, 0, len(votes))
 	keys := make([]crypto.PublicKey, 0, len(votes))
+	com, err := n.committeeAt(votes[0].View)
+	if err != nil {
+		return false
+	}
 	for _, v := range votes {
-		i, err := n.committee.Index(v.SignerID)
+		i, err := com.Index(v.SignerID)
 		if err != nil {
 			return false
 		}
 		sigs = append(sigs, v.Signature)
-		keys = append(keys, n.committee.Member(i).StakingKey)
+		keys = append(keys, com.Member(i).StakingKey)
 	}
 	agg, err := n.scheme.AggregateSignatures(sigs)
 	if err != nil {
@@ -127,7 +131,7 @@ func (n *Node) aggregateVerifies(votes []*model.Vote) bool {
 
 func (n *Node) rejectVote(v *model.Vote, err error) {
 	n.metrics.dropped.WithLabelValues("invalid").Inc()
-	n.log.Warn("rejected vote", "from", n.names[v.SignerID], "view", v.View, "err", err)
+	n.log.Warn("rejected vote", "from", n.nameOf(v.SignerID), "view", v.View, "err", err)
 }
 
 // voteBatcher holds unverified votes per (view, block) until they could
@@ -135,14 +139,15 @@ func (n *Node) rejectVote(v *model.Vote, err error) {
 // Later votes for a block whose batch was released go one by one. It keeps
 // at most one vote per signer per view, for a bounded window of views.
 type voteBatcher struct {
-	mu        sync.Mutex
-	committee *committee.Committee
-	views     map[model.View]*viewBatch
+	mu          sync.Mutex
+	committeeAt func(model.View) (*committee.Committee, error)
+	views       map[model.View]*viewBatch
 }
 
 type viewBatch struct {
-	signers map[model.NodeID]bool
-	blocks  map[model.Identifier]*blockBatch
+	committee *committee.Committee
+	signers   map[model.NodeID]bool
+	blocks    map[model.Identifier]*blockBatch
 }
 
 type blockBatch struct {
@@ -154,8 +159,8 @@ type blockBatch struct {
 // batchWindow is how many views ahead of the current one votes are held.
 const batchWindow = 32
 
-func newVoteBatcher(c *committee.Committee) *voteBatcher {
-	return &voteBatcher{committee: c, views: make(map[model.View]*viewBatch)}
+func newVoteBatcher(committeeAt func(model.View) (*committee.Committee, error)) *voteBatcher {
+	return &voteBatcher{committeeAt: committeeAt, views: make(map[model.View]*viewBatch)}
 }
 
 // add takes an unverified vote and returns a batch to verify now, or nil
@@ -164,7 +169,11 @@ func (b *voteBatcher) add(v *model.Vote, current model.View) []*model.Vote {
 	if v.View+1 < current || v.View > current+batchWindow {
 		return nil
 	}
-	w := b.committee.WeightOf(v.SignerID)
+	com, err := b.committeeAt(v.View)
+	if err != nil {
+		return nil // unknown epoch: dropped, not held
+	}
+	w := com.WeightOf(v.SignerID)
 	if w == 0 {
 		return nil
 	}
@@ -172,7 +181,7 @@ func (b *voteBatcher) add(v *model.Vote, current model.View) []*model.Vote {
 	defer b.mu.Unlock()
 	vb := b.views[v.View]
 	if vb == nil {
-		vb = &viewBatch{signers: make(map[model.NodeID]bool), blocks: make(map[model.Identifier]*blockBatch)}
+		vb = &viewBatch{committee: com, signers: make(map[model.NodeID]bool), blocks: make(map[model.Identifier]*blockBatch)}
 		b.views[v.View] = vb
 	}
 	if vb.signers[v.SignerID] {
@@ -191,7 +200,7 @@ func (b *voteBatcher) add(v *model.Vote, current model.View) []*model.Vote {
 	}
 	bb.votes = append(bb.votes, v)
 	bb.weight += w
-	if bb.weight < b.committee.SupermajorityThreshold() {
+	if bb.weight < vb.committee.SupermajorityThreshold() {
 		return nil
 	}
 	bb.released = true

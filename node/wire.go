@@ -5,6 +5,7 @@ import (
 
 	"github.com/floe-bft/floe/codec"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/epoch"
 )
 
 // Wire message kinds. Values are part of the protocol.
@@ -12,12 +13,13 @@ const (
 	kindProposal     uint8 = 1
 	kindVote         uint8 = 2
 	kindTimeout      uint8 = 3
-	kindSyncInfo     uint8 = 4 // a QC (and TC) for a replica that is behind
-	kindBlockRequest uint8 = 5 // a block by ID and its ancestors above a height
-	kindRangeRequest uint8 = 6 // finalized blocks by height
-	kindBlocks       uint8 = 7 // answer to either request
-	kindTxs          uint8 = 8 // transaction gossip
-	kindStatus       uint8 = 9 // finalized height and view, for height polls
+	kindSyncInfo     uint8 = 4  // a QC (and TC) for a replica that is behind
+	kindBlockRequest uint8 = 5  // a block by ID and its ancestors above a height
+	kindRangeRequest uint8 = 6  // finalized blocks by height
+	kindBlocks       uint8 = 7  // answer to either request
+	kindTxs          uint8 = 8  // transaction gossip
+	kindStatus       uint8 = 9  // finalized height and view, for height polls
+	kindServiceEvent uint8 = 10 // a governance-signed epoch service event
 )
 
 // Wire limits: whatever a peer sends, decoding allocates at most this much.
@@ -41,6 +43,11 @@ type message struct {
 	view     model.View
 	blocks   []*model.Block
 	txs      [][]byte
+	event    *epoch.Event
+}
+
+func encodeServiceEvent(e *epoch.Event) []byte {
+	return append([]byte{kindServiceEvent}, e.Encode()...)
 }
 
 func encodeProposal(p *model.Proposal) []byte { return append([]byte{kindProposal}, p.Encode()...) }
@@ -186,6 +193,8 @@ func decodeMessage(b []byte) (*message, error) {
 		m.height = r.Uint64()
 		m.view = model.View(r.Uint64())
 		err = r.Done()
+	case kindServiceEvent:
+		m.event, err = epoch.DecodeEvent(body)
 	default:
 		return nil, fmt.Errorf("%w: unknown message kind %d", codec.ErrMalformed, m.kind)
 	}

@@ -30,6 +30,7 @@ type Memory struct {
 	finalized   map[uint64]model.Identifier
 	safety      safety.Data
 	liveness    pacemaker.Data
+	epochs      []byte
 
 	executed uint64
 	results  map[model.Identifier]TxResult
@@ -96,6 +97,9 @@ func (m *Memory) Commit(c Commit) error {
 	}
 	if c.Liveness != nil {
 		m.liveness = *c.Liveness
+	}
+	if c.Epochs != nil {
+		m.epochs = append([]byte(nil), c.Epochs...)
 	}
 	if root != old {
 		for id, b := range m.pending {
@@ -300,4 +304,14 @@ func (m *Memory) Iterate(fn func(key, value []byte) error) error {
 		}
 	}
 	return nil
+}
+
+// EpochState returns the encoded epoch state last committed, or ErrNotFound.
+func (m *Memory) EpochState() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.epochs == nil {
+		return nil, ErrNotFound
+	}
+	return append([]byte(nil), m.epochs...), nil
 }

@@ -48,6 +48,7 @@ const (
 	keyExecuted     = 'e'
 	prefixApp       = 'a'
 	keyVersion      = 'V'
+	keyEpochs       = 'E'
 )
 
 // layoutVersion is bumped on any incompatible change of the key layout or a
@@ -419,6 +420,9 @@ func (p *Pebble) Commit(c Commit) error {
 	if c.Liveness != nil {
 		_ = batch.Set([]byte{keyLiveness}, c.Liveness.Encode(), nil)
 	}
+	if c.Epochs != nil {
+		_ = batch.Set([]byte{keyEpochs}, c.Epochs, nil)
+	}
 	final := make(map[model.Identifier]bool, len(c.Finalized))
 	for _, b := range c.Finalized {
 		final[b.ID()] = true
@@ -475,6 +479,21 @@ func (p *Pebble) Commit(c Commit) error {
 // LoadState returns the root block, the stored blocks above it (ordered by
 // view, then ID), and the safety and liveness data. It returns false, and no
 // error, if the store has never been initialized.
+// EpochState returns the encoded epoch state last committed, or ErrNotFound.
+func (p *Pebble) EpochState() ([]byte, error) {
+	done, err := p.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []byte
+	err = p.get([]byte{keyEpochs}, func(v []byte) error {
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}
+
 func (p *Pebble) LoadState() (consensus.State, bool, error) {
 	done, err := p.begin()
 	if err != nil {

@@ -26,6 +26,10 @@ type Commit struct {
 	Liveness  *pacemaker.Data // nil: unchanged
 	Blocks    []*model.Block  // new blocks (certified or not) above the finalized block
 	Finalized []*model.Block  // newly finalized, oldest first, consecutive heights
+	// Epochs is the encoded epoch state after applying Finalized (nil:
+	// unchanged). It is written in the same batch as the finalized blocks,
+	// so after a crash the epoch state always matches the finalized chain.
+	Epochs []byte
 }
 
 // CommitFromOutput extracts the persistent half of an output.
@@ -35,7 +39,7 @@ func CommitFromOutput(o *consensus.Output) Commit {
 
 // Empty reports whether there is nothing to persist.
 func (c Commit) Empty() bool {
-	return c.Safety == nil && c.Liveness == nil && len(c.Blocks) == 0 && len(c.Finalized) == 0
+	return c.Safety == nil && c.Liveness == nil && len(c.Blocks) == 0 && len(c.Finalized) == 0 && c.Epochs == nil
 }
 
 // TxResult is the outcome of one executed transaction.

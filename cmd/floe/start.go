@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/node"
 )
 
@@ -94,13 +94,24 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 		defer debugLn.Close()
 	}
 
+	p2pListen := cfg.P2P.Listen
+	if p2pListen == "" {
+		// A validator that joins in a later epoch is not in genesis: it
+		// listens on the address it registered (its validator.json).
+		if b, err := os.ReadFile(filepath.Join(home, configDir, validatorFile)); err == nil {
+			var v genesis.Validator
+			if json.Unmarshal(b, &v) == nil {
+				p2pListen = v.Address
+			}
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n, err := node.New(node.Config{
 		Genesis:         g,
 		Keys:            keys,
 		DataDir:         cfg.Storage.DataDir,
-		P2PListen:       cfg.P2P.Listen,
+		P2PListen:       p2pListen,
 		MempoolMaxTxs:   cfg.Mempool.MaxTxs,
 		MempoolMaxBytes: cfg.Mempool.MaxBytes,
 		VerifyWorkers:   cfg.Node.VerifyWorkers,
@@ -149,7 +160,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 		srv := api.New(n, api.Options{
 			Logger:    log,
 			Gatherer:  reg,
-			DecodeTxs: func(p []byte) ([][]byte, error) { return mempool.DecodePayload(p, maxTxs) },
+			DecodeTxs: func(p []byte) ([][]byte, error) { return node.DecodeTxs(p, maxTxs) },
 		})
 		// Block streams set their own per-write deadlines.
 		serve("api", apiLn, srv, 30*time.Second)

@@ -45,6 +45,8 @@ type testnetOptions struct {
 	logLevel string
 	// maxPending is the window of unfinalized transactions for --rate max.
 	maxPending int
+	// epochViews > 0: epochs of that many views with a rotating committee.
+	epochViews uint64
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -93,6 +95,7 @@ more (see docs/cli.md).`,
 	f.IntVar(&o.txSize, "tx-size", 250, "size of each transaction in bytes")
 	f.BoolVar(&o.json, "json", false, "print one JSON summary object on stdout")
 	f.StringVar(&o.logLevel, "log-level", "info", "nodes' log level (debug, info, warn, error)")
+	f.Uint64Var(&o.epochViews, "epoch-views", 0, "epoch length in views; with it one extra validator is started and every epoch the committee rotates (0: one epoch forever)")
 	f.IntVar(&o.maxPending, "max-pending", 10_000, "with --rate max: most submitted transactions not yet finalized (0: no limit but the mempools)")
 	return cmd
 }
@@ -159,6 +162,12 @@ type testnetSummary struct {
 	Interrupted     bool    `json:"interrupted"`
 	LastSubmitError string  `json:"last_submit_error,omitempty"`
 	Error           string  `json:"error,omitempty"`
+	// With --epoch-views: the epoch the network reached, the newest
+	// committed one, and the last governance error if any.
+	EpochViews          uint64 `json:"epoch_views,omitempty"`
+	Epoch               uint64 `json:"epoch"`
+	EpochsCommitted     uint64 `json:"epochs_committed"`
+	LastGovernanceError string `json:"last_governance_error,omitempty"`
 }
 
 // run sets the network up, runs the load and reports. Whatever happens
@@ -172,19 +181,25 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 		return fmt.Errorf("finding the floe binary: %w", err)
 	}
 	shape, _ := newTxShape(o.txSize, testnetKeySpace) // validated
-	nodes, err := setupTestnet(o.dir, o.nodes, o.logLevel)
+	ts, err := setupTestnetEpochs(o.dir, o.nodes, o.logLevel, o.epochViews)
 	if err != nil {
 		return err
 	}
+	nodes := ts.nodes
 	// One transport for all API traffic, with enough idle connections per
 	// node that batches in flight do not reopen sockets.
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
 	}}
-	clients := make([]*client, len(nodes))
+	// Load goes to the genesis validators. A validator outside the
+	// committee (the spare of --epoch-views) cannot reach the others until
+	// an epoch includes it, so it would hold its clients' transactions.
+	clients := make([]*client, o.nodes)
 	for i, tn := range nodes {
 		tn.client = newClient(tn.apiAddr, hc)
-		clients[i] = tn.client
+		if i < o.nodes {
+			clients[i] = tn.client
+		}
 	}
 	// Messages go to stderr in both modes: with --json, stdout carries
 	// only the summary object.
@@ -269,6 +284,15 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 		return fmt.Errorf("interrupted while the nodes were starting")
 	}
 
+	var driver *epochDriver
+	if o.epochViews > 0 {
+		if driver, err = newEpochDriver(nodes, ts.vals, ts.genesis); err != nil {
+			return err
+		}
+		go driver.run(runCtx)
+		logf("testnet: epochs of %d views; node%d starts outside the committee and the committee rotates every epoch",
+			o.epochViews, len(nodes)-1)
+	}
 	gen := newLoadGen(clients, shape, rate, o.maxPending, pending)
 	loadCtx, stopLoad := context.WithCancel(runCtx)
 	defer stopLoad()
@@ -358,6 +382,14 @@ loop:
 	sum.MissedBlocks = snap.gaps
 	if e, ok := gen.lastErr.Load().(string); ok {
 		sum.LastSubmitError = e
+	}
+	if driver != nil {
+		sum.EpochViews = o.epochViews
+		sum.Epoch = driver.started.Load()
+		sum.EpochsCommitted = driver.committed.Load()
+		if e, ok := driver.lastErr.Load().(string); ok {
+			sum.LastGovernanceError = e
+		}
 	}
 	failure = errors.Join(failure, stopErr)
 	if failure != nil {

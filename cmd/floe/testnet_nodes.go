@@ -106,15 +106,39 @@ func testnetKeys(i int) (*genesis.NodeKeys, error) {
 // setupTestnet writes keys, configuration and a shared genesis for n nodes
 // under dir (dir/node0, dir/node1, ...; dir/genesis.json).
 func setupTestnet(dir string, n int, logLevel string) ([]*testnetNode, error) {
-	if err := prepareTestnetDir(dir); err != nil {
-		return nil, err
-	}
-	addrs, err := freePorts(3 * n)
+	ts, err := setupTestnetEpochs(dir, n, logLevel, 0)
 	if err != nil {
 		return nil, err
 	}
-	nodes := make([]*testnetNode, n)
-	vals := make([]genesis.Validator, n)
+	return ts.nodes, nil
+}
+
+// testnetSetup is a prepared testnet: its node homes, the validators of
+// the whole pool and the genesis.
+type testnetSetup struct {
+	nodes   []*testnetNode
+	vals    []genesis.Validator
+	genesis *genesis.Genesis
+}
+
+// setupTestnetEpochs prepares a testnet of n validators. With epochViews > 0
+// epochs last that many views, governance is the testnet key, and one more
+// node is prepared outside the genesis committee, so that committees can
+// rotate (see rotation).
+func setupTestnetEpochs(dir string, n int, logLevel string, epochViews uint64) (*testnetSetup, error) {
+	if err := prepareTestnetDir(dir); err != nil {
+		return nil, err
+	}
+	pool := n
+	if epochViews > 0 {
+		pool = n + 1
+	}
+	addrs, err := freePorts(3 * pool)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]*testnetNode, pool)
+	vals := make([]genesis.Validator, pool)
 	for i := range nodes {
 		tn := &testnetNode{
 			index: i, name: fmt.Sprintf("node%d", i), home: filepath.Join(dir, fmt.Sprintf("node%d", i)),
@@ -131,10 +155,20 @@ func setupTestnet(dir string, n int, logLevel string) ([]*testnetNode, error) {
 		}
 		nodes[i] = tn
 	}
+	params := testnetParams()
+	if epochViews > 0 {
+		params.TestEpochs(epochViews)
+	}
 	seed := crypto.Sum([]byte("floe testnet leader seed"))
-	g, err := buildGenesis(testnetChainID, vals, testnetParams(), fmt.Sprintf("%x", seed), "")
+	g, err := buildGenesis(testnetChainID, vals[:n], params, fmt.Sprintf("%x", seed), "")
 	if err != nil {
 		return nil, err
+	}
+	if epochViews > 0 {
+		g.Governance = []string{governanceKeyHex(testnetGovernanceKey())}
+		if _, err := g.EpochParams(); err != nil {
+			return nil, err
+		}
 	}
 	if err := g.Save(filepath.Join(dir, genesisFile)); err != nil {
 		return nil, err
@@ -144,7 +178,7 @@ func setupTestnet(dir string, n int, logLevel string) ([]*testnetNode, error) {
 			return nil, err
 		}
 	}
-	return nodes, nil
+	return &testnetSetup{nodes: nodes, vals: vals, genesis: g}, nil
 }
 
 // childEnv is the environment for node processes: ours, minus the floe.toml

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/genesis"
+)
+
+// testnetGovernanceKey is the testnet's governance key, derived from a fixed
+// seed like the nodes' keys. A real network keeps it offline.
+func testnetGovernanceKey() ed25519.PrivateKey {
+	seed := crypto.Sum([]byte("floe testnet governance"))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// rotation says which validators of the pool sit in each epoch's committee:
+// with a pool of n+1, epoch e leaves out member (n − e) mod (n+1), so that
+// every epoch one validator leaves and the one left out before joins.
+func rotation(pool, epochCounter int) (out int) {
+	committee := pool - 1
+	return ((committee-epochCounter)%pool + pool) % pool
+}
+
+// epochDriver plays governance for a testnet with --epoch-views: it watches
+// a node's status and, each epoch, submits the EpochSetup for the next epoch
+// (a rotated committee) and then its EpochCommit.
+type epochDriver struct {
+	nodes      []*testnetNode
+	identities []epoch.Identity // the whole pool, in node order
+	chain      model.Identifier
+	key        ed25519.PrivateKey
+	views      uint64
+	safety     uint64
+
+	mu          sync.Mutex
+	setup       *epoch.Spec // the setup submitted for the next epoch
+	submittedAt time.Time
+
+	committed   atomic.Uint64 // newest committed epoch seen
+	started     atomic.Uint64 // newest epoch whose first view was reached
+	extensions  atomic.Uint64
+	lastExtends uint64
+	lastErr     atomic.Value // string
+}
+
+func newEpochDriver(nodes []*testnetNode, vals []genesis.Validator, g *genesis.Genesis) (*epochDriver, error) {
+	p, err := g.EpochParams()
+	if err != nil {
+		return nil, err
+	}
+	tmp := &genesis.Genesis{ChainID: g.ChainID, LeaderSeed: g.LeaderSeed, Validators: vals}
+	ids, _, err := tmp.Identities()
+	if err != nil {
+		return nil, err
+	}
+	return &epochDriver{nodes: nodes, identities: ids, chain: p.Chain, key: testnetGovernanceKey(),
+		views: g.Params.EpochViews, safety: g.Params.EpochSafetyViews}, nil
+}
+
+// committeeFor returns epoch e's identity table.
+func (d *epochDriver) committeeFor(e uint64) []epoch.Identity {
+	skip := rotation(len(d.identities), int(e%uint64(len(d.identities))))
+	var out []epoch.Identity
+	for i, m := range d.identities {
+		if i != skip {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// run polls until ctx ends.
+func (d *epochDriver) run(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := d.step(ctx); err != nil {
+			d.lastErr.Store(err.Error())
+		}
+	}
+}
+
+// status asks the nodes in turn: any live one will do.
+func (d *epochDriver) status(ctx context.Context) (api.StatusResponse, *testnetNode, error) {
+	var lastErr error
+	for _, tn := range d.nodes {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := tn.client.status(cctx)
+		cancel()
+		if err == nil {
+			return st, tn, nil
+		}
+		lastErr = err
+	}
+	return api.StatusResponse{}, nil, lastErr
+}
+
+func (d *epochDriver) step(ctx context.Context) error {
+	st, tn, err := d.status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Epoch.Counter > d.started.Load() {
+		d.started.Store(st.Epoch.Counter)
+	}
+	newest := st.Epoch.Counter
+	if st.NextEpoch != nil {
+		newest = st.NextEpoch.Counter
+	}
+	d.committed.Store(max(d.committed.Load(), newest))
+	if st.NextEpoch != nil {
+		return nil // the next epoch is scheduled: nothing to do until it starts
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := st.Epoch
+	if st.PendingSetup != nil {
+		// The setup is final: confirm it (again, if a commit got lost).
+		if d.setup == nil || d.setup.Counter != st.PendingSetup.Counter || time.Since(d.submittedAt) < time.Second {
+			return nil
+		}
+		d.submittedAt = time.Now()
+		return d.submit(ctx, tn, epoch.NewCommit(d.chain, d.setup, d.key))
+	}
+	if d.setup != nil && d.setup.Counter == cur.Counter+1 && d.setup.FirstView == cur.FinalView+1 &&
+		time.Since(d.submittedAt) < 2*time.Second {
+		return nil // submitted, not final yet
+	}
+	if d.setup != nil && d.setup.Counter == cur.Counter+1 && d.setup.FirstView != cur.FinalView+1 {
+		// The epoch was extended (fallback): the old setup is stale.
+		d.extensions.Add(1)
+	}
+	if uint64(st.View)+d.safety >= uint64(cur.FinalView) {
+		return nil // too late for this epoch: it will be extended
+	}
+	next := cur.Counter + 1
+	var seed [32]byte
+	binary.BigEndian.PutUint64(seed[:], next)
+	seed = crypto.Sum([]byte("floe testnet epoch seed"), seed[:])
+	spec := epoch.Spec{Counter: next, FirstView: cur.FinalView + 1, FinalView: cur.FinalView + model.View(d.views),
+		Identities: d.committeeFor(next), Seed: seed}
+	d.setup = &spec
+	d.submittedAt = time.Now()
+	return d.submit(ctx, tn, epoch.NewSetup(d.chain, spec, d.key))
+}
+
+func (d *epochDriver) submit(ctx context.Context, tn *testnetNode, e *epoch.Event) error {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var resp api.ServiceEventResponse
+	if err := tn.client.doAs(cctx, "POST", "/v1/governance/events", api.ContentTypeBinary, e.Encode(), &resp); err != nil {
+		return fmt.Errorf("submit %v to %s: %w", e.Kind, tn.name, err)
+	}
+	return nil
+}
+
+// governanceKeyHex is the public governance key for the genesis file.
+func governanceKeyHex(k ed25519.PrivateKey) string {
+	return hex.EncodeToString(k.Public().(ed25519.PublicKey))
+}
