@@ -20,25 +20,18 @@ func newChain(t testing.TB, cfg testchain.EpochChainConfig) *testchain.EpochChai
 	return c
 }
 
-func genesisOf(c *testchain.EpochChain) light.Genesis {
-	return light.Genesis{Params: c.Params, Identities: c.Identities, Seed: c.Seed}
-}
-
 func sourceOf(t testing.TB, c *testchain.EpochChain) *light.ChainSource {
 	t.Helper()
-	idx, err := light.NewScanIndex(genesisOf(c))
+	src, err := c.LightSource()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := idx.Update(c); err != nil {
-		t.Fatal(err)
-	}
-	return &light.ChainSource{Blocks: c, Index: idx, Prover: c}
+	return src
 }
 
 func newClient(t testing.TB, c *testchain.EpochChain) *light.Client {
 	t.Helper()
-	cl, err := light.New(genesisOf(c))
+	cl, err := light.New(c.LightGenesis())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,9 @@ func (s *HTTPSource) get(ctx context.Context, path string) ([]byte, error) {
 	return body, nil
 }
 
+// Routes are the paths Handler serves, all for GET.
+var Routes = []string{"/v1/light/epochs/{counter}", "/v1/light/final/{height}", "/v1/light/state/{key}"}
+
 // Handler serves a Source over HTTP under /v1/light/:
 //
 //	GET /v1/light/epochs/{counter}     transition proof to epoch counter
@@ -144,7 +147,7 @@ func (s *HTTPSource) get(ctx context.Context, path string) ([]byte, error) {
 // prove yet, 500 otherwise.
 func Handler(src Source) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/light/epochs/{counter}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+Routes[0], func(w http.ResponseWriter, r *http.Request) {
 		counter, err := strconv.ParseUint(r.PathValue("counter"), 10, 64)
 		if err != nil || counter == 0 {
 			writeError(w, http.StatusBadRequest, "epoch counter must be a positive decimal integer")
@@ -153,7 +156,7 @@ func Handler(src Source) http.Handler {
 		t, err := src.Transition(r.Context(), counter)
 		respond(w, err, func() []byte { return t.Encode() })
 	})
-	mux.HandleFunc("GET /v1/light/final/{height}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+Routes[1], func(w http.ResponseWriter, r *http.Request) {
 		var height uint64
 		if ref := r.PathValue("height"); ref != "latest" {
 			h, err := strconv.ParseUint(ref, 10, 64)
@@ -166,7 +169,7 @@ func Handler(src Source) http.Handler {
 		s, err := src.Final(r.Context(), height)
 		respond(w, err, func() []byte { return s.Encode() })
 	})
-	mux.HandleFunc("GET /v1/light/state/{key}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+Routes[2], func(w http.ResponseWriter, r *http.Request) {
 		key, err := hex.DecodeString(r.PathValue("key"))
 		if err != nil || len(key) == 0 || len(key) > MaxKeySize {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("key must be 1..%d bytes of hex", MaxKeySize))

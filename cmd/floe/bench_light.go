@@ -69,15 +69,12 @@ func runBenchLight(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g := light.Genesis{Params: chain.Params, Identities: chain.Identities, Seed: chain.Seed}
-	index, err := light.NewScanIndex(g)
+	g := chain.LightGenesis()
+	serve, err := chain.LightSource()
 	if err != nil {
 		return err
 	}
-	if err := index.Update(chain); err != nil {
-		return err
-	}
-	srv := httptest.NewServer(light.Handler(&light.ChainSource{Blocks: chain, Index: index, Prover: chain}))
+	srv := httptest.NewServer(light.Handler(serve))
 	defer srv.Close()
 	var wire, requests atomic.Int64
 	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(),
 		newTestnetCmd(),
 		newBenchCmd(),
+		newLightCmd(),
 	)
 	return root
 }

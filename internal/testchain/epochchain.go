@@ -16,6 +16,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/light"
 )
 
 // EpochChainConfig describes a multi-epoch chain.
@@ -429,3 +430,21 @@ func (c *EpochChain) ProveState(key []byte, resultHeight uint64) (value, proof [
 
 // Root is the state root after executing height.
 func (c *EpochChain) Root(height uint64) model.Identifier { return c.roots[height] }
+
+// LightGenesis is what a light client of this chain trusts.
+func (c *EpochChain) LightGenesis() light.Genesis {
+	return light.Genesis{Params: c.Params, Identities: c.Identities, Seed: c.Seed}
+}
+
+// LightSource serves light proofs of this chain, with an event index built
+// by scanning it.
+func (c *EpochChain) LightSource() (*light.ChainSource, error) {
+	idx, err := light.NewScanIndex(c.LightGenesis())
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.Update(c); err != nil {
+		return nil, err
+	}
+	return &light.ChainSource{Blocks: c, Index: idx, Prover: c}, nil
+}
