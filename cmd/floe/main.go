@@ -50,6 +50,8 @@ func newRootCmd() *cobra.Command {
 		newTxCmd(),
 		newStatusCmd(),
 		newTestnetCmd(),
+		newBenchCmd(),
+		newLightCmd(),
 	)
 	return root
 }
