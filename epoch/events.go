@@ -54,6 +54,7 @@ type Event struct {
 
 // NewSetup signs an EpochSetup event.
 func NewSetup(chain model.Identifier, s Spec, key ed25519.PrivateKey) *Event {
+	s = s.clone() // the caller may reuse its slice; the signed event must not change
 	e := &Event{Kind: KindSetup, Setup: &s}
 	e.sign(chain, key)
 	return e

@@ -41,12 +41,19 @@ func (p Params) Validate() error {
 	if p.EpochViews == 0 {
 		return nil
 	}
+	if p.EpochViews > maxEpochViews {
+		return fmt.Errorf("%w: epoch_views %d exceeds %d", ErrInvalid, p.EpochViews, uint64(maxEpochViews))
+	}
 	if p.SafetyViews == 0 || p.EpochViews <= 2*p.SafetyViews {
 		return fmt.Errorf("%w: epoch_views (%d) must exceed twice epoch_safety_views (%d), which must be positive",
 			ErrInvalid, p.EpochViews, p.SafetyViews)
 	}
 	return nil
 }
+
+// maxEpochViews bounds epoch and extension lengths, so view arithmetic can
+// never approach Forever (a century of millisecond views fits easily).
+const maxEpochViews = 1 << 42
 
 // MinEpochViews is the shortest epoch a setup may propose: long enough that
 // its own successor can be set up before its safety threshold.
@@ -172,6 +179,8 @@ func (s *State) applyEvent(e *Event, out *Outcome) error {
 		case sp.FirstView != last.FinalView+1:
 			return fmt.Errorf("%w: EpochSetup for epoch %d starts at view %d, want %d (the view after epoch %d ends)",
 				ErrRejected, sp.Counter, sp.FirstView, last.FinalView+1, last.Counter)
+		case uint64(sp.FinalView-sp.FirstView) >= maxEpochViews:
+			return fmt.Errorf("%w: EpochSetup for epoch %d lasts more than %d views", ErrRejected, sp.Counter, uint64(maxEpochViews))
 		case uint64(sp.FinalView-sp.FirstView)+1 < s.params.MinEpochViews():
 			return fmt.Errorf("%w: EpochSetup for epoch %d lasts %d views, minimum %d", ErrRejected, sp.Counter, sp.FinalView-sp.FirstView+1, s.params.MinEpochViews())
 		}
@@ -251,6 +260,17 @@ func Decode(p Params, b []byte) (*State, error) {
 	}
 	if r.Bool() {
 		sp := decodeSpec(r)
+		if r.Err() == nil && len(s.epochs) > 0 {
+			// Checked as on acceptance: a corrupt pending setup must not
+			// make the node refuse the real commit later.
+			last := s.epochs[len(s.epochs)-1]
+			if sp.Counter != last.Counter+1 || sp.FirstView != last.FinalView+1 {
+				return nil, fmt.Errorf("%w: stored pending setup for epoch %d does not follow epoch %d", ErrInvalid, sp.Counter, last.Counter)
+			}
+			if _, err := New(p.Scheme, sp); err != nil {
+				return nil, err
+			}
+		}
 		s.pending = &sp
 	}
 	s.extensions = r.Uint64()

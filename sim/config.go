@@ -38,6 +38,11 @@ type Config struct {
 	Weighted bool
 	// BLS signs with real BLS12-381 instead of the fast insecure scheme.
 	BLS bool
+	// EpochViews > 0 splits views into epochs of that length, each with its
+	// own committee object and leader seed (same members and weights), so
+	// every boundary exercises the per-view committee lookups: votes, QCs,
+	// timeouts and TCs that straddle an epoch change.
+	EpochViews int
 
 	Timeouts pacemaker.Config
 	// LinkDelayMax is the largest base one-way delay of a link; each link

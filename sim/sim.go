@@ -56,7 +56,8 @@ type sim struct {
 	now       time.Duration
 	ids       []*identity
 	insts     []*instance
-	committee *committee.Committee
+	committee *committee.Committee // weights and thresholds (the same in every epoch)
+	schedule  committee.Schedule
 	verifier  *verify.Verifier
 	scheme    crypto.Scheme
 	genesis   consensus.State
@@ -143,6 +144,22 @@ func newSim(cfg Config) (*sim, error) {
 		return nil, fmt.Errorf("sim: twin weight %d is not below a third of %d", tw, c.TotalWeight())
 	}
 	s.committee = c
+	var schedule committee.Schedule = c
+	if cfg.EpochViews > 0 {
+		es := &epochSchedule{views: model.View(cfg.EpochViews)}
+		for k := 0; k < simEpochCommittees; k++ {
+			var es32 [32]byte
+			binary.BigEndian.PutUint64(es32[:], cfg.Seed)
+			binary.BigEndian.PutUint64(es32[8:], uint64(k))
+			ec, err := committee.New(members, crypto.Sum(es32[:]))
+			if err != nil {
+				return nil, err
+			}
+			es.committees = append(es.committees, ec)
+		}
+		schedule = es
+	}
+	s.schedule = schedule
 	root, err := model.NewRootBlock(0, 0, epoch.UnixMilli(), []byte("floe-sim-genesis"))
 	if err != nil {
 		return nil, err
@@ -151,7 +168,7 @@ func newSim(cfg Config) (*sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.verifier = verify.New(c, s.scheme, rootQC)
+	s.verifier = verify.New(schedule, s.scheme, rootQC)
 	s.genesis = consensus.GenesisState(root, rootQC)
 
 	for mi, idt := range s.ids {
@@ -397,7 +414,7 @@ func (s *sim) handle(e *event) {
 func (s *sim) startInstance(in *instance) {
 	idt := s.ids[in.member]
 	cfg := consensus.Config{
-		Self: idt.id, Key: idt.key, Scheme: s.scheme, Schedule: s.committee,
+		Self: idt.id, Key: idt.key, Scheme: s.scheme, Schedule: s.schedule,
 		Timeouts: s.cfg.Timeouts, Payloads: in.payloads,
 	}
 	if !idt.byzantine {
@@ -767,4 +784,19 @@ func (s *sim) violation(in *instance, format string, args ...any) {
 	if s.res.Trace == nil {
 		s.res.Trace = s.trace.lines()
 	}
+}
+
+// simEpochCommittees is how many distinct committees an epoch schedule
+// cycles through.
+const simEpochCommittees = 4
+
+// epochSchedule gives views in epochs of a fixed length, cycling through
+// committees that share members and weights but not leader seeds.
+type epochSchedule struct {
+	views      model.View
+	committees []*committee.Committee
+}
+
+func (e *epochSchedule) CommitteeAt(v model.View) (*committee.Committee, error) {
+	return e.committees[int(v/e.views)%len(e.committees)], nil
 }

@@ -55,6 +55,28 @@ func TestWeightedCommittee(t *testing.T) {
 	}
 }
 
+// TestEpochBoundaries runs seeds whose views are split into 3-view epochs,
+// each with its own committee and leader seed: almost every view has votes,
+// timeouts, QCs or TCs that straddle a committee change. A core or verifier
+// that looked a committee up for the wrong view would pick the wrong leader
+// and stall (a liveness failure) or accept a wrongly-signed certificate.
+func TestEpochBoundaries(t *testing.T) {
+	seeds := uint64(80)
+	if testing.Short() {
+		seeds = 20
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		c := faulty(4, 1, seed)
+		c.EpochViews = 3
+		requireOK(t, sim.Run(c))
+	}
+	for seed := uint64(1); seed <= seeds/4; seed++ {
+		c := faulty(7, 2, seed)
+		c.EpochViews = 5
+		requireOK(t, sim.Run(c))
+	}
+}
+
 const staleTimeoutBug = "two honest replicas heard the next leaders only through a lagging twin half; " +
 	"their timeouts were ignored as stale and nobody sent them a newer QC " +
 	"(fixed: a stale timeout is answered with sync info)"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,15 +13,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/follower"
 	"github.com/floe-bft/floe/internal/testchain"
 	"github.com/floe-bft/floe/storage"
 )
 
-func init() { benchCommands["follower"] = newBenchFollowerCmd }
+func init() { benchCommands["follower"] = benchFollower }
 
 type benchFollowerOpts struct {
 	blocks, members, workers, rangeBlocks, payloadBytes int
@@ -52,48 +51,56 @@ type benchFollowerReport struct {
 	CertifiedBytesTotal int     `json:"encoded_bytes"`
 }
 
-func newBenchFollowerCmd() *cobra.Command {
-	o := benchFollowerOpts{}
-	cmd := &cobra.Command{
-		Use:   "follower",
-		Short: "Measure follower ingest: chained range validation vs per-block validation",
-		Long: `Build a chain of --blocks blocks certified by a real BLS committee (--members
-equally weighted members; the smallest supermajority signs every QC), encode
-it as sync range answers of --range blocks, and ingest it twice through the
-follower engine into a fresh Pebble store:
+const benchFollowerUsage = `floe bench follower: build a chain of --blocks blocks certified by a real
+BLS committee (--members equally weighted members; the smallest supermajority
+signs every QC), encode it as sync range answers of --range blocks, and
+ingest it twice through the follower engine into a fresh Pebble store:
 
   chained    hash links along each range plus one QC check (its last block)
   per-block  the certificate of every block checked
 
 Both runs decode the same bytes, use the same worker pool and store every
 range in one synced batch; only the validation differs. The run fails if
-either does not finalize the whole chain.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := runBenchFollower(cmd.Context(), o, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "chain: %d blocks, %d-member %s committee (%d sign each QC), %d-byte payloads; built in %.1fs\n",
-				rep.Blocks, rep.Members, rep.Scheme, rep.Signers, rep.PayloadBytes, rep.SetupSeconds)
-			fmt.Fprintf(w, "chained:   %8.0f blocks/s  (%.2fs, %d QC checks)\n", rep.ChainedBlocksPerS, rep.ChainedSeconds, rep.ChainedQCChecks)
-			fmt.Fprintf(w, "per-block: %8.0f blocks/s  (%.2fs, %d QC checks)\n", rep.PerBlockBlocksPerS, rep.PerBlockSeconds, rep.PerBlockQCChecks)
-			fmt.Fprintf(w, "speedup:   %.1f×\n", rep.Speedup)
-			return nil
-		},
+either does not finalize the whole chain.
+`
+
+func benchFollower(args []string) error {
+	return runBenchFollowerCmd(context.Background(), args, os.Stdout, os.Stderr)
+}
+
+func runBenchFollowerCmd(ctx context.Context, args []string, out, errOut io.Writer) error {
+	o := benchFollowerOpts{}
+	fs := flag.NewFlagSet("floe bench follower", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {
+		fmt.Fprint(errOut, benchFollowerUsage)
+		fs.PrintDefaults()
 	}
-	f := cmd.Flags()
-	f.IntVar(&o.blocks, "blocks", 20000, "certified blocks in the chain")
-	f.IntVar(&o.members, "members", 4, "committee members (BLS keys)")
-	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "follower verification workers")
-	f.IntVar(&o.rangeBlocks, "range", follower.MaxRangeBlocks, "blocks per sync range answer")
-	f.IntVar(&o.payloadBytes, "payload-bytes", 100, "payload bytes per block")
-	f.BoolVar(&o.json, "json", false, "print one JSON object on stdout")
-	return cmd
+	fs.IntVar(&o.blocks, "blocks", 20000, "certified blocks in the chain")
+	fs.IntVar(&o.members, "members", 4, "committee members (BLS keys)")
+	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "follower verification workers")
+	fs.IntVar(&o.rangeBlocks, "range", follower.MaxRangeBlocks, "blocks per sync range answer")
+	fs.IntVar(&o.payloadBytes, "payload-bytes", 100, "payload bytes per block")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("floe bench follower: unexpected arguments %q", fs.Args())
+	}
+	rep, err := runBenchFollower(ctx, o, errOut)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return json.NewEncoder(out).Encode(rep)
+	}
+	fmt.Fprintf(out, "chain: %d blocks, %d-member %s committee (%d sign each QC), %d-byte payloads; built in %.1fs\n",
+		rep.Blocks, rep.Members, rep.Scheme, rep.Signers, rep.PayloadBytes, rep.SetupSeconds)
+	fmt.Fprintf(out, "chained:   %8.0f blocks/s  (%.2fs, %d QC checks)\n", rep.ChainedBlocksPerS, rep.ChainedSeconds, rep.ChainedQCChecks)
+	fmt.Fprintf(out, "per-block: %8.0f blocks/s  (%.2fs, %d QC checks)\n", rep.PerBlockBlocksPerS, rep.PerBlockSeconds, rep.PerBlockQCChecks)
+	fmt.Fprintf(out, "speedup:   %.1f×\n", rep.Speedup)
+	return nil
 }
 
 func runBenchFollower(ctx context.Context, o benchFollowerOpts, log io.Writer) (benchFollowerReport, error) {
@@ -108,9 +115,6 @@ func runBenchFollower(ctx context.Context, o benchFollowerOpts, log io.Writer) (
 		return benchFollowerReport{}, fmt.Errorf("--range must be in 1..%d", follower.MaxRangeBlocks)
 	case o.payloadBytes < 0:
 		return benchFollowerReport{}, fmt.Errorf("--payload-bytes must not be negative")
-	}
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	rep := benchFollowerReport{Blocks: o.blocks, Members: o.members, Workers: o.workers, RangeBlocks: o.rangeBlocks,
 		PayloadBytes: o.payloadBytes, Store: "pebble", GOMAXPROCS: runtime.GOMAXPROCS(0)}

@@ -2,17 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
 )
 
 func TestBenchFollowerJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
-	cmd := newRootCmd()
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs([]string{"bench", "follower", "--blocks", "60", "--range", "16", "--json"})
-	if err := cmd.Execute(); err != nil {
+	if err := runBenchFollowerCmd(context.Background(), []string{"--blocks", "60", "--range", "16", "--json"}, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	var rep map[string]any
@@ -34,12 +31,8 @@ func TestBenchFollowerJSON(t *testing.T) {
 }
 
 func TestBenchFollowerRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--blocks", "1"}, {"--range", "0"}, {"--range", "513"}, {"--workers", "0"}} {
-		cmd := newRootCmd()
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		cmd.SetArgs(append([]string{"bench", "follower"}, args...))
-		if err := cmd.Execute(); err == nil {
+	for _, args := range [][]string{{"--blocks", "1"}, {"--range", "0"}, {"--range", "513"}, {"--workers", "0"}, {"--nope"}, {"extra"}} {
+		if err := runBenchFollowerCmd(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}

@@ -44,6 +44,25 @@ func startCrashNet(t *testing.T) *crashNet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cn := launchProcessNet(t, bin, nodes)
+	return cn
+}
+
+func (cn *crashNet) start(i int) {
+	cn.t.Helper()
+	n := cn.nodes[i]
+	n.exited = make(chan struct{})
+	n.cmd = nil
+	if err := n.start(cn.bin); err != nil {
+		cn.t.Fatal(err)
+	}
+	n.client = newClient("http://"+n.apiAddr, nil)
+}
+
+// launchProcessNet starts the nodes as processes of bin, stops them when the
+// test ends, and waits until every API answers.
+func launchProcessNet(t *testing.T, bin string, nodes []*testnetNode) *crashNet {
+	t.Helper()
 	cn := &crashNet{t: t, bin: bin, nodes: nodes}
 	for i := range nodes {
 		cn.start(i)
@@ -61,17 +80,6 @@ func startCrashNet(t *testing.T) *crashNet {
 		t.Fatal(err)
 	}
 	return cn
-}
-
-func (cn *crashNet) start(i int) {
-	cn.t.Helper()
-	n := cn.nodes[i]
-	n.exited = make(chan struct{})
-	n.cmd = nil
-	if err := n.start(cn.bin); err != nil {
-		cn.t.Fatal(err)
-	}
-	n.client = newClient("http://"+n.apiAddr, nil)
 }
 
 // kill sends SIGKILL: no shutdown path runs, only what was synced survives.

@@ -33,22 +33,9 @@ func TestEpochRotationRealNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cn := &crashNet{t: t, bin: bin, nodes: ts.nodes}
-	for i := range ts.nodes {
-		cn.start(i)
-	}
-	t.Cleanup(func() {
-		for _, n := range cn.nodes {
-			if n.running() {
-				n.stop(5 * time.Second)
-			}
-		}
-	})
+	cn := launchProcessNet(t, bin, ts.nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := waitReady(ctx, ts.nodes, 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	driver, err := newEpochDriver(ts.nodes, ts.vals, ts.genesis)
 	if err != nil {
 		t.Fatal(err)

@@ -45,12 +45,14 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newInitCmd(),
 		newGenesisCmd(),
+		newGovernanceCmd(),
 		newStartCmd(),
 		newTxCmd(),
 		newStatusCmd(),
 		newTestnetCmd(),
 		newBenchCmd(),
 		newFollowCmd(),
+		newLightCmd(),
 	)
 	return root
 }

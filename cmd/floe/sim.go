@@ -31,6 +31,7 @@ type simOptions struct {
 	loss, dup           float64
 	partitions, crashes bool
 	stagger, weighted   bool
+	epochViews          int
 	crypto              string
 	trace, json         bool
 	parallel            int
@@ -68,6 +69,7 @@ configuration is rejected.`,
 	f.BoolVar(&o.crashes, "crashes", false, "crash and restart replicas from persisted state")
 	f.BoolVar(&o.stagger, "stagger", false, "start replicas at different times")
 	f.BoolVar(&o.weighted, "weighted", false, "give members different weights")
+	f.IntVar(&o.epochViews, "epoch-views", 0, "split views into epochs of this length, each with its own committee and leader seed (0: one epoch)")
 	f.StringVar(&o.crypto, "crypto", "fast", "signature scheme: fast (insecure, for speed) or bls")
 	f.BoolVar(&o.trace, "trace", false, "print every event to stderr (one seed only)")
 	f.BoolVar(&o.json, "json", false, "print one JSON summary object on stdout; failure details go to stderr")
@@ -92,6 +94,8 @@ func (o *simOptions) config() (sim.Config, error) {
 		return sim.Config{}, errors.New("--trace replays one seed: use --seed S --seeds 1")
 	case o.parallel < 1:
 		return sim.Config{}, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
+	case o.epochViews < 0:
+		return sim.Config{}, fmt.Errorf("--epoch-views must not be negative, got %d", o.epochViews)
 	}
 	c := sim.DefaultConfig()
 	c.Seed = o.seed
@@ -104,6 +108,7 @@ func (o *simOptions) config() (sim.Config, error) {
 	c.Crashes = o.crashes
 	c.Stagger = o.stagger
 	c.Weighted = o.weighted
+	c.EpochViews = o.epochViews
 	c.BLS = o.crypto == "bls"
 	c.Trace = o.trace
 	return c, nil
@@ -124,6 +129,7 @@ type simSummary struct {
 	Crashes    bool    `json:"crashes"`
 	Stagger    bool    `json:"stagger"`
 	Weighted   bool    `json:"weighted"`
+	EpochViews int     `json:"epoch_views,omitempty"`
 	Crypto     string  `json:"crypto"`
 
 	MinViewReached      uint64   `json:"min_view_reached"`
@@ -180,7 +186,7 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 	sum := simSummary{
 		Nodes: o.nodes, Twins: o.twins, Views: o.views, FirstSeed: o.seed,
 		Loss: o.loss, Dup: o.dup, Partitions: o.partitions, Crashes: o.crashes,
-		Stagger: o.stagger, Weighted: o.weighted, Crypto: o.crypto,
+		Stagger: o.stagger, Weighted: o.weighted, EpochViews: o.epochViews, Crypto: o.crypto,
 		// Non-nil so that "no failures" encodes as [] rather than null.
 		FailedSeeds: []uint64{},
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -59,8 +58,7 @@ func newEpochDriver(nodes []*testnetNode, vals []genesis.Validator, g *genesis.G
 	if err != nil {
 		return nil, err
 	}
-	tmp := &genesis.Genesis{ChainID: g.ChainID, LeaderSeed: g.LeaderSeed, Validators: vals}
-	ids, _, err := tmp.Identities()
+	ids, err := identitiesOf(vals)
 	if err != nil {
 		return nil, err
 	}
@@ -146,15 +144,14 @@ func (d *epochDriver) step(ctx context.Context) error {
 		// The epoch was extended (fallback): the old setup is stale.
 		d.extensions.Add(1)
 	}
-	if uint64(st.View)+d.safety >= uint64(cur.FinalView) {
+	if tooLateForSetup(st.View, cur, d.safety) {
 		return nil // too late for this epoch: it will be extended
 	}
 	next := cur.Counter + 1
 	var seed [32]byte
 	binary.BigEndian.PutUint64(seed[:], next)
 	seed = crypto.Sum([]byte("floe testnet epoch seed"), seed[:])
-	spec := epoch.Spec{Counter: next, FirstView: cur.FinalView + 1, FinalView: cur.FinalView + model.View(d.views),
-		Identities: d.committeeFor(next), Seed: seed}
+	spec := nextEpochSpec(cur, d.views, d.committeeFor(next), seed)
 	d.setup = &spec
 	d.submittedAt = time.Now()
 	return d.submit(ctx, tn, epoch.NewSetup(d.chain, spec, d.key))
@@ -163,14 +160,8 @@ func (d *epochDriver) step(ctx context.Context) error {
 func (d *epochDriver) submit(ctx context.Context, tn *testnetNode, e *epoch.Event) error {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var resp api.ServiceEventResponse
-	if err := tn.client.doAs(cctx, "POST", "/v1/governance/events", api.ContentTypeBinary, e.Encode(), &resp); err != nil {
+	if _, err := tn.client.submitEvent(cctx, e); err != nil {
 		return fmt.Errorf("submit %v to %s: %w", e.Kind, tn.name, err)
 	}
 	return nil
-}
-
-// governanceKeyHex is the public governance key for the genesis file.
-func governanceKeyHex(k ed25519.PrivateKey) string {
-	return hex.EncodeToString(k.Public().(ed25519.PublicKey))
 }

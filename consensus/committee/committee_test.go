@@ -368,3 +368,26 @@ func TestPossessionRequired(t *testing.T) {
 		}
 	}
 }
+
+// Verified proofs are remembered, but only for the exact (key, proof) pair:
+// after a member's valid proof was accepted, a wrong proof for the same key
+// is still refused, and so is the same proof for another key.
+func TestPossessionCacheKeyedByKeyAndProof(t *testing.T) {
+	committee.ForgetVerifiedPossessions()
+	ms := members(t, 1, 1, 1)
+	if _, err := committee.New(ms, [32]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	bad := members(t, 1, 1, 1)
+	bad[0].Possession = pop(t, 1)
+	if _, err := committee.New(bad, [32]byte{}); err == nil {
+		t.Fatal("another key's proof accepted after the member's own proof was cached")
+	}
+	swapped := members(t, 1, 1, 1)
+	swapped[1].StakingKey = key(t, 0)
+	swapped[1].Possession = pop(t, 0)
+	swapped[0].Possession = pop(t, 1)
+	if _, err := committee.New(swapped, [32]byte{}); err == nil {
+		t.Fatal("a cached proof was accepted for a different key")
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/floe-bft/floe/internal/testchain"
+	"github.com/floe-bft/floe/light"
+)
+
+// lightPeer serves a synthetic chain's light proofs; tamper, if set,
+// rewrites every transition proof body on the way out.
+func lightPeer(t *testing.T, tamper func([]byte) []byte) (light.Genesis, *httptest.Server) {
+	t.Helper()
+	c, err := testchain.NewEpochChain(testchain.EpochChainConfig{Epochs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := c.LightSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := light.Handler(src)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tamper == nil || !strings.Contains(r.URL.Path, "/epochs/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			body = tamper(body)
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return c.LightGenesis(), srv
+}
+
+func TestLightCommandFollowsAndVerifies(t *testing.T) {
+	g, srv := lightPeer(t, nil)
+	var out bytes.Buffer
+	if err := runLightClient(context.Background(), &out, g, srv.URL, []byte("latest")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"adopted epoch 1", "adopted epoch 2", "up to date: epoch 2", "final block", `key "latest" = "`} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestLightCommandRejectsForgedAnswers(t *testing.T) {
+	for name, tamper := range map[string]func([]byte) []byte{
+		// 40 bytes from the end is the commit segment's last header's
+		// result height: the header claims a result from its future.
+		"flipped byte": func(b []byte) []byte { b = bytes.Clone(b); b[len(b)-40] ^= 1; return b },
+		"truncated":    func(b []byte) []byte { return b[:len(b)/2] },
+		"garbage":      func(b []byte) []byte { return []byte("not a proof") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			g, srv := lightPeer(t, tamper)
+			err := runLightClient(context.Background(), io.Discard, g, srv.URL, nil)
+			if err == nil || !strings.Contains(err.Error(), "REJECTED") {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
