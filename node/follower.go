@@ -69,6 +69,9 @@ type followerMode struct {
 	cfg       FollowerConfig
 	engine    *follower.Engine
 	upstreams []*upstream
+	// rangeCount is how many blocks a range request asks for: the maximum,
+	// shrunk when a range ran into an epoch not committed yet.
+	rangeCount atomic.Int64
 	// epochsChanged carries BeforeSave's verdict to OnFinalized (both run
 	// under the engine's lock, one after the other).
 	epochsChanged bool
@@ -123,6 +126,7 @@ func NewFollower(cfg FollowerConfig) (n *Node, err error) {
 	n.name = "follower"
 	n.transport = nullTransport{}
 	fm := &followerMode{cfg: cfg, upstreams: ups}
+	fm.rangeCount.Store(follower.MaxRangeBlocks)
 	store, err := follower.NewPebbleStore(n.store, mustRoot(n), n.rootQC)
 	if err != nil {
 		return nil, err
@@ -307,7 +311,7 @@ func (n *Node) followRanges() {
 			idle.Reset(fm.cfg.PollInterval / 4)
 			continue
 		}
-		blocks, qc, err := n.fetchRange(u, next)
+		blocks, qc, err := n.fetchRange(u, next, int(fm.rangeCount.Load()))
 		if err != nil {
 			if errors.Is(err, follower.ErrInvalid) {
 				fm.engine.Report(u.url, err)
@@ -327,7 +331,16 @@ func (n *Node) followRanges() {
 		err = fm.engine.Submit(n.ctx, follower.Input{From: u.url, Blocks: blocks, QC: qc, Done: func(err error) {
 			if err == nil || errors.Is(err, follower.ErrKnown) || errors.Is(err, follower.ErrStale) {
 				n.metrics.syncedBlocks.Add(float64(len(blocks)))
+				if c := fm.rangeCount.Load(); c < follower.MaxRangeBlocks {
+					fm.rangeCount.Store(min(2*c, follower.MaxRangeBlocks))
+				}
 				return
+			}
+			if errors.Is(err, follower.ErrUnknownEpoch) {
+				// The range runs into an epoch that blocks inside it commit:
+				// ask for less, so those blocks finalize (and the schedule
+				// grows) before the blocks of the new epoch come.
+				fm.rangeCount.Store(max(1, int64(len(blocks))/4))
 			}
 			n.log.Debug("follower: range rejected", "upstream", u.url, "from", blocks[0].Height, "err", err)
 			if errors.Is(err, follower.ErrInvalid) {
@@ -360,10 +373,10 @@ func (n *Node) pickUpstream(from uint64, turn *int) *upstream {
 	return nil
 }
 
-func (n *Node) fetchRange(u *upstream, from uint64) ([]*model.Block, *model.QC, error) {
+func (n *Node) fetchRange(u *upstream, from uint64, count int) ([]*model.Block, *model.QC, error) {
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 	defer cancel()
-	resp, err := n.httpGet(ctx, fmt.Sprintf("%s/v1/sync/range?from=%d&count=%d", u.url, from, follower.MaxRangeBlocks))
+	resp, err := n.httpGet(ctx, fmt.Sprintf("%s/v1/sync/range?from=%d&count=%d", u.url, from, count))
 	if err != nil {
 		return nil, nil, err
 	}
