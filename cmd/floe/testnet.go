@@ -47,6 +47,8 @@ type testnetOptions struct {
 	maxPending int
 	// epochViews > 0: epochs of that many views with a rotating committee.
 	epochViews uint64
+	// followers: 'floe follow' processes next to the validators.
+	followers int
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -95,6 +97,7 @@ more (see docs/cli.md).`,
 	f.IntVar(&o.txSize, "tx-size", 250, "size of each transaction in bytes")
 	f.BoolVar(&o.json, "json", false, "print one JSON summary object on stdout")
 	f.StringVar(&o.logLevel, "log-level", "info", "nodes' log level (debug, info, warn, error)")
+	f.IntVar(&o.followers, "followers", 0, "follower processes ('floe follow', never vote), each following a validator's API")
 	f.Uint64Var(&o.epochViews, "epoch-views", 0, "epoch length in views; with it one extra validator is started and every epoch the committee rotates (0: one epoch forever)")
 	f.IntVar(&o.maxPending, "max-pending", 10_000, "with --rate max: most submitted transactions not yet finalized (0: no limit but the mempools)")
 	return cmd
@@ -107,6 +110,9 @@ func (o *testnetOptions) validate() (int, error) {
 	}
 	if o.dir == "" {
 		return 0, fmt.Errorf("--dir must not be empty")
+	}
+	if o.followers < 0 || o.followers > maxTestnetNodes {
+		return 0, fmt.Errorf("--followers must be between 0 and %d", maxTestnetNodes)
 	}
 	if o.duration < 0 {
 		return 0, fmt.Errorf("--duration must not be negative")
@@ -168,6 +174,12 @@ type testnetSummary struct {
 	Epoch               uint64 `json:"epoch"`
 	EpochsCommitted     uint64 `json:"epochs_committed"`
 	LastGovernanceError string `json:"last_governance_error,omitempty"`
+	// With --followers: how many, the largest gap between node0's finalized
+	// height and a follower's at the end, and whether every follower's
+	// newest finalized block is the block node0 has at that height.
+	Followers         int    `json:"followers,omitempty"`
+	FollowerLagBlocks uint64 `json:"follower_lag_blocks,omitempty"`
+	FollowersAgree    *bool  `json:"followers_agree,omitempty"`
 }
 
 // run sets the network up, runs the load and reports. Whatever happens
@@ -183,6 +195,9 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 	shape, _ := newTxShape(o.txSize, testnetKeySpace) // validated
 	ts, err := setupTestnetEpochs(o.dir, o.nodes, o.logLevel, o.epochViews)
 	if err != nil {
+		return err
+	}
+	if err := addTestnetFollowers(o.dir, ts, o.nodes, o.followers, o.logLevel); err != nil {
 		return err
 	}
 	nodes := ts.nodes
@@ -286,7 +301,7 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 
 	var driver *epochDriver
 	if o.epochViews > 0 {
-		if driver, err = newEpochDriver(nodes, ts.vals, ts.genesis); err != nil {
+		if driver, err = newEpochDriver(nodes[:len(nodes)-ts.followers], ts.vals, ts.genesis); err != nil {
 			return err
 		}
 		go driver.run(runCtx)
@@ -357,6 +372,11 @@ loop:
 		sum.FinalHeight = st.FinalizedHeight
 	}
 	sum.Timeouts = sumTimeouts(fctx, nodes)
+	if ts.followers > 0 {
+		sum.Followers = ts.followers
+		lag, agree := checkFollowers(fctx, nodes[0], nodes[len(nodes)-ts.followers:])
+		sum.FollowerLagBlocks, sum.FollowersAgree = lag, &agree
+	}
 	cancelRun()
 	<-trDone
 	snap := tr.snapshot()
@@ -407,6 +427,30 @@ loop:
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// checkFollowers compares each follower's newest finalized block with the
+// block node0 finalized at that height.
+func checkFollowers(ctx context.Context, ref *testnetNode, followers []*testnetNode) (lag uint64, agree bool) {
+	refSt, err := ref.client.status(ctx)
+	if err != nil {
+		return 0, false
+	}
+	agree = true
+	for _, f := range followers {
+		st, err := f.client.status(ctx)
+		if err != nil {
+			return lag, false
+		}
+		if st.FinalizedHeight < refSt.FinalizedHeight {
+			lag = max(lag, refSt.FinalizedHeight-st.FinalizedHeight)
+		}
+		b, err := ref.client.block(ctx, st.FinalizedHeight, "")
+		if err != nil || b.ID != st.FinalizedID {
+			agree = false
+		}
+	}
+	return lag, agree
+}
 
 // sumTimeouts adds up floe_timeouts_total over the nodes (0 for a node that
 // does not export it or cannot be reached).

@@ -46,6 +46,9 @@ type testnetNode struct {
 	stopping                  atomic.Bool   // we asked it to stop
 	reported                  atomic.Bool   // its unexpected exit was reported
 	maxRSSKB                  atomic.Int64  // VmHWM, sampled
+	// upstream is set for a follower: the API it follows ('floe follow');
+	// empty for a validator ('floe start').
+	upstream string
 }
 
 // prepareTestnetDir makes dir usable: created if missing, wiped if a
@@ -116,9 +119,10 @@ func setupTestnet(dir string, n int, logLevel string) ([]*testnetNode, error) {
 // testnetSetup is a prepared testnet: its node homes, the validators of
 // the whole pool and the genesis.
 type testnetSetup struct {
-	nodes   []*testnetNode
-	vals    []genesis.Validator
-	genesis *genesis.Genesis
+	nodes     []*testnetNode // validators (the pool), then followers
+	followers int
+	vals      []genesis.Validator
+	genesis   *genesis.Genesis
 }
 
 // setupTestnetEpochs prepares a testnet of n validators. With epochViews > 0
@@ -181,6 +185,36 @@ func setupTestnetEpochs(dir string, n int, logLevel string, epochViews uint64) (
 	return &testnetSetup{nodes: nodes, vals: vals, genesis: g}, nil
 }
 
+// addTestnetFollowers prepares k follower homes under dir (followerI), each
+// following a different validator's API (round-robin over the first n).
+func addTestnetFollowers(dir string, ts *testnetSetup, n, k int, logLevel string) error {
+	addrs, err := freePorts(k)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < k; i++ {
+		up := ts.nodes[i%n]
+		tn := &testnetNode{
+			index: len(ts.nodes), name: fmt.Sprintf("follower%d", i), home: filepath.Join(dir, fmt.Sprintf("follower%d", i)),
+			apiAddr: addrs[i], exited: make(chan struct{}), upstream: "http://" + up.apiAddr,
+		}
+		tn.logPath = filepath.Join(tn.home, "node.log")
+		cfgDir := filepath.Join(tn.home, configDir)
+		if err := os.MkdirAll(cfgDir, 0o700); err != nil {
+			return err
+		}
+		if err := writeDefaultConfig(filepath.Join(cfgDir, configFile), "", tn.apiAddr, "", logLevel); err != nil {
+			return err
+		}
+		if err := ts.genesis.Save(filepath.Join(cfgDir, genesisFile)); err != nil {
+			return err
+		}
+		ts.nodes = append(ts.nodes, tn)
+		ts.followers++
+	}
+	return nil
+}
+
 // childEnv is the environment for node processes: ours, minus the floe.toml
 // overrides, which would give every node the same addresses.
 func childEnv() []string {
@@ -203,6 +237,9 @@ func (tn *testnetNode) start(bin string) error {
 		return err
 	}
 	cmd := exec.Command(bin, "start", "--home", tn.home)
+	if tn.upstream != "" {
+		cmd = exec.Command(bin, "follow", "--home", tn.home, "--upstream", tn.upstream)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = childEnv()
 	setChildAttrs(cmd)
