@@ -234,6 +234,10 @@ type peer struct {
 	queue   chan []byte
 	dropped atomic.Uint64
 	outUp   atomic.Bool
+	// wake cuts a redial backoff short: the peer just connected to us, so
+	// it is up and (now) knows our key — typically a validator admitted by
+	// a new epoch, whose dials were refused until then.
+	wake chan struct{}
 
 	mu      sync.Mutex
 	inbound net.Conn // current accepted connection (raw), replaced by a newer one
@@ -336,6 +340,7 @@ func (t *TLS) newPeer(pc Peer) (*peer, error) {
 		addr:  pc.Address,
 		key:   append(ed25519.PublicKey(nil), pc.NetworkKey...),
 		queue: make(chan []byte, t.cfg.SendQueueLen),
+		wake:  make(chan struct{}, 1),
 	}
 	p.client = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -609,6 +614,19 @@ func (t *TLS) sleep(d time.Duration) bool {
 	}
 }
 
+// sleepOrWake is sleep that also ends when wake fires.
+func (t *TLS) sleepOrWake(d time.Duration, wake <-chan struct{}) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-wake:
+	case <-t.ctx.Done():
+		return false
+	}
+	return true
+}
+
 // jitter spreads d over [d/2, d] so that nodes restarted together do not
 // redial in lockstep.
 func jitter(d time.Duration) time.Duration {
@@ -676,7 +694,7 @@ func (t *TLS) outboundLoop(p *peer) {
 				backoff = t.cfg.DialBackoffMin
 			}
 		}
-		if t.ctx.Err() != nil || !t.sleep(jitter(backoff)) {
+		if t.ctx.Err() != nil || !t.sleepOrWake(jitter(backoff), p.wake) {
 			return
 		}
 		backoff = min(backoff*2, t.cfg.DialBackoffMax)
@@ -849,6 +867,12 @@ func (t *TLS) serveInbound(raw net.Conn) {
 	p.mu.Unlock()
 	if old != nil {
 		old.Close()
+	}
+	if !p.outUp.Load() {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 
 	t.readLoop(p, conn)

@@ -733,3 +733,39 @@ func TestTLSLargeFrame(t *testing.T) {
 		t.Fatal("short payload accepted")
 	}
 }
+
+// A validator admitted at run time (a new epoch's member): refused while
+// unknown, then reachable both ways once the members add it, and its own
+// redial backoff is cut short by the members dialing it.
+func TestTLSAddPeerAdmitsNewMember(t *testing.T) {
+	ms := newMembers(t, 2)
+	trs := startCluster(t, ms, nil)
+	joinerM := newMembers(t, 1)[0]
+	cfg := fastConfig(joinerM, peersOf(ms))
+	// A long backoff: without the wake-up on inbound connections the joiner
+	// would not redial within the test's timeout.
+	cfg.DialBackoffMin, cfg.DialBackoffMax = 30*time.Second, 30*time.Second
+	joiner := startTLS(t, cfg)
+	joiner.Broadcast([]byte("too early"))
+	eventually(t, 5*time.Second, "the joiner refused", func() bool { return trs[0].Stats().UnknownPeerRejected >= 1 })
+
+	if err := trs[0].AddPeer(joinerM.peer()); err != nil {
+		t.Fatal(err)
+	}
+	if err := trs[0].AddPeer(joinerM.peer()); err != nil {
+		t.Fatalf("adding a known peer again: %v", err)
+	}
+	bad := joinerM.peer()
+	bad.NetworkKey = ms[1].key.Public().(ed25519.PublicKey)
+	bad.ID = newID(t)
+	if err := trs[0].AddPeer(bad); err == nil {
+		t.Fatal("a peer reusing a member's network key was added")
+	}
+	// The member dials the joiner, which knows it: frames flow in.
+	resendUntil(t, trs[0], ms[0].id, joiner, joinerM.id, 10*time.Second)
+	// And out: the joiner's backoff was cut short by that inbound connection.
+	resendUntil(t, joiner, joinerM.id, trs[0], ms[0].id, 10*time.Second)
+	if got := len(trs[0].Peers()); got != 2 {
+		t.Fatalf("member 0 has %d peers, want 2", got)
+	}
+}

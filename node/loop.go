@@ -173,8 +173,13 @@ func (n *Node) parkProposal(ev loopEvent, timer *time.Timer) bool {
 	b := pe.Proposal.Block
 	// The proposal's certificates are verified and may be exactly what
 	// finalizes the height its result names: let them in now, or the
-	// proposal would wait for itself.
+	// proposal would wait for itself. The block joins the tree too, as a
+	// synced block would (the core never votes for those): a replica whose
+	// execution runs a few blocks behind must still finalize at the speed
+	// of the network, or it would fall further behind with every parked
+	// proposal and end up fetching each block. Only the vote waits.
 	n.step(consensus.CertificateEvent{QC: b.QC, TC: b.TC}, timer)
+	n.step(consensus.BlocksEvent{Blocks: []*model.Block{b}}, timer)
 	v := b.View
 	if v < n.core.CurrentView() {
 		return true // stale: its certificates arrive again with later messages
