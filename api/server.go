@@ -93,6 +93,7 @@ func New(b Backend, opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/status", s.handleStatus)
 	s.mux.HandleFunc("GET /v1/state", s.handleState)
 	s.mux.HandleFunc("GET /v1/state/{key}", s.handleState)
+	s.registerAudit()
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),

@@ -30,7 +30,7 @@ func (n *Node) consensusLoop(initial consensus.Output) {
 
 func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 	view := n.core.CurrentView()
-	out, err := n.core.Step(time.Now(), ev)
+	out, err := n.core.Step(n.now(), ev)
 	if err != nil {
 		if consensus.IsFatal(err) {
 			n.fatal(err)
@@ -80,12 +80,15 @@ func (n *Node) apply(out consensus.Output, timer *time.Timer) {
 	for _, e := range out.Evidence {
 		n.metrics.evidence.WithLabelValues(e.Kind.String()).Inc()
 		n.log.Warn("equivocation evidence", "kind", e.Kind.String(), "offender", n.names[e.Offender], "view", e.View)
+		if err := n.evidence.record(e, n.names[e.Offender], time.Now()); err != nil {
+			n.log.Error("persist evidence", "err", err)
+		}
 	}
 	for _, id := range out.Fetch {
 		n.sync.fetch(id)
 	}
 	if !out.NextTimer.IsZero() {
-		d := time.Until(out.NextTimer)
+		d := out.NextTimer.Sub(n.now())
 		if d < 0 {
 			d = 0
 		}

@@ -82,6 +82,8 @@ type Node struct {
 	seen   *seenTxs        // submit times of local transactions, for latency
 	dedup  *executedWindow // transactions executed recently; owned by the executor
 	txIDs  *txIDCache      // transaction IDs of recent blocks
+	// evidence keeps the equivocations the core reported (evidence.go).
+	evidence *evidenceLog
 	// Application state written since the last flush, by key hash, and the
 	// height and root it corresponds to; owned by the executor.
 	dirty       map[[32]byte]storage.KV
@@ -161,7 +163,11 @@ func New(cfg Config) (*Node, error) {
 	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
 		return nil, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
 	}
+	st = n.applyStartupFaults(st, root, rootQC)
 
+	if n.evidence, err = openEvidenceLog(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("load evidence log: %w", err)
+	}
 	n.app, err = kvstore.New(n.store.Iterate)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild application state: %w", err)
@@ -227,7 +233,7 @@ func New(cfg Config) (*Node, error) {
 // when the node stops (Stop, or a fatal error reported by Err).
 func (n *Node) Start(ctx context.Context) error {
 	n.ctx, n.cancel = context.WithCancel(ctx)
-	out, err := n.core.Start(time.Now())
+	out, err := n.core.Start(n.now())
 	if err != nil && consensus.IsFatal(err) {
 		return err
 	}

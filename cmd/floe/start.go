@@ -31,6 +31,7 @@ const shutdownGrace = 5 * time.Second
 
 func newStartCmd() *cobra.Command {
 	var home string
+	var forgetSafetyData bool
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
 		Short: "Run a node from its home directory",
@@ -53,15 +54,21 @@ node stops because of a fatal error.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			tuneGC(os.LookupEnv)
-			return runNode(ctx, home, cmd.ErrOrStderr())
+			faults, err := loadFaults(forgetSafetyData, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			return runNode(ctx, home, cmd.ErrOrStderr(), faults)
 		},
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node home directory (see 'floe init')")
+	cmd.Flags().BoolVar(&forgetSafetyData, "unsafe-forget-safety-data", false,
+		"TESTS ONLY: reset the persisted safety data at startup, so the node may sign conflicting messages (also "+envForgetSafetyData+"=1)")
 	return cmd
 }
 
 // runNode runs a node until ctx ends or the node stops by itself.
-func runNode(ctx context.Context, home string, logOut io.Writer) error {
+func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Faults) error {
 	cfg, err := loadConfig(home, os.LookupEnv)
 	if err != nil {
 		return err
@@ -109,6 +116,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 		GossipInterval:  cfg.Node.GossipInterval.Duration,
 		Logger:          log,
 		Metrics:         reg,
+		Faults:          faults,
 	})
 	if err != nil {
 		return err
