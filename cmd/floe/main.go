@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newTxCmd(),
 		newStatusCmd(),
 		newTestnetCmd(),
+		newE2ECmd(),
 	)
 	return root
 }
