@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/mempool"
 )
 
 // client talks to one node's API on the host's loopback. Every request has
@@ -97,16 +97,8 @@ func (c *client) tx(ctx context.Context, id string) (api.TxResponse, error) {
 // submit sends a binary batch (the block payload encoding) and returns the
 // indices of the transactions the node rejected.
 func (c *client) submit(ctx context.Context, txs [][]byte) (rejected map[int]string, err error) {
-	size := 4
-	for _, tx := range txs {
-		size += 4 + len(tx)
-	}
-	body := make([]byte, 0, size)
-	body = binary.BigEndian.AppendUint32(body, uint32(len(txs)))
-	for _, tx := range txs {
-		body = binary.BigEndian.AppendUint32(body, uint32(len(tx)))
-		body = append(body, tx...)
-	}
+	// The binary batch format is the block payload encoding.
+	body := mempool.EncodePayload(txs)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/transactions", bytes.NewReader(body))

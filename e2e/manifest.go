@@ -117,7 +117,8 @@ type Expectations struct {
 
 // Step is one entry of the schedule.
 type Step struct {
-	// Action is one of the Action* constants.
+	// Action is one of the Action* constants. Without a "start" step
+	// first, every node starts at once before the schedule.
 	Action string `toml:"action"`
 	// Nodes selects nodes: a name ("node2"), "leader" (the leader of the
 	// newest view any running node is in), "random" (a node not selected
@@ -144,7 +145,7 @@ type Step struct {
 
 // Schedule actions.
 const (
-	ActionStart      = "start"      // start nodes not started yet, staggered by Interval
+	ActionStart      = "start"      // start Nodes (default: all) not started yet, staggered by Interval
 	ActionWait       = "wait"       // let the network run for Duration
 	ActionKill       = "kill"       // SIGKILL Nodes, restart them after Duration
 	ActionPause      = "pause"      // docker pause Nodes for Duration
@@ -290,7 +291,10 @@ func (m *Manifest) validate() error {
 		return fmt.Errorf("%d steps: at most %d", len(m.Steps), maxSteps)
 	}
 	for i := range m.Steps {
-		if err := m.Steps[i].validate(names, i == 0); err != nil {
+		if m.Steps[i].Action == ActionStart && i > 0 && m.Steps[0].Action != ActionStart {
+			return fmt.Errorf("step %d (start): a later start step needs a start step first (without one, every node starts at once)", i+1)
+		}
+		if err := m.Steps[i].validate(names); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i+1, m.Steps[i].Action, err)
 		}
 	}
@@ -311,7 +315,7 @@ func knownViolation(kind string) bool {
 	return false
 }
 
-func (s *Step) validate(names map[string]bool, first bool) error {
+func (s *Step) validate(names map[string]bool) error {
 	for _, sel := range s.Nodes {
 		switch {
 		case sel == "leader", sel == "random", sel == "f", sel == "all", names[sel]:
@@ -352,9 +356,6 @@ func (s *Step) validate(names map[string]bool, first bool) error {
 	}
 	switch s.Action {
 	case ActionStart:
-		if !first {
-			return fmt.Errorf("start must be the first step (nodes not started then stay down until a later start step)")
-		}
 		if s.Interval.Duration < 0 || s.Interval.Duration > maxDuration {
 			return fmt.Errorf("interval %v: want 0 to %v", s.Interval.Duration, maxDuration)
 		}

@@ -140,7 +140,7 @@ func (r *Runner) runTracker(ctx context.Context) {
 					return
 				}
 				acked := r.ledger.ack(ids, b.Height, b.ID(), nd.Name)
-				r.series.add(time.Now(), acked, 1)
+				r.series.add(time.Now(), acked, min(int(b.Height), 1)) // genesis is no finalized block
 				next++
 			}
 		}

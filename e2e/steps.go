@@ -162,19 +162,10 @@ func (r *Runner) applyKill(ctx context.Context, s Step) (fault, error) {
 	if err != nil {
 		return fault{}, err
 	}
-	f := fault{target: sortedNames(nodes), applied: time.Now(), measure: r.allStarted()}
-	containers := containersOf(nodes)
-	if err := r.dk.Kill(ctx, "KILL", containers...); err != nil {
-		return f, err
-	}
-	r.setFlag(nodes, func(n *nodeState) { n.down = true })
-	sleep(ctx, s.Duration.Duration)
-	if err := r.dk.Start(ctx, containers...); err != nil {
-		return f, err
-	}
-	r.setFlag(nodes, func(n *nodeState) { n.down = false })
-	f.healed = time.Now()
-	return f, nil
+	return r.outage(ctx, nodes, sortedNames(nodes), s.Duration.Duration,
+		func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) },
+		func(c []string) error { return r.dk.Start(ctx, c...) },
+		func(n *nodeState, on bool) { n.down = on })
 }
 
 // applyFreeze pauses the selected nodes (cgroup freezer: the process stops
@@ -184,17 +175,39 @@ func (r *Runner) applyFreeze(ctx context.Context, s Step) (fault, error) {
 	if err != nil {
 		return fault{}, err
 	}
-	f := fault{target: sortedNames(nodes), applied: time.Now(), measure: r.allStarted()}
+	return r.outage(ctx, nodes, sortedNames(nodes), s.Duration.Duration,
+		func(c []string) error { return r.dk.Pause(ctx, c...) },
+		func(c []string) error { return r.dk.Unpause(ctx, c...) },
+		func(n *nodeState, on bool) { n.paused = on })
+}
+
+// applyStopAll stops every node (SIGTERM with a grace period, or SIGKILL)
+// and starts them all again after the step's duration.
+func (r *Runner) applyStopAll(ctx context.Context, s Step) (fault, error) {
+	stop := func(c []string) error { return r.dk.Stop(ctx, c...) }
+	if s.Signal == "KILL" {
+		stop = func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) }
+	}
+	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, stop,
+		func(c []string) error { return r.dk.Start(ctx, c...) },
+		func(n *nodeState, on bool) { n.down = on })
+}
+
+// outage takes nodes' containers out with one command, waits, and brings
+// them back with another, keeping the runner's flag for them in step.
+func (r *Runner) outage(ctx context.Context, nodes []*nodeState, target string, d time.Duration,
+	out, back func(containers []string) error, flag func(n *nodeState, on bool)) (fault, error) {
+	f := fault{target: target, applied: time.Now(), measure: r.allStarted()}
 	containers := containersOf(nodes)
-	if err := r.dk.Pause(ctx, containers...); err != nil {
+	if err := out(containers); err != nil {
 		return f, err
 	}
-	r.setFlag(nodes, func(n *nodeState) { n.paused = true })
-	sleep(ctx, s.Duration.Duration)
-	if err := r.dk.Unpause(ctx, containers...); err != nil {
+	r.setFlag(nodes, func(n *nodeState) { flag(n, true) })
+	sleep(ctx, d)
+	if err := back(containers); err != nil {
 		return f, err
 	}
-	r.setFlag(nodes, func(n *nodeState) { n.paused = false })
+	r.setFlag(nodes, func(n *nodeState) { flag(n, false) })
 	f.healed = time.Now()
 	return f, nil
 }
@@ -270,31 +283,6 @@ func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
 		}
 	}
 	r.setFlag(r.nodes, func(n *nodeState) { n.partitioned = false })
-	f.healed = time.Now()
-	return f, nil
-}
-
-// applyStopAll stops every node (SIGTERM with a grace period, or SIGKILL)
-// and starts them all again after the step's duration.
-func (r *Runner) applyStopAll(ctx context.Context, s Step) (fault, error) {
-	nodes := r.running()
-	f := fault{target: "all (" + s.Signal + ")", applied: time.Now(), measure: r.allStarted()}
-	containers := containersOf(nodes)
-	var err error
-	if s.Signal == "KILL" {
-		err = r.dk.Kill(ctx, "KILL", containers...)
-	} else {
-		err = r.dk.Stop(ctx, containers...)
-	}
-	if err != nil {
-		return f, err
-	}
-	r.setFlag(nodes, func(n *nodeState) { n.down = true })
-	sleep(ctx, s.Duration.Duration)
-	if err := r.dk.Start(ctx, containers...); err != nil {
-		return f, err
-	}
-	r.setFlag(nodes, func(n *nodeState) { n.down = false })
 	f.healed = time.Now()
 	return f, nil
 }
