@@ -156,26 +156,39 @@ func (r *Runner) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	com, members, err := r.net.Genesis.Committee()
-	if err != nil {
+	if err := r.useNetwork(r.net); err != nil {
 		return err
-	}
-	_, rootQC, err := r.net.Genesis.Root(com.Size())
-	if err != nil {
-		return err
-	}
-	r.committee = com
-	r.verifier = verify.New(com, crypto.BLS(), rootQC)
-	for _, mb := range members {
-		r.ids = append(r.ids, mb.ID)
-	}
-	r.weights = committeeWeights(com, r.ids)
-	for _, nd := range r.net.Nodes {
-		r.nodes = append(r.nodes, &nodeState{Node: nd, client: newClient(nd.APIURL)})
 	}
 	r.logf("network: %d validators on %s (compose: %s), homes in %s", r.m.Validators, r.m.Subnet, dk.ComposeCommand(), r.dir)
 	if _, err := dk.Compose(ctx, r.project, r.net.ComposePath(), "up", "--no-start"); err != nil {
 		return err
+	}
+	return nil
+}
+
+// useNetwork derives what the checks need from a generated network: the
+// committee, a verifier, node IDs and weights by node index, and a client
+// per node.
+func (r *Runner) useNetwork(net *Network) error {
+	com, members, err := net.Genesis.Committee()
+	if err != nil {
+		return err
+	}
+	_, rootQC, err := net.Genesis.Root(com.Size())
+	if err != nil {
+		return err
+	}
+	r.net = net
+	r.committee = com
+	r.verifier = verify.New(com, crypto.BLS(), rootQC)
+	r.ids = r.ids[:0]
+	for _, mb := range members {
+		r.ids = append(r.ids, mb.ID)
+	}
+	r.weights = committeeWeights(com, r.ids)
+	r.nodes = r.nodes[:0]
+	for _, nd := range net.Nodes {
+		r.nodes = append(r.nodes, &nodeState{Node: nd, client: newClient(nd.APIURL)})
 	}
 	return nil
 }
