@@ -139,6 +139,7 @@ func (r *Runner) runTracker(ctx context.Context) {
 					r.violate("chain", "%s: block %d: %v", nd.Name, b.Height, err)
 					return
 				}
+				r.noteTimestamp(b)
 				acked := r.ledger.ack(ids, b.Height, b.ID(), nd.Name)
 				r.series.add(time.Now(), acked, min(int(b.Height), 1)) // genesis is no finalized block
 				next++
@@ -197,4 +198,17 @@ func payloadTxIDs(b *model.Block, maxTxs int) ([][32]byte, error) {
 		ids[i] = txID(tx)
 	}
 	return ids, nil
+}
+
+// noteTimestamp keeps the largest lead of a block's timestamp (the
+// proposer's clock) over the runner's clock when the block was first seen:
+// skewed clocks show up here.
+func (r *Runner) noteTimestamp(b *model.Block) {
+	if b.Height == 0 {
+		return
+	}
+	lead := time.Duration(b.Timestamp-time.Now().UnixMilli()) * time.Millisecond
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxTimestampLead = max(r.maxTimestampLead, lead)
 }

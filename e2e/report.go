@@ -89,6 +89,9 @@ type Report struct {
 	TxLookups             int    `json:"tx_lookups"`
 	FinalHeight           uint64 `json:"final_height"`
 	VerifiedBlocks        int    `json:"verified_blocks"`
+	// TimestampLeadMS is the most a finalized block's timestamp was ahead
+	// of the runner's clock when it was first seen (skewed proposers).
+	TimestampLeadMS int64 `json:"timestamp_lead_ms"`
 
 	Violations []Violation `json:"violations"`
 	// Expected lists the violation kinds the manifest expects; Passed
@@ -120,6 +123,7 @@ func (r *Runner) finishReport() {
 	}
 	rep.VerifiedBlocks = r.chain.verifiedCount()
 	r.mu.Lock()
+	rep.TimestampLeadMS = r.maxTimestampLead.Milliseconds()
 	rep.Violations = append([]Violation{}, r.violations...)
 	r.mu.Unlock()
 	rep.Passed, rep.Verdict = verdict(rep.Violations, rep.Expected)
@@ -190,7 +194,8 @@ func (rep *Report) WriteText(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "transactions: %d submitted, %d rejected, %d failed to submit, %d acknowledged finalized; %d checked on every node's chain, %d lookups\n",
 		rep.SubmittedTxs, rep.RejectedTxs, rep.FailedTxs, rep.AckedTxs, rep.TxsVerifiedOnAllNodes, rep.TxLookups)
-	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps)\n", rep.FinalHeight, rep.VerifiedBlocks)
+	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps); block timestamps up to %d ms ahead of the runner's clock\n",
+		rep.FinalHeight, rep.VerifiedBlocks, rep.TimestampLeadMS)
 	if len(rep.Violations) == 0 {
 		fmt.Fprintln(w, "violations: none")
 	} else {

@@ -61,7 +61,10 @@ type Runner struct {
 	step       int // 1-based index of the running step (0: setup)
 	violations []Violation
 	evidence   map[string]bool // evidence already reported, by node/kind/offender/view
-	report     *Report
+	// maxTimestampLead is how far ahead of the runner's clock a finalized
+	// block's timestamp was at most (see noteTimestamp).
+	maxTimestampLead time.Duration
+	report           *Report
 }
 
 // nodeState is the runner's belief about one node. The flags are guarded

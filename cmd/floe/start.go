@@ -44,6 +44,10 @@ Environment overrides of floe.toml: FLOE_API (api.listen), FLOE_P2P
 FLOE_DATA_DIR (storage.data_dir). An empty value disables the API or debug
 listener.
 
+Test-only, never for a real network: --unsafe-forget-safety-data (or
+FLOE_UNSAFE_FORGET_SAFETY_DATA=true) and FLOE_CLOCK_OFFSET (e.g. 20s) break
+the node on purpose for the end-to-end runner (docs/e2e.md).
+
 SIGINT or SIGTERM stops the node cleanly. The exit status is non-zero if the
 node stops because of a fatal error.`,
 		Args: cobra.NoArgs,
