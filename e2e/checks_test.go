@@ -28,7 +28,7 @@ func testRunner(t *testing.T) *Runner {
 	}
 	m := &Manifest{Name: "test", Validators: 4}
 	r := &Runner{m: m, opts: Options{Progress: io.Discard}, rng: rand.New(rand.NewPCG(1, 1)),
-		ledger: newLedger(), chain: newChainRecord(), evidence: map[string]bool{}, report: &Report{}}
+		ledger: newLedger(), chain: newChainRecord(), evidence: map[string]bool{}, violationsOf: map[string]int{}, report: &Report{}}
 	if err := r.useNetwork(net); err != nil {
 		t.Fatal(err)
 	}
@@ -126,5 +126,16 @@ func TestVerifyEvidenceRejectsNonConflicts(t *testing.T) {
 	empty := api.EvidenceInfo{Kind: "double-vote", Offender: r.ids[1].Hex(), View: 3}
 	if err := r.verifyEvidence(empty); err == nil {
 		t.Error("a record without messages verified")
+	}
+}
+
+func TestViolationsAreBoundedPerKind(t *testing.T) {
+	r := testRunner(t)
+	for i := 0; i < maxViolationsPerKind+5; i++ {
+		r.violate("fork", "height %d", i)
+	}
+	r.violate("state", "one")
+	if len(r.violations) != maxViolationsPerKind+1 || r.suppressed != 5 {
+		t.Errorf("%d kept, %d suppressed", len(r.violations), r.suppressed)
 	}
 }

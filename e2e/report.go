@@ -94,6 +94,8 @@ type Report struct {
 	TimestampLeadMS int64 `json:"timestamp_lead_ms"`
 
 	Violations []Violation `json:"violations"`
+	// SuppressedViolations were not kept: more than 20 of one kind.
+	SuppressedViolations int `json:"suppressed_violations,omitempty"`
 	// Expected lists the violation kinds the manifest expects; Passed
 	// says whether the run met its expectations.
 	Expected []string `json:"expected_violations,omitempty"`
@@ -125,6 +127,7 @@ func (r *Runner) finishReport() {
 	r.mu.Lock()
 	rep.TimestampLeadMS = r.maxTimestampLead.Milliseconds()
 	rep.Violations = append([]Violation{}, r.violations...)
+	rep.SuppressedViolations = r.suppressed
 	r.mu.Unlock()
 	rep.Passed, rep.Verdict = verdict(rep.Violations, rep.Expected)
 	if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
@@ -206,6 +209,9 @@ func (rep *Report) WriteText(w io.Writer) {
 				where = "final check"
 			}
 			fmt.Fprintf(w, "  - [%s] %s: %s\n", v.Kind, where, v.Detail)
+		}
+		if rep.SuppressedViolations > 0 {
+			fmt.Fprintf(w, "  (and %d more, not kept: over %d of one kind)\n", rep.SuppressedViolations, maxViolationsPerKind)
 		}
 	}
 	fmt.Fprintln(w, rep.Verdict)

@@ -60,7 +60,11 @@ type Runner struct {
 
 	step       int // 1-based index of the running step (0: setup)
 	violations []Violation
-	evidence   map[string]bool // evidence already reported, by node/kind/offender/view
+	// violationsOf counts kept violations by kind; suppressed counts those
+	// beyond maxViolationsPerKind.
+	violationsOf map[string]int
+	suppressed   int
+	evidence     map[string]bool // evidence already reported, by node/kind/offender/view
 	// maxTimestampLead is how far ahead of the runner's clock a finalized
 	// block's timestamp was at most (see noteTimestamp).
 	maxTimestampLead time.Duration
@@ -90,7 +94,7 @@ func Run(ctx context.Context, m *Manifest, opts Options) (*Report, error) {
 	}
 	r := &Runner{m: m, opts: opts, project: "floe-e2e-" + m.Name, dir: filepath.Join(opts.Dir, m.Name),
 		rng: rand.New(rand.NewPCG(m.Seed, 0x9e3779b97f4a7c15)), ledger: newLedger(), chain: newChainRecord(),
-		evidence: make(map[string]bool)}
+		evidence: make(map[string]bool), violationsOf: make(map[string]int)}
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -107,10 +111,21 @@ func (r *Runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.opts.Progress, "[%s] %s%s\n", r.m.Name, elapsed, fmt.Sprintf(format, args...))
 }
 
+// maxViolationsPerKind bounds the violations kept of one kind: a fork
+// repeats at every later height and would otherwise fill memory and the
+// report. Further ones are counted in suppressed.
+const maxViolationsPerKind = 20
+
 // violate records a violation of the current step.
 func (r *Runner) violate(kind, format string, args ...any) {
 	v := Violation{Kind: kind, Step: r.currentStep(), Detail: fmt.Sprintf(format, args...)}
 	r.mu.Lock()
+	if r.violationsOf[kind] >= maxViolationsPerKind {
+		r.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	r.violationsOf[kind]++
 	r.violations = append(r.violations, v)
 	r.mu.Unlock()
 	r.logf("VIOLATION %s: %s", kind, v.Detail)
