@@ -373,8 +373,9 @@ func (r *Runner) setFlag(nodes []*nodeState, set func(*nodeState)) {
 }
 
 // resolve turns a step's selectors into nodes. "leader" is the leader of
-// the newest view a running node reports (view 1 before any runs).
-func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeState) ([]*nodeState, error) {
+// the newest view a running node reports (view 1 before any runs); note
+// says which view that was, for the report.
+func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeState) (_ []*nodeState, note string, _ error) {
 	chosen := map[int]bool{}
 	var out []*nodeState
 	add := func(nd *nodeState) {
@@ -408,23 +409,24 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 			}
 		case "random":
 			if err := pickRandom(); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		case "f":
 			for k := 0; k < r.weights.maxFaulty(); k++ {
 				if err := pickRandom(); err != nil {
-					return nil, err
+					return nil, "", err
 				}
 			}
 		case "leader":
 			nd, view, err := r.currentLeader(ctx)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if !inPool[nd.Index] {
-				return nil, fmt.Errorf("the leader of view %d, %s, cannot be chosen here", view, nd.Name)
+				return nil, "", fmt.Errorf("the leader of view %d, %s, cannot be chosen here", view, nd.Name)
 			}
 			add(nd)
+			note = fmt.Sprintf(" (%s led view %d)", nd.Name, view)
 		default:
 			for _, nd := range pool {
 				if nd.Name == sel {
@@ -432,11 +434,11 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 				}
 			}
 			if !chosen[indexOf(sel)] {
-				return nil, fmt.Errorf("%s cannot be chosen here", sel)
+				return nil, "", fmt.Errorf("%s cannot be chosen here", sel)
 			}
 		}
 	}
-	return out, nil
+	return out, note, nil
 }
 
 func indexOf(name string) int {

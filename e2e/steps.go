@@ -128,7 +128,7 @@ func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
 	nodes := pool
 	if len(s.Nodes) > 0 {
 		var err error
-		if nodes, err = r.resolve(ctx, s.Nodes, pool); err != nil {
+		if nodes, _, err = r.resolve(ctx, s.Nodes, pool); err != nil {
 			return fault{}, err
 		}
 	}
@@ -158,11 +158,11 @@ func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
 // applyKill sends SIGKILL to the selected nodes at once and restarts them
 // after the step's duration.
 func (r *Runner) applyKill(ctx context.Context, s Step) (fault, error) {
-	nodes, err := r.resolve(ctx, s.Nodes, r.running())
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
 	if err != nil {
 		return fault{}, err
 	}
-	return r.outage(ctx, nodes, sortedNames(nodes), s.Duration.Duration,
+	return r.outage(ctx, nodes, sortedNames(nodes)+note, s.Duration.Duration,
 		func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) },
 		func(c []string) error { return r.dk.Start(ctx, c...) },
 		func(n *nodeState, on bool) { n.down = on })
@@ -171,11 +171,11 @@ func (r *Runner) applyKill(ctx context.Context, s Step) (fault, error) {
 // applyFreeze pauses the selected nodes (cgroup freezer: the process stops
 // mid-instruction, its sockets stay open) for the step's duration.
 func (r *Runner) applyFreeze(ctx context.Context, s Step) (fault, error) {
-	nodes, err := r.resolve(ctx, s.Nodes, r.running())
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
 	if err != nil {
 		return fault{}, err
 	}
-	return r.outage(ctx, nodes, sortedNames(nodes), s.Duration.Duration,
+	return r.outage(ctx, nodes, sortedNames(nodes)+note, s.Duration.Duration,
 		func(c []string) error { return r.dk.Pause(ctx, c...) },
 		func(c []string) error { return r.dk.Unpause(ctx, c...) },
 		func(n *nodeState, on bool) { n.paused = on })
@@ -215,11 +215,11 @@ func (r *Runner) outage(ctx context.Context, nodes []*nodeState, target string, 
 // applyDisconnect detaches the selected nodes from the network (their
 // interface disappears) and reattaches them with the same address.
 func (r *Runner) applyDisconnect(ctx context.Context, s Step) (fault, error) {
-	nodes, err := r.resolve(ctx, s.Nodes, r.running())
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
 	if err != nil {
 		return fault{}, err
 	}
-	f := fault{target: sortedNames(nodes), applied: time.Now(), measure: r.allStarted()}
+	f := fault{target: sortedNames(nodes) + note, applied: time.Now(), measure: r.allStarted()}
 	for _, nd := range nodes {
 		if err := r.dk.Disconnect(ctx, r.net.NetworkName(), nd.Container); err != nil {
 			return f, err
