@@ -97,14 +97,14 @@ func (r *Runner) runLoad(ctx context.Context) {
 // trackerTick is how often the tracker asks for new finalized blocks.
 const trackerTick = 250 * time.Millisecond
 
-// runTracker follows the finalized chain on whichever reachable node
+// runTracker follows the finalized chain from r.trackerNext on whichever reachable node
 // answers (the one with the highest finalized height), records every block
 // in the chain record (so that a node serving a different block at a height
 // is a fork at once) and acknowledges the load's transactions it finds.
 func (r *Runner) runTracker(ctx context.Context) {
 	tick := time.NewTicker(trackerTick)
 	defer tick.Stop()
-	var next uint64 // from genesis: the chain record starts at height 0
+	next := &r.trackerNext
 	for {
 		select {
 		case <-ctx.Done():
@@ -112,11 +112,11 @@ func (r *Runner) runTracker(ctx context.Context) {
 		case <-tick.C:
 		}
 		nd, height := r.highestNode(ctx)
-		if nd == nil || height < next {
+		if nd == nil || height < *next {
 			continue
 		}
-		for next <= height && ctx.Err() == nil {
-			blocks, err := nd.client.chain(ctx, next, 64)
+		for *next <= height && ctx.Err() == nil {
+			blocks, err := nd.client.chain(ctx, *next, 64)
 			if err != nil || len(blocks) == 0 {
 				break
 			}
@@ -126,8 +126,8 @@ func (r *Runner) runTracker(ctx context.Context) {
 					r.violate("chain", "%v", err)
 					return
 				}
-				if b.Height != next {
-					r.violate("chain", "%s served height %d when asked for %d", nd.Name, b.Height, next)
+				if b.Height != *next {
+					r.violate("chain", "%s served height %d when asked for %d", nd.Name, b.Height, *next)
 					return
 				}
 				if err := r.observeBlock(nd.Name, b, nil); err != nil {
@@ -142,7 +142,7 @@ func (r *Runner) runTracker(ctx context.Context) {
 				r.noteTimestamp(b)
 				acked := r.ledger.ack(ids, b.Height, b.ID(), nd.Name)
 				r.series.add(time.Now(), acked, min(int(b.Height), 1)) // genesis is no finalized block
-				next++
+				*next++
 			}
 		}
 	}

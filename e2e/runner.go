@@ -55,8 +55,11 @@ type Runner struct {
 
 	ledger *ledger
 	chain  *chainRecord
-	series *series
-	start  time.Time
+	// trackerNext is the next height the tracker reads (from genesis: the
+	// chain record starts at height 0); owned by the tracker goroutine.
+	trackerNext uint64
+	series      *series
+	start       time.Time
 
 	step       int // 1-based index of the running step (0: setup)
 	violations []Violation
@@ -270,11 +273,13 @@ func (r *Runner) execute(ctx context.Context) {
 	r.start = time.Now()
 	r.series = newSeries(r.start)
 	r.report = r.newReport()
-	bg, stopBG := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); r.runLoad(bg) }()
-	go func() { defer wg.Done(); r.runTracker(bg) }()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	trackCtx, stopTracker := context.WithCancel(ctx)
+	var loadDone, trackDone sync.WaitGroup
+	loadDone.Add(1)
+	trackDone.Add(1)
+	go func() { defer loadDone.Done(); r.runLoad(loadCtx) }()
+	go func() { defer trackDone.Done(); r.runTracker(trackCtx) }()
 
 	steps := r.m.Steps
 	if len(steps) == 0 || steps[0].Action != ActionStart {
@@ -301,35 +306,30 @@ func (r *Runner) execute(ctx context.Context) {
 	r.step = 0
 	r.mu.Unlock()
 
-	// Let the last transactions in flight land, then stop the load, let
-	// the tracker see the last blocks and check everything once more.
+	// Stop the load, give the tracker time to see the transactions still in
+	// flight finalized, then check everything once more.
+	stopLoad()
+	loadDone.Wait()
 	if ctx.Err() == nil && r.allStarted() {
-		stopLoad := time.Now()
-		sleep(ctx, 3*time.Second)
-		r.logf("final check (load ran until %.0fs)", stopLoad.Sub(r.start).Seconds())
+		r.logf("load stopped; waiting up to %v for the transactions in flight", drainTimeout)
+		deadline := time.Now().Add(drainTimeout)
+		for c := r.ledger.counts(); c.Acked < c.Submitted && time.Now().Before(deadline) && ctx.Err() == nil; c = r.ledger.counts() {
+			sleep(ctx, trackerTick)
+		}
 	}
-	stopBG()
-	wg.Wait()
+	stopTracker()
+	trackDone.Wait()
 	if ctx.Err() == nil {
-		r.catchUpTracker(ctx)
+		r.logf("final check")
 		r.check(ctx, true)
 	}
 	r.finishReport()
 }
 
-// catchUpTracker runs the tracker's work once more after the load stopped.
-func (r *Runner) catchUpTracker(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tctx, tcancel := context.WithTimeout(ctx, 2*trackerTick+time.Second)
-		defer tcancel()
-		r.runTracker(tctx)
-	}()
-	<-done
-}
+// drainTimeout bounds the wait for submitted transactions after the load
+// stops. Transactions that a killed node held only in its mempool never
+// arrive (mempools are not persisted; they were never acknowledged).
+const drainTimeout = 15 * time.Second
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
