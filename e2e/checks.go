@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
@@ -14,14 +15,19 @@ import (
 // each new block once (certificates, parent link, timestamps), reads every
 // node's evidence and looks a sample of acknowledged transactions up on
 // every node. final checks all acknowledged transactions' heights.
-func (r *Runner) check(ctx context.Context, final bool) {
+func (r *Runner) check(ctx context.Context, final bool) string {
+	var mempools []string
 	for _, nd := range r.running() {
+		if st, err := nd.client.status(ctx); err == nil {
+			mempools = append(mempools, fmt.Sprintf("%s %d", nd.Name, st.MempoolTxs))
+		}
 		if err := r.checkChain(ctx, nd); err != nil {
 			r.violate("chain", "%s: %v", nd.Name, err)
 		}
 	}
 	r.checkEvidence(ctx)
 	r.checkTxs(ctx, final)
+	return strings.Join(mempools, ", ")
 }
 
 // checkChain fetches a node's finalized blocks it has not been checked on,

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/sha256"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -93,6 +94,23 @@ func (l *ledger) ackedSnapshot() []ackedTx {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]ackedTx(nil), l.acked...)
+}
+
+// unackedByPeriod counts the transactions never acknowledged by when they
+// were submitted: period i runs from starts[i] to starts[i+1] (the last to
+// the end).
+func (l *ledger) unackedByPeriod(starts []time.Time) []int {
+	out := make([]int, len(starts))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.txs {
+		if e.acked || len(starts) == 0 {
+			continue
+		}
+		i := sort.Search(len(starts), func(i int) bool { return starts[i].After(e.submittedAt) }) - 1
+		out[max(i, 0)]++
+	}
+	return out
 }
 
 type ledgerCounts struct {

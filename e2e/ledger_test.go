@@ -119,3 +119,23 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestUnackedByPeriod(t *testing.T) {
+	l := newLedger()
+	t0 := time.Unix(100, 0)
+	ids := func(s ...string) [][32]byte {
+		var out [][32]byte
+		for _, x := range s {
+			out = append(out, txID([]byte(x)))
+		}
+		return out
+	}
+	l.submit(ids("early"), t0.Add(-time.Second)) // before the first period: counted in it
+	l.submit(ids("a", "b"), t0.Add(time.Second))
+	l.submit(ids("c"), t0.Add(11*time.Second))
+	l.ack(ids("b"), 1, model.Identifier{}, "node0")
+	got := l.unackedByPeriod([]time.Time{t0, t0.Add(10 * time.Second)})
+	if len(got) != 2 || got[0] != 2 || got[1] != 1 {
+		t.Errorf("unacked by period: %v, want [2 1]", got)
+	}
+}

@@ -39,6 +39,13 @@ type StepReport struct {
 	BlocksBefore float64 `json:"blocks_per_s_before"`
 	BlocksDuring float64 `json:"blocks_per_s_during"`
 	BlocksAfter  float64 `json:"blocks_per_s_after"`
+	// Unacked counts transactions submitted during this step (until the
+	// next began) that were never acknowledged finalized by the end.
+	Unacked int `json:"unacked_txs"`
+	// Mempools are the nodes' mempool sizes after the step's check.
+	Mempools string `json:"mempools,omitempty"`
+
+	began time.Time
 }
 
 // MarshalJSON writes durations in milliseconds (-1: not measured).
@@ -78,6 +85,10 @@ type Report struct {
 	DurationS   float64       `json:"duration_s"`
 	Nodes       []NodeReport  `json:"nodes"`
 	Steps       []StepReport  `json:"steps"`
+	// MaxRecoveryMS is the recovery bound; TimeoutMaxMS the longest view
+	// timeout, the unit it is meant in.
+	MaxRecoveryMS int64 `json:"max_recovery_ms"`
+	TimeoutMaxMS  int64 `json:"timeout_max_ms"`
 
 	SubmittedTxs int `json:"submitted_txs"`
 	RejectedTxs  int `json:"rejected_txs"`
@@ -85,10 +96,12 @@ type Report struct {
 	AckedTxs     int `json:"acked_txs"`
 	// TxsVerifiedOnAllNodes are acknowledged transactions whose block every
 	// node was compared against; TxLookups counts sampled API lookups.
-	TxsVerifiedOnAllNodes int    `json:"txs_verified_on_all_nodes"`
-	TxLookups             int    `json:"tx_lookups"`
-	FinalHeight           uint64 `json:"final_height"`
-	VerifiedBlocks        int    `json:"verified_blocks"`
+	TxsVerifiedOnAllNodes int `json:"txs_verified_on_all_nodes"`
+	TxLookups             int `json:"tx_lookups"`
+	// FinalMempools lists each node's mempool size at the final check.
+	FinalMempools  string `json:"final_mempools,omitempty"`
+	FinalHeight    uint64 `json:"final_height"`
+	VerifiedBlocks int    `json:"verified_blocks"`
 	// TimestampLeadMS is the most a finalized block's timestamp was ahead
 	// of the runner's clock when it was first seen (skewed proposers).
 	TimestampLeadMS int64 `json:"timestamp_lead_ms"`
@@ -105,7 +118,8 @@ type Report struct {
 
 func (r *Runner) newReport() *Report {
 	rep := &Report{Manifest: r.m.Name, Description: r.m.Description, Validators: r.m.Validators,
-		Compose: r.dk.ComposeCommand(), Dir: r.dir, Started: r.start, Expected: r.m.Expect.Violations}
+		Compose: r.dk.ComposeCommand(), Dir: r.dir, Started: r.start, Expected: r.m.Expect.Violations,
+		MaxRecoveryMS: r.m.Checks.MaxRecovery.Milliseconds(), TimeoutMaxMS: r.net.Genesis.Params.TimeoutMaxMS}
 	for _, nd := range r.net.Nodes {
 		rep.Nodes = append(rep.Nodes, NodeReport{Name: nd.Name, IP: nd.IP, Faults: nd.Override.describe()})
 	}
@@ -120,10 +134,18 @@ func (r *Runner) finishReport() {
 	rep.DurationS = rep.Duration.Seconds()
 	c := r.ledger.counts()
 	rep.SubmittedTxs, rep.RejectedTxs, rep.FailedTxs, rep.AckedTxs = c.Submitted, c.Rejected, c.Failed, c.Acked
+	starts := make([]time.Time, len(rep.Steps))
+	for i, s := range rep.Steps {
+		starts[i] = s.began
+	}
+	for i, n := range r.ledger.unackedByPeriod(starts) {
+		rep.Steps[i].Unacked = n
+	}
 	if top, ok := r.chain.top(); ok {
 		rep.FinalHeight = top
 	}
 	rep.VerifiedBlocks = r.chain.verifiedCount()
+	rep.FinalMempools = r.finalMempools
 	r.mu.Lock()
 	rep.TimestampLeadMS = r.maxTimestampLead.Milliseconds()
 	rep.Violations = append([]Violation{}, r.violations...)
@@ -182,19 +204,26 @@ func (rep *Report) WriteText(w io.Writer) {
 	if rep.Description != "" {
 		fmt.Fprintf(w, "   %s\n", rep.Description)
 	}
+	if rep.TimeoutMaxMS > 0 {
+		fmt.Fprintf(w, "   recovery bound %d ms = %.0f maximal view timeouts (%d ms)\n", rep.MaxRecoveryMS,
+			float64(rep.MaxRecoveryMS)/float64(rep.TimeoutMaxMS), rep.TimeoutMaxMS)
+	}
 	for _, n := range rep.Nodes {
 		if n.Faults != "" {
 			fmt.Fprintf(w, "   %s (%s): %s\n", n.Name, n.IP, n.Faults)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "step\taction\ttarget\tfault\tresume\trecovery\ttx/s before/during/after\tblocks/s before/during/after\t")
+	fmt.Fprintln(tw, "step\taction\ttarget\tfault\tresume\trecovery\ttx/s before/during/after\tblocks/s before/during/after\tunacked\t")
 	for _, s := range rep.Steps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.0f / %.0f / %.0f\t%.1f / %.1f / %.1f\t\n", s.Index, s.Action, s.Target,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.0f / %.0f / %.0f\t%.1f / %.1f / %.1f\t%d\t\n", s.Index, s.Action, s.Target,
 			s.Fault.Round(100*time.Millisecond), ms(s.Resume), ms(s.Recovery),
-			s.TxBefore, s.TxDuring, s.TxAfter, s.BlocksBefore, s.BlocksDuring, s.BlocksAfter)
+			s.TxBefore, s.TxDuring, s.TxAfter, s.BlocksBefore, s.BlocksDuring, s.BlocksAfter, s.Unacked)
 	}
 	tw.Flush()
+	if rep.FinalMempools != "" {
+		fmt.Fprintf(w, "mempools at the end (transactions): %s\n", rep.FinalMempools)
+	}
 	fmt.Fprintf(w, "transactions: %d submitted, %d rejected, %d failed to submit, %d acknowledged finalized; %d checked on every node's chain, %d lookups\n",
 		rep.SubmittedTxs, rep.RejectedTxs, rep.FailedTxs, rep.AckedTxs, rep.TxsVerifiedOnAllNodes, rep.TxLookups)
 	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps); block timestamps up to %d ms ahead of the runner's clock\n",

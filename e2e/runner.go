@@ -58,8 +58,10 @@ type Runner struct {
 	// trackerNext is the next height the tracker reads (from genesis: the
 	// chain record starts at height 0); owned by the tracker goroutine.
 	trackerNext uint64
-	series      *series
-	start       time.Time
+	// finalMempools are the mempool sizes at the final check.
+	finalMempools string
+	series        *series
+	start         time.Time
 
 	step       int // 1-based index of the running step (0: setup)
 	violations []Violation
@@ -321,7 +323,7 @@ func (r *Runner) execute(ctx context.Context) {
 	trackDone.Wait()
 	if ctx.Err() == nil {
 		r.logf("final check")
-		r.check(ctx, true)
+		r.finalMempools = r.check(ctx, true)
 	}
 	r.finishReport()
 }

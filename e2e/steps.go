@@ -20,7 +20,7 @@ type fault struct {
 // runStep applies one step, waits for recovery, lets the network run for
 // the observation window and checks it.
 func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
-	sr := StepReport{Action: s.Action, Recovery: -1, Resume: -1}
+	sr := StepReport{Action: s.Action, Recovery: -1, Resume: -1, began: time.Now()}
 	r.logf("step %d: %s", r.currentStep(), describeStep(s))
 	before := time.Now()
 	f, err := r.apply(ctx, s)
@@ -56,7 +56,7 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 		return sr, err
 	}
 	if r.allStarted() {
-		r.check(ctx, false)
+		sr.Mempools = r.check(ctx, false)
 	} else {
 		r.checkEvidence(ctx)
 	}
