@@ -313,11 +313,7 @@ func (r *Runner) execute(ctx context.Context) {
 	stopLoad()
 	loadDone.Wait()
 	if ctx.Err() == nil && r.allStarted() {
-		r.logf("load stopped; waiting up to %v for the transactions in flight", drainTimeout)
-		deadline := time.Now().Add(drainTimeout)
-		for c := r.ledger.counts(); c.Acked < c.Submitted && time.Now().Before(deadline) && ctx.Err() == nil; c = r.ledger.counts() {
-			sleep(ctx, trackerTick)
-		}
+		r.drain(ctx)
 	}
 	stopTracker()
 	trackDone.Wait()
@@ -329,9 +325,43 @@ func (r *Runner) execute(ctx context.Context) {
 }
 
 // drainTimeout bounds the wait for submitted transactions after the load
-// stops. Transactions that a killed node held only in its mempool never
-// arrive (mempools are not persisted; they were never acknowledged).
-const drainTimeout = 15 * time.Second
+// stops. It exceeds the node's 30 s before transactions of an orphaned
+// block are proposed again (node/sync.go, staleInFlight).
+const drainTimeout = 45 * time.Second
+
+// drain waits, after the load stopped, until every submitted transaction is
+// acknowledged, or every mempool is empty and nothing was acknowledged for
+// a few seconds (the rest are gone: held only by a killed node's mempool,
+// which is not persisted; they were never acknowledged), or drainTimeout.
+func (r *Runner) drain(ctx context.Context) {
+	r.logf("load stopped; waiting up to %v for the transactions in flight", drainTimeout)
+	deadline := time.Now().Add(drainTimeout)
+	last, lastChange := -1, time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		c := r.ledger.counts()
+		if c.Acked >= c.Submitted {
+			return
+		}
+		if c.Acked != last {
+			last, lastChange = c.Acked, time.Now()
+		}
+		if time.Since(lastChange) > 3*time.Second && r.mempoolsEmpty(ctx) {
+			return
+		}
+		sleep(ctx, trackerTick)
+	}
+}
+
+// mempoolsEmpty reports whether every reachable node's mempool is empty.
+func (r *Runner) mempoolsEmpty(ctx context.Context) bool {
+	for _, nd := range r.reachable() {
+		st, err := nd.client.status(ctx)
+		if err != nil || st.MempoolTxs > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
