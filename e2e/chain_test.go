@@ -128,7 +128,7 @@ func TestCheckChainAgreementForkAndState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(r.violations) != 0 || r.chain.verifiedCount() != 5 || r.nodes[1].checkedTo != 5 {
+	if len(r.violations) != 0 || r.chain.verifiedCount() != 5 || r.nodes[1].checkedTo != 5 || r.chain.rootMatchCount() != 5 {
 		t.Fatalf("agreeing nodes: %d verified, checked to %d, violations:\n%s", r.chain.verifiedCount(), r.nodes[1].checkedTo, kinds(r.violations))
 	}
 

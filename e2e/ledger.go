@@ -134,6 +134,8 @@ type chainRecord struct {
 	stamps   []int64            // block timestamps
 	roots    map[uint64]rootSeen
 	verified []bool // certificates and parent link checked
+	// rootMatches counts state roots that matched another node's.
+	rootMatches int
 }
 
 type rootSeen struct {
@@ -181,6 +183,7 @@ func (c *chainRecord) observe(node string, b *model.Block, root *[32]byte) (*dis
 			return &disagreement{"state", fmt.Sprintf("height %d: %s has state root %x, %s has %x",
 				h, node, root[:], seen.node, seen.root[:])}, nil
 		}
+		c.rootMatches++
 		return nil, nil
 	}
 	c.roots[h] = rootSeen{root: *root, node: node}
@@ -208,6 +211,12 @@ func (c *chainRecord) claimVerify(h uint64) (need bool, parent model.Identifier,
 	}
 	c.verified[h] = true
 	return true, c.ids[h-1], c.stamps[h-1]
+}
+
+func (c *chainRecord) rootMatchCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rootMatches
 }
 
 func (c *chainRecord) verifiedCount() int {

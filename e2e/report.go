@@ -102,6 +102,9 @@ type Report struct {
 	FinalMempools  string `json:"final_mempools,omitempty"`
 	FinalHeight    uint64 `json:"final_height"`
 	VerifiedBlocks int    `json:"verified_blocks"`
+	// RootMatches counts state roots found equal to another node's at the
+	// same height.
+	RootMatches int `json:"state_root_matches"`
 	// TimestampLeadMS is the most a finalized block's timestamp was ahead
 	// of the runner's clock when it was first seen (skewed proposers).
 	TimestampLeadMS int64 `json:"timestamp_lead_ms"`
@@ -145,6 +148,7 @@ func (r *Runner) finishReport() {
 		rep.FinalHeight = top
 	}
 	rep.VerifiedBlocks = r.chain.verifiedCount()
+	rep.RootMatches = r.chain.rootMatchCount()
 	rep.FinalMempools = r.finalMempools
 	r.mu.Lock()
 	rep.TimestampLeadMS = r.maxTimestampLead.Milliseconds()
@@ -226,8 +230,8 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "transactions: %d submitted, %d rejected, %d failed to submit, %d acknowledged finalized; %d checked on every node's chain, %d lookups\n",
 		rep.SubmittedTxs, rep.RejectedTxs, rep.FailedTxs, rep.AckedTxs, rep.TxsVerifiedOnAllNodes, rep.TxLookups)
-	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps); block timestamps up to %d ms ahead of the runner's clock\n",
-		rep.FinalHeight, rep.VerifiedBlocks, rep.TimestampLeadMS)
+	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps), %d state roots matched across nodes; block timestamps up to %d ms ahead of the runner's clock\n",
+		rep.FinalHeight, rep.VerifiedBlocks, rep.RootMatches, rep.TimestampLeadMS)
 	if len(rep.Violations) == 0 {
 		fmt.Fprintln(w, "violations: none")
 	} else {
