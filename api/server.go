@@ -96,6 +96,7 @@ func New(b Backend, opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/state/{key}", s.handleState)
 	s.registerSync()
 	s.mountLight()
+	s.registerAudit()
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),

@@ -36,6 +36,9 @@ type Config struct {
 
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer // nil: metrics are not registered anywhere
+
+	// Faults are test-only defects (faults.go); zero in production.
+	Faults Faults
 }
 
 func (c *Config) withDefaults() error {

@@ -36,7 +36,7 @@ func (n *Node) consensusLoop(initial consensus.Output) {
 
 func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 	view := n.core.CurrentView()
-	out, err := n.core.Step(time.Now(), ev)
+	out, err := n.core.Step(n.now(), ev)
 	n.publishAccepted(ev, out.Blocks)
 	if err != nil {
 		if consensus.IsFatal(err) {
@@ -96,6 +96,9 @@ func (n *Node) apply(out consensus.Output, timer *time.Timer) {
 	for _, e := range out.Evidence {
 		n.metrics.evidence.WithLabelValues(e.Kind.String()).Inc()
 		n.log.Warn("equivocation evidence", "kind", e.Kind.String(), "offender", n.nameOf(e.Offender), "view", e.View)
+		if err := n.evidence.record(e, n.nameOf(e.Offender), time.Now()); err != nil {
+			n.log.Error("persist evidence", "err", err)
+		}
 	}
 	for _, id := range out.Fetch {
 		n.sync.fetch(id)
@@ -104,7 +107,7 @@ func (n *Node) apply(out consensus.Output, timer *time.Timer) {
 		n.publishEpochs()
 	}
 	if !out.NextTimer.IsZero() {
-		d := time.Until(out.NextTimer)
+		d := out.NextTimer.Sub(n.now())
 		if d < 0 {
 			d = 0
 		}

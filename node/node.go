@@ -91,6 +91,8 @@ type Node struct {
 	seen   *seenTxs        // submit times of local transactions, for latency
 	dedup  *executedWindow // transactions executed recently; owned by the executor
 	txIDs  *txIDCache      // transaction IDs of recent blocks
+	// evidence keeps the equivocations the core reported (evidence.go).
+	evidence *evidenceLog
 	// Application state written since the last flush, by key hash, and the
 	// height and root it corresponds to; owned by the executor.
 	dirty       map[[32]byte]storage.KV
@@ -169,7 +171,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.fol != nil {
 		return n.startFollower()
 	}
-	out, err := n.core.Start(time.Now())
+	out, err := n.core.Start(n.now())
 	if err != nil && consensus.IsFatal(err) {
 		return err
 	}
@@ -383,6 +385,10 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		}
 	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
 		return nil, consensus.State{}, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
+	}
+	st = n.applyStartupFaults(st, root, rootQC)
+	if n.evidence, err = openEvidenceLog(cfg.DataDir); err != nil {
+		return nil, consensus.State{}, fmt.Errorf("load evidence log: %w", err)
 	}
 	if n.epochs, err = loadEpochs(n.store, n.epochParams, genesisEpochs); err != nil {
 		return nil, consensus.State{}, err

@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newFollowCmd(),
 		newLightCmd(),
+		newE2ECmd(),
 	)
 	return root
 }

@@ -31,6 +31,7 @@ const shutdownGrace = 5 * time.Second
 
 func newStartCmd() *cobra.Command {
 	var home string
+	var forgetSafetyData bool
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
 		Short: "Run a node from its home directory",
@@ -43,6 +44,10 @@ Environment overrides of floe.toml: FLOE_API (api.listen), FLOE_P2P
 FLOE_DATA_DIR (storage.data_dir). An empty value disables the API or debug
 listener.
 
+Test-only, never for a real network: --unsafe-forget-safety-data (or
+FLOE_UNSAFE_FORGET_SAFETY_DATA=true) and FLOE_CLOCK_OFFSET (e.g. 20s) break
+the node on purpose for the end-to-end runner (docs/e2e.md).
+
 SIGINT or SIGTERM stops the node cleanly. The exit status is non-zero if the
 node stops because of a fatal error.`,
 		Args: cobra.NoArgs,
@@ -53,15 +58,21 @@ node stops because of a fatal error.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			tuneGC(os.LookupEnv)
-			return runNode(ctx, home, cmd.ErrOrStderr())
+			faults, err := loadFaults(forgetSafetyData, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			return runNode(ctx, home, cmd.ErrOrStderr(), faults)
 		},
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node home directory (see 'floe init')")
+	cmd.Flags().BoolVar(&forgetSafetyData, "unsafe-forget-safety-data", false,
+		"TESTS ONLY: reset the persisted safety data at startup, so the node may sign conflicting messages (also "+envForgetSafetyData+"=1)")
 	return cmd
 }
 
 // runNode runs a node until ctx ends or the node stops by itself.
-func runNode(ctx context.Context, home string, logOut io.Writer) error {
+func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Faults) error {
 	cfg, err := loadConfig(home, os.LookupEnv)
 	if err != nil {
 		return err
@@ -103,6 +114,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer) error {
 			GossipInterval:  cfg.Node.GossipInterval.Duration,
 			Logger:          log,
 			Metrics:         reg,
+			Faults:          faults,
 		})
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/node"
 )
 
 // TestStartSingleNode runs 'floe start' in-process for a one-member
@@ -34,7 +35,7 @@ func TestStartSingleNode(t *testing.T) {
 	defer cancel()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- runNode(ctx, home, logs) }()
+	go func() { done <- runNode(ctx, home, logs, node.Faults{}) }()
 
 	c := newClient(ports[1], nil)
 	deadline := time.Now().Add(20 * time.Second)

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/e2e"
+	"github.com/floe-bft/floe/genesis"
+)
+
+func newE2ECmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "e2e",
+		Short: "End-to-end tests: container networks under faults (needs Docker)",
+		Long: `Run floe networks in Docker containers, one node per container on a private
+network, and subject them to faults described by manifests (e2e/manifests/).
+See docs/e2e.md.`,
+	}
+	cmd.AddCommand(newE2ERunCmd(), newE2EGenCmd())
+	return cmd
+}
+
+func newE2ERunCmd() *cobra.Command {
+	var dir, repo string
+	var noBuild, keep, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "run MANIFEST.toml...",
+		Short: "Run manifests and report; exit status 1 on any violation",
+		Long: `Build the node image (deploy/build.sh --image-only), then for each manifest:
+generate the network, start it, keep a transaction load on it, apply the
+schedule of faults, check recovery, chains, state, transactions and evidence
+after each, and print a report. Runs must be started from the repository
+root (or give --repo). Partition steps need root, nsenter and iptables.
+
+The exit status is 0 only if every manifest met its expectations: no
+violation, or exactly the expected kinds for manifests with [expect].`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var manifests []*e2e.Manifest
+			for _, path := range args {
+				m, err := e2e.LoadManifest(path)
+				if err != nil {
+					return err
+				}
+				manifests = append(manifests, m)
+			}
+			if _, err := os.Stat(filepath.Join(repo, "deploy", "build.sh")); err != nil && !noBuild {
+				return fmt.Errorf("%s is not the repository root (no deploy/build.sh): use --repo or --no-build", repo)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opts := e2e.Options{Dir: dir, Repo: repo, Build: !noBuild, Keep: keep, Progress: cmd.ErrOrStderr()}
+			var reports []*e2e.Report
+			failed := 0
+			for i, m := range manifests {
+				if i > 0 {
+					opts.Build = false // one image for all
+				}
+				rep, err := e2e.Run(ctx, m, opts)
+				if err != nil {
+					if errors.Is(err, e2e.ErrNoDocker) {
+						return fmt.Errorf("e2e needs Docker: %w", err)
+					}
+					return fmt.Errorf("%s: %w", m.Name, err)
+				}
+				reports = append(reports, rep)
+				if !rep.Passed {
+					failed++
+				}
+				if !asJSON {
+					rep.WriteText(cmd.OutOrStdout())
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				if ctx.Err() != nil {
+					return fmt.Errorf("interrupted")
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(reports); err != nil {
+					return err
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d manifests failed", failed, len(manifests))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "e2e-data", "directory for the runs (one subdirectory per manifest, replaced each run)")
+	cmd.Flags().StringVar(&repo, "repo", ".", "repository root (holds deploy/build.sh)")
+	cmd.Flags().BoolVar(&noBuild, "no-build", false, "use the existing floe:local image")
+	cmd.Flags().BoolVar(&keep, "keep", false, "leave the containers running at the end")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON on stdout")
+	return cmd
+}
+
+func newE2EGenCmd() *cobra.Command {
+	var dir, subnet, project, chainID string
+	var validators, followers, portBase int
+	cmd := &cobra.Command{
+		Use:   "gen",
+		Short: "Generate a container network: node homes, genesis and compose.yaml",
+		Long: `Write DIR/compose.yaml, DIR/genesis.json and one home per node (DIR/node0, ...)
+for a network of validators in containers of the floe:local image, each with
+its own address on a private network and its home as a persistent volume.
+Then: docker compose -p PROJECT -f DIR/compose.yaml up -d (or docker-compose).
+A directory generated before is replaced (a new chain); any other non-empty
+directory is refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			net, err := e2e.GenerateNetwork(dir, e2e.NetworkSpec{
+				Project: project, ChainID: chainID, Validators: validators, Followers: followers,
+				Subnet: subnet, APIPortBase: portBase, Params: genesis.DefaultParams(),
+				RandomKeys: true,
+			})
+			if err != nil {
+				return err
+			}
+			for _, nd := range net.Nodes {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s  %s  api %s\n", nd.Container, nd.IP, nd.APIURL)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "generated %d validators in %s\n", len(net.Nodes), net.Dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "deploy/net", "output directory")
+	cmd.Flags().IntVar(&validators, "validators", 4, "validators (one container each)")
+	cmd.Flags().IntVar(&followers, "followers", 0, "followers (not supported yet)")
+	cmd.Flags().StringVar(&subnet, "subnet", "172.30.0.0/24", "private network; node i gets host address 10+i")
+	cmd.Flags().IntVar(&portBase, "api-port-base", 18080, "node i's API is published on 127.0.0.1:BASE+i")
+	cmd.Flags().StringVar(&project, "project", "floe", "container name prefix and Docker network name")
+	cmd.Flags().StringVar(&chainID, "chain-id", "floe-docker", "chain ID")
+	return cmd
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floe-bft/floe/node"
+)
+
+func TestLoadFaults(t *testing.T) {
+	env := func(kv map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+	}
+	for _, tc := range []struct {
+		flag bool
+		env  map[string]string
+		want node.Faults
+		err  string
+	}{
+		{false, nil, node.Faults{}, ""},
+		{true, nil, node.Faults{ForgetSafetyData: true}, ""},
+		{false, map[string]string{envForgetSafetyData: "true"}, node.Faults{ForgetSafetyData: true}, ""},
+		{true, map[string]string{envForgetSafetyData: "false"}, node.Faults{ForgetSafetyData: true}, ""},
+		{false, map[string]string{envForgetSafetyData: ""}, node.Faults{}, ""},
+		{false, map[string]string{envClockOffset: "-3s"}, node.Faults{ClockOffset: -3 * time.Second}, ""},
+		{false, map[string]string{envForgetSafetyData: "yes please"}, node.Faults{}, envForgetSafetyData},
+		{false, map[string]string{envClockOffset: "soon"}, node.Faults{}, "want a duration"},
+		{false, map[string]string{envClockOffset: "30h"}, node.Faults{}, "at most"},
+	} {
+		got, err := loadFaults(tc.flag, env(tc.env))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v %v: %v, want an error with %q", tc.flag, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%v %v: %+v %v, want %+v", tc.flag, tc.env, got, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,491 @@
+// Package e2e runs floe networks in containers, one node per container on
+// a private Docker network, and subjects them to the faults a real
+// deployment sees: killed and restarted nodes (the leader among them),
+// frozen processes, cut cables, partitions, staggered starts, whole-network
+// restarts and skewed clocks. A manifest (TOML, see manifests/) describes
+// the network, the transaction load and a schedule of perturbations; the
+// runner applies them one after the other and, after each one heals, checks
+// that the network recovered in bounded time, that every node holds the same
+// chain and state, that nothing acknowledged as finalized was lost, and that
+// no node signed conflicting messages. See docs/e2e.md.
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/floe-bft/floe/genesis"
+)
+
+// Duration is a time.Duration written as "30s", "2m" in manifests.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as Go prints it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Manifest describes one end-to-end test network and its schedule.
+type Manifest struct {
+	// Name names the run: the Docker project, containers and directories.
+	Name        string `toml:"name"`
+	Description string `toml:"description"`
+	// Validators is the committee size (equal weights).
+	Validators int `toml:"validators"`
+	// Followers are non-voting nodes. Not supported yet: a non-zero value
+	// is refused (extension point for 'floe follow').
+	Followers int `toml:"followers"`
+	// Seed fixes keys, the leader schedule, random node choices and the
+	// start order, so a run's choices repeat (timing does not).
+	Seed uint64 `toml:"seed"`
+	// Subnet is the private network, an IPv4 /24 or larger; node i gets
+	// host address 10+i.
+	Subnet string `toml:"subnet"`
+	// APIPortBase: node i's API is published on 127.0.0.1:APIPortBase+i.
+	APIPortBase int    `toml:"api_port_base"`
+	LogLevel    string `toml:"log_level"`
+
+	Genesis GenesisParams  `toml:"genesis"`
+	Load    LoadSpec       `toml:"load"`
+	Checks  CheckSpec      `toml:"checks"`
+	Nodes   []NodeOverride `toml:"node"`
+	Steps   []Step         `toml:"step"`
+	Expect  Expectations   `toml:"expect"`
+
+	// path is the file the manifest came from, for messages.
+	path string
+}
+
+// GenesisParams override the consensus parameters of genesis.DefaultParams.
+type GenesisParams struct {
+	TimeoutMinMS    int64 `toml:"timeout_min_ms"`
+	TimeoutMaxMS    int64 `toml:"timeout_max_ms"`
+	BlockIntervalMS int64 `toml:"block_interval_ms"`
+}
+
+// LoadSpec is the transaction load the runner keeps up during the run.
+type LoadSpec struct {
+	// Rate in transactions per second (0: no load).
+	Rate int `toml:"rate"`
+}
+
+// CheckSpec bounds recovery and sets how long each step is observed.
+type CheckSpec struct {
+	// MaxRecovery bounds the time from healing a fault until every node
+	// has finalized a block above the height the network had at the heal.
+	MaxRecovery Duration `toml:"max_recovery"`
+	// Window is how long the network runs undisturbed after each recovery
+	// (throughput "after") and before each fault (throughput "before").
+	Window Duration `toml:"window"`
+	// TxSamples is how many acknowledged transactions are looked up on
+	// every node after each step (all of them are checked through the
+	// blocks regardless).
+	TxSamples int `toml:"tx_samples"`
+}
+
+// NodeOverride sets per-node options. Name "*" applies to every node.
+type NodeOverride struct {
+	Name string `toml:"name"`
+	// ClockOffset shifts the node's consensus clock (FLOE_CLOCK_OFFSET).
+	ClockOffset Duration `toml:"clock_offset"`
+	// UnsafeForgetSafetyData makes the node forget its safety data at every
+	// start (FLOE_UNSAFE_FORGET_SAFETY_DATA): a deliberately broken node.
+	UnsafeForgetSafetyData bool `toml:"unsafe_forget_safety_data"`
+}
+
+// Expectations turn a run that should fail into a test of the runner: it
+// passes only if a violation of every listed kind was detected.
+type Expectations struct {
+	Violations []string `toml:"violations"`
+}
+
+// Step is one entry of the schedule.
+type Step struct {
+	// Action is one of the Action* constants. Without a "start" step
+	// first, every node starts at once before the schedule.
+	Action string `toml:"action"`
+	// Nodes selects nodes: a name ("node2"), "leader" (the leader of the
+	// newest view any running node is in), "random" (a node not selected
+	// yet in this step), "f" (f such nodes: the most the committee
+	// tolerates) or "all".
+	Nodes []string `toml:"nodes"`
+	// Duration is how long the fault lasts before it is healed, or how long
+	// a "wait" step waits.
+	Duration Duration `toml:"duration"`
+	// Interval separates the starts of a "start" step.
+	Interval Duration `toml:"interval"`
+	// Order of a "start" step: "random" (default) or "given".
+	Order string `toml:"order"`
+	// Topology of a "partition" step: "minority" (f nodes cut off together
+	// from the rest), "split" (two halves, neither with a supermajority),
+	// "ring" (each node reaches only its two neighbours) or "groups".
+	Topology string `toml:"topology"`
+	// Groups lists the sides of a "groups" partition by node name; a node
+	// in no group is alone.
+	Groups [][]string `toml:"groups"`
+	// Signal for "stop-all": "TERM" (default, clean stop) or "KILL".
+	Signal string `toml:"signal"`
+}
+
+// Schedule actions.
+const (
+	ActionStart      = "start"      // start Nodes (default: all) not started yet, staggered by Interval
+	ActionWait       = "wait"       // let the network run for Duration
+	ActionKill       = "kill"       // SIGKILL Nodes, restart them after Duration
+	ActionPause      = "pause"      // docker pause Nodes for Duration
+	ActionDisconnect = "disconnect" // docker network disconnect Nodes for Duration
+	ActionPartition  = "partition"  // drop traffic between sides for Duration
+	ActionStopAll    = "stop-all"   // stop every node, start all again after Duration
+	// ActionEpoch is reserved for an epoch transition during faults. Epochs
+	// do not exist yet; the extension point is Runner.epochTransition.
+	ActionEpoch = "epoch"
+)
+
+// Partition topologies.
+const (
+	TopologyMinority = "minority"
+	TopologySplit    = "split"
+	TopologyRing     = "ring"
+	TopologyGroups   = "groups"
+)
+
+// ViolationKinds are the kinds of failure the runner detects; manifests
+// name them in [expect] violations.
+var ViolationKinds = []string{
+	"recovery",    // finalization did not resume in time
+	"fork",        // two nodes finalized different blocks at one height
+	"state",       // two nodes hold different state roots at one height
+	"chain",       // a block does not verify (certificate, parent link, timestamp)
+	"lost-tx",     // an acknowledged transaction is missing on some node
+	"evidence",    // some node recorded equivocation (conflicting signatures)
+	"node-exited", // a node stopped by itself
+	"aborted",     // the schedule could not be carried out
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+// Limits on what a manifest may ask for, so a typo cannot take down the
+// machine.
+const (
+	maxValidators = 32
+	maxSteps      = 200
+	maxRate       = 50_000
+	maxDuration   = 2 * time.Hour
+)
+
+// LoadManifest reads and validates a manifest file. Unknown keys are errors.
+func LoadManifest(path string) (*Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m.path = path
+	return m, nil
+}
+
+// ParseManifest decodes and validates a manifest, filling in defaults.
+func ParseManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	dec := toml.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return nil, fmt.Errorf("unknown keys:\n%s", sm.String())
+		}
+		return nil, err
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (m *Manifest) validate() error {
+	if !namePattern.MatchString(m.Name) {
+		return fmt.Errorf("name %q: want 1-40 lowercase letters, digits and dashes", m.Name)
+	}
+	if m.Followers != 0 {
+		return fmt.Errorf("followers = %d: followers not supported yet (no 'floe follow'); use 0", m.Followers)
+	}
+	if m.Validators < 1 || m.Validators > maxValidators {
+		return fmt.Errorf("validators = %d: want 1 to %d", m.Validators, maxValidators)
+	}
+	if m.Subnet == "" {
+		m.Subnet = "172.30.1.0/24"
+	}
+	if _, err := nodeIPs(m.Subnet, m.Validators); err != nil {
+		return err
+	}
+	if m.APIPortBase == 0 {
+		m.APIPortBase = 28080
+	}
+	if m.APIPortBase < 1024 || m.APIPortBase+m.Validators > 65535 {
+		return fmt.Errorf("api_port_base = %d: want 1024 to %d", m.APIPortBase, 65535-m.Validators)
+	}
+	if m.LogLevel == "" {
+		m.LogLevel = "info"
+	}
+	switch m.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", m.LogLevel)
+	}
+	if _, err := m.genesisParams(); err != nil {
+		return err
+	}
+	if m.Load.Rate < 0 || m.Load.Rate > maxRate {
+		return fmt.Errorf("load.rate = %d: want 0 to %d transactions per second", m.Load.Rate, maxRate)
+	}
+	if m.Checks.MaxRecovery.Duration == 0 {
+		m.Checks.MaxRecovery.Duration = 60 * time.Second
+	}
+	if m.Checks.Window.Duration == 0 {
+		m.Checks.Window.Duration = 10 * time.Second
+	}
+	if m.Checks.TxSamples == 0 {
+		m.Checks.TxSamples = 20
+	}
+	if d := m.Checks.MaxRecovery.Duration; d < time.Second || d > maxDuration {
+		return fmt.Errorf("checks.max_recovery = %v: want 1s to %v", d, maxDuration)
+	}
+	if d := m.Checks.Window.Duration; d < time.Second || d > maxDuration {
+		return fmt.Errorf("checks.window = %v: want 1s to %v", d, maxDuration)
+	}
+	if m.Checks.TxSamples < 0 || m.Checks.TxSamples > 10_000 {
+		return fmt.Errorf("checks.tx_samples = %d: want 0 to 10000", m.Checks.TxSamples)
+	}
+	names := map[string]bool{}
+	for i := 0; i < m.Validators; i++ {
+		names[nodeName(i)] = true
+	}
+	for _, o := range m.Nodes {
+		if o.Name != "*" && !names[o.Name] {
+			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, or \"*\")", o.Name, m.Validators-1)
+		}
+		if d := o.ClockOffset.Duration; d > 24*time.Hour || d < -24*time.Hour {
+			return fmt.Errorf("[[node]] %s: clock_offset %v: at most 24h either way", o.Name, d)
+		}
+	}
+	if len(m.Steps) > maxSteps {
+		return fmt.Errorf("%d steps: at most %d", len(m.Steps), maxSteps)
+	}
+	for i := range m.Steps {
+		if m.Steps[i].Action == ActionStart && i > 0 && m.Steps[0].Action != ActionStart {
+			return fmt.Errorf("step %d (start): a later start step needs a start step first (without one, every node starts at once)", i+1)
+		}
+		if err := m.Steps[i].validate(names); err != nil {
+			return fmt.Errorf("step %d (%s): %w", i+1, m.Steps[i].Action, err)
+		}
+	}
+	for _, v := range m.Expect.Violations {
+		if !knownViolation(v) {
+			return fmt.Errorf("expect.violations: %q is not one of %s", v, strings.Join(ViolationKinds, ", "))
+		}
+	}
+	return nil
+}
+
+func knownViolation(kind string) bool {
+	for _, k := range ViolationKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Step) validate(names map[string]bool) error {
+	for _, sel := range s.Nodes {
+		switch {
+		case sel == "leader", sel == "random", sel == "f", sel == "all", names[sel]:
+		default:
+			return fmt.Errorf("nodes: %q is neither a node name nor leader, random, f or all", sel)
+		}
+	}
+	d := s.Duration.Duration
+	if d < 0 || d > maxDuration {
+		return fmt.Errorf("duration %v: want 0 to %v", d, maxDuration)
+	}
+	needNodes := func() error {
+		if len(s.Nodes) == 0 {
+			return fmt.Errorf("nodes is required")
+		}
+		return nil
+	}
+	needDuration := func() error {
+		if d == 0 {
+			return fmt.Errorf("duration is required")
+		}
+		return nil
+	}
+	unused := func(what string, set bool) error {
+		if set {
+			return fmt.Errorf("%s does not apply to %s", what, s.Action)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		unused("interval", s.Interval.Duration != 0 && s.Action != ActionStart),
+		unused("order", s.Order != "" && s.Action != ActionStart),
+		unused("topology", s.Topology != "" && s.Action != ActionPartition),
+		unused("groups", len(s.Groups) > 0 && s.Action != ActionPartition),
+		unused("signal", s.Signal != "" && s.Action != ActionStopAll),
+	); err != nil {
+		return err
+	}
+	switch s.Action {
+	case ActionStart:
+		if s.Interval.Duration < 0 || s.Interval.Duration > maxDuration {
+			return fmt.Errorf("interval %v: want 0 to %v", s.Interval.Duration, maxDuration)
+		}
+		switch s.Order {
+		case "":
+			s.Order = "random"
+		case "random", "given":
+		default:
+			return fmt.Errorf("order %q: want random or given", s.Order)
+		}
+		return unused("duration", d != 0)
+	case ActionWait:
+		return errors.Join(needDuration(), unused("nodes", len(s.Nodes) > 0))
+	case ActionKill, ActionPause, ActionDisconnect:
+		return errors.Join(needNodes(), needDuration())
+	case ActionPartition:
+		if err := errors.Join(needDuration(), unused("nodes", len(s.Nodes) > 0)); err != nil {
+			return err
+		}
+		switch s.Topology {
+		case TopologyMinority, TopologySplit, TopologyRing:
+			return unused("groups", len(s.Groups) > 0)
+		case TopologyGroups:
+			seen := map[string]bool{}
+			for _, g := range s.Groups {
+				for _, n := range g {
+					if !names[n] {
+						return fmt.Errorf("groups: no node %q", n)
+					}
+					if seen[n] {
+						return fmt.Errorf("groups: %s is in two groups", n)
+					}
+					seen[n] = true
+				}
+			}
+			if len(s.Groups) == 0 {
+				return fmt.Errorf("groups is required with topology groups")
+			}
+			return nil
+		default:
+			return fmt.Errorf("topology %q: want minority, split, ring or groups", s.Topology)
+		}
+	case ActionStopAll:
+		switch s.Signal {
+		case "":
+			s.Signal = "TERM"
+		case "TERM", "KILL":
+		default:
+			return fmt.Errorf("signal %q: want TERM or KILL", s.Signal)
+		}
+		return errors.Join(needDuration(), unused("nodes", len(s.Nodes) > 0))
+	case ActionEpoch:
+		return fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
+	case "":
+		return fmt.Errorf("action is required")
+	default:
+		return fmt.Errorf("unknown action %q: want start, wait, kill, pause, disconnect, partition or stop-all", s.Action)
+	}
+}
+
+// genesisParams are genesis.DefaultParams with the manifest's overrides,
+// validated the way a genesis file is.
+func (m *Manifest) genesisParams() (genesis.Params, error) {
+	p := genesis.DefaultParams()
+	if v := m.Genesis.TimeoutMinMS; v != 0 {
+		p.TimeoutMinMS = v
+	}
+	if v := m.Genesis.TimeoutMaxMS; v != 0 {
+		p.TimeoutMaxMS = v
+	}
+	if v := m.Genesis.BlockIntervalMS; v != 0 {
+		p.BlockIntervalMS = v
+	}
+	if err := p.Timeouts().Validate(); err != nil {
+		return p, fmt.Errorf("genesis: %w", err)
+	}
+	if p.BlockIntervalMS < 0 || p.BlockIntervalMS >= p.TimeoutMinMS {
+		return p, fmt.Errorf("genesis: block_interval_ms must be in [0, timeout_min_ms)")
+	}
+	return p, nil
+}
+
+// override returns the options of node name ("*" entries first, then the
+// node's own).
+func (m *Manifest) override(name string) NodeOverride {
+	o := NodeOverride{Name: name}
+	for _, pass := range []string{"*", name} {
+		for _, x := range m.Nodes {
+			if x.Name != pass {
+				continue
+			}
+			if x.ClockOffset.Duration != 0 {
+				o.ClockOffset = x.ClockOffset
+			}
+			o.UnsafeForgetSafetyData = o.UnsafeForgetSafetyData || x.UnsafeForgetSafetyData
+		}
+	}
+	return o
+}
+
+// usesPartitions reports whether the schedule needs iptables.
+func (m *Manifest) usesPartitions() bool {
+	for _, s := range m.Steps {
+		if s.Action == ActionPartition {
+			return true
+		}
+	}
+	return false
+}
+
+func nodeName(i int) string { return fmt.Sprintf("node%d", i) }
+
+// nodeIPs gives n nodes the host addresses 10, 11, ... of subnet.
+func nodeIPs(subnet string, n int) ([]netip.Addr, error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil || !p.Addr().Is4() {
+		return nil, fmt.Errorf("subnet %q: want an IPv4 prefix such as 172.30.1.0/24", subnet)
+	}
+	p = p.Masked()
+	if p.Bits() > 24 || p.Bits() < 8 {
+		return nil, fmt.Errorf("subnet %q: want a prefix length from /8 to /24", subnet)
+	}
+	if !p.Addr().IsPrivate() {
+		return nil, fmt.Errorf("subnet %q: want a private range (10/8, 172.16/12, 192.168/16)", subnet)
+	}
+	ips := make([]netip.Addr, n)
+	a := p.Addr().As4()
+	for i := range ips {
+		host := 10 + i
+		ips[i] = netip.AddrFrom4([4]byte{a[0], a[1], a[2], a[3] + byte(host)})
+	}
+	return ips, nil
+}

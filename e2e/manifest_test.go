@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The manifests in the repository parse and cover what they promise.
+func TestRepositoryManifests(t *testing.T) {
+	paths, err := filepath.Glob("manifests/*.toml")
+	if err != nil || len(paths) < 3 {
+		t.Fatalf("manifests: %v %v", paths, err)
+	}
+	byName := map[string]*Manifest{}
+	for _, p := range paths {
+		m, err := LoadManifest(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(p) != m.Name+".toml" {
+			t.Errorf("%s names itself %q", p, m.Name)
+		}
+		byName[m.Name] = m
+	}
+	// ci and nightly cover every perturbation kind.
+	for _, name := range []string{"ci", "nightly"} {
+		m := byName[name]
+		if m == nil {
+			t.Fatalf("no %s manifest", name)
+		}
+		kinds := map[string]bool{}
+		for _, s := range m.Steps {
+			kinds[s.Action] = true
+			kinds[s.Action+":"+s.Topology] = true
+			kinds[s.Action+":"+s.Signal] = true
+			for _, n := range s.Nodes {
+				kinds[s.Action+":"+n] = true
+			}
+		}
+		for _, want := range []string{"start", "kill:random", "kill:leader", "kill:f", "pause", "disconnect",
+			"partition:minority", "partition:split", "partition:ring", "stop-all:TERM", "stop-all:KILL"} {
+			if !kinds[want] {
+				t.Errorf("%s lacks %s", name, want)
+			}
+		}
+		if m.Steps[0].Action != ActionStart || m.Steps[0].Interval.Duration == 0 {
+			t.Errorf("%s does not start staggered", name)
+		}
+		skewed := false
+		for _, o := range m.Nodes {
+			skewed = skewed || o.ClockOffset.Duration != 0
+		}
+		if !skewed {
+			t.Errorf("%s skews no clock", name)
+		}
+		if len(m.Expect.Violations) != 0 {
+			t.Errorf("%s expects violations", name)
+		}
+	}
+	f := byName["fault-forget-safety"]
+	if f == nil || len(f.Expect.Violations) == 0 || !f.override("node0").UnsafeForgetSafetyData {
+		t.Fatalf("the fault manifest must break every node and expect a violation: %+v", f)
+	}
+}
+
+func TestManifestDefaults(t *testing.T) {
+	m, err := ParseManifest([]byte("name = \"x\"\nvalidators = 4\n[[step]]\naction = \"kill\"\nnodes = [\"leader\"]\nduration = \"5s\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subnet != "172.30.1.0/24" || m.APIPortBase != 28080 || m.LogLevel != "info" ||
+		m.Checks.MaxRecovery.Duration != time.Minute || m.Checks.Window.Duration != 10*time.Second {
+		t.Errorf("defaults: %+v", m)
+	}
+	p, err := m.genesisParams()
+	if err != nil || p.TimeoutMinMS != 1000 {
+		t.Errorf("genesis params %+v, %v", p, err)
+	}
+}
+
+func TestManifestOverrides(t *testing.T) {
+	m, err := ParseManifest([]byte(`name = "x"
+validators = 3
+[[node]]
+name = "*"
+clock_offset = "1s"
+[[node]]
+name = "node1"
+clock_offset = "-2s"
+unsafe_forget_safety_data = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := m.override("node0"); o.ClockOffset.Duration != time.Second || o.UnsafeForgetSafetyData {
+		t.Errorf("node0: %+v", o)
+	}
+	if o := m.override("node1"); o.ClockOffset.Duration != -2*time.Second || !o.UnsafeForgetSafetyData {
+		t.Errorf("node1: %+v", o)
+	}
+}
+
+func TestBadManifests(t *testing.T) {
+	base := "name = \"x\"\nvalidators = 4\n"
+	step := func(s string) string { return base + "[[step]]\n" + s + "\n" }
+	for _, tc := range []struct{ text, want string }{
+		{"validators = 4\n", "name"},
+		{base + "followers = 2\n", "followers not supported yet"},
+		{"name = \"x\"\nvalidators = 0\n", "validators = 0"},
+		{base + "colour = \"red\"\n", "unknown keys"},
+		{base + "subnet = \"8.8.8.0/24\"\n", "private range"},
+		{base + "subnet = \"172.30.1.0/28\"\n", "/8 to /24"},
+		{base + "log_level = \"loud\"\n", "log_level"},
+		{base + "[genesis]\nblock_interval_ms = 5000\n", "block_interval_ms"},
+		{base + "[load]\nrate = -1\n", "load.rate"},
+		{base + "[[node]]\nname = \"node9\"\n", "no such node"},
+		{step("action = \"explode\""), "unknown action"},
+		{step("action = \"epoch\"\nduration = \"5s\""), "epoch transitions are not supported yet"},
+		{step("action = \"kill\"\nduration = \"5s\""), "nodes is required"},
+		{step("action = \"kill\"\nnodes = [\"node1\"]"), "duration is required"},
+		{step("action = \"kill\"\nnodes = [\"boss\"]\nduration = \"5s\""), "neither a node name"},
+		{step("action = \"pause\"\nnodes = [\"leader\"]\nduration = \"5s\"\ntopology = \"ring\""), "topology does not apply"},
+		{step("action = \"partition\"\ntopology = \"star\"\nduration = \"5s\""), "topology \"star\""},
+		{step("action = \"partition\"\ntopology = \"groups\"\nduration = \"5s\""), "groups is required"},
+		{step("action = \"partition\"\ntopology = \"groups\"\ngroups = [[\"node0\"], [\"node0\"]]\nduration = \"5s\""), "in two groups"},
+		{step("action = \"stop-all\"\nsignal = \"HUP\"\nduration = \"5s\""), "signal"},
+		{step("action = \"wait\"\nduration = \"5s\"") + "[[step]]\naction = \"start\"\n", "needs a start step first"},
+		{step("action = \"start\"\norder = \"sorted\""), "order"},
+		{base + "[expect]\nviolations = [\"sadness\"]\n", "not one of"},
+	} {
+		_, err := ParseManifest([]byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("manifest:\n%s\nerror %v, want one containing %q", tc.text, err, tc.want)
+		}
+	}
+}

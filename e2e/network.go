@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/genesis"
+)
+
+// Layout of a generated network directory:
+//
+//	DIR/compose.yaml     the containers, their network and volumes
+//	DIR/genesis.json     the shared genesis
+//	DIR/nodeI/           node I's home, mounted at /home/floe in its container
+//	  config/keys.json   its secret keys
+//	  config/genesis.json
+//	  data/              its databases and evidence log
+const (
+	composeFile  = "compose.yaml"
+	genesisName  = "genesis.json"
+	homeInImage  = "/home/floe"
+	p2pPort      = 26656
+	apiPort      = 8080
+	networkKey   = "floe" // the network's key in compose.yaml
+	markerFile   = ".floe-e2e"
+	defaultImage = "floe:local"
+)
+
+// NetworkSpec is what GenerateNetwork writes.
+type NetworkSpec struct {
+	// Project prefixes container names ("PROJECT-node0") and names the
+	// Docker network ("PROJECT").
+	Project    string
+	ChainID    string
+	Validators int
+	// Followers must be 0 until 'floe follow' exists.
+	Followers   int
+	Subnet      string
+	APIPortBase int
+	Image       string
+	LogLevel    string
+	Params      genesis.Params
+	// Seed derives the keys and the leader schedule, so test runs repeat.
+	Seed uint64
+	// RandomKeys draws keys and the leader seed from the system's secure
+	// random source instead (for networks that are not tests).
+	RandomKeys bool
+	// Overrides by node name (test faults), nil for none.
+	Overrides map[string]NodeOverride
+}
+
+// Node is one generated node.
+type Node struct {
+	Index     int
+	Name      string
+	Container string
+	IP        string // on the private network
+	APIURL    string // published on the host's loopback
+	Home      string
+	Override  NodeOverride
+}
+
+// Network is a generated network on disk.
+type Network struct {
+	Spec    NetworkSpec
+	Dir     string
+	Genesis *genesis.Genesis
+	Nodes   []*Node
+}
+
+// ComposePath is the compose file's path.
+func (n *Network) ComposePath() string { return filepath.Join(n.Dir, composeFile) }
+
+// NetworkName is the Docker network's name.
+func (n *Network) NetworkName() string { return n.Spec.Project }
+
+// GenerateNetwork writes homes, genesis and compose.yaml into dir. The
+// directory must not exist, be empty, or hold a network this function wrote
+// before (which is replaced: old databases would belong to another chain).
+func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
+	if spec.Followers != 0 {
+		return nil, fmt.Errorf("%d followers: followers not supported yet (no 'floe follow')", spec.Followers)
+	}
+	if spec.Validators < 1 || spec.Validators > maxValidators {
+		return nil, fmt.Errorf("%d validators: want 1 to %d", spec.Validators, maxValidators)
+	}
+	if !namePattern.MatchString(spec.Project) {
+		return nil, fmt.Errorf("project %q: want lowercase letters, digits and dashes", spec.Project)
+	}
+	if spec.Image == "" {
+		spec.Image = defaultImage
+	}
+	if spec.LogLevel == "" {
+		spec.LogLevel = "info"
+	}
+	ips, err := nodeIPs(spec.Subnet, spec.Validators)
+	if err != nil {
+		return nil, err
+	}
+	if spec.APIPortBase < 1024 || spec.APIPortBase+spec.Validators > 65535 {
+		return nil, fmt.Errorf("API port base %d: want 1024 to %d", spec.APIPortBase, 65535-spec.Validators)
+	}
+	if err := prepareDir(dir); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	net := &Network{Spec: spec, Dir: abs}
+	vals := make([]genesis.Validator, spec.Validators)
+	for i := range vals {
+		name := nodeName(i)
+		nd := &Node{
+			Index: i, Name: name, Container: spec.Project + "-" + name, IP: ips[i].String(),
+			APIURL: fmt.Sprintf("http://127.0.0.1:%d", spec.APIPortBase+i),
+			Home:   filepath.Join(abs, name), Override: spec.Overrides[name],
+		}
+		nd.Override.Name = name
+		keys, err := nodeKeys(spec, name)
+		if err != nil {
+			return nil, err
+		}
+		if vals[i], err = keys.Validator(name, fmt.Sprintf("%s:%d", nd.IP, p2pPort), 1); err != nil {
+			return nil, err
+		}
+		// The containers run as root; the host user may not be root, so
+		// the homes are world-writable (they hold test keys only).
+		if err := os.MkdirAll(filepath.Join(nd.Home, "config"), 0o777); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Join(nd.Home, "data"), 0o777); err != nil {
+			return nil, err
+		}
+		if err := keys.Save(filepath.Join(nd.Home, "config", "keys.json")); err != nil {
+			return nil, err
+		}
+		net.Nodes = append(net.Nodes, nd)
+	}
+	leaderSeed := crypto.Sum([]byte("floe e2e leader seed"), []byte(spec.Project), []byte(strconv.FormatUint(spec.Seed, 10)))
+	if spec.RandomKeys {
+		if _, err := rand.Read(leaderSeed[:]); err != nil {
+			return nil, err
+		}
+	}
+	g := &genesis.Genesis{
+		ChainID: spec.ChainID, GenesisTime: time.Now().UTC().Truncate(time.Millisecond),
+		LeaderSeed: fmt.Sprintf("%x", leaderSeed), Params: spec.Params, Validators: vals,
+	}
+	if _, _, err := g.Committee(); err != nil {
+		return nil, fmt.Errorf("invalid genesis: %w", err)
+	}
+	net.Genesis = g
+	if err := g.Save(filepath.Join(abs, genesisName)); err != nil {
+		return nil, err
+	}
+	for _, nd := range net.Nodes {
+		if err := g.Save(filepath.Join(nd.Home, "config", genesisName)); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(net.ComposePath(), net.composeYAML(), 0o644); err != nil {
+		return nil, err
+	}
+	return net, nil
+}
+
+// nodeKeys derives a node's keys from the spec's seed, or draws fresh ones.
+func nodeKeys(spec NetworkSpec, name string) (*genesis.NodeKeys, error) {
+	if spec.RandomKeys {
+		return genesis.GenerateKeys()
+	}
+	seed := crypto.Sum([]byte("floe e2e node"), []byte(spec.Project), []byte(strconv.FormatUint(spec.Seed, 10)), []byte(name))
+	return genesis.KeysFromSeed(seed[:])
+}
+
+// prepareDir makes dir usable: created if missing, wiped if this package
+// created it (marker present), refused if it holds anything else.
+func prepareDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return err
+	case len(entries) == 0:
+	default:
+		if _, err := os.Stat(filepath.Join(dir, markerFile)); err != nil {
+			return fmt.Errorf("%s exists and was not generated by floe e2e; refusing to delete it", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, markerFile),
+		[]byte("generated by floe e2e; the next generation into this directory deletes it\n"), 0o644)
+}
+
+// composeYAML renders the compose file. The format is compose file 2.4,
+// which both docker-compose v1 and the docker compose plugin read: fixed
+// container names and addresses, one bind-mounted home per node, the API
+// published on loopback only, no restart policy (the runner decides when a
+// node comes back).
+func (n *Network) composeYAML() []byte {
+	var b bytes.Buffer
+	s := n.Spec
+	fmt.Fprintf(&b, "# Generated by floe e2e: %d validators of chain %s on %s.\n", s.Validators, s.ChainID, s.Subnet)
+	fmt.Fprintf(&b, "# Start: docker compose -p %s -f %s up -d   (or docker-compose)\n", s.Project, composeFile)
+	b.WriteString("version: \"2.4\"\n")
+	fmt.Fprintf(&b, "networks:\n  %s:\n    name: %s\n    ipam:\n      config:\n        - subnet: %s\n", networkKey, n.NetworkName(), s.Subnet)
+	b.WriteString("services:\n")
+	for _, nd := range n.Nodes {
+		fmt.Fprintf(&b, "  %s:\n", nd.Name)
+		fmt.Fprintf(&b, "    image: %s\n", s.Image)
+		fmt.Fprintf(&b, "    container_name: %s\n", nd.Container)
+		fmt.Fprintf(&b, "    command: [\"start\", \"--home\", %q]\n", homeInImage)
+		b.WriteString("    environment:\n")
+		env := nd.env(s.LogLevel)
+		for _, kv := range env {
+			fmt.Fprintf(&b, "      %s: %q\n", kv[0], kv[1])
+		}
+		fmt.Fprintf(&b, "    volumes: [\"./%s:%s\"]\n", nd.Name, homeInImage)
+		fmt.Fprintf(&b, "    networks:\n      %s:\n        ipv4_address: %s\n", networkKey, nd.IP)
+		fmt.Fprintf(&b, "    ports: [\"127.0.0.1:%d:%d\"]\n", s.APIPortBase+nd.Index, apiPort)
+		b.WriteString("    restart: \"no\"\n")
+		b.WriteString("    stop_grace_period: 15s\n")
+	}
+	return b.Bytes()
+}
+
+// env is the node's environment: listeners on all of the container's
+// interfaces (its address can be disconnected and reconnected), and the
+// test faults of its override.
+func (nd *Node) env(logLevel string) [][2]string {
+	env := [][2]string{
+		{"FLOE_API", fmt.Sprintf("0.0.0.0:%d", apiPort)},
+		{"FLOE_P2P", fmt.Sprintf("0.0.0.0:%d", p2pPort)},
+		{"FLOE_LOG_LEVEL", logLevel},
+	}
+	if d := nd.Override.ClockOffset.Duration; d != 0 {
+		env = append(env, [2]string{"FLOE_CLOCK_OFFSET", d.String()})
+	}
+	if nd.Override.UnsafeForgetSafetyData {
+		env = append(env, [2]string{"FLOE_UNSAFE_FORGET_SAFETY_DATA", "true"})
+	}
+	return env
+}
+
+// describe summarizes a node's test faults for reports ("" for none).
+func (o NodeOverride) describe() string {
+	var parts []string
+	if o.ClockOffset.Duration != 0 {
+		parts = append(parts, "clock "+signed(o.ClockOffset.Duration))
+	}
+	if o.UnsafeForgetSafetyData {
+		parts = append(parts, "forgets safety data")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func signed(d time.Duration) string {
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
+}

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floe-bft/floe/genesis"
+)
+
+func testSpec() NetworkSpec {
+	return NetworkSpec{Project: "floe-test", ChainID: "test-chain", Validators: 4, Subnet: "172.30.9.0/24",
+		APIPortBase: 30000, Params: genesis.DefaultParams(), Seed: 3,
+		Overrides: map[string]NodeOverride{"node2": {ClockOffset: Duration{5 * time.Second}, UnsafeForgetSafetyData: true}}}
+}
+
+func TestGenerateNetwork(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	net, err := GenerateNetwork(dir, testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(net.Nodes) != 4 || net.Nodes[3].IP != "172.30.9.13" || net.Nodes[1].APIURL != "http://127.0.0.1:30001" ||
+		net.Nodes[0].Container != "floe-test-node0" {
+		t.Fatalf("nodes: %+v", net.Nodes[3])
+	}
+	for _, nd := range net.Nodes {
+		g, err := genesis.Load(filepath.Join(nd.Home, "config", "genesis.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := genesis.LoadKeys(filepath.Join(nd.Home, "config", "keys.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Validators[nd.Index].Address != nd.IP+":26656" || g.Validators[nd.Index].Name != nd.Name {
+			t.Errorf("%s: genesis entry %+v", nd.Name, g.Validators[nd.Index])
+		}
+		if _, err := keys.Validator(nd.Name, nd.IP+":26656", 1); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(filepath.Join(nd.Home, "data")); err != nil || !st.IsDir() {
+			t.Errorf("%s: no data directory", nd.Name)
+		}
+	}
+	compose, err := os.ReadFile(net.ComposePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(compose)
+	for _, want := range []string{
+		"version: \"2.4\"", "name: floe-test", "subnet: 172.30.9.0/24", "container_name: floe-test-node3",
+		"ipv4_address: 172.30.9.13", "\"127.0.0.1:30003:8080\"", "\"./node3:/home/floe\"",
+		"FLOE_CLOCK_OFFSET: \"5s\"", "FLOE_UNSAFE_FORGET_SAFETY_DATA: \"true\"", "restart: \"no\"",
+	} {
+		if !strings.Contains(c, want) {
+			t.Errorf("compose.yaml lacks %q:\n%s", want, c)
+		}
+	}
+	if strings.Count(c, "FLOE_UNSAFE_FORGET_SAFETY_DATA") != 1 {
+		t.Error("a fault of node2 reached other nodes")
+	}
+
+	// The same seed gives the same keys; a regeneration replaces the
+	// directory.
+	again, err := GenerateNetwork(dir, testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Genesis.Validators[0].StakingKey != net.Genesis.Validators[0].StakingKey {
+		t.Error("the same seed gave different keys")
+	}
+	spec := testSpec()
+	spec.RandomKeys = true
+	fresh, err := GenerateNetwork(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Genesis.Validators[0].StakingKey == net.Genesis.Validators[0].StakingKey {
+		t.Error("random keys repeat the seeded ones")
+	}
+}
+
+func TestGenerateNetworkRefusals(t *testing.T) {
+	foreign := t.TempDir()
+	if err := os.WriteFile(filepath.Join(foreign, "precious"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GenerateNetwork(foreign, testSpec()); err == nil || !strings.Contains(err.Error(), "refusing to delete") {
+		t.Errorf("a foreign directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(foreign, "precious")); err != nil {
+		t.Fatal("the foreign file is gone")
+	}
+	for _, tc := range []struct {
+		edit func(*NetworkSpec)
+		want string
+	}{
+		{func(s *NetworkSpec) { s.Followers = 1 }, "followers not supported yet"},
+		{func(s *NetworkSpec) { s.Validators = 0 }, "validators"},
+		{func(s *NetworkSpec) { s.Project = "Bad Name" }, "project"},
+		{func(s *NetworkSpec) { s.Subnet = "bogus" }, "subnet"},
+		{func(s *NetworkSpec) { s.APIPortBase = 80 }, "port"},
+	} {
+		spec := testSpec()
+		tc.edit(&spec)
+		if _, err := GenerateNetwork(filepath.Join(t.TempDir(), "n"), spec); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", spec, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// fault is what applying one step did: when the fault began and healed,
+// and which nodes it hit.
+type fault struct {
+	target  string
+	applied time.Time
+	healed  time.Time
+	// measure says whether recovery is measured: not while some nodes
+	// were never started (the network may be unable to finalize).
+	measure bool
+}
+
+// runStep applies one step, waits for recovery, lets the network run for
+// the observation window and checks it.
+func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
+	sr := StepReport{Action: s.Action, Recovery: -1, Resume: -1, began: time.Now()}
+	r.logf("step %d: %s", r.currentStep(), describeStep(s))
+	before := time.Now()
+	f, err := r.apply(ctx, s)
+	if err != nil {
+		return sr, err
+	}
+	sr.Target = f.target
+	sr.Fault = f.healed.Sub(f.applied)
+	if s.Action == ActionWait {
+		sr.Fault = 0
+	}
+	sr.TxBefore, sr.BlocksBefore = r.series.rate(before.Add(-r.m.Checks.Window.Duration), before)
+	sr.TxDuring, sr.BlocksDuring = r.series.rate(f.applied, f.healed)
+	if err := r.checkContainers(ctx); err != nil {
+		return sr, err
+	}
+	after := f.healed
+	if f.measure {
+		heightAtHeal := maxHeight(r.heights(ctx))
+		sr.HeightAtHeal = heightAtHeal
+		resume, all, ok := r.awaitRecovery(ctx, f.healed, heightAtHeal)
+		sr.Resume, sr.Recovery = resume, all
+		if !ok {
+			return sr, fmt.Errorf("the network did not recover")
+		}
+		after = f.healed.Add(all)
+		r.logf("  recovered: finalization resumed after %s, every node above height %d after %s",
+			ms(resume), heightAtHeal, ms(all))
+	}
+	sleep(ctx, r.m.Checks.Window.Duration)
+	sr.TxAfter, sr.BlocksAfter = r.series.rate(after, after.Add(r.m.Checks.Window.Duration))
+	if err := r.checkContainers(ctx); err != nil {
+		return sr, err
+	}
+	if r.allStarted() {
+		sr.Mempools = r.check(ctx, false)
+	} else {
+		r.checkEvidence(ctx)
+	}
+	return sr, ctx.Err()
+}
+
+// apply carries out a step's fault and heals it.
+func (r *Runner) apply(ctx context.Context, s Step) (fault, error) {
+	switch s.Action {
+	case ActionStart:
+		return r.applyStart(ctx, s)
+	case ActionWait:
+		now := time.Now()
+		sleep(ctx, s.Duration.Duration)
+		return fault{target: "-", applied: now, healed: time.Now(), measure: false}, nil
+	case ActionKill:
+		return r.applyKill(ctx, s)
+	case ActionPause:
+		return r.applyFreeze(ctx, s)
+	case ActionDisconnect:
+		return r.applyDisconnect(ctx, s)
+	case ActionPartition:
+		return r.applyPartition(ctx, s)
+	case ActionStopAll:
+		return r.applyStopAll(ctx, s)
+	case ActionEpoch:
+		return r.epochTransition(ctx, s)
+	}
+	return fault{}, fmt.Errorf("unknown action %q", s.Action)
+}
+
+// epochTransition is the extension point for an epoch change during
+// faults (a new committee taking over while nodes are down or cut off).
+// floe has no epochs yet, so manifests cannot ask for one (the manifest
+// check refuses the action) and this is never reached.
+func (r *Runner) epochTransition(context.Context, Step) (fault, error) {
+	return fault{}, fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
+}
+
+func (r *Runner) notStarted() []*nodeState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*nodeState
+	for _, nd := range r.nodes {
+		if !nd.started {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// running lists started nodes that are not down.
+func (r *Runner) running() []*nodeState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*nodeState
+	for _, nd := range r.nodes {
+		if nd.started && !nd.down {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// applyStart starts the selected (default: all) nodes not started yet, one
+// every Interval, in random or given order.
+func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
+	pool := r.notStarted()
+	nodes := pool
+	if len(s.Nodes) > 0 {
+		var err error
+		if nodes, _, err = r.resolve(ctx, s.Nodes, pool); err != nil {
+			return fault{}, err
+		}
+	}
+	if s.Order == "random" {
+		r.rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	}
+	f := fault{applied: time.Now()}
+	for k, nd := range nodes {
+		if k > 0 {
+			sleep(ctx, s.Interval.Duration)
+		}
+		if err := r.dk.Start(ctx, nd.Container); err != nil {
+			return f, err
+		}
+		r.setFlag([]*nodeState{nd}, func(n *nodeState) { n.started = true })
+		r.logf("  started %s", nd.Name)
+		if k > 0 {
+			f.target += " "
+		}
+		f.target += nd.Name
+	}
+	f.healed = time.Now()
+	f.measure = r.allStarted()
+	return f, nil
+}
+
+// applyKill sends SIGKILL to the selected nodes at once and restarts them
+// after the step's duration.
+func (r *Runner) applyKill(ctx context.Context, s Step) (fault, error) {
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
+	if err != nil {
+		return fault{}, err
+	}
+	return r.outage(ctx, nodes, sortedNames(nodes)+note, s.Duration.Duration,
+		func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) },
+		func(c []string) error { return r.dk.Start(ctx, c...) },
+		func(n *nodeState, on bool) { n.down = on })
+}
+
+// applyFreeze pauses the selected nodes (cgroup freezer: the process stops
+// mid-instruction, its sockets stay open) for the step's duration.
+func (r *Runner) applyFreeze(ctx context.Context, s Step) (fault, error) {
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
+	if err != nil {
+		return fault{}, err
+	}
+	return r.outage(ctx, nodes, sortedNames(nodes)+note, s.Duration.Duration,
+		func(c []string) error { return r.dk.Pause(ctx, c...) },
+		func(c []string) error { return r.dk.Unpause(ctx, c...) },
+		func(n *nodeState, on bool) { n.paused = on })
+}
+
+// applyStopAll stops every node (SIGTERM with a grace period, or SIGKILL)
+// and starts them all again after the step's duration.
+func (r *Runner) applyStopAll(ctx context.Context, s Step) (fault, error) {
+	stop := func(c []string) error { return r.dk.Stop(ctx, c...) }
+	if s.Signal == "KILL" {
+		stop = func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) }
+	}
+	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, stop,
+		func(c []string) error { return r.dk.Start(ctx, c...) },
+		func(n *nodeState, on bool) { n.down = on })
+}
+
+// outage takes nodes' containers out with one command, waits, and brings
+// them back with another, keeping the runner's flag for them in step.
+func (r *Runner) outage(ctx context.Context, nodes []*nodeState, target string, d time.Duration,
+	out, back func(containers []string) error, flag func(n *nodeState, on bool)) (fault, error) {
+	f := fault{target: target, applied: time.Now(), measure: r.allStarted()}
+	containers := containersOf(nodes)
+	if err := out(containers); err != nil {
+		return f, err
+	}
+	r.setFlag(nodes, func(n *nodeState) { flag(n, true) })
+	sleep(ctx, d)
+	if err := back(containers); err != nil {
+		return f, err
+	}
+	r.setFlag(nodes, func(n *nodeState) { flag(n, false) })
+	f.healed = time.Now()
+	return f, nil
+}
+
+// applyDisconnect detaches the selected nodes from the network (their
+// interface disappears) and reattaches them with the same address.
+func (r *Runner) applyDisconnect(ctx context.Context, s Step) (fault, error) {
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
+	if err != nil {
+		return fault{}, err
+	}
+	f := fault{target: sortedNames(nodes) + note, applied: time.Now(), measure: r.allStarted()}
+	for _, nd := range nodes {
+		if err := r.dk.Disconnect(ctx, r.net.NetworkName(), nd.Container); err != nil {
+			return f, err
+		}
+		r.setFlag([]*nodeState{nd}, func(n *nodeState) { n.disconnected = true })
+	}
+	sleep(ctx, s.Duration.Duration)
+	for _, nd := range nodes {
+		if err := r.dk.Connect(ctx, r.net.NetworkName(), nd.Container, nd.IP); err != nil {
+			return f, err
+		}
+		r.setFlag([]*nodeState{nd}, func(n *nodeState) { n.disconnected = false })
+	}
+	f.healed = time.Now()
+	return f, nil
+}
+
+// applyPartition drops traffic between nodes on different sides (see
+// partition.go) for the step's duration.
+func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
+	names := make([]string, len(r.nodes))
+	for i, nd := range r.nodes {
+		names[i] = nd.Name
+	}
+	reach, desc, err := partitionSides(s, r.weights, names, r.rng)
+	if err != nil {
+		return fault{}, err
+	}
+	f := fault{target: desc, applied: time.Now(), measure: r.allStarted()}
+	pids := make([]int, len(r.nodes))
+	for i, nd := range r.nodes {
+		st, err := r.dk.Inspect(ctx, nd.Container)
+		if err != nil {
+			return f, err
+		}
+		if !st.Running || st.Pid == 0 {
+			return f, fmt.Errorf("%s is not running: cannot partition it", nd.Name)
+		}
+		pids[i] = st.Pid
+	}
+	for i, nd := range r.nodes {
+		ok := map[int]bool{}
+		for _, j := range reach[i] {
+			ok[j] = true
+		}
+		var blocked []string
+		for j, other := range r.nodes {
+			if j != i && !ok[j] {
+				blocked = append(blocked, other.IP)
+			}
+		}
+		if err := r.dk.Isolate(ctx, pids[i], blocked); err != nil {
+			return f, fmt.Errorf("partition %s: %w", nd.Name, err)
+		}
+	}
+	r.setFlag(r.nodes, func(n *nodeState) { n.partitioned = true })
+	sleep(ctx, s.Duration.Duration)
+	for i, nd := range r.nodes {
+		if err := r.dk.Heal(ctx, pids[i]); err != nil {
+			return f, fmt.Errorf("heal %s: %w", nd.Name, err)
+		}
+	}
+	r.setFlag(r.nodes, func(n *nodeState) { n.partitioned = false })
+	f.healed = time.Now()
+	return f, nil
+}
+
+func containersOf(nodes []*nodeState) []string {
+	out := make([]string, len(nodes))
+	for i, nd := range nodes {
+		out[i] = nd.Container
+	}
+	return out
+}
+
+func describeStep(s Step) string {
+	d := s.Action
+	if len(s.Nodes) > 0 {
+		d += fmt.Sprintf(" %v", s.Nodes)
+	}
+	if s.Topology != "" {
+		d += " " + s.Topology
+	}
+	if s.Duration.Duration > 0 {
+		d += " for " + s.Duration.Duration.String()
+	}
+	if s.Interval.Duration > 0 {
+		d += " every " + s.Interval.Duration.String()
+	}
+	if s.Signal != "" {
+		d += " (SIG" + s.Signal + ")"
+	}
+	return d
+}
+
+// ms prints a duration in milliseconds, or "-" for none.
+func ms(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}

@@ -1,0 +1,49 @@
+package node
+
+import (
+	"time"
+
+	"github.com/floe-bft/floe/consensus"
+	"github.com/floe-bft/floe/consensus/model"
+)
+
+// Faults are deliberate defects for end-to-end tests (see docs/e2e.md). A
+// production node leaves them zero; `floe start` sets them only from
+// explicitly unsafe flags and environment variables, and the node logs a
+// warning at startup when any is set.
+type Faults struct {
+	// ForgetSafetyData resets the persisted SafetyData to its genesis value
+	// at startup, as if the disk had lost it: the node may then sign a
+	// second, conflicting message in a view it already acted in. It exists
+	// so the end-to-end runner can prove that it detects such a node.
+	ForgetSafetyData bool
+	// ClockOffset shifts the clock the consensus core runs on: block
+	// timestamps and the deadlines the core computes. Timers still fire
+	// after the intended durations (a deadline is converted back with the
+	// same offset), so only the wall-clock values the node signs are
+	// skewed, as they would be on a host whose clock is off.
+	ClockOffset time.Duration
+}
+
+// Any reports whether some fault is switched on.
+func (f Faults) Any() bool { return f.ForgetSafetyData || f.ClockOffset != 0 }
+
+// now is the consensus core's clock: wall time plus the injected offset.
+func (n *Node) now() time.Time { return time.Now().Add(n.cfg.Faults.ClockOffset) }
+
+// applyStartupFaults rewrites the loaded consensus state as the configured
+// faults demand, and says so loudly.
+func (n *Node) applyStartupFaults(st consensus.State, root *model.Block, rootQC *model.QC) consensus.State {
+	if !n.cfg.Faults.Any() {
+		return st
+	}
+	n.log.Warn("UNSAFE: test faults enabled; never run a real network like this",
+		"forget_safety_data", n.cfg.Faults.ForgetSafetyData, "clock_offset", n.cfg.Faults.ClockOffset)
+	if n.cfg.Faults.ForgetSafetyData {
+		n.log.Warn("UNSAFE: forgetting persisted safety data",
+			"highest_acknowledged_view", st.Safety.HighestAcknowledgedView,
+			"highest_proposed_view", st.Safety.HighestProposedView, "locked_view", st.Safety.LockedView)
+		st.Safety = consensus.GenesisState(root, rootQC).Safety
+	}
+	return st
+}
