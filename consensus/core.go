@@ -95,6 +95,14 @@ func New(cfg Config, st State) (*Core, error) {
 		lastSafety:   st.Safety,
 		lastLiveness: st.Liveness,
 	}
+	// The aggregation windows start at the restored view, as if it had just
+	// been entered: otherwise a replica restarted more than a window past
+	// genesis rejects every vote and timeout for its own view, and a network
+	// that stopped as a whole could never form a QC or TC again.
+	if v := pm.CurrentView(); v > 0 {
+		c.votes.Prune(v - 1)
+		c.timeouts.Prune(v)
+	}
 	blocks := append([]*model.Block(nil), st.Blocks...)
 	sortBlocks(blocks)
 	for _, b := range blocks {

@@ -269,3 +269,43 @@ func TestMinBlockIntervalDelaysProposal(t *testing.T) {
 	}
 	c.checkNoConflicts()
 }
+
+// A replica restarts from persisted state far past the first aggregation
+// window, in a view it cannot leave by itself: nobody holds a newer QC (the
+// whole network stopped at once in that view). Only a TC gets it out, so
+// the timeouts of the others for its restored view must aggregate. With
+// aggregators starting at view 0 they all fell outside the 64-view window
+// and no TC could ever form: the liveness bug the end-to-end runner found
+// with a full-network restart (e2e/manifests/repro-restart-stall.toml).
+func TestRestartPastAggregationWindowAggregatesTimeouts(t *testing.T) {
+	c := newCluster(t, 4)
+	c.startAll()
+	for c.view(0) < 3*64 {
+		c.advance(10 * time.Millisecond)
+	}
+	c.crash(0)
+	c.queue = nil
+	c.start(0)
+	core := c.cores[0]
+	view := core.CurrentView()
+	qc := core.NewestQC()
+	if qc.View+1 != view {
+		t.Fatalf("happy path left replica 0 in view %d with QC %d; the test needs a QC for the previous view", view, qc.View)
+	}
+	for j := 1; j < 4; j++ {
+		sig, err := c.keys[j].Sign(crypto.DomainTimeout, model.TimeoutMessage(view, qc.View))
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := model.NewTimeoutObject(view, qc, nil, c.ids[j], sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := core.Step(c.now, consensus.TimeoutEvent{Timeout: to}); err != nil && consensus.IsFatal(err) {
+			t.Fatal(err)
+		}
+	}
+	if got := core.CurrentView(); got != view+1 {
+		t.Fatalf("restored replica stays in view %d after a supermajority of timeouts for it (want %d)", got, view+1)
+	}
+}
