@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
@@ -498,9 +499,9 @@ func (r *Runner) currentLeader(ctx context.Context) (*nodeState, model.View, err
 	return nil, view, fmt.Errorf("the leader of view %d is not a known node", view)
 }
 
-// heights asks every started node for its finalized height; a node that
-// does not answer is missing from the map.
-func (r *Runner) heights(ctx context.Context) map[int]uint64 {
+// statuses asks every started node for its status; a node that does not
+// answer is missing from the map.
+func (r *Runner) statuses(ctx context.Context) map[int]api.StatusResponse {
 	r.mu.Lock()
 	var nodes []*nodeState
 	for _, nd := range r.nodes {
@@ -509,7 +510,7 @@ func (r *Runner) heights(ctx context.Context) map[int]uint64 {
 		}
 	}
 	r.mu.Unlock()
-	out := make(map[int]uint64, len(nodes))
+	out := make(map[int]api.StatusResponse, len(nodes))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, nd := range nodes {
@@ -518,7 +519,7 @@ func (r *Runner) heights(ctx context.Context) map[int]uint64 {
 			defer wg.Done()
 			if st, err := nd.client.status(ctx); err == nil {
 				mu.Lock()
-				out[nd.Index] = st.FinalizedHeight
+				out[nd.Index] = st
 				mu.Unlock()
 			}
 		}()
@@ -527,10 +528,10 @@ func (r *Runner) heights(ctx context.Context) map[int]uint64 {
 	return out
 }
 
-func maxHeight(h map[int]uint64) uint64 {
+func maxHeight(sts map[int]api.StatusResponse) uint64 {
 	var m uint64
-	for _, x := range h {
-		m = max(m, x)
+	for _, st := range sts {
+		m = max(m, st.FinalizedHeight)
 	}
 	return m
 }
@@ -545,17 +546,17 @@ const recoveryPoll = 100 * time.Millisecond
 func (r *Runner) awaitRecovery(ctx context.Context, healAt time.Time, heightAtHeal uint64) (resume, all time.Duration, ok bool) {
 	deadline := healAt.Add(r.m.Checks.MaxRecovery.Duration)
 	resume = -1
-	var last map[int]uint64
+	var last map[int]api.StatusResponse
 	for ctx.Err() == nil {
-		last = r.heights(ctx)
+		last = r.statuses(ctx)
 		now := time.Now()
 		done := len(last) == len(r.nodes)
 		for _, nd := range r.nodes {
-			h, answered := last[nd.Index]
-			if answered && h > heightAtHeal && resume < 0 {
+			st, answered := last[nd.Index]
+			if answered && st.FinalizedHeight > heightAtHeal && resume < 0 {
 				resume = now.Sub(healAt)
 			}
-			if !answered || h <= heightAtHeal {
+			if !answered || st.FinalizedHeight <= heightAtHeal {
 				done = false
 			}
 		}
@@ -569,14 +570,20 @@ func (r *Runner) awaitRecovery(ctx context.Context, healAt time.Time, heightAtHe
 	}
 	var parts []string
 	for _, nd := range r.nodes {
-		if h, ok := last[nd.Index]; ok {
-			parts = append(parts, fmt.Sprintf("%s %d", nd.Name, h))
+		if st, ok := last[nd.Index]; ok {
+			connected := 0
+			for _, p := range st.Peers {
+				if p.Connected {
+					connected++
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s height %d view %d peers %d/%d", nd.Name, st.FinalizedHeight, st.View, connected, len(st.Peers)))
 		} else {
 			parts = append(parts, nd.Name+" (no answer)")
 		}
 	}
-	r.violate("recovery", "not every node finalized above height %d within %v of the heal; heights: %s",
-		heightAtHeal, r.m.Checks.MaxRecovery.Duration, strings.Join(parts, ", "))
+	r.violate("recovery", "not every node finalized above height %d within %v of the heal; %s",
+		heightAtHeal, r.m.Checks.MaxRecovery.Duration, strings.Join(parts, "; "))
 	return resume, -1, false
 }
 

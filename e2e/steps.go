@@ -39,7 +39,7 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 	}
 	after := f.healed
 	if f.measure {
-		heightAtHeal := maxHeight(r.heights(ctx))
+		heightAtHeal := maxHeight(r.statuses(ctx))
 		sr.HeightAtHeal = heightAtHeal
 		resume, all, ok := r.awaitRecovery(ctx, f.healed, heightAtHeal)
 		sr.Resume, sr.Recovery = resume, all
