@@ -320,9 +320,36 @@ func (r *Runner) execute(ctx context.Context) {
 	trackDone.Wait()
 	if ctx.Err() == nil {
 		r.logf("final check")
+		r.awaitAckedHeight(ctx)
 		r.finalMempools = r.check(ctx, true)
 	}
 	r.finishReport()
+}
+
+// awaitAckedHeight waits (at most MaxRecovery) until every running node
+// has finalized the highest height at which a transaction was
+// acknowledged, so that the final check does not mistake a node a block
+// behind for one that lost transactions; a node that never gets there is
+// reported by the check.
+func (r *Runner) awaitAckedHeight(ctx context.Context) {
+	var target uint64
+	for _, a := range r.ledger.ackedSnapshot() {
+		target = max(target, a.height)
+	}
+	deadline := time.Now().Add(r.m.Checks.MaxRecovery.Duration)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		sts := r.statuses(ctx)
+		reached := true
+		for _, nd := range r.running() {
+			if st, ok := sts[nd.Index]; !ok || st.FinalizedHeight < target {
+				reached = false
+			}
+		}
+		if reached {
+			return
+		}
+		sleep(ctx, recoveryPoll)
+	}
 }
 
 // drainTimeout bounds the wait for submitted transactions after the load
