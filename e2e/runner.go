@@ -313,7 +313,7 @@ func (r *Runner) execute(ctx context.Context) {
 	// flight finalized, then check everything once more.
 	stopLoad()
 	loadDone.Wait()
-	if ctx.Err() == nil && r.allStarted() {
+	if ctx.Err() == nil && r.allUp() {
 		r.drain(ctx)
 	}
 	stopTracker()
@@ -413,11 +413,12 @@ func (r *Runner) reachable() []*nodeState {
 	return out
 }
 
-func (r *Runner) allStarted() bool {
+// allUp reports whether every node was started and none is stopped.
+func (r *Runner) allUp() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, nd := range r.nodes {
-		if !nd.started {
+		if !nd.started || nd.down {
 			return false
 		}
 	}
