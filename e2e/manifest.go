@@ -410,23 +410,9 @@ func (s *Step) validate(names map[string]bool) error {
 			return fmt.Errorf("topology %q: want minority, split, ring or groups", s.Topology)
 		}
 	case ActionStop:
-		switch s.Signal {
-		case "":
-			s.Signal = "KILL"
-		case "TERM", "KILL":
-		default:
-			return fmt.Errorf("signal %q: want TERM or KILL", s.Signal)
-		}
-		return errors.Join(needNodes(), unused("duration", d != 0))
+		return errors.Join(s.signalOr("KILL"), needNodes(), unused("duration", d != 0))
 	case ActionStopAll:
-		switch s.Signal {
-		case "":
-			s.Signal = "TERM"
-		case "TERM", "KILL":
-		default:
-			return fmt.Errorf("signal %q: want TERM or KILL", s.Signal)
-		}
-		return errors.Join(needDuration(), unused("nodes", len(s.Nodes) > 0))
+		return errors.Join(s.signalOr("TERM"), needDuration(), unused("nodes", len(s.Nodes) > 0))
 	case ActionEpoch:
 		return fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
 	case "":
@@ -434,6 +420,18 @@ func (s *Step) validate(names map[string]bool) error {
 	default:
 		return fmt.Errorf("unknown action %q: want start, stop, wait, kill, pause, disconnect, partition or stop-all", s.Action)
 	}
+}
+
+// signalOr checks Signal, defaulting it to def.
+func (s *Step) signalOr(def string) error {
+	switch s.Signal {
+	case "":
+		s.Signal = def
+	case "TERM", "KILL":
+	default:
+		return fmt.Errorf("signal %q: want TERM or KILL", s.Signal)
+	}
+	return nil
 }
 
 // genesisParams are genesis.DefaultParams with the manifest's overrides,

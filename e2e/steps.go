@@ -168,12 +168,7 @@ func (r *Runner) applyStop(ctx context.Context, s Step) (fault, error) {
 		return fault{}, err
 	}
 	f := fault{target: sortedNames(nodes) + note + " (SIG" + s.Signal + ")", applied: time.Now()}
-	if s.Signal == "KILL" {
-		err = r.dk.Kill(ctx, "KILL", containersOf(nodes)...)
-	} else {
-		err = r.dk.Stop(ctx, containersOf(nodes)...)
-	}
-	if err != nil {
+	if err := r.stopper(ctx, s.Signal)(containersOf(nodes)); err != nil {
 		return f, err
 	}
 	r.setFlag(nodes, func(n *nodeState) { n.down = true })
@@ -210,13 +205,18 @@ func (r *Runner) applyFreeze(ctx context.Context, s Step) (fault, error) {
 // applyStopAll stops every node (SIGTERM with a grace period, or SIGKILL)
 // and starts them all again after the step's duration.
 func (r *Runner) applyStopAll(ctx context.Context, s Step) (fault, error) {
-	stop := func(c []string) error { return r.dk.Stop(ctx, c...) }
-	if s.Signal == "KILL" {
-		stop = func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) }
-	}
-	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, stop,
+	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, r.stopper(ctx, s.Signal),
 		func(c []string) error { return r.dk.Start(ctx, c...) },
 		func(n *nodeState, on bool) { n.down = on })
+}
+
+// stopper stops containers: docker stop for TERM (a clean stop within the
+// grace period), docker kill for KILL.
+func (r *Runner) stopper(ctx context.Context, signal string) func([]string) error {
+	if signal == "KILL" {
+		return func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) }
+	}
+	return func(c []string) error { return r.dk.Stop(ctx, c...) }
 }
 
 // outage takes nodes' containers out with one command, waits, and brings
