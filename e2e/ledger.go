@@ -13,7 +13,7 @@ import (
 // Bounds of the runner's own bookkeeping: a run longer or faster than this
 // stops submitting (and says so) instead of growing without limit.
 const (
-	maxTrackedTxs  = 5_000_000
+	maxTrackedTxs  = 2_000_000 // ~150 bytes each in the ledger
 	maxChainHeight = 5_000_000
 	maxSeconds     = 24 * 3600
 )

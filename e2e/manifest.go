@@ -139,13 +139,15 @@ type Step struct {
 	// Groups lists the sides of a "groups" partition by node name; a node
 	// in no group is alone.
 	Groups [][]string `toml:"groups"`
-	// Signal for "stop-all": "TERM" (default, clean stop) or "KILL".
+	// Signal for "stop-all" ("TERM" by default: a clean stop) and "stop"
+	// ("KILL" by default): "TERM" or "KILL".
 	Signal string `toml:"signal"`
 }
 
 // Schedule actions.
 const (
-	ActionStart      = "start"      // start Nodes (default: all) not started yet, staggered by Interval
+	ActionStart      = "start"      // start Nodes (default: all) not started yet or stopped, staggered by Interval
+	ActionStop       = "stop"       // stop Nodes (SIGKILL, or TERM by Signal); they stay down until a start
 	ActionWait       = "wait"       // let the network run for Duration
 	ActionKill       = "kill"       // SIGKILL Nodes, restart them after Duration
 	ActionPause      = "pause"      // docker pause Nodes for Duration
@@ -291,8 +293,8 @@ func (m *Manifest) validate() error {
 		return fmt.Errorf("%d steps: at most %d", len(m.Steps), maxSteps)
 	}
 	for i := range m.Steps {
-		if m.Steps[i].Action == ActionStart && i > 0 && m.Steps[0].Action != ActionStart {
-			return fmt.Errorf("step %d (start): a later start step needs a start step first (without one, every node starts at once)", i+1)
+		if m.Steps[i].Action == ActionStart && i > 0 && m.Steps[0].Action != ActionStart && !stoppedBefore(m.Steps[:i]) {
+			return fmt.Errorf("step %d (start): nothing to start (every node started at once before the schedule and none was stopped)", i+1)
 		}
 		if err := m.Steps[i].validate(names); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i+1, m.Steps[i].Action, err)
@@ -304,6 +306,15 @@ func (m *Manifest) validate() error {
 		}
 	}
 	return nil
+}
+
+func stoppedBefore(steps []Step) bool {
+	for _, s := range steps {
+		if s.Action == ActionStop {
+			return true
+		}
+	}
+	return false
 }
 
 func knownViolation(kind string) bool {
@@ -350,7 +361,7 @@ func (s *Step) validate(names map[string]bool) error {
 		unused("order", s.Order != "" && s.Action != ActionStart),
 		unused("topology", s.Topology != "" && s.Action != ActionPartition),
 		unused("groups", len(s.Groups) > 0 && s.Action != ActionPartition),
-		unused("signal", s.Signal != "" && s.Action != ActionStopAll),
+		unused("signal", s.Signal != "" && s.Action != ActionStopAll && s.Action != ActionStop),
 	); err != nil {
 		return err
 	}
@@ -398,22 +409,29 @@ func (s *Step) validate(names map[string]bool) error {
 		default:
 			return fmt.Errorf("topology %q: want minority, split, ring or groups", s.Topology)
 		}
+	case ActionStop:
+		return errors.Join(s.signalOr("KILL"), needNodes(), unused("duration", d != 0))
 	case ActionStopAll:
-		switch s.Signal {
-		case "":
-			s.Signal = "TERM"
-		case "TERM", "KILL":
-		default:
-			return fmt.Errorf("signal %q: want TERM or KILL", s.Signal)
-		}
-		return errors.Join(needDuration(), unused("nodes", len(s.Nodes) > 0))
+		return errors.Join(s.signalOr("TERM"), needDuration(), unused("nodes", len(s.Nodes) > 0))
 	case ActionEpoch:
 		return fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
 	case "":
 		return fmt.Errorf("action is required")
 	default:
-		return fmt.Errorf("unknown action %q: want start, wait, kill, pause, disconnect, partition or stop-all", s.Action)
+		return fmt.Errorf("unknown action %q: want start, stop, wait, kill, pause, disconnect, partition or stop-all", s.Action)
 	}
+}
+
+// signalOr checks Signal, defaulting it to def.
+func (s *Step) signalOr(def string) error {
+	switch s.Signal {
+	case "":
+		s.Signal = def
+	case "TERM", "KILL":
+	default:
+		return fmt.Errorf("signal %q: want TERM or KILL", s.Signal)
+	}
+	return nil
 }
 
 // genesisParams are genesis.DefaultParams with the manifest's overrides,

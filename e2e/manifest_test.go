@@ -80,6 +80,16 @@ func TestManifestDefaults(t *testing.T) {
 	}
 }
 
+func TestStopThenStartIsAccepted(t *testing.T) {
+	m, err := ParseManifest([]byte("name = \"x\"\nvalidators = 4\n[[step]]\naction = \"stop\"\nnodes = [\"f\"]\n[[step]]\naction = \"start\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Steps[0].Signal != "KILL" {
+		t.Errorf("stop's default signal: %q", m.Steps[0].Signal)
+	}
+}
+
 func TestManifestOverrides(t *testing.T) {
 	m, err := ParseManifest([]byte(`name = "x"
 validators = 3
@@ -126,7 +136,10 @@ func TestBadManifests(t *testing.T) {
 		{step("action = \"partition\"\ntopology = \"groups\"\nduration = \"5s\""), "groups is required"},
 		{step("action = \"partition\"\ntopology = \"groups\"\ngroups = [[\"node0\"], [\"node0\"]]\nduration = \"5s\""), "in two groups"},
 		{step("action = \"stop-all\"\nsignal = \"HUP\"\nduration = \"5s\""), "signal"},
-		{step("action = \"wait\"\nduration = \"5s\"") + "[[step]]\naction = \"start\"\n", "needs a start step first"},
+		{step("action = \"wait\"\nduration = \"5s\"") + "[[step]]\naction = \"start\"\n", "nothing to start"},
+		{step("action = \"stop\"\nnodes = [\"node1\"]\nduration = \"5s\""), "duration does not apply"},
+		{step("action = \"stop\""), "nodes is required"},
+		{step("action = \"stop\"\nnodes = [\"node1\"]\nsignal = \"INT\""), "signal"},
 		{step("action = \"start\"\norder = \"sorted\""), "order"},
 		{base + "[expect]\nviolations = [\"sadness\"]\n", "not one of"},
 	} {

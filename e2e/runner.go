@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
@@ -312,16 +313,43 @@ func (r *Runner) execute(ctx context.Context) {
 	// flight finalized, then check everything once more.
 	stopLoad()
 	loadDone.Wait()
-	if ctx.Err() == nil && r.allStarted() {
+	if ctx.Err() == nil && r.allUp() {
 		r.drain(ctx)
 	}
 	stopTracker()
 	trackDone.Wait()
 	if ctx.Err() == nil {
 		r.logf("final check")
+		r.awaitAckedHeight(ctx)
 		r.finalMempools = r.check(ctx, true)
 	}
 	r.finishReport()
+}
+
+// awaitAckedHeight waits (at most MaxRecovery) until every running node
+// has finalized the highest height at which a transaction was
+// acknowledged, so that the final check does not mistake a node a block
+// behind for one that lost transactions; a node that never gets there is
+// reported by the check.
+func (r *Runner) awaitAckedHeight(ctx context.Context) {
+	var target uint64
+	for _, a := range r.ledger.ackedSnapshot() {
+		target = max(target, a.height)
+	}
+	deadline := time.Now().Add(r.m.Checks.MaxRecovery.Duration)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		sts := r.statuses(ctx)
+		reached := true
+		for _, nd := range r.running() {
+			if st, ok := sts[nd.Index]; !ok || st.FinalizedHeight < target {
+				reached = false
+			}
+		}
+		if reached {
+			return
+		}
+		sleep(ctx, recoveryPoll)
+	}
 }
 
 // drainTimeout bounds the wait for submitted transactions after the load
@@ -385,11 +413,12 @@ func (r *Runner) reachable() []*nodeState {
 	return out
 }
 
-func (r *Runner) allStarted() bool {
+// allUp reports whether every node was started and none is stopped.
+func (r *Runner) allUp() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, nd := range r.nodes {
-		if !nd.started {
+		if !nd.started || nd.down {
 			return false
 		}
 	}
@@ -498,9 +527,9 @@ func (r *Runner) currentLeader(ctx context.Context) (*nodeState, model.View, err
 	return nil, view, fmt.Errorf("the leader of view %d is not a known node", view)
 }
 
-// heights asks every started node for its finalized height; a node that
-// does not answer is missing from the map.
-func (r *Runner) heights(ctx context.Context) map[int]uint64 {
+// statuses asks every started node for its status; a node that does not
+// answer is missing from the map.
+func (r *Runner) statuses(ctx context.Context) map[int]api.StatusResponse {
 	r.mu.Lock()
 	var nodes []*nodeState
 	for _, nd := range r.nodes {
@@ -509,7 +538,7 @@ func (r *Runner) heights(ctx context.Context) map[int]uint64 {
 		}
 	}
 	r.mu.Unlock()
-	out := make(map[int]uint64, len(nodes))
+	out := make(map[int]api.StatusResponse, len(nodes))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, nd := range nodes {
@@ -518,7 +547,7 @@ func (r *Runner) heights(ctx context.Context) map[int]uint64 {
 			defer wg.Done()
 			if st, err := nd.client.status(ctx); err == nil {
 				mu.Lock()
-				out[nd.Index] = st.FinalizedHeight
+				out[nd.Index] = st
 				mu.Unlock()
 			}
 		}()
@@ -527,10 +556,10 @@ func (r *Runner) heights(ctx context.Context) map[int]uint64 {
 	return out
 }
 
-func maxHeight(h map[int]uint64) uint64 {
+func maxHeight(sts map[int]api.StatusResponse) uint64 {
 	var m uint64
-	for _, x := range h {
-		m = max(m, x)
+	for _, st := range sts {
+		m = max(m, st.FinalizedHeight)
 	}
 	return m
 }
@@ -545,17 +574,17 @@ const recoveryPoll = 100 * time.Millisecond
 func (r *Runner) awaitRecovery(ctx context.Context, healAt time.Time, heightAtHeal uint64) (resume, all time.Duration, ok bool) {
 	deadline := healAt.Add(r.m.Checks.MaxRecovery.Duration)
 	resume = -1
-	var last map[int]uint64
+	var last map[int]api.StatusResponse
 	for ctx.Err() == nil {
-		last = r.heights(ctx)
+		last = r.statuses(ctx)
 		now := time.Now()
 		done := len(last) == len(r.nodes)
 		for _, nd := range r.nodes {
-			h, answered := last[nd.Index]
-			if answered && h > heightAtHeal && resume < 0 {
+			st, answered := last[nd.Index]
+			if answered && st.FinalizedHeight > heightAtHeal && resume < 0 {
 				resume = now.Sub(healAt)
 			}
-			if !answered || h <= heightAtHeal {
+			if !answered || st.FinalizedHeight <= heightAtHeal {
 				done = false
 			}
 		}
@@ -569,14 +598,20 @@ func (r *Runner) awaitRecovery(ctx context.Context, healAt time.Time, heightAtHe
 	}
 	var parts []string
 	for _, nd := range r.nodes {
-		if h, ok := last[nd.Index]; ok {
-			parts = append(parts, fmt.Sprintf("%s %d", nd.Name, h))
+		if st, ok := last[nd.Index]; ok {
+			connected := 0
+			for _, p := range st.Peers {
+				if p.Connected {
+					connected++
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s height %d view %d peers %d/%d", nd.Name, st.FinalizedHeight, st.View, connected, len(st.Peers)))
 		} else {
 			parts = append(parts, nd.Name+" (no answer)")
 		}
 	}
-	r.violate("recovery", "not every node finalized above height %d within %v of the heal; heights: %s",
-		heightAtHeal, r.m.Checks.MaxRecovery.Duration, strings.Join(parts, ", "))
+	r.violate("recovery", "not every node finalized above height %d within %v of the heal; %s",
+		heightAtHeal, r.m.Checks.MaxRecovery.Duration, strings.Join(parts, "; "))
 	return resume, -1, false
 }
 

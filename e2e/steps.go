@@ -39,7 +39,7 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 	}
 	after := f.healed
 	if f.measure {
-		heightAtHeal := maxHeight(r.heights(ctx))
+		heightAtHeal := maxHeight(r.statuses(ctx))
 		sr.HeightAtHeal = heightAtHeal
 		resume, all, ok := r.awaitRecovery(ctx, f.healed, heightAtHeal)
 		sr.Resume, sr.Recovery = resume, all
@@ -55,7 +55,7 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 	if err := r.checkContainers(ctx); err != nil {
 		return sr, err
 	}
-	if r.allStarted() {
+	if r.allUp() {
 		sr.Mempools = r.check(ctx, false)
 	} else {
 		r.checkEvidence(ctx)
@@ -82,6 +82,8 @@ func (r *Runner) apply(ctx context.Context, s Step) (fault, error) {
 		return r.applyPartition(ctx, s)
 	case ActionStopAll:
 		return r.applyStopAll(ctx, s)
+	case ActionStop:
+		return r.applyStop(ctx, s)
 	case ActionEpoch:
 		return r.epochTransition(ctx, s)
 	}
@@ -96,12 +98,13 @@ func (r *Runner) epochTransition(context.Context, Step) (fault, error) {
 	return fault{}, fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
 }
 
-func (r *Runner) notStarted() []*nodeState {
+// startable lists nodes never started or stopped by a stop step.
+func (r *Runner) startable() []*nodeState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*nodeState
 	for _, nd := range r.nodes {
-		if !nd.started {
+		if !nd.started || nd.down {
 			out = append(out, nd)
 		}
 	}
@@ -121,10 +124,13 @@ func (r *Runner) running() []*nodeState {
 	return out
 }
 
-// applyStart starts the selected (default: all) nodes not started yet, one
-// every Interval, in random or given order.
+// applyStart starts the selected (default: all) nodes not started yet or
+// stopped, one every Interval, in random or given order.
 func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
-	pool := r.notStarted()
+	pool := r.startable()
+	if len(pool) == 0 {
+		return fault{}, fmt.Errorf("no node to start: every node runs")
+	}
 	nodes := pool
 	if len(s.Nodes) > 0 {
 		var err error
@@ -143,7 +149,7 @@ func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
 		if err := r.dk.Start(ctx, nd.Container); err != nil {
 			return f, err
 		}
-		r.setFlag([]*nodeState{nd}, func(n *nodeState) { n.started = true })
+		r.setFlag([]*nodeState{nd}, func(n *nodeState) { n.started, n.down = true, false })
 		r.logf("  started %s", nd.Name)
 		if k > 0 {
 			f.target += " "
@@ -151,7 +157,22 @@ func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
 		f.target += nd.Name
 	}
 	f.healed = time.Now()
-	f.measure = r.allStarted()
+	f.measure = r.allUp()
+	return f, nil
+}
+
+// applyStop stops the selected nodes; they stay down until a start step.
+func (r *Runner) applyStop(ctx context.Context, s Step) (fault, error) {
+	nodes, note, err := r.resolve(ctx, s.Nodes, r.running())
+	if err != nil {
+		return fault{}, err
+	}
+	f := fault{target: sortedNames(nodes) + note + " (SIG" + s.Signal + ")", applied: time.Now()}
+	if err := r.stopper(ctx, s.Signal)(containersOf(nodes)); err != nil {
+		return f, err
+	}
+	r.setFlag(nodes, func(n *nodeState) { n.down = true })
+	f.healed = time.Now()
 	return f, nil
 }
 
@@ -184,20 +205,25 @@ func (r *Runner) applyFreeze(ctx context.Context, s Step) (fault, error) {
 // applyStopAll stops every node (SIGTERM with a grace period, or SIGKILL)
 // and starts them all again after the step's duration.
 func (r *Runner) applyStopAll(ctx context.Context, s Step) (fault, error) {
-	stop := func(c []string) error { return r.dk.Stop(ctx, c...) }
-	if s.Signal == "KILL" {
-		stop = func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) }
-	}
-	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, stop,
+	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, r.stopper(ctx, s.Signal),
 		func(c []string) error { return r.dk.Start(ctx, c...) },
 		func(n *nodeState, on bool) { n.down = on })
+}
+
+// stopper stops containers: docker stop for TERM (a clean stop within the
+// grace period), docker kill for KILL.
+func (r *Runner) stopper(ctx context.Context, signal string) func([]string) error {
+	if signal == "KILL" {
+		return func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) }
+	}
+	return func(c []string) error { return r.dk.Stop(ctx, c...) }
 }
 
 // outage takes nodes' containers out with one command, waits, and brings
 // them back with another, keeping the runner's flag for them in step.
 func (r *Runner) outage(ctx context.Context, nodes []*nodeState, target string, d time.Duration,
 	out, back func(containers []string) error, flag func(n *nodeState, on bool)) (fault, error) {
-	f := fault{target: target, applied: time.Now(), measure: r.allStarted()}
+	f := fault{target: target, applied: time.Now(), measure: r.allUp()}
 	containers := containersOf(nodes)
 	if err := out(containers); err != nil {
 		return f, err
@@ -219,7 +245,7 @@ func (r *Runner) applyDisconnect(ctx context.Context, s Step) (fault, error) {
 	if err != nil {
 		return fault{}, err
 	}
-	f := fault{target: sortedNames(nodes) + note, applied: time.Now(), measure: r.allStarted()}
+	f := fault{target: sortedNames(nodes) + note, applied: time.Now(), measure: r.allUp()}
 	for _, nd := range nodes {
 		if err := r.dk.Disconnect(ctx, r.net.NetworkName(), nd.Container); err != nil {
 			return f, err
@@ -248,7 +274,7 @@ func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
 	if err != nil {
 		return fault{}, err
 	}
-	f := fault{target: desc, applied: time.Now(), measure: r.allStarted()}
+	f := fault{target: desc, applied: time.Now(), measure: r.allUp()}
 	pids := make([]int, len(r.nodes))
 	for i, nd := range r.nodes {
 		st, err := r.dk.Inspect(ctx, nd.Container)
