@@ -719,6 +719,7 @@ func (t *TLS) dial(p *peer) (net.Conn, *tls.Conn) {
 		raw.Close()
 		return nil, nil
 	}
+	tuneConn(raw)
 	conn := tls.Client(raw, p.client)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		if t.ctx.Err() == nil {
@@ -844,6 +845,7 @@ func (t *TLS) acceptLoop() {
 func (t *TLS) serveInbound(raw net.Conn) {
 	defer t.wg.Done()
 	defer t.drop(raw)
+	tuneConn(raw)
 	conn := tls.Server(raw, t.server)
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
 	err := conn.HandshakeContext(ctx)
