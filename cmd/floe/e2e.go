@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +32,7 @@ See docs/e2e.md.`,
 func newE2ERunCmd() *cobra.Command {
 	var dir, repo string
 	var noBuild, keep, asJSON bool
+	var lockWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "run MANIFEST.toml...",
 		Short: "Run manifests and report; exit status 1 on any violation",
@@ -54,6 +57,11 @@ violation, or exactly the expected kinds for manifests with [expect].`,
 			if _, err := os.Stat(filepath.Join(repo, "deploy", "build.sh")); err != nil && !noBuild {
 				return fmt.Errorf("%s is not the repository root (no deploy/build.sh): use --repo or --no-build", repo)
 			}
+			lock, err := e2e.AcquireLock("floe e2e run "+strings.Join(args, " "), lockWait, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			opts := e2e.Options{Dir: dir, Repo: repo, Build: !noBuild, Keep: keep, Progress: cmd.ErrOrStderr()}
@@ -100,6 +108,7 @@ violation, or exactly the expected kinds for manifests with [expect].`,
 	cmd.Flags().BoolVar(&noBuild, "no-build", false, "use the existing floe:local image")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the containers running at the end")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON on stdout")
+	cmd.Flags().DurationVar(&lockWait, "lock-wait", 30*time.Minute, "how long to wait for another e2e run on this machine (they share Docker) to finish")
 	return cmd
 }
 
