@@ -144,3 +144,49 @@ func validatorID(v genesis.Validator) (string, error) {
 	id := crypto.Sum(pk)
 	return hex.EncodeToString(id[:]), nil
 }
+
+// TestEpochFallbackRealNodes: governance stays silent, so no next epoch is
+// ever committed. The network must not halt at the epoch's end: the first
+// finalized block past the safety threshold extends the epoch (same
+// committee), repeatedly, and every node agrees on the extended schedule.
+func TestEpochFallbackRealNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envRunMain, "1")
+	const epochViews = 100
+	ts, err := setupTestnetEpochs(filepath.Join(t.TempDir(), "net"), 4, "info", epochViews)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn := launchProcessNet(t, bin, ts.nodes[:4]) // the spare is not needed
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	status := func(i int) (epochCounter uint64, final, view uint64) {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := ts.nodes[i].client.status(c)
+		if err != nil {
+			return 0, 0, 0
+		}
+		return st.Epoch.Counter, uint64(st.Epoch.FinalView), uint64(st.View)
+	}
+	cn.waitFor("views past two extended epoch ends", time.Minute, func() bool {
+		_, _, v := status(0)
+		return v > 3*epochViews
+	})
+	for i := 0; i < 4; i++ {
+		e, final, view := status(i)
+		if e != 0 {
+			t.Fatalf("node%d is in epoch %d; nothing was ever committed", i, e)
+		}
+		if final <= epochViews || final%epochViews != 0 || final < view {
+			t.Fatalf("node%d: epoch 0 ends at view %d while the node is in view %d; want it extended in steps of %d past the current view",
+				i, final, view, epochViews)
+		}
+	}
+}
