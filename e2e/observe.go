@@ -62,7 +62,7 @@ func (r *Runner) runLoad(ctx context.Context) {
 			nonce := binary.BigEndian.AppendUint64(append([]byte(nil), runID[:]...), counter)
 			txs[i] = kvstore.EncodeSet(key, value, nonce)
 		}
-		nodes := r.reachable()
+		nodes := r.reachableValidators() // followers refuse transactions
 		if len(nodes) == 0 {
 			r.ledger.fail(0, n)
 			continue
@@ -153,7 +153,7 @@ func (r *Runner) runTracker(ctx context.Context) {
 func (r *Runner) highestNode(ctx context.Context) (*nodeState, uint64) {
 	var best *nodeState
 	var height uint64
-	for _, nd := range r.reachable() {
+	for _, nd := range r.reachableValidators() {
 		st, err := nd.client.status(ctx)
 		if err != nil {
 			continue
