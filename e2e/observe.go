@@ -11,6 +11,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 )
 
@@ -186,8 +187,8 @@ func (r *Runner) decodeChainBlock(node string, info api.ChainBlockInfo) (*model.
 
 // payloadTxIDs lists the IDs of a block's transactions.
 func payloadTxIDs(b *model.Block, maxTxs int) ([][32]byte, error) {
-	if b.Height == 0 {
-		return nil, nil
+	if b.Height == 0 || epoch.IsEventPayload(b.Payload) {
+		return nil, nil // genesis, or a block of service events (no transactions)
 	}
 	txs, err := mempool.DecodePayload(b.Payload, maxTxs)
 	if err != nil {
