@@ -172,7 +172,8 @@ type epochProgress struct {
 	pendingAt time.Duration // the node's status first showed the setup pending
 	commitAt  time.Duration
 	doneAt    time.Duration // a validator reported the epoch committed
-	setups    int           // setups submitted (more than one: the epoch was extended meanwhile)
+	setups    int           // distinct setups submitted (more than one: the epoch was extended meanwhile)
+	resent    int           // events submitted again (not final after 3 s)
 	errs      int
 	lastErr   string
 }
@@ -251,10 +252,12 @@ func (g *governor) drive(ctx context.Context, applied <-chan struct{}, began tim
 			}
 			if time.Since(commitSent) > 3*time.Second {
 				if g.submit(ctx, epoch.NewCommit(g.chain, p.spec, g.key), &p) > 0 {
-					commitSent = time.Now()
 					if p.commitAt < 0 {
 						p.commitAt = time.Since(began)
+					} else {
+						p.resent++
 					}
+					commitSent = time.Now()
 				}
 			}
 		case p.spec != nil && p.spec.FirstView == last.FinalView+1 && time.Since(setupSent) < 3*time.Second:
@@ -265,8 +268,12 @@ func (g *governor) drive(ctx context.Context, applied <-chan struct{}, began tim
 			spec := epoch.Spec{Counter: p.target, FirstView: last.FinalView + 1, FinalView: last.FinalView + model.View(g.views),
 				Identities: g.ids, Seed: g.newSeed(p.target)}
 			if g.submit(ctx, epoch.NewSetup(g.chain, spec, g.key), &p) > 0 {
+				if p.spec != nil && p.spec.FirstView == spec.FirstView {
+					p.resent++
+				} else {
+					p.setups++
+				}
 				p.spec, setupSent = &spec, time.Now()
-				p.setups++
 				if p.setupAt < 0 {
 					p.setupAt = time.Since(began)
 				}
@@ -382,6 +389,9 @@ func describeProgress(p epochProgress, faultFor time.Duration) string {
 	fmt.Fprintf(&b, ": setup %s, pending %s, commit %s, committed %s", at(p.setupAt), at(p.pendingAt), at(p.commitAt), at(p.doneAt))
 	if p.setups > 1 {
 		fmt.Fprintf(&b, ", %d setups (the epoch was extended meanwhile)", p.setups)
+	}
+	if p.resent > 0 {
+		fmt.Fprintf(&b, ", %d events resent (not final after 3 s)", p.resent)
 	}
 	if p.errs > 0 {
 		fmt.Fprintf(&b, ", %d failed submissions (last: %s)", p.errs, p.lastErr)
