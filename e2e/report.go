@@ -44,6 +44,8 @@ type StepReport struct {
 	Unacked int `json:"unacked_txs"`
 	// Mempools are the nodes' mempool sizes after the step's check.
 	Mempools string `json:"mempools,omitempty"`
+	// Note says what an epoch step did (printed below the table).
+	Note string `json:"note,omitempty"`
 
 	began time.Time
 }
@@ -230,6 +232,11 @@ func (rep *Report) WriteText(w io.Writer) {
 			s.TxBefore, s.TxDuring, s.TxAfter, s.BlocksBefore, s.BlocksDuring, s.BlocksAfter, s.Unacked)
 	}
 	tw.Flush()
+	for _, s := range rep.Steps {
+		if s.Note != "" {
+			fmt.Fprintf(w, "step %d: %s\n", s.Index, s.Note)
+		}
+	}
 	if rep.FinalMempools != "" {
 		fmt.Fprintf(w, "mempools at the end (transactions): %s\n", rep.FinalMempools)
 	}

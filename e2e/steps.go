@@ -16,7 +16,7 @@ type fault struct {
 	// were never started (the network may be unable to finalize).
 	measure bool
 	// after, if set, runs once recovery was measured (an epoch step's
-	// checks); its note is added to the step's target.
+	// checks); its note goes into the step's report.
 	after func(ctx context.Context) (note string, err error)
 }
 
@@ -55,9 +55,7 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 	}
 	if f.after != nil {
 		note, err := f.after(ctx)
-		if note != "" {
-			sr.Target += "; " + note
-		}
+		sr.Note = note
 		if err != nil {
 			return sr, err
 		}
