@@ -39,8 +39,18 @@ func TestRepositoryManifests(t *testing.T) {
 				kinds[s.Action+":"+n] = true
 			}
 		}
+		followerFault := false
+		for _, s := range m.Steps {
+			kinds[s.Action+":"+s.Fault] = true
+			for _, n := range s.Nodes {
+				followerFault = followerFault || strings.HasPrefix(n, "follower")
+			}
+		}
+		if m.Followers == 0 || !followerFault || m.Genesis.EpochViews == 0 {
+			t.Errorf("%s: %d followers (faults on one: %v), epoch_views %d", name, m.Followers, followerFault, m.Genesis.EpochViews)
+		}
 		for _, want := range []string{"start", "kill:random", "kill:leader", "kill:f", "pause", "disconnect",
-			"partition:minority", "partition:split", "partition:ring", "stop-all:TERM", "stop-all:KILL"} {
+			"partition:minority", "partition:split", "partition:ring", "stop-all:TERM", "stop-all:KILL", "epoch:kill"} {
 			if !kinds[want] {
 				t.Errorf("%s lacks %s", name, want)
 			}
