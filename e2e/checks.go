@@ -91,20 +91,9 @@ func (r *Runner) observeBlock(node string, b *model.Block, root *[32]byte) error
 	if !need {
 		return nil
 	}
-	switch {
-	case b.ParentID != parent:
-		r.violate("chain", "block %d (%s) names parent %s, but height %d is %s", b.Height, b.ID().Hex(), b.ParentID.Hex(), b.Height-1, parent.Hex())
-	case b.Timestamp < parentStamp:
-		r.violate("chain", "block %d has timestamp %d, before its parent's %d", b.Height, b.Timestamp, parentStamp)
-	default:
-		if err := r.verifier.Block(b); err != nil {
-			r.violate("chain", "block %d (%s): %v", b.Height, b.ID().Hex(), err)
-		}
-		if r.committee.Leader(b.View) != b.ProposerID {
-			r.violate("chain", "block %d for view %d names proposer %s, not the view's leader", b.Height, b.View, b.ProposerID.Hex())
-		}
-	}
-	return nil
+	// Verified in height order, against the epoch schedule of the chain
+	// below it (epochs.go).
+	return r.epochs.verify(b, parent, parentStamp, r.violate)
 }
 
 // checkEvidence reads every reachable node's evidence log. Any record is a
@@ -168,7 +157,7 @@ func (r *Runner) verifyEvidence(e api.EvidenceInfo) error {
 			if err != nil {
 				return err
 			}
-			if err := r.verifier.Proposal(p); err != nil {
+			if err := r.epochs.currentVerifier().Proposal(p); err != nil {
 				return err
 			}
 			view, signer = p.Block.View, p.Block.ProposerID
@@ -177,7 +166,7 @@ func (r *Runner) verifyEvidence(e api.EvidenceInfo) error {
 			if err != nil {
 				return err
 			}
-			if err := r.verifier.Vote(v); err != nil {
+			if err := r.epochs.currentVerifier().Vote(v); err != nil {
 				return err
 			}
 			view, signer = v.View, v.SignerID
@@ -186,7 +175,7 @@ func (r *Runner) verifyEvidence(e api.EvidenceInfo) error {
 			if err != nil {
 				return err
 			}
-			if err := r.verifier.Timeout(t); err != nil {
+			if err := r.epochs.currentVerifier().Timeout(t); err != nil {
 				return err
 			}
 			view, signer = t.View, t.SignerID

@@ -48,8 +48,10 @@ type Manifest struct {
 	Description string `toml:"description"`
 	// Validators is the committee size (equal weights).
 	Validators int `toml:"validators"`
-	// Followers are non-voting nodes. Not supported yet: a non-zero value
-	// is refused (extension point for 'floe follow').
+	// Followers are non-voting nodes ('floe follow'), named follower0,
+	// follower1, ...; follower j follows validator j mod Validators. They
+	// take no transactions (the load goes to validators only) but are
+	// checked like validators.
 	Followers int `toml:"followers"`
 	// Seed fixes keys, the leader schedule, random node choices and the
 	// start order, so a run's choices repeat (timing does not).
@@ -77,6 +79,10 @@ type GenesisParams struct {
 	TimeoutMinMS    int64 `toml:"timeout_min_ms"`
 	TimeoutMaxMS    int64 `toml:"timeout_max_ms"`
 	BlockIntervalMS int64 `toml:"block_interval_ms"`
+	// EpochViews enables epochs (genesis.Params.TestEpochs): epochs of
+	// this many views, settled a quarter of an epoch before their end.
+	// 0: one epoch for ever (the default). Required by "epoch" steps.
+	EpochViews uint64 `toml:"epoch_views"`
 }
 
 // LoadSpec is the transaction load the runner keeps up during the run.
@@ -142,6 +148,10 @@ type Step struct {
 	// Signal for "stop-all" ("TERM" by default: a clean stop) and "stop"
 	// ("KILL" by default): "TERM" or "KILL".
 	Signal string `toml:"signal"`
+	// Fault of an "epoch" step: kill, pause, disconnect or partition, with
+	// the step's nodes, topology, groups and duration as for that action.
+	// The epoch transition is submitted while the fault is in place.
+	Fault string `toml:"fault"`
 }
 
 // Schedule actions.
@@ -154,8 +164,10 @@ const (
 	ActionDisconnect = "disconnect" // docker network disconnect Nodes for Duration
 	ActionPartition  = "partition"  // drop traffic between sides for Duration
 	ActionStopAll    = "stop-all"   // stop every node, start all again after Duration
-	// ActionEpoch is reserved for an epoch transition during faults. Epochs
-	// do not exist yet; the extension point is Runner.epochTransition.
+	// ActionEpoch applies Fault and, while it is in place, plays governance:
+	// submits the EpochSetup of the next epoch (same members, a new leader
+	// seed) and its EpochCommit, then heals the fault and checks that every
+	// node and follower reports the new epoch committed (Runner.epochTransition).
 	ActionEpoch = "epoch"
 )
 
@@ -177,6 +189,7 @@ var ViolationKinds = []string{
 	"lost-tx",     // an acknowledged transaction is missing on some node
 	"evidence",    // some node recorded equivocation (conflicting signatures)
 	"node-exited", // a node stopped by itself
+	"epoch",       // an epoch transition was not committed on every node in time
 	"aborted",     // the schedule could not be carried out
 }
 
@@ -186,6 +199,7 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 // machine.
 const (
 	maxValidators = 32
+	maxFollowers  = 16
 	maxSteps      = 200
 	maxRate       = 50_000
 	maxDuration   = 2 * time.Hour
@@ -227,23 +241,23 @@ func (m *Manifest) validate() error {
 	if !namePattern.MatchString(m.Name) {
 		return fmt.Errorf("name %q: want 1-40 lowercase letters, digits and dashes", m.Name)
 	}
-	if m.Followers != 0 {
-		return fmt.Errorf("followers = %d: followers not supported yet (no 'floe follow'); use 0", m.Followers)
-	}
 	if m.Validators < 1 || m.Validators > maxValidators {
 		return fmt.Errorf("validators = %d: want 1 to %d", m.Validators, maxValidators)
+	}
+	if m.Followers < 0 || m.Followers > maxFollowers {
+		return fmt.Errorf("followers = %d: want 0 to %d", m.Followers, maxFollowers)
 	}
 	if m.Subnet == "" {
 		m.Subnet = "172.30.1.0/24"
 	}
-	if _, err := nodeIPs(m.Subnet, m.Validators); err != nil {
+	if _, err := nodeIPs(m.Subnet, m.Validators+m.Followers); err != nil {
 		return err
 	}
 	if m.APIPortBase == 0 {
 		m.APIPortBase = 28080
 	}
-	if m.APIPortBase < 1024 || m.APIPortBase+m.Validators > 65535 {
-		return fmt.Errorf("api_port_base = %d: want 1024 to %d", m.APIPortBase, 65535-m.Validators)
+	if n := m.Validators + m.Followers; m.APIPortBase < 1024 || m.APIPortBase+n > 65535 {
+		return fmt.Errorf("api_port_base = %d: want 1024 to %d", m.APIPortBase, 65535-n)
 	}
 	if m.LogLevel == "" {
 		m.LogLevel = "info"
@@ -277,12 +291,19 @@ func (m *Manifest) validate() error {
 	if m.Checks.TxSamples < 0 || m.Checks.TxSamples > 10_000 {
 		return fmt.Errorf("checks.tx_samples = %d: want 0 to 10000", m.Checks.TxSamples)
 	}
-	names := map[string]bool{}
+	validators := map[string]bool{}
 	for i := 0; i < m.Validators; i++ {
-		names[nodeName(i)] = true
+		validators[nodeName(i)] = true
+	}
+	names := map[string]bool{} // validators and followers: what steps may name
+	for n := range validators {
+		names[n] = true
+	}
+	for j := 0; j < m.Followers; j++ {
+		names[followerName(j)] = true
 	}
 	for _, o := range m.Nodes {
-		if o.Name != "*" && !names[o.Name] {
+		if o.Name != "*" && !validators[o.Name] {
 			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, or \"*\")", o.Name, m.Validators-1)
 		}
 		if d := o.ClockOffset.Duration; d > 24*time.Hour || d < -24*time.Hour {
@@ -298,6 +319,18 @@ func (m *Manifest) validate() error {
 		}
 		if err := m.Steps[i].validate(names); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i+1, m.Steps[i].Action, err)
+		}
+		if m.Steps[i].Action == ActionEpoch && m.Genesis.EpochViews == 0 {
+			return fmt.Errorf("step %d (epoch): the network has no epochs: set [genesis] epoch_views", i+1)
+		}
+		if m.Steps[i].Action == ActionPartition || m.Steps[i].Fault == ActionPartition {
+			for _, g := range m.Steps[i].Groups {
+				for _, n := range g {
+					if !validators[n] {
+						return fmt.Errorf("step %d: groups: %s is a follower; partitions cut validators only", i+1, n)
+					}
+				}
+			}
 		}
 	}
 	for _, v := range m.Expect.Violations {
@@ -331,7 +364,7 @@ func (s *Step) validate(names map[string]bool) error {
 		switch {
 		case sel == "leader", sel == "random", sel == "f", sel == "all", names[sel]:
 		default:
-			return fmt.Errorf("nodes: %q is neither a node name nor leader, random, f or all", sel)
+			return fmt.Errorf("nodes: %q is neither a node or follower name nor leader, random, f or all", sel)
 		}
 	}
 	d := s.Duration.Duration
@@ -359,9 +392,10 @@ func (s *Step) validate(names map[string]bool) error {
 	if err := errors.Join(
 		unused("interval", s.Interval.Duration != 0 && s.Action != ActionStart),
 		unused("order", s.Order != "" && s.Action != ActionStart),
-		unused("topology", s.Topology != "" && s.Action != ActionPartition),
-		unused("groups", len(s.Groups) > 0 && s.Action != ActionPartition),
+		unused("topology", s.Topology != "" && s.Action != ActionPartition && s.Fault != ActionPartition),
+		unused("groups", len(s.Groups) > 0 && s.Action != ActionPartition && s.Fault != ActionPartition),
 		unused("signal", s.Signal != "" && s.Action != ActionStopAll && s.Action != ActionStop),
+		unused("fault", s.Fault != "" && s.Action != ActionEpoch),
 	); err != nil {
 		return err
 	}
@@ -414,12 +448,31 @@ func (s *Step) validate(names map[string]bool) error {
 	case ActionStopAll:
 		return errors.Join(s.signalOr("TERM"), needDuration(), unused("nodes", len(s.Nodes) > 0))
 	case ActionEpoch:
-		return fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
+		switch s.Fault {
+		case ActionKill, ActionPause, ActionDisconnect, ActionPartition:
+		case "":
+			return fmt.Errorf("fault is required: kill, pause, disconnect or partition (the transition happens while it is in place)")
+		default:
+			return fmt.Errorf("fault %q: want kill, pause, disconnect or partition", s.Fault)
+		}
+		sub := s.faultStep()
+		if err := sub.validate(names); err != nil {
+			return fmt.Errorf("fault %s: %w", s.Fault, err)
+		}
+		s.Topology = sub.Topology
+		return nil
 	case "":
 		return fmt.Errorf("action is required")
 	default:
-		return fmt.Errorf("unknown action %q: want start, stop, wait, kill, pause, disconnect, partition or stop-all", s.Action)
+		return fmt.Errorf("unknown action %q: want start, stop, wait, kill, pause, disconnect, partition, stop-all or epoch", s.Action)
 	}
+}
+
+// faultStep is the fault of an "epoch" step as a step of its own.
+func (s *Step) faultStep() Step {
+	sub := *s
+	sub.Action, sub.Fault = s.Fault, ""
+	return sub
 }
 
 // signalOr checks Signal, defaulting it to def.
@@ -453,6 +506,12 @@ func (m *Manifest) genesisParams() (genesis.Params, error) {
 	if p.BlockIntervalMS < 0 || p.BlockIntervalMS >= p.TimeoutMinMS {
 		return p, fmt.Errorf("genesis: block_interval_ms must be in [0, timeout_min_ms)")
 	}
+	if v := m.Genesis.EpochViews; v != 0 {
+		if v < minEpochViews || v > maxEpochViews {
+			return p, fmt.Errorf("genesis: epoch_views = %d: want %d to %d (0: no epochs)", v, minEpochViews, maxEpochViews)
+		}
+		p.TestEpochs(v)
+	}
 	return p, nil
 }
 
@@ -477,14 +536,24 @@ func (m *Manifest) override(name string) NodeOverride {
 // usesPartitions reports whether the schedule needs iptables.
 func (m *Manifest) usesPartitions() bool {
 	for _, s := range m.Steps {
-		if s.Action == ActionPartition {
+		if s.Action == ActionPartition || s.Fault == ActionPartition {
 			return true
 		}
 	}
 	return false
 }
 
+// Bounds of epoch_views: an epoch must outlast a step's fault with room
+// for the setup and commit to finalize (a quarter of it is the safety
+// margin), and not outlast any sensible run.
+const (
+	minEpochViews = 40
+	maxEpochViews = 1_000_000
+)
+
 func nodeName(i int) string { return fmt.Sprintf("node%d", i) }
+
+func followerName(j int) string { return fmt.Sprintf("follower%d", j) }
 
 // nodeIPs gives n nodes the host addresses 10, 11, ... of subnet.
 func nodeIPs(subnet string, n int) ([]netip.Addr, error) {

@@ -39,8 +39,18 @@ func TestRepositoryManifests(t *testing.T) {
 				kinds[s.Action+":"+n] = true
 			}
 		}
+		followerFault := false
+		for _, s := range m.Steps {
+			kinds[s.Action+":"+s.Fault] = true
+			for _, n := range s.Nodes {
+				followerFault = followerFault || strings.HasPrefix(n, "follower")
+			}
+		}
+		if m.Followers == 0 || !followerFault || m.Genesis.EpochViews == 0 {
+			t.Errorf("%s: %d followers (faults on one: %v), epoch_views %d", name, m.Followers, followerFault, m.Genesis.EpochViews)
+		}
 		for _, want := range []string{"start", "kill:random", "kill:leader", "kill:f", "pause", "disconnect",
-			"partition:minority", "partition:split", "partition:ring", "stop-all:TERM", "stop-all:KILL"} {
+			"partition:minority", "partition:split", "partition:ring", "stop-all:TERM", "stop-all:KILL", "epoch:kill"} {
 			if !kinds[want] {
 				t.Errorf("%s lacks %s", name, want)
 			}
@@ -112,12 +122,56 @@ unsafe_forget_safety_data = true
 	}
 }
 
+func TestFollowersAndEpochSteps(t *testing.T) {
+	m, err := ParseManifest([]byte(`name = "x"
+validators = 4
+followers = 2
+[genesis]
+epoch_views = 300
+[[step]]
+action = "kill"
+nodes = ["follower1"]
+duration = "5s"
+[[step]]
+action = "epoch"
+fault = "kill"
+nodes = ["random", "follower0"]
+duration = "10s"
+[[step]]
+action = "epoch"
+fault = "partition"
+topology = "minority"
+duration = "10s"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Followers != 2 || m.Genesis.EpochViews != 300 || !m.usesPartitions() {
+		t.Fatalf("%+v", m)
+	}
+	p, err := m.genesisParams()
+	if err != nil || p.EpochViews != 300 || p.EpochSafetyViews != 75 {
+		t.Fatalf("params %+v, %v", p, err)
+	}
+	if sub := m.Steps[1].faultStep(); sub.Action != ActionKill || sub.Fault != "" || len(sub.Nodes) != 2 {
+		t.Errorf("fault step %+v", sub)
+	}
+	if d := describeStep(m.Steps[2]); d != "epoch transition during partition minority for 10s" {
+		t.Errorf("describe: %q", d)
+	}
+}
+
 func TestBadManifests(t *testing.T) {
 	base := "name = \"x\"\nvalidators = 4\n"
 	step := func(s string) string { return base + "[[step]]\n" + s + "\n" }
+	gen100 := base + "[genesis]\nepoch_views = 100\n"
+	step2 := func(s string) string { return "[[step]]\n" + s + "\n" }
 	for _, tc := range []struct{ text, want string }{
 		{"validators = 4\n", "name"},
-		{base + "followers = 2\n", "followers not supported yet"},
+		{base + "followers = -1\n", "followers = -1"},
+		{base + "followers = 17\n", "followers = 17"},
+		{base + "followers = 2\n[[node]]\nname = \"follower0\"\n", "no such node"},
+		{base + "[genesis]\nepoch_views = 10\n", "epoch_views = 10"},
 		{"name = \"x\"\nvalidators = 0\n", "validators = 0"},
 		{base + "colour = \"red\"\n", "unknown keys"},
 		{base + "subnet = \"8.8.8.0/24\"\n", "private range"},
@@ -127,10 +181,17 @@ func TestBadManifests(t *testing.T) {
 		{base + "[load]\nrate = -1\n", "load.rate"},
 		{base + "[[node]]\nname = \"node9\"\n", "no such node"},
 		{step("action = \"explode\""), "unknown action"},
-		{step("action = \"epoch\"\nduration = \"5s\""), "epoch transitions are not supported yet"},
+		{step("action = \"epoch\"\nnodes = [\"node1\"]\nduration = \"5s\"\nfault = \"kill\""), "no epochs: set [genesis] epoch_views"},
+		{gen100 + step2("action = \"epoch\"\nduration = \"5s\""), "fault is required"},
+		{gen100 + step2("action = \"epoch\"\nfault = \"stop-all\"\nduration = \"5s\""), "fault \"stop-all\""},
+		{gen100 + step2("action = \"epoch\"\nfault = \"kill\"\nduration = \"5s\""), "fault kill: nodes is required"},
+		{gen100 + step2("action = \"epoch\"\nfault = \"partition\"\nduration = \"5s\""), "fault partition: topology"},
+		{step("action = \"kill\"\nnodes = [\"node1\"]\nduration = \"5s\"\nfault = \"kill\""), "fault does not apply"},
+		{base + "followers = 1\n" + "[[step]]\naction = \"partition\"\ntopology = \"groups\"\ngroups = [[\"node0\", \"follower0\"]]\nduration = \"5s\"\n", "follower0 is a follower"},
+		{step("action = \"kill\"\nnodes = [\"follower0\"]\nduration = \"5s\""), "neither a node or follower name"},
 		{step("action = \"kill\"\nduration = \"5s\""), "nodes is required"},
 		{step("action = \"kill\"\nnodes = [\"node1\"]"), "duration is required"},
-		{step("action = \"kill\"\nnodes = [\"boss\"]\nduration = \"5s\""), "neither a node name"},
+		{step("action = \"kill\"\nnodes = [\"boss\"]\nduration = \"5s\""), "neither a node or follower name"},
 		{step("action = \"pause\"\nnodes = [\"leader\"]\nduration = \"5s\"\ntopology = \"ring\""), "topology does not apply"},
 		{step("action = \"partition\"\ntopology = \"star\"\nduration = \"5s\""), "topology \"star\""},
 		{step("action = \"partition\"\ntopology = \"groups\"\nduration = \"5s\""), "groups is required"},

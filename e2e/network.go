@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,15 +24,21 @@ import (
 //	  config/keys.json   its secret keys
 //	  config/genesis.json
 //	  data/              its databases and evidence log
+//	DIR/followerJ/       follower J's home (config/genesis.json, data/)
+//	DIR/governance.key   the governance key's seed in hex (floe governance --key)
 const (
-	composeFile  = "compose.yaml"
-	genesisName  = "genesis.json"
-	homeInImage  = "/home/floe"
-	p2pPort      = 26656
-	apiPort      = 8080
-	networkKey   = "floe" // the network's key in compose.yaml
-	markerFile   = ".floe-e2e"
-	defaultImage = "floe:local"
+	composeFile = "compose.yaml"
+	genesisName = "genesis.json"
+	homeInImage = "/home/floe"
+	p2pPort     = 26656
+	apiPort     = 8080
+	networkKey  = "floe" // the network's key in compose.yaml
+	markerFile  = ".floe-e2e"
+	// governanceKeyFile holds the governance key's seed in hex, the format
+	// of 'floe governance keygen' (test networks only: a real network keeps
+	// it offline).
+	governanceKeyFile = "governance.key"
+	defaultImage      = "floe:local"
 )
 
 // NetworkSpec is what GenerateNetwork writes.
@@ -40,7 +48,8 @@ type NetworkSpec struct {
 	Project    string
 	ChainID    string
 	Validators int
-	// Followers must be 0 until 'floe follow' exists.
+	// Followers are 'floe follow' containers; follower j follows
+	// validator j mod Validators.
 	Followers   int
 	Subnet      string
 	APIPortBase int
@@ -58,8 +67,11 @@ type NetworkSpec struct {
 
 // Node is one generated node.
 type Node struct {
-	Index     int
-	Name      string
+	Index int // validators 0..V-1, then followers V..V+F-1
+	Name  string
+	// Follower marks a 'floe follow' node; Upstream is the API it follows.
+	Follower  bool
+	Upstream  string
 	Container string
 	IP        string // on the private network
 	APIURL    string // published on the host's loopback
@@ -72,7 +84,10 @@ type Network struct {
 	Spec    NetworkSpec
 	Dir     string
 	Genesis *genesis.Genesis
-	Nodes   []*Node
+	Nodes   []*Node // validators first, then followers
+	// Governance is the key the genesis lists as the only governance key:
+	// it signs the epoch service events.
+	Governance ed25519.PrivateKey
 }
 
 // ComposePath is the compose file's path.
@@ -85,11 +100,11 @@ func (n *Network) NetworkName() string { return n.Spec.Project }
 // directory must not exist, be empty, or hold a network this function wrote
 // before (which is replaced: old databases would belong to another chain).
 func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
-	if spec.Followers != 0 {
-		return nil, fmt.Errorf("%d followers: followers not supported yet (no 'floe follow')", spec.Followers)
-	}
 	if spec.Validators < 1 || spec.Validators > maxValidators {
 		return nil, fmt.Errorf("%d validators: want 1 to %d", spec.Validators, maxValidators)
+	}
+	if spec.Followers < 0 || spec.Followers > maxFollowers {
+		return nil, fmt.Errorf("%d followers: want 0 to %d", spec.Followers, maxFollowers)
 	}
 	if !namePattern.MatchString(spec.Project) {
 		return nil, fmt.Errorf("project %q: want lowercase letters, digits and dashes", spec.Project)
@@ -100,12 +115,13 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 	if spec.LogLevel == "" {
 		spec.LogLevel = "info"
 	}
-	ips, err := nodeIPs(spec.Subnet, spec.Validators)
+	total := spec.Validators + spec.Followers
+	ips, err := nodeIPs(spec.Subnet, total)
 	if err != nil {
 		return nil, err
 	}
-	if spec.APIPortBase < 1024 || spec.APIPortBase+spec.Validators > 65535 {
-		return nil, fmt.Errorf("API port base %d: want 1024 to %d", spec.APIPortBase, 65535-spec.Validators)
+	if spec.APIPortBase < 1024 || spec.APIPortBase+total > 65535 {
+		return nil, fmt.Errorf("API port base %d: want 1024 to %d", spec.APIPortBase, 65535-total)
 	}
 	if err := prepareDir(dir); err != nil {
 		return nil, err
@@ -144,18 +160,46 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 		}
 		net.Nodes = append(net.Nodes, nd)
 	}
+	for j := 0; j < spec.Followers; j++ {
+		i := spec.Validators + j
+		name := followerName(j)
+		nd := &Node{
+			Index: i, Name: name, Container: spec.Project + "-" + name, IP: ips[i].String(),
+			APIURL: fmt.Sprintf("http://127.0.0.1:%d", spec.APIPortBase+i),
+			Home:   filepath.Join(abs, name), Override: NodeOverride{Name: name},
+			Follower: true, Upstream: fmt.Sprintf("http://%s:%d", ips[j%spec.Validators], apiPort),
+		}
+		for _, d := range []string{"config", "data"} {
+			if err := os.MkdirAll(filepath.Join(nd.Home, d), 0o777); err != nil {
+				return nil, err
+			}
+		}
+		net.Nodes = append(net.Nodes, nd)
+	}
 	leaderSeed := crypto.Sum([]byte("floe e2e leader seed"), []byte(spec.Project), []byte(strconv.FormatUint(spec.Seed, 10)))
+	govSeed := crypto.Sum([]byte("floe e2e governance"), []byte(spec.Project), []byte(strconv.FormatUint(spec.Seed, 10)))
 	if spec.RandomKeys {
 		if _, err := rand.Read(leaderSeed[:]); err != nil {
 			return nil, err
 		}
+		if _, err := rand.Read(govSeed[:]); err != nil {
+			return nil, err
+		}
 	}
+	net.Governance = ed25519.NewKeyFromSeed(govSeed[:])
 	g := &genesis.Genesis{
 		ChainID: spec.ChainID, GenesisTime: time.Now().UTC().Truncate(time.Millisecond),
 		LeaderSeed: fmt.Sprintf("%x", leaderSeed), Params: spec.Params, Validators: vals,
+		Governance: []string{hex.EncodeToString(net.Governance.Public().(ed25519.PublicKey))},
 	}
 	if _, _, err := g.Committee(); err != nil {
 		return nil, fmt.Errorf("invalid genesis: %w", err)
+	}
+	if _, err := g.EpochState(); err != nil {
+		return nil, fmt.Errorf("invalid genesis epochs: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(abs, governanceKeyFile), []byte(hex.EncodeToString(govSeed[:])+"\n"), 0o600); err != nil {
+		return nil, err
 	}
 	net.Genesis = g
 	if err := g.Save(filepath.Join(abs, genesisName)); err != nil {
@@ -213,7 +257,7 @@ func prepareDir(dir string) error {
 func (n *Network) composeYAML() []byte {
 	var b bytes.Buffer
 	s := n.Spec
-	fmt.Fprintf(&b, "# Generated by floe e2e: %d validators of chain %s on %s.\n", s.Validators, s.ChainID, s.Subnet)
+	fmt.Fprintf(&b, "# Generated by floe e2e: %d validators and %d followers of chain %s on %s.\n", s.Validators, s.Followers, s.ChainID, s.Subnet)
 	fmt.Fprintf(&b, "# Start: docker compose -p %s -f %s up -d   (or docker-compose)\n", s.Project, composeFile)
 	b.WriteString("version: \"2.4\"\n")
 	fmt.Fprintf(&b, "networks:\n  %s:\n    name: %s\n    ipam:\n      config:\n        - subnet: %s\n", networkKey, n.NetworkName(), s.Subnet)
@@ -222,7 +266,11 @@ func (n *Network) composeYAML() []byte {
 		fmt.Fprintf(&b, "  %s:\n", nd.Name)
 		fmt.Fprintf(&b, "    image: %s\n", s.Image)
 		fmt.Fprintf(&b, "    container_name: %s\n", nd.Container)
-		fmt.Fprintf(&b, "    command: [\"start\", \"--home\", %q]\n", homeInImage)
+		if nd.Follower {
+			fmt.Fprintf(&b, "    command: [\"follow\", \"--home\", %q, \"--upstream\", %q]\n", homeInImage, nd.Upstream)
+		} else {
+			fmt.Fprintf(&b, "    command: [\"start\", \"--home\", %q]\n", homeInImage)
+		}
 		b.WriteString("    environment:\n")
 		env := nd.env(s.LogLevel)
 		for _, kv := range env {
@@ -241,11 +289,11 @@ func (n *Network) composeYAML() []byte {
 // interfaces (its address can be disconnected and reconnected), and the
 // test faults of its override.
 func (nd *Node) env(logLevel string) [][2]string {
-	env := [][2]string{
-		{"FLOE_API", fmt.Sprintf("0.0.0.0:%d", apiPort)},
-		{"FLOE_P2P", fmt.Sprintf("0.0.0.0:%d", p2pPort)},
-		{"FLOE_LOG_LEVEL", logLevel},
+	env := [][2]string{{"FLOE_API", fmt.Sprintf("0.0.0.0:%d", apiPort)}}
+	if !nd.Follower { // a follower has no peer-to-peer listener
+		env = append(env, [2]string{"FLOE_P2P", fmt.Sprintf("0.0.0.0:%d", p2pPort)})
 	}
+	env = append(env, [2]string{"FLOE_LOG_LEVEL", logLevel})
 	if d := nd.Override.ClockOffset.Duration; d != 0 {
 		env = append(env, [2]string{"FLOE_CLOCK_OFFSET", d.String()})
 	}

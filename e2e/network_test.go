@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +85,62 @@ func TestGenerateNetwork(t *testing.T) {
 	}
 }
 
+func TestGenerateNetworkFollowersAndGovernance(t *testing.T) {
+	spec := testSpec()
+	spec.Followers = 5
+	spec.Params.TestEpochs(200)
+	net, err := GenerateNetwork(filepath.Join(t.TempDir(), "net"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(net.Nodes) != 9 {
+		t.Fatalf("%d nodes", len(net.Nodes))
+	}
+	f := net.Nodes[8] // follower4 follows node0 (4 mod 4)
+	if !f.Follower || f.Name != "follower4" || f.IP != "172.30.9.18" || f.APIURL != "http://127.0.0.1:30008" ||
+		f.Upstream != "http://172.30.9.10:8080" || f.Index != 8 {
+		t.Fatalf("follower4: %+v", f)
+	}
+	if _, err := os.Stat(filepath.Join(f.Home, "config", "keys.json")); !os.IsNotExist(err) {
+		t.Error("a follower got validator keys")
+	}
+	if _, err := genesis.Load(filepath.Join(f.Home, "config", "genesis.json")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := os.ReadFile(net.ComposePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`command: ["follow", "--home", "/home/floe", "--upstream", "http://172.30.9.11:8080"]`, // follower1 → node1
+		"container_name: floe-test-follower4", "ipv4_address: 172.30.9.18", `"./follower4:/home/floe"`, `"127.0.0.1:30008:8080"`,
+	} {
+		if !strings.Contains(string(c), want) {
+			t.Errorf("compose.yaml lacks %q", want)
+		}
+	}
+	if strings.Count(string(c), "FLOE_P2P") != 4 {
+		t.Error("followers got a peer-to-peer listener")
+	}
+	// The governance key is derived from the seed, listed in the genesis,
+	// and saved for 'floe governance --key'.
+	g := net.Genesis
+	if len(g.Governance) != 1 || g.Governance[0] != hex.EncodeToString(net.Governance.Public().(ed25519.PublicKey)) {
+		t.Fatalf("governance keys %v", g.Governance)
+	}
+	again, err := GenerateNetwork(filepath.Join(t.TempDir(), "net2"), spec)
+	if err != nil || !again.Governance.Equal(net.Governance) {
+		t.Fatalf("the same seed gave another governance key (%v)", err)
+	}
+	if ep, err := g.EpochParams(); err != nil || ep.EpochViews != 200 || len(ep.Authorities) != 1 {
+		t.Fatalf("epoch params %+v, %v", ep, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(net.Dir, governanceKeyFile))
+	if err != nil || strings.TrimSpace(string(raw)) != hex.EncodeToString(net.Governance.Seed()) {
+		t.Fatalf("governance.key: %q %v", raw, err)
+	}
+}
+
 func TestGenerateNetworkRefusals(t *testing.T) {
 	foreign := t.TempDir()
 	if err := os.WriteFile(filepath.Join(foreign, "precious"), []byte("x"), 0o644); err != nil {
@@ -98,7 +156,8 @@ func TestGenerateNetworkRefusals(t *testing.T) {
 		edit func(*NetworkSpec)
 		want string
 	}{
-		{func(s *NetworkSpec) { s.Followers = 1 }, "followers not supported yet"},
+		{func(s *NetworkSpec) { s.Followers = -1 }, "followers"},
+		{func(s *NetworkSpec) { s.Followers = 17 }, "followers"},
 		{func(s *NetworkSpec) { s.Validators = 0 }, "validators"},
 		{func(s *NetworkSpec) { s.Project = "Bad Name" }, "project"},
 		{func(s *NetworkSpec) { s.Subnet = "bogus" }, "subnet"},

@@ -11,6 +11,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 )
 
@@ -62,7 +63,7 @@ func (r *Runner) runLoad(ctx context.Context) {
 			nonce := binary.BigEndian.AppendUint64(append([]byte(nil), runID[:]...), counter)
 			txs[i] = kvstore.EncodeSet(key, value, nonce)
 		}
-		nodes := r.reachable()
+		nodes := r.reachableValidators() // followers refuse transactions
 		if len(nodes) == 0 {
 			r.ledger.fail(0, n)
 			continue
@@ -153,7 +154,7 @@ func (r *Runner) runTracker(ctx context.Context) {
 func (r *Runner) highestNode(ctx context.Context) (*nodeState, uint64) {
 	var best *nodeState
 	var height uint64
-	for _, nd := range r.reachable() {
+	for _, nd := range r.reachableValidators() {
 		st, err := nd.client.status(ctx)
 		if err != nil {
 			continue
@@ -186,8 +187,8 @@ func (r *Runner) decodeChainBlock(node string, info api.ChainBlockInfo) (*model.
 
 // payloadTxIDs lists the IDs of a block's transactions.
 func payloadTxIDs(b *model.Block, maxTxs int) ([][32]byte, error) {
-	if b.Height == 0 {
-		return nil, nil
+	if b.Height == 0 || epoch.IsEventPayload(b.Payload) {
+		return nil, nil // genesis, or a block of service events (no transactions)
 	}
 	txs, err := mempool.DecodePayload(b.Payload, maxTxs)
 	if err != nil {

@@ -44,6 +44,8 @@ type StepReport struct {
 	Unacked int `json:"unacked_txs"`
 	// Mempools are the nodes' mempool sizes after the step's check.
 	Mempools string `json:"mempools,omitempty"`
+	// Note says what an epoch step did (printed below the table).
+	Note string `json:"note,omitempty"`
 
 	began time.Time
 }
@@ -78,6 +80,7 @@ type Report struct {
 	Manifest    string        `json:"manifest"`
 	Description string        `json:"description,omitempty"`
 	Validators  int           `json:"validators"`
+	Followers   int           `json:"followers"`
 	Compose     string        `json:"compose"`
 	Dir         string        `json:"dir"`
 	Started     time.Time     `json:"started"`
@@ -102,6 +105,9 @@ type Report struct {
 	FinalMempools  string `json:"final_mempools,omitempty"`
 	FinalHeight    uint64 `json:"final_height"`
 	VerifiedBlocks int    `json:"verified_blocks"`
+	// Epoch is the newest epoch a finalized block belongs to (the runner
+	// follows the epoch schedule through the chain it verifies).
+	Epoch uint64 `json:"epoch"`
 	// RootMatches counts state roots found equal to another node's at the
 	// same height.
 	RootMatches int `json:"state_root_matches"`
@@ -121,7 +127,7 @@ type Report struct {
 
 func (r *Runner) newReport() *Report {
 	rep := &Report{Manifest: r.m.Name, Description: r.m.Description, Validators: r.m.Validators,
-		Compose: r.dk.ComposeCommand(), Dir: r.dir, Started: r.start, Expected: r.m.Expect.Violations,
+		Followers: r.m.Followers, Compose: r.dk.ComposeCommand(), Dir: r.dir, Started: r.start, Expected: r.m.Expect.Violations,
 		MaxRecoveryMS: r.m.Checks.MaxRecovery.Milliseconds(), TimeoutMaxMS: r.net.Genesis.Params.TimeoutMaxMS}
 	for _, nd := range r.net.Nodes {
 		rep.Nodes = append(rep.Nodes, NodeReport{Name: nd.Name, IP: nd.IP, Faults: nd.Override.describe()})
@@ -147,7 +153,8 @@ func (r *Runner) finishReport() {
 	if top, ok := r.chain.top(); ok {
 		rep.FinalHeight = top
 	}
-	rep.VerifiedBlocks = r.chain.verifiedCount()
+	rep.VerifiedBlocks = r.epochs.verifiedCount()
+	rep.Epoch = r.epochs.startedEpoch()
 	rep.RootMatches = r.chain.rootMatchCount()
 	rep.FinalMempools = r.finalMempools
 	r.mu.Lock()
@@ -203,7 +210,7 @@ func verdict(vs []Violation, expected []string) (bool, string) {
 
 // WriteText prints the report for people.
 func (rep *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "== e2e %s: %d validators, %d steps, %s (%s)\n", rep.Manifest, rep.Validators, len(rep.Steps),
+	fmt.Fprintf(w, "== e2e %s: %d validators, %d followers, %d steps, %s (%s)\n", rep.Manifest, rep.Validators, rep.Followers, len(rep.Steps),
 		rep.Duration.Round(time.Second), rep.Compose)
 	if rep.Description != "" {
 		fmt.Fprintf(w, "   %s\n", rep.Description)
@@ -225,13 +232,18 @@ func (rep *Report) WriteText(w io.Writer) {
 			s.TxBefore, s.TxDuring, s.TxAfter, s.BlocksBefore, s.BlocksDuring, s.BlocksAfter, s.Unacked)
 	}
 	tw.Flush()
+	for _, s := range rep.Steps {
+		if s.Note != "" {
+			fmt.Fprintf(w, "step %d: %s\n", s.Index, s.Note)
+		}
+	}
 	if rep.FinalMempools != "" {
 		fmt.Fprintf(w, "mempools at the end (transactions): %s\n", rep.FinalMempools)
 	}
 	fmt.Fprintf(w, "transactions: %d submitted, %d rejected, %d failed to submit, %d acknowledged finalized; %d checked on every node's chain, %d lookups\n",
 		rep.SubmittedTxs, rep.RejectedTxs, rep.FailedTxs, rep.AckedTxs, rep.TxsVerifiedOnAllNodes, rep.TxLookups)
-	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps), %d state roots matched across nodes; block timestamps up to %d ms ahead of the runner's clock\n",
-		rep.FinalHeight, rep.VerifiedBlocks, rep.RootMatches, rep.TimestampLeadMS)
+	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps), %d state roots matched across nodes; finalized blocks reached epoch %d; block timestamps up to %d ms ahead of the runner's clock\n",
+		rep.FinalHeight, rep.VerifiedBlocks, rep.RootMatches, rep.Epoch, rep.TimestampLeadMS)
 	if len(rep.Violations) == 0 {
 		fmt.Fprintln(w, "violations: none")
 	} else {

@@ -45,9 +45,15 @@ type Runner struct {
 	project string
 	dir     string
 
-	committee *committee.Committee
-	verifier  *verify.Verifier
-	ids       []model.NodeID // by node index
+	committee *committee.Committee // the genesis committee
+	verifier  *verify.Verifier     // against the genesis committee (tests)
+	// epochs verifies finalized blocks in height order against the epoch
+	// schedule the chain defines (see epochs.go).
+	epochs *epochTracker
+	// appliedCh, if set, is closed when the running step's fault is in
+	// place (an epoch step submits its events then).
+	appliedCh chan struct{}
+	ids       []model.NodeID // validators' IDs by node index
 	weights   weights
 	rng       *rand.Rand
 
@@ -183,7 +189,7 @@ func (r *Runner) setup(ctx context.Context) error {
 	if err := r.useNetwork(r.net); err != nil {
 		return err
 	}
-	r.logf("network: %d validators on %s (compose: %s), homes in %s", r.m.Validators, r.m.Subnet, dk.ComposeCommand(), r.dir)
+	r.logf("network: %d validators and %d followers on %s (compose: %s), homes in %s", r.m.Validators, r.m.Followers, r.m.Subnet, dk.ComposeCommand(), r.dir)
 	if _, err := dk.Compose(ctx, r.project, r.net.ComposePath(), "up", "--no-start"); err != nil {
 		return err
 	}
@@ -205,6 +211,11 @@ func (r *Runner) useNetwork(net *Network) error {
 	r.net = net
 	r.committee = com
 	r.verifier = verify.New(com, crypto.BLS(), rootQC)
+	est, err := net.Genesis.EpochState()
+	if err != nil {
+		return err
+	}
+	r.epochs = newEpochTracker(est, rootQC)
 	r.ids = r.ids[:0]
 	for _, mb := range members {
 		r.ids = append(r.ids, mb.ID)
@@ -225,6 +236,9 @@ func (r *Runner) removeLeftovers(ctx context.Context) {
 	}
 	for i := 0; i < r.m.Validators; i++ {
 		_, _ = r.dk.docker(ctx, "rm", "--force", r.project+"-"+nodeName(i))
+	}
+	for j := 0; j < r.m.Followers; j++ {
+		_, _ = r.dk.docker(ctx, "rm", "--force", r.project+"-"+followerName(j))
 	}
 	_, _ = r.dk.docker(ctx, "network", "rm", r.project)
 }
@@ -413,6 +427,29 @@ func (r *Runner) reachable() []*nodeState {
 	return out
 }
 
+// reachableValidators lists the reachable nodes that are validators: the
+// only ones that take transactions and governance events.
+func (r *Runner) reachableValidators() []*nodeState {
+	var out []*nodeState
+	for _, nd := range r.reachable() {
+		if !nd.Follower {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// faultApplied tells an epoch step that the fault is in place.
+func (r *Runner) faultApplied() {
+	r.mu.Lock()
+	ch := r.appliedCh
+	r.appliedCh = nil
+	r.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
 // allUp reports whether every node was started and none is stopped.
 func (r *Runner) allUp() bool {
 	r.mu.Lock()
@@ -448,7 +485,7 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 	pickRandom := func() error {
 		var free []*nodeState
 		for _, nd := range pool {
-			if !chosen[nd.Index] {
+			if !chosen[nd.Index] && !nd.Follower { // random and f choose validators
 				free = append(free, nd)
 			}
 		}
@@ -489,12 +526,14 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 			add(nd)
 			note = fmt.Sprintf(" (%s led view %d)", nd.Name, view)
 		default:
+			found := false
 			for _, nd := range pool {
 				if nd.Name == sel {
 					add(nd)
+					found = true
 				}
 			}
-			if !chosen[indexOf(sel)] {
+			if !found {
 				return nil, "", fmt.Errorf("%s cannot be chosen here", sel)
 			}
 		}
@@ -502,23 +541,19 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 	return out, note, nil
 }
 
-func indexOf(name string) int {
-	var i int
-	if _, err := fmt.Sscanf(name, "node%d", &i); err != nil {
-		return -1
-	}
-	return i
-}
-
-// currentLeader is the leader of the highest view any reachable node is in.
+// currentLeader is the leader of the highest view any reachable validator
+// is in, under the epoch schedule the runner derived from the finalized
+// chain it has seen (exact for views of known epochs; for a view beyond
+// them, the newest epoch's committee and seed).
 func (r *Runner) currentLeader(ctx context.Context) (*nodeState, model.View, error) {
 	view := model.View(1)
-	for _, nd := range r.reachable() {
+	for _, nd := range r.reachableValidators() {
 		if st, err := nd.client.status(ctx); err == nil && st.View > view {
 			view = st.View
 		}
 	}
-	leader := r.committee.Leader(view)
+	com, _ := r.epochs.committeeAt(view)
+	leader := com.Leader(view)
 	for i, id := range r.ids {
 		if id == leader {
 			return r.nodes[i], view, nil

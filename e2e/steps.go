@@ -15,6 +15,9 @@ type fault struct {
 	// measure says whether recovery is measured: not while some nodes
 	// were never started (the network may be unable to finalize).
 	measure bool
+	// after, if set, runs once recovery was measured (an epoch step's
+	// checks); its note goes into the step's report.
+	after func(ctx context.Context) (note string, err error)
 }
 
 // runStep applies one step, waits for recovery, lets the network run for
@@ -49,6 +52,13 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 		after = f.healed.Add(all)
 		r.logf("  recovered: finalization resumed after %s, every node above height %d after %s",
 			ms(resume), heightAtHeal, ms(all))
+	}
+	if f.after != nil {
+		note, err := f.after(ctx)
+		sr.Note = note
+		if err != nil {
+			return sr, err
+		}
 	}
 	sleep(ctx, r.m.Checks.Window.Duration)
 	sr.TxAfter, sr.BlocksAfter = r.series.rate(after, after.Add(r.m.Checks.Window.Duration))
@@ -88,14 +98,6 @@ func (r *Runner) apply(ctx context.Context, s Step) (fault, error) {
 		return r.epochTransition(ctx, s)
 	}
 	return fault{}, fmt.Errorf("unknown action %q", s.Action)
-}
-
-// epochTransition is the extension point for an epoch change during
-// faults (a new committee taking over while nodes are down or cut off).
-// floe has no epochs yet, so manifests cannot ask for one (the manifest
-// check refuses the action) and this is never reached.
-func (r *Runner) epochTransition(context.Context, Step) (fault, error) {
-	return fault{}, fmt.Errorf("epoch transitions are not supported yet: floe has no epochs")
 }
 
 // startable lists nodes never started or stopped by a stop step.
@@ -229,6 +231,7 @@ func (r *Runner) outage(ctx context.Context, nodes []*nodeState, target string, 
 		return f, err
 	}
 	r.setFlag(nodes, func(n *nodeState) { flag(n, true) })
+	r.faultApplied()
 	sleep(ctx, d)
 	if err := back(containers); err != nil {
 		return f, err
@@ -252,6 +255,7 @@ func (r *Runner) applyDisconnect(ctx context.Context, s Step) (fault, error) {
 		}
 		r.setFlag([]*nodeState{nd}, func(n *nodeState) { n.disconnected = true })
 	}
+	r.faultApplied()
 	sleep(ctx, s.Duration.Duration)
 	for _, nd := range nodes {
 		if err := r.dk.Connect(ctx, r.net.NetworkName(), nd.Container, nd.IP); err != nil {
@@ -263,11 +267,13 @@ func (r *Runner) applyDisconnect(ctx context.Context, s Step) (fault, error) {
 	return f, nil
 }
 
-// applyPartition drops traffic between nodes on different sides (see
-// partition.go) for the step's duration.
+// applyPartition drops traffic between validators on different sides (see
+// partition.go) for the step's duration. Followers are not partitioned:
+// they keep reaching the validator they follow.
 func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
-	names := make([]string, len(r.nodes))
-	for i, nd := range r.nodes {
+	vals := r.nodes[:len(r.ids)]
+	names := make([]string, len(vals))
+	for i, nd := range vals {
 		names[i] = nd.Name
 	}
 	reach, desc, err := partitionSides(s, r.weights, names, r.rng)
@@ -275,8 +281,8 @@ func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
 		return fault{}, err
 	}
 	f := fault{target: desc, applied: time.Now(), measure: r.allUp()}
-	pids := make([]int, len(r.nodes))
-	for i, nd := range r.nodes {
+	pids := make([]int, len(vals))
+	for i, nd := range vals {
 		st, err := r.dk.Inspect(ctx, nd.Container)
 		if err != nil {
 			return f, err
@@ -286,13 +292,13 @@ func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
 		}
 		pids[i] = st.Pid
 	}
-	for i, nd := range r.nodes {
+	for i, nd := range vals {
 		ok := map[int]bool{}
 		for _, j := range reach[i] {
 			ok[j] = true
 		}
 		var blocked []string
-		for j, other := range r.nodes {
+		for j, other := range vals {
 			if j != i && !ok[j] {
 				blocked = append(blocked, other.IP)
 			}
@@ -301,14 +307,15 @@ func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
 			return f, fmt.Errorf("partition %s: %w", nd.Name, err)
 		}
 	}
-	r.setFlag(r.nodes, func(n *nodeState) { n.partitioned = true })
+	r.setFlag(vals, func(n *nodeState) { n.partitioned = true })
+	r.faultApplied()
 	sleep(ctx, s.Duration.Duration)
-	for i, nd := range r.nodes {
+	for i, nd := range vals {
 		if err := r.dk.Heal(ctx, pids[i]); err != nil {
 			return f, fmt.Errorf("heal %s: %w", nd.Name, err)
 		}
 	}
-	r.setFlag(r.nodes, func(n *nodeState) { n.partitioned = false })
+	r.setFlag(vals, func(n *nodeState) { n.partitioned = false })
 	f.healed = time.Now()
 	return f, nil
 }
@@ -322,6 +329,9 @@ func containersOf(nodes []*nodeState) []string {
 }
 
 func describeStep(s Step) string {
+	if s.Action == ActionEpoch {
+		return "epoch transition during " + describeStep(s.faultStep())
+	}
 	d := s.Action
 	if len(s.Nodes) > 0 {
 		d += fmt.Sprintf(" %v", s.Nodes)
@@ -338,6 +348,7 @@ func describeStep(s Step) string {
 	if s.Signal != "" {
 		d += " (SIG" + s.Signal + ")"
 	}
+
 	return d
 }
 

@@ -115,35 +115,50 @@ violation, or exactly the expected kinds for manifests with [expect].`,
 func newE2EGenCmd() *cobra.Command {
 	var dir, subnet, project, chainID string
 	var validators, followers, portBase int
+	var epochViews uint64
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Generate a container network: node homes, genesis and compose.yaml",
 		Long: `Write DIR/compose.yaml, DIR/genesis.json and one home per node (DIR/node0, ...)
 for a network of validators in containers of the floe:local image, each with
 its own address on a private network and its home as a persistent volume.
+--followers K adds K 'floe follow' containers (DIR/follower0, ...; follower j
+follows validator j mod N) after the validators' addresses and ports. The
+genesis lists a freshly drawn governance key, saved in DIR/governance.key
+(for 'floe governance ... --key'); --epoch-views enables epochs.
 Then: docker compose -p PROJECT -f DIR/compose.yaml up -d (or docker-compose).
 A directory generated before is replaced (a new chain); any other non-empty
 directory is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			params := genesis.DefaultParams()
+			if epochViews > 0 {
+				params.TestEpochs(epochViews)
+			}
 			net, err := e2e.GenerateNetwork(dir, e2e.NetworkSpec{
 				Project: project, ChainID: chainID, Validators: validators, Followers: followers,
-				Subnet: subnet, APIPortBase: portBase, Params: genesis.DefaultParams(),
+				Subnet: subnet, APIPortBase: portBase, Params: params,
 				RandomKeys: true,
 			})
 			if err != nil {
 				return err
 			}
 			for _, nd := range net.Nodes {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s  %s  api %s\n", nd.Container, nd.IP, nd.APIURL)
+				extra := ""
+				if nd.Follower {
+					extra = "  follows " + nd.Upstream
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s  %s  api %s%s\n", nd.Container, nd.IP, nd.APIURL, extra)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "generated %d validators in %s\n", len(net.Nodes), net.Dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "generated %d validators and %d followers in %s (governance key: %s)\n",
+				validators, followers, net.Dir, filepath.Join(net.Dir, "governance.key"))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "deploy/net", "output directory")
 	cmd.Flags().IntVar(&validators, "validators", 4, "validators (one container each)")
-	cmd.Flags().IntVar(&followers, "followers", 0, "followers (not supported yet)")
+	cmd.Flags().IntVar(&followers, "followers", 0, "followers ('floe follow' containers, after the validators)")
+	cmd.Flags().Uint64Var(&epochViews, "epoch-views", 0, "epochs of this many views (0: one epoch for ever)")
 	cmd.Flags().StringVar(&subnet, "subnet", "172.30.0.0/24", "private network; node i gets host address 10+i")
 	cmd.Flags().IntVar(&portBase, "api-port-base", 18080, "node i's API is published on 127.0.0.1:BASE+i")
 	cmd.Flags().StringVar(&project, "project", "floe", "container name prefix and Docker network name")

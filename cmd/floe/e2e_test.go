@@ -21,9 +21,18 @@ func TestE2EGen(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, _, err := execute(t, "e2e", "gen", "--dir", filepath.Join(t.TempDir(), "f"), "--followers", "1"); err == nil ||
-		!strings.Contains(err.Error(), "followers not supported yet") {
-		t.Errorf("followers: %v", err)
+	fdir := filepath.Join(t.TempDir(), "f")
+	stdout, stderr, err = execute(t, "e2e", "gen", "--dir", fdir, "--validators", "2", "--followers", "1", "--epoch-views", "600")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "floe-follower0  172.30.0.12  api http://127.0.0.1:18082  follows http://172.30.0.10:8080") {
+		t.Errorf("output:\n%s", stdout)
+	}
+	for _, f := range []string{"follower0/config/genesis.json", "governance.key"} {
+		if _, err := os.Stat(filepath.Join(fdir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -33,7 +42,7 @@ func TestE2ERunRefusesBadManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := execute(t, "e2e", "run", "--no-build", bad)
-	if err == nil || !strings.Contains(err.Error(), "epoch transitions are not supported yet") {
+	if err == nil || !strings.Contains(err.Error(), "fault is required") {
 		t.Errorf("epoch step: %v", err)
 	}
 	if _, _, err := execute(t, "e2e", "run"); err == nil {
