@@ -306,7 +306,7 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 		}
 		go driver.run(runCtx)
 		logf("testnet: epochs of %d views; node%d starts outside the committee and the committee rotates every epoch",
-			o.epochViews, len(nodes)-1)
+			o.epochViews, o.nodes)
 	}
 	gen := newLoadGen(clients, shape, rate, o.maxPending, pending)
 	loadCtx, stopLoad := context.WithCancel(runCtx)
