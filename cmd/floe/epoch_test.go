@@ -20,19 +20,8 @@ import (
 // the committee must not propose, and all five must agree on the chain and
 // the state.
 func TestEpochRotationRealNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts node processes")
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(envRunMain, "1")
 	const epochViews = 150
-	ts, err := setupTestnetEpochs(filepath.Join(t.TempDir(), "net"), 4, "info", epochViews)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts, bin := prepareEpochNet(t, t.TempDir(), epochViews)
 	cn := launchProcessNet(t, bin, ts.nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -150,19 +139,8 @@ func validatorID(v genesis.Validator) (string, error) {
 // finalized block past the safety threshold extends the epoch (same
 // committee), repeatedly, and every node agrees on the extended schedule.
 func TestEpochFallbackRealNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts node processes")
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(envRunMain, "1")
 	const epochViews = 100
-	ts, err := setupTestnetEpochs(filepath.Join(t.TempDir(), "net"), 4, "info", epochViews)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts, bin := prepareEpochNet(t, t.TempDir(), epochViews)
 	cn := launchProcessNet(t, bin, ts.nodes[:4]) // the spare is not needed
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -189,4 +167,24 @@ func TestEpochFallbackRealNodes(t *testing.T) {
 				i, final, view, epochViews)
 		}
 	}
+}
+
+// prepareEpochNet skips in -short mode, makes this test binary the floe CLI
+// for child processes, and prepares a 4-validator testnet (plus a spare)
+// with epochs of epochViews views under dir/net.
+func prepareEpochNet(t *testing.T, dir string, epochViews uint64) (*testnetSetup, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envRunMain, "1")
+	ts, err := setupTestnetEpochs(filepath.Join(dir, "net"), 4, "info", epochViews)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, bin
 }

@@ -220,20 +220,9 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 // four-process network through the CLI (setup, commit, status) and waits
 // until the network runs the new, smaller committee.
 func TestGovernanceEpochChangeRealNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts node processes")
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(envRunMain, "1")
 	const epochViews = 100 // ~10 s of views; the transition takes a few
 	dir := t.TempDir()
-	ts, err := setupTestnetEpochs(filepath.Join(dir, "net"), 4, "info", epochViews)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts, bin := prepareEpochNet(t, dir, epochViews)
 	// Only the genesis committee runs: the spare (node4) stays off.
 	cn := launchProcessNet(t, bin, ts.nodes[:4])
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -259,7 +248,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	if err := saveGovernanceKey(otherKey, other); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = execute(t, "governance", "setup", "--key", otherKey, "--genesis", gpath, "--node", node,
+	_, _, err := execute(t, "governance", "setup", "--key", otherKey, "--genesis", gpath, "--node", node,
 		"--validators", validators, "--out", setupPath)
 	if err == nil || !strings.Contains(err.Error(), "unauthorised key") {
 		t.Fatalf("unauthorised key: %v", err)
