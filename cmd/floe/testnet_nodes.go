@@ -19,6 +19,7 @@ import (
 
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/internal/scratchdir"
 )
 
 // testnetMarker marks a directory the testnet created, so that a rerun may
@@ -52,29 +53,13 @@ type testnetNode struct {
 }
 
 // prepareTestnetDir makes dir usable: created if missing, wiped if a
-// previous testnet left it (marker present), refused otherwise unless empty.
+// previous testnet left it (marker present: fresh keys and genesis each run,
+// so old databases would belong to another chain), refused otherwise unless
+// empty.
 func prepareTestnetDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case os.IsNotExist(err):
-	case err != nil:
-		return err
-	case len(entries) == 0:
-	default:
-		if _, err := os.Stat(filepath.Join(dir, testnetMarker)); err != nil {
-			return fmt.Errorf("%s exists and was not created by 'floe testnet'; refusing to delete it (choose another --dir)", dir)
-		}
-		// Fresh keys and genesis each run: old databases would belong to
-		// another chain, so they go.
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, testnetMarker),
-		[]byte("created by 'floe testnet'; the next run deletes this directory\n"), 0o644)
+	return scratchdir.Prepare(dir, testnetMarker,
+		"created by 'floe testnet'; the next run deletes this directory\n",
+		"%s exists and was not created by 'floe testnet'; refusing to delete it (choose another --dir)")
 }
 
 // freePorts reserves n distinct loopback ports. The listeners are held
