@@ -29,6 +29,13 @@ type Payloads interface {
 type Faults struct {
 	Safety safety.Faults
 	Forks  forks.Faults
+	// AcceptNonLeaderProposal skips the core's own check that a proposal
+	// comes from its view's leader (the verifier checks it too).
+	AcceptNonLeaderProposal bool
+	// DropEvidence never reports equivocation.
+	DropEvidence bool
+	// WeakQuorum forms QCs and TCs one weight unit below a supermajority.
+	WeakQuorum bool
 }
 
 // Config is what a replica needs to run the protocol.

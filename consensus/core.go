@@ -95,6 +95,8 @@ func New(cfg Config, st State) (*Core, error) {
 		lastSafety:   st.Safety,
 		lastLiveness: st.Liveness,
 	}
+	c.votes.WeakQuorum = cfg.Faults.WeakQuorum
+	c.timeouts.WeakQuorum = cfg.Faults.WeakQuorum
 	// The aggregation windows start at the restored view, as if it had just
 	// been entered: otherwise a replica restarted more than a window past
 	// genesis rejects every vote and timeout for its own view, and a network
@@ -201,7 +203,7 @@ func (c *Core) onProposal(p *model.Proposal) error {
 	if err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}
-	if b.ProposerID != leader {
+	if b.ProposerID != leader && !c.cfg.Faults.AcceptNonLeaderProposal {
 		return fmt.Errorf("%w: proposal for view %d from %v, leader is %v", ErrInvalid, b.View, b.ProposerID, leader)
 	}
 	if b.View <= c.forks.Root().View {
@@ -334,7 +336,7 @@ func (c *Core) afterBlocksAdded() error {
 }
 
 func (c *Core) tryVote(b *model.Block) {
-	if b.View != c.pm.CurrentView() {
+	if b.View != c.pm.CurrentView() && !c.cfg.Faults.Safety.VotePastView {
 		return
 	}
 	if !c.isMember(b.View) {
@@ -498,7 +500,11 @@ func (c *Core) localTimeout() error {
 	c.deadline = c.now.Add(c.pm.RebroadcastInterval())
 	if last := c.safety.Data().LastTimeout; last != nil && last.View == view {
 		c.send(Message{Broadcast: true, Timeout: last})
-		return nil
+		// After a restart the aggregator no longer holds the replica's own
+		// timeout (it was signed before the crash): count it again, or
+		// replicas restarted in a view where only they are left can never
+		// form the TC (found by the simulator with a silent replica).
+		return c.addTimeout(last)
 	}
 	if !c.isMember(view) {
 		// Not in this view's committee (or the view's epoch is not known
@@ -690,7 +696,7 @@ func (c *Core) pruneProposals(below model.View) {
 
 func (c *Core) recordEvidence(e model.Evidence) {
 	k := evidenceKey{e.Kind, e.Offender, e.View}
-	if c.evidence[k] {
+	if c.evidence[k] || c.cfg.Faults.DropEvidence {
 		return
 	}
 	if len(c.evidence) >= proposalMemory {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/verify"
 )
 
 // Config describes one simulated run.
@@ -25,6 +26,15 @@ type Config struct {
 	// conflicting proposals. Twins ≤ (Nodes-1)/3 keeps the run within the
 	// fault bound.
 	Twins int
+	// Byzantine is the number of adversary identities: each runs one
+	// replica whose messages it withholds, replays, equivocates and forges
+	// (non-leader proposals, under-weight and malformed certificates,
+	// signatures over another view, timeouts with a misleading QC view).
+	Byzantine int
+	// Silent is the number of honest identities that go down at GST and
+	// stay down: liveness must hold with them gone. Twins, Byzantine and
+	// Silent together must stay below a third of the weight in every epoch.
+	Silent int
 	// Views is how far the run goes: it ends once an honest replica reaches
 	// this view after the network stabilized (and finality was re-checked).
 	Views int
@@ -43,6 +53,17 @@ type Config struct {
 	// every boundary exercises the per-view committee lookups: votes, QCs,
 	// timeouts and TCs that straddle an epoch change.
 	EpochViews int
+	// EpochWeights redraws every epoch's weights (faulty members' too,
+	// within the fault bound) and, with five or more members, leaves one
+	// honest member out of every other epoch's committee.
+	EpochWeights bool
+	// Scenario, when set, replaces random faults by a Twins-style scenario:
+	// fixed leaders and partitions per round (see scenario.go).
+	Scenario *Scenario
+	// ScenarioRounds > 0 (with Scenario nil) runs the scenario
+	// GenerateScenario(Nodes, Twins, ScenarioRounds, Seed): the seed is the
+	// scenario's index, so a search is a range of seeds.
+	ScenarioRounds int
 
 	Timeouts pacemaker.Config
 	// LinkDelayMax is the largest base one-way delay of a link; each link
@@ -51,10 +72,25 @@ type Config struct {
 	// LivenessViews bounds how many views after stabilization every honest
 	// replica must finalize a new block within.
 	LivenessViews int
+	// MinBlocksPerView is the finalization rate liveness requires after
+	// GST: blocks finalized per view advanced, over the stable phase.
+	MinBlocksPerView float64
+	// EventBudgetPerSecond bounds the events in one simulated second; a run
+	// above it is livelocked (e.g. an endless sync exchange) and fails at
+	// once with its trace. StallEvents bounds consecutive events at one
+	// simulated instant (time standing still).
+	EventBudgetPerSecond int
+	StallEvents          int
+	// NoMonitors switches the rule monitors off, leaving only the outcome
+	// invariants (to measure what outcomes alone catch).
+	NoMonitors bool
 
 	// Faults breaks protocol rules in every honest replica. Test-only: it
 	// exists to prove that the simulator catches unsafe replicas.
 	Faults consensus.Faults
+	// VerifyFaults weakens the verification in front of honest replicas
+	// (test-only, like Faults).
+	VerifyFaults verify.Faults
 
 	// ForgetSafetyData restarts crashed honest replicas with fresh safety
 	// data, as a node that loses its disk or skips the fsync would.
@@ -73,8 +109,11 @@ func DefaultConfig() Config {
 			Min: 150 * time.Millisecond, Max: 2 * time.Second,
 			HappyPathFailedViews: 6, Increase: 1.2,
 		},
-		LinkDelayMax:  20 * time.Millisecond,
-		LivenessViews: 30,
+		LinkDelayMax:         20 * time.Millisecond,
+		LivenessViews:        30,
+		MinBlocksPerView:     0.1,
+		EventBudgetPerSecond: 200_000,
+		StallEvents:          100_000,
 	}
 }
 
@@ -82,8 +121,19 @@ func (c *Config) validate() error {
 	switch {
 	case c.Nodes < 1 || c.Nodes > 256:
 		return fmt.Errorf("sim: nodes must be 1..256, got %d", c.Nodes)
-	case c.Twins < 0 || 3*c.Twins >= c.Nodes && c.Twins > 0:
-		return fmt.Errorf("sim: %d twins exceed the fault bound for %d nodes (need 3·twins < nodes)", c.Twins, c.Nodes)
+	case c.Twins < 0 || c.Byzantine < 0 || c.Silent < 0:
+		return fmt.Errorf("sim: twins, byzantine and silent must not be negative")
+	case c.faulty() > 0 && 3*c.faulty() >= c.Nodes:
+		return fmt.Errorf("sim: %d twins, %d byzantine and %d silent exceed the fault bound for %d nodes (need 3·faulty < nodes)",
+			c.Twins, c.Byzantine, c.Silent, c.Nodes)
+	case (c.Scenario != nil || c.ScenarioRounds > 0) && c.EpochViews > 0:
+		return fmt.Errorf("sim: scenarios fix leaders in one committee; they do not combine with epochs")
+	case c.ScenarioRounds < 0 || c.ScenarioRounds > 1000:
+		return fmt.Errorf("sim: scenario rounds must be 0..1000")
+	case c.EpochWeights && c.EpochViews <= 0:
+		return fmt.Errorf("sim: epoch weights need epoch views")
+	case c.MinBlocksPerView < 0 || c.EventBudgetPerSecond <= 0 || c.StallEvents <= 0:
+		return fmt.Errorf("sim: liveness rate must not be negative, event budgets must be positive")
 	case c.Views < 10:
 		return fmt.Errorf("sim: views must be at least 10")
 	case c.Loss < 0 || c.Loss >= 1 || c.Dup < 0 || c.Dup >= 1:
@@ -95,3 +145,6 @@ func (c *Config) validate() error {
 	}
 	return c.Timeouts.Validate()
 }
+
+// faulty is the number of identities counted against the fault bound.
+func (c *Config) faulty() int { return c.Twins + c.Byzantine + c.Silent }

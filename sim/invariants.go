@@ -29,7 +29,7 @@ func newInvariants(s *sim) *invariants {
 // one block, and that no other honest replica finalized a different block at
 // that height.
 func (v *invariants) finalized(in *instance, b *model.Block) {
-	if v.s.ids[in.member].byzantine {
+	if v.s.ids[in.member].byzantine() {
 		return
 	}
 	v.s.res.FinalizedBlocks++

@@ -26,6 +26,12 @@ type wire struct {
 	msg      consensus.Message // consensus traffic
 	syncReq  *syncRequest
 	syncResp []*model.Block
+	// forged marks a message the adversary crafted (it crosses the wire as
+	// bytes); lenient lets it skip the verifier's leader check; what names
+	// the attack in traces.
+	forged  bool
+	lenient bool
+	what    string
 }
 
 type syncRequest struct {

@@ -15,6 +15,15 @@ type Result struct {
 	MinFinalizedHeight uint64
 	// Evidence counts equivocation records honest replicas produced.
 	Evidence int
+	// AdversaryInjected counts messages the adversary crafted or replayed;
+	// AdversaryRejected those the decoders or verifiers refused, and
+	// AdversaryDelivered the crafted ones that reached a core.
+	AdversaryInjected, AdversaryRejected, AdversaryDelivered int
+	// ViewsAfterGST and BlocksAfterGST measure the finalization rate of the
+	// stable phase (blocks every active honest replica finalized).
+	ViewsAfterGST, BlocksAfterGST uint64
+	// Rules counts the rule checks the monitors made.
+	Rules uint64
 	// SafetyViolations lists every broken safety invariant.
 	SafetyViolations []string
 	// LivenessFailure says how liveness failed after GST, if it did.

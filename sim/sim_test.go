@@ -77,6 +77,14 @@ func TestEpochBoundaries(t *testing.T) {
 	}
 }
 
+const restartedTimeoutBug = "replicas restarted after timing out re-broadcast their timeout without counting it: no TC"
+
+func silentCfg(seed uint64) sim.Config {
+	c := faulty(4, 0, seed)
+	c.Silent = 1
+	return c
+}
+
 const staleTimeoutBug = "two honest replicas heard the next leaders only through a lagging twin half; " +
 	"their timeouts were ignored as stale and nobody sent them a newer QC " +
 	"(fixed: a stale timeout is answered with sync info)"
@@ -93,10 +101,25 @@ func TestPinnedRegressions(t *testing.T) {
 		// draws (verified by reverting the fix).
 		{"7n2t-seed529", faulty(7, 2, 529), staleTimeoutBug},
 		{"7n2t-seed665", faulty(7, 2, 665), staleTimeoutBug},
+		// Found with one replica silent from GST: the three left had all
+		// restarted in the same view after signing their timeouts, and a
+		// re-broadcast never counted the replica's own timeout again, so no
+		// TC could form (fixed in consensus.Core.localTimeout; verified by
+		// reverting the fix: both seeds stall).
+		{"4n-silent-seed242", silentCfg(242), restartedTimeoutBug},
+		// The issue's seed 2315 ("no honest supermajority within one view
+		// for 2.002s"): a twin leader withheld its proposal (and the QC in
+		// it) from one honest replica, which caught up after its own 2 s
+		// timer and one round trip. Not a protocol bug: the check now
+		// allows one maximum timeout plus a round trip (sim.viewSyncBound).
+		// Today's draws no longer reproduce that exact gap; the seed stays
+		// as a guard.
+		{"4n1t-seed2315", faulty(4, 1, 2315), "view-sync check tighter than the protocol allows"},
+		{"4n-silent-seed538", silentCfg(538), restartedTimeoutBug},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Stagger = false // the seeds were found without staggered starts
+			tc.cfg.Stagger = false // every seed was found without staggered starts
 			r := sim.Run(tc.cfg)
 			if !r.OK() {
 				t.Fatalf("regression (%s) is back: safety=%v liveness=%q", tc.bug, r.SafetyViolations, r.LivenessFailure)
@@ -116,36 +139,6 @@ func TestSameSeedSameRun(t *testing.T) {
 	if reflect.DeepEqual(a.Trace, c.Trace) && a.FinalizedBlocks == c.FinalizedBlocks {
 		t.Fatalf("seeds 7 and 8 produced identical runs; the seed is not used")
 	}
-}
-
-// TestBrokenVotingRuleIsCaught proves the invariants bite: replicas that
-// ignore the voting rule are reported within the default seeds, with the
-// seed and a trace.
-func TestBrokenVotingRuleIsCaught(t *testing.T) {
-	caught := firstViolation(t, 100, func(c *sim.Config) { c.Faults.Safety.SkipVotingRule = true })
-	if len(caught.Trace) == 0 {
-		t.Fatalf("violation reported without a trace")
-	}
-}
-
-// TestForgottenSafetyDataIsCaught: a replica that restarts without its
-// persisted SafetyData signs conflicting messages, and the simulator says so.
-func TestForgottenSafetyDataIsCaught(t *testing.T) {
-	firstViolation(t, 100, func(c *sim.Config) { c.ForgetSafetyData = true })
-}
-
-func firstViolation(t *testing.T, seeds uint64, breakIt func(*sim.Config)) sim.Result {
-	t.Helper()
-	for seed := uint64(1); seed <= seeds; seed++ {
-		c := faulty(4, 1, seed)
-		breakIt(&c)
-		if r := sim.Run(c); len(r.SafetyViolations) > 0 {
-			t.Logf("seed %d caught: %s", seed, r.SafetyViolations[0])
-			return r
-		}
-	}
-	t.Fatalf("no violation in %d seeds with a broken replica", seeds)
-	return sim.Result{}
 }
 
 // TestRealBLS runs the simulator with real BLS12-381 signatures.

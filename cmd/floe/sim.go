@@ -26,6 +26,13 @@ const traceTail = 25
 // simOptions holds the sim command's flags.
 type simOptions struct {
 	nodes, twins, views int
+	byzantine, silent   int
+	epochWeights        bool
+	inject              []string
+	twinsSearch         bool
+	rounds              int
+	noMonitors          bool
+	minRate             float64
 	seeds               int
 	seed                uint64
 	loss, dup           float64
@@ -35,6 +42,8 @@ type simOptions struct {
 	crypto              string
 	trace, json         bool
 	parallel            int
+	viewsSet            bool
+	scenarios           int
 }
 
 func newSimCmd() *cobra.Command {
@@ -54,12 +63,25 @@ Exits with status 1 if any seed violates safety or liveness, or if the
 configuration is rejected.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.viewsSet = cmd.Flags().Changed("views")
+			if cmd.Flags().Changed("scenarios") {
+				o.seeds = o.scenarios
+			}
 			return o.run(cmd)
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.nodes, "nodes", 4, "committee members")
-	f.IntVar(&o.twins, "twins", 0, "byzantine identities run as equivocating twins (need 3·twins < nodes)")
+	f.IntVar(&o.twins, "twins", 0, "byzantine identities run as equivocating twins")
+	f.IntVar(&o.byzantine, "byzantine", 0, "byzantine identities run by the adversary (forged, replayed, withheld and equivocating messages)")
+	f.IntVar(&o.silent, "silent", 0, "honest identities that go down at GST and stay down (3·(twins+byzantine+silent) < nodes)")
+	f.BoolVar(&o.epochWeights, "epoch-weights", false, "with --epoch-views: redraw weights every epoch and leave a member out of every other epoch")
+	f.StringSliceVar(&o.inject, "inject", nil, "test-only fault switch to break in honest replicas (repeatable): "+strings.Join(sim.FaultSwitchNames(), ", "))
+	f.BoolVar(&o.twinsSearch, "twins-search", false, "run Twins-style scenarios instead of random faults: seed N is scenario N (see --rounds)")
+	f.IntVar(&o.rounds, "rounds", 8, "rounds per scenario with --twins-search")
+	f.IntVar(&o.scenarios, "scenarios", 0, "number of scenarios with --twins-search (same as --seeds)")
+	f.BoolVar(&o.noMonitors, "no-monitors", false, "switch the rule monitors off (only outcomes are checked)")
+	f.Float64Var(&o.minRate, "min-rate", 0, "fail unless blocks finalized per view after GST, over all seeds, reach this rate")
 	f.IntVar(&o.seeds, "seeds", 100, "number of seeds to run")
 	f.Uint64Var(&o.seed, "seed", 1, "first seed")
 	f.IntVar(&o.views, "views", 100, "view each run must reach after the network stabilizes")
@@ -74,6 +96,7 @@ configuration is rejected.`,
 	f.BoolVar(&o.trace, "trace", false, "print every event to stderr (one seed only)")
 	f.BoolVar(&o.json, "json", false, "print one JSON summary object on stdout; failure details go to stderr")
 	f.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run concurrently")
+	cmd.AddCommand(newSimSuiteCmd())
 	return cmd
 }
 
@@ -111,6 +134,23 @@ func (o *simOptions) config() (sim.Config, error) {
 	c.EpochViews = o.epochViews
 	c.BLS = o.crypto == "bls"
 	c.Trace = o.trace
+	c.Byzantine, c.Silent, c.EpochWeights, c.NoMonitors = o.byzantine, o.silent, o.epochWeights, o.noMonitors
+	for _, name := range o.inject {
+		fs, ok := sim.LookupFaultSwitch(name)
+		if !ok {
+			return sim.Config{}, fmt.Errorf("unknown --inject %q: want one of %s", name, strings.Join(sim.FaultSwitchNames(), ", "))
+		}
+		fs.Apply(&c)
+	}
+	if o.twinsSearch {
+		if o.rounds < 1 {
+			return sim.Config{}, fmt.Errorf("--rounds must be at least 1, got %d", o.rounds)
+		}
+		c.ScenarioRounds = o.rounds
+		if !o.viewsSet {
+			c.Views = o.rounds + 20
+		}
+	}
 	return c, nil
 }
 
@@ -118,19 +158,35 @@ func (o *simOptions) config() (sim.Config, error) {
 // It deliberately omits --parallel so the output depends only on what was
 // simulated.
 type simSummary struct {
-	Nodes      int     `json:"nodes"`
-	Twins      int     `json:"twins"`
-	Views      int     `json:"views"`
-	FirstSeed  uint64  `json:"first_seed"`
-	Seeds      int     `json:"seeds"`
-	Loss       float64 `json:"loss"`
-	Dup        float64 `json:"dup"`
-	Partitions bool    `json:"partitions"`
-	Crashes    bool    `json:"crashes"`
-	Stagger    bool    `json:"stagger"`
-	Weighted   bool    `json:"weighted"`
-	EpochViews int     `json:"epoch_views,omitempty"`
-	Crypto     string  `json:"crypto"`
+	Nodes        int      `json:"nodes"`
+	Twins        int      `json:"twins"`
+	Views        int      `json:"views"`
+	FirstSeed    uint64   `json:"first_seed"`
+	Seeds        int      `json:"seeds"`
+	Loss         float64  `json:"loss"`
+	Dup          float64  `json:"dup"`
+	Partitions   bool     `json:"partitions"`
+	Crashes      bool     `json:"crashes"`
+	Stagger      bool     `json:"stagger"`
+	Weighted     bool     `json:"weighted"`
+	EpochViews   int      `json:"epoch_views,omitempty"`
+	Crypto       string   `json:"crypto"`
+	Byzantine    int      `json:"byzantine"`
+	Silent       int      `json:"silent"`
+	EpochWeights bool     `json:"epoch_weights,omitempty"`
+	Inject       []string `json:"inject,omitempty"`
+	TwinsRounds  int      `json:"twins_search_rounds,omitempty"`
+	Monitors     bool     `json:"monitors"`
+
+	// ViewsSimulated sums the highest view every seed reached.
+	ViewsSimulated     uint64  `json:"views_simulated"`
+	RulesChecked       uint64  `json:"rules_checked"`
+	AdversaryInjected  int     `json:"adversary_injected"`
+	AdversaryRejected  int     `json:"adversary_rejected"`
+	AdversaryDelivered int     `json:"adversary_delivered"`
+	ViewsAfterGST      uint64  `json:"views_after_gst"`
+	BlocksAfterGST     uint64  `json:"blocks_after_gst"`
+	BlocksPerView      float64 `json:"blocks_per_view_after_gst"`
 
 	MinViewReached      uint64   `json:"min_view_reached"`
 	MaxViewReached      uint64   `json:"max_view_reached"`
@@ -153,6 +209,16 @@ func (s *simSummary) add(r sim.Result) {
 	s.FinalizedBlocks += r.FinalizedBlocks
 	s.MinFinalizedPerSeed = min(s.MinFinalizedPerSeed, r.MinFinalizedHeight)
 	s.Evidence += r.Evidence
+	s.ViewsSimulated += r.MaxView
+	s.RulesChecked += r.Rules
+	s.AdversaryInjected += r.AdversaryInjected
+	s.AdversaryRejected += r.AdversaryRejected
+	s.AdversaryDelivered += r.AdversaryDelivered
+	s.ViewsAfterGST += r.ViewsAfterGST
+	s.BlocksAfterGST += r.BlocksAfterGST
+	if s.ViewsAfterGST > 0 {
+		s.BlocksPerView = math.Round(float64(s.BlocksAfterGST)/float64(s.ViewsAfterGST)*1000) / 1000
+	}
 	s.SafetyViolations += len(r.SafetyViolations)
 	if r.LivenessFailure != "" {
 		s.LivenessFailures++
@@ -187,15 +253,25 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 		Nodes: o.nodes, Twins: o.twins, Views: o.views, FirstSeed: o.seed,
 		Loss: o.loss, Dup: o.dup, Partitions: o.partitions, Crashes: o.crashes,
 		Stagger: o.stagger, Weighted: o.weighted, EpochViews: o.epochViews, Crypto: o.crypto,
+		Byzantine: o.byzantine, Silent: o.silent, EpochWeights: o.epochWeights, Inject: o.inject,
+		Monitors: !o.noMonitors,
 		// Non-nil so that "no failures" encodes as [] rather than null.
 		FailedSeeds: []uint64{},
+	}
+	if o.twinsSearch {
+		sum.TwinsRounds = o.rounds
 	}
 	if !o.json {
 		fmt.Fprintln(out, o.describe())
 	}
 
 	start := time.Now()
-	err = runSeeds(base, o.seed, o.seeds, o.parallel, func(r sim.Result) error {
+	config := func(seed uint64) sim.Config {
+		c := base
+		c.Seed = seed
+		return c
+	}
+	err = runSeeds(config, o.seed, o.seeds, o.parallel, func(r sim.Result) error {
 		if r.Err != "" {
 			// Validation does not depend on the seed, so a rejected
 			// configuration is reported once and the batch stops.
@@ -226,14 +302,23 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 		return fmt.Errorf("%d of %d seeds failed (%d safety violations, %d liveness failures)",
 			n, sum.Seeds, sum.SafetyViolations, sum.LivenessFailures)
 	}
+	if o.minRate > 0 && sum.BlocksPerView < o.minRate {
+		return fmt.Errorf("finalization after GST was %.3f blocks per view over all seeds, below --min-rate %.3f", sum.BlocksPerView, o.minRate)
+	}
 	return nil
 }
 
 // describe is the config line that heads the readable report.
 func (o *simOptions) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "floe sim: nodes=%d twins=%d views=%d seeds=%d..%d loss=%g dup=%g crypto=%s",
-		o.nodes, o.twins, o.views, o.seed, o.seed+uint64(o.seeds-1), o.loss, o.dup, o.crypto)
+	fmt.Fprintf(&b, "floe sim: nodes=%d twins=%d byzantine=%d silent=%d views=%d seeds=%d..%d loss=%g dup=%g crypto=%s",
+		o.nodes, o.twins, o.byzantine, o.silent, o.views, o.seed, o.seed+uint64(o.seeds-1), o.loss, o.dup, o.crypto)
+	if o.twinsSearch {
+		fmt.Fprintf(&b, " twins-search rounds=%d", o.rounds)
+	}
+	for _, name := range o.inject {
+		b.WriteString(" inject=" + name)
+	}
 	for _, f := range []struct {
 		on   bool
 		name string
@@ -303,13 +388,18 @@ func printTotals(w io.Writer, s *simSummary, wall time.Duration) {
 		"views reached           min %d, max %d (target %d)\n"+
 		"finalized blocks        %d\n"+
 		"min finalized per seed  %d\n"+
+		"views simulated         %d\n"+
+		"rules checked           %d\n"+
+		"adversary messages      %d injected, %d rejected, %d reached a core\n"+
+		"blocks per view (GST+)  %.3f\n"+
 		"evidence records        %d\n"+
 		"safety violations       %d\n"+
 		"liveness failures       %d\n"+
 		"wall time               %s\n"+
 		"result                  %s\n",
 		s.Seeds, s.MinViewReached, s.MaxViewReached, s.Views, s.FinalizedBlocks,
-		s.MinFinalizedPerSeed, s.Evidence, s.SafetyViolations, s.LivenessFailures,
+		s.MinFinalizedPerSeed, s.ViewsSimulated, s.RulesChecked, s.AdversaryInjected, s.AdversaryRejected,
+		s.AdversaryDelivered, s.BlocksPerView, s.Evidence, s.SafetyViolations, s.LivenessFailures,
 		wall.Round(time.Millisecond), status)
 }
 
@@ -327,7 +417,7 @@ func joinSeeds(seeds []uint64) string {
 // independent of scheduling. If emit returns an error, no further seeds are
 // started or emitted and that error is returned once the runs in flight
 // finish.
-func runSeeds(base sim.Config, first uint64, n, workers int, emit func(sim.Result) error) error {
+func runSeeds(config func(seed uint64) sim.Config, first uint64, n, workers int, emit func(sim.Result) error) error {
 	type done struct {
 		seed uint64
 		res  sim.Result
@@ -350,9 +440,7 @@ func runSeeds(base sim.Config, first uint64, n, workers int, emit func(sim.Resul
 	for range min(workers, n) {
 		wg.Go(func() {
 			for seed := range jobs {
-				cfg := base
-				cfg.Seed = seed
-				results <- done{seed, sim.Run(cfg)}
+				results <- done{seed, sim.Run(config(seed))}
 			}
 		})
 	}

@@ -19,10 +19,13 @@ type viewTimeouts struct {
 
 // Timeouts aggregates timeout objects into TCs.
 type Timeouts struct {
-	schedule committee.Schedule
-	scheme   crypto.Scheme
-	lowest   model.View
-	views    map[model.View]*viewTimeouts
+	// WeakQuorum forms TCs one weight unit below a supermajority (test-only,
+	// like Votes.WeakQuorum).
+	WeakQuorum bool
+	schedule   committee.Schedule
+	scheme     crypto.Scheme
+	lowest     model.View
+	views      map[model.View]*viewTimeouts
 }
 
 // TimeoutResult says what one added timeout changed.
@@ -91,7 +94,7 @@ func (a *Timeouts) Add(t *model.TimeoutObject) (TimeoutResult, error) {
 		vt.partial = true
 		res.OneThird = true
 	}
-	if vt.tcFormed || vt.weight < com.SupermajorityThreshold() {
+	if vt.tcFormed || vt.weight < threshold(com, a.WeakQuorum) {
 		return res, nil
 	}
 	tc, err := a.buildTC(t.View, vt)

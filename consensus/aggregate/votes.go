@@ -36,10 +36,13 @@ type viewVotes struct {
 // Votes aggregates votes into QCs. Per view it holds at most one vote per
 // committee member (the first; a second, different one is evidence).
 type Votes struct {
-	schedule committee.Schedule
-	scheme   crypto.Scheme
-	lowest   model.View
-	views    map[model.View]*viewVotes
+	// WeakQuorum forms QCs one weight unit below a supermajority. Test-only:
+	// it exists to prove the simulator catches a weakened quorum.
+	WeakQuorum bool
+	schedule   committee.Schedule
+	scheme     crypto.Scheme
+	lowest     model.View
+	views      map[model.View]*viewVotes
 }
 
 // NewVotes returns an empty vote aggregator. Each view's votes count
@@ -101,7 +104,7 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 	bv.signers.Set(idx)
 	bv.weight += com.Member(idx).Weight
 	bv.sigs = append(bv.sigs, v.Signature)
-	if vv.qcFormed || bv.weight < com.SupermajorityThreshold() {
+	if vv.qcFormed || bv.weight < threshold(com, a.WeakQuorum) {
 		return nil, nil, nil
 	}
 	sig, err := a.scheme.AggregateSignatures(bv.sigs)
@@ -129,4 +132,13 @@ func (a *Votes) Prune(lowest model.View) {
 		}
 	}
 	a.lowest = lowest
+}
+
+// threshold is the weight a certificate needs: a supermajority, or one unit
+// less when a test weakens the quorum on purpose.
+func threshold(com *committee.Committee, weak bool) uint64 {
+	if t := com.SupermajorityThreshold(); weak && t > 1 {
+		return t - 1
+	}
+	return com.SupermajorityThreshold()
 }

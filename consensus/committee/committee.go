@@ -45,6 +45,8 @@ type Committee struct {
 	supermajority uint64
 	oneThird      uint64
 	seed          [32]byte
+	// fixed overrides the seeded leader of some views (WithLeaders).
+	fixed map[model.View]model.NodeID
 }
 
 // New validates members (unique IDs, positive weights, keys with valid
@@ -141,6 +143,9 @@ func (c *Committee) SignersWeight(s model.SignerSet) (uint64, error) {
 // SHA-256(seed ‖ v), so every replica computes the same schedule with no
 // communication and heavier members lead proportionally more often.
 func (c *Committee) Leader(v model.View) model.NodeID {
+	if id, ok := c.fixed[v]; ok {
+		return id
+	}
 	var buf [40]byte
 	copy(buf[:32], c.seed[:])
 	binary.BigEndian.PutUint64(buf[32:], uint64(v))
@@ -163,3 +168,20 @@ type Schedule interface {
 // CommitteeAt makes a committee a schedule with itself for every view (the
 // simulator, and networks without epoch changes).
 func (c *Committee) CommitteeAt(model.View) (*Committee, error) { return c, nil }
+
+// WithLeaders returns a copy of c whose leader for each view in leaders is
+// the given member; other views keep the seeded draw. Scenario tests (the
+// simulator's Twins-style search) fix the leader of every round this way.
+func (c *Committee) WithLeaders(leaders map[model.View]model.NodeID) (*Committee, error) {
+	for v, id := range leaders {
+		if _, ok := c.index[id]; !ok {
+			return nil, fmt.Errorf("leader of view %d: %w: %v", v, ErrNotMember, id)
+		}
+	}
+	cp := *c
+	cp.fixed = make(map[model.View]model.NodeID, len(leaders))
+	for v, id := range leaders {
+		cp.fixed[v] = id
+	}
+	return &cp, nil
+}

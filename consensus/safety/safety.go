@@ -82,6 +82,12 @@ type Faults struct {
 	// SkipExtendRule ignores only the QC/TC half of the voting rule: the
 	// replica votes for blocks extending a QC older than the TC's newest.
 	SkipExtendRule bool
+	// VotePastView votes for a proposal of a view the replica already left
+	// (if it has not acted in that view).
+	VotePastView bool
+	// ForgetLockOnRestart restores every field of the persisted data except
+	// the locked view, as a node that persisted only part of it would.
+	ForgetLockOnRestart bool
 }
 
 // Rules signs votes, timeouts and proposals for one replica.
@@ -94,6 +100,9 @@ type Rules struct {
 
 // New returns rules for replica self, starting from persisted data.
 func New(self model.NodeID, key crypto.PrivateKey, data Data, faults Faults) *Rules {
+	if faults.ForgetLockOnRestart {
+		data.LockedView = 0
+	}
 	return &Rules{self: self, key: key, data: data, faults: faults}
 }
 
@@ -106,7 +115,7 @@ func (r *Rules) Data() Data { return r.data }
 // carries the TC for the previous view and a QC at least as new as every QC
 // in that TC.
 func (r *Rules) ProduceVote(b *model.Block, curView model.View) (*model.Vote, error) {
-	if b.View != curView {
+	if b.View != curView && !(r.faults.VotePastView && b.View < curView) {
 		return nil, fmt.Errorf("%w: block for view %d, current view %d", ErrRefused, b.View, curView)
 	}
 	if !r.faults.SkipVotingRule {

@@ -22,6 +22,38 @@ type Verifier struct {
 	schedule committee.Schedule
 	scheme   crypto.Scheme
 	root     *model.QC
+	faults   Faults
+}
+
+// Faults switches off individual checks. Only the simulator's tests set it,
+// to prove that a replica trusting such a verifier is caught; a node never
+// does.
+type Faults struct {
+	// SkipLeaderCheck accepts proposals from any committee member.
+	SkipLeaderCheck bool
+	// SkipWeightCheck accepts QCs and TCs whatever their signers' weight.
+	SkipWeightCheck bool
+	// WeakQuorum accepts QCs and TCs one weight unit below a supermajority.
+	WeakQuorum bool
+}
+
+// WithFaults returns a copy of v with checks switched off (test-only).
+func (v *Verifier) WithFaults(f Faults) *Verifier {
+	c := *v
+	c.faults = f
+	return &c
+}
+
+// threshold is the weight a certificate must reach.
+func (v *Verifier) threshold(com *committee.Committee) uint64 {
+	switch t := com.SupermajorityThreshold(); {
+	case v.faults.SkipWeightCheck:
+		return 0
+	case v.faults.WeakQuorum && t > 1:
+		return t - 1
+	default:
+		return t
+	}
 }
 
 // New returns a verifier. rootQC is the trusted certificate of the root
@@ -66,7 +98,7 @@ func (v *Verifier) QC(qc *model.QC) error {
 	if err != nil {
 		return fmt.Errorf("QC for view %d: %w", qc.View, err)
 	}
-	if weight < com.SupermajorityThreshold() {
+	if weight < v.threshold(com) {
 		return fmt.Errorf("%w: QC for view %d has weight %d below supermajority %d",
 			model.ErrInvalid, qc.View, weight, com.SupermajorityThreshold())
 	}
@@ -101,7 +133,7 @@ func (v *Verifier) TC(tc *model.TC) error {
 	if err != nil {
 		return fmt.Errorf("TC for view %d: %w", tc.View, err)
 	}
-	if weight < com.SupermajorityThreshold() {
+	if weight < v.threshold(com) {
 		return fmt.Errorf("%w: TC for view %d has weight %d below supermajority %d",
 			model.ErrInvalid, tc.View, weight, com.SupermajorityThreshold())
 	}
@@ -206,7 +238,7 @@ func (v *Verifier) Proposal(p *model.Proposal) error {
 	if err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}
-	if leader := com.Leader(b.View); b.ProposerID != leader {
+	if leader := com.Leader(b.View); b.ProposerID != leader && !v.faults.SkipLeaderCheck {
 		return fmt.Errorf("%w: proposal for view %d by %v, leader is %v", model.ErrInvalid, b.View, b.ProposerID, leader)
 	}
 	key, err := memberKey(com, b.ProposerID)

@@ -1,0 +1,146 @@
+package sim_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floe-bft/floe/sim"
+)
+
+// TestEveryFaultSwitchIsCaught: each test-only switch that breaks a rule in
+// honest replicas is reported by the default configuration (the CI suite,
+// sim.CISoaks) within its default budget, with a seed and a trace. Seeds
+// are tried across the suite's soaks in turn (seed 1 of every soak, then
+// seed 2, ...), so the first soak able to catch a switch does.
+func TestEveryFaultSwitchIsCaught(t *testing.T) {
+	soaks := sim.CISoaks(1)
+	for _, fs := range sim.FaultSwitches {
+		t.Run(fs.Name, func(t *testing.T) {
+			start := time.Now()
+			for seed := uint64(1); seed <= 200; seed++ {
+				for _, soak := range soaks {
+					if int(seed) > soak.Seeds {
+						continue
+					}
+					c := soak.Config(seed)
+					fs.Apply(&c)
+					r := sim.Run(c)
+					if len(r.SafetyViolations) == 0 {
+						continue
+					}
+					if len(r.Trace) == 0 {
+						t.Fatalf("violation reported without a trace")
+					}
+					t.Logf("caught by %q seed %d after %v: %s", soak.Name, seed, time.Since(start).Round(time.Millisecond), r.SafetyViolations[0])
+					return
+				}
+			}
+			t.Fatalf("switch %q (rule: %s) not caught", fs.Name, fs.Rule)
+		})
+	}
+}
+
+// TestTwinsSearchFindsSwitches: the scenario search alone (4 nodes, one
+// twin, 8 rounds) reports every switch that honest code run by twins can
+// expose, within the CI's scenario budget. The two switches that need
+// forged messages (a non-leader's proposal, an under-weight certificate)
+// are the adversary's to expose (TestEveryFaultSwitchIsCaught).
+func TestTwinsSearchFindsSwitches(t *testing.T) {
+	search := sim.TwinsSearch(4, 1, 8, 3000)
+	for _, fs := range sim.FaultSwitches {
+		if fs.Name == "accept-non-leader-proposal" || fs.Name == "accept-underweight-certificate" {
+			continue
+		}
+		t.Run(fs.Name, func(t *testing.T) {
+			for seed := uint64(1); seed <= uint64(search.Seeds); seed++ {
+				c := search.Config(seed)
+				fs.Apply(&c)
+				if r := sim.Run(c); len(r.SafetyViolations) > 0 {
+					t.Logf("scenario %d: %s", seed, r.SafetyViolations[0])
+					return
+				}
+			}
+			t.Fatalf("switch %q not found in %d scenarios", fs.Name, search.Seeds)
+		})
+	}
+}
+
+// TestOutcomesAloneMissWhatMonitorsCatch documents why the monitors exist:
+// with them off, a replica that never reports equivocation runs without a
+// single failed outcome; with them on, the first seed reports it.
+func TestOutcomesAloneMissWhatMonitorsCatch(t *testing.T) {
+	fs, _ := sim.LookupFaultSwitch("drop-evidence")
+	for seed := uint64(1); seed <= 20; seed++ {
+		c := faulty(4, 1, seed)
+		fs.Apply(&c)
+		c.NoMonitors = true
+		if r := sim.Run(c); !r.OK() {
+			t.Fatalf("seed %d: outcomes alone flagged dropped evidence: %v %s", seed, r.SafetyViolations, r.LivenessFailure)
+		}
+	}
+	c := faulty(4, 1, 1)
+	fs.Apply(&c)
+	if r := sim.Run(c); len(r.SafetyViolations) == 0 || !strings.Contains(r.SafetyViolations[0], "reported") {
+		t.Fatalf("monitors missed dropped evidence: %+v", r.SafetyViolations)
+	}
+}
+
+// TestAdversaryAttacksAreRefused: the adversary's forged and replayed
+// messages are injected, refused by decoders, verifiers and cores, some
+// reach cores, and every rule still holds.
+func TestAdversaryAttacksAreRefused(t *testing.T) {
+	var injected, rejected, delivered int
+	for seed := uint64(1); seed <= 40; seed++ {
+		c := faulty(4, 0, seed)
+		c.Byzantine = 1
+		r := sim.Run(c)
+		requireOK(t, r)
+		injected, rejected, delivered = injected+r.AdversaryInjected, rejected+r.AdversaryRejected, delivered+r.AdversaryDelivered
+	}
+	if injected == 0 || rejected == 0 || delivered == 0 {
+		t.Fatalf("adversary inactive: %d injected, %d rejected, %d delivered", injected, rejected, delivered)
+	}
+	t.Logf("%d injected, %d rejected, %d reached a core", injected, rejected, delivered)
+}
+
+// TestSilentReplicasKeepTheRate: with f replicas down from GST on and the
+// rest synchronous, finalization continues at the stated rate.
+func TestSilentReplicasKeepTheRate(t *testing.T) {
+	var views, blocks uint64
+	for seed := uint64(1); seed <= 60; seed++ {
+		c := faulty(4, 0, seed)
+		c.Silent, c.Stagger = 1, false
+		c.MinBlocksPerView = 0.2
+		r := sim.Run(c)
+		requireOK(t, r)
+		views, blocks = views+r.ViewsAfterGST, blocks+r.BlocksAfterGST
+	}
+	if rate := float64(blocks) / float64(views); rate < 0.45 {
+		t.Fatalf("with one of four silent: %.3f blocks per view after GST, want at least 0.45", rate)
+	}
+}
+
+// TestLivelockFailsFast: a run above its event budget stops at once as a
+// liveness failure with a trace, instead of running for minutes.
+func TestLivelockFailsFast(t *testing.T) {
+	c := faulty(4, 1, 1)
+	c.EventBudgetPerSecond = 50
+	r := sim.Run(c)
+	if !strings.Contains(r.LivenessFailure, "livelock") || len(r.Trace) == 0 {
+		t.Fatalf("event budget not enforced: %q (trace %d lines)", r.LivenessFailure, len(r.Trace))
+	}
+	c = faulty(4, 1, 1)
+	c.StallEvents = 3
+	if r := sim.Run(c); !strings.Contains(r.LivenessFailure, "time stands still") {
+		t.Fatalf("stall not detected: %q", r.LivenessFailure)
+	}
+}
+
+// TestScenarioIsDeterministic: scenario N is always the same scenario.
+func TestScenarioIsDeterministic(t *testing.T) {
+	a, b := sim.GenerateScenario(4, 1, 8, 42), sim.GenerateScenario(4, 1, 8, 42)
+	if a.String() != b.String() || a.String() == sim.GenerateScenario(4, 1, 8, 43).String() {
+		t.Fatalf("scenario generation is not a function of its index:\n%s\n%s", a, b)
+	}
+}

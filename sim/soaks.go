@@ -1,0 +1,68 @@
+package sim
+
+import "fmt"
+
+// Soak is a named simulator configuration run over a range of seeds.
+type Soak struct {
+	Name  string
+	Seeds int
+	// Config returns the configuration of one seed.
+	Config func(seed uint64) Config
+}
+
+// faultMix is the fault mix every random soak starts from: loss, changing
+// partitions (partial broadcasts included), crashes with restarts.
+func faultMix(nodes int, seed uint64) Config {
+	c := DefaultConfig()
+	c.Seed, c.Nodes = seed, nodes
+	c.Loss, c.Partitions, c.Crashes = 0.05, true, true
+	return c
+}
+
+// CISoaks is the simulator's default configuration: the suite `floe sim
+// suite` and CI run. Each kind of faulty identity (twins, adversaries,
+// silent replicas), unequal weights for faulty members too, and weights and
+// committees that change across epochs appear in it, and a Twins-style
+// scenario search closes it. scale multiplies every seed count.
+func CISoaks(scale float64) []Soak {
+	n := func(seeds int) int { return max(1, int(float64(seeds)*scale)) }
+	random := func(name string, seeds, nodes int, tweak func(*Config)) Soak {
+		return Soak{Name: name, Seeds: n(seeds), Config: func(seed uint64) Config {
+			c := faultMix(nodes, seed)
+			tweak(&c)
+			return c
+		}}
+	}
+	return []Soak{
+		random("4 nodes, 1 twin", 3000, 4, func(c *Config) { c.Twins = 1 }),
+		random("4 nodes, 1 adversary", 3000, 4, func(c *Config) { c.Byzantine = 1 }),
+		random("4 nodes, 1 silent from GST", 1500, 4, func(c *Config) { c.Silent = 1 }),
+		random("7 nodes, 2 twins", 500, 7, func(c *Config) { c.Twins = 2; c.Dup = 0.05 }),
+		random("7 nodes, 1 twin, 1 adversary, stagger, weighted", 500, 7, func(c *Config) {
+			c.Twins, c.Byzantine, c.Stagger, c.Weighted, c.Dup = 1, 1, true, true, 0.05
+		}),
+		random("7 nodes, 1 adversary, 1 silent, epochs of 5 views with changing weights and members", 500, 7, func(c *Config) {
+			c.Byzantine, c.Silent, c.Weighted, c.EpochViews, c.EpochWeights = 1, 1, true, 5, true
+		}),
+		random("10 nodes, 1 twin, 1 adversary, 1 silent, weighted", 200, 10, func(c *Config) {
+			c.Twins, c.Byzantine, c.Silent, c.Weighted = 1, 1, 1, true
+		}),
+		TwinsSearch(4, 1, 8, n(4000)),
+	}
+}
+
+// TwinsSearch is the scenario search: scenarios 1..count for a committee of
+// nodes with twins twin identities and rounds scenario rounds.
+func TwinsSearch(nodes, twins, rounds, count int) Soak {
+	return Soak{
+		Name:  fmt.Sprintf("twins search: %d nodes, %d twin, %d rounds", nodes, twins, rounds),
+		Seeds: count,
+		Config: func(seed uint64) Config {
+			c := DefaultConfig()
+			c.Seed, c.Nodes, c.Twins = seed, nodes, twins
+			c.Views = rounds + 20
+			c.ScenarioRounds = rounds
+			return c
+		},
+	}
+}
