@@ -134,8 +134,9 @@ func newSim(cfg Config) (*sim, error) {
 	}
 	if cfg.Scenario != nil {
 		// A scenario is the whole fault model: no random faults on top.
+		// Adversaries may join the twins (their attacks draw from the seed).
 		cfg.Loss, cfg.Dup, cfg.Partitions, cfg.Crashes, cfg.Stagger = 0, 0, false, false, false
-		cfg.Byzantine, cfg.Silent = 0, 0
+		cfg.Silent = 0
 		if err := cfg.Scenario.validate(cfg.Nodes, cfg.Twins); err != nil {
 			return nil, err
 		}

@@ -47,19 +47,21 @@ func CISoaks(scale float64) []Soak {
 		random("10 nodes, 1 twin, 1 adversary, 1 silent, weighted", 200, 10, func(c *Config) {
 			c.Twins, c.Byzantine, c.Silent, c.Weighted = 1, 1, 1, true
 		}),
-		TwinsSearch(4, 1, 8, n(4000)),
+		TwinsSearch(4, 1, 0, 8, n(4000)),
+		TwinsSearch(4, 0, 1, 8, n(1000)),
 	}
 }
 
 // TwinsSearch is the scenario search: scenarios 1..count for a committee of
-// nodes with twins twin identities and rounds scenario rounds.
-func TwinsSearch(nodes, twins, rounds, count int) Soak {
+// nodes with twins twin identities, byzantine adversaries, and rounds
+// scenario rounds.
+func TwinsSearch(nodes, twins, byzantine, rounds, count int) Soak {
 	return Soak{
-		Name:  fmt.Sprintf("twins search: %d nodes, %d twin, %d rounds", nodes, twins, rounds),
+		Name:  fmt.Sprintf("scenario search: %d nodes, %d twin, %d adversary, %d rounds", nodes, twins, byzantine, rounds),
 		Seeds: count,
 		Config: func(seed uint64) Config {
 			c := DefaultConfig()
-			c.Seed, c.Nodes, c.Twins = seed, nodes, twins
+			c.Seed, c.Nodes, c.Twins, c.Byzantine = seed, nodes, twins, byzantine
 			c.Views = rounds + 20
 			c.ScenarioRounds = rounds
 			return c
