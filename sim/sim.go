@@ -104,6 +104,9 @@ type sim struct {
 	// lastMaxView is the highest honest view when the network was last
 	// considered for a per-view re-draw.
 	lastMaxView model.View
+	// lastViewChangeAt is when the highest honest view last changed
+	// (scenarios end a round that cannot).
+	lastViewChangeAt time.Duration
 	// Event budget: events in the current simulated second, and events in
 	// a row at the current instant.
 	second, secondEvents int
@@ -305,7 +308,7 @@ func (s *sim) scenarioRestarts() {
 	if v == s.lastMaxView {
 		return
 	}
-	s.lastMaxView = v
+	s.lastMaxView, s.lastViewChangeAt = v, s.now
 	if v == 0 || int(v) > len(s.cfg.Scenario.Rounds) {
 		return
 	}
@@ -342,7 +345,9 @@ func (s *sim) faultPhaseOver() bool {
 		return true
 	}
 	if sc := s.cfg.Scenario; sc != nil {
-		return s.maxHonestView() > model.View(len(sc.Rounds))
+		// A round whose partition leaves no quorum anywhere never ends;
+		// like Twins, the scenario then ends there (and the network heals).
+		return s.maxHonestView() > model.View(len(sc.Rounds)) || s.now-s.lastViewChangeAt > 3*s.cfg.Timeouts.Max
 	}
 	return s.maxHonestView() >= model.View(s.cfg.Views/2)
 }
