@@ -309,3 +309,57 @@ func TestRestartPastAggregationWindowAggregatesTimeouts(t *testing.T) {
 		t.Fatalf("restored replica stays in view %d after a supermajority of timeouts for it (want %d)", got, view+1)
 	}
 }
+
+// TestRestartedReplicasCountTheirOwnTimeouts: replica 0 is gone; the other
+// three time out in a view replica 0 leads without hearing each other,
+// crash, and restart. Each re-broadcasts the timeout it persisted and must
+// count it again itself, or no replica ever holds a supermajority of
+// timeouts and the view never ends (found by the simulator with a silent
+// replica; the fix is in localTimeout).
+func TestRestartedReplicasCountTheirOwnTimeouts(t *testing.T) {
+	c := newCluster(t, 4)
+	c.cut[0] = true
+	c.startAll()
+	same := func() bool {
+		v := c.view(1)
+		return c.view(2) == v && c.view(3) == v && c.leaderOf(v) == 0
+	}
+	for k := 0; k < 2000 && !same(); k++ {
+		c.advance(time.Millisecond)
+	}
+	if !same() {
+		t.Fatalf("replicas 1-3 never met in a view led by replica 0: views %d %d %d", c.view(1), c.view(2), c.view(3))
+	}
+	view := c.view(1)
+	for i := 1; i < 4; i++ {
+		c.deaf[i] = true
+	}
+	signed := func() bool {
+		for i := 1; i < 4; i++ {
+			if lt := c.stored[i].Safety.LastTimeout; lt == nil || lt.View != view {
+				return false
+			}
+		}
+		return true
+	}
+	for k := 0; k < 1000 && !signed(); k++ {
+		c.advance(10 * time.Millisecond)
+	}
+	if !signed() {
+		t.Fatalf("replicas 1-3 did not all time out in view %d", view)
+	}
+	for i := 1; i < 4; i++ {
+		c.crash(i)
+		c.deaf[i] = false
+	}
+	c.queue = nil
+	for i := 1; i < 4; i++ {
+		c.start(i)
+	}
+	for k := 0; k < 400 && c.view(1) == view; k++ {
+		c.advance(10 * time.Millisecond)
+	}
+	if c.view(1) == view {
+		t.Fatalf("three restarted replicas of four stay in view %d: their own persisted timeouts are not counted", view)
+	}
+}
