@@ -19,9 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
-	"time"
 
 	"github.com/floe-bft/floe/app"
 )
@@ -70,8 +68,6 @@ type entry struct {
 	tx         []byte
 	id         ID
 	seq        uint64 // arrival order
-	inFlight   bool
-	flightAt   time.Time // when it went in flight
 	prev, next *entry
 }
 
@@ -129,12 +125,11 @@ type Mempool struct {
 	cfg   Config
 	check func([]byte) error
 
-	mu       sync.Mutex
-	byID     map[ID]*entry
-	pending  list // not in flight, in arrival order
-	inFlight list // handed out by Reap, in reap order
-	bytes    int
-	seq      uint64
+	mu      sync.Mutex
+	byID    map[ID]*entry
+	pending list // in arrival order
+	bytes   int
+	seq     uint64
 
 	// recent is a ring of finalized IDs with a set over it: bounded memory,
 	// oldest forgotten first. It holds 64-bit prefixes of the IDs: a quarter
@@ -206,106 +201,55 @@ func (m *Mempool) Add(tx []byte) (ID, error) {
 	return id, nil
 }
 
-// Reap is ReapMax without a count limit.
+// Reap is ReapMax without a count limit or skips.
 func (m *Mempool) Reap(maxBytes int) [][]byte {
-	return m.ReapMax(maxBytes, 0)
+	return m.ReapMax(maxBytes, 0, nil)
 }
 
-// ReapMax returns pending transactions, oldest first, such that
-// EncodePayload of the result is at most maxBytes long and holds at most
-// maxTxs transactions (maxTxs ≤ 0: no count limit). It marks them in
-// flight: later reaps skip them until they are removed or released. A
-// transaction that does not fit is skipped and a later, smaller one may
-// be taken; the skipped one stays at the front for the next block.
+// ReapMax returns held transactions, oldest first, such that EncodePayload
+// of the result is at most maxBytes long and holds at most maxTxs
+// transactions (maxTxs ≤ 0: no count limit), leaving out those skip
+// reports (nil: none) — the node skips what the chain it builds on already
+// carries. Reaping does not take transactions out of the pool: they leave
+// it when a block carrying them is finalized (Remove), and until then a
+// leader building on another fork may propose them again. A transaction
+// that does not fit is skipped and a later, smaller one may be taken.
 //
 // The returned slices are the pool's own copies; callers must not modify
 // them.
-func (m *Mempool) ReapMax(maxBytes, maxTxs int) [][]byte {
-	now := time.Now()
+func (m *Mempool) ReapMax(maxBytes, maxTxs int, skip func(ID) bool) [][]byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out [][]byte
 	used, misses := 4, 0 // the count prefix, paid once any tx is taken
-	for e := m.pending.head; e != nil; {
-		next := e.next
+	for e := m.pending.head; e != nil; e = e.next {
 		if maxTxs > 0 && len(out) >= maxTxs {
 			break
+		}
+		if skip != nil && skip(e.id) {
+			continue
 		}
 		if used+4+len(e.tx) > maxBytes {
 			if misses++; misses >= maxMisses || maxBytes-used < 5 {
 				break
 			}
-			e = next
 			continue
 		}
 		used += 4 + len(e.tx)
 		out = append(out, e.tx)
-		m.pending.remove(e)
-		e.inFlight, e.flightAt = true, now
-		m.inFlight.pushBack(e)
-		e = next
 	}
 	return out
 }
 
-// MarkInFlight marks held transactions in flight as Reap does, so this
-// node's proposals skip them: the node calls it for the transactions of
-// other leaders' blocks that are not final yet, which would otherwise be
-// proposed twice. IDs not held are remembered like finalized ones: a block
-// often arrives before the gossip of its transactions, and without this the
-// late gossip would make them pending again and a second leader would
-// propose them. (If that block is then orphaned, such a transaction must be
-// resubmitted to another node; orphaned blocks with transactions are rare.)
-func (m *Mempool) MarkInFlight(ids []ID) {
-	now := time.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, id := range ids {
-		e, ok := m.byID[id]
-		switch {
-		case !ok:
-			m.remember(id)
-		case !e.inFlight:
-			m.pending.remove(e)
-			e.inFlight, e.flightAt = true, now
-			m.inFlight.pushBack(e)
-		}
-	}
-}
-
-// ReleaseStale puts transactions in flight for longer than maxAge back in
-// the pending queue: their block was orphaned (a finalized one would have
-// removed them). The in-flight list is in marking order, so this stops at
-// the first young entry.
-func (m *Mempool) ReleaseStale(maxAge time.Duration) {
-	cutoff := time.Now().Add(-maxAge)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var back []*entry
-	for e := m.inFlight.head; e != nil && e.flightAt.Before(cutoff); {
-		next := e.next
-		m.inFlight.remove(e)
-		e.inFlight = false
-		back = append(back, e)
-		e = next
-	}
-	m.putBack(back)
-}
-
-// Remove drops finalized transactions, wherever they are (pending, in
-// flight, or not held at all), and remembers their IDs so that Add rejects
-// them as duplicates. The node calls it with the IDs of every finalized
-// block's transactions.
+// Remove drops finalized transactions (held or not) and remembers their
+// IDs so that Add rejects them as duplicates. The node calls it with the
+// IDs of every finalized block's transactions.
 func (m *Mempool) Remove(ids []ID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, id := range ids {
 		if e, ok := m.byID[id]; ok {
-			if e.inFlight {
-				m.inFlight.remove(e)
-			} else {
-				m.pending.remove(e)
-			}
+			m.pending.remove(e)
 			delete(m.byID, id)
 			m.bytes -= len(e.tx)
 		}
@@ -330,63 +274,7 @@ func (m *Mempool) remember(id ID) {
 	m.recentSet[p] = struct{}{}
 }
 
-// Release puts the given in-flight transactions back in the pending queue
-// at their original positions; other IDs are ignored.
-func (m *Mempool) Release(ids []ID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var back []*entry
-	for _, id := range ids {
-		if e, ok := m.byID[id]; ok && e.inFlight {
-			m.inFlight.remove(e)
-			e.inFlight = false // also makes a repeated ID a no-op
-			back = append(back, e)
-		}
-	}
-	m.putBack(back)
-}
-
-// ReleaseInFlight puts every in-flight transaction back in the pending
-// queue at its original position: the node calls it when its proposals
-// will not be finalized (for example after a view change).
-func (m *Mempool) ReleaseInFlight() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	back := make([]*entry, 0, m.inFlight.n)
-	for e := m.inFlight.head; e != nil; {
-		next := e.next
-		m.inFlight.remove(e)
-		e.inFlight = false
-		back = append(back, e)
-		e = next
-	}
-	m.putBack(back)
-}
-
-// putBack merges entries into the pending queue by arrival order. Released
-// transactions are usually older than everything pending, so the merge
-// rarely walks far: O(k log k + positions passed).
-func (m *Mempool) putBack(back []*entry) {
-	slices.SortFunc(back, func(a, b *entry) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
-	at := m.pending.head
-	for _, e := range back {
-		for at != nil && at.seq < e.seq {
-			at = at.next
-		}
-		m.pending.insertBefore(e, at)
-	}
-}
-
-// Has reports whether the pool holds the transaction (pending or in
-// flight).
+// Has reports whether the pool holds the transaction.
 func (m *Mempool) Has(id ID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -394,18 +282,9 @@ func (m *Mempool) Has(id ID) bool {
 	return ok
 }
 
-// Size returns the number and total bytes of the transactions held,
-// pending and in flight.
+// Size returns the number and total bytes of the transactions held.
 func (m *Mempool) Size() (count, bytes int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.byID), m.bytes
-}
-
-// InFlight is the number of transactions handed out by Reap and neither
-// removed nor released.
-func (m *Mempool) InFlight() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.inFlight.n
 }

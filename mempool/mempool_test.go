@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/floe-bft/floe/app"
 )
@@ -113,23 +112,40 @@ func TestReapFIFOAndMaxBytes(t *testing.T) {
 	if got := m.Reap(59); !equal(got, all[:3]) || PayloadSize(got) > 59 {
 		t.Fatalf("reap 59: %d txs", len(got))
 	}
-	if got := m.Reap(60); !equal(got, all[3:7]) || PayloadSize(got) != 60 {
+	if got := m.Reap(60); !equal(got, all[:4]) || PayloadSize(got) != 60 {
 		t.Fatalf("reap 60: %d txs", len(got))
 	}
-	if got := m.ReapMax(1000, 2); !equal(got, all[7:9]) {
+	if got := m.ReapMax(1000, 2, nil); !equal(got, all[:2]) {
 		t.Fatalf("reapmax count: %d txs", len(got))
 	}
 	if got := m.Reap(17); len(got) != 0 {
 		t.Fatal("a 10-byte tx needs an 18-byte payload")
 	}
-	if got := m.Reap(18); !equal(got, all[9:]) {
-		t.Fatal("last")
+	if n, _ := m.Size(); n != 10 {
+		t.Fatal("reaping took transactions out of the pool")
 	}
-	if got := m.Reap(1 << 20); len(got) != 0 {
-		t.Fatal("everything is in flight")
+}
+
+// TestReapSkips: transactions the caller's chain already carries are left
+// out, in place, and come back once the skip no longer applies (their
+// block was orphaned).
+func TestReapSkips(t *testing.T) {
+	m := New(Config{}, nil)
+	var all [][]byte
+	for i := 0; i < 5; i++ {
+		all = append(all, tx(i, 10))
 	}
-	if n, _ := m.Size(); n != 10 || m.InFlight() != 10 {
-		t.Fatal("in-flight txs still count")
+	mustAdd(t, m, all...)
+	onChain := map[ID]bool{sha256.Sum256(all[1]): true, sha256.Sum256(all[3]): true}
+	skip := func(id ID) bool { return onChain[id] }
+	if got := m.ReapMax(1<<20, 0, skip); !equal(got, [][]byte{all[0], all[2], all[4]}) {
+		t.Fatalf("reap with skips: %d txs", len(got))
+	}
+	if got := m.ReapMax(4+2*14, 0, skip); !equal(got, [][]byte{all[0], all[2]}) {
+		t.Fatalf("skipped transactions took room: %d txs", len(got))
+	}
+	if got := m.Reap(1 << 20); !equal(got, all) {
+		t.Fatal("skipped transactions left the pool")
 	}
 }
 
@@ -140,44 +156,26 @@ func TestReapSkipsWhatDoesNotFit(t *testing.T) {
 	if got := m.Reap(50); !equal(got, [][]byte{small1, small2}) {
 		t.Fatalf("got %d txs", len(got))
 	}
-	if got := m.Reap(200); !equal(got, [][]byte{big}) {
-		t.Fatal("the skipped tx comes next")
+	if got := m.Reap(200); !equal(got, [][]byte{small1, big, small2}) {
+		t.Fatal("with room, the skipped tx keeps its place")
 	}
 }
 
-func TestInFlightReleaseRemove(t *testing.T) {
+func TestRemove(t *testing.T) {
 	m := New(Config{}, nil)
 	var all [][]byte
 	for i := 0; i < 8; i++ {
 		all = append(all, tx(i, 10))
 	}
-	mustAdd(t, m, all[:6]...)
-	first := m.Reap(4 + 3*14) // 0,1,2
-	second := m.Reap(4 + 2*14)
-	if !equal(first, all[:3]) || !equal(second, all[3:5]) {
-		t.Fatal("reaps")
-	}
-	mustAdd(t, m, all[6:]...)
-	// Release 1 and 4: they return to their original places.
-	m.Release(ids(all[1], all[4], all[4], tx(99, 10)))
-	if m.InFlight() != 3 {
-		t.Fatalf("in flight %d", m.InFlight())
-	}
-	if got := m.Reap(1 << 20); !equal(got, [][]byte{all[1], all[4], all[5], all[6], all[7]}) {
-		t.Fatalf("after release: %d txs", len(got))
-	}
-	// Finalize 0 and 6 (in flight) and one tx we never saw.
+	mustAdd(t, m, all...)
+	// Finalize 0 and 6 and one tx we never saw.
 	stranger := tx(100, 10)
 	m.Remove(ids(all[0], all[6], stranger))
 	if n, b := m.Size(); n != 6 || b != 60 {
 		t.Fatalf("size %d, %d", n, b)
 	}
-	m.ReleaseInFlight()
-	if m.InFlight() != 0 {
-		t.Fatal("release all")
-	}
 	if got := m.Reap(1 << 20); !equal(got, [][]byte{all[1], all[2], all[3], all[4], all[5], all[7]}) {
-		t.Fatalf("after release all: %d txs", len(got))
+		t.Fatalf("after remove: %d txs", len(got))
 	}
 	// Finalized transactions are duplicates, whether we held them or not.
 	for _, x := range [][]byte{all[0], all[6], stranger} {
@@ -187,29 +185,6 @@ func TestInFlightReleaseRemove(t *testing.T) {
 	}
 	if m.Has(ids(all[0])[0]) || !m.Has(ids(all[1])[0]) {
 		t.Fatal("Has")
-	}
-}
-
-func TestMarkInFlight(t *testing.T) {
-	m := New(Config{}, nil)
-	var all [][]byte
-	for i := 0; i < 5; i++ {
-		all = append(all, tx(i, 10))
-	}
-	mustAdd(t, m, all...)
-	// Another leader's pending block holds 1 and 3 (and one we lack).
-	m.MarkInFlight(ids(all[1], all[3], tx(50, 10), all[3]))
-	if m.InFlight() != 2 {
-		t.Fatalf("in flight %d", m.InFlight())
-	}
-	if got := m.Reap(1 << 20); !equal(got, [][]byte{all[0], all[2], all[4]}) {
-		t.Fatalf("reap skips marked txs: %d", len(got))
-	}
-	m.MarkInFlight(ids(all[0])) // already in flight: no-op
-	// The block went stale: everything comes back in arrival order.
-	m.ReleaseInFlight()
-	if got := m.Reap(1 << 20); !equal(got, all) {
-		t.Fatal("release after mark")
 	}
 }
 
@@ -260,8 +235,7 @@ func TestConcurrent(t *testing.T) {
 			}
 			got := m.Reap(4 + 50*20)
 			if round%3 == 0 {
-				m.ReleaseInFlight()
-				continue
+				continue // the proposal failed: the transactions stay
 			}
 			m.Remove(ids(got...))
 			m.Size()
@@ -274,7 +248,6 @@ func TestConcurrent(t *testing.T) {
 	if b != n*16 {
 		t.Fatalf("%d txs, %d bytes", n, b)
 	}
-	m.ReleaseInFlight()
 	if got := m.Reap(1 << 30); len(got) != n {
 		t.Fatalf("reaped %d of %d", len(got), n)
 	}
@@ -305,41 +278,5 @@ func BenchmarkMempoolAddReap(b *testing.B) {
 			}
 			m.Remove(idsBuf)
 		}
-	}
-}
-
-// A block can arrive before the gossip of its transactions: marking an ID
-// not yet held must still keep a later Add of it out of our proposals.
-func TestMarkInFlightBeforeGossip(t *testing.T) {
-	m := New(Config{}, nil)
-	a := tx(1, 50)
-	m.MarkInFlight([]ID{sha256.Sum256(a)})
-	if _, err := m.Add(a); !errors.Is(err, ErrDuplicate) {
-		t.Fatalf("transaction of a pending block re-entered the mempool: %v", err)
-	}
-	if got := m.Reap(1 << 20); len(got) != 0 {
-		t.Fatalf("reaped %d transactions of another leader's block", len(got))
-	}
-}
-
-// Transactions in flight too long (their block was orphaned) go back to
-// the pending queue; younger ones stay in flight.
-func TestReleaseStale(t *testing.T) {
-	m := New(Config{}, nil)
-	a, b := tx(1, 50), tx(2, 50)
-	m.Add(a)
-	if got := m.Reap(1 << 20); len(got) != 1 {
-		t.Fatalf("reaped %d", len(got))
-	}
-	m.ReleaseStale(time.Hour)
-	if m.InFlight() != 1 {
-		t.Fatal("a young in-flight transaction was released")
-	}
-	time.Sleep(5 * time.Millisecond)
-	m.Add(b)
-	m.ReleaseStale(time.Millisecond)
-	got := m.Reap(1 << 20)
-	if len(got) != 2 || !bytes.Equal(got[0], a) {
-		t.Fatalf("after release want both, oldest first; got %d", len(got))
 	}
 }

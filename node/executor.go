@@ -63,10 +63,11 @@ func (n *Node) execute(height uint64) error {
 		// finalized block with a bad payload means a byzantine supermajority.
 		return fmt.Errorf("finalized block has an invalid payload: %w", err)
 	}
-	// A transaction may appear in two blocks (two leaders proposed it before
-	// either block was final); only its first execution counts. The rule
-	// must be the same on every node, so it is defined by the chain alone:
-	// a transaction executed in the last dedupWindow blocks is skipped.
+	// Replicas refuse a block that repeats a transaction of its chain's last
+	// dedupWindow heights (chainTxs), so a finalized chain never does; this
+	// second check, defined by the chain alone like the first, keeps
+	// execution from ever applying a transaction twice within the window
+	// even if a byzantine supermajority finalized such a block.
 	ids, cached := n.txIDs.get(b.ID(), len(txs))
 	if !cached {
 		ids = idsOf(txs)
@@ -110,7 +111,6 @@ func (n *Node) execute(height uint64) error {
 	n.signalExecuted()
 	n.metrics.executedHeight.Set(float64(height))
 	n.metrics.executedTxs.Add(float64(len(fresh)))
-	n.mempool.Remove(ids)
 	now := time.Now()
 	for _, id := range freshIDs {
 		if at, ok := n.seen.take(id); ok {
@@ -159,12 +159,14 @@ func (s *seenTxs) take(id model.Identifier) (time.Time, bool) {
 	return t, ok
 }
 
-// dedupWindow is how many recent blocks' transactions are remembered to
-// skip a transaction included twice. Duplicates arise when two leaders
-// propose the same transaction before either block is final, which is a
-// matter of a few blocks, so 64 is generous; it is kept small because at
-// full load a block holds thousands of transactions and the window is an
-// in-memory map.
+// dedupWindow is the replay-protection window, in heights: a block may not
+// carry a transaction its chain carries in the last dedupWindow heights,
+// and execution skips one executed that recently. Finalized transactions
+// leave the mempool at once and the mempool remembers them (RecentTxs), so
+// a repeat needs a client to send the same bytes again after the window;
+// expiry by reference block (the collection issue) closes that. It is kept
+// small because at full load a block holds thousands of transactions and
+// the window is an in-memory map.
 const dedupWindow = 64
 
 // executedWindow remembers the IDs executed in the last dedupWindow

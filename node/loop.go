@@ -36,7 +36,16 @@ func (n *Node) consensusLoop(initial consensus.Output) {
 
 func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 	view := n.core.CurrentView()
+	began := time.Now()
 	out, err := n.core.Step(n.now(), ev)
+	if pe, ok := ev.(consensus.ProposalEvent); ok {
+		voted := false
+		for _, m := range out.Messages {
+			voted = voted || m.Vote != nil
+		}
+		n.log.Debug("proposal stepped", "view", pe.Proposal.Block.View, "in_view", view, "bytes", len(pe.Proposal.Block.Payload),
+			"voted", voted, "step", time.Since(began), "err", err)
+	}
 	n.publishAccepted(ev, out.Blocks)
 	if err != nil {
 		if consensus.IsFatal(err) {
@@ -82,16 +91,17 @@ func (n *Node) apply(out consensus.Output, timer *time.Timer) {
 	for _, m := range out.Messages {
 		n.send(m)
 	}
+	for _, b := range out.Blocks {
+		n.trackBlock(b)
+	}
+	for _, b := range out.Finalized {
+		n.finalizeTxs(b)
+	}
 	if len(out.Finalized) > 0 {
 		last := out.Finalized[len(out.Finalized)-1]
 		n.finalizedHeight.Store(last.Height)
 		n.metrics.finalizedHeight.Set(float64(last.Height))
 		n.signalFinalized()
-	}
-	for _, b := range out.Blocks {
-		// Transactions in a block another leader proposed must not be
-		// proposed again by us while that block may still be finalized.
-		n.markInFlight(b)
 	}
 	for _, e := range out.Evidence {
 		n.metrics.evidence.WithLabelValues(e.Kind.String()).Inc()
@@ -174,6 +184,8 @@ func (n *Node) parkProposal(ev loopEvent, timer *time.Timer) bool {
 		return false
 	}
 	b := pe.Proposal.Block
+	n.log.Debug("proposal parked until execution catches up", "view", b.View,
+		"result_height", b.Result.Height, "executed", n.executedHeight.Load(), "finalized", n.finalizedHeight.Load())
 	// The proposal's certificates are verified and may be exactly what
 	// finalizes the height its result names: let them in now, or the
 	// proposal would wait for itself. The block joins the tree too, as a

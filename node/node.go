@@ -91,6 +91,7 @@ type Node struct {
 	seen   *seenTxs        // submit times of local transactions, for latency
 	dedup  *executedWindow // transactions executed recently; owned by the executor
 	txIDs  *txIDCache      // transaction IDs of recent blocks
+	chain  *chainTxs       // transactions on recent chains; owned by the consensus loop
 	// evidence keeps the equivocations the core reported (evidence.go).
 	evidence *evidenceLog
 	// Application state written since the last flush, by key hash, and the
@@ -359,6 +360,7 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		seen:            newSeenTxs(200_000),
 		dedup:           newExecutedWindow(),
 		txIDs:           newTxIDCache(),
+		chain:           newChainTxs(dedupWindow),
 		dirty:           make(map[[32]byte]storage.KV),
 		done:            make(chan struct{}),
 	}
@@ -432,6 +434,9 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 	n.mempool = mempool.New(mempool.Config{
 		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
 	}, n.app.CheckTx)
+	if err := n.loadChainTxs(st); err != nil {
+		return nil, consensus.State{}, fmt.Errorf("load recent transactions: %w", err)
+	}
 	ok = true
 	return n, st, nil
 }

@@ -1,8 +1,12 @@
 package node
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync"
+
+	"github.com/floe-bft/floe/consensus"
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -23,11 +27,19 @@ type payloads struct {
 // take a block of their own: a block carries transactions or service
 // events, never both, so that the blocks light clients download whole stay
 // small.
-func (p *payloads) Build(view model.View, _ *model.Block) ([]byte, model.Result) {
+func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
 	if events := p.n.governance.ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
 		return epoch.EncodePayload(events), p.n.latestResult()
 	}
-	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs)), p.n.latestResult()
+	// Leave out what the chain being extended already carries; what only
+	// a failed or losing block carried is proposed again.
+	ancestors, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
+	if !ok {
+		return mempool.EncodePayload(nil), p.n.latestResult()
+	}
+	height := parent.Height + 1
+	skip := func(id mempool.ID) bool { return p.n.chain.onChain(ancestors, height, id) }
+	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs, skip)), p.n.latestResult()
 }
 
 // DecodeTxs returns the transactions of a block payload: none for a block
@@ -61,6 +73,7 @@ func (p *payloads) Validate(b *model.Block) error {
 				return fmt.Errorf("%w: service event %d: %v", model.ErrInvalid, i, err)
 			}
 		}
+		p.n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return nil
 	}
 	txs, err := mempool.DecodePayload(b.Payload, p.maxTxs)
@@ -72,28 +85,92 @@ func (p *payloads) Validate(b *model.Block) error {
 			return fmt.Errorf("%w: transaction %d: %v", model.ErrInvalid, i, err)
 		}
 	}
+	ids := idsOf(txs)
+	if err := p.n.chain.check(b, ids); err != nil {
+		return err
+	}
+	// Validated blocks are about to join the tree: a synced child validated
+	// in the same step must find this one as its parent.
+	p.n.chain.add(b.ID(), b.ParentID, b.Height, ids)
+	p.n.txIDs.put(b.ID(), ids)
 	return nil
 }
 
-// markInFlight keeps transactions of a block in the tree out of our own
-// proposals until the block is final (then they are removed) or stale.
-func (n *Node) markInFlight(b *model.Block) {
-	if b.IsRoot() || len(b.Payload) == 0 {
+// trackBlock records a block that joined the tree: its transactions are
+// on the chains that extend it. Service events are kept out of our own
+// proposals while the block may still be finalized.
+func (n *Node) trackBlock(b *model.Block) {
+	if b.IsRoot() {
 		return
 	}
 	if epoch.IsEventPayload(b.Payload) {
 		if events, err := epoch.DecodePayload(b.Payload); err == nil {
 			n.governance.markInFlight(events, b.View)
 		}
+		n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return
 	}
-	txs, err := mempool.DecodePayload(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	ids, err := n.blockTxIDs(b)
 	if err != nil {
+		return // validated before it joined the tree; our own never fail
+	}
+	n.chain.add(b.ID(), b.ParentID, b.Height, ids)
+}
+
+// finalizeTxs moves a finalized block's transactions out of the mempool at
+// once (execution may run behind) and into the chain's window.
+func (n *Node) finalizeTxs(b *model.Block) {
+	ids, err := n.blockTxIDs(b)
+	if err != nil {
+		n.fatal(fmt.Errorf("finalized block %v has an undecodable payload: %w", b.ID(), err))
 		return
+	}
+	n.chain.finalized(b.Height, ids)
+	n.mempool.Remove(ids)
+}
+
+// blockTxIDs returns the IDs of a block's transactions (none for service
+// events), from the cache when it has them.
+func (n *Node) blockTxIDs(b *model.Block) ([]mempool.ID, error) {
+	txs, err := DecodeTxs(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	if err != nil {
+		return nil, err
+	}
+	if ids, ok := n.txIDs.get(b.ID(), len(txs)); ok {
+		return ids, nil
 	}
 	ids := idsOf(txs)
-	n.mempool.MarkInFlight(ids)
 	n.txIDs.put(b.ID(), ids)
+	return ids, nil
+}
+
+// loadChainTxs rebuilds the chain index at start-up: the finalized window
+// from the store, then the unfinalized blocks the core restarts with.
+func (n *Node) loadChainTxs(st consensus.State) error {
+	top := st.Root.Height
+	n.chain.finalHeight = 0
+	from := uint64(1)
+	if top > dedupWindow {
+		from = top - dedupWindow + 1
+	}
+	for h := from; h <= top; h++ {
+		b, err := n.store.FinalizedByHeight(h)
+		if err != nil {
+			return err
+		}
+		ids, err := n.blockTxIDs(b)
+		if err != nil {
+			return fmt.Errorf("stored block %d: %w", h, err)
+		}
+		n.chain.finalized(h, ids)
+	}
+	n.chain.finalHeight = top
+	blocks := append([]*model.Block(nil), st.Blocks...)
+	slices.SortFunc(blocks, func(a, b *model.Block) int { return cmp.Compare(a.Height, b.Height) })
+	for _, b := range blocks {
+		n.trackBlock(b)
+	}
+	return nil
 }
 
 // txIDCache keeps the transaction IDs of recent blocks, computed once when

@@ -22,7 +22,6 @@ const (
 	rangeTimeout   = 2 * time.Second
 	fetchRepeatGap = 200 * time.Millisecond
 	maxFetchMemory = 1024
-	staleInFlight  = 30 * time.Second
 )
 
 type syncJob struct {
@@ -218,10 +217,6 @@ func (n *Node) statusLoop() {
 			return
 		case <-t.C:
 			n.transport.Broadcast(encodeStatus(n.finalizedHeight.Load(), model.View(n.view.Load())))
-			// Transactions of orphaned blocks would stay in flight forever.
-			// Anything in flight this long was orphaned: a block is final
-			// within a few views or not at all.
-			n.mempool.ReleaseStale(staleInFlight)
 			connected := 0
 			for _, p := range n.transport.Peers() {
 				if p.Connected {

@@ -49,6 +49,11 @@ type testnetOptions struct {
 	epochViews uint64
 	// followers: 'floe follow' processes next to the validators.
 	followers int
+	// kill is "nodeN@DURATION": SIGKILL that validator that long into the
+	// load, and keep it down (killNode, killAt once validated).
+	kill     string
+	killNode int
+	killAt   time.Duration
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -100,6 +105,7 @@ more (see docs/cli.md).`,
 	f.IntVar(&o.followers, "followers", 0, "follower processes ('floe follow', never vote), each following a validator's API")
 	f.Uint64Var(&o.epochViews, "epoch-views", 0, "epoch length in views; with it one extra validator is started and every epoch the committee rotates (0: one epoch forever)")
 	f.IntVar(&o.maxPending, "max-pending", 10_000, "with --rate max: most submitted transactions not yet finalized (0: no limit but the mempools)")
+	f.StringVar(&o.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }
 
@@ -130,6 +136,20 @@ func (o *testnetOptions) validate() (int, error) {
 	}
 	if o.maxPending < 0 {
 		return 0, fmt.Errorf("--max-pending must not be negative")
+	}
+	if o.kill != "" {
+		name, at, ok := strings.Cut(o.kill, "@")
+		n, err := strconv.Atoi(strings.TrimPrefix(name, "node"))
+		d, derr := time.ParseDuration(at)
+		switch {
+		case !ok || !strings.HasPrefix(name, "node") || err != nil || derr != nil:
+			return 0, fmt.Errorf("--kill wants nodeN@DURATION (e.g. node3@10s), not %q", o.kill)
+		case n < 1 || n >= o.nodes:
+			return 0, fmt.Errorf("--kill: node%d is not a validator other than node0 (node1..node%d)", n, o.nodes-1)
+		case d <= 0 || (o.duration > 0 && d >= o.duration):
+			return 0, fmt.Errorf("--kill: %v must be positive and before the end of the run", d)
+		}
+		o.killNode, o.killAt = n, d
 	}
 	if _, err := newTxShape(o.txSize, testnetKeySpace); err != nil {
 		return 0, err
@@ -177,9 +197,17 @@ type testnetSummary struct {
 	// With --followers: how many, the largest gap between node0's finalized
 	// height and a follower's at the end, and whether every follower's
 	// newest finalized block is the block node0 has at that height.
-	Followers         int    `json:"followers,omitempty"`
-	FollowerLagBlocks uint64 `json:"follower_lag_blocks,omitempty"`
-	FollowersAgree    *bool  `json:"followers_agree,omitempty"`
+	// Finalized transactions per second of the run, the longest run of
+	// seconds with none (after the first two), and with --kill the node,
+	// when, and the throughput from the kill to the end of the load.
+	FinalizedPerSecond     []int64 `json:"finalized_per_second"`
+	LongestStallS          int     `json:"longest_stall_s"`
+	Killed                 string  `json:"killed,omitempty"`
+	KilledAtS              float64 `json:"killed_at_s,omitempty"`
+	FinalizedPerSAfterKill float64 `json:"finalized_tx_per_s_after_kill,omitempty"`
+	Followers              int     `json:"followers,omitempty"`
+	FollowerLagBlocks      uint64  `json:"follower_lag_blocks,omitempty"`
+	FollowersAgree         *bool   `json:"followers_agree,omitempty"`
 }
 
 // run sets the network up, runs the load and reports. Whatever happens
@@ -267,7 +295,7 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 	for _, tn := range nodes {
 		go func() {
 			<-tn.exited
-			if !tn.stopping.Load() {
+			if !tn.stopping.Load() && !tn.killed.Load() {
 				nodeExit <- tn
 			}
 		}()
@@ -329,9 +357,12 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 	logf("testnet: load started: %s, %d-byte transactions, %d keys%s", rateDesc, o.txSize, testnetKeySpace, until)
 
 	prog := &progress{out: stderr, tty: isTerminal(stderr), nodes: nodes, tr: tr, gen: gen, pending: pending, start: start}
-	var deadline <-chan time.Time
+	var deadline, killAt <-chan time.Time
 	if o.duration > 0 {
 		deadline = time.After(o.duration)
+	}
+	if o.kill != "" {
+		killAt = time.After(o.killAt)
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -343,6 +374,15 @@ loop:
 			prog.line(runCtx)
 		case <-deadline:
 			break loop
+		case <-killAt:
+			victim := nodes[o.killNode]
+			gen.down(o.killNode)
+			if err := victim.kill(); err != nil {
+				failure = err
+				break loop
+			}
+			sum.Killed, sum.KilledAtS = victim.name, round2(time.Since(start).Seconds())
+			logf("testnet: killed %s (SIGKILL) at %s; it stays down", victim.name, time.Since(start).Round(time.Millisecond))
 		case <-ctx.Done():
 			sum.Interrupted = true
 			break loop
@@ -353,6 +393,7 @@ loop:
 	}
 	stopLoad()
 	<-loadDone
+	loadElapsed := time.Since(start)
 	prog.clear()
 	if failure == nil && !sum.Interrupted {
 		// Give transactions in flight a moment, so the latency of the
@@ -399,6 +440,19 @@ loop:
 	sum.LatencyMeanMS = round2(snap.meanMS)
 	sum.LatencyMaxMS = round2(snap.maxMS)
 	sum.FinalizedBlocks = snap.blocks
+	sum.FinalizedPerSecond = snap.perSecond
+	loadSeconds := int(min(elapsed, loadElapsed) / time.Second)
+	sum.LongestStallS = longestStall(snap.perSecond, 2, loadSeconds)
+	if sum.Killed != "" {
+		var after int64
+		from := int(sum.KilledAtS)
+		for i := from; i < loadSeconds && i < len(snap.perSecond); i++ {
+			after += snap.perSecond[i]
+		}
+		if loadSeconds > from {
+			sum.FinalizedPerSAfterKill = round2(float64(after) / float64(loadSeconds-from))
+		}
+	}
 	sum.MissedBlocks = snap.gaps
 	if e, ok := gen.lastErr.Load().(string); ok {
 		sum.LastSubmitError = e
@@ -488,6 +542,10 @@ func printSummary(w io.Writer, s *testnetSummary) {
 		fmt.Fprintf(w, "  WARNING       blocks held %d transactions, %d more than distinct ones finalized (included twice?)\n",
 			s.BlockTx, s.BlockTx-s.FinalizedTx)
 	}
+	fmt.Fprintf(w, "  stalls        longest run of seconds with nothing finalized: %d s\n", s.LongestStallS)
+	if s.Killed != "" {
+		fmt.Fprintf(w, "  kill          %s killed at %.1f s; %.0f tx/s finalized from then on\n", s.Killed, s.KilledAtS, s.FinalizedPerSAfterKill)
+	}
 	fmt.Fprintf(w, "  chain         height %d, view %d, %.0f view timeouts signed\n", s.FinalHeight, s.View, s.Timeouts)
 	fmt.Fprintf(w, "  max RSS       %.1f MB (largest node)\n", s.MaxRSSMB)
 	fmt.Fprintf(w, "  directory     %s (logs in nodeN/node.log)\n", s.Dir)
@@ -560,4 +618,19 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && !strings.EqualFold(os.Getenv("TERM"), "dumb")
+}
+
+// longestStall is the longest run of seconds in perSecond[from:to] in
+// which nothing was finalized.
+func longestStall(perSecond []int64, from, to int) int {
+	longest, run := 0, 0
+	for i := from; i < to; i++ {
+		if i < len(perSecond) && perSecond[i] > 0 {
+			run = 0
+			continue
+		}
+		run++
+		longest = max(longest, run)
+	}
+	return longest
 }

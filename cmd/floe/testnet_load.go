@@ -173,8 +173,11 @@ type loadGen struct {
 	inflight   int
 	pending    *pendingTxs
 
-	nonce     atomic.Uint64
-	rr        atomic.Uint64
+	nonce atomic.Uint64
+	rr    atomic.Uint64
+	// dead marks clients whose node was killed: the load goes elsewhere,
+	// as a client of a real network would.
+	dead      []atomic.Bool
 	submitted atomic.Int64 // accepted by a mempool
 	rejected  atomic.Int64 // refused (mempool full, invalid, ...)
 	failed    atomic.Int64 // lost to request errors
@@ -183,7 +186,8 @@ type loadGen struct {
 }
 
 func newLoadGen(clients []*client, shape txShape, rate, maxPending int, pending *pendingTxs) *loadGen {
-	g := &loadGen{clients: clients, shape: shape, rate: rate, maxPending: maxPending, pending: pending}
+	g := &loadGen{clients: clients, shape: shape, rate: rate, maxPending: maxPending, pending: pending,
+		dead: make([]atomic.Bool, len(clients))}
 	// Enough batches in flight to keep every node busy while one is being
 	// decoded, few enough that the mempools, not the sockets, absorb load.
 	g.inflight = max(4, 2*len(clients))
@@ -274,6 +278,20 @@ func (g *loadGen) generate(ctx context.Context, batches chan<- [][]byte) {
 	}
 }
 
+// down takes client i out of the rotation.
+func (g *loadGen) down(i int) { g.dead[i].Store(true) }
+
+// next picks the next live client, round-robin.
+func (g *loadGen) next() *client {
+	for range g.clients {
+		i := g.rr.Add(1) % uint64(len(g.clients))
+		if !g.dead[i].Load() {
+			return g.clients[i]
+		}
+	}
+	return g.clients[0] // node0 is never killed
+}
+
 // worker submits batches; after a refusal (mempool full) or a failed
 // request it backs off, so an overloaded node is given time to drain.
 func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
@@ -282,7 +300,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 		if ctx.Err() != nil {
 			continue // drain without sending
 		}
-		c := g.clients[g.rr.Add(1)%uint64(len(g.clients))]
+		c := g.next()
 		ids := make([][32]byte, len(txs))
 		for i, tx := range txs {
 			ids[i] = crypto.Sum(tx)
@@ -355,6 +373,8 @@ type tracker struct {
 	matched    int64 // submitted transactions seen finalized (each once)
 	counting   bool  // false until the load starts: earlier blocks are not the run's
 	gaps       int64
+	start      time.Time
+	perSecond  []int64 // transactions matched in each second of the run
 }
 
 func newTracker(c *client, pending *pendingTxs) *tracker {
@@ -392,7 +412,7 @@ func (t *tracker) run(ctx context.Context, connected chan<- struct{}) {
 // startCounting marks the start of the measured run.
 func (t *tracker) startCounting() {
 	t.mu.Lock()
-	t.counting = true
+	t.counting, t.start = true, time.Now()
 	t.mu.Unlock()
 }
 
@@ -453,14 +473,24 @@ func (t *tracker) record(b *api.BlockResponse) {
 		t.blockTx += int64(*b.TxCount)
 	}
 	t.matched += int64(len(lat))
+	if sec := int(now.Sub(t.start) / time.Second); sec >= 0 && sec < maxRunSeconds {
+		for len(t.perSecond) <= sec {
+			t.perSecond = append(t.perSecond, 0)
+		}
+		t.perSecond[sec] += int64(len(lat))
+	}
 	for _, d := range lat {
 		t.total.add(d)
 		t.window.add(d)
 	}
 }
 
+// maxRunSeconds bounds the per-second series (a day).
+const maxRunSeconds = 86_400
+
 // trackerSnapshot is the tracker's state at one moment.
 type trackerSnapshot struct {
+	perSecond      []int64
 	blocks         int64
 	blockTx        int64
 	matched        int64
@@ -475,7 +505,8 @@ func (t *tracker) snapshot() trackerSnapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := trackerSnapshot{
-		blocks: t.blocks, blockTx: t.blockTx, matched: t.matched, gaps: t.gaps,
+		perSecond: append([]int64(nil), t.perSecond...),
+		blocks:    t.blocks, blockTx: t.blockTx, matched: t.matched, gaps: t.gaps,
 		p50: t.total.quantile(0.5), p99: t.total.quantile(0.99),
 		winP50: t.window.quantile(0.5), winP99: t.window.quantile(0.99),
 		meanMS: t.total.mean(), maxMS: t.total.maxMS,

@@ -45,6 +45,7 @@ type testnetNode struct {
 	exited                    chan struct{} // closed when the process has exited
 	exitErr                   error         // valid after exited
 	stopping                  atomic.Bool   // we asked it to stop
+	killed                    atomic.Bool   // we killed it on purpose (--kill)
 	reported                  atomic.Bool   // its unexpected exit was reported
 	maxRSSKB                  atomic.Int64  // VmHWM, sampled
 	// upstream is set for a follower: the API it follows ('floe follow');
@@ -253,10 +254,24 @@ func (tn *testnetNode) running() bool {
 	}
 }
 
+// kill sends SIGKILL, as a crash would, and waits for the process to end.
+func (tn *testnetNode) kill() error {
+	if !tn.running() {
+		return fmt.Errorf("%s is not running", tn.name)
+	}
+	tn.killed.Store(true)
+	tn.sampleRSS()
+	if err := tn.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill %s: %w", tn.name, err)
+	}
+	<-tn.exited
+	return nil
+}
+
 // stop sends SIGTERM and waits; a node that does not stop within grace is
 // killed (and that is reported).
 func (tn *testnetNode) stop(grace time.Duration) error {
-	if tn.cmd == nil {
+	if tn.cmd == nil || tn.killed.Load() {
 		return nil
 	}
 	if !tn.running() {
