@@ -27,6 +27,8 @@ type cluster struct {
 	genesis   consensus.State
 	timeouts  pacemaker.Config
 	interval  time.Duration // MinBlockInterval
+	idle      time.Duration // IdleBlockInterval (payloads report work from the work flag)
+	work      bool
 
 	cores  []*consensus.Core // nil while down
 	stored []consensus.State // what each replica persisted
@@ -55,6 +57,14 @@ func (testPayloads) Build(view model.View, parent *model.Block) ([]byte, model.R
 	return binary.BigEndian.AppendUint64(nil, uint64(view)), parent.Result
 }
 func (testPayloads) Validate(*model.Block) error { return nil }
+
+// workPayloads tell the core whether there is anything to order.
+type workPayloads struct {
+	testPayloads
+	work *bool
+}
+
+func (w workPayloads) HasWork(*model.Block) bool { return *w.work }
 
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
@@ -112,9 +122,13 @@ func (c *cluster) leaderOf(v model.View) int { return c.index(c.committee.Leader
 
 func (c *cluster) start(i int) {
 	c.t.Helper()
+	var payloads consensus.Payloads = testPayloads{}
+	if c.idle > 0 {
+		payloads = workPayloads{work: &c.work}
+	}
 	core, err := consensus.New(consensus.Config{
 		Self: c.ids[i], Key: c.keys[i], Scheme: crypto.Fast(), Schedule: c.committee,
-		Timeouts: c.timeouts, Payloads: testPayloads{}, MinBlockInterval: c.interval,
+		Timeouts: c.timeouts, Payloads: payloads, MinBlockInterval: c.interval, IdleBlockInterval: c.idle,
 	}, c.stored[i])
 	if err != nil {
 		c.t.Fatalf("start %d: %v", i, err)

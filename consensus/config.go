@@ -24,6 +24,17 @@ type Payloads interface {
 	Validate(b *model.Block) error
 }
 
+// WorkReporter is an optional interface of Payloads: a leader whose
+// application has nothing to order waits Config.IdleBlockInterval before it
+// proposes, instead of spinning through empty blocks at network speed.
+type WorkReporter interface {
+	// HasWork reports whether a block extending parent has something to
+	// carry, or whether a block between the finalized one and parent
+	// carries something that still awaits finality (its 2-chain must not
+	// wait for the idle interval).
+	HasWork(parent *model.Block) bool
+}
+
 // Faults switches off protocol rules. Only tests set it, to prove that the
 // simulator catches a replica that breaks them; a node never does.
 type Faults struct {
@@ -58,7 +69,13 @@ type Config struct {
 	// a few milliseconds let transactions accumulate and cap the block rate.
 	// Zero proposes at once (the simulator).
 	MinBlockInterval time.Duration
-	Faults           Faults
+	// IdleBlockInterval makes a leader with nothing to order (Payloads
+	// implements WorkReporter and says so) wait this long after entering
+	// its view before it proposes. A WorkEvent ends the wait at once. It
+	// must be below the minimum timeout, so idle views still succeed and
+	// timeouts keep meaning failure. Zero disables idle pacing.
+	IdleBlockInterval time.Duration
+	Faults            Faults
 }
 
 func (c *Config) validate() error {
@@ -70,6 +87,10 @@ func (c *Config) validate() error {
 	}
 	if c.MinBlockInterval < 0 || c.MinBlockInterval >= c.Timeouts.Min {
 		return fmt.Errorf("consensus config: block interval %v must be in [0, minimum timeout %v)", c.MinBlockInterval, c.Timeouts.Min)
+	}
+	if c.IdleBlockInterval != 0 && (c.IdleBlockInterval < c.MinBlockInterval || c.IdleBlockInterval >= c.Timeouts.Min) {
+		return fmt.Errorf("consensus config: idle block interval %v must be 0 or in [block interval %v, minimum timeout %v)",
+			c.IdleBlockInterval, c.MinBlockInterval, c.Timeouts.Min)
 	}
 	return c.Timeouts.Validate()
 }

@@ -59,8 +59,12 @@ type Core struct {
 	deadline time.Time
 	now      time.Time
 	// proposeAt is when the leader may propose in the current view
-	// (view entry + MinBlockInterval); zero when not waiting.
+	// (view entry + MinBlockInterval, or + IdleBlockInterval when there is
+	// nothing to order); zero when not waiting. idle marks the latter, and
+	// viewStart is when the current view was entered.
 	proposeAt time.Time
+	idle      bool
+	viewStart time.Time
 
 	out          Output
 	fetching     map[model.Identifier]bool
@@ -150,6 +154,8 @@ func (c *Core) Step(now time.Time, ev Event) (Output, error) {
 		err = c.onCertificate(e.QC, e.TC)
 	case ScheduleEvent:
 		err = c.onSchedule(e.Schedule)
+	case WorkEvent:
+		c.onWork()
 	default:
 		err = fmt.Errorf("%w: unknown event %T", ErrInvalid, ev)
 	}
@@ -370,7 +376,7 @@ func (c *Core) tryPropose() {
 	if c.now.Before(c.proposeAt) {
 		return // the timer brings us back
 	}
-	c.proposeAt = time.Time{}
+	c.proposeAt, c.idle = time.Time{}, false
 	qc := c.pm.NewestQC()
 	parent := c.forks.Block(qc.BlockID)
 	if parent == nil {
@@ -552,9 +558,14 @@ func (c *Core) processTC(tc *model.TC) error {
 func (c *Core) enterView() {
 	view := c.pm.CurrentView()
 	c.deadline = c.now.Add(c.pm.TimeoutDuration())
-	c.proposeAt = time.Time{}
-	if leader, err := c.leader(view); err == nil && c.cfg.MinBlockInterval > 0 && leader == c.cfg.Self {
-		c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
+	c.proposeAt, c.idle, c.viewStart = time.Time{}, false, c.now
+	if leader, err := c.leader(view); err == nil && leader == c.cfg.Self {
+		switch {
+		case c.cfg.IdleBlockInterval > 0 && !c.hasWork():
+			c.proposeAt, c.idle = c.now.Add(c.cfg.IdleBlockInterval), true
+		case c.cfg.MinBlockInterval > 0:
+			c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
+		}
 	}
 	c.votes.Prune(view - 1)
 	c.timeouts.Prune(view)
@@ -567,6 +578,31 @@ func (c *Core) enterView() {
 	if p := c.proposals[view]; p != nil && c.forks.Block(p.Block.ID()) != nil {
 		c.tryVote(p.Block)
 	}
+}
+
+// hasWork asks the application whether the block this leader would propose
+// has anything to order (true when it cannot tell).
+func (c *Core) hasWork() bool {
+	wr, ok := c.cfg.Payloads.(WorkReporter)
+	if !ok {
+		return true
+	}
+	parent := c.forks.Block(c.pm.NewestQC().BlockID)
+	return parent == nil || wr.HasWork(parent)
+}
+
+// onWork ends an idle wait: the leader proposes as soon as the ordinary
+// block interval since the view's start allows.
+func (c *Core) onWork() {
+	if !c.idle || c.proposeAt.IsZero() {
+		return
+	}
+	c.idle = false
+	c.proposeAt = c.viewStart.Add(c.cfg.MinBlockInterval)
+	if !c.proposeAt.After(c.now) {
+		c.proposeAt = c.now
+	}
+	c.tryPropose()
 }
 
 // --- sync --------------------------------------------------------------------

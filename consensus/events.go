@@ -40,6 +40,12 @@ type BlocksEvent struct{ Blocks []*model.Block }
 // Schedules only ever grow; a view's committee never changes once known.
 type ScheduleEvent struct{ Schedule committee.Schedule }
 
+// WorkEvent tells the core that the application has something to order
+// (a transaction arrived): a leader waiting out the idle interval proposes
+// now. Spurious ones are harmless.
+type WorkEvent struct{}
+
+func (WorkEvent) isEvent()        {}
 func (ScheduleEvent) isEvent()    {}
 func (ProposalEvent) isEvent()    {}
 func (VoteEvent) isEvent()        {}

@@ -270,6 +270,39 @@ func TestMinBlockIntervalDelaysProposal(t *testing.T) {
 	c.checkNoConflicts()
 }
 
+// TestIdleLeadersWaitAndWakeOnWork: with nothing to order, leaders wait the
+// idle interval before proposing (a few blocks a second instead of one per
+// round trip), views still succeed without a single timeout and blocks
+// still become final; the moment work arrives, views run at network speed.
+func TestIdleLeadersWaitAndWakeOnWork(t *testing.T) {
+	c := newCluster(t, 4)
+	c.interval, c.idle = 5*time.Millisecond, 300*time.Millisecond
+	c.startAll()
+	c.advance(3 * time.Second)
+	// ~310 ms per view: about ten views in 3 s (without idle pacing, ~200).
+	if v := c.view(0); v < 6 || v > 12 {
+		t.Fatalf("idle network reached view %d in 3s with a 300ms idle interval", v)
+	}
+	if timeoutsSigned(c) != 0 {
+		t.Fatal("idle pacing caused timeouts")
+	}
+	if c.finalHeight(0) == 0 {
+		t.Fatal("nothing finalized while idle")
+	}
+	idleView := c.view(0)
+	c.work = true
+	for i := range c.cores {
+		out, err := c.cores[i].Step(c.now, consensus.WorkEvent{})
+		c.apply(i, out, err)
+	}
+	c.advance(300 * time.Millisecond)
+	// 5 ms links and a 5 ms block interval: ~15 ms per view.
+	if v := c.view(0); v < idleView+10 {
+		t.Fatalf("after work arrived the network went from view %d to only %d in 300ms", idleView, v)
+	}
+	c.checkNoConflicts()
+}
+
 // A replica restarts from persisted state far past the first aggregation
 // window, in a view it cannot leave by itself: nobody holds a newer QC (the
 // whole network stopped at once in that view). Only a TC gets it out, so

@@ -37,8 +37,13 @@ type Params struct {
 	HappyPathFailedViews int     `json:"happy_path_failed_views"`
 	TimeoutIncrease      float64 `json:"timeout_increase"`
 	BlockIntervalMS      int64   `json:"block_interval_ms"`
-	MaxBlockBytes        int     `json:"max_block_bytes"`
-	MaxBlockTxs          int     `json:"max_block_txs"`
+	// IdleBlockIntervalMS is how long a leader with nothing to order waits
+	// before proposing (0: never waits longer than block_interval_ms). It
+	// keeps an idle network from spinning through empty blocks; work ends
+	// the wait at once.
+	IdleBlockIntervalMS int64 `json:"idle_block_interval_ms,omitempty"`
+	MaxBlockBytes       int   `json:"max_block_bytes"`
+	MaxBlockTxs         int   `json:"max_block_txs"`
 	// EpochViews is the genesis epoch's length in views and the length of a
 	// fallback extension; 0 means one epoch forever (no committee changes).
 	EpochViews uint64 `json:"epoch_views,omitempty"`
@@ -58,6 +63,12 @@ func (p *Params) ProductionEpochs() {
 func (p *Params) TestEpochs(views uint64) {
 	p.EpochViews, p.EpochSafetyViews = views, max(views/4, 1)
 }
+
+// DefaultIdleBlockIntervalMS is the idle block interval `floe genesis` and
+// `floe testnet` write: an idle network makes two blocks a second instead of
+// one per round trip, and work ends a leader's wait at once. DefaultParams
+// leave it 0 (no idle pacing) for networks whose tests count views.
+const DefaultIdleBlockIntervalMS = 500
 
 // DefaultParams suit a local network on one machine.
 func DefaultParams() Params {
@@ -132,6 +143,9 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 	}
 	if g.Params.BlockIntervalMS < 0 || g.Params.BlockIntervalMS >= g.Params.TimeoutMinMS {
 		return nil, nil, fmt.Errorf("block_interval_ms must be in [0, timeout_min_ms)")
+	}
+	if p := g.Params; p.IdleBlockIntervalMS != 0 && (p.IdleBlockIntervalMS < p.BlockIntervalMS || p.IdleBlockIntervalMS >= p.TimeoutMinMS) {
+		return nil, nil, fmt.Errorf("idle_block_interval_ms must be 0 or in [block_interval_ms, timeout_min_ms)")
 	}
 	if g.Params.MaxBlockBytes <= 0 || g.Params.MaxBlockBytes > model.MaxPayloadSize || g.Params.MaxBlockTxs <= 0 {
 		return nil, nil, fmt.Errorf("max_block_bytes must be in (0, %d] and max_block_txs positive", model.MaxPayloadSize)

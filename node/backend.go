@@ -33,6 +33,9 @@ func (n *Node) SubmitTxs(txs [][]byte) []SubmitResult {
 		}
 	}
 	n.outbox.push(accepted)
+	if len(accepted) > 0 {
+		n.signalWork()
+	}
 	return out
 }
 

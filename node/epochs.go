@@ -191,6 +191,13 @@ func (q *governanceQueue) add(e *epoch.Event) error {
 	return nil
 }
 
+// pending reports whether service events wait for a block.
+func (q *governanceQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.events) > 0
+}
+
 func (q *governanceQueue) remove(id model.Identifier) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -247,6 +254,7 @@ func (n *Node) SubmitServiceEvent(e *epoch.Event) error {
 	if err := n.governance.add(e); err != nil {
 		return err
 	}
+	n.signalWork()
 	// Forward to the committee: whoever leads next includes it.
 	n.transport.Broadcast(encodeServiceEvent(e))
 	return nil

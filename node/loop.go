@@ -28,6 +28,8 @@ func (n *Node) consensusLoop(initial consensus.Output) {
 			n.step(ev.ev, timer)
 		case <-n.executedSignal:
 			n.releaseParked(timer)
+		case <-n.workSignal:
+			n.step(consensus.WorkEvent{}, timer)
 		case <-timer.C:
 			n.step(consensus.TimerEvent{}, timer)
 		}
@@ -230,6 +232,14 @@ func (n *Node) releaseParked(timer *time.Timer) {
 		}
 		delete(n.parked, v)
 		n.step(ev.ev, timer)
+	}
+}
+
+// signalWork wakes an idle leader: a transaction or service event arrived.
+func (n *Node) signalWork() {
+	select {
+	case n.workSignal <- struct{}{}:
+	default:
 	}
 }
 

@@ -78,6 +78,7 @@ type Node struct {
 	bestPeerHeight  atomic.Uint64
 	finalizedSignal chan struct{} // wakes the executor (capacity 1)
 	executedSignal  chan struct{} // wakes the consensus loop for parked proposals (capacity 1)
+	workSignal      chan struct{} // tells the consensus loop that there is something to order (capacity 1)
 	results         *resultRing   // state roots of recent executed heights
 	// parked proposals wait (in the consensus loop) until this node has
 	// executed the height their result commitment names; owned by the loop.
@@ -132,7 +133,8 @@ func New(cfg Config) (n *Node, err error) {
 	n.core, err = consensus.New(consensus.Config{
 		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: sch,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
-		MinBlockInterval: time.Duration(params.BlockIntervalMS) * time.Millisecond,
+		MinBlockInterval:  time.Duration(params.BlockIntervalMS) * time.Millisecond,
+		IdleBlockInterval: time.Duration(params.IdleBlockIntervalMS) * time.Millisecond,
 	}, st)
 	if err != nil {
 		return nil, fmt.Errorf("restore consensus: %w", err)
@@ -287,7 +289,9 @@ func (n *Node) route(from model.NodeID, m *message) {
 		for _, tx := range m.txs {
 			// Gossiped transactions are not re-gossiped: every node gossips
 			// what clients gave it to every peer directly.
-			n.mempool.Add(tx)
+			if _, err := n.mempool.Add(tx); err == nil {
+				n.signalWork()
+			}
 		}
 	case kindStatus:
 		n.sync.onStatus(from, m.height, m.view)
@@ -301,7 +305,9 @@ func (n *Node) route(from model.NodeID, m *message) {
 		}
 		if err := n.governance.add(m.event); err != nil {
 			n.metrics.dropped.WithLabelValues("governance_queue_full").Inc()
+			return
 		}
+		n.signalWork()
 	}
 }
 
@@ -352,6 +358,7 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		serve:           make(chan syncJob, 256),
 		finalizedSignal: make(chan struct{}, 1),
 		executedSignal:  make(chan struct{}, 1),
+		workSignal:      make(chan struct{}, 1),
 		results:         newResultRing(),
 		parked:          make(map[model.View]loopEvent),
 		subs:            newSubscribers(),

@@ -423,3 +423,45 @@ func TestRestartedNodeThenAnotherStops(t *testing.T) {
 		return tn.minExecuted(0, 1, 2) >= before+5
 	})
 }
+
+// An idle network does not spin through empty blocks: with a 300 ms idle
+// interval it makes a few blocks a second (without it, one per round trip:
+// hundreds). A transaction ends the wait and is finalized on every node,
+// and the network is idle again afterwards.
+func TestIdleNetworkPacesItselfAndWakesForWork(t *testing.T) {
+	tn := newTestnet(t, 4)
+	tn.gen.Params.IdleBlockIntervalMS = 300
+	tn.startAll()
+	waitFor(t, "first finalized blocks", 20*time.Second, func() bool { return tn.nodes[0].Status().FinalizedHeight >= 2 })
+	idleBlocks := func() uint64 {
+		from := tn.nodes[0].Status().FinalizedHeight
+		time.Sleep(2 * time.Second)
+		return tn.nodes[0].Status().FinalizedHeight - from
+	}
+	// At most one block per 300 ms (plus the views in flight); a slow
+	// machine only lowers the count.
+	if n := idleBlocks(); n > 12 {
+		t.Fatalf("idle network finalized %d blocks in 2 s with a 300 ms idle interval", n)
+	}
+	res := tn.nodes[1].SubmitTxs([][]byte{setTx(t, "wake", "up")})[0]
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	for i, nd := range tn.nodes {
+		waitFor(t, fmt.Sprintf("the transaction finalized on node %d", i), 20*time.Second, func() bool {
+			st, err := nd.TxStatus(res.ID)
+			return err == nil && st.Status == "finalized"
+		})
+	}
+	waitFor(t, "mempools empty", 10*time.Second, func() bool {
+		for _, nd := range tn.nodes {
+			if nd.Status().MempoolTxs != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if n := idleBlocks(); n > 12 {
+		t.Fatalf("after the transaction the network kept going: %d blocks in 2 s", n)
+	}
+}

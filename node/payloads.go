@@ -42,6 +42,17 @@ func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Re
 	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs, skip)), p.n.latestResult()
 }
 
+// HasWork tells an idle leader whether to propose now: transactions or
+// service events wait, or a block between the finalized one and parent
+// carries transactions whose 2-chain must not wait for the idle interval.
+func (p *payloads) HasWork(parent *model.Block) bool {
+	if n, _ := p.n.mempool.Size(); n > 0 || p.n.governance.pending() {
+		return true
+	}
+	ancestors, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
+	return !ok || len(ancestors) > 0
+}
+
 // DecodeTxs returns the transactions of a block payload: none for a block
 // that carries service events.
 func DecodeTxs(payload []byte, maxTxs int) ([][]byte, error) {

@@ -23,6 +23,7 @@ func newGenesisCmd() *cobra.Command {
 		epochs                   epochFlags
 	)
 	params := genesis.DefaultParams()
+	params.IdleBlockIntervalMS = genesis.DefaultIdleBlockIntervalMS
 	cmd := &cobra.Command{
 		Use:   "genesis --chain-id ID --out FILE VALIDATOR_JSON...",
 		Short: "Assemble a genesis file from the members' validator.json files",
@@ -77,6 +78,7 @@ Copy the result to DIR/config/genesis.json on every node.`,
 	f.Int64Var(&params.TimeoutMinMS, "timeout-min-ms", params.TimeoutMinMS, "minimum view timeout")
 	f.Int64Var(&params.TimeoutMaxMS, "timeout-max-ms", params.TimeoutMaxMS, "maximum view timeout")
 	f.Int64Var(&params.BlockIntervalMS, "block-interval-ms", params.BlockIntervalMS, "minimum time between a leader's blocks")
+	f.Int64Var(&params.IdleBlockIntervalMS, "idle-block-interval-ms", params.IdleBlockIntervalMS, "how long a leader with nothing to order waits before proposing (0: no idle pacing)")
 	f.IntVar(&params.MaxBlockBytes, "max-block-bytes", params.MaxBlockBytes, "largest block payload")
 	f.IntVar(&params.MaxBlockTxs, "max-block-txs", params.MaxBlockTxs, "most transactions per block")
 	f.StringArrayVar(&epochs.governance, "governance-key", nil, "hex ed25519 public key allowed to sign epoch changes (repeatable; see 'floe governance keygen')")

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/genesis"
 )
 
 // Testnet defaults (documented in docs/cli.md).
@@ -54,6 +56,8 @@ type testnetOptions struct {
 	kill     string
 	killNode int
 	killAt   time.Duration
+	// idleMS is the genesis idle block interval (idle_block_interval_ms).
+	idleMS int64
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -105,6 +109,7 @@ more (see docs/cli.md).`,
 	f.IntVar(&o.followers, "followers", 0, "follower processes ('floe follow', never vote), each following a validator's API")
 	f.Uint64Var(&o.epochViews, "epoch-views", 0, "epoch length in views; with it one extra validator is started and every epoch the committee rotates (0: one epoch forever)")
 	f.IntVar(&o.maxPending, "max-pending", 10_000, "with --rate max: most submitted transactions not yet finalized (0: no limit but the mempools)")
+	f.Int64Var(&o.idleMS, "idle-block-interval-ms", genesis.DefaultIdleBlockIntervalMS, "how long a leader with nothing to order waits before proposing (0: no idle pacing)")
 	f.StringVar(&o.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }
@@ -136,6 +141,9 @@ func (o *testnetOptions) validate() (int, error) {
 	}
 	if o.maxPending < 0 {
 		return 0, fmt.Errorf("--max-pending must not be negative")
+	}
+	if p := testnetParams(); o.idleMS != 0 && (o.idleMS < p.BlockIntervalMS || o.idleMS >= p.TimeoutMinMS) {
+		return 0, fmt.Errorf("--idle-block-interval-ms must be 0 or in [%d, %d)", p.BlockIntervalMS, p.TimeoutMinMS)
 	}
 	if o.kill != "" {
 		name, at, ok := strings.Cut(o.kill, "@")
@@ -221,7 +229,7 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 		return fmt.Errorf("finding the floe binary: %w", err)
 	}
 	shape, _ := newTxShape(o.txSize, testnetKeySpace) // validated
-	ts, err := setupTestnetEpochs(o.dir, o.nodes, o.logLevel, o.epochViews)
+	ts, err := setupTestnetEpochs(o.dir, o.nodes, o.logLevel, o.epochViews, o.idleMS)
 	if err != nil {
 		return err
 	}
