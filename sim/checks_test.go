@@ -144,3 +144,32 @@ func TestScenarioIsDeterministic(t *testing.T) {
 		t.Fatalf("scenario generation is not a function of its index:\n%s\n%s", a, b)
 	}
 }
+
+// TestFailedViewsAreCounted: with one of four replicas crashed from the
+// start, at least the quarter of views it leads fail (no QC certifies
+// them), and liveness holds. The leader-reputation work will bring this
+// fraction down; the accounting is what this test pins.
+func TestFailedViewsAreCounted(t *testing.T) {
+	var views, failed uint64
+	for seed := uint64(1); seed <= 40; seed++ {
+		c := faulty(4, 0, seed)
+		c.Crashed = 1
+		r := sim.Run(c)
+		requireOK(t, r)
+		views, failed = views+r.ViewsAfterGST, failed+r.FailedViewsAfterGST
+	}
+	if frac := float64(failed) / float64(views); frac < 0.2 || frac > 0.8 {
+		t.Fatalf("one of four crashed: %.3f of views failed after GST, want the dead leader's share at least", frac)
+	}
+	var clean uint64
+	for seed := uint64(1); seed <= 20; seed++ {
+		c := sim.DefaultConfig()
+		c.Seed = seed
+		r := sim.Run(c)
+		requireOK(t, r)
+		clean += r.FailedViewsAfterGST
+	}
+	if clean != 0 {
+		t.Fatalf("fault-free runs report %d failed views", clean)
+	}
+}

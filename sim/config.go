@@ -35,6 +35,9 @@ type Config struct {
 	// stay down: liveness must hold with them gone. Twins, Byzantine and
 	// Silent together must stay below a third of the weight in every epoch.
 	Silent int
+	// Crashed is the number of honest identities that never start: f
+	// crashed replicas from the first view on.
+	Crashed int
 	// Views is how far the run goes: it ends once an honest replica reaches
 	// this view after the network stabilized (and finality was re-checked).
 	Views int
@@ -121,11 +124,11 @@ func (c *Config) validate() error {
 	switch {
 	case c.Nodes < 1 || c.Nodes > 256:
 		return fmt.Errorf("sim: nodes must be 1..256, got %d", c.Nodes)
-	case c.Twins < 0 || c.Byzantine < 0 || c.Silent < 0:
-		return fmt.Errorf("sim: twins, byzantine and silent must not be negative")
+	case c.Twins < 0 || c.Byzantine < 0 || c.Silent < 0 || c.Crashed < 0:
+		return fmt.Errorf("sim: twins, byzantine, silent and crashed must not be negative")
 	case c.faulty() > 0 && 3*c.faulty() >= c.Nodes:
-		return fmt.Errorf("sim: %d twins, %d byzantine and %d silent exceed the fault bound for %d nodes (need 3·faulty < nodes)",
-			c.Twins, c.Byzantine, c.Silent, c.Nodes)
+		return fmt.Errorf("sim: %d twins, %d byzantine, %d silent and %d crashed exceed the fault bound for %d nodes (need 3·faulty < nodes)",
+			c.Twins, c.Byzantine, c.Silent, c.Crashed, c.Nodes)
 	case (c.Scenario != nil || c.ScenarioRounds > 0) && c.EpochViews > 0:
 		return fmt.Errorf("sim: scenarios fix leaders in one committee; they do not combine with epochs")
 	case c.ScenarioRounds < 0 || c.ScenarioRounds > 1000:
@@ -147,4 +150,4 @@ func (c *Config) validate() error {
 }
 
 // faulty is the number of identities counted against the fault bound.
-func (c *Config) faulty() int { return c.Twins + c.Byzantine + c.Silent }
+func (c *Config) faulty() int { return c.Twins + c.Byzantine + c.Silent + c.Crashed }

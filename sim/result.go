@@ -22,6 +22,9 @@ type Result struct {
 	// ViewsAfterGST and BlocksAfterGST measure the finalization rate of the
 	// stable phase (blocks every active honest replica finalized).
 	ViewsAfterGST, BlocksAfterGST uint64
+	// FailedViewsAfterGST counts views of the stable phase that no QC
+	// certified.
+	FailedViewsAfterGST uint64
 	// Rules counts the rule checks the monitors made.
 	Rules uint64
 	// SafetyViolations lists every broken safety invariant.

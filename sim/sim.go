@@ -36,6 +36,8 @@ const (
 	roleAdversary
 	// roleSilent: honest until GST, then down for good.
 	roleSilent
+	// roleCrashed: honest, down from the start and never up.
+	roleCrashed
 )
 
 type identity struct {
@@ -112,6 +114,10 @@ type sim struct {
 	second, secondEvents int
 	stillEvents          int
 
+	// certifiedViews holds every view a QC certified, as honest replicas
+	// saw them (failed-view accounting).
+	certifiedViews map[model.View]bool
+
 	inv   *invariants
 	mon   *monitor
 	trace *tracer
@@ -170,6 +176,8 @@ func newSim(cfg Config) (*sim, error) {
 			idt.role = roleAdversary
 		case i < cfg.Twins+cfg.Byzantine+cfg.Silent:
 			idt.role = roleSilent
+		case i < cfg.Twins+cfg.Byzantine+cfg.Silent+cfg.Crashed:
+			idt.role = roleCrashed
 		}
 		s.ids = append(s.ids, idt)
 	}
@@ -225,6 +233,7 @@ func newSim(cfg Config) (*sim, error) {
 	}
 	s.shuffleAttachments()
 	s.inv = newInvariants(s)
+	s.certifiedViews = make(map[model.View]bool)
 	if !cfg.NoMonitors {
 		s.mon = newMonitor(s)
 	}
@@ -440,7 +449,7 @@ func (s *sim) checkProgress() bool {
 // their share of views, so the window grows with them: with one silent
 // member of four, no such run in 30 views has probability 2.7·10⁻⁴ (one
 // seed in a thousand failed so), in 60 views 4.8·10⁻⁸.
-func (s *sim) livenessViews() int { return s.cfg.LivenessViews * (1 + s.cfg.Silent) }
+func (s *sim) livenessViews() int { return s.cfg.LivenessViews * (1 + s.cfg.Silent + s.cfg.Crashed) }
 
 // viewSyncBound is how long honest replicas may stay out of step.
 func (s *sim) viewSyncBound() time.Duration {
@@ -453,6 +462,13 @@ func (s *sim) checkRate() {
 	views := uint64(s.maxHonestView() - s.gstView)
 	blocks := s.minActiveFinal() - min(s.gstFinal, s.minActiveFinal())
 	s.res.ViewsAfterGST, s.res.BlocksAfterGST = views, blocks
+	// A view failed when no QC for it exists: its leader's block was never
+	// certified (dead, slow or byzantine leader, or a view cut short).
+	for v := s.gstView + 1; v < s.maxHonestView(); v++ {
+		if !s.certifiedViews[v] {
+			s.res.FailedViewsAfterGST++
+		}
+	}
 	if views > 0 && float64(blocks) < s.cfg.MinBlocksPerView*float64(views) {
 		s.liveness("finalized %d blocks in %d views after GST: below %.2f blocks per view", blocks, views, s.cfg.MinBlocksPerView)
 	}
@@ -564,8 +580,8 @@ func (s *sim) handle(e *event) {
 
 func (s *sim) startInstance(in *instance) {
 	idt := s.ids[in.member]
-	if idt.role == roleSilent && !s.faulty {
-		return // silent from GST on
+	if idt.role == roleSilent && !s.faulty || idt.role == roleCrashed {
+		return // silent from GST on, or crashed from the start
 	}
 	cfg := consensus.Config{
 		Self: idt.id, Key: idt.key, Scheme: s.scheme, Schedule: s.schedule,
@@ -634,6 +650,14 @@ func (s *sim) apply(in *instance, ev consensus.Event, out consensus.Output, err 
 		// The monitors see everything the replica signed, sent or not, and
 		// every persisted change, before the output takes effect.
 		s.mon.output(in, ev, &out, err)
+	}
+	if honest && out.Liveness != nil && out.Liveness.NewestQC != nil {
+		s.certifiedViews[out.Liveness.NewestQC.View] = true
+	}
+	if honest {
+		for _, b := range out.Blocks {
+			s.certifiedViews[b.QC.View] = true
+		}
 	}
 	in.store.persist(&out)
 	for _, b := range out.Finalized {

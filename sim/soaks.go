@@ -37,6 +37,7 @@ func CISoaks(scale float64) []Soak {
 		random("4 nodes, 1 twin", 3000, 4, func(c *Config) { c.Twins = 1 }),
 		random("4 nodes, 1 adversary", 3000, 4, func(c *Config) { c.Byzantine = 1 }),
 		random("4 nodes, 1 silent from GST", 1500, 4, func(c *Config) { c.Silent = 1 }),
+		random("4 nodes, 1 crashed from the start", 500, 4, func(c *Config) { c.Crashed = 1 }),
 		random("7 nodes, 2 twins", 500, 7, func(c *Config) { c.Twins = 2; c.Dup = 0.05 }),
 		random("7 nodes, 1 twin, 1 adversary, stagger, weighted", 500, 7, func(c *Config) {
 			c.Twins, c.Byzantine, c.Stagger, c.Weighted, c.Dup = 1, 1, true, true, 0.05

@@ -19,6 +19,7 @@ type suiteReport struct {
 	Views            uint64   `json:"views_simulated"`
 	Rules            uint64   `json:"rules_checked"`
 	BlocksPerView    float64  `json:"blocks_per_view_after_gst"`
+	FailedViews      float64  `json:"failed_view_fraction_after_gst"`
 	AdversaryInject  int      `json:"adversary_injected"`
 	SafetyViolations int      `json:"safety_violations"`
 	LivenessFailures int      `json:"liveness_failures"`
@@ -55,7 +56,7 @@ fewer than --min-views views were simulated in all.`,
 			start := time.Now()
 			for _, soak := range sim.CISoaks(scale) {
 				rep := suiteReport{Name: soak.Name, Seeds: soak.Seeds, FailedSeeds: []uint64{}}
-				var views, blocks uint64
+				var views, blocks, failedViews uint64
 				t0 := time.Now()
 				err := runSeeds(soak.Config, 1, soak.Seeds, parallel, func(r sim.Result) error {
 					if r.Err != "" {
@@ -67,6 +68,7 @@ fewer than --min-views views were simulated in all.`,
 					rep.SafetyViolations += len(r.SafetyViolations)
 					views += r.ViewsAfterGST
 					blocks += r.BlocksAfterGST
+					failedViews += r.FailedViewsAfterGST
 					if r.LivenessFailure != "" {
 						rep.LivenessFailures++
 					}
@@ -84,6 +86,7 @@ fewer than --min-views views were simulated in all.`,
 				}
 				if views > 0 {
 					rep.BlocksPerView = math.Round(float64(blocks)/float64(views)*1000) / 1000
+					rep.FailedViews = math.Round(float64(failedViews)/float64(views)*1000) / 1000
 				}
 				rep.WallTimeS = math.Round(time.Since(t0).Seconds()*10) / 10
 				total += rep.Views
@@ -91,8 +94,8 @@ fewer than --min-views views were simulated in all.`,
 				failed += len(rep.FailedSeeds)
 				reports = append(reports, rep)
 				if !asJSON {
-					fmt.Fprintf(out, "%-88s %5d seeds %8d views %.3f blocks/view %6.1fs %s\n", rep.Name, rep.Seeds, rep.Views,
-						rep.BlocksPerView, rep.WallTimeS, verdict(rep.FailedSeeds))
+					fmt.Fprintf(out, "%-88s %5d seeds %8d views %.3f blocks/view %.3f failed %6.1fs %s\n", rep.Name, rep.Seeds, rep.Views,
+						rep.BlocksPerView, rep.FailedViews, rep.WallTimeS, verdict(rep.FailedSeeds))
 				}
 			}
 			if asJSON {
