@@ -173,3 +173,18 @@ func TestFailedViewsAreCounted(t *testing.T) {
 		t.Fatalf("fault-free runs report %d failed views", clean)
 	}
 }
+
+// TestSlowReplicaStaysCorrect: a replica ten times slower than every other
+// link is always last; every rule holds and the network stays live.
+func TestSlowReplicaStaysCorrect(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		c := faulty(7, 0, seed)
+		c.Byzantine, c.Slow = 1, 1
+		requireOK(t, sim.Run(c))
+	}
+	c := faulty(4, 1, 1)
+	c.Slow = 4 // only three identities are honest
+	if r := sim.Run(c); r.Err == "" {
+		t.Fatal("more slow replicas than honest ones accepted")
+	}
+}

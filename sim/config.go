@@ -38,6 +38,9 @@ type Config struct {
 	// Crashed is the number of honest identities that never start: f
 	// crashed replicas from the first view on.
 	Crashed int
+	// Slow is the number of honest identities whose links are ten times
+	// slower than anyone's: they stay correct but are always last.
+	Slow int
 	// Views is how far the run goes: it ends once an honest replica reaches
 	// this view after the network stabilized (and finality was re-checked).
 	Views int
@@ -124,6 +127,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.Nodes < 1 || c.Nodes > 256:
 		return fmt.Errorf("sim: nodes must be 1..256, got %d", c.Nodes)
+	case c.Slow < 0 || c.Slow+c.faulty() > c.Nodes:
+		return fmt.Errorf("sim: slow replicas must be honest ones: 0..%d", c.Nodes-c.faulty())
 	case c.Twins < 0 || c.Byzantine < 0 || c.Silent < 0 || c.Crashed < 0:
 		return fmt.Errorf("sim: twins, byzantine, silent and crashed must not be negative")
 	case c.faulty() > 0 && 3*c.faulty() >= c.Nodes:

@@ -225,6 +225,21 @@ func newSim(cfg Config) (*sim, error) {
 			s.linkDelay[i][j] = time.Duration(1 + s.rng.Int64N(int64(cfg.LinkDelayMax)))
 		}
 	}
+	// Slow replicas: the last cfg.Slow honest identities, every link to or
+	// from them ten times the largest delay.
+	slow := 0
+	for mi := len(s.ids) - 1; mi >= 0 && slow < cfg.Slow; mi-- {
+		if s.ids[mi].role != roleHonest {
+			continue
+		}
+		slow++
+		for _, i := range s.ids[mi].instances {
+			for j := range s.insts {
+				s.linkDelay[i][j] = 10 * cfg.LinkDelayMax
+				s.linkDelay[j][i] = 10 * cfg.LinkDelayMax
+			}
+		}
+	}
 	s.group = make([]int, n)
 	s.asym = make([]bool, n)
 	s.attach = make([][]int, n)

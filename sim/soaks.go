@@ -45,6 +45,7 @@ func CISoaks(scale float64) []Soak {
 		random("7 nodes, 1 adversary, 1 silent, epochs of 5 views with changing weights and members", 500, 7, func(c *Config) {
 			c.Byzantine, c.Silent, c.Weighted, c.EpochViews, c.EpochWeights = 1, 1, true, 5, true
 		}),
+		random("7 nodes, 1 adversary, 1 slow replica (10x link delays)", 300, 7, func(c *Config) { c.Byzantine, c.Slow = 1, 1 }),
 		random("10 nodes, 1 twin, 1 adversary, 1 silent, weighted", 200, 10, func(c *Config) {
 			c.Twins, c.Byzantine, c.Silent, c.Weighted = 1, 1, 1, true
 		}),

@@ -27,7 +27,7 @@ const traceTail = 25
 type simOptions struct {
 	nodes, twins, views int
 	byzantine, silent   int
-	crashed             int
+	crashed, slow       int
 	epochWeights        bool
 	inject              []string
 	twinsSearch         bool
@@ -77,6 +77,7 @@ configuration is rejected.`,
 	f.IntVar(&o.byzantine, "byzantine", 0, "byzantine identities run by the adversary (forged, replayed, withheld and equivocating messages)")
 	f.IntVar(&o.silent, "silent", 0, "honest identities that go down at GST and stay down (3·(twins+byzantine+silent) < nodes)")
 	f.IntVar(&o.crashed, "crashed", 0, "honest identities that never start (f crashed from the first view)")
+	f.IntVar(&o.slow, "slow", 0, "honest identities whose links are ten times slower than the slowest other link")
 	f.BoolVar(&o.epochWeights, "epoch-weights", false, "with --epoch-views: redraw weights every epoch and leave a member out of every other epoch")
 	f.StringSliceVar(&o.inject, "inject", nil, "test-only fault switch to break in honest replicas (repeatable): "+strings.Join(sim.FaultSwitchNames(), ", "))
 	f.BoolVar(&o.twinsSearch, "twins-search", false, "run Twins-style scenarios instead of random faults: seed N is scenario N (see --rounds)")
@@ -136,6 +137,7 @@ func (o *simOptions) config() (sim.Config, error) {
 	c.EpochViews = o.epochViews
 	c.BLS = o.crypto == "bls"
 	c.Trace = o.trace
+	c.Slow = o.slow
 	c.Byzantine, c.Silent, c.Crashed, c.EpochWeights, c.NoMonitors = o.byzantine, o.silent, o.crashed, o.epochWeights, o.noMonitors
 	for _, name := range o.inject {
 		fs, ok := sim.LookupFaultSwitch(name)
@@ -176,6 +178,7 @@ type simSummary struct {
 	Byzantine    int      `json:"byzantine"`
 	Silent       int      `json:"silent"`
 	Crashed      int      `json:"crashed"`
+	Slow         int      `json:"slow,omitempty"`
 	EpochWeights bool     `json:"epoch_weights,omitempty"`
 	Inject       []string `json:"inject,omitempty"`
 	TwinsRounds  int      `json:"twins_search_rounds,omitempty"`
@@ -192,6 +195,7 @@ type simSummary struct {
 	BlocksPerView      float64 `json:"blocks_per_view_after_gst"`
 	FailedViews        uint64  `json:"failed_views_after_gst"`
 	FailedViewFraction float64 `json:"failed_view_fraction_after_gst"`
+	ViewsPerBlock      float64 `json:"views_per_finalized_block_after_gst"`
 
 	MinViewReached      uint64   `json:"min_view_reached"`
 	MaxViewReached      uint64   `json:"max_view_reached"`
@@ -225,6 +229,9 @@ func (s *simSummary) add(r sim.Result) {
 	if s.ViewsAfterGST > 0 {
 		s.BlocksPerView = math.Round(float64(s.BlocksAfterGST)/float64(s.ViewsAfterGST)*1000) / 1000
 		s.FailedViewFraction = math.Round(float64(s.FailedViews)/float64(s.ViewsAfterGST)*1000) / 1000
+	}
+	if s.BlocksAfterGST > 0 {
+		s.ViewsPerBlock = math.Round(float64(s.ViewsAfterGST)/float64(s.BlocksAfterGST)*1000) / 1000
 	}
 	s.SafetyViolations += len(r.SafetyViolations)
 	if r.LivenessFailure != "" {
@@ -260,7 +267,7 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 		Nodes: o.nodes, Twins: o.twins, Views: o.views, FirstSeed: o.seed,
 		Loss: o.loss, Dup: o.dup, Partitions: o.partitions, Crashes: o.crashes,
 		Stagger: o.stagger, Weighted: o.weighted, EpochViews: o.epochViews, Crypto: o.crypto,
-		Byzantine: o.byzantine, Silent: o.silent, Crashed: o.crashed, EpochWeights: o.epochWeights, Inject: o.inject,
+		Byzantine: o.byzantine, Silent: o.silent, Crashed: o.crashed, Slow: o.slow, EpochWeights: o.epochWeights, Inject: o.inject,
 		Monitors: !o.noMonitors,
 		// Non-nil so that "no failures" encodes as [] rather than null.
 		FailedSeeds: []uint64{},
@@ -318,8 +325,8 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 // describe is the config line that heads the readable report.
 func (o *simOptions) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "floe sim: nodes=%d twins=%d byzantine=%d silent=%d crashed=%d views=%d seeds=%d..%d loss=%g dup=%g crypto=%s",
-		o.nodes, o.twins, o.byzantine, o.silent, o.crashed, o.views, o.seed, o.seed+uint64(o.seeds-1), o.loss, o.dup, o.crypto)
+	fmt.Fprintf(&b, "floe sim: nodes=%d twins=%d byzantine=%d silent=%d crashed=%d slow=%d views=%d seeds=%d..%d loss=%g dup=%g crypto=%s",
+		o.nodes, o.twins, o.byzantine, o.silent, o.crashed, o.slow, o.views, o.seed, o.seed+uint64(o.seeds-1), o.loss, o.dup, o.crypto)
 	if o.twinsSearch {
 		fmt.Fprintf(&b, " twins-search rounds=%d", o.rounds)
 	}
@@ -400,6 +407,7 @@ func printTotals(w io.Writer, s *simSummary, wall time.Duration) {
 		"adversary messages      %d injected, %d rejected, %d reached a core\n"+
 		"blocks per view (GST+)  %.3f\n"+
 		"failed views (GST+)     %.3f\n"+
+		"views per block (GST+)  %.3f\n"+
 		"evidence records        %d\n"+
 		"safety violations       %d\n"+
 		"liveness failures       %d\n"+
@@ -407,7 +415,7 @@ func printTotals(w io.Writer, s *simSummary, wall time.Duration) {
 		"result                  %s\n",
 		s.Seeds, s.MinViewReached, s.MaxViewReached, s.Views, s.FinalizedBlocks,
 		s.MinFinalizedPerSeed, s.ViewsSimulated, s.RulesChecked, s.AdversaryInjected, s.AdversaryRejected,
-		s.AdversaryDelivered, s.BlocksPerView, s.FailedViewFraction, s.Evidence, s.SafetyViolations, s.LivenessFailures,
+		s.AdversaryDelivered, s.BlocksPerView, s.FailedViewFraction, s.ViewsPerBlock, s.Evidence, s.SafetyViolations, s.LivenessFailures,
 		wall.Round(time.Millisecond), status)
 }
 
