@@ -23,8 +23,11 @@ import (
 // inside the core's Step, blocks and finalization are applied after it).
 type chainTxs struct {
 	// blocks holds unfinalized blocks (and blocks finalized but not yet
-	// applied by the loop), with their parent and transaction IDs.
-	blocks map[model.Identifier]*blockTxs
+	// applied by the loop), with their parent and transaction IDs; holders
+	// indexes them by transaction, so a check costs one lookup per
+	// transaction instead of a set built from every ancestor's.
+	blocks  map[model.Identifier]*blockTxs
+	holders map[mempool.ID][]model.Identifier
 	// final maps transactions finalized in the last dedupWindow heights
 	// to their height; finalHeight is the last finalized height applied.
 	final       map[mempool.ID]uint64
@@ -40,7 +43,8 @@ type blockTxs struct {
 }
 
 func newChainTxs(window uint64) *chainTxs {
-	return &chainTxs{blocks: make(map[model.Identifier]*blockTxs), final: make(map[mempool.ID]uint64),
+	return &chainTxs{blocks: make(map[model.Identifier]*blockTxs), holders: make(map[mempool.ID][]model.Identifier),
+		final:   make(map[mempool.ID]uint64),
 		finalAt: make(map[uint64][]mempool.ID), window: window}
 }
 
@@ -49,8 +53,12 @@ func (c *chainTxs) add(id, parent model.Identifier, height uint64, ids []mempool
 	if height <= c.finalHeight {
 		return
 	}
-	if _, ok := c.blocks[id]; !ok {
-		c.blocks[id] = &blockTxs{parent: parent, height: height, ids: ids}
+	if _, ok := c.blocks[id]; ok {
+		return
+	}
+	c.blocks[id] = &blockTxs{parent: parent, height: height, ids: ids}
+	for _, tx := range ids {
+		c.holders[tx] = append(c.holders[tx], id)
 	}
 }
 
@@ -66,6 +74,9 @@ func (c *chainTxs) finalized(height uint64, ids []mempool.ID) {
 	for id, b := range c.blocks {
 		if b.height <= height {
 			delete(c.blocks, id)
+			for _, tx := range b.ids {
+				c.unhold(tx, id)
+			}
 		}
 	}
 	if height > c.window {
@@ -84,32 +95,49 @@ func (c *chainTxs) finalized(height uint64, ids []mempool.ID) {
 	}
 }
 
-// ancestry returns the transactions the chain ending at parent carries
-// above the finalized height (finalized ones are looked up in c.final).
-// ok is false when a block between parent and the finalized height is
-// unknown: the caller cannot decide.
-func (c *chainTxs) ancestry(parent model.Identifier, parentHeight uint64) (map[mempool.ID]struct{}, bool) {
-	set := make(map[mempool.ID]struct{})
+func (c *chainTxs) unhold(tx mempool.ID, block model.Identifier) {
+	hs := c.holders[tx]
+	for i, h := range hs {
+		if h == block {
+			hs = append(hs[:i], hs[i+1:]...)
+			break
+		}
+	}
+	if len(hs) == 0 {
+		delete(c.holders, tx)
+	} else {
+		c.holders[tx] = hs
+	}
+}
+
+// ancestry returns the blocks of the chain ending at parent above the
+// finalized height (their transactions are looked up through holders,
+// finalized ones in c.final). ok is false when a block between parent and
+// the finalized height is unknown: the caller cannot decide. txs reports
+// whether any of those blocks carries transactions.
+func (c *chainTxs) ancestry(parent model.Identifier, parentHeight uint64) (blocks map[model.Identifier]struct{}, txs, ok bool) {
+	blocks = make(map[model.Identifier]struct{})
 	id, h := parent, parentHeight
 	for h > c.finalHeight {
 		b, known := c.blocks[id]
 		if !known {
-			return nil, false
+			return nil, false, false
 		}
-		for _, tx := range b.ids {
-			set[tx] = struct{}{}
-		}
+		blocks[id] = struct{}{}
+		txs = txs || len(b.ids) > 0
 		id, h = b.parent, b.height-1
 	}
-	return set, true
+	return blocks, txs, true
 }
 
-// onChain reports whether a block at height, whose ancestors above the
-// finalized height carry ancestors, may not carry tx: it is among those
-// ancestors or finalized within the window below height.
-func (c *chainTxs) onChain(ancestors map[mempool.ID]struct{}, height uint64, tx mempool.ID) bool {
-	if _, ok := ancestors[tx]; ok {
-		return true
+// onChain reports whether a block at height whose unfinalized ancestors
+// are ancestors may not carry tx: one of them carries it, or it was
+// finalized within the window below height.
+func (c *chainTxs) onChain(ancestors map[model.Identifier]struct{}, height uint64, tx mempool.ID) bool {
+	for _, h := range c.holders[tx] {
+		if _, ok := ancestors[h]; ok {
+			return true
+		}
 	}
 	at, ok := c.final[tx]
 	return ok && at+c.window >= height
@@ -117,7 +145,7 @@ func (c *chainTxs) onChain(ancestors map[mempool.ID]struct{}, height uint64, tx 
 
 // check is the validation rule for a block's transactions.
 func (c *chainTxs) check(b *model.Block, ids []mempool.ID) error {
-	ancestors, ok := c.ancestry(b.ParentID, b.Height-1)
+	ancestors, _, ok := c.ancestry(b.ParentID, b.Height-1)
 	if !ok {
 		// The core only validates blocks whose parent is in its tree, and
 		// every block of the tree passed through here or through the loop.

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/floe-bft/floe/consensus/model"
@@ -172,6 +173,24 @@ func TestChainTxsMatchesBruteForce(t *testing.T) {
 					final = f
 				}
 			}
+		}
+		// The index holds exactly the tracked blocks' transactions.
+		held := 0
+		for tx, hs := range c.holders {
+			for _, h := range hs {
+				b, ok := c.blocks[h]
+				if !ok || !slices.Contains(b.ids, tx) {
+					t.Fatalf("seed %d: index names block %v for a transaction it does not carry", seed, h)
+				}
+				held++
+			}
+		}
+		carried := 0
+		for _, b := range c.blocks {
+			carried += len(b.ids)
+		}
+		if held != carried {
+			t.Fatalf("seed %d: index holds %d entries for %d carried transactions", seed, held, carried)
 		}
 		// The finalized chain never repeats a transaction within the window.
 		last := map[mempool.ID]uint64{}

@@ -33,7 +33,7 @@ func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Re
 	}
 	// Leave out what the chain being extended already carries; what only
 	// a failed or losing block carried is proposed again.
-	ancestors, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
+	ancestors, _, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
 	if !ok {
 		return mempool.EncodePayload(nil), p.n.latestResult()
 	}
@@ -49,8 +49,8 @@ func (p *payloads) HasWork(parent *model.Block) bool {
 	if n, _ := p.n.mempool.Size(); n > 0 || p.n.governance.pending() {
 		return true
 	}
-	ancestors, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
-	return !ok || len(ancestors) > 0
+	_, txs, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
+	return !ok || txs
 }
 
 // DecodeTxs returns the transactions of a block payload: none for a block
