@@ -95,6 +95,15 @@ func (c *chainTxs) finalized(height uint64, ids []mempool.ID) {
 	}
 }
 
+// tracked returns the transaction IDs of a tracked (unfinalized) block.
+func (c *chainTxs) tracked(id model.Identifier) ([]mempool.ID, bool) {
+	b, ok := c.blocks[id]
+	if !ok {
+		return nil, false
+	}
+	return b.ids, true
+}
+
 func (c *chainTxs) unhold(tx mempool.ID, block model.Identifier) {
 	hs := c.holders[tx]
 	for i, h := range hs {

@@ -121,6 +121,9 @@ func (n *Node) trackBlock(b *model.Block) {
 		n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return
 	}
+	if _, ok := n.chain.tracked(b.ID()); ok {
+		return // validated blocks were tracked then: no second decode
+	}
 	ids, err := n.blockTxIDs(b)
 	if err != nil {
 		return // validated before it joined the tree; our own never fail
@@ -131,10 +134,13 @@ func (n *Node) trackBlock(b *model.Block) {
 // finalizeTxs moves a finalized block's transactions out of the mempool at
 // once (execution may run behind) and into the chain's window.
 func (n *Node) finalizeTxs(b *model.Block) {
-	ids, err := n.blockTxIDs(b)
-	if err != nil {
-		n.fatal(fmt.Errorf("finalized block %v has an undecodable payload: %w", b.ID(), err))
-		return
+	ids, ok := n.chain.tracked(b.ID())
+	if !ok {
+		var err error
+		if ids, err = n.blockTxIDs(b); err != nil {
+			n.fatal(fmt.Errorf("finalized block %v has an undecodable payload: %w", b.ID(), err))
+			return
+		}
 	}
 	n.chain.finalized(b.Height, ids)
 	n.mempool.Remove(ids)

@@ -82,9 +82,6 @@ func (s *sim) buildSchedule() error {
 	if err != nil {
 		return err
 	}
-	for i, idt := range s.ids {
-		idt.weight = base[i]
-	}
 	ms, err := members(base, -1)
 	if err != nil {
 		return err

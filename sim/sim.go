@@ -43,7 +43,6 @@ const (
 type identity struct {
 	id        model.NodeID
 	key       crypto.PrivateKey
-	weight    uint64 // genesis weight
 	role      role
 	instances []int
 }
