@@ -638,6 +638,7 @@ type StatusResponse struct {
 	Name            string       `json:"name"`
 	ChainID         string       `json:"chain_id"`
 	View            model.View   `json:"view"`
+	Leader          string       `json:"leader,omitempty"` // of View, as this node computes it
 	FinalizedHeight uint64       `json:"finalized_height"`
 	FinalizedID     string       `json:"finalized_id"`
 	ExecutedHeight  uint64       `json:"executed_height"`
@@ -692,6 +693,9 @@ func statusJSON(st node.Status) StatusResponse {
 		MempoolTxs: st.MempoolTxs, MempoolBytes: st.MempoolBytes,
 		Committee: make([]MemberInfo, len(st.Committee)), Peers: make([]PeerInfo, len(st.Peers)),
 		Epoch: *epochJSON(&st.Epoch), NextEpoch: epochJSON(st.NextEpoch), PendingSetup: epochJSON(st.PendingSetup),
+	}
+	if st.Leader != model.ZeroID {
+		resp.Leader = st.Leader.Hex()
 	}
 	for i, m := range st.Committee {
 		resp.Committee[i] = MemberInfo{ID: m.ID.Hex(), Name: m.Name, Weight: m.Weight}

@@ -9,6 +9,7 @@ import (
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
 )
@@ -29,6 +30,9 @@ type cluster struct {
 	interval  time.Duration // MinBlockInterval
 	idle      time.Duration // IdleBlockInterval (payloads report work from the work flag)
 	work      bool
+	// reputation is every replica's leader-reputation rule (set before
+	// start; the verifier then leaves the proposer check to the cores).
+	reputation reputation.Params
 
 	cores  []*consensus.Core // nil while down
 	stored []consensus.State // what each replica persisted
@@ -129,6 +133,7 @@ func (c *cluster) start(i int) {
 	core, err := consensus.New(consensus.Config{
 		Self: c.ids[i], Key: c.keys[i], Scheme: crypto.Fast(), Schedule: c.committee,
 		Timeouts: c.timeouts, Payloads: payloads, MinBlockInterval: c.interval, IdleBlockInterval: c.idle,
+		Reputation: c.reputation,
 	}, c.stored[i])
 	if err != nil {
 		c.t.Fatalf("start %d: %v", i, err)
@@ -277,9 +282,13 @@ func (c *cluster) receive(e envelope) {
 	}
 	var ev consensus.Event
 	var err error
+	verifier := c.verifier
+	if c.reputation.Enabled() {
+		verifier = verifier.LeadersFromAncestry()
+	}
 	switch m := e.msg; {
 	case m.Proposal != nil:
-		err, ev = c.verifier.Proposal(m.Proposal), consensus.ProposalEvent{Proposal: m.Proposal}
+		err, ev = verifier.Proposal(m.Proposal), consensus.ProposalEvent{Proposal: m.Proposal}
 	case m.Vote != nil:
 		err, ev = c.verifier.Vote(m.Vote), consensus.VoteEvent{Vote: m.Vote}
 	case m.Timeout != nil:

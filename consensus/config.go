@@ -8,6 +8,7 @@ import (
 	"github.com/floe-bft/floe/consensus/forks"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/consensus/safety"
 	"github.com/floe-bft/floe/crypto"
 )
@@ -75,7 +76,12 @@ type Config struct {
 	// must be below the minimum timeout, so idle views still succeed and
 	// timeouts keep meaning failure. Zero disables idle pacing.
 	IdleBlockInterval time.Duration
-	Faults            Faults
+	// Reputation draws leaders from recent activity in each proposal's own
+	// ancestry (package reputation); the zero value keeps the plain
+	// stake-weighted schedule. With it on, the core (which sees the
+	// parent) checks proposers, and the verifier must skip that check.
+	Reputation reputation.Params
+	Faults     Faults
 }
 
 func (c *Config) validate() error {
@@ -92,6 +98,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("consensus config: idle block interval %v must be 0 or in [block interval %v, minimum timeout %v)",
 			c.IdleBlockInterval, c.MinBlockInterval, c.Timeouts.Min)
 	}
+	if err := c.Reputation.Validate(); err != nil {
+		return fmt.Errorf("consensus config: %w", err)
+	}
 	return c.Timeouts.Validate()
 }
 
@@ -100,7 +109,12 @@ type State struct {
 	// Root is the last finalized block.
 	Root *model.Block
 	// Blocks are persisted blocks above Root, in any order.
-	Blocks   []*model.Block
+	Blocks []*model.Block
+	// Recent are finalized blocks below Root, in any order: with
+	// reputation on, leaders are computed from Reputation.Span() views of
+	// ancestry, which may reach below the finalized block. Missing ones only
+	// risk a replica computing another leader than its peers for a view.
+	Recent   []*model.Block
 	Safety   safety.Data
 	Liveness pacemaker.Data
 }

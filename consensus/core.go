@@ -22,12 +22,35 @@ import (
 	"github.com/floe-bft/floe/consensus/forks"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/consensus/safety"
 )
 
 // proposalMemory bounds how many views of first-seen proposals are kept for
 // equivocation detection while finality stalls.
 const proposalMemory = 1024
+
+// proposersPerView bounds the proposals kept per view. With reputation on,
+// replicas that extend different parents may each lead the same view; a
+// handful covers that, and equivocation is recorded per proposer.
+const proposersPerView = 4
+
+// maxFirstSeen bounds the first proposals remembered for equivocation
+// detection (a member can only propose up to one view ahead, so this only
+// fills when finality stalls while many members propose).
+const maxFirstSeen = 1 << 16
+
+// leaderCacheSize bounds memoized leader lookups (view, parent).
+const leaderCacheSize = 1024
+
+// errUnknownParent: with reputation on, a view's leader cannot be computed
+// without the block the proposal would extend.
+var errUnknownParent = errors.New("leader depends on a parent block not known yet")
+
+type leaderKey struct {
+	view   model.View
+	parent model.Identifier
+}
 
 type evidenceKey struct {
 	kind     model.EvidenceKind
@@ -46,12 +69,19 @@ type Core struct {
 	votes    *aggregate.Votes
 	timeouts *aggregate.Timeouts
 
-	// proposals holds the first proposal seen per view; a second, different
-	// one is evidence. conflicted marks views where that was already recorded,
-	// so a leader spraying proposals costs one evidence record and one extra
-	// block, not thousands.
-	proposals  map[model.View]*model.Proposal
-	conflicted map[model.View]bool
+	// firstSeen holds the first proposal signed by each member for each
+	// view; a second, different one is evidence, whoever led the view.
+	// conflicted marks pairs where that was already recorded, so a member
+	// spraying proposals costs one evidence record and one extra block, not
+	// thousands. proposals holds, per view, the proposals whose proposer
+	// passed the leader check (the ones this replica may vote for).
+	firstSeen  map[evidenceKey]*model.Proposal
+	conflicted map[evidenceKey]bool
+	proposals  map[model.View][]*model.Proposal
+	// recent holds finalized blocks below the root that leader reputation
+	// may still read (Reputation.Span() views); leaders memoizes lookups.
+	recent  map[model.Identifier]*model.Block
+	leaders map[leaderKey]model.NodeID
 	// pending proposals wait for their parent to be fetched.
 	pending  map[model.Identifier]*model.Proposal
 	evidence map[evidenceKey]bool
@@ -64,6 +94,9 @@ type Core struct {
 	// viewStart is when the current view was entered.
 	proposeAt time.Time
 	idle      bool
+	// awaiting: the leader waits for missing votes (reputation's full-vote
+	// views) until proposeAt.
+	awaiting  bool
 	viewStart time.Time
 
 	out          Output
@@ -92,8 +125,11 @@ func New(cfg Config, st State) (*Core, error) {
 		forks:        forks.New(st.Root, cfg.Faults.Forks),
 		votes:        aggregate.NewVotes(cfg.Schedule, cfg.Scheme),
 		timeouts:     aggregate.NewTimeouts(cfg.Schedule, cfg.Scheme),
-		proposals:    make(map[model.View]*model.Proposal),
-		conflicted:   make(map[model.View]bool),
+		firstSeen:    make(map[evidenceKey]*model.Proposal),
+		conflicted:   make(map[evidenceKey]bool),
+		proposals:    make(map[model.View][]*model.Proposal),
+		recent:       make(map[model.Identifier]*model.Block),
+		leaders:      make(map[leaderKey]model.NodeID),
 		pending:      make(map[model.Identifier]*model.Proposal),
 		evidence:     make(map[evidenceKey]bool),
 		lastSafety:   st.Safety,
@@ -109,6 +145,13 @@ func New(cfg Config, st State) (*Core, error) {
 		c.votes.Prune(v - 1)
 		c.timeouts.Prune(v)
 	}
+	for _, b := range st.Recent {
+		if b != nil && b.View < st.Root.View {
+			c.recent[b.ID()] = b
+		}
+	}
+	c.recent[st.Root.ID()] = st.Root // still read once a later block is final
+	c.pruneRecent()
 	blocks := append([]*model.Block(nil), st.Blocks...)
 	sortBlocks(blocks)
 	for _, b := range blocks {
@@ -193,7 +236,10 @@ func (c *Core) finish() Output {
 		c.out.Liveness = &ld
 	}
 	c.out.NextTimer = c.deadline
-	if !c.proposeAt.IsZero() && c.proposeAt.Before(c.deadline) {
+	// A proposal time already passed means the leader is waiting for
+	// something else (its parent block, say), whose arrival retries it: a
+	// timer in the past would only fire again at once.
+	if c.proposeAt.After(c.now) && c.proposeAt.Before(c.deadline) {
 		c.out.NextTimer = c.proposeAt
 	}
 	out := c.out
@@ -205,13 +251,6 @@ func (c *Core) finish() Output {
 
 func (c *Core) onProposal(p *model.Proposal) error {
 	b := p.Block
-	leader, err := c.leader(b.View)
-	if err != nil {
-		return fmt.Errorf("proposal for view %d: %w", b.View, err)
-	}
-	if b.ProposerID != leader && !c.cfg.Faults.AcceptNonLeaderProposal {
-		return fmt.Errorf("%w: proposal for view %d from %v, leader is %v", ErrInvalid, b.View, b.ProposerID, leader)
-	}
 	if b.View <= c.forks.Root().View {
 		return fmt.Errorf("%w: proposal for view %d, finalized view %d", ErrStale, b.View, c.forks.Root().View)
 	}
@@ -225,19 +264,57 @@ func (c *Core) onProposal(p *model.Proposal) error {
 			return err
 		}
 	}
-	if prev := c.proposals[b.View]; prev != nil {
-		if prev.Block.ID() == b.ID() {
-			return nil // duplicate delivery
-		}
-		if c.conflicted[b.View] {
+	// Two proposals signed by one member for one view are equivocation
+	// whoever leads it (the verifier checked signer and signature), so this
+	// check needs no parent.
+	k := evidenceKey{model.DoubleProposal, b.ProposerID, b.View}
+	switch prev := c.firstSeen[k]; {
+	case prev != nil && prev.Block.ID() == b.ID():
+		return nil // duplicate delivery
+	case prev != nil:
+		if c.conflicted[k] {
 			return fmt.Errorf("%w: further equivocating proposal for view %d dropped", ErrInvalid, b.View)
 		}
-		c.conflicted[b.View] = true
+		c.conflicted[k] = true
 		c.recordEvidence(model.Evidence{Kind: model.DoubleProposal, Offender: b.ProposerID, View: b.View,
 			Proposals: [2]*model.Proposal{prev, p}})
-	} else {
-		c.proposals[b.View] = p
+	case len(c.firstSeen) < maxFirstSeen:
+		c.firstSeen[k] = p
 	}
+	if c.forks.Block(b.ParentID) == nil {
+		// Its leader (with reputation on) and its payload are checked once
+		// the parent is here.
+		c.stashPending(p)
+		c.fetch(b.ParentID)
+		return nil
+	}
+	return c.acceptProposal(p)
+}
+
+// checkProposer checks that b's proposer leads its view when extending its
+// parent.
+func (c *Core) checkProposer(b *model.Block, parent *model.Block) error {
+	leader, err := c.leaderFor(b.View, parent)
+	if err != nil {
+		return fmt.Errorf("proposal for view %d: %w", b.View, err)
+	}
+	if b.ProposerID != leader && !c.cfg.Faults.AcceptNonLeaderProposal {
+		return fmt.Errorf("%w: proposal for view %d from %v, leader is %v", ErrInvalid, b.View, b.ProposerID, leader)
+	}
+	return nil
+}
+
+// acceptProposal takes a proposal whose parent is in the tree: leader
+// check, equivocation check, then the block itself.
+func (c *Core) acceptProposal(p *model.Proposal) error {
+	b := p.Block
+	if err := c.checkProposer(b, c.forks.Block(b.ParentID)); err != nil {
+		return err
+	}
+	if len(c.proposals[b.View]) >= proposersPerView {
+		return fmt.Errorf("%w: proposal for view %d: %d proposers already", ErrInvalid, b.View, proposersPerView)
+	}
+	c.proposals[b.View] = append(c.proposals[b.View], p)
 	return c.addProposal(p)
 }
 
@@ -332,7 +409,7 @@ func (c *Core) afterBlocksAdded() error {
 			}
 			delete(c.pending, id)
 			progress = true
-			if err := c.addProposal(p); err != nil && IsFatal(err) {
+			if err := c.acceptProposal(p); err != nil && IsFatal(err) {
 				return err
 			}
 		}
@@ -348,7 +425,7 @@ func (c *Core) tryVote(b *model.Block) {
 	if !c.isMember(b.View) {
 		return // not in this view's committee: follow without signing
 	}
-	next, err := c.leader(b.View + 1)
+	next, err := c.leaderFor(b.View+1, b)
 	if err != nil {
 		return // the next view's committee is not known yet: no one to send to
 	}
@@ -366,7 +443,15 @@ func (c *Core) tryVote(b *model.Block) {
 // proposed in it, extending the block of its newest QC.
 func (c *Core) tryPropose() {
 	view := c.pm.CurrentView()
-	if leader, err := c.leader(view); err != nil || leader != c.cfg.Self {
+	qc := c.pm.NewestQC()
+	parent := c.forks.Block(qc.BlockID)
+	leader, err := c.leaderFor(view, parent)
+	if errors.Is(err, errUnknownParent) || (err == nil && leader == c.cfg.Self && parent == nil) {
+		// Whether we lead depends on (or our block needs) the parent.
+		c.fetch(qc.BlockID)
+		return
+	}
+	if err != nil || leader != c.cfg.Self {
 		return
 	}
 	sd := c.safety.Data()
@@ -376,16 +461,16 @@ func (c *Core) tryPropose() {
 	if c.now.Before(c.proposeAt) {
 		return // the timer brings us back
 	}
-	c.proposeAt, c.idle = time.Time{}, false
-	qc := c.pm.NewestQC()
-	parent := c.forks.Block(qc.BlockID)
-	if parent == nil {
-		c.fetch(qc.BlockID)
+	if c.waitForVotes(view, qc) {
 		return
 	}
+	c.proposeAt, c.idle, c.awaiting = time.Time{}, false, false
 	var tc *model.TC
 	if qc.View+1 != view {
 		tc = c.pm.LastViewTC()
+	} else if full, err := c.votes.Fullest(qc.View, qc.BlockID); err == nil && full != nil {
+		// Votes that arrived since the QC formed count too (reputation).
+		qc = full
 	}
 	ts := c.now.UnixMilli()
 	if ts < parent.Timestamp {
@@ -407,7 +492,10 @@ func (c *Core) tryPropose() {
 		return
 	}
 	c.send(Message{Broadcast: true, Proposal: p})
-	c.proposals[view] = p
+	c.proposals[view] = append(c.proposals[view], p)
+	if len(c.firstSeen) < maxFirstSeen {
+		c.firstSeen[evidenceKey{model.DoubleProposal, c.cfg.Self, view}] = p
+	}
 	if err := c.addBlock(b); err != nil {
 		return
 	}
@@ -417,7 +505,11 @@ func (c *Core) tryPropose() {
 // --- votes -------------------------------------------------------------------
 
 func (c *Core) onVote(v *model.Vote) error {
-	if leader, err := c.leader(v.View + 1); err != nil || leader != c.cfg.Self {
+	// With reputation on, the next leader depends on the voted block: a
+	// vote for a block not seen yet is kept (the aggregator is bounded) and
+	// the QC it helps form is only used by the view's leader to propose.
+	blk := c.forks.Block(v.BlockID)
+	if leader, err := c.leaderFor(v.View+1, blk); !errors.Is(err, errUnknownParent) && (err != nil || leader != c.cfg.Self) {
 		return fmt.Errorf("%w: vote for view %d", ErrNotLeader, v.View)
 	}
 	if v.View+1 < c.pm.CurrentView() {
@@ -433,7 +525,30 @@ func (c *Core) onVote(v *model.Vote) error {
 	if qc != nil {
 		return c.processQC(qc)
 	}
+	if c.awaiting && v.View+1 == c.pm.CurrentView() {
+		c.proposeAt = c.now // a late vote: propose if it was the last one
+		c.tryPropose()
+	}
 	return nil
+}
+
+// waitForVotes holds a leader's proposal in reputation's full-vote views
+// until every member voted for the parent or the grace since entering the
+// view passed (reputation.FullVoteEvery).
+func (c *Core) waitForVotes(view model.View, qc *model.QC) bool {
+	if !c.cfg.Reputation.Enabled() || view%reputation.FullVoteEvery != 0 || qc.View+1 != view {
+		return false
+	}
+	com, err := c.schedule.CommitteeAt(qc.View)
+	if err != nil || c.votes.Signers(qc.View, qc.BlockID) >= com.Size() {
+		return false
+	}
+	until := c.viewStart.Add(reputation.FullVoteGrace)
+	if !c.now.Before(until) {
+		return false
+	}
+	c.proposeAt, c.awaiting = until, true
+	return true
 }
 
 // --- timeouts ----------------------------------------------------------------
@@ -558,8 +673,8 @@ func (c *Core) processTC(tc *model.TC) error {
 func (c *Core) enterView() {
 	view := c.pm.CurrentView()
 	c.deadline = c.now.Add(c.pm.TimeoutDuration())
-	c.proposeAt, c.idle, c.viewStart = time.Time{}, false, c.now
-	if leader, err := c.leader(view); err == nil && leader == c.cfg.Self {
+	c.proposeAt, c.idle, c.awaiting, c.viewStart = time.Time{}, false, false, c.now
+	if c.leadsCurrentView() {
 		switch {
 		case c.cfg.IdleBlockInterval > 0 && !c.hasWork():
 			c.proposeAt, c.idle = c.now.Add(c.cfg.IdleBlockInterval), true
@@ -573,11 +688,27 @@ func (c *Core) enterView() {
 		c.pruneProposals(view - proposalMemory)
 	}
 	c.tryPropose()
-	// A proposal for the new view may have arrived before the certificate
-	// that let us enter it (it then failed the current-view check).
-	if p := c.proposals[view]; p != nil && c.forks.Block(p.Block.ID()) != nil {
-		c.tryVote(p.Block)
+	c.voteEarlyProposals(view)
+}
+
+// voteEarlyProposals votes for a proposal for the view just entered that
+// arrived before the certificate that let us enter it (it then failed the
+// current-view check). The safety rules allow one vote per view.
+func (c *Core) voteEarlyProposals(view model.View) {
+	for _, p := range c.proposals[view] {
+		if c.forks.Block(p.Block.ID()) != nil {
+			c.tryVote(p.Block)
+		}
 	}
+}
+
+// leadsCurrentView reports whether this replica leads the current view
+// extending its newest QC's block (false while that block is unknown and
+// reputation needs it).
+func (c *Core) leadsCurrentView() bool {
+	view := c.pm.CurrentView()
+	leader, err := c.leaderFor(view, c.forks.Block(c.pm.NewestQC().BlockID))
+	return err == nil && leader == c.cfg.Self
 }
 
 // hasWork asks the application whether the block this leader would propose
@@ -657,26 +788,59 @@ func (c *Core) onSchedule(s committee.Schedule) error {
 		return fmt.Errorf("%w: empty schedule", ErrInvalid)
 	}
 	c.schedule = s
+	clear(c.leaders) // an extended epoch may answer with another committee
 	c.votes.SetSchedule(s)
 	c.timeouts.SetSchedule(s)
 	view := c.pm.CurrentView()
-	if leader, err := c.leader(view); err == nil && leader == c.cfg.Self && c.cfg.MinBlockInterval > 0 && c.proposeAt.IsZero() {
+	if c.leadsCurrentView() && c.cfg.MinBlockInterval > 0 && c.proposeAt.IsZero() {
 		c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
 	}
 	c.tryPropose()
-	if p := c.proposals[view]; p != nil && c.forks.Block(p.Block.ID()) != nil {
-		c.tryVote(p.Block)
-	}
+	c.voteEarlyProposals(view)
 	return nil
 }
 
-// leader returns the leader of view v, or an error if v's epoch is unknown.
-func (c *Core) leader(v model.View) (model.NodeID, error) {
-	com, err := c.schedule.CommitteeAt(v)
+// Leader returns the leader of view v for a block extending parent, or an
+// error if v's epoch is unknown. With reputation off the parent is ignored
+// (and may be nil); with it on, a nil parent is an error.
+func (c *Core) Leader(v model.View, parent *model.Block) (model.NodeID, error) {
+	return c.leaderFor(v, parent)
+}
+
+func (c *Core) leaderFor(v model.View, parent *model.Block) (model.NodeID, error) {
+	if !c.cfg.Reputation.Enabled() {
+		com, err := c.schedule.CommitteeAt(v)
+		if err != nil {
+			return model.ZeroID, err
+		}
+		return com.Leader(v), nil
+	}
+	if parent == nil {
+		return model.ZeroID, errUnknownParent
+	}
+	k := leaderKey{v, parent.ID()}
+	if id, ok := c.leaders[k]; ok {
+		return id, nil
+	}
+	id, err := reputation.Leader(c.schedule, c.cfg.Reputation, v, parent, ancestry{c})
 	if err != nil {
 		return model.ZeroID, err
 	}
-	return com.Leader(v), nil
+	if len(c.leaders) >= leaderCacheSize {
+		clear(c.leaders)
+	}
+	c.leaders[k] = id
+	return id, nil
+}
+
+// ancestry lets reputation walk the tree and the recent finalized blocks.
+type ancestry struct{ c *Core }
+
+func (a ancestry) Block(id model.Identifier) *model.Block {
+	if b := a.c.forks.Block(id); b != nil {
+		return b
+	}
+	return a.c.recent[id]
 }
 
 // isMember reports whether this replica may sign in view v.
@@ -714,13 +878,39 @@ func (c *Core) onFinalized(final []*model.Block) {
 	}
 	c.out.Finalized = append(c.out.Finalized, final...)
 	c.pruneProposals(c.forks.Root().View + 1)
+	if c.cfg.Reputation.Enabled() {
+		for _, b := range final {
+			c.recent[b.ID()] = b
+		}
+		c.pruneRecent()
+	}
+}
+
+// pruneRecent drops finalized blocks that no leader lookup reads any more.
+func (c *Core) pruneRecent() {
+	root := c.forks.Root()
+	span := model.View(c.cfg.Reputation.Span())
+	for id, b := range c.recent {
+		if b.View+span < root.View {
+			delete(c.recent, id)
+		}
+	}
 }
 
 func (c *Core) pruneProposals(below model.View) {
 	for v := range c.proposals {
 		if v < below {
 			delete(c.proposals, v)
-			delete(c.conflicted, v)
+		}
+	}
+	for k := range c.conflicted {
+		if k.view < below {
+			delete(c.conflicted, k)
+		}
+	}
+	for k := range c.firstSeen {
+		if k.view < below {
+			delete(c.firstSeen, k)
 		}
 	}
 	for k := range c.evidence {

@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/mempool"
@@ -62,7 +64,7 @@ func certifiedChain(t *testing.T, r *Runner, n int, tag string) []*model.Block {
 		payload := mempool.EncodePayload([][]byte{[]byte(fmt.Sprintf("%s-%d", tag, h))})
 		view := model.View(h)
 		b, err := model.NewBlock(model.Header{View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
-			ProposerID: r.committee.Leader(view), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)
+			ProposerID: chainLeader(t, r, r.committee, view, parent, chain), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,3 +175,24 @@ func TestCheckChainVerifiesCertificates(t *testing.T) {
 		t.Fatalf("violations:\n%s", kinds(r.violations))
 	}
 }
+
+// chainLeader is the leader of view v for a block extending parent under
+// the test network's leader rule (reputation from genesis), chain holding
+// the ancestry.
+func chainLeader(t *testing.T, r *Runner, sched committee.Schedule, v model.View, parent *model.Block, chain []*model.Block) model.NodeID {
+	t.Helper()
+	blocks := recentBlocks{}
+	for _, b := range chain {
+		blocks[b.ID()] = b
+	}
+	id, err := reputation.Leader(sched, r.net.Genesis.Params.Reputation(), v, parent, blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// scheduleFunc adapts a function to committee.Schedule.
+type scheduleFunc func(model.View) *committee.Committee
+
+func (f scheduleFunc) CommitteeAt(v model.View) (*committee.Committee, error) { return f(v), nil }

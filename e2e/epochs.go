@@ -14,6 +14,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
@@ -49,11 +50,21 @@ type epochTracker struct {
 	waiting  map[uint64]pendingBlock
 	// started is the newest epoch whose views finalized blocks reached.
 	started uint64
+	// reputation is the chain's leader rule; recent holds the verified
+	// blocks it reads (its span of views below the newest one).
+	reputation reputation.Params
+	recent     recentBlocks
 }
 
-func newEpochTracker(st *epoch.State, rootQC *model.QC) *epochTracker {
+// recentBlocks is a block lookup for reputation.
+type recentBlocks map[model.Identifier]*model.Block
+
+func (r recentBlocks) Block(id model.Identifier) *model.Block { return r[id] }
+
+func newEpochTracker(st *epoch.State, rootQC *model.QC, rep reputation.Params, root *model.Block) *epochTracker {
 	return &epochTracker{state: st, rootQC: rootQC, next: 1, waiting: make(map[uint64]pendingBlock),
-		verifier: verify.New(st.Schedule(), crypto.BLS(), rootQC)}
+		verifier: verify.New(st.Schedule(), crypto.BLS(), rootQC), reputation: rep,
+		recent: recentBlocks{root.ID(): root}}
 }
 
 // currentVerifier is the verifier of the newest schedule.
@@ -132,8 +143,19 @@ func (t *epochTracker) check(p pendingBlock, violate func(kind, format string, a
 			break
 		}
 		t.started = max(t.started, e.Counter)
-		if e.Committee().Leader(b.View) != b.ProposerID {
+		leader, err := reputation.Leader(t.state.Schedule(), t.reputation, b.View, t.recent[b.ParentID], t.recent)
+		if err != nil {
+			violate("chain", "block %d for view %d: no leader: %v", b.Height, b.View, err)
+		} else if leader != b.ProposerID {
 			violate("chain", "block %d for view %d names proposer %s, not the leader of the view in epoch %d", b.Height, b.View, b.ProposerID.Hex(), e.Counter)
+		}
+	}
+	t.recent[b.ID()] = b
+	if span := model.View(t.reputation.Span()); b.View > span+1 {
+		for id, old := range t.recent {
+			if old.View+span+1 < b.View {
+				delete(t.recent, id)
+			}
 		}
 	}
 	var events []*epoch.Event

@@ -37,7 +37,10 @@ func epochRunner(t *testing.T) *Runner {
 // the EpochSetup of epoch 1 (views 41..80, same members, a new seed),
 // block 3 its EpochCommit. leaderAt picks each view's proposer; QCs are
 // signed by a supermajority of the committee of the parent's view.
-func epochChain(t *testing.T, r *Runner, n int, leaderAt func(model.View, *committee.Committee) model.NodeID) ([]*model.Block, *epoch.Epoch) {
+// epochChain builds n blocks whose third and fourth commit an epoch
+// starting at view 41. Proposers are the leaders under the new schedule,
+// or under the genesis committee for every view with genesisLeaders.
+func epochChain(t *testing.T, r *Runner, n int, genesisLeaders bool) ([]*model.Block, *epoch.Epoch) {
 	t.Helper()
 	keys := map[model.NodeID]*genesis.NodeKeys{}
 	for _, nd := range r.net.Nodes {
@@ -102,8 +105,12 @@ func epochChain(t *testing.T, r *Runner, n int, leaderAt func(model.View, *commi
 			payload = epoch.EncodePayload([]*epoch.Event{epoch.NewCommit(ep.Chain, &spec, r.net.Governance)})
 		}
 		view := model.View(h)
+		var sched committee.Schedule = scheduleFunc(comAt)
+		if genesisLeaders {
+			sched = r.committee
+		}
 		b, err := model.NewBlock(model.Header{View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
-			ProposerID: leaderAt(view, comAt(view)), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)
+			ProposerID: chainLeader(t, r, sched, view, parent, chain), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +148,7 @@ func feed(t *testing.T, r *Runner, chain []*model.Block) {
 
 func TestRunnerFollowsEpochChange(t *testing.T) {
 	r := epochRunner(t)
-	chain, next := epochChain(t, r, 50, func(v model.View, c *committee.Committee) model.NodeID { return c.Leader(v) })
+	chain, next := epochChain(t, r, 50, false)
 	// The new seed must matter, or this test proves nothing.
 	differ := 0
 	for v := model.View(41); v <= 50; v++ {
@@ -167,7 +174,7 @@ func TestRunnerFollowsEpochChange(t *testing.T) {
 func TestRunnerCatchesGenesisLeaderAfterEpochChange(t *testing.T) {
 	r := epochRunner(t)
 	// Proposers keep following the genesis seed after the change.
-	chain, _ := epochChain(t, r, 50, func(v model.View, _ *committee.Committee) model.NodeID { return r.committee.Leader(v) })
+	chain, _ := epochChain(t, r, 50, true)
 	feed(t, r, chain)
 	got := kinds(r.violations)
 	if !strings.Contains(got, "chain") || !strings.Contains(got, "not the leader of the view in epoch 1") {

@@ -215,7 +215,11 @@ func (r *Runner) useNetwork(net *Network) error {
 	if err != nil {
 		return err
 	}
-	r.epochs = newEpochTracker(est, rootQC)
+	root, _, err := net.Genesis.Root(com.Size())
+	if err != nil {
+		return err
+	}
+	r.epochs = newEpochTracker(est, rootQC, net.Genesis.Params.Reputation(), root)
 	r.ids = r.ids[:0]
 	for _, mb := range members {
 		r.ids = append(r.ids, mb.ID)
@@ -542,18 +546,28 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 }
 
 // currentLeader is the leader of the highest view any reachable validator
-// is in, under the epoch schedule the runner derived from the finalized
-// chain it has seen (exact for views of known epochs; for a view beyond
-// them, the newest epoch's committee and seed).
+// is in, as the validators in it report it (with leader reputation it
+// depends on the block the leader extends, which only they know). When
+// none reports one, it falls back to the plain schedule the runner derived
+// from the finalized chain (exact for views of known epochs; beyond them,
+// the newest epoch's committee and seed).
 func (r *Runner) currentLeader(ctx context.Context) (*nodeState, model.View, error) {
 	view := model.View(1)
+	var reported string
 	for _, nd := range r.reachableValidators() {
-		if st, err := nd.client.status(ctx); err == nil && st.View > view {
-			view = st.View
+		st, err := nd.client.status(ctx)
+		if err != nil {
+			continue
+		}
+		if st.View > view || st.View == view && reported == "" {
+			view, reported = st.View, st.Leader
 		}
 	}
 	com, _ := r.epochs.committeeAt(view)
 	leader := com.Leader(view)
+	if id, err := model.ParseIdentifier(reported); err == nil {
+		leader = id
+	}
 	for i, id := range r.ids {
 		if id == leader {
 			return r.nodes[i], view, nil

@@ -62,6 +62,12 @@ type Config struct {
 	RootQC *model.QC
 	// Store persists certified blocks and finality.
 	Store Store
+	// LeadersFromAncestry: the chain draws leaders with reputation
+	// (package reputation), so a proposer check needs the proposal's
+	// parent. The follower then skips it: it stores only certified blocks,
+	// and the QC that certifies one was signed by a supermajority whose
+	// honest members checked the proposer with the parent.
+	LeadersFromAncestry bool
 
 	// MaxUncertified bounds the blocks in the uncertified cache (default
 	// 1024); MaxUncertifiedBytes bounds their payloads (default 64 MiB).

@@ -43,11 +43,11 @@ type core struct {
 	certifiedViews map[model.View]model.Identifier
 	// qcs are verified certificates of blocks not seen yet.
 	qcs map[model.Identifier]*model.QC
-	// evidenced remembers the views whose leader was already reported, so
-	// a leader equivocating a thousand times yields one record. A view has
-	// one leader, and every cached proposal passed the leader check, so the
-	// view alone keys (leader, view).
-	evidenced map[model.View]struct{}
+	// evidenced remembers the (view, proposer) pairs already reported, so
+	// a member equivocating a thousand times yields one record. With leader
+	// reputation a view can have several proposers (one per parent), so
+	// the proposer is part of the key.
+	evidenced map[proposerView]struct{}
 }
 
 type limits struct {
@@ -103,7 +103,7 @@ func newCore(root *model.Block, rootQC *model.QC, lim limits) *core {
 		detachedChildren: make(map[model.Identifier][]model.Identifier),
 		certifiedViews:   make(map[model.View]model.Identifier),
 		qcs:              make(map[model.Identifier]*model.QC),
-		evidenced:        make(map[model.View]struct{}),
+		evidenced:        make(map[proposerView]struct{}),
 	}
 }
 
@@ -161,16 +161,22 @@ func (c *core) addProposal(from string, p *model.Proposal) (outcome, error) {
 	if err := c.admitProposal(b); err != nil {
 		return out, err // the state moved while the signature was checked
 	}
-	// Another verified proposal by the same leader for the same view is
+	// Another verified proposal by the same member for the same view is
 	// equivocation. Both are signed, so the record proves itself.
-	if ids := c.uncertifiedViews[b.View]; len(ids) > 0 {
-		if _, done := c.evidenced[b.View]; !done {
-			c.evidenced[b.View] = struct{}{}
+	k := proposerView{b.View, b.ProposerID}
+	for _, id := range c.uncertifiedViews[b.View] {
+		prev := c.uncertified[id].proposal
+		if prev.Block.ProposerID != b.ProposerID {
+			continue
+		}
+		if _, done := c.evidenced[k]; !done {
+			c.evidenced[k] = struct{}{}
 			out.Evidence = append(out.Evidence, evidence{from: from, ev: model.Evidence{
 				Kind: model.DoubleProposal, Offender: b.ProposerID, View: b.View,
-				Proposals: [2]*model.Proposal{c.uncertified[ids[0]].proposal, p},
+				Proposals: [2]*model.Proposal{prev, p},
 			}})
 		}
+		break
 	}
 	// The proposal's QC certifies its parent: that may connect blocks.
 	c.addQC(&out, b.QC, from)
@@ -396,9 +402,9 @@ func (c *core) prune() {
 			delete(c.qcs, id)
 		}
 	}
-	for v := range c.evidenced {
-		if v <= fv {
-			delete(c.evidenced, v)
+	for k := range c.evidenced {
+		if k.view <= fv {
+			delete(c.evidenced, k)
 		}
 	}
 }
@@ -420,4 +426,10 @@ type Sizes struct {
 	PendingQCs       int // certificates of blocks not seen yet
 	Tree             int // certified blocks above the finalized one, plus it
 	Evidenced        int // views with recorded equivocation above finality
+}
+
+// proposerView keys equivocation records.
+type proposerView struct {
+	view     model.View
+	proposer model.NodeID
 }

@@ -235,7 +235,11 @@ func (e *Engine) HandleProposal(from string, p *model.Proposal) error {
 		return err
 	}
 	e.m.qcChecks.Inc()
-	if err := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC).Proposal(p); err != nil {
+	v := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC)
+	if e.cfg.LeadersFromAncestry {
+		v = v.LeadersFromAncestry()
+	}
+	if err := v.Proposal(p); err != nil {
 		return e.rejected(from, b, err)
 	}
 	return e.apply(func(c *core) (outcome, error) {

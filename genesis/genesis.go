@@ -16,6 +16,7 @@ import (
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 )
@@ -50,6 +51,39 @@ type Params struct {
 	// EpochSafetyViews: the next epoch must be committed in a block
 	// finalized more than this many views before the current epoch ends.
 	EpochSafetyViews uint64 `json:"epoch_safety_views,omitempty"`
+	// LeaderReputation draws leaders from recent activity in each block's
+	// ancestry so that a crashed member stops leading views that can only
+	// fail (docs/leader-reputation.md). Absent: the plain stake-weighted
+	// schedule, as every chain created before it had.
+	LeaderReputation *LeaderReputation `json:"leader_reputation,omitempty"`
+}
+
+// LeaderReputation are the reputation parameters (package reputation).
+type LeaderReputation struct {
+	// WindowViews of history count as recent activity.
+	WindowViews uint64 `json:"window_views"`
+	// LagViews: activity in the views just before a view does not count
+	// for it (at least 2).
+	LagViews uint64 `json:"lag_views"`
+	// ActiveFactor is how much more an active member weighs (2..15).
+	ActiveFactor uint64 `json:"active_factor"`
+}
+
+// DefaultLeaderReputation is what DefaultParams, `floe genesis` and
+// `floe testnet` write.
+func DefaultLeaderReputation() *LeaderReputation {
+	d := reputation.Default()
+	return &LeaderReputation{WindowViews: d.Window, LagViews: d.Lag, ActiveFactor: d.ActiveFactor}
+}
+
+// Reputation converts the parameters for the consensus core (the zero
+// value, reputation off, when absent).
+func (p Params) Reputation() reputation.Params {
+	if p.LeaderReputation == nil {
+		return reputation.Params{}
+	}
+	r := p.LeaderReputation
+	return reputation.Params{Window: r.WindowViews, Lag: r.LagViews, ActiveFactor: r.ActiveFactor}
 }
 
 // ProductionEpochs sets a production epoch profile: about a week of one-second
@@ -73,7 +107,7 @@ const DefaultIdleBlockIntervalMS = 500
 // DefaultParams suit a local network on one machine.
 func DefaultParams() Params {
 	return Params{TimeoutMinMS: 1000, TimeoutMaxMS: 10000, HappyPathFailedViews: 6, TimeoutIncrease: 1.2,
-		BlockIntervalMS: 5, MaxBlockBytes: 2 << 20, MaxBlockTxs: 10000}
+		BlockIntervalMS: 5, MaxBlockBytes: 2 << 20, MaxBlockTxs: 10000, LeaderReputation: DefaultLeaderReputation()}
 }
 
 // Timeouts converts the parameters for the pacemaker.
@@ -146,6 +180,12 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 	}
 	if p := g.Params; p.IdleBlockIntervalMS != 0 && (p.IdleBlockIntervalMS < p.BlockIntervalMS || p.IdleBlockIntervalMS >= p.TimeoutMinMS) {
 		return nil, nil, fmt.Errorf("idle_block_interval_ms must be 0 or in [block_interval_ms, timeout_min_ms)")
+	}
+	if r := g.Params.LeaderReputation; r != nil && r.WindowViews == 0 {
+		return nil, nil, fmt.Errorf("leader_reputation: window_views must be positive (omit the object to turn reputation off)")
+	}
+	if err := g.Params.Reputation().Validate(); err != nil {
+		return nil, nil, fmt.Errorf("leader_reputation: %w", err)
 	}
 	if g.Params.MaxBlockBytes <= 0 || g.Params.MaxBlockBytes > model.MaxPayloadSize || g.Params.MaxBlockTxs <= 0 {
 		return nil, nil, fmt.Errorf("max_block_bytes must be in (0, %d] and max_block_txs positive", model.MaxPayloadSize)

@@ -38,10 +38,14 @@ type PeerInfo struct {
 
 // Status is the node's view of itself.
 type Status struct {
-	NodeID          model.NodeID
-	Name            string
-	ChainID         string
-	View            model.View
+	NodeID  model.NodeID
+	Name    string
+	ChainID string
+	View    model.View
+	// Leader leads View as this node computes it (with leader reputation:
+	// for a block extending its newest QC); zero when unknown (a follower,
+	// or the newest QC's block not here yet).
+	Leader          model.NodeID
 	FinalizedHeight uint64
 	FinalizedID     model.Identifier
 	ExecutedHeight  uint64

@@ -73,6 +73,7 @@ func (n *Node) Status() Status {
 	st := Status{
 		NodeID: n.self, Name: n.name, ChainID: n.cfg.Genesis.ChainID,
 		View: model.View(n.view.Load()), FinalizedHeight: n.finalizedHeight.Load(),
+		Leader:         n.leaderLoad(),
 		ExecutedHeight: n.executedHeight.Load(), BestPeerHeight: n.bestPeerHeight.Load(),
 	}
 	if b, err := n.store.FinalizedByHeight(st.FinalizedHeight); err == nil {

@@ -137,7 +137,7 @@ func (n *Node) applyEpochs(final []*model.Block) (encoded []byte, scheduleChange
 // caller steps the core with the new schedule.
 func (n *Node) publishEpochs() {
 	sch := n.epochs.Schedule()
-	d := newDirectory(sch, verify.New(sch, n.scheme, n.rootQC), clonePending(n.epochs.Pending()))
+	d := newDirectory(sch, n.newVerifier(sch), clonePending(n.epochs.Pending()))
 	n.dir.Store(d)
 	for _, m := range d.peers {
 		if m.ID() == n.self {

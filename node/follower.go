@@ -135,11 +135,12 @@ func NewFollower(cfg FollowerConfig) (n *Node, err error) {
 		Schedule: func() committee.Schedule { return n.dir.Load().schedule },
 		Scheme:   n.scheme,
 		Root:     mustRoot(n), RootQC: n.rootQC,
-		Store:          store,
-		MaxUncertified: cfg.MaxUncertified,
-		Workers:        cfg.Workers,
-		BeforeSave:     n.followerBeforeSave,
-		OnFinalized:    n.followerFinalized,
+		Store:               store,
+		LeadersFromAncestry: n.cfg.Genesis.Params.Reputation().Enabled(),
+		MaxUncertified:      cfg.MaxUncertified,
+		Workers:             cfg.Workers,
+		BeforeSave:          n.followerBeforeSave,
+		OnFinalized:         n.followerFinalized,
 		OnCertified: func(_ []*model.Block, tip *model.QC) {
 			n.view.Store(uint64(tip.View) + 1)
 		},

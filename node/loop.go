@@ -1,6 +1,7 @@
 package node
 
 import (
+	"log/slog"
 	"slices"
 	"time"
 
@@ -57,7 +58,8 @@ func (n *Node) step(ev consensus.Event, timer *time.Timer) {
 		n.log.Debug("event dropped by consensus", "event", eventName(ev), "err", err)
 	}
 	n.apply(out, timer)
-	if nv := n.core.CurrentView(); nv != view {
+	if nv := n.core.CurrentView(); nv != view || n.leader.Load() == nil {
+		n.storeLeader(nv)
 		n.log.Debug("view change", "from", view, "to", nv, "event", eventName(ev), "finalized", n.core.Finalized().Height)
 		n.view.Store(uint64(nv))
 		n.metrics.view.Set(float64(nv))
@@ -288,4 +290,28 @@ func viewString(v model.View) string {
 		v /= 10
 	}
 	return string(b[i:])
+}
+
+// storeLeader records who leads view v for the status API: computed for a
+// block extending the newest QC (the parent the leader will use). Left
+// unknown while that block has not arrived.
+func (n *Node) storeLeader(v model.View) {
+	parent := n.core.Block(n.core.NewestQC().BlockID)
+	id, err := n.core.Leader(v, parent)
+	if err != nil {
+		n.leader.Store(nil)
+		return
+	}
+	if n.log.Enabled(n.ctx, slog.LevelDebug) {
+		n.log.Debug("leader", "view", v, "leader", n.nameOf(id), "parent_view", parent.View)
+	}
+	n.leader.Store(&id)
+}
+
+// leaderLoad is the last leader storeLeader recorded (zero if unknown).
+func (n *Node) leaderLoad() model.NodeID {
+	if p := n.leader.Load(); p != nil {
+		return *p
+	}
+	return model.ZeroID
 }

@@ -73,6 +73,7 @@ type Node struct {
 
 	// Shared read-mostly state published by the loop and the executor.
 	view            atomic.Uint64
+	leader          atomic.Pointer[model.NodeID] // of the current view, for status
 	finalizedHeight atomic.Uint64
 	executedHeight  atomic.Uint64
 	bestPeerHeight  atomic.Uint64
@@ -135,6 +136,7 @@ func New(cfg Config) (n *Node, err error) {
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
 		MinBlockInterval:  time.Duration(params.BlockIntervalMS) * time.Millisecond,
 		IdleBlockInterval: time.Duration(params.IdleBlockIntervalMS) * time.Millisecond,
+		Reputation:        params.Reputation(),
 	}, st)
 	if err != nil {
 		return nil, fmt.Errorf("restore consensus: %w", err)
@@ -396,6 +398,9 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		return nil, consensus.State{}, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
 	}
 	st = n.applyStartupFaults(st, root, rootQC)
+	if st.Recent, err = recentFinalized(n.store, st.Root, cfg.Genesis.Params.Reputation().Span()); err != nil {
+		return nil, consensus.State{}, fmt.Errorf("load recent finalized blocks: %w", err)
+	}
 	if n.evidence, err = openEvidenceLog(cfg.DataDir); err != nil {
 		return nil, consensus.State{}, fmt.Errorf("load evidence log: %w", err)
 	}
@@ -403,7 +408,7 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		return nil, consensus.State{}, err
 	}
 	sch := n.epochs.Schedule()
-	n.dir.Store(newDirectory(sch, verify.New(sch, n.scheme, rootQC), clonePending(n.epochs.Pending())))
+	n.dir.Store(newDirectory(sch, n.newVerifier(sch), clonePending(n.epochs.Pending())))
 	for _, m := range n.dir.Load().peers {
 		if m.ID() == self {
 			n.name = m.Name
@@ -446,4 +451,37 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 	}
 	ok = true
 	return n, st, nil
+}
+
+// newVerifier checks messages against a schedule. With leader reputation
+// the proposer check needs the proposal's parent, so the core makes it.
+func (n *Node) newVerifier(sch *epoch.Schedule) *verify.Verifier {
+	v := verify.New(sch, n.scheme, n.rootQC)
+	if n.cfg.Genesis.Params.Reputation().Enabled() {
+		v = v.LeadersFromAncestry()
+	}
+	return v
+}
+
+// recentFinalized loads the finalized blocks below root that leader
+// reputation reads (span views of history; none when it is off).
+func recentFinalized(store interface {
+	FinalizedByHeight(uint64) (*model.Block, error)
+}, root *model.Block, span uint64) ([]*model.Block, error) {
+	var out []*model.Block
+	for h := root.Height; span > 0 && h > 0; {
+		h--
+		b, err := store.FinalizedByHeight(h)
+		if errors.Is(err, storage.ErrNotFound) {
+			break // below a snapshot root: nothing older is kept
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b.View+model.View(span) < root.View {
+			break
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }

@@ -149,13 +149,12 @@ func (a *adversary) conflictingVote(v *model.Vote) *model.Vote {
 func (a *adversary) nonLeaderProposal() {
 	core := a.in.core
 	view := core.CurrentView()
-	com := a.s.committeeAt(view)
-	if com.Leader(view) == a.idt().id {
-		return
-	}
 	qc := core.NewestQC()
 	parent := core.Block(qc.BlockID)
 	if parent == nil {
+		return
+	}
+	if leader, err := core.Leader(view, parent); err != nil || leader == a.idt().id {
 		return
 	}
 	var tc *model.TC
@@ -266,7 +265,10 @@ func (a *adversary) voteForAnotherView() {
 		return
 	}
 	v := &model.Vote{View: b.View, BlockID: b.ID(), SignerID: a.idt().id, Signature: a.sign(crypto.DomainVote, model.VoteMessage(b.View-1, b.ID()))}
-	to := a.s.committeeAt(b.View + 1).Leader(b.View + 1)
+	to, err := a.in.core.Leader(b.View+1, b)
+	if err != nil {
+		return
+	}
 	a.forge(to, false, fmt.Sprintf("vote for view %d signed over view %d", b.View, b.View-1), consensus.Message{To: to, Vote: v})
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/sim"
 )
 
@@ -68,9 +69,10 @@ func TestTwinsSearchFindsSwitches(t *testing.T) {
 
 // TestOutcomesAloneMissWhatMonitorsCatch documents why the monitors exist:
 // with them off, a replica that never reports equivocation runs without a
-// single failed outcome; with them on, the first seed reports it.
+// single failed outcome; with them on, the first seeds report it.
 func TestOutcomesAloneMissWhatMonitorsCatch(t *testing.T) {
 	fs, _ := sim.LookupFaultSwitch("drop-evidence")
+	caught := 0
 	for seed := uint64(1); seed <= 20; seed++ {
 		c := faulty(4, 1, seed)
 		fs.Apply(&c)
@@ -78,11 +80,13 @@ func TestOutcomesAloneMissWhatMonitorsCatch(t *testing.T) {
 		if r := sim.Run(c); !r.OK() {
 			t.Fatalf("seed %d: outcomes alone flagged dropped evidence: %v %s", seed, r.SafetyViolations, r.LivenessFailure)
 		}
+		c.NoMonitors = false
+		if r := sim.Run(c); len(r.SafetyViolations) > 0 && strings.Contains(r.SafetyViolations[0], "reported") {
+			caught++
+		}
 	}
-	c := faulty(4, 1, 1)
-	fs.Apply(&c)
-	if r := sim.Run(c); len(r.SafetyViolations) == 0 || !strings.Contains(r.SafetyViolations[0], "reported") {
-		t.Fatalf("monitors missed dropped evidence: %+v", r.SafetyViolations)
+	if caught < 5 {
+		t.Fatalf("monitors caught dropped evidence in %d of 20 seeds", caught)
 	}
 }
 
@@ -146,14 +150,15 @@ func TestScenarioIsDeterministic(t *testing.T) {
 }
 
 // TestFailedViewsAreCounted: with one of four replicas crashed from the
-// start, at least the quarter of views it leads fail (no QC certifies
-// them), and liveness holds. The leader-reputation work will bring this
-// fraction down; the accounting is what this test pins.
+// start and the plain leader schedule, at least the quarter of views it
+// leads fail (no QC certifies them), and liveness holds. The accounting is
+// what this test pins (TestReputationRetiresCrashedLeaders uses it).
 func TestFailedViewsAreCounted(t *testing.T) {
 	var views, failed uint64
 	for seed := uint64(1); seed <= 40; seed++ {
 		c := faulty(4, 0, seed)
 		c.Crashed = 1
+		c.Reputation = reputation.Params{}
 		r := sim.Run(c)
 		requireOK(t, r)
 		views, failed = views+r.ViewsAfterGST, failed+r.FailedViewsAfterGST
@@ -186,5 +191,35 @@ func TestSlowReplicaStaysCorrect(t *testing.T) {
 	c.Slow = 4 // only three identities are honest
 	if r := sim.Run(c); r.Err == "" {
 		t.Fatal("more slow replicas than honest ones accepted")
+	}
+}
+
+// TestReputationRetiresCrashedLeaders is the liveness invariant of leader
+// reputation: with f replicas crashed from the start (4 and 7 members),
+// under 5% of the views after the window fills fail in every run, where
+// the plain schedule loses the dead members' share and the views before
+// theirs (over 40% with one of four dead).
+func TestReputationRetiresCrashedLeaders(t *testing.T) {
+	var views, failed uint64
+	for _, nc := range []struct{ nodes, crashed int }{{4, 1}, {7, 2}} {
+		for seed := uint64(1); seed <= 20; seed++ {
+			c := sim.DefaultConfig()
+			c.Seed, c.Nodes, c.Crashed, c.Views = seed, nc.nodes, nc.crashed, 600
+			c.MaxFailedViews = 0.05
+			r := sim.Run(c)
+			requireOK(t, r)
+			views, failed = views+r.ViewsAfterGST, failed+r.FailedViewsAfterGST
+		}
+	}
+	if views == 0 || float64(failed) > 0.05*float64(views) {
+		t.Fatalf("%d of %d views failed with crashed replicas", failed, views)
+	}
+	// The same runs without reputation break the bound: the check can fail.
+	c := sim.DefaultConfig()
+	c.Seed, c.Nodes, c.Crashed, c.Views = 1, 4, 1, 600
+	c.MaxFailedViews = 0.05
+	c.Reputation = reputation.Params{}
+	if r := sim.Run(c); r.LivenessFailure == "" {
+		t.Fatalf("plain leader schedule with a dead member passed the failed-view bound (%d of %d failed)", r.FailedViewsAfterGST, r.ViewsAfterGST)
 	}
 }

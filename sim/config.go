@@ -13,6 +13,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/pacemaker"
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/consensus/verify"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	ScenarioRounds int
 
 	Timeouts pacemaker.Config
+	// Reputation is the leader-reputation rule every replica runs (the
+	// zero value: the plain stake-weighted schedule).
+	Reputation reputation.Params
 	// LinkDelayMax is the largest base one-way delay of a link; each link
 	// draws its base delay once, and each message adds jitter on top.
 	LinkDelayMax time.Duration
@@ -81,6 +85,10 @@ type Config struct {
 	// MinBlocksPerView is the finalization rate liveness requires after
 	// GST: blocks finalized per view advanced, over the stable phase.
 	MinBlocksPerView float64
+	// MaxFailedViews, when positive, bounds the fraction of views that fail
+	// after GST once the leader-reputation window has filled (the liveness
+	// invariant for crashed replicas: a dead member must stop leading).
+	MaxFailedViews float64
 	// EventBudgetPerSecond bounds the events in one simulated second; a run
 	// above it is livelocked (e.g. an endless sync exchange) and fails at
 	// once with its trace. StallEvents bounds consecutive events at one
@@ -115,6 +123,7 @@ func DefaultConfig() Config {
 			Min: 150 * time.Millisecond, Max: 2 * time.Second,
 			HappyPathFailedViews: 6, Increase: 1.2,
 		},
+		Reputation:           reputation.Default(),
 		LinkDelayMax:         20 * time.Millisecond,
 		LivenessViews:        30,
 		MinBlocksPerView:     0.1,

@@ -46,7 +46,7 @@ type watch struct {
 	// Equivocation it must report, per life (a restart forgets messages):
 	// the first proposal per view, the first vote per (view, signer) and
 	// the first timeout per (view, signer) that its core accepted.
-	firstProposal map[model.View]model.Identifier
+	firstProposal map[voteKey]model.Identifier
 	firstVote     map[voteKey]model.Identifier
 	firstTimeout  map[voteKey]model.View
 	owed          map[evidenceKey]string
@@ -138,7 +138,7 @@ func (m *monitor) started(in *instance) {
 }
 
 func (w *watch) resetLife() {
-	w.firstProposal = map[model.View]model.Identifier{}
+	w.firstProposal = map[voteKey]model.Identifier{}
 	w.firstVote = map[voteKey]model.Identifier{}
 	w.firstTimeout = map[voteKey]model.View{}
 	w.owed = map[evidenceKey]string{}
@@ -156,19 +156,23 @@ func (m *monitor) input(in *instance, ev consensus.Event) {
 		m.learnBlock(b)
 		w.proposals[b.ID()] = b
 		w.maybeCert(b.QC, b.TC)
-		leader := m.s.committeeAt(b.View).Leader(b.View)
-		if b.ProposerID == leader && b.View > w.finalView {
-			if first, ok := w.firstProposal[b.View]; !ok {
-				w.firstProposal[b.View] = b.ID()
+		// Two proposals signed by one member for one view are equivocation
+		// whoever leads it (the verifier admits members only).
+		if _, err := m.s.committeeAt(b.View).Index(b.ProposerID); err == nil && b.View > w.finalView {
+			k := voteKey{b.View, b.ProposerID}
+			if first, ok := w.firstProposal[k]; !ok {
+				w.firstProposal[k] = b.ID()
 			} else if first != b.ID() {
-				w.owe(evidenceKey{model.DoubleProposal, b.ProposerID, b.View}, "two proposals by the leader")
+				w.owe(evidenceKey{model.DoubleProposal, b.ProposerID, b.View}, "two proposals by one member")
 			}
 		}
 	case consensus.VoteEvent:
 		v := e.Vote
 		w.tally(m.s, v)
-		next := m.s.committeeAt(v.View + 1).Leader(v.View + 1)
-		if next == m.s.ids[in.member].id && v.View+1 >= view && v.View+1 < view+windowViews {
+		// The core takes a vote when it leads the next view after the voted
+		// block (or, with reputation on, cannot tell yet).
+		next, known := m.leaderOf(v.View+1, m.blocks[v.BlockID])
+		if known && next == m.s.ids[in.member].id && v.View+1 >= view && v.View+1 < view+windowViews {
 			k := voteKey{v.View, v.SignerID}
 			if first, ok := w.firstVote[k]; !ok {
 				w.firstVote[k] = v.BlockID
@@ -374,7 +378,7 @@ func (m *monitor) checkVote(in *instance, w *watch, self model.NodeID, v *model.
 	if b.View != v.View {
 		m.breach(in, "vote only for a proposal", "voted in view %d for a block of view %d", v.View, b.View)
 	}
-	if leader := m.s.committeeAt(b.View).Leader(b.View); b.ProposerID != leader {
+	if leader, known := m.leaderOf(b.View, m.blocks[b.ParentID]); known && b.ProposerID != leader {
 		m.breach(in, "vote only for the view leader's proposal", "voted for a block of view %d proposed by %v, leader is %v", b.View, b.ProposerID, leader)
 	}
 	m.checkExtends(in, "voting rule", b)
@@ -432,7 +436,7 @@ func (m *monitor) checkProposal(in *instance, w *watch, self model.NodeID, p *mo
 	b := p.Block
 	m.learnBlock(b)
 	w.proposals[b.ID()] = b
-	if leader := m.s.committeeAt(b.View).Leader(b.View); b.ProposerID != self || leader != self {
+	if leader, known := m.leaderOf(b.View, m.blocks[b.ParentID]); b.ProposerID != self || known && leader != self {
 		m.breach(in, "propose only as the leader", "proposed for view %d as %v, leader is %v", b.View, b.ProposerID, leader)
 	}
 	if w.sureView >= b.View {

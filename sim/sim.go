@@ -193,6 +193,9 @@ func newSim(cfg Config) (*sim, error) {
 	}
 	s.rootQC = rootQC
 	s.verifier = verify.New(s.schedule, s.scheme, rootQC)
+	if cfg.Reputation.Enabled() {
+		s.verifier = s.verifier.LeadersFromAncestry()
+	}
 	s.honestVerifier = s.verifier.WithFaults(cfg.VerifyFaults)
 	lenient := cfg.VerifyFaults
 	lenient.SkipLeaderCheck = true
@@ -483,6 +486,21 @@ func (s *sim) checkRate() {
 			s.res.FailedViewsAfterGST++
 		}
 	}
+	if s.cfg.MaxFailedViews > 0 {
+		// Views whose leader was drawn from a window still holding activity
+		// from before GST are left out: reputation cannot know yet.
+		from := s.gstView + model.View(s.cfg.Reputation.Span()) + 1
+		var n, failed uint64
+		for v := from; v < s.maxHonestView(); v++ {
+			n++
+			if !s.certifiedViews[v] {
+				failed++
+			}
+		}
+		if n >= 100 && float64(failed) > s.cfg.MaxFailedViews*float64(n) {
+			s.liveness("%d of %d views failed once the reputation window filled: above %.3f", failed, n, s.cfg.MaxFailedViews)
+		}
+	}
 	if views > 0 && float64(blocks) < s.cfg.MinBlocksPerView*float64(views) {
 		s.liveness("finalized %d blocks in %d views after GST: below %.2f blocks per view", blocks, views, s.cfg.MinBlocksPerView)
 	}
@@ -599,12 +617,12 @@ func (s *sim) startInstance(in *instance) {
 	}
 	cfg := consensus.Config{
 		Self: idt.id, Key: idt.key, Scheme: s.scheme, Schedule: s.schedule,
-		Timeouts: s.cfg.Timeouts, Payloads: in.payloads,
+		Timeouts: s.cfg.Timeouts, Payloads: in.payloads, Reputation: s.cfg.Reputation,
 	}
 	if !idt.byzantine() {
 		cfg.Faults = s.cfg.Faults
 	}
-	st := in.store.state()
+	st := in.store.state(s.cfg.Reputation.Span())
 	if s.cfg.ForgetSafetyData && !idt.byzantine() {
 		st.Safety = s.genesis.Safety
 	}

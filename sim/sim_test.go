@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/sim"
 )
 
@@ -117,8 +118,20 @@ func TestPinnedRegressions(t *testing.T) {
 		{"4n1t-seed2315", faulty(4, 1, 2315), "view-sync check tighter than the protocol allows"},
 		{"4n-silent-seed538", silentCfg(538), restartedTimeoutBug},
 	}
+	// Found under leader reputation (seed 1 with crashes): a core dropped
+	// each finalized block from its history once the next one became
+	// final, computed leaders from a shorter history than its peers and
+	// proposed for a view it did not lead (the monitors caught it; fixed in
+	// consensus.Core.pruneRecent; verified by reverting the fix).
+	pinned := sim.DefaultConfig()
+	pinned.Seed, pinned.Views, pinned.Crashes = 1, 300, true
+	if r := sim.Run(pinned); !r.OK() {
+		t.Fatalf("regression (reputation history lost below the root) is back: safety=%v liveness=%q", r.SafetyViolations, r.LivenessFailure)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// These seeds were found under the plain leader schedule.
+			tc.cfg.Reputation = reputation.Params{}
 			tc.cfg.Stagger = false // every seed was found without staggered starts
 			r := sim.Run(tc.cfg)
 			if !r.OK() {

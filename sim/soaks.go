@@ -8,6 +8,10 @@ type Soak struct {
 	Seeds int
 	// Config returns the configuration of one seed.
 	Config func(seed uint64) Config
+	// MaxFailedViews, when positive, bounds the fraction of views after GST
+	// that failed over all the soak's seeds (a per-run bound, Config's
+	// MaxFailedViews, is looser: short runs vary).
+	MaxFailedViews float64
 }
 
 // faultMix is the fault mix every random soak starts from: loss, changing
@@ -49,6 +53,8 @@ func CISoaks(scale float64) []Soak {
 		random("10 nodes, 1 twin, 1 adversary, 1 silent, weighted", 200, 10, func(c *Config) {
 			c.Twins, c.Byzantine, c.Silent, c.Weighted = 1, 1, 1, true
 		}),
+		crashedLeaders(4, 1, n(150)),
+		crashedLeaders(7, 2, n(80)),
 		TwinsSearch(4, 1, 0, 8, n(4000)),
 		TwinsSearch(4, 0, 1, 8, n(1000)),
 	}
@@ -66,6 +72,24 @@ func TwinsSearch(nodes, twins, byzantine, rounds, count int) Soak {
 			c.Seed, c.Nodes, c.Twins, c.Byzantine = seed, nodes, twins, byzantine
 			c.Views = rounds + 20
 			c.ScenarioRounds = rounds
+			return c
+		},
+	}
+}
+
+// crashedLeaders is the liveness invariant of leader reputation: with
+// crashed members (never up) on otherwise healthy links, fewer than 5% of
+// the views after GST fail over the soak, and fewer than 10% in any run
+// once the reputation window has filled.
+func crashedLeaders(nodes, crashed, seeds int) Soak {
+	return Soak{
+		Name:           fmt.Sprintf("%d nodes, %d crashed from the start, healthy links: < 5%% failed views", nodes, crashed),
+		Seeds:          seeds,
+		MaxFailedViews: 0.05,
+		Config: func(seed uint64) Config {
+			c := DefaultConfig()
+			c.Seed, c.Nodes, c.Crashed, c.Views = seed, nodes, crashed, 600
+			c.MaxFailedViews = 0.10
 			return c
 		},
 	}

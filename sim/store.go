@@ -38,9 +38,16 @@ func (s *memStore) persist(out *consensus.Output) {
 	}
 }
 
-// state is what a restarting core is given.
-func (s *memStore) state() consensus.State {
+// state is what a restarting core is given: the finalized block, the
+// blocks above it, and the finalized ancestors leader reputation reads.
+func (s *memStore) state(span uint64) consensus.State {
 	st := consensus.State{Root: s.root, Safety: s.safety, Liveness: s.liveness}
+	for b := s.blocks[s.root.ParentID]; b != nil && !s.root.IsRoot() && b.View+model.View(span) >= s.root.View; b = s.blocks[b.ParentID] {
+		st.Recent = append(st.Recent, b)
+		if b.IsRoot() {
+			break
+		}
+	}
 	for _, b := range s.blocks {
 		if b.View > s.root.View {
 			st.Blocks = append(st.Blocks, b)

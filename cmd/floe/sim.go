@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/sim"
 )
 
@@ -33,6 +34,7 @@ type simOptions struct {
 	twinsSearch         bool
 	rounds              int
 	noMonitors          bool
+	noReputation        bool
 	minRate             float64
 	seeds               int
 	seed                uint64
@@ -84,6 +86,7 @@ configuration is rejected.`,
 	f.IntVar(&o.rounds, "rounds", 8, "rounds per scenario with --twins-search")
 	f.IntVar(&o.scenarios, "scenarios", 0, "number of scenarios with --twins-search (same as --seeds)")
 	f.BoolVar(&o.noMonitors, "no-monitors", false, "switch the rule monitors off (only outcomes are checked)")
+	f.BoolVar(&o.noReputation, "no-reputation", false, "plain stake-weighted leaders instead of leader reputation (docs/leader-reputation.md)")
 	f.Float64Var(&o.minRate, "min-rate", 0, "fail unless blocks finalized per view after GST, over all seeds, reach this rate")
 	f.IntVar(&o.seeds, "seeds", 100, "number of seeds to run")
 	f.Uint64Var(&o.seed, "seed", 1, "first seed")
@@ -139,6 +142,9 @@ func (o *simOptions) config() (sim.Config, error) {
 	c.Trace = o.trace
 	c.Slow = o.slow
 	c.Byzantine, c.Silent, c.Crashed, c.EpochWeights, c.NoMonitors = o.byzantine, o.silent, o.crashed, o.epochWeights, o.noMonitors
+	if o.noReputation {
+		c.Reputation = reputation.Params{}
+	}
 	for _, name := range o.inject {
 		fs, ok := sim.LookupFaultSwitch(name)
 		if !ok {

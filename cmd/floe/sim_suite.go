@@ -24,7 +24,10 @@ type suiteReport struct {
 	SafetyViolations int      `json:"safety_violations"`
 	LivenessFailures int      `json:"liveness_failures"`
 	FailedSeeds      []uint64 `json:"failed_seeds"`
-	WallTimeS        float64  `json:"wall_time_s"`
+	// AboveFailedViewBound: the soak's failed-view fraction broke its bound
+	// (sim.Soak.MaxFailedViews), although no single seed failed.
+	AboveFailedViewBound bool    `json:"above_failed_view_bound,omitempty"`
+	WallTimeS            float64 `json:"wall_time_s"`
 }
 
 func newSimSuiteCmd() *cobra.Command {
@@ -88,6 +91,11 @@ fewer than --min-views views were simulated in all.`,
 					rep.BlocksPerView = math.Round(float64(blocks)/float64(views)*1000) / 1000
 					rep.FailedViews = math.Round(float64(failedViews)/float64(views)*1000) / 1000
 				}
+				if soak.MaxFailedViews > 0 && (views == 0 || float64(failedViews) > soak.MaxFailedViews*float64(views)) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d of %d views failed after GST, above %.3f\n", soak.Name, failedViews, views, soak.MaxFailedViews)
+					rep.AboveFailedViewBound = true
+					failed++
+				}
 				rep.WallTimeS = math.Round(time.Since(t0).Seconds()*10) / 10
 				total += rep.Views
 				rules += rep.Rules
@@ -95,7 +103,7 @@ fewer than --min-views views were simulated in all.`,
 				reports = append(reports, rep)
 				if !asJSON {
 					fmt.Fprintf(out, "%-88s %5d seeds %8d views %.3f blocks/view %.3f failed %6.1fs %s\n", rep.Name, rep.Seeds, rep.Views,
-						rep.BlocksPerView, rep.FailedViews, rep.WallTimeS, verdict(rep.FailedSeeds))
+						rep.BlocksPerView, rep.FailedViews, rep.WallTimeS, verdict(rep.FailedSeeds, rep.AboveFailedViewBound))
 				}
 			}
 			if asJSON {
@@ -109,7 +117,7 @@ fewer than --min-views views were simulated in all.`,
 				fmt.Fprintf(out, "total: %d views simulated, %d rule checks, %d failed seeds, %s\n", total, rules, failed, time.Since(start).Round(time.Second))
 			}
 			if failed > 0 {
-				return fmt.Errorf("%d seeds failed", failed)
+				return fmt.Errorf("%d seeds (or soak bounds) failed", failed)
 			}
 			if total < minViews {
 				return fmt.Errorf("simulated %d views, fewer than --min-views %d", total, minViews)
@@ -125,9 +133,12 @@ fewer than --min-views views were simulated in all.`,
 	return cmd
 }
 
-func verdict(failed []uint64) string {
-	if len(failed) == 0 {
+func verdict(failed []uint64, aboveBound bool) string {
+	switch {
+	case len(failed) == 0 && !aboveBound:
 		return "OK"
+	case aboveBound:
+		return fmt.Sprintf("FAIL %v (failed views above the bound)", failed)
 	}
 	return fmt.Sprintf("FAIL %v", failed)
 }

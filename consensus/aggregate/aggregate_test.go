@@ -521,3 +521,41 @@ func mustPossession(key crypto.PrivateKey) []byte {
 	}
 	return pop
 }
+
+// Votes arriving after the QC formed are folded into a fuller QC for the
+// proposal (leader reputation counts its signers); it verifies like any QC.
+func TestFullestFoldsLateVotes(t *testing.T) {
+	f := newFixture(t, crypto.BLS(), 1, 1, 1, 1)
+	a := aggregate.NewVotes(f.com, f.scheme)
+	block := crypto.Sum([]byte("block"))
+	a.Prune(5)
+	if q, err := a.Fullest(5, block); q != nil || err != nil {
+		t.Fatalf("no QC yet: got %v, %v", q, err)
+	}
+	var formed *model.QC
+	for i := 0; i < 3; i++ {
+		q, _, err := a.Add(f.vote(5, block, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q != nil {
+			formed = q
+		}
+	}
+	if formed == nil || formed.Signers.Count() != 3 {
+		t.Fatal("QC of three did not form")
+	}
+	if q, err := a.Fullest(5, block); q != nil || err != nil {
+		t.Fatalf("no late vote yet: got %v, %v", q, err)
+	}
+	if q, _, err := a.Add(f.vote(5, block, 3)); q != nil || err != nil {
+		t.Fatalf("a late vote formed a second QC: %v, %v", q, err)
+	}
+	full, err := a.Fullest(5, block)
+	if err != nil || full == nil || full.Signers.Count() != 4 {
+		t.Fatalf("fullest QC: %v, %v", full, err)
+	}
+	if err := f.v.QC(full); err != nil {
+		t.Fatalf("the fuller QC does not verify: %v", err)
+	}
+}

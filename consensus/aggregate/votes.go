@@ -31,6 +31,8 @@ type viewVotes struct {
 	first     map[model.NodeID]*model.Vote
 	blocks    map[model.Identifier]*blockVotes
 	qcFormed  bool
+	// formed is how many signers the QC returned by Add had.
+	formed int
 }
 
 // Votes aggregates votes into QCs. Per view it holds at most one vote per
@@ -117,8 +119,39 @@ func (a *Votes) Add(v *model.Vote) (*model.QC, *model.Evidence, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	vv.qcFormed = true
+	vv.qcFormed, vv.formed = true, bv.signers.Count()
 	return qc, nil, nil
+}
+
+// Signers is how many members voted for the block in the view so far.
+func (a *Votes) Signers(view model.View, block model.Identifier) int {
+	if vv := a.views[view]; vv != nil {
+		if bv := vv.blocks[block]; bv != nil {
+			return bv.signers.Count()
+		}
+	}
+	return 0
+}
+
+// Fullest returns a QC for the block over every vote received for it so
+// far, or nil if none formed or no vote arrived since Add returned it.
+// A leader proposes with it: votes that arrive after the supermajority but
+// before the proposal then count for the voters' leader reputation, so the
+// slowest honest voter is not always missing from QCs.
+func (a *Votes) Fullest(view model.View, block model.Identifier) (*model.QC, error) {
+	vv := a.views[view]
+	if vv == nil || !vv.qcFormed {
+		return nil, nil
+	}
+	bv := vv.blocks[block]
+	if bv == nil || bv.weight < threshold(vv.committee, a.WeakQuorum) || bv.signers.Count() <= vv.formed {
+		return nil, nil
+	}
+	sig, err := a.scheme.AggregateSignatures(bv.sigs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: aggregate votes for view %d: %v", model.ErrInvalid, view, err)
+	}
+	return model.NewQC(view, block, bv.signers.Clone(), sig)
 }
 
 // Prune drops every view below lowest and moves the window.

@@ -146,14 +146,44 @@ func (c *Committee) Leader(v model.View) model.NodeID {
 	if id, ok := c.fixed[v]; ok {
 		return id
 	}
+	r := c.draw(v) % c.total
+	i := sort.Search(len(c.cumulative), func(i int) bool { return c.cumulative[i] > r })
+	return c.members[i].ID
+}
+
+// LeaderWeighted draws the leader of view v from the same seeded hash as
+// Leader but with the given weights (canonical order; package reputation
+// computes them). Equal to Leader when weights are the members' weights.
+// Views fixed by WithLeaders keep their leader. The weights must be as many
+// as the members, sum to a positive total, and not overflow 64 bits.
+func (c *Committee) LeaderWeighted(v model.View, weights []uint64) model.NodeID {
+	if id, ok := c.fixed[v]; ok {
+		return id
+	}
+	var total uint64
+	for _, w := range weights {
+		total += w
+	}
+	// The modulo bias is below total/2^64: negligible for the bounded
+	// totals reputation produces (≤ 15 · 2^60 at worst, far less in practice).
+	r := c.draw(v) % total
+	var acc uint64
+	for i, w := range weights {
+		acc += w
+		if acc > r {
+			return c.members[i].ID
+		}
+	}
+	return c.members[len(c.members)-1].ID
+}
+
+// draw is the seeded hash of view v: SHA-256(seed ‖ v), first 8 bytes.
+func (c *Committee) draw(v model.View) uint64 {
 	var buf [40]byte
 	copy(buf[:32], c.seed[:])
 	binary.BigEndian.PutUint64(buf[32:], uint64(v))
 	h := sha256.Sum256(buf[:])
-	// The modulo bias is below total/2^64, negligible for total ≤ 2^60.
-	r := binary.BigEndian.Uint64(h[:8]) % c.total
-	i := sort.Search(len(c.cumulative), func(i int) bool { return c.cumulative[i] > r })
-	return c.members[i].ID
+	return binary.BigEndian.Uint64(h[:8])
 }
 
 // Schedule says which committee owns each view. Epochs change committees

@@ -23,6 +23,8 @@ type Verifier struct {
 	scheme   crypto.Scheme
 	root     *model.QC
 	faults   Faults
+	// ancestryLeaders skips the proposer check (LeadersFromAncestry).
+	ancestryLeaders bool
 }
 
 // Faults switches off individual checks. Only the simulator's tests set it,
@@ -41,6 +43,17 @@ type Faults struct {
 func (v *Verifier) WithFaults(f Faults) *Verifier {
 	c := *v
 	c.faults = f
+	return &c
+}
+
+// LeadersFromAncestry returns a copy of v that does not check who proposed
+// a block. With leader reputation (package reputation) the leader of a
+// view depends on the proposal's parent, which a verifier does not see; the
+// replica's core checks the proposer once the parent is known, and a
+// follower relies on the QC that certifies the block.
+func (v *Verifier) LeadersFromAncestry() *Verifier {
+	c := *v
+	c.ancestryLeaders = true
 	return &c
 }
 
@@ -230,15 +243,16 @@ func (v *Verifier) Header(h *model.Header) error {
 	return nil
 }
 
-// Proposal checks that the block's proposer is the view's leader, its
-// signature over the block ID, and the block's certificates.
+// Proposal checks that the block's proposer is the view's leader (unless
+// leaders come from ancestry), its signature over the block ID, and the
+// block's certificates.
 func (v *Verifier) Proposal(p *model.Proposal) error {
 	b := p.Block
 	com, err := v.committeeAt(b.View)
 	if err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}
-	if leader := com.Leader(b.View); b.ProposerID != leader && !v.faults.SkipLeaderCheck {
+	if leader := com.Leader(b.View); b.ProposerID != leader && !v.faults.SkipLeaderCheck && !v.ancestryLeaders {
 		return fmt.Errorf("%w: proposal for view %d by %v, leader is %v", model.ErrInvalid, b.View, b.ProposerID, leader)
 	}
 	key, err := memberKey(com, b.ProposerID)

@@ -1,0 +1,360 @@
+// Package reputation picks the leader of a view from the stake-weighted
+// seed and the recent activity recorded in the proposal's own ancestry, so
+// that a crashed or cut-off member stops leading views that can only fail.
+//
+// The rule (docs/leader-reputation.md has the reasoning):
+//
+//   - Activity. Walking back from the parent P of a block for view v, every
+//     ancestor records that its proposer was active at its view and that
+//     each signer of the QC it carries was active at that QC's view. A
+//     member is active for view u if it has an activity at a view in
+//     [u−Lag−Window, u−Lag). The lag keeps whoever assembled the last QCs
+//     from choosing the next leader through the signers it aggregated.
+//   - Weights. Active members weigh stake × ActiveFactor, inactive ones
+//     stake (stakes scaled down first if the product could overflow). When
+//     no member is inactive, or the window holds no activity at all (the
+//     chain's first views, a long outage), every member weighs its stake: a
+//     healthy network keeps the plain stake-weighted schedule.
+//   - Failed views. Views between P's and v have no block on this chain:
+//     their leaders (drawn the same way, oldest first, at most GapViews of
+//     them) weigh zero for the next draws, so a dead member never leads two
+//     views in a row of the same gap. Gaps further down the ancestry count
+//     too: a member that led a failed view in [u−Window, u) weighs zero for
+//     view u (no lag: a failure is proven by the TC the next block
+//     carries, which no single proposer can forge). Blamed for an older gap
+//     are the leaders of its views and, for its first view, the leader that
+//     would have aggregated that view's votes (the view after it, for a
+//     block extending the gap's parent); both are computed by this same
+//     rule without the older-gap marks, so the definition does not recurse
+//     down the whole chain. If the marks leave nobody, the older-gap marks
+//     are ignored, then all.
+//
+// Everything comes from P's certified ancestry, so every replica, follower
+// and monitor that holds it computes the same leader; replicas that extend
+// different parents may disagree, which costs a view, never safety.
+package reputation
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+)
+
+// GapViews bounds how many failed views before v are drawn and marked: a
+// longer gap (an outage) marks its most recent GapViews views only.
+const GapViews = 16
+
+// MaxActiveFactor bounds ActiveFactor; weights are scaled so that their
+// sum stays below 2^62 whatever the stakes.
+const MaxActiveFactor = 1 << 16
+
+// FullVoteEvery and FullVoteGrace: in every FullVoteEvery-th view, a leader
+// whose QC lacks some member's vote waits up to FullVoteGrace after
+// entering the view for the missing votes before proposing, and folds them
+// into the QC it proposes with. An honest member that is merely slower than
+// the others (the leader aggregates the first supermajority, so the slowest
+// voter is otherwise always missing) thus appears in a QC every few views
+// and stays active; a crashed one never does. It costs at most the grace
+// every FullVoteEvery views, and nothing while every member votes.
+const (
+	FullVoteEvery = 8
+	FullVoteGrace = 25 * time.Millisecond
+)
+
+// MaxWindow bounds the history a lookup walks.
+const MaxWindow = 1024
+
+// Params configure reputation. The zero value turns it off: leaders are the
+// plain stake-weighted draw, checkable without ancestry.
+type Params struct {
+	// Window is how many views of history count as recent (0: off).
+	Window uint64
+	// Lag is how many of the most recent views are left out.
+	Lag uint64
+	// ActiveFactor is how much more an active member weighs than an
+	// inactive one (2..MaxActiveFactor).
+	ActiveFactor uint64
+}
+
+// Default is what `floe genesis` writes: a crashed member stops counting
+// as active 26 views after its last vote (and is passed over for 24 views
+// after each view it fails), then leads about one view in 3,000 in a
+// committee of four until it votes again. The window holds three
+// full-vote views (FullVoteEvery), so a slow member stays active.
+func Default() Params { return Params{Window: 24, Lag: 2, ActiveFactor: 1000} }
+
+// Enabled reports whether leaders depend on ancestry.
+func (p Params) Enabled() bool { return p.Window > 0 }
+
+// Validate checks the parameters.
+func (p Params) Validate() error {
+	if !p.Enabled() {
+		if p.Lag != 0 || p.ActiveFactor != 0 {
+			return errors.New("reputation: lag and factor need a window")
+		}
+		return nil
+	}
+	if p.Window > MaxWindow || p.Lag > MaxWindow {
+		return fmt.Errorf("reputation: window %d and lag %d must be at most %d", p.Window, p.Lag, MaxWindow)
+	}
+	if p.Lag < 2 {
+		// With a lag below 2 the proposer of the parent block picks, through
+		// the QC signers it aggregates, who leads next.
+		return fmt.Errorf("reputation: lag %d must be at least 2", p.Lag)
+	}
+	if p.ActiveFactor < 2 || p.ActiveFactor > MaxActiveFactor {
+		return fmt.Errorf("reputation: active factor %d must be in [2, %d]", p.ActiveFactor, MaxActiveFactor)
+	}
+	return nil
+}
+
+// Span is how many views below v a lookup reads: the blocks a replica must
+// keep below its finalized block for leaders to stay computable.
+func (p Params) Span() uint64 {
+	if !p.Enabled() {
+		return 0
+	}
+	// A lookup walks one span; attributing an older gap walks one more
+	// below that gap's parent.
+	return 2 * (GapViews + p.Lag + p.Window)
+}
+
+// span is how far below v one walk reads.
+func (p Params) span() model.View { return model.View(GapViews + p.Lag + p.Window) }
+
+// Blocks looks blocks up by ID (nil when unknown): the replica's tree plus
+// the recent finalized blocks, a follower's store, a monitor's record.
+type Blocks interface {
+	Block(id model.Identifier) *model.Block
+}
+
+// Leader returns the leader of view v for a block that extends parent.
+// Ancestors that blocks does not hold, or that belong to another epoch's
+// committee, end the walk (their activity is not counted).
+func Leader(sched committee.Schedule, p Params, v model.View, parent *model.Block, blocks Blocks) (model.NodeID, error) {
+	com, err := sched.CommitteeAt(v)
+	if err != nil {
+		return model.ZeroID, err
+	}
+	if !p.Enabled() || parent == nil || parent.View >= v {
+		return com.Leader(v), nil
+	}
+	return lookup(sched, com, p, v, parent, blocks, true, true), nil
+}
+
+// lookup draws the leader of v for a block extending parent. With
+// olderGaps, leaders of failed views further down the ancestry (found by
+// this function without olderGaps) weigh zero while recent; with
+// gapMarks, so do the leaders of the views between parent and v.
+func lookup(sched committee.Schedule, com *committee.Committee, p Params, v model.View, parent *model.Block, blocks Blocks, olderGaps, gapMarks bool) model.NodeID {
+	h := history{com: com, p: p, seen: make([][]model.View, com.Size()), failedAt: make([][]model.View, com.Size())}
+	gaps := h.walk(sched, v, parent, blocks)
+	if olderGaps {
+		blame := func(u model.View, id model.NodeID) {
+			if i, err := com.Index(id); err == nil {
+				h.failedAt[i] = append(h.failedAt[i], u)
+			}
+		}
+		for _, g := range gaps {
+			first := g.parent.View + 1
+			if c, err := sched.CommitteeAt(first + 1); err == nil && c == com {
+				// The first failed view may have failed because the leader
+				// that would have aggregated its votes was down: with a lag
+				// of at least 2, that leader (of first+1, for a block of
+				// view first extending the gap's parent) depends on the
+				// parent's history only, so it can be named.
+				blame(first, lookup(sched, com, p, first+1, g.parent, blocks, false, false))
+			}
+			for u := gapStart(g.parent.View, g.view); u < g.view; u++ {
+				if c, err := sched.CommitteeAt(u); err == nil && c == com {
+					blame(u, lookup(sched, com, p, u, g.parent, blocks, false, true))
+				}
+			}
+		}
+	}
+	marked := make([]bool, com.Size())
+	if gapMarks {
+		for u := gapStart(parent.View, v); u < v; u++ {
+			i, _ := com.Index(h.draw(u, marked)) // the draw returns a member
+			marked[i] = true
+		}
+	}
+	return h.draw(v, marked)
+}
+
+// gapStart is the first view of a gap (parentView, v) whose leader is
+// drawn: at most GapViews views before v.
+func gapStart(parentView, v model.View) model.View {
+	start := parentView + 1
+	if v > GapViews && start < v-GapViews {
+		start = v - GapViews
+	}
+	return start
+}
+
+// gap is a block of the walk whose parent is more than one view below it.
+type gap struct {
+	parent *model.Block
+	view   model.View
+}
+
+// history is the activity of each member (canonical index) as views, in
+// descending order as the walk found them.
+type history struct {
+	com  *committee.Committee
+	p    Params
+	seen [][]model.View
+	any  bool
+	// failedAt lists, per member, views of older gaps it led.
+	failedAt [][]model.View
+}
+
+// walk records the activity in parent's ancestry down to v − span and
+// returns the gaps it passed (blocks whose parent it holds).
+func (h *history) walk(sched committee.Schedule, v model.View, parent *model.Block, blocks Blocks) []gap {
+	var lowest model.View
+	if span := h.p.span(); v > span {
+		lowest = v - span
+	}
+	var gaps []gap
+	same := func(view model.View) bool {
+		c, err := sched.CommitteeAt(view)
+		return err == nil && c == h.com
+	}
+	for b := parent; b != nil && b.View >= lowest && same(b.View); {
+		h.record(b.ProposerID, b.View)
+		if qc := b.QC; qc != nil && qc.View >= lowest && same(qc.View) && qc.Signers.Size() == h.com.Size() {
+			for _, i := range qc.Signers.Indices() {
+				h.add(i, qc.View)
+			}
+		}
+		if b.IsRoot() {
+			break
+		}
+		next := blocks.Block(b.ParentID)
+		if next != nil && next.View+1 < b.View {
+			gaps = append(gaps, gap{parent: next, view: b.View})
+		}
+		b = next
+	}
+	// The walk appends in descending view order (a block's QC view lies
+	// between its own view and its parent's); sort anyway so the search
+	// below never depends on it.
+	for _, s := range h.seen {
+		sort.Slice(s, func(a, b int) bool { return s[a] > s[b] })
+	}
+	return gaps
+}
+
+// failedRecently reports whether member i led a failed view of an older
+// gap in [u−Window, u).
+func (h *history) failedRecently(i int, u model.View) bool {
+	for _, f := range h.failedAt[i] {
+		if f < u && f+model.View(h.p.Window) >= u {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *history) record(id model.NodeID, view model.View) {
+	if i, err := h.com.Index(id); err == nil {
+		h.add(i, view)
+	}
+}
+
+func (h *history) add(i int, view model.View) {
+	h.seen[i] = append(h.seen[i], view)
+	h.any = true
+}
+
+// active reports whether member i was active in u's window.
+func (h *history) active(i int, u model.View) bool {
+	if u < model.View(h.p.Lag) {
+		return false
+	}
+	hi := u - model.View(h.p.Lag) // exclusive
+	var lo model.View
+	if hi > model.View(h.p.Window) {
+		lo = hi - model.View(h.p.Window)
+	}
+	s := h.seen[i]
+	// First index whose view is below hi (s is descending).
+	k := sort.Search(len(s), func(k int) bool { return s[k] < hi })
+	return k < len(s) && s[k] >= lo
+}
+
+// draw picks the leader of view u with members marked (in this gap, or
+// recently in an older one) left out.
+func (h *history) draw(u model.View, marked []bool) model.NodeID {
+	n := h.com.Size()
+	failed := make([]bool, n)
+	left := false
+	for i := range failed {
+		failed[i] = marked[i] || h.failedRecently(i, u)
+		left = left || !failed[i]
+	}
+	if !left {
+		// Everyone failed somewhere: the failures of this gap are the
+		// surer ones (a view of an older gap may have failed because the
+		// next leader was down, not its own).
+		failed = marked
+	}
+	return h.drawWithout(u, failed)
+}
+
+// drawWithout draws with the failed members left out (all of them failed:
+// nobody is).
+func (h *history) drawWithout(u model.View, failed []bool) model.NodeID {
+	n := h.com.Size()
+	act := make([]bool, n)
+	anyActive, anyInactive := false, false
+	for i := 0; i < n; i++ {
+		act[i] = h.any && h.active(i, u)
+		if failed[i] {
+			continue
+		}
+		if act[i] {
+			anyActive = true
+		} else {
+			anyInactive = true
+		}
+	}
+	// No activity in the window, or no one inactive: plain stake.
+	plain := !anyActive || !anyInactive
+	shift := scaleShift(h.com.TotalWeight(), h.p.ActiveFactor)
+	weights := make([]uint64, n)
+	var total uint64
+	for i := 0; i < n; i++ {
+		if failed[i] {
+			continue
+		}
+		w := h.com.Member(i).Weight
+		if !plain {
+			w = max(w>>shift, 1)
+			if act[i] {
+				w *= h.p.ActiveFactor
+			}
+		}
+		weights[i] = w
+		total += w
+	}
+	if total == 0 {
+		return h.drawWithout(u, make([]bool, n)) // everyone failed: ignore the marks
+	}
+	return h.com.LeaderWeighted(u, weights)
+}
+
+// scaleShift is how far stakes are shifted right so that the committee's
+// total times factor stays below 2^62 (every member keeps at least 1).
+func scaleShift(total, factor uint64) uint {
+	var shift uint
+	for factor > 0 && total>>shift > (1<<62)/factor {
+		shift++
+	}
+	return shift
+}

@@ -1,0 +1,171 @@
+package sim
+
+import (
+	"github.com/floe-bft/floe/consensus/committee"
+	"github.com/floe-bft/floe/consensus/model"
+)
+
+// leaderOf is the monitor's own reading of the leader rule
+// (docs/leader-reputation.md), written apart from package reputation so
+// that a bug there is not mirrored here: it scans every recorded activity
+// for every draw instead of indexing them. Only committee data (members,
+// weights, the seeded weighted draw) is shared with the core. ok is false
+// when the monitor lacks the parent or an ancestor the rule reads.
+func (m *monitor) leaderOf(v model.View, parent *model.Block) (id model.NodeID, ok bool) {
+	if m.s.cfg.Reputation.Window == 0 {
+		return m.s.committeeAt(v).Leader(v), true
+	}
+	return m.leaderRule(v, parent, true, true)
+}
+
+// leaderRule is the rule for a reputation-enabled chain; with older, the
+// members blamed for failed views of older gaps (found by the rule without
+// older) are left out of draws within a window after their failure; with
+// inGap, so are the leaders of the views between parent and v.
+func (m *monitor) leaderRule(v model.View, parent *model.Block, older, inGap bool) (model.NodeID, bool) {
+	if parent == nil {
+		return model.ZeroID, false
+	}
+	com := m.s.committeeAt(v)
+	p := m.s.cfg.Reputation
+	span := model.View(16 + p.Lag + p.Window) // gap views + lag + window
+	lowest := model.View(0)
+	if v > span {
+		lowest = v - span
+	}
+	type activity struct {
+		member int
+		view   model.View
+	}
+	type gapBlock struct {
+		parent *model.Block
+		view   model.View
+	}
+	var acts, fails []activity
+	var gaps []gapBlock
+	for b := parent; b.View >= lowest && m.s.committeeAt(b.View) == com; {
+		if i, err := com.Index(b.ProposerID); err == nil {
+			acts = append(acts, activity{i, b.View})
+		}
+		if b.IsRoot() {
+			break
+		}
+		if b.QC.View >= lowest && m.s.committeeAt(b.QC.View) == com {
+			for i := 0; i < com.Size(); i++ {
+				if b.QC.Signers.Has(i) {
+					acts = append(acts, activity{i, b.QC.View})
+				}
+			}
+		}
+		next := m.blocks[b.ParentID]
+		if next == nil {
+			if b.QC.View >= lowest {
+				return model.ZeroID, false
+			}
+			break
+		}
+		if next.View+1 < b.View {
+			gaps = append(gaps, gapBlock{next, b.View})
+		}
+		b = next
+	}
+	if older {
+		for _, g := range gaps {
+			// Blamed for the gap's first view: also the leader that would
+			// have aggregated its votes (next view, parent unchanged).
+			first := g.parent.View + 1
+			if m.s.committeeAt(first+1) == com {
+				id, ok := m.leaderRule(first+1, g.parent, false, false)
+				if !ok {
+					return model.ZeroID, false
+				}
+				i, _ := com.Index(id)
+				fails = append(fails, activity{i, first})
+			}
+			for u := g.parent.View + 1; u < g.view; u++ {
+				if u+16 < g.view || m.s.committeeAt(u) != com {
+					continue
+				}
+				id, ok := m.leaderRule(u, g.parent, false, true)
+				if !ok {
+					return model.ZeroID, false
+				}
+				i, _ := com.Index(id)
+				fails = append(fails, activity{i, u})
+			}
+		}
+	}
+	activeAt := func(u model.View) []bool {
+		act := make([]bool, com.Size())
+		for _, a := range acts {
+			if a.view+model.View(p.Lag) < u && a.view+model.View(p.Lag+p.Window) >= u {
+				act[a.member] = true
+			}
+		}
+		return act
+	}
+	marked := make([]bool, com.Size())
+	draw := func(u model.View) model.NodeID {
+		failed := append([]bool(nil), marked...)
+		for _, f := range fails {
+			if f.view < u && f.view+model.View(p.Window) >= u {
+				failed[f.member] = true
+			}
+		}
+		everyone := true
+		for _, f := range failed {
+			everyone = everyone && f
+		}
+		if everyone { // the older-gap marks go first
+			failed = append([]bool(nil), marked...)
+		}
+		return drawWeighted(com, u, activeAt(u), failed, p.ActiveFactor)
+	}
+	for u := parent.View + 1; u < v && inGap; u++ {
+		if u+16 < v {
+			continue // only the 16 views before v are marked
+		}
+		i, _ := com.Index(draw(u))
+		marked[i] = true
+	}
+	return draw(v), true
+}
+
+// drawWeighted weighs members for the draw of view u: failed ones 0,
+// active ones (scaled) stake × factor, others scaled stake — or everyone
+// plain stake when nobody (left) is active or nobody is inactive; with
+// everyone failed, the failures are ignored.
+func drawWeighted(com *committee.Committee, u model.View, active, failed []bool, factor uint64) model.NodeID {
+	nActive, nInactive := 0, 0
+	for i := range active {
+		switch {
+		case failed[i]:
+		case active[i]:
+			nActive++
+		default:
+			nInactive++
+		}
+	}
+	if nActive+nInactive == 0 {
+		return drawWeighted(com, u, active, make([]bool, len(active)), factor)
+	}
+	// Scaled stakes: total × factor below 2^62, every member at least 1.
+	shift := uint(0)
+	for com.TotalWeight()>>shift > (1<<62)/factor {
+		shift++
+	}
+	w := make([]uint64, com.Size())
+	for i := range w {
+		if failed[i] {
+			continue
+		}
+		w[i] = com.Member(i).Weight
+		if nActive > 0 && nInactive > 0 {
+			w[i] = max(w[i]>>shift, 1)
+			if active[i] {
+				w[i] *= factor
+			}
+		}
+	}
+	return com.LeaderWeighted(u, w)
+}
