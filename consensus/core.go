@@ -82,6 +82,8 @@ type Core struct {
 	// may still read (Reputation.Span() views); leaders memoizes lookups.
 	recent  map[model.Identifier]*model.Block
 	leaders map[leaderKey]model.NodeID
+	// blame memoizes reputation's attribution of failed-view gaps.
+	blame *reputation.Memo
 	// pending proposals wait for their parent to be fetched.
 	pending  map[model.Identifier]*model.Proposal
 	evidence map[evidenceKey]bool
@@ -130,6 +132,7 @@ func New(cfg Config, st State) (*Core, error) {
 		proposals:    make(map[model.View][]*model.Proposal),
 		recent:       make(map[model.Identifier]*model.Block),
 		leaders:      make(map[leaderKey]model.NodeID),
+		blame:        reputation.NewMemo(),
 		pending:      make(map[model.Identifier]*model.Proposal),
 		evidence:     make(map[evidenceKey]bool),
 		lastSafety:   st.Safety,
@@ -789,6 +792,7 @@ func (c *Core) onSchedule(s committee.Schedule) error {
 	}
 	c.schedule = s
 	clear(c.leaders) // an extended epoch may answer with another committee
+	c.blame.Reset()
 	c.votes.SetSchedule(s)
 	c.timeouts.SetSchedule(s)
 	view := c.pm.CurrentView()
@@ -822,7 +826,7 @@ func (c *Core) leaderFor(v model.View, parent *model.Block) (model.NodeID, error
 	if id, ok := c.leaders[k]; ok {
 		return id, nil
 	}
-	id, err := reputation.Leader(c.schedule, c.cfg.Reputation, v, parent, ancestry{c})
+	id, err := reputation.LeaderMemo(c.schedule, c.cfg.Reputation, v, parent, ancestry{c}, c.blame)
 	if err != nil {
 		return model.ZeroID, err
 	}

@@ -285,5 +285,25 @@ func (s *series) rate(from, to time.Time) (txPerS, blocksPerS float64) {
 	return float64(tx) / d, float64(bl) / d
 }
 
+// longestStall is the longest run of whole seconds within [from, to) in
+// which no block was finalized (as the tracker saw them).
+func (s *series) longestStall(from, to time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Only seconds entirely inside the interval count.
+	a := int((from.Sub(s.start) + time.Second - 1) / time.Second)
+	b := int(to.Sub(s.start) / time.Second)
+	longest, run := 0, 0
+	for i := max(a, 0); i < b; i++ {
+		if i < len(s.blocks) && s.blocks[i] > 0 {
+			run = 0
+			continue
+		}
+		run++
+		longest = max(longest, run)
+	}
+	return time.Duration(longest) * time.Second
+}
+
 // txID is a transaction's ID as the node computes it.
 func txID(tx []byte) [32]byte { return sha256.Sum256(tx) }

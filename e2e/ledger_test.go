@@ -101,6 +101,29 @@ func TestSeriesRate(t *testing.T) {
 	}
 }
 
+func TestSeriesLongestStall(t *testing.T) {
+	start := time.Unix(1000, 0)
+	s := newSeries(start)
+	for _, sec := range []int{0, 1, 5, 6, 9} {
+		s.add(start.Add(time.Duration(sec)*time.Second+100*time.Millisecond), 1, 1)
+	}
+	at := func(sec float64) time.Time { return start.Add(time.Duration(sec * float64(time.Second))) }
+	for _, tc := range []struct {
+		from, to float64
+		want     time.Duration
+	}{
+		{0, 10, 3 * time.Second},   // seconds 2, 3, 4 empty; then 7, 8
+		{0, 2, 0},                  // blocks every second
+		{0.5, 5, 3 * time.Second},  // second 0 is partial; 2, 3, 4 empty
+		{6.5, 12, 2 * time.Second}, // 7, 8 empty; 9 has a block; 10, 11 beyond the record
+		{7, 9, 2 * time.Second},
+	} {
+		if got := s.longestStall(at(tc.from), at(tc.to)); got != tc.want {
+			t.Errorf("[%v, %v): stall %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+}
+
 func TestVerdict(t *testing.T) {
 	ev := []Violation{{Kind: "evidence"}}
 	for _, tc := range []struct {

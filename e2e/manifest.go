@@ -152,6 +152,15 @@ type Step struct {
 	// the step's nodes, topology, groups and duration as for that action.
 	// The epoch transition is submitted while the fault is in place.
 	Fault string `toml:"fault"`
+	// LoadRate, when set, replaces load.rate for this step: from the
+	// window before the fault until the end of the window after recovery
+	// (a fault under heavy load).
+	LoadRate int `toml:"load_rate"`
+	// MaxStall, when set, bounds the longest run of whole seconds with no
+	// block finalized while the fault is in place; a longer one is a
+	// "stall" violation. Only for faults the network must ride through
+	// (kill, pause, disconnect of at most f validators).
+	MaxStall Duration `toml:"max_stall"`
 }
 
 // Schedule actions.
@@ -183,6 +192,7 @@ const (
 // name them in [expect] violations.
 var ViolationKinds = []string{
 	"recovery",    // finalization did not resume in time
+	"stall",       // finalization stopped longer than a step's max_stall during its fault
 	"fork",        // two nodes finalized different blocks at one height
 	"state",       // two nodes hold different state roots at one height
 	"chain",       // a block does not verify (certificate, parent link, timestamp)
@@ -365,6 +375,19 @@ func (s *Step) validate(names map[string]bool) error {
 		case sel == "leader", sel == "random", sel == "f", sel == "all", names[sel]:
 		default:
 			return fmt.Errorf("nodes: %q is neither a node or follower name nor leader, random, f or all", sel)
+		}
+	}
+	if s.LoadRate < 0 || s.LoadRate > maxRate {
+		return fmt.Errorf("load_rate = %d: want 0 to %d transactions per second", s.LoadRate, maxRate)
+	}
+	if ms := s.MaxStall.Duration; ms != 0 {
+		switch s.Action {
+		case ActionKill, ActionPause, ActionDisconnect:
+		default:
+			return fmt.Errorf("max_stall does not apply to %s: only to kill, pause and disconnect, which the network must ride through", s.Action)
+		}
+		if ms < time.Second || ms > maxDuration {
+			return fmt.Errorf("max_stall %v: want 1s to %v", ms, maxDuration)
 		}
 	}
 	d := s.Duration.Duration

@@ -55,6 +55,13 @@ func TestRepositoryManifests(t *testing.T) {
 				t.Errorf("%s lacks %s", name, want)
 			}
 		}
+		underLoad := false
+		for _, s := range m.Steps {
+			underLoad = underLoad || s.Action == ActionKill && s.LoadRate > m.Load.Rate && s.MaxStall.Duration > 0
+		}
+		if !underLoad {
+			t.Errorf("%s kills no node under a heavier load with a stall bound", name)
+		}
 		if m.Steps[0].Action != ActionStart || m.Steps[0].Interval.Duration == 0 {
 			t.Errorf("%s does not start staggered", name)
 		}
@@ -179,6 +186,9 @@ func TestBadManifests(t *testing.T) {
 		{base + "log_level = \"loud\"\n", "log_level"},
 		{base + "[genesis]\nblock_interval_ms = 5000\n", "block_interval_ms"},
 		{base + "[load]\nrate = -1\n", "load.rate"},
+		{step("action = \"kill\"\nnodes = [\"node1\"]\nduration = \"5s\"\nload_rate = 60000"), "load_rate = 60000"},
+		{step("action = \"partition\"\ntopology = \"split\"\nduration = \"5s\"\nmax_stall = \"3s\""), "max_stall does not apply to partition"},
+		{step("action = \"kill\"\nnodes = [\"node1\"]\nduration = \"5s\"\nmax_stall = \"100ms\""), "max_stall 100ms"},
 		{base + "[[node]]\nname = \"node9\"\n", "no such node"},
 		{step("action = \"explode\""), "unknown action"},
 		{step("action = \"epoch\"\nnodes = [\"node1\"]\nduration = \"5s\"\nfault = \"kill\""), "no epochs: set [genesis] epoch_views"},

@@ -32,10 +32,6 @@ const loadKeys = 1000
 // tried once on the next node, then counted as failed: the load is
 // open-loop and never queues.
 func (r *Runner) runLoad(ctx context.Context) {
-	rate := r.m.Load.Rate
-	if rate == 0 {
-		return
-	}
 	var runID [8]byte
 	rand.Read(runID[:])
 	var counter uint64
@@ -49,7 +45,7 @@ func (r *Runner) runLoad(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		carry += float64(rate) * loadTick.Seconds()
+		carry += float64(r.loadRate.Load()) * loadTick.Seconds()
 		n := int(carry)
 		carry -= float64(n)
 		if n == 0 {

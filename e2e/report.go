@@ -39,6 +39,9 @@ type StepReport struct {
 	BlocksBefore float64 `json:"blocks_per_s_before"`
 	BlocksDuring float64 `json:"blocks_per_s_during"`
 	BlocksAfter  float64 `json:"blocks_per_s_after"`
+	// StallS is the longest run of whole seconds in which no block was
+	// finalized while the fault was in place.
+	StallS int `json:"longest_stall_s"`
 	// Unacked counts transactions submitted during this step (until the
 	// next began) that were never acknowledged finalized by the end.
 	Unacked int `json:"unacked_txs"`
@@ -225,11 +228,11 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "step\taction\ttarget\tfault\tresume\trecovery\ttx/s before/during/after\tblocks/s before/during/after\tunacked\t")
+	fmt.Fprintln(tw, "step\taction\ttarget\tfault\tresume\trecovery\ttx/s before/during/after\tblocks/s before/during/after\tstall\tunacked\t")
 	for _, s := range rep.Steps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.0f / %.0f / %.0f\t%.1f / %.1f / %.1f\t%d\t\n", s.Index, s.Action, s.Target,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.0f / %.0f / %.0f\t%.1f / %.1f / %.1f\t%ds\t%d\t\n", s.Index, s.Action, s.Target,
 			s.Fault.Round(100*time.Millisecond), ms(s.Resume), ms(s.Recovery),
-			s.TxBefore, s.TxDuring, s.TxAfter, s.BlocksBefore, s.BlocksDuring, s.BlocksAfter, s.Unacked)
+			s.TxBefore, s.TxDuring, s.TxAfter, s.BlocksBefore, s.BlocksDuring, s.BlocksAfter, s.StallS, s.Unacked)
 	}
 	tw.Flush()
 	for _, s := range rep.Steps {

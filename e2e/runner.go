@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/floe-bft/floe/api"
@@ -69,6 +70,9 @@ type Runner struct {
 	finalMempools string
 	series        *series
 	start         time.Time
+	// loadRate is the load's current rate (load.rate, or a step's
+	// load_rate while that step runs).
+	loadRate atomic.Int64
 
 	step       int // 1-based index of the running step (0: setup)
 	violations []Violation
@@ -294,6 +298,7 @@ func (r *Runner) execute(ctx context.Context) {
 	r.start = time.Now()
 	r.series = newSeries(r.start)
 	r.report = r.newReport()
+	r.loadRate.Store(int64(r.m.Load.Rate))
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	trackCtx, stopTracker := context.WithCancel(ctx)
 	var loadDone, trackDone sync.WaitGroup

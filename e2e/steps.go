@@ -25,6 +25,14 @@ type fault struct {
 func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 	sr := StepReport{Action: s.Action, Recovery: -1, Resume: -1, began: time.Now()}
 	r.logf("step %d: %s", r.currentStep(), describeStep(s))
+	if s.LoadRate > 0 {
+		// The heavier load runs for a window before the fault too, so that
+		// "before" is measured under it.
+		prev := r.loadRate.Swap(int64(s.LoadRate))
+		defer r.loadRate.Store(prev)
+		r.logf("  load %d tx/s for this step; %s under it before the fault", s.LoadRate, r.m.Checks.Window.Duration)
+		sleep(ctx, r.m.Checks.Window.Duration)
+	}
 	before := time.Now()
 	f, err := r.apply(ctx, s)
 	if err != nil {
@@ -37,6 +45,12 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 	}
 	sr.TxBefore, sr.BlocksBefore = r.series.rate(before.Add(-r.m.Checks.Window.Duration), before)
 	sr.TxDuring, sr.BlocksDuring = r.series.rate(f.applied, f.healed)
+	stall := r.series.longestStall(f.applied, f.healed)
+	sr.StallS = int(stall / time.Second)
+	if s.MaxStall.Duration > 0 && stall > s.MaxStall.Duration {
+		r.violate("stall", "no block finalized for %s in a row while %s was %s (max_stall %s)",
+			stall, f.target, s.Action, s.MaxStall.Duration)
+	}
 	if err := r.checkContainers(ctx); err != nil {
 		return sr, err
 	}

@@ -29,6 +29,8 @@ type testnet struct {
 	dirs  []string
 	nodes []*node.Node
 	regs  []*prometheus.Registry
+	// mempoolTxs bounds each node's mempool (0: the node's default).
+	mempoolTxs int
 }
 
 func freePort(t *testing.T) string {
@@ -70,7 +72,7 @@ func newTestnet(t *testing.T, n int) *testnet {
 func (tn *testnet) start(i int) {
 	tn.t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg := node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg}
+	cfg := node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg, MempoolMaxTxs: tn.mempoolTxs}
 	if os.Getenv("FLOE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("n", i)
 	}

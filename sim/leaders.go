@@ -26,6 +26,24 @@ func (m *monitor) leaderRule(v model.View, parent *model.Block, older, inGap boo
 	if parent == nil {
 		return model.ZeroID, false
 	}
+	// A known answer stays right: blocks are only ever added, and a walk
+	// that ended at a missing block answered "unknown" (not memoized).
+	key := leaderKey{v, parent.ID(), older, inGap}
+	if id, ok := m.leaders[key]; ok {
+		return id, true
+	}
+	id, ok := m.scanLeader(v, parent, older, inGap)
+	if ok {
+		if len(m.leaders) >= 1<<14 {
+			clear(m.leaders)
+		}
+		m.leaders[key] = id
+	}
+	return id, ok
+}
+
+// scanLeader computes leaderRule by scanning the recorded ancestry.
+func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap bool) (model.NodeID, bool) {
 	com := m.s.committeeAt(v)
 	p := m.s.cfg.Reputation
 	span := model.View(16 + p.Lag + p.Window) // gap views + lag + window

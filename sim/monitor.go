@@ -75,11 +75,21 @@ type monitor struct {
 	// blocks and children index every block seen anywhere in the run.
 	blocks   map[model.Identifier]*model.Block
 	children map[model.Identifier][]model.Identifier
+	// leaders memoizes leaderOf for answers that more blocks cannot change
+	// (bounded: cleared when full).
+	leaders map[leaderKey]model.NodeID
+}
+
+type leaderKey struct {
+	view         model.View
+	parent       model.Identifier
+	older, inGap bool
 }
 
 func newMonitor(s *sim) *monitor {
 	return &monitor{s: s, watches: map[int]*watch{}, lock: map[model.NodeID]model.View{},
-		blocks: map[model.Identifier]*model.Block{}, children: map[model.Identifier][]model.Identifier{}}
+		blocks: map[model.Identifier]*model.Block{}, children: map[model.Identifier][]model.Identifier{},
+		leaders: map[leaderKey]model.NodeID{}}
 }
 
 func (m *monitor) breach(in *instance, rule, format string, args ...any) {

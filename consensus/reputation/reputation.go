@@ -136,6 +136,15 @@ type Blocks interface {
 // Ancestors that blocks does not hold, or that belong to another epoch's
 // committee, end the walk (their activity is not counted).
 func Leader(sched committee.Schedule, p Params, v model.View, parent *model.Block, blocks Blocks) (model.NodeID, error) {
+	return LeaderMemo(sched, p, v, parent, blocks, nil)
+}
+
+// LeaderMemo is Leader with memo remembering whom each failed-view gap
+// blames, for a caller that looks up many leaders over one chain (every
+// lookup whose window holds a gap would otherwise attribute it again). The
+// memo assumes that the schedule does not change and that blocks does not
+// lose the ancestry of a gap it has attributed; nil: no memo.
+func LeaderMemo(sched committee.Schedule, p Params, v model.View, parent *model.Block, blocks Blocks, memo *Memo) (model.NodeID, error) {
 	com, err := sched.CommitteeAt(v)
 	if err != nil {
 		return model.ZeroID, err
@@ -143,47 +152,111 @@ func Leader(sched committee.Schedule, p Params, v model.View, parent *model.Bloc
 	if !p.Enabled() || parent == nil || parent.View >= v {
 		return com.Leader(v), nil
 	}
-	return lookup(sched, com, p, v, parent, blocks, true, true), nil
+	return lookup(sched, com, p, v, parent, blocks, memo), nil
 }
 
-// lookup draws the leader of v for a block extending parent. With
-// olderGaps, leaders of failed views further down the ancestry (found by
-// this function without olderGaps) weigh zero while recent; with
-// gapMarks, so do the leaders of the views between parent and v.
-func lookup(sched committee.Schedule, com *committee.Committee, p Params, v model.View, parent *model.Block, blocks Blocks, olderGaps, gapMarks bool) model.NodeID {
-	h := history{com: com, p: p, seen: make([][]model.View, com.Size()), failedAt: make([][]model.View, com.Size())}
-	gaps := h.walk(sched, v, parent, blocks)
-	if olderGaps {
-		blame := func(u model.View, id model.NodeID) {
-			if i, err := com.Index(id); err == nil {
-				h.failedAt[i] = append(h.failedAt[i], u)
+// Memo remembers whom the rule blames for each failed-view gap, keyed by
+// the gap's parent and the view of the block that ended it. Bounded; not
+// safe for concurrent use.
+type Memo struct {
+	gaps map[gapKey][]blamed
+}
+
+type gapKey struct {
+	parent model.Identifier
+	view   model.View
+}
+
+// blamed is one member (canonical index) blamed for a failed view.
+type blamed struct {
+	view   model.View
+	member int
+}
+
+// memoSize bounds a Memo: a lookup reads at most ~Span/2 gaps.
+const memoSize = 4096
+
+// NewMemo returns an empty memo.
+func NewMemo() *Memo { return &Memo{gaps: map[gapKey][]blamed{}} }
+
+// Reset forgets everything (the schedule changed).
+func (m *Memo) Reset() { clear(m.gaps) }
+
+// lookup draws the leader of v for a block extending parent. Leaders of
+// failed views further down the ancestry (found by the same rule without
+// that blame) weigh zero while recent, and so do the leaders of the views
+// between parent and v.
+func lookup(sched committee.Schedule, com *committee.Committee, p Params, v model.View, parent *model.Block, blocks Blocks, memo *Memo) model.NodeID {
+	h, gaps := walk(sched, com, p, v, parent, blocks)
+	for _, g := range gaps {
+		var key gapKey
+		if memo != nil {
+			key = gapKey{g.parent.ID(), g.view}
+			if bs, ok := memo.gaps[key]; ok {
+				for _, b := range bs {
+					h.failedAt[b.member] = append(h.failedAt[b.member], b.view)
+				}
+				continue
 			}
 		}
-		for _, g := range gaps {
-			first := g.parent.View + 1
-			if c, err := sched.CommitteeAt(first + 1); err == nil && c == com {
-				// The first failed view may have failed because the leader
-				// that would have aggregated its votes was down: with a lag
-				// of at least 2, that leader (of first+1, for a block of
-				// view first extending the gap's parent) depends on the
-				// parent's history only, so it can be named.
-				blame(first, lookup(sched, com, p, first+1, g.parent, blocks, false, false))
+		before := make([]int, len(h.failedAt))
+		for i, f := range h.failedAt {
+			before[i] = len(f)
+		}
+		// Every draw for this gap reads g.parent's ancestry: walk it once,
+		// from below the gap's first view. Reading further down than a
+		// later view of the gap needs changes nothing, since a draw for u
+		// only asks about activity in [u−Lag−Window, u−Lag).
+		first := g.parent.View + 1
+		gh, _ := walk(sched, com, p, first, g.parent, blocks)
+		if c, err := sched.CommitteeAt(first + 1); err == nil && c == com {
+			// The first failed view may have failed because the leader
+			// that would have aggregated its votes was down: with a lag
+			// of at least 2, that leader (of first+1, for a block of view
+			// first extending the gap's parent) depends on the parent's
+			// history only, so it can be named.
+			h.blame(first, gh.leader(first+1, g.parent.View, false))
+		}
+		for u := gapStart(g.parent.View, g.view); u < g.view; u++ {
+			if c, err := sched.CommitteeAt(u); err == nil && c == com {
+				h.blame(u, gh.leader(u, g.parent.View, true))
 			}
-			for u := gapStart(g.parent.View, g.view); u < g.view; u++ {
-				if c, err := sched.CommitteeAt(u); err == nil && c == com {
-					blame(u, lookup(sched, com, p, u, g.parent, blocks, false, true))
+		}
+		if memo != nil {
+			var bs []blamed
+			for i, f := range h.failedAt {
+				for _, u := range f[before[i]:] {
+					bs = append(bs, blamed{u, i})
 				}
 			}
+			if len(memo.gaps) >= memoSize {
+				clear(memo.gaps)
+			}
+			memo.gaps[key] = bs
 		}
 	}
-	marked := make([]bool, com.Size())
+	return h.leader(v, parent.View, true)
+}
+
+// leader draws the leader of v for a block extending a parent of view
+// parentView, whose ancestry h holds; with gapMarks, the leaders of the
+// views between them weigh zero.
+func (h *history) leader(v, parentView model.View, gapMarks bool) model.NodeID {
+	marked := make([]bool, h.com.Size())
 	if gapMarks {
-		for u := gapStart(parent.View, v); u < v; u++ {
-			i, _ := com.Index(h.draw(u, marked)) // the draw returns a member
+		for u := gapStart(parentView, v); u < v; u++ {
+			i, _ := h.com.Index(h.draw(u, marked)) // the draw returns a member
 			marked[i] = true
 		}
 	}
 	return h.draw(v, marked)
+}
+
+// blame records that member id led (or was to aggregate) the failed view u.
+func (h *history) blame(u model.View, id model.NodeID) {
+	if i, err := h.com.Index(id); err == nil {
+		h.failedAt[i] = append(h.failedAt[i], u)
+	}
 }
 
 // gapStart is the first view of a gap (parentView, v) whose leader is
@@ -214,20 +287,22 @@ type history struct {
 }
 
 // walk records the activity in parent's ancestry down to v − span and
-// returns the gaps it passed (blocks whose parent it holds).
-func (h *history) walk(sched committee.Schedule, v model.View, parent *model.Block, blocks Blocks) []gap {
+// returns it with the gaps it passed (blocks whose parent it holds).
+func walk(sched committee.Schedule, com *committee.Committee, p Params, v model.View, parent *model.Block, blocks Blocks) (*history, []gap) {
+	n := com.Size()
+	h := &history{com: com, p: p, seen: make([][]model.View, n), failedAt: make([][]model.View, n)}
 	var lowest model.View
-	if span := h.p.span(); v > span {
+	if span := p.span(); v > span {
 		lowest = v - span
 	}
 	var gaps []gap
 	same := func(view model.View) bool {
 		c, err := sched.CommitteeAt(view)
-		return err == nil && c == h.com
+		return err == nil && c == com
 	}
 	for b := parent; b != nil && b.View >= lowest && same(b.View); {
 		h.record(b.ProposerID, b.View)
-		if qc := b.QC; qc != nil && qc.View >= lowest && same(qc.View) && qc.Signers.Size() == h.com.Size() {
+		if qc := b.QC; qc != nil && qc.View >= lowest && same(qc.View) && qc.Signers.Size() == n {
 			for _, i := range qc.Signers.Indices() {
 				h.add(i, qc.View)
 			}
@@ -245,9 +320,11 @@ func (h *history) walk(sched committee.Schedule, v model.View, parent *model.Blo
 	// between its own view and its parent's); sort anyway so the search
 	// below never depends on it.
 	for _, s := range h.seen {
-		sort.Slice(s, func(a, b int) bool { return s[a] > s[b] })
+		if !sort.SliceIsSorted(s, func(a, b int) bool { return s[a] > s[b] }) {
+			sort.Slice(s, func(a, b int) bool { return s[a] > s[b] })
+		}
 	}
-	return gaps
+	return h, gaps
 }
 
 // failedRecently reports whether member i led a failed view of an older
