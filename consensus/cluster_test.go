@@ -33,6 +33,15 @@ type cluster struct {
 	// reputation is every replica's leader-reputation rule (set before
 	// start; the verifier then leaves the proposer check to the cores).
 	reputation reputation.Params
+	// timerRace makes a replica's timer lose to a message due within this
+	// much after it, as in a node whose loop selects among ready channels
+	// and re-arms its one timer from every output: the message is stepped
+	// first and its output replaces the timer.
+	timerRace time.Duration
+	// jitter adds up to this much to each message's latency (a fixed
+	// pseudo-random sequence, so runs repeat).
+	jitter time.Duration
+	sent   uint64
 
 	cores  []*consensus.Core // nil while down
 	stored []consensus.State // what each replica persisted
@@ -50,6 +59,16 @@ type envelope struct {
 	at       time.Time
 	from, to int
 	msg      consensus.Message
+}
+
+// delay is the next message's one-way delay: latency plus jitter.
+func (c *cluster) delay() time.Duration {
+	if c.jitter <= 0 {
+		return latency
+	}
+	c.sent++
+	x := c.sent * 0x9E3779B97F4A7C15 // Fibonacci hashing: a cheap fixed sequence
+	return latency + time.Duration(x>>33)%c.jitter
 }
 
 // latency is the one-way delay of every message.
@@ -183,11 +202,11 @@ func (c *cluster) apply(i int, out consensus.Output, err error) {
 		if m.Broadcast {
 			for j := range c.cores {
 				if j != i {
-					c.queue = append(c.queue, envelope{c.now.Add(latency), i, j, m})
+					c.queue = append(c.queue, envelope{c.now.Add(c.delay()), i, j, m})
 				}
 			}
 		} else {
-			c.queue = append(c.queue, envelope{c.now.Add(latency), i, c.index(m.To), m})
+			c.queue = append(c.queue, envelope{c.now.Add(c.delay()), i, c.index(m.To), m})
 		}
 	}
 	// Blocks asked for are served from whoever has them (instant sync).
@@ -250,6 +269,15 @@ func (c *cluster) advance(d time.Duration) {
 		for k, e := range c.queue {
 			if !e.at.After(end) && (msg < 0 || e.at.Before(c.queue[msg].at)) {
 				msg = k
+			}
+		}
+		timerFirst := next >= 0 && (msg < 0 || c.timers[next].Before(c.queue[msg].at))
+		if timerFirst && c.timerRace > 0 {
+			for k, e := range c.queue {
+				if e.to == next && !e.at.After(c.timers[next].Add(c.timerRace)) && !e.at.After(end) {
+					msg, next = k, -1 // this message wins the race
+					break
+				}
 			}
 		}
 		switch {

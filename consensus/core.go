@@ -205,6 +205,13 @@ func (c *Core) Step(now time.Time, ev Event) (Output, error) {
 	default:
 		err = fmt.Errorf("%w: unknown event %T", ErrInvalid, ev)
 	}
+	if _, timer := ev.(TimerEvent); !timer && !IsFatal(err) && !c.proposeAt.IsZero() && !c.now.Before(c.proposeAt) {
+		// The proposal time passed while this event was pending: a driver
+		// that re-arms its one timer from every output may never deliver
+		// the timer event for it (finish does not arm a time already
+		// passed), so any event after that time proposes.
+		c.tryPropose()
+	}
 	return c.finish(), err
 }
 
