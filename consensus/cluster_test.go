@@ -30,6 +30,8 @@ type cluster struct {
 	interval  time.Duration // MinBlockInterval
 	idle      time.Duration // IdleBlockInterval (payloads report work from the work flag)
 	work      bool
+	// fills: payloads report a full block when full is set (BlockFiller).
+	fills, full bool
 	// reputation is every replica's leader-reputation rule (set before
 	// start; the verifier then leaves the proposer check to the cores).
 	reputation reputation.Params
@@ -88,6 +90,14 @@ type workPayloads struct {
 }
 
 func (w workPayloads) HasWork(*model.Block) bool { return *w.work }
+
+// fillPayloads report whether a block would be full.
+type fillPayloads struct {
+	testPayloads
+	full *bool
+}
+
+func (f fillPayloads) Full(*model.Block) bool { return *f.full }
 
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
@@ -148,6 +158,9 @@ func (c *cluster) start(i int) {
 	var payloads consensus.Payloads = testPayloads{}
 	if c.idle > 0 {
 		payloads = workPayloads{work: &c.work}
+	}
+	if c.fills {
+		payloads = fillPayloads{full: &c.full}
 	}
 	core, err := consensus.New(consensus.Config{
 		Self: c.ids[i], Key: c.keys[i], Scheme: crypto.Fast(), Schedule: c.committee,

@@ -36,6 +36,15 @@ type WorkReporter interface {
 	HasWork(parent *model.Block) bool
 }
 
+// BlockFiller is an optional interface of Payloads: a leader waiting out
+// Config.MinBlockInterval proposes at once when a block extending parent
+// would already be full, so a long interval batches light load into fewer
+// blocks without slowing heavy load.
+type BlockFiller interface {
+	// Full reports whether a block extending parent would be full.
+	Full(parent *model.Block) bool
+}
+
 // Faults switches off protocol rules. Only tests set it, to prove that the
 // simulator catches a replica that breaks them; a node never does.
 type Faults struct {
@@ -68,7 +77,8 @@ type Config struct {
 	// before it proposes. Jolteon is optimistically responsive, so without it
 	// an idle network spins through empty views as fast as messages travel;
 	// a few milliseconds let transactions accumulate and cap the block rate.
-	// Zero proposes at once (the simulator).
+	// A leader whose Payloads implement BlockFiller and report a full block
+	// does not wait. Zero proposes at once (the simulator).
 	MinBlockInterval time.Duration
 	// IdleBlockInterval makes a leader with nothing to order (Payloads
 	// implements WorkReporter and says so) wait this long after entering

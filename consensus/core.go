@@ -468,7 +468,7 @@ func (c *Core) tryPropose() {
 	if sd.HighestProposedView >= view || sd.HighestAcknowledgedView >= view {
 		return
 	}
-	if c.now.Before(c.proposeAt) {
+	if c.now.Before(c.proposeAt) && !c.fullBlockReady(parent) {
 		return // the timer brings us back
 	}
 	if c.waitForVotes(view, qc) {
@@ -732,9 +732,22 @@ func (c *Core) hasWork() bool {
 	return parent == nil || wr.HasWork(parent)
 }
 
+// fullBlockReady reports whether a leader waiting out the minimum block
+// interval (not an idle wait, not a wait for votes) has a full block to
+// propose, which need not wait.
+func (c *Core) fullBlockReady(parent *model.Block) bool {
+	f, ok := c.cfg.Payloads.(BlockFiller)
+	return ok && !c.idle && !c.awaiting && parent != nil && f.Full(parent)
+}
+
 // onWork ends an idle wait: the leader proposes as soon as the ordinary
-// block interval since the view's start allows.
+// block interval since the view's start allows. During the ordinary
+// interval, work may have filled a block.
 func (c *Core) onWork() {
+	if !c.idle && c.now.Before(c.proposeAt) {
+		c.tryPropose()
+		return
+	}
 	if !c.idle || c.proposeAt.IsZero() {
 		return
 	}

@@ -396,3 +396,32 @@ func TestRestartedReplicasCountTheirOwnTimeouts(t *testing.T) {
 		t.Fatalf("three restarted replicas of four stay in view %d: their own persisted timeouts are not counted", view)
 	}
 }
+
+// A long minimum block interval batches light load, but a leader with a
+// full block proposes at once: the block rate follows the interval while
+// blocks are not full and the network's speed when they are.
+func TestFullBlocksDoNotWaitForTheBlockInterval(t *testing.T) {
+	c := newCluster(t, 4)
+	c.interval = 200 * time.Millisecond
+	c.fills = true
+	c.startAll()
+	c.advance(5 * time.Second)
+	h0 := c.finalHeight(0)
+	c.advance(10 * time.Second)
+	light := c.finalHeight(0) - h0
+	c.full = true
+	c.advance(time.Second) // the views already waiting finish their wait
+	h1 := c.finalHeight(0)
+	c.advance(10 * time.Second)
+	heavy := c.finalHeight(0) - h1
+	c.checkNoConflicts()
+	// 10 s at one view per 200 ms is 50 blocks; full blocks go at one
+	// round trip per view (latency 5 ms each way: ~100 views a second).
+	if light < 40 || light > 55 {
+		t.Errorf("blocks not full: %d blocks in 10 s with a 200 ms interval", light)
+	}
+	if heavy < 10*light {
+		t.Errorf("full blocks: %d blocks in 10 s, against %d while not full: they waited for the interval", heavy, light)
+	}
+	t.Logf("10 s: %d blocks not full, %d full", light, heavy)
+}

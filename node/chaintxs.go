@@ -139,6 +139,21 @@ func (c *chainTxs) ancestry(parent model.Identifier, parentHeight uint64) (block
 	return blocks, txs, true
 }
 
+// unfinalizedTxs counts the transactions the blocks of the chain ending at
+// parent carry above the finalized height (ok false: a block is unknown).
+func (c *chainTxs) unfinalizedTxs(parent model.Identifier, parentHeight uint64) (n int, ok bool) {
+	id, h := parent, parentHeight
+	for h > c.finalHeight {
+		b, known := c.blocks[id]
+		if !known {
+			return 0, false
+		}
+		n += len(b.ids)
+		id, h = b.parent, b.height-1
+	}
+	return n, true
+}
+
 // onChain reports whether a block at height whose unfinalized ancestors
 // are ancestors may not carry tx: one of them carries it, or it was
 // finalized within the window below height.

@@ -82,7 +82,10 @@ func TestKillUnderMaximumLoad(t *testing.T) {
 	}
 	tn := newTestnet(t, 4)
 	tn.gen.Params.TimeoutMinMS = 1000 // a loaded 2-core machine under -race must not time out honest views
-	tn.mempoolTxs = 10_000
+	// Small blocks and pools keep every pool full and views short even
+	// under -race on a loaded 2-core machine.
+	tn.gen.Params.MaxBlockTxs = 500
+	tn.mempoolTxs = 5_000
 	tn.startAll()
 	waitFor(t, "first blocks", 20*time.Second, func() bool { return tn.minExecuted(all(4)...) >= 2 })
 

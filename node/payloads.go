@@ -53,6 +53,22 @@ func (p *payloads) HasWork(parent *model.Block) bool {
 	return !ok || txs
 }
 
+// Full tells a leader waiting out the block interval whether a block
+// extending parent would already be full: the mempool, less what the
+// unfinalized chain below the block carries, holds a block's worth.
+func (p *payloads) Full(parent *model.Block) bool {
+	count, bytes := p.n.mempool.Size()
+	if count < p.maxTxs && bytes < p.maxBytes {
+		return false
+	}
+	onChain, ok := p.n.chain.unfinalizedTxs(parent.ID(), parent.Height)
+	if !ok || onChain >= count {
+		return false
+	}
+	free := count - onChain
+	return free >= p.maxTxs || bytes/count*free >= p.maxBytes
+}
+
 // DecodeTxs returns the transactions of a block payload: none for a block
 // that carries service events.
 func DecodeTxs(payload []byte, maxTxs int) ([][]byte, error) {

@@ -182,7 +182,7 @@ func prepareEpochNet(t *testing.T, dir string, epochViews uint64) (*testnetSetup
 		t.Fatal(err)
 	}
 	t.Setenv(envRunMain, "1")
-	ts, err := setupTestnetEpochs(filepath.Join(dir, "net"), 4, "info", epochViews, 0)
+	ts, err := setupTestnetEpochs(filepath.Join(dir, "net"), 4, "info", epochViews, 0, testnetParams().BlockIntervalMS)
 	if err != nil {
 		t.Fatal(err)
 	}

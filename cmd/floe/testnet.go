@@ -58,6 +58,8 @@ type testnetOptions struct {
 	killAt   time.Duration
 	// idleMS is the genesis idle block interval (idle_block_interval_ms).
 	idleMS int64
+	// blockMS is the genesis minimum block interval (block_interval_ms).
+	blockMS int64
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -110,6 +112,7 @@ more (see docs/cli.md).`,
 	f.Uint64Var(&o.epochViews, "epoch-views", 0, "epoch length in views; with it one extra validator is started and every epoch the committee rotates (0: one epoch forever)")
 	f.IntVar(&o.maxPending, "max-pending", 10_000, "with --rate max: most submitted transactions not yet finalized (0: no limit but the mempools)")
 	f.Int64Var(&o.idleMS, "idle-block-interval-ms", genesis.DefaultIdleBlockIntervalMS, "how long a leader with nothing to order waits before proposing (0: no idle pacing)")
+	f.Int64Var(&o.blockMS, "block-interval-ms", testnetParams().BlockIntervalMS, "how long a leader waits after entering its view before proposing (batches light load into fewer blocks)")
 	f.StringVar(&o.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }
@@ -142,8 +145,12 @@ func (o *testnetOptions) validate() (int, error) {
 	if o.maxPending < 0 {
 		return 0, fmt.Errorf("--max-pending must not be negative")
 	}
-	if p := testnetParams(); o.idleMS != 0 && (o.idleMS < p.BlockIntervalMS || o.idleMS >= p.TimeoutMinMS) {
-		return 0, fmt.Errorf("--idle-block-interval-ms must be 0 or in [%d, %d)", p.BlockIntervalMS, p.TimeoutMinMS)
+	p := testnetParams()
+	if o.blockMS < 0 || o.blockMS >= p.TimeoutMinMS {
+		return 0, fmt.Errorf("--block-interval-ms must be in [0, %d)", p.TimeoutMinMS)
+	}
+	if o.idleMS != 0 && (o.idleMS < o.blockMS || o.idleMS >= p.TimeoutMinMS) {
+		return 0, fmt.Errorf("--idle-block-interval-ms must be 0 or in [%d, %d)", o.blockMS, p.TimeoutMinMS)
 	}
 	if o.kill != "" {
 		name, at, ok := strings.Cut(o.kill, "@")
@@ -229,7 +236,7 @@ func (o *testnetOptions) run(ctx context.Context, rate int, stdout, stderr io.Wr
 		return fmt.Errorf("finding the floe binary: %w", err)
 	}
 	shape, _ := newTxShape(o.txSize, testnetKeySpace) // validated
-	ts, err := setupTestnetEpochs(o.dir, o.nodes, o.logLevel, o.epochViews, o.idleMS)
+	ts, err := setupTestnetEpochs(o.dir, o.nodes, o.logLevel, o.epochViews, o.idleMS, o.blockMS)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func testnetKeys(i int) (*genesis.NodeKeys, error) {
 // setupTestnet writes keys, configuration and a shared genesis for n nodes
 // under dir (dir/node0, dir/node1, ...; dir/genesis.json).
 func setupTestnet(dir string, n int, logLevel string) ([]*testnetNode, error) {
-	ts, err := setupTestnetEpochs(dir, n, logLevel, 0, 0)
+	ts, err := setupTestnetEpochs(dir, n, logLevel, 0, 0, testnetParams().BlockIntervalMS)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ type testnetSetup struct {
 // epochs last that many views, governance is the testnet key, and one more
 // node is prepared outside the genesis committee, so that committees can
 // rotate (see rotation).
-func setupTestnetEpochs(dir string, n int, logLevel string, epochViews uint64, idleBlockIntervalMS int64) (*testnetSetup, error) {
+func setupTestnetEpochs(dir string, n int, logLevel string, epochViews uint64, idleBlockIntervalMS, blockIntervalMS int64) (*testnetSetup, error) {
 	if err := prepareTestnetDir(dir); err != nil {
 		return nil, err
 	}
@@ -150,6 +150,7 @@ func setupTestnetEpochs(dir string, n int, logLevel string, epochViews uint64, i
 		params.TestEpochs(epochViews)
 	}
 	params.IdleBlockIntervalMS = idleBlockIntervalMS
+	params.BlockIntervalMS = blockIntervalMS
 	seed := crypto.Sum([]byte("floe testnet leader seed"))
 	g, err := buildGenesis(testnetChainID, vals[:n], params, fmt.Sprintf("%x", seed), "")
 	if err != nil {
