@@ -73,10 +73,15 @@ type Config struct {
 	// MaxPendingProposals bounds proposals held while their parent is
 	// fetched (default 128).
 	MaxPendingProposals int
-	// MinBlockInterval makes a leader wait this long after entering its view
-	// before it proposes. Jolteon is optimistically responsive, so without it
-	// an idle network spins through empty views as fast as messages travel;
-	// a few milliseconds let transactions accumulate and cap the block rate.
+	// MinBlockInterval keeps a leader's block at least this long after its
+	// parent: it waits until this long after the parent's proposal reached
+	// it (or after entering its view, when a TC opened the view or the
+	// parent came by sync). The parent's certifying round trip runs inside
+	// the interval, so under load a view lasts the interval, not the
+	// interval plus a round trip. Jolteon is optimistically responsive, so
+	// without it an idle network spins through empty views as fast as
+	// messages travel; a few milliseconds let transactions accumulate and
+	// cap the block rate.
 	// A leader whose Payloads implement BlockFiller and report a full block
 	// does not wait. Zero proposes at once (the simulator).
 	MinBlockInterval time.Duration

@@ -100,6 +100,12 @@ type Core struct {
 	// views) until proposeAt.
 	awaiting  bool
 	viewStart time.Time
+	// seenID is the newest block this replica proposed or received as a
+	// proposal, and seenAt when: the minimum block interval of the view
+	// its QC opens runs from then, so the round trip that certifies a
+	// block overlaps the next block's interval instead of adding to it.
+	seenID model.Identifier
+	seenAt time.Time
 
 	out          Output
 	fetching     map[model.Identifier]bool
@@ -351,6 +357,7 @@ func (c *Core) addProposal(p *model.Proposal) error {
 	if err := c.addBlock(b); err != nil {
 		return err
 	}
+	c.seenID, c.seenAt = b.ID(), c.now
 	c.tryVote(b)
 	return c.afterBlocksAdded()
 }
@@ -509,6 +516,7 @@ func (c *Core) tryPropose() {
 	if err := c.addBlock(b); err != nil {
 		return
 	}
+	c.seenID, c.seenAt = b.ID(), c.now
 	c.tryVote(b)
 }
 
@@ -689,7 +697,7 @@ func (c *Core) enterView() {
 		case c.cfg.IdleBlockInterval > 0 && !c.hasWork():
 			c.proposeAt, c.idle = c.now.Add(c.cfg.IdleBlockInterval), true
 		case c.cfg.MinBlockInterval > 0:
-			c.proposeAt = c.now.Add(c.cfg.MinBlockInterval)
+			c.proposeAt = c.intervalEnd()
 		}
 	}
 	c.votes.Prune(view - 1)
@@ -752,11 +760,27 @@ func (c *Core) onWork() {
 		return
 	}
 	c.idle = false
-	c.proposeAt = c.viewStart.Add(c.cfg.MinBlockInterval)
-	if !c.proposeAt.After(c.now) {
-		c.proposeAt = c.now
-	}
+	c.proposeAt = c.intervalEnd()
 	c.tryPropose()
+}
+
+// intervalEnd is when the minimum block interval of the current view ends:
+// MinBlockInterval after the parent's proposal reached this replica when the
+// view was entered by that block's QC (the blocks are then at least the
+// interval apart, and the certifying round trip runs inside it), or after
+// the view's start otherwise (a TC, a parent synced or never seen as a
+// proposal). Never before now.
+func (c *Core) intervalEnd() time.Time {
+	from := c.viewStart
+	qc := c.pm.NewestQC()
+	if qc.BlockID == c.seenID && qc.View+1 == c.pm.CurrentView() && c.seenAt.Before(from) {
+		from = c.seenAt
+	}
+	end := from.Add(c.cfg.MinBlockInterval)
+	if end.Before(c.now) {
+		return c.now
+	}
+	return end
 }
 
 // --- sync --------------------------------------------------------------------
