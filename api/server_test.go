@@ -85,7 +85,7 @@ func newFake(t *testing.T) *fakeBackend {
 		state: map[string][]byte{"alice": []byte("42")},
 		subs:  make(chan chan node.FinalizedBlock, 4),
 	}
-	root, err := model.NewRootBlock(0, 0, 1_700_000_000_000, []byte("floe genesis:test"))
+	root, err := model.NewRootBlock(testChain, 0, 0, 1_700_000_000_000, []byte("floe genesis:test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func testBlock(t *testing.T, parent *model.Block, txs [][]byte, withTC bool) *mo
 		t.Fatal(err)
 	}
 	payload := encodeTestPayload(txs)
-	h := model.Header{View: parent.View + 1, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
+	h := model.Header{ChainID: parent.ChainID, View: parent.View + 1, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
 		ProposerID: crypto.Sum([]byte("n1")), Timestamp: parent.Timestamp + 1000, PayloadHash: model.PayloadHash(payload)}
 	if withTC {
 		h.View = parent.View + 2
@@ -729,3 +729,6 @@ func (f *binaryFake) SubmitTxs(txs [][]byte) []node.SubmitResult {
 	}
 	return out
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

@@ -45,6 +45,11 @@ type cluster struct {
 	jitter time.Duration
 	sent   uint64
 
+	// stopOnFatal: a replica whose core returns a fatal error stops (its
+	// error is kept in fatal) instead of failing the test.
+	stopOnFatal bool
+	fatal       map[int]error
+
 	cores  []*consensus.Core // nil while down
 	stored []consensus.State // what each replica persisted
 	timers []time.Time
@@ -72,6 +77,9 @@ func (c *cluster) delay() time.Duration {
 	x := c.sent * 0x9E3779B97F4A7C15 // Fibonacci hashing: a cheap fixed sequence
 	return latency + time.Duration(x>>33)%c.jitter
 }
+
+// testChain is the chain every test network here runs.
+var testChain = model.MainChain("test")
 
 // latency is the one-way delay of every message.
 const latency = 5 * time.Millisecond
@@ -122,9 +130,9 @@ func newCluster(t *testing.T, n int) *cluster {
 		t.Fatal(err)
 	}
 	c.committee = com
-	root, _ := model.NewRootBlock(0, 0, c.now.UnixMilli(), []byte("genesis"))
+	root, _ := model.NewRootBlock(testChain, 0, 0, c.now.UnixMilli(), []byte("genesis"))
 	rootQC, _ := model.NewRootQC(0, root.ID(), n)
-	c.verifier = verify.New(com, scheme, rootQC)
+	c.verifier = verify.New(root.ChainID, com, scheme, rootQC)
 	c.genesis = consensus.GenesisState(root, rootQC)
 	c.cores = make([]*consensus.Core, n)
 	c.stored = make([]consensus.State, n)
@@ -187,7 +195,15 @@ func (c *cluster) crash(i int) { c.cores[i] = nil }
 func (c *cluster) apply(i int, out consensus.Output, err error) {
 	c.t.Helper()
 	if consensus.IsFatal(err) {
-		c.t.Fatalf("replica %d: fatal: %v", i, err)
+		if !c.stopOnFatal {
+			c.t.Fatalf("replica %d: fatal: %v", i, err)
+		}
+		if c.fatal == nil {
+			c.fatal = make(map[int]error)
+		}
+		c.fatal[i] = err
+		c.cores[i] = nil // a node stops loudly; nothing of this output leaves it
+		return
 	}
 	// Persist.
 	st := &c.stored[i]

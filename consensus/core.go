@@ -108,6 +108,10 @@ type Core struct {
 	seenAt time.Time
 
 	out          Output
+	// fatal is the first fatal error met where no caller could take it (a
+	// signer or our own block failing while proposing or voting). Step and
+	// Start return it, now and ever after: the replica must stop.
+	fatal        error
 	fetching     map[model.Identifier]bool
 	lastSafety   safety.Data
 	lastLiveness pacemaker.Data
@@ -128,7 +132,7 @@ func New(cfg Config, st State) (*Core, error) {
 	c := &Core{
 		cfg:          cfg,
 		schedule:     cfg.Schedule,
-		safety:       safety.New(cfg.Self, cfg.Key, st.Safety, cfg.Faults.Safety),
+		safety:       safety.New(st.Root.ChainID, cfg.Self, cfg.Key, st.Safety, cfg.Faults.Safety),
 		pm:           pm,
 		forks:        forks.New(st.Root, cfg.Faults.Forks),
 		votes:        aggregate.NewVotes(cfg.Schedule, cfg.Scheme),
@@ -176,19 +180,25 @@ func New(cfg Config, st State) (*Core, error) {
 // Start arms the first timer and lets a leader propose. Its output may also
 // finalize blocks whose 2-chain was persisted before a crash.
 func (c *Core) Start(now time.Time) (Output, error) {
+	if c.fatal != nil {
+		return Output{}, c.fatal
+	}
 	c.begin(now)
 	c.deadline = now.Add(c.pm.TimeoutDuration())
 	err := c.processQC(c.pm.NewestQC())
 	if err == nil {
 		c.tryPropose()
 	}
-	return c.finish(), err
+	return c.finish(), c.orFatal(err)
 }
 
 // Step feeds one event to the core. The output is valid even when an error
 // is returned: apply it. A benign error (see IsFatal) means the input was
 // dropped; a fatal one means the replica must stop.
 func (c *Core) Step(now time.Time, ev Event) (Output, error) {
+	if c.fatal != nil {
+		return Output{}, c.fatal
+	}
 	c.begin(now)
 	var err error
 	switch e := ev.(type) {
@@ -218,7 +228,25 @@ func (c *Core) Step(now time.Time, ev Event) (Output, error) {
 		// passed), so any event after that time proposes.
 		c.tryPropose()
 	}
-	return c.finish(), err
+	return c.finish(), c.orFatal(err)
+}
+
+// fail records err if it is fatal (the first one wins).
+func (c *Core) fail(err error) {
+	if c.fatal == nil && IsFatal(err) {
+		c.fatal = err
+	}
+}
+
+// orFatal returns the recorded fatal error if there is one, else err.
+func (c *Core) orFatal(err error) error {
+	if IsFatal(err) {
+		c.fail(err)
+	}
+	if c.fatal != nil {
+		return c.fatal
+	}
+	return err
 }
 
 // CurrentView is the view the replica is in.
@@ -444,11 +472,13 @@ func (c *Core) tryVote(b *model.Block) {
 	}
 	next, err := c.leaderFor(b.View+1, b)
 	if err != nil {
-		return // the next view's committee is not known yet: no one to send to
+		c.fail(err) // benign when the next view's committee is not known yet: no one to send to
+		return
 	}
 	vote, err := c.safety.ProduceVote(b, c.pm.CurrentView())
 	if err != nil {
-		return // refused: already acted in this view, or not safe
+		c.fail(err) // refused (already acted in this view, or not safe) is benign; a signer failure is not
+		return
 	}
 	// Sent even when this replica leads the next view: the caller loops
 	// messages addressed to itself back in as events, so every signature the
@@ -468,7 +498,11 @@ func (c *Core) tryPropose() {
 		c.fetch(qc.BlockID)
 		return
 	}
-	if err != nil || leader != c.cfg.Self {
+	if err != nil {
+		c.fail(err) // an unknown committee is benign: we may lead once it is known
+		return
+	}
+	if leader != c.cfg.Self {
 		return
 	}
 	sd := c.safety.Data()
@@ -485,7 +519,9 @@ func (c *Core) tryPropose() {
 	var tc *model.TC
 	if qc.View+1 != view {
 		tc = c.pm.LastViewTC()
-	} else if full, err := c.votes.Fullest(qc.View, qc.BlockID); err == nil && full != nil {
+	} else if full, err := c.votes.Fullest(qc.View, qc.BlockID); err != nil {
+		c.fail(err) // the certified QC is used as it is
+	} else if full != nil {
 		// Votes that arrived since the QC formed count too (reputation).
 		qc = full
 	}
@@ -498,14 +534,18 @@ func (c *Core) tryPropose() {
 		result = parent.Result
 	}
 	b, err := model.NewBlock(model.Header{
-		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
+		ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: c.cfg.Self, Timestamp: ts, PayloadHash: model.PayloadHash(payload), Result: result,
 	}, payload)
 	if err != nil {
+		// Our own payload rules built a block the model rejects: a bug, and
+		// a leader that silently never proposes again would hide it.
+		c.fail(fmt.Errorf("build own proposal for view %d: %v", view, err))
 		return
 	}
 	p, err := c.safety.SignProposal(b)
 	if err != nil {
+		c.fail(err) // refused is benign; a signer failure is not
 		return
 	}
 	c.send(Message{Broadcast: true, Proposal: p})
@@ -514,6 +554,12 @@ func (c *Core) tryPropose() {
 		c.firstSeen[evidenceKey{model.DoubleProposal, c.cfg.Self, view}] = p
 	}
 	if err := c.addBlock(b); err != nil {
+		// Conflicting finality stays fatal; any other rejection of the block
+		// we just signed is a bug of our own.
+		if !errors.Is(err, ErrConflictingFinality) {
+			err = fmt.Errorf("add own proposal for view %d: %v", view, err)
+		}
+		c.fail(err)
 		return
 	}
 	c.seenID, c.seenAt = b.ID(), c.now

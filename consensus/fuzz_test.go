@@ -94,7 +94,7 @@ func fzSetup(t testing.TB) *fzNet {
 		}
 	}
 	var err error
-	if n.root, err = model.NewRootBlock(0, 0, fzEpoch.UnixMilli(), []byte("genesis")); err != nil {
+	if n.root, err = model.NewRootBlock(testChain, 0, 0, fzEpoch.UnixMilli(), []byte("genesis")); err != nil {
 		t.Fatal(err)
 	}
 	if n.rootQC, err = model.NewRootQC(0, n.root.ID(), 4); err != nil {
@@ -156,7 +156,7 @@ func (n *fzNet) signers(idx []int) model.SignerSet {
 func (n *fzNet) qc(view model.View, id model.Identifier, idx ...int) *model.QC {
 	var sigs [][]byte
 	for _, i := range idx {
-		sigs = append(sigs, n.sign(n.com.Member(i).ID, crypto.DomainVote, model.VoteMessage(view, id)))
+		sigs = append(sigs, n.sign(n.com.Member(i).ID, crypto.DomainVote, model.VoteMessage(testChain, view, id)))
 	}
 	agg, err := n.scheme.AggregateSignatures(sigs)
 	if err != nil {
@@ -177,7 +177,7 @@ func (n *fzNet) tc(view model.View, newestQC *model.QC, idx ...int) *model.TC {
 		views []model.View
 	)
 	for _, i := range idx {
-		sigs = append(sigs, n.sign(n.com.Member(i).ID, crypto.DomainTimeout, model.TimeoutMessage(view, newestQC.View)))
+		sigs = append(sigs, n.sign(n.com.Member(i).ID, crypto.DomainTimeout, model.TimeoutMessage(testChain, view, newestQC.View)))
 		views = append(views, newestQC.View)
 	}
 	agg, err := n.scheme.AggregateSignatures(sigs)
@@ -193,7 +193,7 @@ func (n *fzNet) tc(view model.View, newestQC *model.QC, idx ...int) *model.TC {
 
 func (n *fzNet) block(view model.View, parent *model.Block, qc *model.QC, tc *model.TC) *model.Block {
 	payload, _ := fzPayloads{}.Build(view, parent)
-	b, err := model.NewBlock(model.Header{
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID,
 		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: n.com.Leader(view), Timestamp: parent.Timestamp + 10, PayloadHash: model.PayloadHash(payload),
 	}, payload)
@@ -204,7 +204,7 @@ func (n *fzNet) block(view model.View, parent *model.Block, qc *model.QC, tc *mo
 }
 
 func (n *fzNet) proposal(b *model.Block) *model.Proposal {
-	p, err := model.NewProposal(b, n.sign(b.ProposerID, crypto.DomainProposal, model.ProposalMessage(b.ID())))
+	p, err := model.NewProposal(b, n.sign(b.ProposerID, crypto.DomainProposal, model.ProposalMessage(testChain, b.ID())))
 	if err != nil {
 		panic(err)
 	}
@@ -213,7 +213,7 @@ func (n *fzNet) proposal(b *model.Block) *model.Proposal {
 
 func (n *fzNet) vote(b *model.Block, i int) *model.Vote {
 	id := n.com.Member(i).ID
-	v, err := model.NewVote(b.View, b.ID(), id, n.sign(id, crypto.DomainVote, model.VoteMessage(b.View, b.ID())))
+	v, err := model.NewVote(b.View, b.ID(), id, n.sign(id, crypto.DomainVote, model.VoteMessage(testChain, b.View, b.ID())))
 	if err != nil {
 		panic(err)
 	}
@@ -222,7 +222,7 @@ func (n *fzNet) vote(b *model.Block, i int) *model.Vote {
 
 func (n *fzNet) timeout(view model.View, qc *model.QC, tc *model.TC, i int) *model.TimeoutObject {
 	id := n.com.Member(i).ID
-	t, err := model.NewTimeoutObject(view, qc, tc, id, n.sign(id, crypto.DomainTimeout, model.TimeoutMessage(view, qc.View)))
+	t, err := model.NewTimeoutObject(view, qc, tc, id, n.sign(id, crypto.DomainTimeout, model.TimeoutMessage(testChain, view, qc.View)))
 	if err != nil {
 		panic(err)
 	}
@@ -294,7 +294,7 @@ func (n *fzNet) seeds() [][]byte {
 	// 5. Equivocation: two different proposals for view 1, two votes by one
 	// member, and timer ticks.
 	p1b := n.proposal(n.block(1, n.root, n.rootQC, nil))
-	alt, err := model.NewBlock(model.Header{
+	alt, err := model.NewBlock(model.Header{ChainID: n.root.ChainID,
 		View: 1, Height: 1, ParentID: n.root.ID(), QC: n.rootQC, ProposerID: n.com.Leader(1),
 		Timestamp: n.root.Timestamp + 99, PayloadHash: model.PayloadHash(nil),
 	}, nil)
@@ -398,7 +398,7 @@ func (r *fzRun) output(out consensus.Output) []consensus.Event {
 			if m.To != net.com.Leader(v.View+1) {
 				t.Fatalf("vote for view %d sent to %v, not the next leader", v.View, m.To)
 			}
-			if err := net.keys[net.self].PublicKey().Verify(crypto.DomainVote, model.VoteMessage(v.View, v.BlockID), v.Signature); err != nil {
+			if err := net.keys[net.self].PublicKey().Verify(crypto.DomainVote, model.VoteMessage(testChain, v.View, v.BlockID), v.Signature); err != nil {
 				t.Fatalf("replica's own vote does not verify: %v", err)
 			}
 			if core.Block(v.BlockID) == nil && core.Finalized().View < v.View {

@@ -85,12 +85,12 @@ func TestReputationChecksTheProposerAgainstItsParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	liar := (c.index(leader) + 1) % 4
-	b, err := model.NewBlock(model.Header{View: v, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: v, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
 		ProposerID: c.ids[liar], Timestamp: parent.Timestamp, PayloadHash: model.PayloadHash(nil), Result: parent.Result}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := c.keys[liar].Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	sig, err := c.keys[liar].Sign(crypto.DomainProposal, model.ProposalMessage(testChain, b.ID()))
 	if err != nil {
 		t.Fatal(err)
 	}

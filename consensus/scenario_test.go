@@ -203,7 +203,7 @@ func TestCrashAfterVotingDoesNotVoteAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := c.keys[leader].Sign(crypto.DomainProposal, model.ProposalMessage(other.ID()))
+	sig, err := c.keys[leader].Sign(crypto.DomainProposal, model.ProposalMessage(testChain, other.ID()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestRestartPastAggregationWindowAggregatesTimeouts(t *testing.T) {
 		t.Fatalf("happy path left replica 0 in view %d with QC %d; the test needs a QC for the previous view", view, qc.View)
 	}
 	for j := 1; j < 4; j++ {
-		sig, err := c.keys[j].Sign(crypto.DomainTimeout, model.TimeoutMessage(view, qc.View))
+		sig, err := c.keys[j].Sign(crypto.DomainTimeout, model.TimeoutMessage(testChain, view, qc.View))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func certifiedChain(t *testing.T, r *Runner, n int, tag string) []*model.Block {
 			var sigs [][]byte
 			for i := 0; i < 3; i++ {
 				signers.Set(i)
-				sig, err := keys[r.committee.Member(i).ID].Staking.Sign(crypto.DomainVote, model.VoteMessage(parent.View, parent.ID()))
+				sig, err := keys[r.committee.Member(i).ID].Staking.Sign(crypto.DomainVote, model.VoteMessage(parent.ChainID, parent.View, parent.ID()))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -63,7 +63,7 @@ func certifiedChain(t *testing.T, r *Runner, n int, tag string) []*model.Block {
 		}
 		payload := mempool.EncodePayload([][]byte{[]byte(fmt.Sprintf("%s-%d", tag, h))})
 		view := model.View(h)
-		b, err := model.NewBlock(model.Header{View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
+		b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
 			ProposerID: chainLeader(t, r, r.committee, view, parent, chain), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)
 		if err != nil {
 			t.Fatal(err)
@@ -161,7 +161,7 @@ func TestCheckChainVerifiesCertificates(t *testing.T) {
 	b := chain[3]
 	qc := *b.QC
 	qc.Signature = append([]byte(nil), chain[2].QC.Signature...) // a valid signature over another block
-	forged, err := model.NewBlock(model.Header{View: b.View, Height: b.Height, ParentID: b.ParentID, QC: &qc,
+	forged, err := model.NewBlock(model.Header{ChainID: b.ChainID, View: b.View, Height: b.Height, ParentID: b.ParentID, QC: &qc,
 		ProposerID: b.ProposerID, Timestamp: b.Timestamp, PayloadHash: b.PayloadHash}, b.Payload)
 	if err != nil {
 		t.Fatal(err)

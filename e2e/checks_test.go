@@ -60,7 +60,7 @@ func signedVote(t *testing.T, r *Runner, i int, view model.View, block model.Ide
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := keys.Staking.Sign(crypto.DomainVote, model.VoteMessage(view, block))
+	sig, err := keys.Staking.Sign(crypto.DomainVote, model.VoteMessage(r.verifier.Chain(), view, block))
 	if err != nil {
 		t.Fatal(err)
 	}

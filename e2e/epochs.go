@@ -63,7 +63,7 @@ func (r recentBlocks) Block(id model.Identifier) *model.Block { return r[id] }
 
 func newEpochTracker(st *epoch.State, rootQC *model.QC, rep reputation.Params, root *model.Block) *epochTracker {
 	return &epochTracker{state: st, rootQC: rootQC, next: 1, waiting: make(map[uint64]pendingBlock),
-		verifier: verify.New(st.Schedule(), crypto.BLS(), rootQC), reputation: rep,
+		verifier: verify.New(root.ChainID, st.Schedule(), crypto.BLS(), rootQC), reputation: rep,
 		recent: recentBlocks{root.ID(): root}}
 }
 
@@ -172,7 +172,7 @@ func (t *epochTracker) check(p pendingBlock, violate func(kind, format string, a
 		return
 	}
 	if out.Changed() {
-		t.verifier = verify.New(t.state.Schedule(), crypto.BLS(), t.rootQC)
+		t.verifier = verify.New(t.state.Params().ChainID, t.state.Schedule(), crypto.BLS(), t.rootQC)
 	}
 }
 

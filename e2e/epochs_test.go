@@ -83,7 +83,7 @@ func epochChain(t *testing.T, r *Runner, n int, genesisLeaders bool) ([]*model.B
 			var sigs [][]byte
 			for i := 0; i < 3; i++ {
 				signers.Set(i)
-				sig, err := keys[com.Member(i).ID].Staking.Sign(crypto.DomainVote, model.VoteMessage(parent.View, parent.ID()))
+				sig, err := keys[com.Member(i).ID].Staking.Sign(crypto.DomainVote, model.VoteMessage(parent.ChainID, parent.View, parent.ID()))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -109,7 +109,7 @@ func epochChain(t *testing.T, r *Runner, n int, genesisLeaders bool) ([]*model.B
 		if genesisLeaders {
 			sched = r.committee
 		}
-		b, err := model.NewBlock(model.Header{View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
+		b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
 			ProposerID: chainLeader(t, r, sched, view, parent, chain), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 func rootBlock(t *testing.T) *model.Block {
 	t.Helper()
-	b, err := model.NewRootBlock(0, 0, 1000, []byte("genesis"))
+	b, err := model.NewRootBlock(testChain, 0, 0, 1000, []byte("genesis"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func childBlock(t *testing.T, parent *model.Block, payload string) *model.Block 
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := model.NewBlock(model.Header{View: parent.View + 1, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: parent.View + 1, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
 		Timestamp: parent.Timestamp + 1, PayloadHash: model.PayloadHash([]byte(payload))}, []byte(payload))
 	if err != nil {
 		t.Fatal(err)
@@ -162,3 +162,6 @@ func TestUnackedByPeriod(t *testing.T) {
 		t.Errorf("unacked by period: %v, want [2 1]", got)
 	}
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

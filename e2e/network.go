@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/scratchdir"
@@ -189,7 +190,7 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 	}
 	net.Governance = ed25519.NewKeyFromSeed(govSeed[:])
 	g := &genesis.Genesis{
-		ChainID: spec.ChainID, GenesisTime: time.Now().UTC().Truncate(time.Millisecond),
+		ProtocolVersion: model.ProtocolVersion, ChainID: spec.ChainID, GenesisTime: time.Now().UTC().Truncate(time.Millisecond),
 		LeaderSeed: fmt.Sprintf("%x", leaderSeed), Params: spec.Params, Validators: vals,
 		Governance: []string{hex.EncodeToString(net.Governance.Public().(ed25519.PublicKey))},
 	}

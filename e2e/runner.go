@@ -208,18 +208,14 @@ func (r *Runner) useNetwork(net *Network) error {
 	if err != nil {
 		return err
 	}
-	_, rootQC, err := net.Genesis.Root(com.Size())
+	root, rootQC, err := net.Genesis.Root(com.Size())
 	if err != nil {
 		return err
 	}
 	r.net = net
 	r.committee = com
-	r.verifier = verify.New(com, crypto.BLS(), rootQC)
+	r.verifier = verify.New(root.ChainID, com, crypto.BLS(), rootQC)
 	est, err := net.Genesis.EpochState()
-	if err != nil {
-		return err
-	}
-	root, _, err := net.Genesis.Root(com.Size())
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,11 @@ const Forever = model.View(math.MaxUint64 / 2)
 
 // Params are the chain's epoch rules, fixed at genesis.
 type Params struct {
-	Chain  model.Identifier // genesis block ID; service events are signed for it
-	Scheme crypto.Scheme
+	Chain model.Identifier // genesis block ID; service events are signed for it
+	// ChainID is the chain consensus runs on; every vote, timeout and
+	// proposal signs it (model.MainChain of the genesis chain name).
+	ChainID model.ChainID
+	Scheme  crypto.Scheme
 	// EpochViews is the length of the genesis epoch and of each fallback
 	// extension. Zero means one epoch that never ends.
 	EpochViews uint64

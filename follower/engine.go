@@ -235,7 +235,7 @@ func (e *Engine) HandleProposal(from string, p *model.Proposal) error {
 		return err
 	}
 	e.m.qcChecks.Inc()
-	v := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC)
+	v := verify.New(e.cfg.Root.ChainID, sched, e.cfg.Scheme, e.cfg.RootQC)
 	if e.cfg.LeadersFromAncestry {
 		v = v.LeadersFromAncestry()
 	}
@@ -279,7 +279,7 @@ func (e *Engine) HandleRange(from string, blocks []*model.Block, qc *model.QC) e
 	if err := e.admit(func(c *core) error { return c.admitRange(blocks) }); err != nil {
 		return err
 	}
-	v := verify.New(sched, e.cfg.Scheme, e.cfg.RootQC)
+	v := verify.New(e.cfg.Root.ChainID, sched, e.cfg.Scheme, e.cfg.RootQC)
 	if e.cfg.PerBlockValidation {
 		for i, b := range blocks[:len(blocks)-1] {
 			e.m.qcChecks.Inc()

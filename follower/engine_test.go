@@ -202,7 +202,7 @@ func TestProposalByNonLeaderOrBadSignatureIsRejected(t *testing.T) {
 			other, _ = c.Key(id)
 		}
 	}
-	sig, _ := other.Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	sig, _ := other.Sign(crypto.DomainProposal, model.ProposalMessage(b.ChainID, b.ID()))
 	p, _ := model.NewProposal(b, sig)
 	if err := f.engine.HandleProposal("evil", p); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad proposer signature: %v", err)
@@ -211,7 +211,7 @@ func TestProposalByNonLeaderOrBadSignatureIsRejected(t *testing.T) {
 	h := b.Header
 	h.ProposerID = crypto.Sum(other.PublicKey().Bytes())
 	nb, _ := model.NewBlock(h, b.Payload)
-	sig, _ = other.Sign(crypto.DomainProposal, model.ProposalMessage(nb.ID()))
+	sig, _ = other.Sign(crypto.DomainProposal, model.ProposalMessage(nb.ChainID, nb.ID()))
 	p, _ = model.NewProposal(nb, sig)
 	if err := f.engine.HandleProposal("evil", p); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("non-leader proposal: %v", err)
@@ -404,7 +404,7 @@ func TestThousandProposalsForOneViewCostBoundedMemory(t *testing.T) {
 
 func verifyProposal(c *testchain.Chain, p *model.Proposal) error {
 	k := c.Committee.Member(mustIndex(c, p.Block.ProposerID)).StakingKey
-	return k.Verify(crypto.DomainProposal, model.ProposalMessage(p.Block.ID()), p.Signature)
+	return k.Verify(crypto.DomainProposal, model.ProposalMessage(p.Block.ChainID, p.Block.ID()), p.Signature)
 }
 
 func mustIndex(c *testchain.Chain, id model.NodeID) int {

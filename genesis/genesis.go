@@ -122,13 +122,20 @@ func (p Params) Timeouts() pacemaker.Config {
 	}
 }
 
+// ErrVersion is returned for a genesis file of another protocol version.
+var ErrVersion = errors.New("genesis: protocol version mismatch")
+
 // Genesis is the genesis file.
 type Genesis struct {
-	ChainID     string      `json:"chain_id"`
-	GenesisTime time.Time   `json:"genesis_time"`
-	LeaderSeed  string      `json:"leader_seed"` // 32 bytes hex
-	Params      Params      `json:"params"`
-	Validators  []Validator `json:"validators"`
+	// ProtocolVersion is the version of the signed bytes and encodings the
+	// network speaks (model.ProtocolVersion); a build of another version
+	// refuses the file instead of misreading the chain.
+	ProtocolVersion int         `json:"protocol_version"`
+	ChainID         string      `json:"chain_id"`
+	GenesisTime     time.Time   `json:"genesis_time"`
+	LeaderSeed      string      `json:"leader_seed"` // 32 bytes hex
+	Params          Params      `json:"params"`
+	Validators      []Validator `json:"validators"`
 	// Governance lists the ed25519 keys (hex) allowed to sign epoch service
 	// events (EpochSetup, EpochCommit).
 	Governance []string `json:"governance_keys,omitempty"`
@@ -173,6 +180,10 @@ func (g *Genesis) Save(path string) error {
 // Committee validates the genesis and builds the committee (checking every
 // proof of possession) and the members' network identities.
 func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
+	if g.ProtocolVersion != model.ProtocolVersion {
+		return nil, nil, fmt.Errorf("%w: the genesis names protocol version %d, this build speaks %d (a network moves to a new version by starting anew from exported state: docs/upgrades.md)",
+			ErrVersion, g.ProtocolVersion, model.ProtocolVersion)
+	}
 	if g.ChainID == "" {
 		return nil, nil, fmt.Errorf("chain_id is empty")
 	}
@@ -261,7 +272,7 @@ func (g *Genesis) EpochParams() (epoch.Params, error) {
 	if err != nil {
 		return epoch.Params{}, err
 	}
-	p := epoch.Params{Chain: root.ID(), Scheme: crypto.BLS(), EpochViews: g.Params.EpochViews, SafetyViews: g.Params.EpochSafetyViews}
+	p := epoch.Params{Chain: root.ID(), ChainID: root.ChainID, Scheme: crypto.BLS(), EpochViews: g.Params.EpochViews, SafetyViews: g.Params.EpochSafetyViews}
 	for i, k := range g.Governance {
 		b, err := hex.DecodeString(k)
 		if err != nil || len(b) != ed25519.PublicKeySize {
@@ -288,7 +299,7 @@ func (g *Genesis) EpochState() (*epoch.State, error) {
 // Root returns the genesis block and its root QC. The genesis block commits
 // to the chain ID and time, so two networks never share block IDs.
 func (g *Genesis) Root(committeeSize int) (*model.Block, *model.QC, error) {
-	root, err := model.NewRootBlock(0, 0, g.GenesisTime.UnixMilli(), []byte("floe genesis:"+g.ChainID))
+	root, err := model.NewRootBlock(model.MainChain(g.ChainID), 0, 0, g.GenesisTime.UnixMilli(), []byte("floe genesis:"+g.ChainID))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -160,7 +160,7 @@ func TestForgedTransitionsAreRejected(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sig, _ := sk.Sign(crypto.DomainVote, model.VoteMessage(h1.QC.View, h1.QC.BlockID))
+				sig, _ := sk.Sign(crypto.DomainVote, model.VoteMessage(h1.ChainID, h1.QC.View, h1.QC.BlockID))
 				sigs = append(sigs, sig)
 			}
 			agg, err := crypto.BLS().AggregateSignatures(sigs)

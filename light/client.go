@@ -95,7 +95,7 @@ func (c *Client) setEpochs(epochs []*epoch.Epoch) {
 	}
 	c.epochs = sch.Epochs()
 	c.schedule = sch
-	c.verifier = verify.New(sch, c.params.Scheme, c.rootQC)
+	c.verifier = verify.New(c.params.ChainID, sch, c.params.Scheme, c.rootQC)
 }
 
 // Schedule returns the epochs the client knows (an immutable snapshot).
@@ -160,7 +160,7 @@ func (c *Client) Advance(t *Transition) (Step, error) {
 	if err != nil {
 		return Step{}, fmt.Errorf("%w: %v", ErrForged, err)
 	}
-	next, setupPos, commitPos, err := c.checkEvents(verify.New(sch, c.params.Scheme, c.rootQC), epochs[len(epochs)-1], t)
+	next, setupPos, commitPos, err := c.checkEvents(verify.New(c.params.ChainID, sch, c.params.Scheme, c.rootQC), epochs[len(epochs)-1], t)
 	if err != nil {
 		return Step{}, fmt.Errorf("epoch %d: %w", t.Counter, err)
 	}
@@ -188,7 +188,7 @@ func (c *Client) checkExtension(epochs []*epoch.Epoch, ext Extension) (*epoch.Ep
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrForged, err)
 	}
-	final, err := verifySegment(verify.New(sch, c.params.Scheme, c.rootQC), ext.Segment)
+	final, err := verifySegment(verify.New(c.params.ChainID, sch, c.params.Scheme, c.rootQC), ext.Segment)
 	if err != nil {
 		return nil, asForged(err)
 	}

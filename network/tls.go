@@ -59,10 +59,11 @@ const (
 	// us looks "connected" for an instant; without this rule we would redial
 	// it every DialBackoffMin forever.
 	stableConnection = time.Second
-	// alpnProtocol versions the wire protocol: a peer speaking another
-	// version fails the handshake instead of misparsing frames.
-	alpnProtocol = "floe/1"
 )
+
+// alpnProtocol versions the wire protocol: a peer speaking another
+// version fails the handshake instead of misparsing frames.
+var alpnProtocol = fmt.Sprintf("floe/%d", model.ProtocolVersion)
 
 // errUnknownPeer is returned by certificate verification when the peer's key
 // is not the pinned key we expect.

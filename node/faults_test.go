@@ -121,11 +121,11 @@ func checkProposalEvidence(t *testing.T, tn *testnet, r node.EvidenceRecord) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rootQC, err := tn.gen.Root(com.Size())
+	root, rootQC, err := tn.gen.Root(com.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := verify.New(com, crypto.BLS(), rootQC)
+	v := verify.New(root.ChainID, com, crypto.BLS(), rootQC)
 	var ids [2]model.Identifier
 	for i, m := range r.Messages {
 		p, err := model.DecodeProposal(m)

@@ -184,7 +184,7 @@ func signed(t *testing.T, tn *testnet, h model.Header, payload []byte) *model.Pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := keyOf(t, tn, h.ProposerID).Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	sig, err := keyOf(t, tn, h.ProposerID).Sign(crypto.DomainProposal, model.ProposalMessage(b.ChainID, b.ID()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 	}
 	byz := &byzantine{claim: final + 1000}
 	for i := 0; i < 1001; i++ {
-		p := signed(t, tn, model.Header{View: tip.View, Height: final, ParentID: parent.ID(), QC: tip.QC, TC: tip.TC,
+		p := signed(t, tn, model.Header{ChainID: parent.ChainID, View: tip.View, Height: final, ParentID: parent.ID(), QC: tip.QC, TC: tip.TC,
 			ProposerID: com.Leader(tip.View), Timestamp: tip.Timestamp, Result: tip.Result}, []byte(fmt.Sprintf("spray %d", i)))
 		byz.spray = append(byz.spray, p)
 		byz.frames = append(byz.frames, [2][]byte{{follower.FrameProposal}, p.Encode()})
@@ -247,7 +247,7 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 	for i := 0; i < forkLen; i++ {
 		v := prev.View + 1
 		qc := &model.QC{View: prev.View, BlockID: prev.ID(), Signers: fakeQC.Signers, Signature: fakeQC.Signature}
-		h := model.Header{View: v, Height: prev.Height + 1, ParentID: prev.ID(), QC: qc, ProposerID: com.Leader(v), Timestamp: prev.Timestamp + 1}
+		h := model.Header{ChainID: prev.ChainID, View: v, Height: prev.Height + 1, ParentID: prev.ID(), QC: qc, ProposerID: com.Leader(v), Timestamp: prev.Timestamp + 1}
 		p := signed(t, tn, h, []byte(fmt.Sprintf("fake %d", i)))
 		byz.fork = append(byz.fork, p.Block)
 		byz.frames = append(byz.frames, [2][]byte{{follower.FrameProposal}, p.Encode()})
@@ -257,7 +257,7 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		v := tn.nodes[0].Status().Epoch.FinalView + 1_000_000 + model.View(i)
 		qc := &model.QC{View: v - 1, BlockID: model.Identifier{byte(i)}, Signers: fakeQC.Signers, Signature: fakeQC.Signature}
-		p := signed(t, tn, model.Header{View: v, Height: final + 10, ParentID: qc.BlockID, QC: qc,
+		p := signed(t, tn, model.Header{ChainID: tip.ChainID, View: v, Height: final + 10, ParentID: qc.BlockID, QC: qc,
 			ProposerID: com.Leader(v), Timestamp: tip.Timestamp}, []byte{byte(i)})
 		byz.frames = append(byz.frames, [2][]byte{{follower.FrameProposal}, p.Encode()})
 	}

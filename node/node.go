@@ -456,7 +456,7 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 // newVerifier checks messages against a schedule. With leader reputation
 // the proposer check needs the proposal's parent, so the core makes it.
 func (n *Node) newVerifier(sch *epoch.Schedule) *verify.Verifier {
-	v := verify.New(sch, n.scheme, n.rootQC)
+	v := verify.New(n.epochParams.ChainID, sch, n.scheme, n.rootQC)
 	if n.cfg.Genesis.Params.Reputation().Enabled() {
 		v = v.LeadersFromAncestry()
 	}

@@ -46,7 +46,7 @@ func freePort(t *testing.T) string {
 func newTestnet(t *testing.T, n int) *testnet {
 	t.Helper()
 	tn := &testnet{t: t, nodes: make([]*node.Node, n), regs: make([]*prometheus.Registry, n)}
-	g := &genesis.Genesis{ChainID: "floe-test", GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
+	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: "floe-test", GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
 		LeaderSeed: fmt.Sprintf("%064x", 42), Params: genesis.DefaultParams()}
 	g.Params.TimeoutMinMS = 400
 	for i := 0; i < n; i++ {
@@ -360,7 +360,7 @@ func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
 	view := tn.nodes[0].Status().View
 	// A vote by node 3 for the current view with a signature that is
 	// well-formed but wrong (node 3's vote for another block).
-	wrongSig, err := tn.keys[3].Staking.Sign(crypto.DomainVote, model.VoteMessage(view, model.Identifier{1}))
+	wrongSig, err := tn.keys[3].Staking.Sign(crypto.DomainVote, model.VoteMessage(model.MainChain(tn.gen.ChainID), view, model.Identifier{1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,12 +379,12 @@ func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
 	junk := make([]byte, 96)
 	rand.Read(junk)
 	fakeQC, _ := model.NewQC(v-1, model.Identifier{9}, signers, junk)
-	b, err := model.NewBlock(model.Header{View: v, Height: 9, ParentID: fakeQC.BlockID, QC: fakeQC,
+	b, err := model.NewBlock(model.Header{ChainID: model.MainChain(tn.gen.ChainID), View: v, Height: 9, ParentID: fakeQC.BlockID, QC: fakeQC,
 		ProposerID: tn.keys[3].NodeID(), PayloadHash: model.PayloadHash(nil)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	psig, _ := tn.keys[3].Staking.Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	psig, _ := tn.keys[3].Staking.Sign(crypto.DomainProposal, model.ProposalMessage(model.MainChain(tn.gen.ChainID), b.ID()))
 	badProposal, _ := model.NewProposal(b, psig)
 	for i := 0; i < 20; i++ {
 		attacker.Send(target, node.EncodeVoteForTest(forged))

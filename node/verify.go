@@ -126,7 +126,7 @@ func (n *Node) aggregateVerifies(votes []*model.Vote) bool {
 	if err != nil {
 		return false
 	}
-	return key.Verify(crypto.DomainVote, model.VoteMessage(votes[0].View, votes[0].BlockID), agg) == nil
+	return key.Verify(crypto.DomainVote, model.VoteMessage(n.epochParams.ChainID, votes[0].View, votes[0].BlockID), agg) == nil
 }
 
 func (n *Node) rejectVote(v *model.Vote, err error) {

@@ -136,7 +136,7 @@ func (a *adversary) conflictingVote(v *model.Vote) *model.Vote {
 			break
 		}
 	}
-	vote, err := model.NewVote(v.View, other, v.SignerID, a.sign(crypto.DomainVote, model.VoteMessage(v.View, other)))
+	vote, err := model.NewVote(v.View, other, v.SignerID, a.sign(crypto.DomainVote, model.VoteMessage(a.s.chain, v.View, other)))
 	if err != nil {
 		return nil
 	}
@@ -164,12 +164,12 @@ func (a *adversary) nonLeaderProposal() {
 		}
 	}
 	payload := []byte(fmt.Sprintf("usurper %d", view))
-	b, err := model.NewBlock(model.Header{View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: a.idt().id, Timestamp: epoch.Add(a.s.now).UnixMilli(), PayloadHash: model.PayloadHash(payload), Result: parent.Result}, payload)
 	if err != nil {
 		return
 	}
-	p, err := model.NewProposal(b, a.sign(crypto.DomainProposal, model.ProposalMessage(b.ID())))
+	p, err := model.NewProposal(b, a.sign(crypto.DomainProposal, model.ProposalMessage(a.s.chain, b.ID())))
 	if err != nil {
 		return
 	}
@@ -204,7 +204,7 @@ func (a *adversary) underweightQC() {
 		return
 	}
 	signers.Set(idx)
-	qc, err := model.NewQC(b.View, b.ID(), signers, a.sign(crypto.DomainVote, model.VoteMessage(b.View, b.ID())))
+	qc, err := model.NewQC(b.View, b.ID(), signers, a.sign(crypto.DomainVote, model.VoteMessage(a.s.chain, b.View, b.ID())))
 	if err != nil {
 		return
 	}
@@ -221,7 +221,7 @@ func (a *adversary) emptyBitmapQC() {
 	if err != nil {
 		return
 	}
-	qc := &model.QC{View: b.View, BlockID: b.ID(), Signers: signers, Signature: a.sign(crypto.DomainVote, model.VoteMessage(b.View, b.ID()))}
+	qc := &model.QC{View: b.View, BlockID: b.ID(), Signers: signers, Signature: a.sign(crypto.DomainVote, model.VoteMessage(a.s.chain, b.View, b.ID()))}
 	a.sendCertificate(qc, nil, fmt.Sprintf("QC for view %d with an empty signer set", b.View))
 }
 
@@ -264,7 +264,7 @@ func (a *adversary) voteForAnotherView() {
 	if b == nil || b.View < 2 {
 		return
 	}
-	v := &model.Vote{View: b.View, BlockID: b.ID(), SignerID: a.idt().id, Signature: a.sign(crypto.DomainVote, model.VoteMessage(b.View-1, b.ID()))}
+	v := &model.Vote{View: b.View, BlockID: b.ID(), SignerID: a.idt().id, Signature: a.sign(crypto.DomainVote, model.VoteMessage(a.s.chain, b.View-1, b.ID()))}
 	to, err := a.in.core.Leader(b.View+1, b)
 	if err != nil {
 		return
@@ -292,7 +292,7 @@ func (a *adversary) misleadingTimeout() {
 		signedView, what = qc.View, fmt.Sprintf("timeout for view %d signed over QC %d, carrying QC %d", view, qc.View, stale.View)
 	}
 	t := &model.TimeoutObject{View: view, NewestQC: stale, LastViewTC: tc, SignerID: a.idt().id,
-		Signature: a.sign(crypto.DomainTimeout, model.TimeoutMessage(view, signedView))}
+		Signature: a.sign(crypto.DomainTimeout, model.TimeoutMessage(a.s.chain, view, signedView))}
 	a.forge(model.ZeroID, false, what, consensus.Message{Broadcast: true, Timeout: t})
 }
 

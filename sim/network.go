@@ -85,7 +85,7 @@ func (s *sim) equivocate(from *instance, p *model.Proposal) {
 	}
 	alt, err := model.NewBlock(h, payload)
 	if err == nil {
-		sig, serr := idt.key.Sign(crypto.DomainProposal, model.ProposalMessage(alt.ID()))
+		sig, serr := idt.key.Sign(crypto.DomainProposal, model.ProposalMessage(s.chain, alt.ID()))
 		var altP *model.Proposal
 		if serr == nil {
 			altP, err = model.NewProposal(alt, sig)

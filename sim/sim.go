@@ -71,6 +71,7 @@ type instance struct {
 
 type sim struct {
 	cfg              Config
+	chain            model.ChainID
 	rng              *rand.Rand
 	sched            scheduler
 	now              time.Duration
@@ -183,7 +184,7 @@ func newSim(cfg Config) (*sim, error) {
 	if err := s.buildSchedule(); err != nil {
 		return nil, err
 	}
-	root, err := model.NewRootBlock(0, 0, epoch.UnixMilli(), []byte("floe-sim-genesis"))
+	root, err := model.NewRootBlock(model.MainChain("floe-sim"), 0, 0, epoch.UnixMilli(), []byte("floe-sim-genesis"))
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +192,8 @@ func newSim(cfg Config) (*sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.rootQC = rootQC
-	s.verifier = verify.New(s.schedule, s.scheme, rootQC)
+	s.rootQC, s.chain = rootQC, root.ChainID
+	s.verifier = verify.New(root.ChainID, s.schedule, s.scheme, rootQC)
 	if cfg.Reputation.Enabled() {
 		s.verifier = s.verifier.LeadersFromAncestry()
 	}

@@ -42,7 +42,7 @@ func child(parent *model.Block, view model.View, payloadLen int) *model.Block {
 		tc = &model.TC{View: view - 1, NewestQC: q, NewestQCViews: []model.View{q.View}, Signers: s, Signature: []byte{1}}
 	}
 	payload := bytes.Repeat([]byte{byte(view)}, payloadLen)
-	return must(model.NewBlock(model.Header{View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: q, TC: tc,
+	return must(model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: q, TC: tc,
 		ProposerID: model.Identifier{byte(view)}, Timestamp: int64(view) * 1000, PayloadHash: model.PayloadHash(payload)}, payload))
 }
 
@@ -57,7 +57,7 @@ func chainOf(parent *model.Block, views ...model.View) []*model.Block {
 }
 
 func genesisAt(view model.View, height uint64) consensus.State {
-	root := must(model.NewRootBlock(view, height, 0, []byte("genesis")))
+	root := must(model.NewRootBlock(testChain, view, height, 0, []byte("genesis")))
 	return consensus.GenesisState(root, must(model.NewRootQC(view, root.ID(), 4)))
 }
 
@@ -199,3 +199,6 @@ func (h *harness) load() consensus.State {
 	}
 	return st
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

@@ -52,8 +52,9 @@ const (
 )
 
 // layoutVersion is bumped on any incompatible change of the key layout or a
-// record encoding; OpenPebble refuses a store written with another one.
-const layoutVersion = 1
+// record encoding (version 2: block headers carry their chain ID);
+// OpenPebble refuses a store written with another one.
+const layoutVersion = 2
 
 func blockKey(id model.Identifier) []byte { return append([]byte{prefixBlock}, id[:]...) }
 
@@ -223,7 +224,8 @@ func (p *Pebble) checkVersion() error {
 			return corrupt("layout version", fmt.Errorf("%d bytes", len(v)))
 		}
 		if got := binary.BigEndian.Uint64(v); got != layoutVersion {
-			return fmt.Errorf("storage: layout version %d, this build reads %d", got, layoutVersion)
+			return fmt.Errorf("%w: the data directory has layout version %d, this build reads %d (protocol version %d); a node moves to a new version with a new data directory: docs/upgrades.md",
+				ErrVersion, got, layoutVersion, model.ProtocolVersion)
 		}
 		return nil
 	})

@@ -198,9 +198,13 @@ func TestPebbleLayoutVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.Close()
-	if p, err := OpenPebble(dir); err == nil {
+	p, err := OpenPebble(dir)
+	if err == nil {
 		_ = p.Close()
 		t.Fatal("opened a store of another layout version")
+	}
+	if !errors.Is(err, ErrVersion) {
+		t.Fatalf("store of another layout version: %v, want ErrVersion", err)
 	}
 }
 

@@ -20,6 +20,10 @@ var ErrNotFound = errors.New("not found")
 // stop rather than run on damaged state.
 var ErrCorrupt = errors.New("corrupt store")
 
+// ErrVersion is returned by OpenPebble for a data directory written by a
+// build of another layout (protocol) version.
+var ErrVersion = errors.New("store version mismatch")
+
 // Commit is the persistent half of one consensus.Output.
 type Commit struct {
 	Safety    *safety.Data    // nil: unchanged

@@ -57,7 +57,7 @@ func TestInitRejectsBadState(t *testing.T) {
 		g := genesisAt(5, 0)
 		low := g
 		low.Blocks = []*model.Block{child(g.Root, 6, 1)}
-		low.Root = must(model.NewRootBlock(6, 0, 0, nil)) // block 6 no longer above it
+		low.Root = must(model.NewRootBlock(testChain, 6, 0, 0, nil)) // block 6 no longer above it
 		noQC := g
 		noQC.Liveness.NewestQC = nil
 		for name, st := range map[string]consensus.State{"no root": {}, "block below root": low, "no newest QC": noQC} {
@@ -174,7 +174,7 @@ func TestCommitRejectsBadFinalization(t *testing.T) {
 		}
 		h.init(g)
 		bs := chainOf(g.Root, 1, 2, 3)
-		other := chainOf(must(model.NewRootBlock(0, 0, 1, nil)), 1)
+		other := chainOf(must(model.NewRootBlock(testChain, 0, 0, 1, nil)), 1)
 		noQC := *livenessAt(1, g.Root)
 		noQC.NewestQC = nil
 		cases := map[string]Commit{

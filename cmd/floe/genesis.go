@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/genesis"
 )
 
@@ -198,7 +199,7 @@ func buildGenesis(chainID string, vals []genesis.Validator, params genesis.Param
 	if err := checkUniqueValidators(vals); err != nil {
 		return nil, err
 	}
-	g := &genesis.Genesis{ChainID: chainID, Params: params, Validators: vals}
+	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: chainID, Params: params, Validators: vals}
 	if when == "" {
 		g.GenesisTime = time.Now().UTC().Truncate(time.Millisecond)
 	} else {

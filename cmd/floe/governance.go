@@ -125,7 +125,7 @@ func governanceKeyHex(k ed25519.PrivateKey) string {
 // identitiesOf turns validator entries into an identity table (in order).
 // The leader seed only satisfies genesis.Identities; it is not used.
 func identitiesOf(vals []genesis.Validator) ([]epoch.Identity, error) {
-	g := genesis.Genesis{LeaderSeed: strings.Repeat("00", 32), Validators: vals}
+	g := genesis.Genesis{ProtocolVersion: model.ProtocolVersion, LeaderSeed: strings.Repeat("00", 32), Validators: vals}
 	ids, _, err := g.Identities()
 	return ids, err
 }

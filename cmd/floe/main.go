@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/consensus/model"
 )
 
 func main() {
@@ -61,10 +63,10 @@ func newRootCmd() *cobra.Command {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the floe version",
+		Short: "Print the floe version and the protocol version it speaks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "floe", version())
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "floe %s (protocol %d)\n", version(), model.ProtocolVersion)
 			return err
 		},
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/sim"
 )
 
@@ -145,7 +147,7 @@ func TestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout, "floe ") {
+	if !strings.HasPrefix(stdout, "floe ") || !strings.Contains(stdout, fmt.Sprintf("(protocol %d)", model.ProtocolVersion)) {
 		t.Errorf("version output %q", stdout)
 	}
 }

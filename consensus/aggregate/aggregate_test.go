@@ -41,13 +41,13 @@ func newFixture(t testing.TB, s crypto.Scheme, weights ...uint64) *fixture {
 	if f.com, err = committee.New(members, [32]byte{3}); err != nil {
 		t.Fatal(err)
 	}
-	if f.root, err = model.NewRootBlock(0, 0, 1000, nil); err != nil {
+	if f.root, err = model.NewRootBlock(testChain, 0, 0, 1000, nil); err != nil {
 		t.Fatal(err)
 	}
 	if f.rootQC, err = model.NewRootQC(0, f.root.ID(), len(weights)); err != nil {
 		t.Fatal(err)
 	}
-	f.v = verify.New(f.com, s, f.rootQC)
+	f.v = verify.New(testChain, f.com, s, f.rootQC)
 	return f
 }
 
@@ -75,7 +75,7 @@ func (f *fixture) sign(i int, d crypto.Domain, msg []byte) []byte {
 
 func (f *fixture) vote(view model.View, blockID model.Identifier, i int) *model.Vote {
 	f.t.Helper()
-	v, err := model.NewVote(view, blockID, f.id(i), f.sign(i, crypto.DomainVote, model.VoteMessage(view, blockID)))
+	v, err := model.NewVote(view, blockID, f.id(i), f.sign(i, crypto.DomainVote, model.VoteMessage(testChain, view, blockID)))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (f *fixture) qc(view model.View, blockID model.Identifier, idx ...int) *mod
 
 func (f *fixture) timeout(view model.View, qc *model.QC, tc *model.TC, i int) *model.TimeoutObject {
 	f.t.Helper()
-	to, err := model.NewTimeoutObject(view, qc, tc, f.id(i), f.sign(i, crypto.DomainTimeout, model.TimeoutMessage(view, qc.View)))
+	to, err := model.NewTimeoutObject(view, qc, tc, f.id(i), f.sign(i, crypto.DomainTimeout, model.TimeoutMessage(testChain, view, qc.View)))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -559,3 +559,6 @@ func TestFullestFoldsLateVotes(t *testing.T) {
 		t.Fatalf("the fuller QC does not verify: %v", err)
 	}
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

@@ -111,6 +111,8 @@ func (f *Forks) Check(b *model.Block) error {
 	}
 	p := parent.block
 	switch {
+	case b.ChainID != p.ChainID:
+		return fmt.Errorf("%w: block for view %d: chain %v, parent's chain %v", model.ErrInvalid, b.View, b.ChainID, p.ChainID)
 	case b.QC.View != p.View:
 		return fmt.Errorf("%w: block for view %d: QC view %d but parent view %d", model.ErrInvalid, b.View, b.QC.View, p.View)
 	case b.Height != p.Height+1:

@@ -16,7 +16,7 @@ type chain struct {
 }
 
 func newChain(t *testing.T) *chain {
-	root, err := model.NewRootBlock(0, 0, 0, nil)
+	root, err := model.NewRootBlock(testChain, 0, 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func (c *chain) child(parent *model.Block, view model.View) *model.Block {
 		s.Set(0)
 		tc = &model.TC{View: view - 1, NewestQC: q, NewestQCViews: []model.View{q.View}, Signers: s, Signature: []byte{1}}
 	}
-	b, err := model.NewBlock(model.Header{View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: q, TC: tc,
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: q, TC: tc,
 		PayloadHash: model.PayloadHash([]byte{byte(view)})}, []byte{byte(view)})
 	if err != nil {
 		c.t.Fatal(err)
@@ -183,13 +183,21 @@ func TestMissingParentAndInconsistentBlocks(t *testing.T) {
 		t.Fatalf("want ErrMissingParent, got %v", err)
 	}
 	f.AddBlock(b1)
-	bad, err := model.NewBlock(model.Header{View: 2, Height: 5, ParentID: b1.ID(), QC: qcFor(b1),
+	bad, err := model.NewBlock(model.Header{ChainID: b1.ChainID, View: 2, Height: 5, ParentID: b1.ID(), QC: qcFor(b1),
 		PayloadHash: model.PayloadHash(nil)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.AddBlock(bad); !errors.Is(err, model.ErrInvalid) {
 		t.Fatalf("wrong height must be invalid, got %v", err)
+	}
+	foreign, err := model.NewBlock(model.Header{ChainID: model.MainChain("other"), View: 2, Height: 2, ParentID: b1.ID(), QC: qcFor(b1),
+		PayloadHash: model.PayloadHash(nil)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.AddBlock(foreign); !errors.Is(err, model.ErrInvalid) {
+		t.Fatalf("a child of another chain must be invalid, got %v", err)
 	}
 }
 
@@ -210,7 +218,7 @@ func TestConflictingFinalityIsFatal(t *testing.T) {
 	}
 	// A conflicting chain: x2 (view 2) extends b1 too; y3 extends x2 and is
 	// certified, so x2 would be final.
-	x2, err := model.NewBlock(model.Header{View: 2, Height: 2, ParentID: b1.ID(), QC: qcFor(b1),
+	x2, err := model.NewBlock(model.Header{ChainID: b1.ChainID, View: 2, Height: 2, ParentID: b1.ID(), QC: qcFor(b1),
 		PayloadHash: model.PayloadHash([]byte("x")), ProposerID: model.NodeID{9}}, []byte("x"))
 	if err != nil {
 		t.Fatal(err)
@@ -225,3 +233,6 @@ func TestConflictingFinalityIsFatal(t *testing.T) {
 		t.Fatalf("want ErrConflictingFinality, got %v", err)
 	}
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

@@ -11,6 +11,8 @@ import (
 // enters only through its hash, so the header stays small whatever the block
 // carries.
 type Header struct {
+	// ChainID is the chain the block belongs to; a child has its parent's.
+	ChainID  ChainID
 	View     View
 	Height   uint64     // parent's height + 1; the root has any height
 	ParentID Identifier // equals QC.BlockID
@@ -65,11 +67,14 @@ func NewBlock(h Header, payload []byte) (*Block, error) {
 }
 
 // NewRootBlock builds the trusted root a chain (or a snapshot) starts from.
-func NewRootBlock(view View, height uint64, timestamp int64, payload []byte) (*Block, error) {
+func NewRootBlock(chain ChainID, view View, height uint64, timestamp int64, payload []byte) (*Block, error) {
 	if len(payload) > MaxPayloadSize {
 		return nil, fmt.Errorf("%w: root payload of %d bytes", ErrInvalid, len(payload))
 	}
-	b := &Block{Header: Header{View: view, Height: height, Timestamp: timestamp, PayloadHash: PayloadHash(payload)}, Payload: payload}
+	if chain == ZeroID {
+		return nil, fmt.Errorf("%w: root block without a chain ID", ErrInvalid)
+	}
+	b := &Block{Header: Header{ChainID: chain, View: view, Height: height, Timestamp: timestamp, PayloadHash: PayloadHash(payload)}, Payload: payload}
 	b.id = sha256.Sum256(b.encodeHeader())
 	return b, nil
 }
@@ -89,6 +94,9 @@ func (b *Block) checkShape() error {
 
 // checkShape checks a non-root header on its own.
 func (h *Header) checkShape() error {
+	if h.ChainID == ZeroID {
+		return fmt.Errorf("%w: block for view %d has no chain ID", ErrInvalid, h.View)
+	}
 	if h.QC == nil {
 		return fmt.Errorf("%w: block for view %d has no parent QC", ErrInvalid, h.View)
 	}
@@ -126,6 +134,7 @@ func (b *Block) encodeHeader() []byte {
 }
 
 func (h *Header) encode(w *codec.Writer) {
+	w.Fixed(h.ChainID[:])
 	w.Uint64(uint64(h.View))
 	w.Uint64(h.Height)
 	w.Fixed(h.ParentID[:])
@@ -146,6 +155,7 @@ func (h *Header) encode(w *codec.Writer) {
 
 func decodeHeader(r *codec.Reader) Header {
 	var h Header
+	r.Fixed(h.ChainID[:])
 	h.View = View(r.Uint64())
 	h.Height = r.Uint64()
 	r.Fixed(h.ParentID[:])
@@ -183,7 +193,7 @@ func decodeBlock(r *codec.Reader) *Block {
 			r.Fail("root block with parent, TC or proposer")
 			return nil
 		}
-		b, err = NewRootBlock(h.View, h.Height, h.Timestamp, payload)
+		b, err = NewRootBlock(h.ChainID, h.View, h.Height, h.Timestamp, payload)
 		if err == nil && b.PayloadHash != h.PayloadHash {
 			err = fmt.Errorf("%w: root payload does not match its hash", ErrInvalid)
 		}

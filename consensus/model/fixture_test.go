@@ -40,7 +40,7 @@ func newFixture(t testing.TB, n int) *fixture {
 	if f.com, err = committee.New(members, [32]byte{1}); err != nil {
 		t.Fatal(err)
 	}
-	if f.root, err = model.NewRootBlock(0, 0, 1_700_000_000_000, []byte("genesis")); err != nil {
+	if f.root, err = model.NewRootBlock(testChain, 0, 0, 1_700_000_000_000, []byte("genesis")); err != nil {
 		t.Fatal(err)
 	}
 	if f.rootQC, err = model.NewRootQC(0, f.root.ID(), n); err != nil {
@@ -79,7 +79,7 @@ func (f *fixture) qc(view model.View, blockID model.Identifier, signers ...int) 
 	var sigs [][]byte
 	for _, i := range signers {
 		set.Set(i)
-		sigs = append(sigs, f.sign(f.id(i), crypto.DomainVote, model.VoteMessage(view, blockID)))
+		sigs = append(sigs, f.sign(f.id(i), crypto.DomainVote, model.VoteMessage(testChain, view, blockID)))
 	}
 	qc, err := model.NewQC(view, blockID, set, f.aggregate(sigs))
 	if err != nil {
@@ -108,7 +108,7 @@ func (f *fixture) tc(view model.View, newestQC *model.QC, qcViews map[int]model.
 	for _, i := range idx {
 		set.Set(i)
 		views = append(views, qcViews[i])
-		sigs = append(sigs, f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(view, qcViews[i])))
+		sigs = append(sigs, f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(testChain, view, qcViews[i])))
 	}
 	tc, err := model.NewTC(view, newestQC, views, set, f.aggregate(sigs))
 	if err != nil {
@@ -118,7 +118,7 @@ func (f *fixture) tc(view model.View, newestQC *model.QC, qcViews map[int]model.
 }
 
 func (f *fixture) header(view model.View, parent *model.Block, qc *model.QC, tc *model.TC, payload []byte) model.Header {
-	return model.Header{
+	return model.Header{ChainID: parent.ChainID,
 		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: f.com.Leader(view), Timestamp: parent.Timestamp + int64(view), PayloadHash: model.PayloadHash(payload),
 	}
@@ -135,7 +135,7 @@ func (f *fixture) block(view model.View, parent *model.Block, qc *model.QC, tc *
 
 func (f *fixture) proposal(b *model.Block) *model.Proposal {
 	f.t.Helper()
-	p, err := model.NewProposal(b, f.sign(b.ProposerID, crypto.DomainProposal, model.ProposalMessage(b.ID())))
+	p, err := model.NewProposal(b, f.sign(b.ProposerID, crypto.DomainProposal, model.ProposalMessage(testChain, b.ID())))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func (f *fixture) proposal(b *model.Block) *model.Proposal {
 
 func (f *fixture) vote(view model.View, blockID model.Identifier, i int) *model.Vote {
 	f.t.Helper()
-	v, err := model.NewVote(view, blockID, f.id(i), f.sign(f.id(i), crypto.DomainVote, model.VoteMessage(view, blockID)))
+	v, err := model.NewVote(view, blockID, f.id(i), f.sign(f.id(i), crypto.DomainVote, model.VoteMessage(testChain, view, blockID)))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func (f *fixture) vote(view model.View, blockID model.Identifier, i int) *model.
 
 func (f *fixture) timeout(view model.View, newestQC *model.QC, tc *model.TC, i int) *model.TimeoutObject {
 	f.t.Helper()
-	sig := f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(view, newestQC.View))
+	sig := f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(testChain, view, newestQC.View))
 	t, err := model.NewTimeoutObject(view, newestQC, tc, f.id(i), sig)
 	if err != nil {
 		f.t.Fatal(err)
@@ -192,3 +192,6 @@ func mustPossession(key crypto.PrivateKey) []byte {
 	}
 	return pop
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

@@ -47,7 +47,7 @@ func checkBlock(t *testing.T, b *model.Block) {
 		t.Fatal("decoded block payload does not match its hash")
 	}
 	if b.IsRoot() {
-		r, err := model.NewRootBlock(b.View, b.Height, b.Timestamp, b.Payload)
+		r, err := model.NewRootBlock(b.ChainID, b.View, b.Height, b.Timestamp, b.Payload)
 		if err != nil || r.ID() != b.ID() {
 			t.Fatalf("decoded root block not reproducible: %v", err)
 		}

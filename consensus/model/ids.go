@@ -9,6 +9,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 )
@@ -21,6 +23,37 @@ type Identifier [32]byte
 
 // NodeID identifies a committee member.
 type NodeID = Identifier
+
+// ProtocolVersion is the version of everything this build signs, encodes
+// and stores for a chain: block headers, the signed byte strings, the wire
+// frames and the store layout. Genesis files, peers (TLS ALPN) and data
+// directories carry it, and a build refuses any other version. Version 2
+// put the chain ID into headers and signed messages.
+const ProtocolVersion = 2
+
+// ChainID names one chain: the main chain of a network, or one collector
+// cluster's chain in one epoch. It is in every block header and every
+// signed byte string, so a message or certificate of one chain never
+// verifies on another, even where the same keys sign on both.
+type ChainID = Identifier
+
+// MainChain derives the ID of a network's main chain from the chain name in
+// its genesis file.
+func MainChain(name string) ChainID {
+	return sha256.Sum256([]byte("floe/chain/main\x00" + name))
+}
+
+// ClusterChain derives the ID of collector cluster index's chain in epoch
+// of the network whose main chain is main. Each epoch's cluster chains are
+// new chains: nothing signed for one is valid on another.
+func ClusterChain(main ChainID, epoch uint64, index uint32) ChainID {
+	var b [len("floe/chain/cluster\x00") + 32 + 8 + 4]byte
+	n := copy(b[:], "floe/chain/cluster\x00")
+	n += copy(b[n:], main[:])
+	binary.BigEndian.PutUint64(b[n:], epoch)
+	binary.BigEndian.PutUint32(b[n+8:], index)
+	return sha256.Sum256(b[:])
+}
 
 // ZeroID is the all-zero identifier, never the ID of a real block.
 var ZeroID Identifier

@@ -81,7 +81,7 @@ func TestNewBlockPayloadLimit(t *testing.T) {
 	h.PayloadHash = model.PayloadHash(big)
 	_, err := model.NewBlock(h, big)
 	wantInvalid(t, "oversize payload", err)
-	_, err = model.NewRootBlock(0, 0, 0, big)
+	_, err = model.NewRootBlock(testChain, 0, 0, 0, big)
 	wantInvalid(t, "oversize root payload", err)
 }
 
@@ -112,9 +112,9 @@ func TestBlockIDAndRoot(t *testing.T) {
 		t.Fatal("different payloads give the same block ID")
 	}
 	// Root blocks of different views, heights or timestamps differ.
-	r1, _ := model.NewRootBlock(0, 0, 1_700_000_000_000, []byte("genesis"))
-	r2, _ := model.NewRootBlock(5, 0, 1_700_000_000_000, []byte("genesis"))
-	r3, _ := model.NewRootBlock(0, 9, 1_700_000_000_000, []byte("genesis"))
+	r1, _ := model.NewRootBlock(testChain, 0, 0, 1_700_000_000_000, []byte("genesis"))
+	r2, _ := model.NewRootBlock(testChain, 5, 0, 1_700_000_000_000, []byte("genesis"))
+	r3, _ := model.NewRootBlock(testChain, 0, 9, 1_700_000_000_000, []byte("genesis"))
 	if r1.ID() != c.root.ID() || r2.ID() == r1.ID() || r3.ID() == r1.ID() {
 		t.Fatal("root IDs do not follow the header")
 	}
@@ -646,13 +646,13 @@ func TestDecodeRejectsInconsistentObjects(t *testing.T) {
 	// Root blocks with a parent ID, a proposer or a TC are rejected; so is a
 	// root whose payload does not match its hash.
 	root := c.root.Encode()
-	const parentOff = 16
+	const parentOff = 32 + 16 // after the chain ID, view and height
 	mut := append([]byte(nil), root...)
 	mut[parentOff] = 1
 	if _, err := model.DecodeBlock(mut); !errors.Is(err, codec.ErrMalformed) {
 		t.Errorf("root block with parent accepted (%v)", err)
 	}
-	const proposerOff = 8 + 8 + 32 + 1 + 1
+	const proposerOff = 32 + 8 + 8 + 32 + 1 + 1
 	mut = append([]byte(nil), root...)
 	mut[proposerOff] = 1
 	if _, err := model.DecodeBlock(mut); !errors.Is(err, codec.ErrMalformed) {
@@ -701,20 +701,30 @@ func TestParseIdentifier(t *testing.T) {
 
 func TestSignedMessages(t *testing.T) {
 	id := model.Identifier{1, 2, 3}
-	vm := model.VoteMessage(7, id)
-	if len(vm) != 40 || vm[7] != 7 || !bytes.Equal(vm[8:], id[:]) {
+	vm := model.VoteMessage(testChain, 7, id)
+	if len(vm) != 72 || !bytes.Equal(vm[:32], testChain[:]) || vm[39] != 7 || !bytes.Equal(vm[40:], id[:]) {
 		t.Fatalf("vote message %x", vm)
 	}
-	if bytes.Equal(model.VoteMessage(7, id), model.VoteMessage(8, id)) {
+	if bytes.Equal(model.VoteMessage(testChain, 7, id), model.VoteMessage(testChain, 8, id)) {
 		t.Fatal("vote message ignores the view")
 	}
-	tm := model.TimeoutMessage(7, 3)
-	if len(tm) != 16 || tm[7] != 7 || tm[15] != 3 {
+	tm := model.TimeoutMessage(testChain, 7, 3)
+	if len(tm) != 48 || !bytes.Equal(tm[:32], testChain[:]) || tm[39] != 7 || tm[47] != 3 {
 		t.Fatalf("timeout message %x", tm)
 	}
-	pm := model.ProposalMessage(id)
-	pm[0] = 9
+	pm := model.ProposalMessage(testChain, id)
+	if len(pm) != 64 || !bytes.Equal(pm[:32], testChain[:]) || !bytes.Equal(pm[32:], id[:]) {
+		t.Fatalf("proposal message %x", pm)
+	}
+	pm[32] = 9
 	if id[0] != 1 {
 		t.Fatal("proposal message aliases the ID")
+	}
+	// Every kind names its chain: the same view, block and QC view on
+	// another chain are other bytes.
+	other := model.MainChain("other")
+	if bytes.Equal(model.VoteMessage(other, 7, id), vm) || bytes.Equal(model.TimeoutMessage(other, 7, 3), tm) ||
+		bytes.Equal(model.ProposalMessage(other, id), model.ProposalMessage(testChain, id)) {
+		t.Fatal("a signed message does not depend on the chain")
 	}
 }

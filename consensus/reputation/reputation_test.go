@@ -49,7 +49,7 @@ type chain struct {
 }
 
 func newChain(t testing.TB, com *committee.Committee) *chain {
-	root, err := model.NewRootBlock(0, 0, 0, nil)
+	root, err := model.NewRootBlock(testChain, 0, 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (c *chain) extend(view model.View, proposer int, signers ...int) *model.Blo
 	c.t.Helper()
 	parent := c.tip
 	qc := &model.QC{View: parent.View, BlockID: parent.ID(), Signers: c.signers(signers), Signature: []byte{1}}
-	h := model.Header{View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
+	h := model.Header{ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
 		ProposerID: c.com.Member(proposer).ID, PayloadHash: model.PayloadHash(nil)}
 	if parent.View+1 != view {
 		h.TC = &model.TC{View: view - 1, NewestQC: qc, Signers: c.signers(signers), Signature: []byte{1}}
@@ -362,3 +362,6 @@ func TestHugeStakesDoNotOverflow(t *testing.T) {
 		t.Fatalf("inactive member with a quarter of the stake led %d of 280 views", led)
 	}
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

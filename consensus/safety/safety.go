@@ -92,18 +92,21 @@ type Faults struct {
 
 // Rules signs votes, timeouts and proposals for one replica.
 type Rules struct {
+	chain  model.ChainID
 	self   model.NodeID
 	key    crypto.PrivateKey
 	data   Data
 	faults Faults
 }
 
-// New returns rules for replica self, starting from persisted data.
-func New(self model.NodeID, key crypto.PrivateKey, data Data, faults Faults) *Rules {
+// New returns rules for replica self on chain, starting from the data
+// persisted for that chain. They sign only for chain: the chain is in every
+// signed byte string, and blocks of another chain are refused.
+func New(chain model.ChainID, self model.NodeID, key crypto.PrivateKey, data Data, faults Faults) *Rules {
 	if faults.ForgetLockOnRestart {
 		data.LockedView = 0
 	}
-	return &Rules{self: self, key: key, data: data, faults: faults}
+	return &Rules{chain: chain, self: self, key: key, data: data, faults: faults}
 }
 
 // Data returns the current safety data (to persist).
@@ -115,6 +118,9 @@ func (r *Rules) Data() Data { return r.data }
 // carries the TC for the previous view and a QC at least as new as every QC
 // in that TC.
 func (r *Rules) ProduceVote(b *model.Block, curView model.View) (*model.Vote, error) {
+	if b.ChainID != r.chain {
+		return nil, fmt.Errorf("%w: block of chain %v, rules sign for %v", ErrRefused, b.ChainID, r.chain)
+	}
 	if b.View != curView && !(r.faults.VotePastView && b.View < curView) {
 		return nil, fmt.Errorf("%w: block for view %d, current view %d", ErrRefused, b.View, curView)
 	}
@@ -126,7 +132,7 @@ func (r *Rules) ProduceVote(b *model.Block, curView model.View) (*model.Vote, er
 			return nil, err
 		}
 	}
-	sig, err := r.key.Sign(crypto.DomainVote, model.VoteMessage(b.View, b.ID()))
+	sig, err := r.key.Sign(crypto.DomainVote, model.VoteMessage(r.chain, b.View, b.ID()))
 	if err != nil {
 		return nil, fmt.Errorf("sign vote for view %d: %w", b.View, err)
 	}
@@ -174,7 +180,7 @@ func (r *Rules) ProduceTimeout(curView model.View, newestQC *model.QC, lastViewT
 	if newestQC.View+1 == curView {
 		lastViewTC = nil
 	}
-	sig, err := r.key.Sign(crypto.DomainTimeout, model.TimeoutMessage(curView, newestQC.View))
+	sig, err := r.key.Sign(crypto.DomainTimeout, model.TimeoutMessage(r.chain, curView, newestQC.View))
 	if err != nil {
 		return nil, fmt.Errorf("sign timeout for view %d: %w", curView, err)
 	}
@@ -193,6 +199,9 @@ func (r *Rules) SignProposal(b *model.Block) (*model.Proposal, error) {
 	if b.ProposerID != r.self {
 		return nil, fmt.Errorf("%w: block for view %d names proposer %v", ErrRefused, b.View, b.ProposerID)
 	}
+	if b.ChainID != r.chain {
+		return nil, fmt.Errorf("%w: block of chain %v, rules sign for %v", ErrRefused, b.ChainID, r.chain)
+	}
 	if b.View <= r.data.HighestProposedView {
 		return nil, fmt.Errorf("%w: already proposed in view %d", ErrRefused, r.data.HighestProposedView)
 	}
@@ -202,7 +211,7 @@ func (r *Rules) SignProposal(b *model.Block) (*model.Proposal, error) {
 	if err := SafeToExtend(b.View, b.QC, b.TC); err != nil {
 		return nil, err
 	}
-	sig, err := r.key.Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	sig, err := r.key.Sign(crypto.DomainProposal, model.ProposalMessage(r.chain, b.ID()))
 	if err != nil {
 		return nil, fmt.Errorf("sign proposal for view %d: %w", b.View, err)
 	}

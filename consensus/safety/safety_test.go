@@ -36,7 +36,7 @@ func tc(v, newest model.View) *model.TC {
 
 func block(t *testing.T, view model.View, q *model.QC, c *model.TC) *model.Block {
 	t.Helper()
-	b, err := model.NewBlock(model.Header{View: view, Height: 1, ParentID: q.BlockID, QC: q, TC: c, ProposerID: self,
+	b, err := model.NewBlock(model.Header{ChainID: testChain, View: view, Height: 1, ParentID: q.BlockID, QC: q, TC: c, ProposerID: self,
 		PayloadHash: model.PayloadHash(nil)}, nil)
 	if err != nil {
 		t.Fatalf("block for view %d: %v", view, err)
@@ -64,7 +64,7 @@ func TestVotingRule(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := safety.New(self, key(t), tc.data, safety.Faults{})
+			r := safety.New(testChain, self, key(t), tc.data, safety.Faults{})
 			b := tc.block(t)
 			vote, err := r.ProduceVote(b, tc.cur)
 			if tc.allowed {
@@ -78,7 +78,7 @@ func TestVotingRule(t *testing.T) {
 				if d.HighestAcknowledgedView != b.View || d.LockedView < b.QC.View {
 					t.Fatalf("after voting: acknowledged %d locked %d, want %d and ≥ %d", d.HighestAcknowledgedView, d.LockedView, b.View, b.QC.View)
 				}
-				if err := key(t).PublicKey().Verify(crypto.DomainVote, model.VoteMessage(b.View, b.ID()), vote.Signature); err != nil {
+				if err := key(t).PublicKey().Verify(crypto.DomainVote, model.VoteMessage(testChain, b.View, b.ID()), vote.Signature); err != nil {
 					t.Fatalf("vote signature: %v", err)
 				}
 				return
@@ -104,7 +104,7 @@ func TestSafeToExtendWithoutTC(t *testing.T) {
 
 func TestTimeoutRule(t *testing.T) {
 	t.Run("times out and then never votes in the view", func(t *testing.T) {
-		r := safety.New(self, key(t), safety.Data{}, safety.Faults{})
+		r := safety.New(testChain, self, key(t), safety.Data{}, safety.Faults{})
 		to, err := r.ProduceTimeout(5, qc(4), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +117,7 @@ func TestTimeoutRule(t *testing.T) {
 		}
 	})
 	t.Run("a second timeout in the view is the same object", func(t *testing.T) {
-		r := safety.New(self, key(t), safety.Data{}, safety.Faults{})
+		r := safety.New(testChain, self, key(t), safety.Data{}, safety.Faults{})
 		first, _ := r.ProduceTimeout(5, qc(3), tc(4, 3))
 		again, err := r.ProduceTimeout(5, qc(4), nil) // a newer QC arrived meanwhile
 		if err != nil || again != first {
@@ -125,7 +125,7 @@ func TestTimeoutRule(t *testing.T) {
 		}
 	})
 	t.Run("may time out after voting in the view", func(t *testing.T) {
-		r := safety.New(self, key(t), safety.Data{}, safety.Faults{})
+		r := safety.New(testChain, self, key(t), safety.Data{}, safety.Faults{})
 		if _, err := r.ProduceVote(block(t, 5, qc(4), nil), 5); err != nil {
 			t.Fatal(err)
 		}
@@ -134,19 +134,19 @@ func TestTimeoutRule(t *testing.T) {
 		}
 	})
 	t.Run("no timeout for a view below one acted in", func(t *testing.T) {
-		r := safety.New(self, key(t), safety.Data{HighestAcknowledgedView: 6}, safety.Faults{})
+		r := safety.New(testChain, self, key(t), safety.Data{HighestAcknowledgedView: 6}, safety.Faults{})
 		if _, err := r.ProduceTimeout(5, qc(4), nil); !errors.Is(err, safety.ErrRefused) {
 			t.Fatalf("want refusal, got %v", err)
 		}
 	})
 	t.Run("newest QC below the locked view", func(t *testing.T) {
-		r := safety.New(self, key(t), safety.Data{LockedView: 4}, safety.Faults{})
+		r := safety.New(testChain, self, key(t), safety.Data{LockedView: 4}, safety.Faults{})
 		if _, err := r.ProduceTimeout(6, qc(3), tc(5, 3)); !errors.Is(err, safety.ErrRefused) {
 			t.Fatalf("want refusal, got %v", err)
 		}
 	})
 	t.Run("TC dropped when the QC is for the previous view", func(t *testing.T) {
-		r := safety.New(self, key(t), safety.Data{}, safety.Faults{})
+		r := safety.New(testChain, self, key(t), safety.Data{}, safety.Faults{})
 		to, err := r.ProduceTimeout(5, qc(4), tc(4, 3))
 		if err != nil || to.LastViewTC != nil {
 			t.Fatalf("want timeout without TC, got %+v %v", to, err)
@@ -155,13 +155,13 @@ func TestTimeoutRule(t *testing.T) {
 }
 
 func TestProposalSignedOncePerViewEvenAfterRestart(t *testing.T) {
-	r := safety.New(self, key(t), safety.Data{}, safety.Faults{})
+	r := safety.New(testChain, self, key(t), safety.Data{}, safety.Faults{})
 	if _, err := r.SignProposal(block(t, 5, qc(4), nil)); err != nil {
 		t.Fatal(err)
 	}
 	persisted := r.Data()
-	restarted := safety.New(self, key(t), persisted, safety.Faults{})
-	other, err := model.NewBlock(model.Header{View: 5, Height: 2, ParentID: qc(4).BlockID, QC: qc(4), ProposerID: self,
+	restarted := safety.New(testChain, self, key(t), persisted, safety.Faults{})
+	other, err := model.NewBlock(model.Header{ChainID: testChain, View: 5, Height: 2, ParentID: qc(4).BlockID, QC: qc(4), ProposerID: self,
 		PayloadHash: model.PayloadHash([]byte("x"))}, []byte("x"))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestProposalSignedOncePerViewEvenAfterRestart(t *testing.T) {
 }
 
 func TestDataRoundTrip(t *testing.T) {
-	r := safety.New(self, key(t), safety.Data{LockedView: 2}, safety.Faults{})
+	r := safety.New(testChain, self, key(t), safety.Data{LockedView: 2}, safety.Faults{})
 	if _, err := r.ProduceTimeout(5, qc(3), tc(4, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestDataRoundTrip(t *testing.T) {
 // FuzzDecodeData: persisted safety data read back from a corrupt file must
 // give an error, never a panic, and anything accepted re-encodes canonically.
 func FuzzDecodeData(f *testing.F) {
-	r := safety.New(self, key(f), safety.Data{LockedView: 2}, safety.Faults{})
+	r := safety.New(testChain, self, key(f), safety.Data{LockedView: 2}, safety.Faults{})
 	r.ProduceTimeout(5, qc(3), tc(4, 3))
 	f.Add(r.Data().Encode())
 	f.Add(safety.Data{HighestAcknowledgedView: 9}.Encode())
@@ -210,4 +210,37 @@ func FuzzDecodeData(f *testing.F) {
 			t.Fatalf("re-decoding accepted data failed: %v", err)
 		}
 	})
+}
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")
+
+// TestRulesSignOnlyForTheirChain: rules built for one chain refuse to vote
+// for or propose a block of another, and what they sign names their chain.
+func TestRulesSignOnlyForTheirChain(t *testing.T) {
+	r := safety.New(testChain, self, key(t), safety.Data{}, safety.Faults{})
+	foreign, err := model.NewBlock(model.Header{ChainID: model.MainChain("other"), View: 5, Height: 1, ParentID: qc(4).BlockID,
+		QC: qc(4), ProposerID: self, PayloadHash: model.PayloadHash(nil)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ProduceVote(foreign, 5); !errors.Is(err, safety.ErrRefused) {
+		t.Fatalf("vote for a block of another chain: %v", err)
+	}
+	if _, err := r.SignProposal(foreign); !errors.Is(err, safety.ErrRefused) {
+		t.Fatalf("proposal of a block of another chain: %v", err)
+	}
+	if r.Data() != (safety.Data{}) {
+		t.Fatalf("refusals changed the safety data: %+v", r.Data())
+	}
+	to, err := r.ProduceTimeout(5, qc(4), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := key(t).PublicKey().Verify(crypto.DomainTimeout, model.TimeoutMessage(testChain, 5, 4), to.Signature); err != nil {
+		t.Fatalf("timeout does not verify for its chain: %v", err)
+	}
+	if err := key(t).PublicKey().Verify(crypto.DomainTimeout, model.TimeoutMessage(model.MainChain("other"), 5, 4), to.Signature); err == nil {
+		t.Fatal("timeout verifies for another chain")
+	}
 }

@@ -19,6 +19,7 @@ import (
 // is immutable and safe for concurrent use; when the schedule changes
 // (a new epoch), the owner builds a new Verifier.
 type Verifier struct {
+	chain    model.ChainID
 	schedule committee.Schedule
 	scheme   crypto.Scheme
 	root     *model.QC
@@ -69,11 +70,16 @@ func (v *Verifier) threshold(com *committee.Committee) uint64 {
 	}
 }
 
-// New returns a verifier. rootQC is the trusted certificate of the root
-// block; it is accepted by equality, never by signature.
-func New(s committee.Schedule, scheme crypto.Scheme, rootQC *model.QC) *Verifier {
-	return &Verifier{schedule: s, scheme: scheme, root: rootQC}
+// New returns a verifier for chain. rootQC is the trusted certificate of
+// the root block; it is accepted by equality, never by signature. Every
+// signature is checked over bytes that name chain, and blocks of another
+// chain are rejected, so nothing from another chain verifies here.
+func New(chain model.ChainID, s committee.Schedule, scheme crypto.Scheme, rootQC *model.QC) *Verifier {
+	return &Verifier{chain: chain, schedule: s, scheme: scheme, root: rootQC}
 }
+
+// Chain returns the chain messages are checked for.
+func (v *Verifier) Chain() model.ChainID { return v.chain }
 
 // Schedule returns the schedule messages are checked against.
 func (v *Verifier) Schedule() committee.Schedule { return v.schedule }
@@ -123,7 +129,7 @@ func (v *Verifier) QC(qc *model.QC) error {
 	if err != nil {
 		return fmt.Errorf("QC for view %d: %w", qc.View, err)
 	}
-	if err := agg.Verify(crypto.DomainVote, model.VoteMessage(qc.View, qc.BlockID), qc.Signature); err != nil {
+	if err := agg.Verify(crypto.DomainVote, model.VoteMessage(v.chain, qc.View, qc.BlockID), qc.Signature); err != nil {
 		return fmt.Errorf("QC for view %d: %w", qc.View, err)
 	}
 	return nil
@@ -170,7 +176,7 @@ func (v *Verifier) TC(tc *model.TC) error {
 			return fmt.Errorf("TC for view %d: %w", tc.View, err)
 		}
 		keys = append(keys, agg)
-		msgs = append(msgs, model.TimeoutMessage(tc.View, qv))
+		msgs = append(msgs, model.TimeoutMessage(v.chain, tc.View, qv))
 	}
 	if err := v.scheme.VerifyAggregate(crypto.DomainTimeout, keys, msgs, tc.Signature); err != nil {
 		return fmt.Errorf("TC for view %d: %w", tc.View, err)
@@ -188,7 +194,7 @@ func (v *Verifier) Vote(vote *model.Vote) error {
 	if err != nil {
 		return fmt.Errorf("vote for view %d: %w", vote.View, err)
 	}
-	if err := key.Verify(crypto.DomainVote, model.VoteMessage(vote.View, vote.BlockID), vote.Signature); err != nil {
+	if err := key.Verify(crypto.DomainVote, model.VoteMessage(v.chain, vote.View, vote.BlockID), vote.Signature); err != nil {
 		return fmt.Errorf("vote for view %d by %v: %w", vote.View, vote.SignerID, err)
 	}
 	return nil
@@ -204,7 +210,7 @@ func (v *Verifier) Timeout(t *model.TimeoutObject) error {
 	if err != nil {
 		return fmt.Errorf("timeout for view %d: %w", t.View, err)
 	}
-	if err := key.Verify(crypto.DomainTimeout, model.TimeoutMessage(t.View, t.NewestQC.View), t.Signature); err != nil {
+	if err := key.Verify(crypto.DomainTimeout, model.TimeoutMessage(v.chain, t.View, t.NewestQC.View), t.Signature); err != nil {
 		return fmt.Errorf("timeout for view %d by %v: %w", t.View, t.SignerID, err)
 	}
 	if err := v.QC(t.NewestQC); err != nil {
@@ -229,6 +235,9 @@ func (v *Verifier) Block(b *model.Block) error {
 // Header checks the certificates a (non-root) header carries: the QC for
 // its parent and the TC that lets it skip views.
 func (v *Verifier) Header(h *model.Header) error {
+	if h.ChainID != v.chain {
+		return fmt.Errorf("%w: block for view %d is of chain %v, not %v", model.ErrInvalid, h.View, h.ChainID, v.chain)
+	}
 	if h.QC == nil {
 		return fmt.Errorf("%w: header for view %d has no parent QC", model.ErrInvalid, h.View)
 	}
@@ -259,7 +268,7 @@ func (v *Verifier) Proposal(p *model.Proposal) error {
 	if err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}
-	if err := key.Verify(crypto.DomainProposal, model.ProposalMessage(b.ID()), p.Signature); err != nil {
+	if err := key.Verify(crypto.DomainProposal, model.ProposalMessage(v.chain, b.ID()), p.Signature); err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}
 	return v.Block(b)

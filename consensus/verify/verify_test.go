@@ -41,13 +41,13 @@ func newFixture(t testing.TB, s crypto.Scheme, weights ...uint64) *fixture {
 	if f.com, err = committee.New(members, [32]byte{5}); err != nil {
 		t.Fatal(err)
 	}
-	if f.root, err = model.NewRootBlock(0, 0, 1000, []byte("genesis")); err != nil {
+	if f.root, err = model.NewRootBlock(testChain, 0, 0, 1000, []byte("genesis")); err != nil {
 		t.Fatal(err)
 	}
 	if f.rootQC, err = model.NewRootQC(0, f.root.ID(), len(weights)); err != nil {
 		t.Fatal(err)
 	}
-	f.v = verify.New(f.com, s, f.rootQC)
+	f.v = verify.New(testChain, f.com, s, f.rootQC)
 	return f
 }
 
@@ -86,7 +86,7 @@ func (f *fixture) qc(view model.View, blockID model.Identifier, idx ...int) *mod
 	f.t.Helper()
 	var sigs [][]byte
 	for _, i := range idx {
-		sigs = append(sigs, f.sign(f.id(i), crypto.DomainVote, model.VoteMessage(view, blockID)))
+		sigs = append(sigs, f.sign(f.id(i), crypto.DomainVote, model.VoteMessage(testChain, view, blockID)))
 	}
 	qc, err := model.NewQC(view, blockID, f.signers(idx...), f.aggregate(sigs))
 	if err != nil {
@@ -108,7 +108,7 @@ func (f *fixture) tc(view model.View, newestQC *model.QC, qcViews map[int]model.
 	)
 	for _, i := range idx {
 		views = append(views, qcViews[i])
-		sigs = append(sigs, f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(view, qcViews[i])))
+		sigs = append(sigs, f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(testChain, view, qcViews[i])))
 	}
 	tc, err := model.NewTC(view, newestQC, views, f.signers(idx...), f.aggregate(sigs))
 	if err != nil {
@@ -120,7 +120,7 @@ func (f *fixture) tc(view model.View, newestQC *model.QC, qcViews map[int]model.
 func (f *fixture) block(view model.View, proposer model.NodeID, parent *model.Block, qc *model.QC, tc *model.TC) *model.Block {
 	f.t.Helper()
 	payload := []byte{byte(view)}
-	b, err := model.NewBlock(model.Header{
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID,
 		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: proposer, Timestamp: parent.Timestamp + 1, PayloadHash: model.PayloadHash(payload),
 	}, payload)
@@ -132,7 +132,7 @@ func (f *fixture) block(view model.View, proposer model.NodeID, parent *model.Bl
 
 func (f *fixture) proposal(b *model.Block) *model.Proposal {
 	f.t.Helper()
-	p, err := model.NewProposal(b, f.sign(b.ProposerID, crypto.DomainProposal, model.ProposalMessage(b.ID())))
+	p, err := model.NewProposal(b, f.sign(b.ProposerID, crypto.DomainProposal, model.ProposalMessage(testChain, b.ID())))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func (f *fixture) proposal(b *model.Block) *model.Proposal {
 
 func (f *fixture) vote(view model.View, blockID model.Identifier, signer model.NodeID) *model.Vote {
 	f.t.Helper()
-	v, err := model.NewVote(view, blockID, signer, f.sign(signer, crypto.DomainVote, model.VoteMessage(view, blockID)))
+	v, err := model.NewVote(view, blockID, signer, f.sign(signer, crypto.DomainVote, model.VoteMessage(testChain, view, blockID)))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func (f *fixture) vote(view model.View, blockID model.Identifier, signer model.N
 
 func (f *fixture) timeout(view model.View, qc *model.QC, tc *model.TC, i int) *model.TimeoutObject {
 	f.t.Helper()
-	to, err := model.NewTimeoutObject(view, qc, tc, f.id(i), f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(view, qc.View)))
+	to, err := model.NewTimeoutObject(view, qc, tc, f.id(i), f.sign(f.id(i), crypto.DomainTimeout, model.TimeoutMessage(testChain, view, qc.View)))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func scenario(t *testing.T, s crypto.Scheme) {
 	// Timeout-domain signatures over the same bytes must not make a QC.
 	var tsigs [][]byte
 	for _, i := range []int{0, 1, 2} {
-		tsigs = append(tsigs, f.sign(f.id(i), crypto.DomainTimeout, model.VoteMessage(1, b1.ID())))
+		tsigs = append(tsigs, f.sign(f.id(i), crypto.DomainTimeout, model.VoteMessage(testChain, 1, b1.ID())))
 	}
 	crossDomain, err := model.NewQC(1, b1.ID(), f.signers(0, 1, 2), f.aggregate(tsigs))
 	if err != nil {
@@ -271,7 +271,7 @@ func scenario(t *testing.T, s crypto.Scheme) {
 		}
 		mustFail(t, name, f.v.QC(rq), model.ErrInvalid)
 	}
-	noRoot := verify.New(f.com, s, nil)
+	noRoot := verify.New(testChain, f.com, s, nil)
 	mustFail(t, "root QC without a configured root", noRoot.QC(f.rootQC), model.ErrInvalid)
 	mustPass(t, "signed QC without a configured root", noRoot.QC(qc1))
 
@@ -310,15 +310,15 @@ func scenario(t *testing.T, s crypto.Scheme) {
 		t.Fatal(err)
 	}
 	stranger := crypto.Sum(strangerKey.PublicKey().Bytes())
-	sig, _ := strangerKey.Sign(crypto.DomainVote, model.VoteMessage(1, b1.ID()))
+	sig, _ := strangerKey.Sign(crypto.DomainVote, model.VoteMessage(testChain, 1, b1.ID()))
 	outsider, _ := model.NewVote(1, b1.ID(), stranger, sig)
 	mustFail(t, "vote by a non-member", f.v.Vote(outsider), model.ErrInvalid)
-	impostor, _ := model.NewVote(1, b1.ID(), f.id(3), f.sign(voter, crypto.DomainVote, model.VoteMessage(1, b1.ID())))
+	impostor, _ := model.NewVote(1, b1.ID(), f.id(3), f.sign(voter, crypto.DomainVote, model.VoteMessage(testChain, 1, b1.ID())))
 	mustFail(t, "vote signed by another member", f.v.Vote(impostor), crypto.ErrInvalidSignature)
 	moved1 := f.vote(1, b1.ID(), voter)
 	moved1.View = 2
 	mustFail(t, "vote moved to another view", f.v.Vote(moved1), crypto.ErrInvalidSignature)
-	propSig, _ := model.NewVote(1, b1.ID(), voter, f.sign(voter, crypto.DomainProposal, model.VoteMessage(1, b1.ID())))
+	propSig, _ := model.NewVote(1, b1.ID(), voter, f.sign(voter, crypto.DomainProposal, model.VoteMessage(testChain, 1, b1.ID())))
 	mustFail(t, "vote signed under the proposal domain", f.v.Vote(propSig), crypto.ErrInvalidSignature)
 
 	// Proposals.
@@ -328,9 +328,9 @@ func scenario(t *testing.T, s crypto.Scheme) {
 	mustPass(t, "proposal with a TC", f.v.Proposal(f.proposal(b3)))
 	notLeader := f.block(1, f.id(f.nonLeader(1)), f.root, f.rootQC, nil)
 	mustFail(t, "proposal by a non-leader", f.v.Proposal(f.proposal(notLeader)), model.ErrInvalid)
-	forged, _ := model.NewProposal(b1, f.sign(f.id(f.nonLeader(1)), crypto.DomainProposal, model.ProposalMessage(b1.ID())))
+	forged, _ := model.NewProposal(b1, f.sign(f.id(f.nonLeader(1)), crypto.DomainProposal, model.ProposalMessage(testChain, b1.ID())))
 	mustFail(t, "leader's proposal signed by someone else", f.v.Proposal(forged), crypto.ErrInvalidSignature)
-	voteSig, _ := model.NewProposal(b1, f.sign(leader1, crypto.DomainVote, model.ProposalMessage(b1.ID())))
+	voteSig, _ := model.NewProposal(b1, f.sign(leader1, crypto.DomainVote, model.ProposalMessage(testChain, b1.ID())))
 	mustFail(t, "proposal signed under the vote domain", f.v.Proposal(voteSig), crypto.ErrInvalidSignature)
 	b2bad := f.block(2, f.com.Leader(2), b1, wrongBlockQC(t, f, b1), nil)
 	mustFail(t, "proposal with an invalid parent QC", f.v.Proposal(f.proposal(b2bad)), crypto.ErrInvalidSignature)
@@ -418,3 +418,6 @@ func mustPossession(key crypto.PrivateKey) []byte {
 	}
 	return pop
 }
+
+// testChain is the chain these tests' blocks and messages belong to.
+var testChain = model.MainChain("test")

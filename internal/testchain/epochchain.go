@@ -114,14 +114,14 @@ func NewEpochChain(cfg EpochChainConfig) (*EpochChain, error) {
 		c.pool = append(c.pool, k)
 		c.keys[k.identity.ID()] = k.staking
 	}
-	root, err := model.NewRootBlock(0, 0, 0, []byte("floe genesis:testchain"))
+	root, err := model.NewRootBlock(ChainID, 0, 0, 0, []byte("floe genesis:testchain"))
 	if err != nil {
 		return nil, err
 	}
 	c.Blocks = []*model.Block{root}
 	c.roots = []model.Identifier{model.Identifier(merkle.Empty)}
 	c.Params = epoch.Params{
-		Chain: root.ID(), Scheme: cfg.Scheme, EpochViews: cfg.EpochViews, SafetyViews: cfg.SafetyViews,
+		Chain: root.ID(), ChainID: root.ChainID, Scheme: cfg.Scheme, EpochViews: cfg.EpochViews, SafetyViews: cfg.SafetyViews,
 		Authorities: []ed25519.PublicKey{c.Governance.Public().(ed25519.PublicKey)},
 	}
 	c.Identities = c.committeeOf(0)
@@ -295,7 +295,7 @@ func (c *EpochChain) add(v model.View, events []*epoch.Event) error {
 			{[]byte("latest"), []byte(fmt.Sprintf("%d", h))},
 		}
 	}
-	b, err := model.NewBlock(model.Header{
+	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID,
 		View: v, Height: h, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: com.Leader(v), Timestamp: int64(h) * 1000,
 		PayloadHash: model.PayloadHash(payload),
@@ -336,7 +336,7 @@ func (c *EpochChain) SignQC(v model.View, id model.Identifier) (*model.QC, error
 // SignQCBy is SignQC with only the first n members (canonical order)
 // signing; n < 0 means all.
 func (c *EpochChain) SignQCBy(v model.View, id model.Identifier, n int) (*model.QC, error) {
-	signers, agg, _, err := c.sign(v, n, crypto.DomainVote, model.VoteMessage(v, id))
+	signers, agg, _, err := c.sign(v, n, crypto.DomainVote, model.VoteMessage(c.Params.ChainID, v, id))
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +344,7 @@ func (c *EpochChain) SignQCBy(v model.View, id model.Identifier, n int) (*model.
 }
 
 func (c *EpochChain) signTC(v model.View, newest *model.QC) (*model.TC, error) {
-	signers, agg, count, err := c.sign(v, -1, crypto.DomainTimeout, model.TimeoutMessage(v, newest.View))
+	signers, agg, count, err := c.sign(v, -1, crypto.DomainTimeout, model.TimeoutMessage(c.Params.ChainID, v, newest.View))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,9 @@ import (
 	"github.com/floe-bft/floe/crypto"
 )
 
+// ChainID is the chain ID of every chain this package builds.
+var ChainID = model.MainChain("testchain")
+
 // Chain is a committee with its private keys and a trusted root. It is safe
 // for concurrent use: it holds no mutable state.
 type Chain struct {
@@ -77,7 +80,7 @@ func FromKeys(scheme crypto.Scheme, keys []crypto.PrivateKey, seed [32]byte, roo
 		}
 		ordered[i] = k
 	}
-	root, err := model.NewRootBlock(0, 0, 1_700_000_000_000, rootPayload)
+	root, err := model.NewRootBlock(ChainID, 0, 0, 1_700_000_000_000, rootPayload)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +119,7 @@ func (c *Chain) QC(view model.View, id model.Identifier) (*model.QC, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := model.VoteMessage(view, id)
+	msg := model.VoteMessage(c.Root.ChainID, view, id)
 	sigs := make([][]byte, c.Signers)
 	errs := make([]error, c.Signers)
 	var wg sync.WaitGroup
@@ -143,7 +146,7 @@ func (c *Chain) QC(view model.View, id model.Identifier) (*model.QC, error) {
 // proposed by that view's leader.
 func (c *Chain) Child(parent *model.Block, parentQC *model.QC, payload []byte) (*model.Block, error) {
 	view := parentQC.View + 1
-	return model.NewBlock(model.Header{
+	return model.NewBlock(model.Header{ChainID: parent.ChainID,
 		View:        view,
 		Height:      parent.Height + 1,
 		ParentID:    parent.ID(),
@@ -161,7 +164,7 @@ func (c *Chain) Propose(b *model.Block) (*model.Proposal, error) {
 	if err != nil {
 		return nil, err
 	}
-	sig, err := k.Sign(crypto.DomainProposal, model.ProposalMessage(b.ID()))
+	sig, err := k.Sign(crypto.DomainProposal, model.ProposalMessage(c.Root.ChainID, b.ID()))
 	if err != nil {
 		return nil, err
 	}
