@@ -12,6 +12,7 @@ import (
 	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/replica"
 )
 
 // cluster is a tiny hand-driven network of real cores for scenario tests:
@@ -50,11 +51,12 @@ type cluster struct {
 	stopOnFatal bool
 	fatal       map[int]error
 
-	cores  []*consensus.Core // nil while down
-	stored []consensus.State // what each replica persisted
-	timers []time.Time
-	queue  []envelope
-	cut    []bool // cut[i]: replica i neither sends nor receives
+	cores   []*consensus.Core // for reads; nil while down
+	engines []*replica.Engine // what steps cores[i]
+	stored  []consensus.State // what each replica persisted
+	timers  []time.Time
+	queue   []envelope
+	cut     []bool // cut[i]: replica i neither sends nor receives
 	// deaf[i]: replica i receives nothing but sync info (it still sends).
 	deaf     []bool
 	signed   []map[model.View][]consensus.Message
@@ -135,6 +137,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	c.verifier = verify.New(root.ChainID, com, scheme, rootQC)
 	c.genesis = consensus.GenesisState(root, rootQC)
 	c.cores = make([]*consensus.Core, n)
+	c.engines = make([]*replica.Engine, n)
 	c.stored = make([]consensus.State, n)
 	c.timers = make([]time.Time, n)
 	c.cut = make([]bool, n)
@@ -178,9 +181,19 @@ func (c *cluster) start(i int) {
 	if err != nil {
 		c.t.Fatalf("start %d: %v", i, err)
 	}
-	c.cores[i] = core
-	out, err := core.Start(c.now)
-	c.apply(i, out, err)
+	glue := clusterReplica{c: c, i: i}
+	eng, err := replica.New(replica.Config{Core: core, Store: glue, Transport: glue, Observer: glue})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.cores[i], c.engines[i] = core, eng
+	c.ran(i, eng.Start(c.now))
+}
+
+// step feeds ev to replica i through its engine.
+func (c *cluster) step(i int, ev consensus.Event) {
+	c.t.Helper()
+	c.ran(i, c.engines[i].Step(c.now, ev))
 }
 
 func (c *cluster) startAll() {
@@ -190,9 +203,12 @@ func (c *cluster) startAll() {
 }
 
 // crash drops the replica; only what it persisted survives.
-func (c *cluster) crash(i int) { c.cores[i] = nil }
+func (c *cluster) crash(i int) { c.cores[i], c.engines[i] = nil, nil }
 
-func (c *cluster) apply(i int, out consensus.Output, err error) {
+// ran handles what replica i's engine returned: a fatal error fails the
+// test, or with stopOnFatal stops the replica; otherwise its timer follows
+// the engine's.
+func (c *cluster) ran(i int, err error) {
 	c.t.Helper()
 	if consensus.IsFatal(err) {
 		if !c.stopOnFatal {
@@ -202,11 +218,24 @@ func (c *cluster) apply(i int, out consensus.Output, err error) {
 			c.fatal = make(map[int]error)
 		}
 		c.fatal[i] = err
-		c.cores[i] = nil // a node stops loudly; nothing of this output leaves it
+		c.cores[i], c.engines[i] = nil, nil // a node stops loudly; nothing of this output leaves it
 		return
 	}
-	// Persist.
-	st := &c.stored[i]
+	if c.engines[i] != nil {
+		c.timers[i] = c.engines[i].NextTimer()
+	}
+}
+
+// clusterReplica is replica i's store, transport and observer for the
+// replica engine: what it persisted survives a crash in c.stored[i].
+type clusterReplica struct {
+	replica.NopObserver
+	c *cluster
+	i int
+}
+
+func (r clusterReplica) Persist(out *consensus.Output) (consensus.Event, error) {
+	st := &r.c.stored[r.i]
 	if out.Safety != nil {
 		st.Safety = *out.Safety
 	}
@@ -216,11 +245,14 @@ func (c *cluster) apply(i int, out consensus.Output, err error) {
 	st.Blocks = append(st.Blocks, out.Blocks...)
 	if n := len(out.Finalized); n > 0 {
 		st.Root = out.Finalized[n-1]
-		c.final[i] = append(c.final[i], out.Finalized...)
+		r.c.final[r.i] = append(r.c.final[r.i], out.Finalized...)
 	}
-	c.evidence = append(c.evidence, out.Evidence...)
-	// Then send.
-	for _, m := range out.Messages {
+	return nil, nil
+}
+
+func (r clusterReplica) Send(msgs []consensus.Message) error {
+	c, i := r.c, r.i
+	for _, m := range msgs {
 		v := msgView(m)
 		if m.Vote != nil || m.Timeout != nil || m.Proposal != nil {
 			c.signed[i][v] = append(c.signed[i][v], m)
@@ -238,11 +270,16 @@ func (c *cluster) apply(i int, out consensus.Output, err error) {
 			c.queue = append(c.queue, envelope{c.now.Add(c.delay()), i, c.index(m.To), m})
 		}
 	}
-	// Blocks asked for are served from whoever has them (instant sync).
+	return nil
+}
+
+// Applied records evidence and serves the blocks asked for at once, from
+// whoever has them (instant sync).
+func (r clusterReplica) Applied(_ consensus.Event, out *consensus.Output) {
+	r.c.evidence = append(r.c.evidence, out.Evidence...)
 	for _, id := range out.Fetch {
-		c.serve(i, id)
+		r.c.serve(r.i, id)
 	}
-	c.timers[i] = out.NextTimer
 }
 
 func (c *cluster) serve(to int, id model.Identifier) {
@@ -259,9 +296,8 @@ func (c *cluster) serve(to int, id model.Identifier) {
 				k = len(st.Blocks)
 			}
 		}
-		if len(chain) > 0 && c.cores[to] != nil {
-			out, err := c.cores[to].Step(c.now, consensus.BlocksEvent{Blocks: chain})
-			c.apply(to, out, err)
+		if len(chain) > 0 && c.engines[to] != nil {
+			c.step(to, consensus.BlocksEvent{Blocks: chain})
 			return
 		}
 	}
@@ -321,8 +357,7 @@ func (c *cluster) advance(d time.Duration) {
 			if c.timers[next].After(c.now) {
 				c.now = c.timers[next]
 			}
-			out, err := c.cores[next].Step(c.now, consensus.TimerEvent{})
-			c.apply(next, out, err)
+			c.step(next, consensus.TimerEvent{})
 		default:
 			c.now = end
 			return
@@ -356,8 +391,7 @@ func (c *cluster) receive(e envelope) {
 	if err != nil {
 		c.t.Fatalf("message from %d failed verification: %v", e.from, err)
 	}
-	out, err := core.Step(c.now, ev)
-	c.apply(e.to, out, err)
+	c.step(e.to, ev)
 }
 
 func (c *cluster) view(i int) model.View { return c.cores[i].CurrentView() }

@@ -107,7 +107,7 @@ type Core struct {
 	seenID model.Identifier
 	seenAt time.Time
 
-	out          Output
+	out Output
 	// fatal is the first fatal error met where no caller could take it (a
 	// signer or our own block failing while proposing or voting). Step and
 	// Start return it, now and ever after: the replica must stop.

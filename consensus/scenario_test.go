@@ -298,8 +298,7 @@ func TestIdleLeadersWaitAndWakeOnWork(t *testing.T) {
 	idleView := c.view(0)
 	c.work = true
 	for i := range c.cores {
-		out, err := c.cores[i].Step(c.now, consensus.WorkEvent{})
-		c.apply(i, out, err)
+		c.step(i, consensus.WorkEvent{})
 	}
 	c.advance(300 * time.Millisecond)
 	// 5 ms links and a 5 ms block interval: ~15 ms per view.

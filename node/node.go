@@ -33,6 +33,7 @@ import (
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/network"
+	"github.com/floe-bft/floe/replica"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -65,7 +66,7 @@ type Node struct {
 	appMu     sync.RWMutex // executor writes, readers prove
 	metrics   *metrics
 
-	core   *consensus.Core // owned by the consensus loop
+	engine *replica.Engine // drives the core; owned by the consensus loop
 	events chan loopEvent  // verified events for the consensus loop
 	verify chan verifyJob  // messages waiting for signature checks
 	serve  chan syncJob    // block requests waiting for the sync server
@@ -81,9 +82,6 @@ type Node struct {
 	executedSignal  chan struct{} // wakes the consensus loop for parked proposals (capacity 1)
 	workSignal      chan struct{} // tells the consensus loop that there is something to order (capacity 1)
 	results         *resultRing   // state roots of recent executed heights
-	// parked proposals wait (in the consensus loop) until this node has
-	// executed the height their result commitment names; owned by the loop.
-	parked map[model.View]loopEvent
 
 	sync   *syncClient
 	fol    *followerMode // nil for a participant
@@ -131,7 +129,7 @@ func New(cfg Config) (n *Node, err error) {
 	self, sch := n.self, n.dir.Load().schedule
 
 	params := cfg.Genesis.Params
-	n.core, err = consensus.New(consensus.Config{
+	core, err := consensus.New(consensus.Config{
 		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: sch,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
 		MinBlockInterval:  time.Duration(params.BlockIntervalMS) * time.Millisecond,
@@ -141,8 +139,13 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore consensus: %w", err)
 	}
-	n.finalizedHeight.Store(n.core.Finalized().Height)
-	n.view.Store(uint64(n.core.CurrentView()))
+	glue := &nodeReplica{n: n, view: core.CurrentView()}
+	n.engine, err = replica.New(replica.Config{Core: core, Store: glue, Transport: glue, Ready: glue, Observer: glue})
+	if err != nil {
+		return nil, err
+	}
+	n.finalizedHeight.Store(core.Finalized().Height)
+	n.view.Store(uint64(core.CurrentView()))
 
 	var peers []network.Peer
 	listen := cfg.P2PListen
@@ -176,15 +179,11 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.fol != nil {
 		return n.startFollower()
 	}
-	out, err := n.core.Start(n.now())
-	if err != nil && consensus.IsFatal(err) {
-		return err
-	}
 	workers := n.cfg.VerifyWorkers
 	if workers <= 0 {
 		workers = 2
 	}
-	n.goFunc("consensus", func() { n.consensusLoop(out) })
+	n.goFunc("consensus", n.consensusLoop)
 	n.goFunc("receive", n.receiveLoop)
 	for i := 0; i < workers; i++ {
 		n.goFunc("verify", n.verifyWorker)
@@ -362,7 +361,6 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		executedSignal:  make(chan struct{}, 1),
 		workSignal:      make(chan struct{}, 1),
 		results:         newResultRing(),
-		parked:          make(map[model.View]loopEvent),
 		subs:            newSubscribers(),
 		live:            newLiveFeed(),
 		outbox:          &outbox{max: 100_000},

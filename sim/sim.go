@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/replica"
 )
 
 // epoch is the wall-clock time simulated time 0 maps to (block timestamps).
@@ -53,9 +55,10 @@ func (i *identity) byzantine() bool { return i.role == roleTwin || i.role == rol
 
 type instance struct {
 	idx      int
-	member   int // identity index
-	slot     int // 0 for a normal replica; 0 or 1 for the two halves of a twin
-	core     *consensus.Core
+	member   int             // identity index
+	slot     int             // 0 for a normal replica; 0 or 1 for the two halves of a twin
+	core     *consensus.Core // eng's core, for reads; nil while down
+	eng      *replica.Engine // the only thing that steps core
 	store    *memStore
 	up       bool
 	started  bool
@@ -632,14 +635,19 @@ func (s *sim) startInstance(in *instance) {
 		s.violation(in, "restart from persisted state failed: %v", err)
 		return
 	}
-	in.core, in.up, in.started = core, true, true
+	glue := &simReplica{s: s, in: in}
+	eng, err := replica.New(replica.Config{Core: core, Store: glue, Transport: glue, Observer: glue})
+	if err != nil {
+		s.violation(in, "replica engine: %v", err)
+		return
+	}
+	in.core, in.eng, in.up, in.started = core, eng, true, true
 	in.gen++
 	s.trace.add(s.now, "n%d starts in view %d (finalized h%d)", in.idx, core.CurrentView(), in.store.root.Height)
 	if s.mon != nil && !idt.byzantine() {
 		s.mon.started(in)
 	}
-	out, err := core.Start(epoch.Add(s.now))
-	s.apply(in, nil, out, err)
+	s.ran(in, eng.Start(epoch.Add(s.now)))
 }
 
 func (s *sim) crash(in *instance) {
@@ -652,7 +660,7 @@ func (s *sim) crashFor(in *instance, down time.Duration) {
 		return
 	}
 	in.up = false
-	in.core = nil
+	in.core, in.eng = nil, nil
 	in.gen++
 	s.trace.add(s.now, "n%d crashes, down for %v", in.idx, down)
 	s.sched.push(&event{at: s.now + down, kind: evRestart, inst: in.idx, gen: in.gen})
@@ -664,82 +672,20 @@ func (s *sim) step(in *instance, ev consensus.Event, what string) {
 	if watched {
 		s.mon.input(in, ev)
 	}
-	out, err := in.core.Step(epoch.Add(s.now), ev)
-	s.apply(in, ev, out, err)
+	s.ran(in, in.eng.Step(epoch.Add(s.now), ev))
 }
 
-// apply is the adapter half of the simulator: persist, then send. ev is
-// the input the output answers (nil for a start).
-func (s *sim) apply(in *instance, ev consensus.Event, out consensus.Output, err error) {
-	honest := !s.ids[in.member].byzantine()
-	if err != nil && consensus.IsFatal(err) {
-		if honest {
-			s.violation(in, "fatal error: %v", err)
-		}
-		s.crash(in)
+// ran handles what the engine returned: a crash part-way through sending
+// (the instance is already down), or a fatal error, which an honest replica
+// must never meet.
+func (s *sim) ran(in *instance, err error) {
+	if err == nil || errors.Is(err, replica.ErrStopped) {
 		return
 	}
-	if s.mon != nil && honest {
-		// The monitors see everything the replica signed, sent or not, and
-		// every persisted change, before the output takes effect.
-		s.mon.output(in, ev, &out, err)
+	if !s.ids[in.member].byzantine() {
+		s.violation(in, "fatal error: %v", err)
 	}
-	if honest && out.Liveness != nil && out.Liveness.NewestQC != nil {
-		s.certifiedViews[out.Liveness.NewestQC.View] = true
-	}
-	if honest {
-		for _, b := range out.Blocks {
-			s.certifiedViews[b.QC.View] = true
-		}
-	}
-	in.store.persist(&out)
-	for _, b := range out.Finalized {
-		s.inv.finalized(in, b)
-		in.lastFinal = b
-	}
-	if len(out.Finalized) > 0 {
-		s.trace.add(s.now, "n%d finalized up to h%d v%d %v", in.idx, in.lastFinal.Height, in.lastFinal.View, in.lastFinal.ID())
-	}
-	for _, ev := range out.Evidence {
-		s.res.Evidence++
-		s.trace.add(s.now, "n%d evidence: %v", in.idx, ev)
-	}
-	// A crash between persisting and sending: everything persisted survives,
-	// messages not yet sent are lost. Safety must hold anyway.
-	msgs := out.Messages
-	crashMidway := s.faulty && s.cfg.Crashes && len(msgs) > 0 && s.rng.Float64() < 0.01
-	if crashMidway {
-		msgs = msgs[:s.rng.IntN(len(msgs))]
-	}
-	for _, m := range out.Messages {
-		if honest {
-			s.inv.signed(in, m) // every signature counts, sent or not
-		}
-	}
-	if in.adv != nil {
-		msgs = in.adv.rewrite(msgs)
-	}
-	for _, m := range msgs {
-		s.send(in, m)
-	}
-	if crashMidway {
-		s.crash(in)
-		return
-	}
-	for _, id := range out.Fetch {
-		s.requestBlock(in, id, 0)
-	}
-	if !out.NextTimer.IsZero() {
-		in.timerGen++
-		at := out.NextTimer.Sub(epoch)
-		if at < s.now {
-			at = s.now
-		}
-		s.sched.push(&event{at: at, kind: evTimer, inst: in.idx, gen: in.gen, n: int(in.timerGen)})
-	}
-	if in.adv != nil {
-		in.adv.attack()
-	}
+	s.crash(in)
 }
 
 func (s *sim) deliver(in *instance, w *wire) {
