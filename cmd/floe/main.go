@@ -57,7 +57,29 @@ func newRootCmd() *cobra.Command {
 		newLightCmd(),
 		newE2ECmd(),
 	)
+	rejectStrayArgs(root)
 	return root
+}
+
+// rejectStrayArgs makes every command that only groups subcommands (e2e,
+// governance, tx, ...) fail on an argument that names none of them, such
+// as "floe e2e ci.toml" (meant: "floe e2e run ci.toml"): cobra would print
+// the help and exit 0, and a script would think the command ran. Without
+// arguments they still print their help.
+func rejectStrayArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectStrayArgs(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q (see '%s --help')", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
 }
 
 func newVersionCmd() *cobra.Command {

@@ -181,3 +181,18 @@ func TestReportFailure(t *testing.T) {
 		t.Errorf("report shows more than the last %d trace lines:\n%s", traceTail, out)
 	}
 }
+
+// TestStrayArgumentsAreErrors: an argument that names no subcommand of a
+// command group is an error (a script calling "floe e2e ci.toml" must not
+// see success), while the bare group still prints its help.
+func TestStrayArgumentsAreErrors(t *testing.T) {
+	for _, args := range [][]string{{"e2e", "ci.toml"}, {"governance", "bogus"}, {"tx", "x"}, {"bogus"}} {
+		if _, _, err := execute(t, args...); err == nil || !strings.Contains(err.Error(), "unknown command") {
+			t.Errorf("floe %s: error %v", strings.Join(args, " "), err)
+		}
+	}
+	stdout, _, err := execute(t, "tx")
+	if err != nil || !strings.Contains(stdout, "Available Commands") {
+		t.Errorf("floe tx: err %v, output %q", err, stdout)
+	}
+}
