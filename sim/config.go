@@ -113,6 +113,24 @@ type Config struct {
 
 	// Trace prints every event as it happens (to TraceOut).
 	Trace bool
+
+	// Load > 0 offers that many transactions a simulated second to every
+	// replica that is up; leaders fill blocks with up to MaxBlockTxs of
+	// them, and replicas execute finalized blocks ExecLag later, committing
+	// to the executed height (a proposal naming a height its receiver has
+	// not executed waits in the replica engine). See load.go.
+	Load        int
+	MaxBlockTxs int
+	ExecLag     time.Duration
+	// TxDeadline bounds how long after its offer a transaction offered
+	// after GST may stay unfinalized; MaxTxStall, when positive, bounds the
+	// longest stretch after GST without a finalized transaction.
+	TxDeadline time.Duration
+	MaxTxStall time.Duration
+	// RepeatTxs lets leaders and replicas ignore what the chain a block
+	// extends already carries (test-only, like Faults: it proves the
+	// no-transaction-twice invariant catches a broken payload rule).
+	RepeatTxs bool
 }
 
 // DefaultConfig is a small, fault-free run.
@@ -159,6 +177,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sim: link delay must be positive")
 	case c.LivenessViews <= 0:
 		return fmt.Errorf("sim: liveness views must be positive")
+	case c.Load < 0 || c.Load > 1_000_000 || c.ExecLag < 0 || c.TxDeadline < 0 || c.MaxTxStall < 0:
+		return fmt.Errorf("sim: load must be 0..1000000 tx/s; exec lag, tx deadline and stall bound must not be negative")
+	case c.Load > 0 && (c.MaxBlockTxs <= 0 || c.MaxBlockTxs > 4096 || c.TxDeadline <= 0):
+		return fmt.Errorf("sim: a run under load needs max block txs in 1..4096 and a tx deadline")
+	case c.Load > 0 && c.Byzantine > 0:
+		return fmt.Errorf("sim: adversaries build payloads without transactions; they do not combine with load")
 	}
 	return c.Timeouts.Validate()
 }

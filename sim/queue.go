@@ -18,6 +18,8 @@ const (
 	evRestart
 	evNetChange
 	evSyncRetry
+	evLoad     // the client offers a batch of transactions
+	evExecuted // an instance finished executing height n
 )
 
 // wire is a message in flight between two instances.

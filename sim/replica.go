@@ -49,6 +49,9 @@ func (r *simReplica) Persist(out *consensus.Output) (consensus.Event, error) {
 	for _, b := range out.Finalized {
 		s.inv.finalized(in, b)
 		in.lastFinal = b
+		if s.load != nil {
+			s.finalizedTxs(in, b)
+		}
 	}
 	if len(out.Finalized) > 0 {
 		s.trace.add(s.now, "n%d finalized up to h%d v%d %v", in.idx, in.lastFinal.Height, in.lastFinal.View, in.lastFinal.ID())
@@ -101,5 +104,13 @@ func (r *simReplica) Applied(_ consensus.Event, out *consensus.Output) {
 	}
 }
 
-// Parked is not reached yet: simulated payloads are always checkable.
-func (r *simReplica) Parked(*model.Block, bool) {}
+// Ready: under load, a proposal committing to a height this instance has
+// not executed yet waits.
+func (r *simReplica) Ready(b *model.Block) bool { return b.Result.Height <= r.in.store.executed }
+
+// Parked traces proposals that wait for execution.
+func (r *simReplica) Parked(b *model.Block, dropped bool) {
+	r.s.res.Parked++
+	r.s.trace.add(r.s.now, "n%d parks the proposal for view %d until h%d is executed (executed h%d, dropped %v)",
+		r.in.idx, b.View, b.Result.Height, r.in.store.executed, dropped)
+}

@@ -31,6 +31,16 @@ type Result struct {
 	SafetyViolations []string
 	// LivenessFailure says how liveness failed after GST, if it did.
 	LivenessFailure string
+	// TxOffered and TxFinalized count transactions under load (honest
+	// replicas' first finalization); TxLatencyP50 and TxLatencyMax are
+	// offer-to-finalization latencies of transactions offered after GST,
+	// and LongestTxStall the longest stretch after GST without one
+	// finalized.
+	TxOffered, TxFinalized     uint64
+	TxLatencyP50, TxLatencyMax time.Duration
+	LongestTxStall             time.Duration
+	// Parked counts proposals that waited for execution.
+	Parked uint64
 	// Trace holds the events leading to the first violation or failure.
 	Trace         []string
 	SimulatedTime time.Duration

@@ -65,6 +65,11 @@ type instance struct {
 	gen      uint64 // bumps on crash: events of an earlier life are void
 	timerGen uint64
 	payloads *simPayloads
+	pool     txPool // offered transactions (under load)
+	// validated are blocks whose payload passed Validate in this life and
+	// are not finalized yet (load.go's chain walk).
+	validated map[model.Identifier]*model.Block
+	repeatTxs bool // Config.RepeatTxs, for honest instances
 	// lastFinal is the last finalized block this instance reported.
 	lastFinal *model.Block
 	// finalizedAfterGST is set once it finalizes a block above the GST view.
@@ -74,6 +79,7 @@ type instance struct {
 
 type sim struct {
 	cfg              Config
+	load             *loadState // nil without Config.Load
 	chain            model.ChainID
 	rng              *rand.Rand
 	sched            scheduler
@@ -215,7 +221,11 @@ func newSim(cfg Config) (*sim, error) {
 			in := &instance{idx: len(s.insts), member: mi, slot: slot}
 			in.store = newMemStore(s.genesis)
 			in.lastFinal = root
-			in.payloads = &simPayloads{tag: uint16(in.idx)}
+			in.payloads = &simPayloads{tag: uint16(in.idx), in: in}
+			if cfg.Load > 0 {
+				in.payloads.maxTxs = cfg.MaxBlockTxs
+				in.repeatTxs = cfg.RepeatTxs
+			}
 			idt.instances = append(idt.instances, in.idx)
 			s.insts = append(s.insts, in)
 			if idt.role == roleAdversary {
@@ -286,6 +296,10 @@ func (s *sim) run() {
 	}
 	if s.cfg.Crashes {
 		s.sched.push(&event{at: s.nextCrash(), kind: evCrash, inst: -1})
+	}
+	if s.cfg.Load > 0 {
+		s.load = newLoadState()
+		s.sched.push(&event{at: 0, kind: evLoad})
 	}
 	for steps := 0; ; steps++ {
 		if steps >= maxEvents {
@@ -459,6 +473,9 @@ func (s *sim) checkProgress() bool {
 	}
 	if allFinal && maxView >= model.View(s.cfg.Views) {
 		s.checkRate()
+		if s.res.LivenessFailure == "" {
+			s.checkTxs()
+		}
 		return true
 	}
 	return false
@@ -606,6 +623,13 @@ func (s *sim) handle(e *event) {
 		if in.up && e.gen == in.gen {
 			s.deliver(in, e.wire)
 		}
+	case evLoad:
+		s.offer()
+	case evExecuted:
+		in := s.insts[e.inst]
+		if in.up && e.gen == in.gen {
+			s.executed(in, uint64(e.n))
+		}
 	case evSyncRetry:
 		in := s.insts[e.inst]
 		if in.up && e.gen == in.gen && in.core.Block(e.id) == nil && in.store.blocks[e.id] == nil && e.n < syncRetries {
@@ -636,7 +660,17 @@ func (s *sim) startInstance(in *instance) {
 		return
 	}
 	glue := &simReplica{s: s, in: in}
-	eng, err := replica.New(replica.Config{Core: core, Store: glue, Transport: glue, Observer: glue})
+	rcfg := replica.Config{Core: core, Store: glue, Transport: glue, Observer: glue}
+	if s.cfg.Load > 0 {
+		// A restarted replica replays the finalized chain before it runs
+		// (as a node re-executes from its store), and a crash emptied its
+		// pool.
+		in.store.executed = max(in.store.executed, in.store.root.Height)
+		in.pool = txPool{}
+		in.validated = make(map[model.Identifier]*model.Block)
+		rcfg.Ready = glue
+	}
+	eng, err := replica.New(rcfg)
 	if err != nil {
 		s.violation(in, "replica engine: %v", err)
 		return

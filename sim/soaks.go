@@ -1,6 +1,9 @@
 package sim
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Soak is a named simulator configuration run over a range of seeds.
 type Soak struct {
@@ -55,6 +58,9 @@ func CISoaks(scale float64) []Soak {
 		}),
 		crashedLeaders(4, 1, n(150)),
 		crashedLeaders(7, 2, n(80)),
+		KillUnderLoad(4, 1, n(100)),
+		KillUnderLoad(7, 2, n(50)),
+		LoadUnderFaults(n(100)),
 		TwinsSearch(4, 1, 0, 8, n(4000)),
 		TwinsSearch(4, 0, 1, 8, n(1000)),
 	}
@@ -90,6 +96,48 @@ func crashedLeaders(nodes, crashed, seeds int) Soak {
 			c := DefaultConfig()
 			c.Seed, c.Nodes, c.Crashed, c.Views = seed, nodes, crashed, 600
 			c.MaxFailedViews = 0.10
+			return c
+		},
+	}
+}
+
+// underLoad sets a run under transaction load: 1,000 tx/s offered, blocks
+// of up to 500, execution 30 ms behind finality (so proposals park).
+func underLoad(c *Config) {
+	c.Load, c.MaxBlockTxs, c.ExecLag = 1000, 500, 30*time.Millisecond
+}
+
+// KillUnderLoad kills killed of nodes replicas mid-run (at GST, on a
+// healthy network) under load: no transaction finalized twice, each one
+// finalized within 5 s, and never 3 s without a finalized transaction
+// (timeouts start at 150 ms; leader reputation must retire the dead).
+func KillUnderLoad(nodes, killed, seeds int) Soak {
+	return Soak{
+		Name:  fmt.Sprintf("%d nodes under load, %d killed mid-run: no tx twice, none later than 5 s, no 3 s stall", nodes, killed),
+		Seeds: seeds,
+		Config: func(seed uint64) Config {
+			c := DefaultConfig()
+			c.Seed, c.Nodes, c.Silent, c.Views = seed, nodes, killed, 400
+			underLoad(&c)
+			c.TxDeadline, c.MaxTxStall = 5*time.Second, 3*time.Second
+			return c
+		},
+	}
+}
+
+// LoadUnderFaults runs load through the random fault mix (loss, changing
+// partitions, crash-restarts) with a replica silent from GST: no
+// transaction finalized twice, and each one offered after GST finalized
+// within 40 s (the backlog of the fault phase drains first).
+func LoadUnderFaults(seeds int) Soak {
+	return Soak{
+		Name:  "4 nodes under load with loss, partitions, crash-restarts, 1 silent from GST: no tx twice, every tx finalized",
+		Seeds: seeds,
+		Config: func(seed uint64) Config {
+			c := faultMix(4, seed)
+			c.Silent, c.Views = 1, 300
+			underLoad(&c)
+			c.TxDeadline = 40 * time.Second
 			return c
 		},
 	}

@@ -14,10 +14,15 @@ type memStore struct {
 	liveness pacemaker.Data
 	blocks   map[model.Identifier]*model.Block // every stored block, finalized or not
 	root     *model.Block                      // last finalized
+	// finalTxs are the transactions of the finalized chain and executed the
+	// height executed (under load).
+	finalTxs map[uint64]bool
+	executed uint64
 }
 
 func newMemStore(st consensus.State) *memStore {
-	s := &memStore{safety: st.Safety, liveness: st.Liveness, blocks: make(map[model.Identifier]*model.Block), root: st.Root}
+	s := &memStore{safety: st.Safety, liveness: st.Liveness, blocks: make(map[model.Identifier]*model.Block), root: st.Root,
+		finalTxs: make(map[uint64]bool)}
 	s.blocks[st.Root.ID()] = st.Root
 	return s
 }
