@@ -17,7 +17,7 @@ import (
 	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/mempool"
+	blockpayload "github.com/floe-bft/floe/payload"
 )
 
 // certifiedChain builds n blocks on the test network's genesis, each
@@ -61,7 +61,7 @@ func certifiedChain(t *testing.T, r *Runner, n int, tag string) []*model.Block {
 				t.Fatal(err)
 			}
 		}
-		payload := mempool.EncodePayload([][]byte{[]byte(fmt.Sprintf("%s-%d", tag, h))})
+		payload := blockpayload.Transactions([][]byte{[]byte(fmt.Sprintf("%s-%d", tag, h))})
 		view := model.View(h)
 		b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: uint64(h), ParentID: parent.ID(), QC: qc,
 			ProposerID: chainLeader(t, r, r.committee, view, parent, chain), Timestamp: parent.Timestamp + 100, PayloadHash: model.PayloadHash(payload)}, payload)

@@ -18,6 +18,7 @@ import (
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/payload"
 )
 
 // Epochs in the runner. The runner verifies every finalized block itself
@@ -158,13 +159,10 @@ func (t *epochTracker) check(p pendingBlock, violate func(kind, format string, a
 			}
 		}
 	}
-	var events []*epoch.Event
-	if epoch.IsEventPayload(b.Payload) {
-		var err error
-		if events, err = epoch.DecodePayload(b.Payload); err != nil {
-			violate("chain", "block %d has an invalid service-event payload: %v", b.Height, err)
-			return
-		}
+	events, err := payload.ServiceEventsOf(b.Payload)
+	if err != nil {
+		violate("chain", "block %d has an invalid payload: %v", b.Height, err)
+		return
 	}
 	out, err := t.state.Apply(b.View, events)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/mempool"
+	blockpayload "github.com/floe-bft/floe/payload"
 )
 
 // epochRunner is a test runner over a network with 40-view epochs.
@@ -97,12 +97,12 @@ func epochChain(t *testing.T, r *Runner, n int, genesisLeaders bool) ([]*model.B
 				t.Fatal(err)
 			}
 		}
-		payload := mempool.EncodePayload([][]byte{[]byte(fmt.Sprintf("tx-%d", h))})
+		payload := blockpayload.Transactions([][]byte{[]byte(fmt.Sprintf("tx-%d", h))})
 		switch h {
 		case 2:
-			payload = epoch.EncodePayload([]*epoch.Event{epoch.NewSetup(ep.Chain, spec, r.net.Governance)})
+			payload = blockpayload.ServiceEvents([]*epoch.Event{epoch.NewSetup(ep.Chain, spec, r.net.Governance)})
 		case 3:
-			payload = epoch.EncodePayload([]*epoch.Event{epoch.NewCommit(ep.Chain, &spec, r.net.Governance)})
+			payload = blockpayload.ServiceEvents([]*epoch.Event{epoch.NewCommit(ep.Chain, &spec, r.net.Governance)})
 		}
 		view := model.View(h)
 		var sched committee.Schedule = scheduleFunc(comAt)
@@ -140,7 +140,7 @@ func feed(t *testing.T, r *Runner, chain []*model.Block) {
 		}
 		if ids, err := payloadTxIDs(b, 100); err != nil {
 			t.Fatalf("height %d: %v", b.Height, err)
-		} else if epoch.IsEventPayload(b.Payload) && len(ids) != 0 {
+		} else if evs, _ := blockpayload.ServiceEventsOf(b.Payload); len(evs) > 0 && len(ids) != 0 {
 			t.Fatalf("height %d: service events counted as transactions", b.Height)
 		}
 	}

@@ -11,8 +11,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/epoch"
-	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/payload"
 )
 
 // The load and the tracker run beside the schedule, each in one goroutine,
@@ -183,13 +182,14 @@ func (r *Runner) decodeChainBlock(node string, info api.ChainBlockInfo) (*model.
 
 // payloadTxIDs lists the IDs of a block's transactions.
 func payloadTxIDs(b *model.Block, maxTxs int) ([][32]byte, error) {
-	if b.Height == 0 || epoch.IsEventPayload(b.Payload) {
-		return nil, nil // genesis, or a block of service events (no transactions)
+	if b.Height == 0 {
+		return nil, nil // genesis
 	}
-	txs, err := mempool.DecodePayload(b.Payload, maxTxs)
+	p, err := payload.Decode(b.Payload, payload.Limits{MaxTxs: maxTxs})
 	if err != nil {
 		return nil, err
 	}
+	txs := p.Transactions
 	ids := make([][32]byte, len(txs))
 	for i, tx := range txs {
 		ids[i] = txID(tx)

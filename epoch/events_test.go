@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/floe-bft/floe/crypto"
-	"github.com/floe-bft/floe/mempool"
 )
 
 // sampleEvents are a valid setup and its commit.
@@ -323,110 +322,6 @@ func TestDecodeEventRejectsOversizedCounts(t *testing.T) {
 	binary.BigEndian.PutUint16(b[off:], 0xFFFF)
 	if _, err := DecodeEvent(b); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("setup with 65535 identities: err = %v", err)
-	}
-}
-
-func TestPayloadRoundTrip(t *testing.T) {
-	setup, commit := sampleEvents(t)
-	for n := 1; n <= MaxEventsPerBlock; n++ {
-		events := make([]*Event, n)
-		for i := range events {
-			events[i] = setup
-			if i%2 == 1 {
-				events[i] = commit
-			}
-		}
-		p := EncodePayload(events)
-		if !IsEventPayload(p) {
-			t.Fatalf("%d events: IsEventPayload = false", n)
-		}
-		got, err := DecodePayload(p)
-		if err != nil {
-			t.Fatalf("%d events: DecodePayload: %v", n, err)
-		}
-		if len(got) != n {
-			t.Fatalf("%d events decoded as %d", n, len(got))
-		}
-		for i := range got {
-			if got[i].ID() != events[i].ID() {
-				t.Fatalf("%d events: event %d changed", n, i)
-			}
-		}
-		if !bytes.Equal(EncodePayload(got), p) {
-			t.Fatalf("%d events: re-encoding differs", n)
-		}
-		for cut := 0; cut < len(p); cut++ {
-			if _, err := DecodePayload(p[:cut]); !errors.Is(err, ErrInvalid) {
-				t.Fatalf("%d events truncated to %d bytes: err = %v", n, cut, err)
-			}
-		}
-		if _, err := DecodePayload(append(bytes.Clone(p), 0)); !errors.Is(err, ErrInvalid) {
-			t.Fatalf("%d events with a trailing byte: err = %v", n, err)
-		}
-	}
-}
-
-func TestPayloadRejects(t *testing.T) {
-	setup, _ := sampleEvents(t)
-	tooMany := make([]*Event, MaxEventsPerBlock+1)
-	for i := range tooMany {
-		tooMany[i] = setup
-	}
-	bad := malformedEvents(t)["zero weight"]
-	tests := map[string][]byte{
-		"no events":            EncodePayload(nil),
-		"too many events":      EncodePayload(tooMany),
-		"255 events":           append(append([]byte(nil), payloadMagic...), 0xFF),
-		"malformed event":      EncodePayload([]*Event{setup, bad}),
-		"not an event payload": setup.Encode(),
-		"empty":                nil,
-		"magic only":           bytes.Clone(payloadMagic),
-		"transactions":         mempool.EncodePayload([][]byte{[]byte("tx")}),
-	}
-	for name, p := range tests {
-		t.Run(name, func(t *testing.T) {
-			if events, err := DecodePayload(p); !errors.Is(err, ErrInvalid) {
-				t.Fatalf("DecodePayload = %d events, %v; want ErrInvalid", len(events), err)
-			}
-		})
-	}
-}
-
-func TestIsEventPayloadNeverMatchesTransactions(t *testing.T) {
-	// Transactions that themselves look like an event payload.
-	tricky := append(bytes.Clone(payloadMagic), EncodePayload([]*Event{mustSetup(t)})...)
-	for _, txs := range [][][]byte{
-		{[]byte("a")},
-		{tricky},
-		{{}, tricky},
-		{payloadMagic, payloadMagic, payloadMagic},
-		make([][]byte, 300),
-	} {
-		p := mempool.EncodePayload(txs)
-		if IsEventPayload(p) {
-			t.Fatalf("transaction payload %x… looks like service events", p[:min(len(p), 16)])
-		}
-	}
-	if IsEventPayload(mempool.EncodePayload(nil)) {
-		t.Fatal("the empty transaction payload looks like service events")
-	}
-	// A transaction payload starts with a big-endian uint32 count. The
-	// smallest count whose encoding starts with the magic is ~4.28e9, which
-	// cannot fit in any payload; every smaller count is safe.
-	smallest := binary.BigEndian.Uint32(payloadMagic)
-	if smallest < 0xFF000000 {
-		t.Fatalf("magic %x is a plausible transaction count %d", payloadMagic, smallest)
-	}
-	for _, n := range []uint32{0, 1, 2, 0xFF, 0xFFFF, 0xFFFFFF, 0xFEFFFFFF, smallest - 1} {
-		p := binary.BigEndian.AppendUint32(nil, n)
-		p = append(p, payloadMagic...)
-		if IsEventPayload(p) {
-			t.Fatalf("count %d looks like service events", n)
-		}
-	}
-	// And an event payload is never a valid transaction payload.
-	if _, err := mempool.DecodePayload(EncodePayload([]*Event{mustSetup(t)}), 1<<20); err == nil {
-		t.Fatal("an event payload decodes as transactions")
 	}
 }
 

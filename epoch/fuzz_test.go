@@ -47,37 +47,3 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
-
-// FuzzDecodePayload: DecodePayload never panics; what it accepts is 1 to
-// MaxEventsPerBlock events and re-encodes to exactly the input.
-func FuzzDecodePayload(f *testing.F) {
-	setup, commit := fuzzSeeds(f)
-	f.Add(EncodePayload([]*Event{setup}))
-	f.Add(EncodePayload([]*Event{setup, commit}))
-	f.Add(EncodePayload([]*Event{commit, commit, setup, setup}))
-	f.Add(bytes.Clone(payloadMagic))
-	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		events, err := DecodePayload(b)
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v does not wrap ErrInvalid", err)
-			}
-			return
-		}
-		if !IsEventPayload(b) {
-			t.Fatal("decoded a payload IsEventPayload denies")
-		}
-		if len(events) == 0 || len(events) > MaxEventsPerBlock {
-			t.Fatalf("decoded %d events", len(events))
-		}
-		for i, e := range events {
-			if e == nil {
-				t.Fatalf("event %d is nil", i)
-			}
-		}
-		if !bytes.Equal(EncodePayload(events), b) {
-			t.Fatal("non-canonical payload accepted")
-		}
-	})
-}

@@ -15,6 +15,7 @@ import (
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/internal/testchain"
 	"github.com/floe-bft/floe/light"
+	blockpayload "github.com/floe-bft/floe/payload"
 )
 
 // attackChain is a two-transition BLS chain (real signatures: forgery
@@ -88,7 +89,7 @@ func (a *attackChain) resign(t *testing.T, s *light.Segment, i int, mutate func(
 			t.Fatal(err)
 		}
 		s.Blocks[j].Header = b.EncodeHeader()
-		if s.Blocks[j].Payload != nil || epoch.IsEventPayload(payload) {
+		if evs, _ := blockpayload.ServiceEventsOf(payload); s.Blocks[j].Payload != nil || len(evs) > 0 {
 			s.Blocks[j].Payload = payload
 		}
 		prev = b
@@ -182,7 +183,7 @@ func TestForgedTransitionsAreRejected(t *testing.T) {
 		{"broken hash link (setup block swapped for a governance-signed other)", func(t *testing.T, tr *light.Transition) {
 			other := governanceSetup(a, 1, a.c.Governance, func(s *epoch.Spec) { s.Identities = s.Identities[:3] })
 			h := header(t, tr.Setup.Blocks[0])
-			payload := epoch.EncodePayload([]*epoch.Event{other})
+			payload := blockpayload.ServiceEvents([]*epoch.Event{other})
 			h.PayloadHash = model.PayloadHash(payload)
 			b, err := model.NewBlock(*h, payload)
 			if err != nil {
@@ -192,7 +193,7 @@ func TestForgedTransitionsAreRejected(t *testing.T) {
 		}, light.ErrForged, "hash link"},
 		{"payload not matching the header's hash", func(t *testing.T, tr *light.Transition) {
 			other := governanceSetup(a, 1, a.c.Governance, func(s *epoch.Spec) { s.Identities = s.Identities[:3] })
-			tr.Setup.Blocks[0].Payload = epoch.EncodePayload([]*epoch.Event{other})
+			tr.Setup.Blocks[0].Payload = blockpayload.ServiceEvents([]*epoch.Event{other})
 		}, light.ErrForged, "payload"},
 		{"missing commit event", func(t *testing.T, tr *light.Transition) {
 			tr.Commit = nil
@@ -215,7 +216,7 @@ func TestForgedTransitionsAreRejected(t *testing.T) {
 		}, light.ErrIncomplete, "service events"},
 		{"event signed by a non-governance key (committee re-certifies)", func(t *testing.T, tr *light.Transition) {
 			ev := governanceSetup(a, 1, otherKey, nil)
-			a.resign(t, tr.Setup, 0, func(h *model.Header, p *[]byte) { *p = epoch.EncodePayload([]*epoch.Event{ev}) })
+			a.resign(t, tr.Setup, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{ev}) })
 		}, light.ErrForged, "governance"},
 		{"wrong committee in setup vs commit (committee re-certifies)", func(t *testing.T, tr *light.Transition) {
 			setup := a.c.Schedule().Epochs()[1].Spec
@@ -225,17 +226,17 @@ func TestForgedTransitionsAreRejected(t *testing.T) {
 			cm := epoch.NewCommit(a.c.Params.Chain, &wrong, a.c.Governance)
 			cm.Commit.SetupID = setup.ID() // names the right setup, confirms other keys
 			signCommit(cm, a.c.Params.Chain, a.c.Governance)
-			a.resign(t, tr.Commit, 0, func(h *model.Header, p *[]byte) { *p = epoch.EncodePayload([]*epoch.Event{cm}) })
+			a.resign(t, tr.Commit, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{cm}) })
 		}, light.ErrForged, "differs from the setup"},
 		{"commit for another setup", func(t *testing.T, tr *light.Transition) {
 			other := a.c.Schedule().Epochs()[1].Spec
 			other.Seed[0] ^= 1
 			cm := epoch.NewCommit(a.c.Params.Chain, &other, a.c.Governance)
-			a.resign(t, tr.Commit, 0, func(h *model.Header, p *[]byte) { *p = epoch.EncodePayload([]*epoch.Event{cm}) })
+			a.resign(t, tr.Commit, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{cm}) })
 		}, light.ErrForged, "does not confirm"},
 		{"setup with the wrong view range", func(t *testing.T, tr *light.Transition) {
 			ev := governanceSetup(a, 1, a.c.Governance, func(s *epoch.Spec) { s.FirstView++ })
-			a.resign(t, tr.Setup, 0, func(h *model.Header, p *[]byte) { *p = epoch.EncodePayload([]*epoch.Event{ev}) })
+			a.resign(t, tr.Setup, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{ev}) })
 		}, light.ErrForged, "starts at view"},
 		{"claimed extension without a block past the final view", func(t *testing.T, tr *light.Transition) {
 			seg, err := light.BuildSegment(a.c, 2)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/payload"
 )
 
 // BlockReader reads a node's finalized chain: all a proof builder needs.
@@ -94,12 +95,10 @@ func (x *ScanIndex) Update(r BlockReader) error {
 }
 
 func (x *ScanIndex) apply(b *model.Block) error {
-	var events []*epoch.Event
-	if epoch.IsEventPayload(b.Payload) {
-		// An undecodable event payload carries no events, as for the
-		// state machine of the nodes.
-		events, _ = epoch.DecodePayload(b.Payload)
-	}
+	// A finalized payload was validated before it was voted for; one that
+	// does not decode would carry no events for the nodes' state machine
+	// either.
+	events, _ := payload.ServiceEventsOf(b.Payload)
 	before := x.state.Schedule().Last()
 	// The first block past an extended epoch's old final view witnesses
 	// the extension.
@@ -199,7 +198,8 @@ func buildSegment(r BlockReader, height uint64) (*Segment, int, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("read height %d: %w", h, err)
 		}
-		seg.Blocks = append(seg.Blocks, segmentBlock(b, epoch.IsEventPayload(b.Payload)))
+		events, _ := payload.ServiceEventsOf(b.Payload)
+		seg.Blocks = append(seg.Blocks, segmentBlock(b, len(events) > 0))
 		views = append(views, b.View)
 		// The newest block's QC certifies its parent: if that parent is in
 		// the view after its own parent, the grandparent is final.

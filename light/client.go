@@ -11,6 +11,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/payload"
 )
 
 // maxMerkleProof bounds an encoded Merkle proof.
@@ -222,15 +223,15 @@ func (c *Client) checkEvents(v *verify.Verifier, cur *epoch.Epoch, t *Transition
 		return nil, none, none, fmt.Errorf("setup segment: %w", asForged(err))
 	}
 	sb := setupFinal[0]
-	if sb.Payload == nil || !epoch.IsEventPayload(sb.Payload) {
+	events, err := payload.ServiceEventsOf(sb.Payload)
+	if err != nil {
+		return nil, none, none, fmt.Errorf("%w: setup block payload: %v", ErrForged, err)
+	}
+	if len(events) == 0 {
 		return nil, none, none, fmt.Errorf("%w: the setup segment's first block carries no service events", ErrIncomplete)
 	}
 	if err := c.inTime(cur, sb, "setup"); err != nil {
 		return nil, none, none, err
-	}
-	events, err := epoch.DecodePayload(sb.Payload)
-	if err != nil {
-		return nil, none, none, fmt.Errorf("%w: setup block payload: %v", ErrForged, err)
 	}
 	var (
 		next     *epoch.Epoch
@@ -273,10 +274,7 @@ func (c *Client) checkEvents(v *verify.Verifier, cur *epoch.Epoch, t *Transition
 	}
 	firstErr = nil
 	for _, b := range candidates {
-		if b.Payload == nil || !epoch.IsEventPayload(b.Payload) {
-			continue
-		}
-		events, err := epoch.DecodePayload(b.Payload)
+		events, err := payload.ServiceEventsOf(b.Payload)
 		if err != nil {
 			return nil, none, none, fmt.Errorf("%w: block at height %d: %v", ErrForged, b.Header.Height, err)
 		}

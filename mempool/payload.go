@@ -7,7 +7,8 @@ import (
 	"github.com/floe-bft/floe/codec"
 )
 
-// EncodePayload encodes a block's transactions:
+// EncodePayload encodes a batch of transactions (the API's binary batch
+// body; blocks carry typed payloads, package payload):
 //
 //	u32 count (≥ 1), then per transaction: u32 length, bytes
 //

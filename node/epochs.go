@@ -87,15 +87,13 @@ func loadEpochs(store *storage.Pebble, p epoch.Params, genesis *epoch.State) (*e
 func (n *Node) applyEpochs(final []*model.Block) (encoded []byte, scheduleChanged bool, err error) {
 	changed := false
 	for _, b := range final {
-		var events []*epoch.Event
-		if epoch.IsEventPayload(b.Payload) {
-			var err error
-			if events, err = epoch.DecodePayload(b.Payload); err != nil {
-				// Payloads were validated before voting: a finalized
-				// block with a bad one means a byzantine supermajority.
-				return nil, false, fmt.Errorf("finalized block %d has an invalid service-event payload: %w", b.Height, err)
-			}
+		pl, err := n.decoded(b)
+		if err != nil {
+			// Payloads were validated before voting: a finalized block
+			// with a bad one means a byzantine supermajority.
+			return nil, false, fmt.Errorf("finalized block %d has an invalid payload: %w", b.Height, err)
 		}
+		events := pl.ServiceEvents
 		out, err := n.epochs.Apply(b.View, events)
 		n.metrics.epoch.Set(float64(n.epochs.Schedule().Last().Counter))
 		if err != nil {

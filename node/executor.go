@@ -57,12 +57,13 @@ func (n *Node) execute(height uint64) error {
 	if err != nil {
 		return err
 	}
-	txs, err := DecodeTxs(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	pl, err := n.decoded(b)
 	if err != nil {
 		// Payloads were validated before the block was voted for; a
 		// finalized block with a bad payload means a byzantine supermajority.
 		return fmt.Errorf("finalized block has an invalid payload: %w", err)
 	}
+	txs := pl.Transactions
 	// Replicas refuse a block that repeats a transaction of its chain's last
 	// dedupWindow heights (chainTxs), so a finalized chain never does; this
 	// second check, defined by the chain alone like the first, keeps
@@ -217,10 +218,11 @@ func (n *Node) rebuildDedup(executed uint64) error {
 		if err != nil {
 			return err
 		}
-		txs, err := DecodeTxs(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+		pl, err := n.decoded(b)
 		if err != nil {
 			return fmt.Errorf("stored block %d: %w", h, err)
 		}
+		txs := pl.Transactions
 		for _, tx := range txs {
 			id := crypto.Sum(tx)
 			if r, err := n.store.TxResult(id); err == nil && r.Height == h && !n.dedup.seen(id) {

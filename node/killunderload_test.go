@@ -12,6 +12,7 @@ import (
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/node"
 )
 
 // loader keeps the mempools of some nodes full: each goroutine submits
@@ -163,7 +164,7 @@ func blockTxIDs(t *testing.T, tn *testnet, h uint64) [][32]byte {
 	if err != nil {
 		t.Fatalf("height %d: %v", h, err)
 	}
-	txs, err := mempool.DecodePayload(b.Payload, 1<<20)
+	txs, err := node.DecodeTxs(b.Payload, 1<<20)
 	if err != nil {
 		t.Fatalf("height %d: %v", h, err)
 	}

@@ -33,9 +33,14 @@ import (
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/network"
+	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/replica"
 	"github.com/floe-bft/floe/storage"
 )
+
+// payloadCacheBytes bounds the decoded payloads a node keeps: the blocks
+// between validation and execution are read several times.
+const payloadCacheBytes = 64 << 20
 
 // loopEvent is one input for the consensus loop.
 type loopEvent struct {
@@ -91,7 +96,9 @@ type Node struct {
 	seen   *seenTxs        // submit times of local transactions, for latency
 	dedup  *executedWindow // transactions executed recently; owned by the executor
 	txIDs  *txIDCache      // transaction IDs of recent blocks
-	chain  *chainTxs       // transactions on recent chains; owned by the consensus loop
+	// payloadCache decodes each block's payload once (payload.Cache).
+	payloadCache *payload.Cache
+	chain        *chainTxs // transactions on recent chains; owned by the consensus loop
 	// evidence keeps the equivocations the core reported (evidence.go).
 	evidence *evidenceLog
 	// Application state written since the last flush, by key hash, and the
@@ -367,6 +374,7 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		seen:            newSeenTxs(200_000),
 		dedup:           newExecutedWindow(),
 		txIDs:           newTxIDCache(),
+		payloadCache:    payload.NewCache(payloadCacheBytes, payload.Limits{MaxTxs: cfg.Genesis.Params.MaxBlockTxs}),
 		chain:           newChainTxs(dedupWindow),
 		dirty:           make(map[[32]byte]storage.KV),
 		done:            make(chan struct{}),

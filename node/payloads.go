@@ -12,6 +12,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/payload"
 )
 
 // payloads connects the core's block building to the mempool. Both methods
@@ -29,17 +30,19 @@ type payloads struct {
 // small.
 func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
 	if events := p.n.governance.ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
-		return epoch.EncodePayload(events), p.n.latestResult()
+		return payload.ServiceEvents(events), p.n.latestResult()
 	}
 	// Leave out what the chain being extended already carries; what only
 	// a failed or losing block carried is proposed again.
 	ancestors, _, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
 	if !ok {
-		return mempool.EncodePayload(nil), p.n.latestResult()
+		return nil, p.n.latestResult()
 	}
 	height := parent.Height + 1
 	skip := func(id mempool.ID) bool { return p.n.chain.onChain(ancestors, height, id) }
-	return mempool.EncodePayload(p.n.mempool.ReapMax(p.maxBytes-mempool.PayloadSize(nil), p.maxTxs, skip)), p.n.latestResult()
+	// The mempool counts each transaction with its 4-byte length, as the
+	// payload frames it; the payload's header comes off the budget first.
+	return payload.Transactions(p.n.mempool.ReapMax(p.maxBytes-payload.TxOverhead, p.maxTxs, skip)), p.n.latestResult()
 }
 
 // HasWork tells an idle leader whether to propose now: transactions or
@@ -69,14 +72,19 @@ func (p *payloads) Full(parent *model.Block) bool {
 	return free >= p.maxTxs || bytes/count*free >= p.maxBytes
 }
 
-// DecodeTxs returns the transactions of a block payload: none for a block
-// that carries service events.
-func DecodeTxs(payload []byte, maxTxs int) ([][]byte, error) {
-	if epoch.IsEventPayload(payload) {
-		return nil, nil
+// DecodeTxs returns the transactions of an encoded block payload (for the
+// API, which reads payloads without their blocks; the node itself decodes
+// through its payload cache).
+func DecodeTxs(raw []byte, maxTxs int) ([][]byte, error) {
+	p, err := payload.Decode(raw, payload.Limits{MaxTxs: maxTxs})
+	if err != nil {
+		return nil, err
 	}
-	return mempool.DecodePayload(payload, maxTxs)
+	return p.Transactions, nil
 }
+
+// decoded returns b's payload, decoding it once (the payload cache).
+func (n *Node) decoded(b *model.Block) (*payload.Payload, error) { return n.payloadCache.Get(b) }
 
 // Validate checks a proposed payload (size, encoding and every
 // transaction's well-formedness, without executing anything) and the
@@ -88,10 +96,15 @@ func (p *payloads) Validate(b *model.Block) error {
 	if len(b.Payload) > p.maxBytes {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), p.maxBytes)
 	}
-	if epoch.IsEventPayload(b.Payload) {
-		events, err := epoch.DecodePayload(b.Payload)
-		if err != nil {
-			return fmt.Errorf("%w: payload: %v", model.ErrInvalid, err)
+	pl, err := p.n.decoded(b)
+	if err != nil {
+		return err
+	}
+	if events := pl.ServiceEvents; len(events) > 0 {
+		// Light clients download blocks with service events whole: those
+		// stay small, with no transactions beside the events.
+		if len(pl.Transactions) > 0 {
+			return fmt.Errorf("%w: block for view %d carries transactions and service events", model.ErrInvalid, b.View)
 		}
 		for i, e := range events {
 			// Whether the event takes effect is decided at finalization;
@@ -103,10 +116,7 @@ func (p *payloads) Validate(b *model.Block) error {
 		p.n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return nil
 	}
-	txs, err := mempool.DecodePayload(b.Payload, p.maxTxs)
-	if err != nil {
-		return fmt.Errorf("%w: payload: %v", model.ErrInvalid, err)
-	}
+	txs := pl.Transactions
 	for i, tx := range txs {
 		if err := p.n.app.CheckTx(tx); err != nil {
 			return fmt.Errorf("%w: transaction %d: %v", model.ErrInvalid, i, err)
@@ -130,10 +140,12 @@ func (n *Node) trackBlock(b *model.Block) {
 	if b.IsRoot() {
 		return
 	}
-	if epoch.IsEventPayload(b.Payload) {
-		if events, err := epoch.DecodePayload(b.Payload); err == nil {
-			n.governance.markInFlight(events, b.View)
-		}
+	pl, err := n.decoded(b)
+	if err != nil {
+		return // validated before it joined the tree; our own never fail
+	}
+	if len(pl.ServiceEvents) > 0 {
+		n.governance.markInFlight(pl.ServiceEvents, b.View)
 		n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return
 	}
@@ -165,10 +177,11 @@ func (n *Node) finalizeTxs(b *model.Block) {
 // blockTxIDs returns the IDs of a block's transactions (none for service
 // events), from the cache when it has them.
 func (n *Node) blockTxIDs(b *model.Block) ([]mempool.ID, error) {
-	txs, err := DecodeTxs(b.Payload, n.cfg.Genesis.Params.MaxBlockTxs)
+	pl, err := n.decoded(b)
 	if err != nil {
 		return nil, err
 	}
+	txs := pl.Transactions
 	if ids, ok := n.txIDs.get(b.ID(), len(txs)); ok {
 		return ids, nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/light"
+	blockpayload "github.com/floe-bft/floe/payload"
 )
 
 // EpochChainConfig describes a multi-epoch chain.
@@ -287,9 +288,9 @@ func (c *EpochChain) add(v model.View, events []*epoch.Event) error {
 	}
 	var payload []byte
 	if len(events) > 0 {
-		payload = epoch.EncodePayload(events)
+		payload = blockpayload.ServiceEvents(events)
 	} else {
-		payload = []byte(fmt.Sprintf("block %d", h))
+		payload = blockpayload.Transactions([][]byte{[]byte(fmt.Sprintf("block %d", h))})
 		c.writes[h] = []kv{
 			{[]byte(fmt.Sprintf("k/%d", h)), []byte(fmt.Sprintf("v/%d", h))},
 			{[]byte("latest"), []byte(fmt.Sprintf("%d", h))},
