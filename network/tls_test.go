@@ -769,3 +769,39 @@ func TestTLSAddPeerAdmitsNewMember(t *testing.T) {
 		t.Fatalf("member 0 has %d peers, want 2", got)
 	}
 }
+
+// TestPeerOfAnotherProtocolVersionIsRefused: a member's own key, but a build
+// speaking another protocol version (ALPN floe/1), fails the handshake and
+// no frame of it is delivered, so bytes of one version are never decoded
+// by another.
+func TestPeerOfAnotherProtocolVersionIsRefused(t *testing.T) {
+	ms := newMembers(t, 2)
+	// Only member 0 runs; member 1 is a known peer, dialled by hand below
+	// with its own key.
+	tr := startTLS(t, fastConfig(ms[0], peersOf(ms)))
+	cert, err := selfSignedCert(ms[1].key, ms[1].id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alpnProtocol == "floe/1" {
+		t.Fatal("the test assumes this build is not protocol version 1")
+	}
+	conn, err := tls.Dial("tcp", ms[0].addr(), &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
+		InsecureSkipVerify: true, NextProtos: []string{"floe/1"},
+	})
+	if err == nil {
+		conn.Write([]byte{0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'})
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var b [1]byte
+		_, rerr := conn.Read(b[:])
+		conn.Close()
+		if rerr == nil {
+			t.Fatal("a peer of protocol version 1 was served")
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := tr.Stats(); st.FramesReceived != 0 {
+		t.Fatalf("%d frames delivered from a peer of another version", st.FramesReceived)
+	}
+}
