@@ -338,21 +338,21 @@ func ParseSubmitBody(body io.Reader, maxTxs int) ([][]byte, error) {
 }
 
 // ContentTypeBinary selects the binary submission format: the body is a
-// block payload (u32 count, then u32-length-prefixed transactions) and the
-// answer lists only the rejected transactions (with their index). High-rate
-// clients use it: it skips hex and JSON for every transaction both ways.
+// binary batch (mempool.EncodePayload: u32 count, then u32-length-prefixed
+// transactions; not a block payload) and the answer lists only the rejected
+// transactions (with their index). High-rate clients use it: it skips hex
+// and JSON for every transaction both ways.
 const ContentTypeBinary = "application/octet-stream"
 
 // parseBinarySubmit reads a binary batch (see ContentTypeBinary).
 func (s *Server) parseBinarySubmit(body io.Reader) ([][]byte, error) {
-	if s.opts.DecodeTxs == nil {
-		return nil, badRequest("binary submissions are not supported by this node")
-	}
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		return nil, err
 	}
-	txs, err := s.opts.DecodeTxs(raw)
+	// One more than the limit decodes, so that the limit's own error below
+	// names it.
+	txs, err := mempool.DecodePayload(raw, s.opts.MaxBatchTxs+1)
 	if err != nil {
 		return nil, badRequest("binary batch: %v", err)
 	}

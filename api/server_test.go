@@ -686,13 +686,8 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 // The binary format: a payload-encoded batch in, only rejections out.
 func TestSubmitBinary(t *testing.T) {
 	b := &binaryFake{}
-	srv := New(b, Options{DecodeTxs: func(p []byte) ([][]byte, error) {
-		if len(p) == 0 || p[0] != 2 {
-			return nil, errors.New("bad payload")
-		}
-		return [][]byte{p[1:2], p[2:3]}, nil
-	}})
-	req := httptest.NewRequest(http.MethodPost, "/v1/transactions", bytes.NewReader([]byte{2, 'a', 'b'}))
+	srv := New(b, Options{})
+	req := httptest.NewRequest(http.MethodPost, "/v1/transactions", bytes.NewReader(mempool.EncodePayload([][]byte{{'a'}, {'b'}})))
 	req.Header.Set("Content-Type", ContentTypeBinary)
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
