@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/network"
+	"github.com/floe-bft/floe/storage"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,8 +17,15 @@ import (
 type Config struct {
 	Genesis *genesis.Genesis
 	Keys    *genesis.NodeKeys
-	// DataDir holds the Pebble database.
+	// DataDir holds the Pebble database and the evidence log. It may be
+	// empty when Store is set (the evidence log then stays in memory).
 	DataDir string
+	// Store, when set, replaces the Pebble database in DataDir (tests run
+	// on storage.Memory). The node closes it when it stops.
+	Store Store
+	// Transport, when set, replaces the TLS transport to the peers (tests
+	// run on a network.MemoryNetwork). The node closes it when it stops.
+	Transport network.Transport
 	// P2PListen is the address to accept peer connections on; empty means
 	// this node's address from the genesis file.
 	P2PListen string
@@ -45,7 +55,7 @@ func (c *Config) withDefaults() error {
 	if c.Genesis == nil {
 		return fmt.Errorf("node config: genesis is required")
 	}
-	if c.DataDir == "" {
+	if c.DataDir == "" && c.Store == nil {
 		return fmt.Errorf("node config: data directory is required")
 	}
 	if c.MempoolMaxTxs == 0 {
@@ -68,3 +78,20 @@ func (c *Config) withDefaults() error {
 	}
 	return nil
 }
+
+// Store is what a node keeps durably: the consensus state and chain
+// (storage.ConsensusStore), execution results and application state
+// (storage.AppStore), and the epoch state. storage.Pebble is the
+// production store; storage.Memory serves tests.
+type Store interface {
+	storage.ConsensusStore
+	storage.AppStore
+	FinalizedRange(from, to uint64, maxBlocks int) ([]*model.Block, error)
+	EpochState() ([]byte, error)
+	Close() error
+}
+
+var (
+	_ Store = (*storage.Pebble)(nil)
+	_ Store = (*storage.Memory)(nil)
+)

@@ -65,7 +65,7 @@ func (n *Node) isKnownMember(id model.NodeID) bool {
 
 // loadEpochs restores the epoch state committed with the finalized chain,
 // or starts from genesis.
-func loadEpochs(store *storage.Pebble, p epoch.Params, genesis *epoch.State) (*epoch.State, error) {
+func loadEpochs(store Store, p epoch.Params, genesis *epoch.State) (*epoch.State, error) {
 	b, err := store.EpochState()
 	if errors.Is(err, storage.ErrNotFound) {
 		return genesis, nil

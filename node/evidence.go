@@ -61,6 +61,9 @@ type evidenceLine struct {
 
 // openEvidenceLog loads the records a previous run kept in dataDir.
 func openEvidenceLog(dataDir string) (*evidenceLog, error) {
+	if dataDir == "" {
+		return &evidenceLog{}, nil // in memory only (a node on an injected store)
+	}
 	l := &evidenceLog{path: filepath.Join(dataDir, evidenceFileName)}
 	f, err := os.Open(l.path)
 	if os.IsNotExist(err) {
@@ -158,6 +161,9 @@ func (l *evidenceLog) record(e model.Evidence, offenderName string, now time.Tim
 	b, err := json.Marshal(el)
 	if err != nil {
 		return err
+	}
+	if l.path == "" {
+		return nil // kept in memory only
 	}
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {

@@ -16,7 +16,9 @@ import (
 func (tn *testnet) startFaulty(i int, f node.Faults) {
 	tn.t.Helper()
 	reg := prometheus.NewRegistry()
-	nd, err := node.New(node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg, Faults: f})
+	cfg := tn.config(i, reg)
+	cfg.Faults = f
+	nd, err := node.New(cfg)
 	if err != nil {
 		tn.t.Fatalf("node %d: %v", i, err)
 	}

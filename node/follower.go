@@ -21,6 +21,7 @@ import (
 	"github.com/floe-bft/floe/follower"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/network"
+	"github.com/floe-bft/floe/storage"
 )
 
 // A follower node (floe follow) never votes: it pulls blocks from upstream
@@ -127,7 +128,11 @@ func NewFollower(cfg FollowerConfig) (n *Node, err error) {
 	n.transport = nullTransport{}
 	fm := &followerMode{cfg: cfg, upstreams: ups}
 	fm.rangeCount.Store(follower.MaxRangeBlocks)
-	store, err := follower.NewPebbleStore(n.store, mustRoot(n), n.rootQC)
+	pb, ok := n.store.(*storage.Pebble)
+	if !ok {
+		return nil, fmt.Errorf("follower mode keeps its state in Pebble (the data directory), not an injected store")
+	}
+	store, err := follower.NewPebbleStore(pb, mustRoot(n), n.rootQC)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ type Node struct {
 	dir         atomic.Pointer[directory]
 	governance  *governanceQueue
 
-	store     *storage.Pebble
+	store     Store
 	transport network.Transport
 	mempool   *mempool.Mempool
 	app       *kvstore.Store
@@ -168,11 +168,12 @@ func New(cfg Config) (n *Node, err error) {
 	if listen == "" {
 		return nil, fmt.Errorf("this node is in no known committee: set its peer-to-peer listen address (p2p_listen)")
 	}
-	n.transport, err = network.NewTLS(network.Config{
-		Self: self, Key: cfg.Keys.Network, ListenAddr: listen, Peers: peers, Logger: n.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start transport: %w", err)
+	if n.transport = cfg.Transport; n.transport == nil {
+		if n.transport, err = network.NewTLS(network.Config{
+			Self: self, Key: cfg.Keys.Network, ListenAddr: listen, Peers: peers, Logger: n.log,
+		}); err != nil {
+			return nil, fmt.Errorf("start transport: %w", err)
+		}
 	}
 	registerTransportMetrics(cfg.Metrics, n.transport)
 	n.sync = newSyncClient(n)
@@ -381,9 +382,10 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 	}
 	n.votes = newVoteBatcher(n.committeeAt)
 
-	n.store, err = storage.OpenPebble(cfg.DataDir)
-	if err != nil {
-		return nil, consensus.State{}, fmt.Errorf("open store: %w", err)
+	if n.store = cfg.Store; n.store == nil {
+		if n.store, err = storage.OpenPebble(cfg.DataDir); err != nil {
+			return nil, consensus.State{}, fmt.Errorf("open store: %w", err)
+		}
 	}
 	ok := false
 	defer func() {

@@ -17,11 +17,15 @@ import (
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/network"
 	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/storage"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// testnet runs N in-process nodes talking TLS over loopback sockets, each
-// with its own Pebble directory.
+// testnet runs N in-process nodes. By default they talk over an in-memory
+// network and keep their state in in-memory stores that survive a node's
+// restart; with real set before the first start, they talk TLS over
+// loopback sockets, each with its own Pebble directory (the integration
+// tests of the peer port).
 type testnet struct {
 	t     *testing.T
 	gen   *genesis.Genesis
@@ -31,6 +35,25 @@ type testnet struct {
 	regs  []*prometheus.Registry
 	// mempoolTxs bounds each node's mempool (0: the node's default).
 	mempoolTxs int
+	real       bool
+	hub        *network.MemoryNetwork
+	stores     []*storage.Memory
+}
+
+// config is node i's configuration on this testnet.
+func (tn *testnet) config(i int, reg prometheus.Registerer) node.Config {
+	cfg := node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg, MempoolMaxTxs: tn.mempoolTxs}
+	if !tn.real {
+		if tn.hub == nil {
+			tn.hub = network.NewMemoryNetwork()
+			tn.stores = make([]*storage.Memory, len(tn.nodes))
+		}
+		if tn.stores[i] == nil {
+			tn.stores[i] = storage.NewMemory()
+		}
+		cfg.Transport, cfg.Store = tn.hub.Transport(tn.keys[i].NodeID()), tn.stores[i]
+	}
+	return cfg
 }
 
 func freePort(t *testing.T) string {
@@ -72,7 +95,7 @@ func newTestnet(t *testing.T, n int) *testnet {
 func (tn *testnet) start(i int) {
 	tn.t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg := node.Config{Genesis: tn.gen, Keys: tn.keys[i], DataDir: tn.dirs[i], Metrics: reg, MempoolMaxTxs: tn.mempoolTxs}
+	cfg := tn.config(i, reg)
 	if os.Getenv("FLOE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("n", i)
 	}
@@ -268,6 +291,7 @@ func TestLateNodeJoins(t *testing.T) {
 // dropped while consensus continues.
 func TestGarbageOnPeerPortIsDropped(t *testing.T) {
 	tn := newTestnet(t, 4)
+	tn.real = true
 	tn.startAll()
 	waitFor(t, "first blocks", 20*time.Second, func() bool { return tn.minExecuted(all(4)...) >= 2 })
 	addr := tn.gen.Validators[0].Address
@@ -338,6 +362,7 @@ func dropped(t *testing.T, reg *prometheus.Registry, reason string) float64 {
 // on. The "attacker" holds node 3's network key (node 3 itself is down).
 func TestWronglySignedAndUndecodableMessagesAreRejected(t *testing.T) {
 	tn := newTestnet(t, 4)
+	tn.real = true
 	for i := 0; i < 3; i++ {
 		tn.start(i)
 	}
