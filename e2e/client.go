@@ -1,23 +1,19 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/floe-bft/floe/api"
-	"github.com/floe-bft/floe/mempool"
+	apiclient "github.com/floe-bft/floe/client"
+	"github.com/floe-bft/floe/epoch"
 )
 
 // client talks to one node's API on the host's loopback. Every request has
 // its own deadline: a paused or cut-off node must not stall the runner.
 type client struct {
-	base string
-	http *http.Client
+	c *apiclient.Client
 }
 
 // maxResponseBytes bounds what the runner reads from one answer (a chain
@@ -25,89 +21,44 @@ type client struct {
 const maxResponseBytes = 256 << 20
 
 func newClient(base string) *client {
-	return &client{base: base, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	return &client{c: apiclient.New(base, apiclient.WithHTTPClient(hc), apiclient.WithMaxResponseBytes(maxResponseBytes))}
 }
 
-func (c *client) get(ctx context.Context, timeout time.Duration, path string, out any) error {
+// within runs call with a deadline of timeout.
+func within[T any](ctx context.Context, timeout time.Duration, call func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	return c.do(req, out)
+	return call(ctx)
 }
-
-func (c *client) do(req *http.Request, out any) error {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e api.ErrorResponse
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return &httpError{status: resp.StatusCode, msg: e.Error}
-		}
-		return &httpError{status: resp.StatusCode, msg: string(body)}
-	}
-	return json.Unmarshal(body, out)
-}
-
-type httpError struct {
-	status int
-	msg    string
-}
-
-func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
 
 func (c *client) status(ctx context.Context) (api.StatusResponse, error) {
-	var s api.StatusResponse
-	err := c.get(ctx, 2*time.Second, "/v1/status", &s)
-	return s, err
+	return within(ctx, 2*time.Second, c.c.Status)
 }
 
 func (c *client) chain(ctx context.Context, from uint64, limit int) ([]api.ChainBlockInfo, error) {
-	var r api.ChainResponse
-	err := c.get(ctx, 20*time.Second, fmt.Sprintf("/v1/chain?from=%d&limit=%d", from, limit), &r)
-	return r.Blocks, err
+	return within(ctx, 20*time.Second, func(ctx context.Context) ([]api.ChainBlockInfo, error) { return c.c.Chain(ctx, from, limit) })
 }
 
 func (c *client) evidence(ctx context.Context) (api.EvidenceResponse, error) {
-	var r api.EvidenceResponse
-	err := c.get(ctx, 5*time.Second, "/v1/evidence", &r)
-	return r, err
+	return within(ctx, 5*time.Second, c.c.Evidence)
 }
 
 // tx looks a transaction up; a 404 is a result (status "unknown"), not an
 // error.
 func (c *client) tx(ctx context.Context, id string) (api.TxResponse, error) {
-	var r api.TxResponse
-	err := c.get(ctx, 5*time.Second, "/v1/transactions/"+id, &r)
-	if he, ok := err.(*httpError); ok && he.status == http.StatusNotFound {
+	r, err := within(ctx, 5*time.Second, func(ctx context.Context) (api.TxResponse, error) { return c.c.Tx(ctx, id) })
+	if apiclient.IsStatus(err, http.StatusNotFound) {
 		return api.TxResponse{ID: id, Status: "unknown"}, nil
 	}
 	return r, err
 }
 
-// submit sends a binary batch (the block payload encoding) and returns the
-// indices of the transactions the node rejected.
+// submit sends a binary batch and returns the indices of the transactions
+// the node rejected.
 func (c *client) submit(ctx context.Context, txs [][]byte) (rejected map[int]string, err error) {
-	// The binary batch format is the block payload encoding.
-	body := mempool.EncodePayload(txs)
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/transactions", bytes.NewReader(body))
+	r, err := within(ctx, 5*time.Second, func(ctx context.Context) (api.SubmitResponse, error) { return c.c.SubmitBinary(ctx, txs) })
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	var r api.SubmitResponse
-	if err := c.do(req, &r); err != nil {
 		return nil, err
 	}
 	rejected = map[int]string{}
@@ -117,4 +68,10 @@ func (c *client) submit(ctx context.Context, txs [][]byte) (rejected map[int]str
 		}
 	}
 	return rejected, nil
+}
+
+// submitEvent posts a service event in its binary encoding.
+func (c *client) submitEvent(ctx context.Context, e *epoch.Event) error {
+	_, err := within(ctx, 5*time.Second, func(ctx context.Context) (api.ServiceEventResponse, error) { return c.c.SubmitEvent(ctx, e) })
+	return err
 }

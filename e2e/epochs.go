@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -417,17 +415,4 @@ func describeProgress(p epochProgress, faultFor time.Duration) string {
 		fmt.Fprintf(&b, ", %d failed submissions (last: %s)", p.errs, p.lastErr)
 	}
 	return b.String()
-}
-
-// submitEvent posts a service event in its binary encoding.
-func (c *client) submitEvent(ctx context.Context, e *epoch.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/governance/events", bytes.NewReader(e.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	var resp api.ServiceEventResponse
-	return c.do(req, &resp)
 }

@@ -3,80 +3,80 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/localnet"
 )
 
 // crashNet is a 4-process network for crash tests: real `floe start`
 // processes (this test binary re-executed as the CLI), real sockets.
 type crashNet struct {
 	t     *testing.T
-	bin   string
-	nodes []*testnetNode
+	nodes []*localnet.Node
 }
 
 func startCrashNet(t *testing.T) *crashNet {
 	t.Helper()
+	p := genesis.DefaultParams()
+	// With a member dead, the views it leads (and the ones before them,
+	// whose votes go to it) fail; keep each failure short.
+	p.TimeoutMinMS, p.TimeoutMaxMS = 300, 1000
+	net := setupProcessNet(t, filepath.Join(t.TempDir(), "net"), p, 0)
+	return launchProcessNet(t, net.Nodes)
+}
+
+// setupProcessNet skips in -short mode, makes this test binary the floe
+// CLI for child processes, and prepares a 4-validator testnet under dir
+// with params (and no idle pacing); with epochViews > 0 epochs of that
+// many views and a spare validator.
+func setupProcessNet(t *testing.T, dir string, p genesis.Params, epochViews uint64) *localnet.Network {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts node processes")
 	}
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv(envRunMain, "1")
-	defaults := testnetParams
-	testnetParams = func() genesis.Params {
-		p := defaults()
-		// With a member dead, the views it leads (and the ones before
-		// them, whose votes go to it) fail; keep each failure short.
-		p.TimeoutMinMS, p.TimeoutMaxMS = 300, 1000
-		return p
-	}
-	t.Cleanup(func() { testnetParams = defaults })
-	nodes, err := setupTestnet(filepath.Join(t.TempDir(), "net"), 4, "info")
+	p.IdleBlockIntervalMS = 0
+	o, err := withFloeNodes(localnet.Options{Dir: dir, Nodes: 4, LogLevel: "info", Params: &p, EpochViews: epochViews})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cn := launchProcessNet(t, bin, nodes)
-	return cn
+	net, err := localnet.Setup(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
 }
 
 func (cn *crashNet) start(i int) {
 	cn.t.Helper()
-	n := cn.nodes[i]
-	n.exited = make(chan struct{})
-	n.cmd = nil
-	if err := n.start(cn.bin); err != nil {
+	if err := cn.nodes[i].Start(); err != nil {
 		cn.t.Fatal(err)
 	}
-	n.client = newClient("http://"+n.apiAddr, nil)
 }
 
-// launchProcessNet starts the nodes as processes of bin, stops them when the
-// test ends, and waits until every API answers.
-func launchProcessNet(t *testing.T, bin string, nodes []*testnetNode) *crashNet {
+// launchProcessNet starts the nodes, stops them when the test ends, and
+// waits until every API answers.
+func launchProcessNet(t *testing.T, nodes []*localnet.Node) *crashNet {
 	t.Helper()
-	cn := &crashNet{t: t, bin: bin, nodes: nodes}
+	cn := &crashNet{t: t, nodes: nodes}
 	for i := range nodes {
 		cn.start(i)
 	}
 	t.Cleanup(func() {
 		for _, n := range cn.nodes {
-			if n.running() {
-				n.stop(5 * time.Second)
+			if n.Running() {
+				n.Stop(5 * time.Second)
 			}
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := waitReady(ctx, nodes, 60*time.Second); err != nil {
+	if err := localnet.WaitReady(ctx, nodes, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return cn
@@ -85,18 +85,15 @@ func launchProcessNet(t *testing.T, bin string, nodes []*testnetNode) *crashNet 
 // kill sends SIGKILL: no shutdown path runs, only what was synced survives.
 func (cn *crashNet) kill(i int) {
 	cn.t.Helper()
-	n := cn.nodes[i]
-	n.stopping.Store(true)
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := cn.nodes[i].Kill(); err != nil {
 		cn.t.Fatal(err)
 	}
-	<-n.exited
 }
 
 func (cn *crashNet) executed(i int) uint64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	st, err := cn.nodes[i].client.status(ctx)
+	st, err := cn.nodes[i].Client.Status(ctx)
 	if err != nil {
 		return 0
 	}
@@ -109,7 +106,7 @@ func (cn *crashNet) waitFor(what string, timeout time.Duration, cond func() bool
 	for !cond() {
 		if time.Now().After(deadline) {
 			for i, n := range cn.nodes {
-				cn.t.Logf("node %d (executed %d) log tail:\n%s", i, cn.executed(i), n.logTail(15))
+				cn.t.Logf("node %d (executed %d) log tail:\n%s", i, cn.executed(i), n.LogTail(15))
 			}
 			cn.t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
@@ -123,7 +120,7 @@ func (cn *crashNet) submit(i int, key string) string {
 	rand.Read(nonce)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := cn.nodes[i].client.submit(ctx, [][]byte{kvstore.EncodeSet([]byte(key), []byte("v-"+key), nonce)})
+	res, err := cn.nodes[i].Client.Submit(ctx, [][]byte{kvstore.EncodeSet([]byte(key), []byte("v-"+key), nonce)})
 	if err != nil || len(res.Results) != 1 || res.Results[0].Error != "" {
 		cn.t.Fatalf("submit to node %d: %v %+v", i, err, res)
 	}
@@ -134,7 +131,7 @@ func (cn *crashNet) finalizedEverywhere(id string, live ...int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, i := range live {
-		r, err := cn.nodes[i].client.tx(ctx, id)
+		r, err := cn.nodes[i].Client.Tx(ctx, id)
 		if err != nil || r.Status != "finalized" {
 			return false
 		}
@@ -147,11 +144,11 @@ func (cn *crashNet) leaderIndex() int {
 	cn.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	st, err := cn.nodes[0].client.status(ctx)
+	st, err := cn.nodes[0].Client.Status(ctx)
 	if err != nil {
 		cn.t.Fatal(err)
 	}
-	g, err := genesis.Load(filepath.Join(cn.nodes[0].home, configDir, genesisFile))
+	g, err := genesis.Load(filepath.Join(cn.nodes[0].Dir, configDir, genesisFile))
 	if err != nil {
 		cn.t.Fatal(err)
 	}
@@ -161,7 +158,7 @@ func (cn *crashNet) leaderIndex() int {
 	}
 	leader := com.Leader(st.View)
 	for i := range cn.nodes {
-		k, err := testnetKeys(i)
+		k, err := localnet.NodeKeys(i)
 		if err != nil {
 			cn.t.Fatal(err)
 		}
@@ -221,7 +218,7 @@ func TestSIGKILLNodeAndLeaderThenRejoin(t *testing.T) {
 	for height := uint64(1); height <= low; height += max(1, low/50) {
 		var want string
 		for _, i := range all {
-			b, err := cn.nodes[i].client.block(ctx, height, "")
+			b, err := cn.nodes[i].Client.Block(ctx, height, client.BlockQuery{})
 			if err != nil {
 				t.Fatalf("node %d block %d: %v", i, height, err)
 			}
@@ -234,7 +231,7 @@ func TestSIGKILLNodeAndLeaderThenRejoin(t *testing.T) {
 	}
 	roots := map[string]bool{}
 	for _, i := range all {
-		st, err := cn.nodes[i].client.status(ctx)
+		st, err := cn.nodes[i].Client.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

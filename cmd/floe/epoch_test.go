@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/localnet"
 )
 
 // TestEpochRotationRealNodes runs five validator processes where the
@@ -21,34 +22,34 @@ import (
 // the state.
 func TestEpochRotationRealNodes(t *testing.T) {
 	const epochViews = 150
-	ts, bin := prepareEpochNet(t, t.TempDir(), epochViews)
-	cn := launchProcessNet(t, bin, ts.nodes)
+	ts := prepareEpochNet(t, t.TempDir(), epochViews)
+	cn := launchProcessNet(t, ts.Nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	driver, err := newEpochDriver(ts.nodes, ts.vals, ts.genesis)
+	driver, err := localnet.NewEpochDriver(ts.Nodes, ts.Validators, ts.Genesis)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go driver.run(ctx)
+	go driver.Run(ctx)
 
 	status := func(i int) (epochCounter, height uint64) {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		st, err := ts.nodes[i].client.status(c)
+		st, err := ts.Nodes[i].Client.Status(c)
 		if err != nil {
 			return 0, 0
 		}
 		return st.Epoch.Counter, st.FinalizedHeight
 	}
 	cn.waitFor("epoch 3 on node0", 2*time.Minute, func() bool { e, _ := status(0); return e >= 3 })
-	if e, ok := driver.lastErr.Load().(string); ok {
+	if e := driver.LastError(); e != "" {
 		t.Logf("last governance error (retried): %s", e)
 	}
 
 	// Every node, the joiner included, reaches the same finalized chain.
 	_, target := status(0)
 	cn.waitFor("all nodes at node0's height", time.Minute, func() bool {
-		for i := range ts.nodes {
+		for i := range ts.Nodes {
 			if _, h := status(i); h < target {
 				return false
 			}
@@ -56,8 +57,8 @@ func TestEpochRotationRealNodes(t *testing.T) {
 		return true
 	})
 	ids := make(map[string]bool)
-	for i := range ts.nodes {
-		b, err := ts.nodes[i].client.block(ctx, target, "")
+	for i := range ts.Nodes {
+		b, err := ts.Nodes[i].Client.Block(ctx, target, client.BlockQuery{})
 		if err != nil {
 			t.Fatalf("node%d block %d: %v", i, target, err)
 		}
@@ -70,7 +71,7 @@ func TestEpochRotationRealNodes(t *testing.T) {
 	// Who proposed what: walk node0's chain and check each block's proposer
 	// against the committee of its view's epoch.
 	proposerOf := map[string]int{}
-	for i, v := range ts.vals {
+	for i, v := range ts.Validators {
 		id, err := validatorID(v)
 		if err != nil {
 			t.Fatal(err)
@@ -79,7 +80,7 @@ func TestEpochRotationRealNodes(t *testing.T) {
 	}
 	proposedIn := map[uint64]map[int]int{} // epoch -> node -> blocks
 	for h := uint64(1); h <= target; h++ {
-		b, err := ts.nodes[0].client.block(ctx, h, "")
+		b, err := ts.Nodes[0].Client.Block(ctx, h, client.BlockQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestEpochRotationRealNodes(t *testing.T) {
 		proposedIn[e][who]++
 	}
 	for e := uint64(0); e < 3; e++ {
-		out := rotation(len(ts.nodes), int(e))
+		out := localnet.Rotation(len(ts.Nodes), int(e))
 		if proposedIn[e][out] > 0 {
 			t.Errorf("epoch %d: node%d is outside the committee but proposed %d blocks", e, out, proposedIn[e][out])
 		}
@@ -111,9 +112,9 @@ func TestEpochRotationRealNodes(t *testing.T) {
 	// executed everywhere.
 	id := cn.submit(4, "epoch-key")
 	cn.waitFor("transaction executed on all nodes", 30*time.Second, func() bool {
-		for i := range ts.nodes {
+		for i := range ts.Nodes {
 			c, cancel := context.WithTimeout(ctx, 2*time.Second)
-			tx, err := ts.nodes[i].client.tx(c, id)
+			tx, err := ts.Nodes[i].Client.Tx(c, id)
 			cancel()
 			if err != nil || tx.Status != "finalized" {
 				return false
@@ -140,14 +141,14 @@ func validatorID(v genesis.Validator) (string, error) {
 // committee), repeatedly, and every node agrees on the extended schedule.
 func TestEpochFallbackRealNodes(t *testing.T) {
 	const epochViews = 100
-	ts, bin := prepareEpochNet(t, t.TempDir(), epochViews)
-	cn := launchProcessNet(t, bin, ts.nodes[:4]) // the spare is not needed
+	ts := prepareEpochNet(t, t.TempDir(), epochViews)
+	cn := launchProcessNet(t, ts.Nodes[:4]) // the spare is not needed
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	status := func(i int) (epochCounter uint64, final, view uint64) {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		st, err := ts.nodes[i].client.status(c)
+		st, err := ts.Nodes[i].Client.Status(c)
 		if err != nil {
 			return 0, 0, 0
 		}
@@ -169,22 +170,9 @@ func TestEpochFallbackRealNodes(t *testing.T) {
 	}
 }
 
-// prepareEpochNet skips in -short mode, makes this test binary the floe CLI
-// for child processes, and prepares a 4-validator testnet (plus a spare)
-// with epochs of epochViews views under dir/net.
-func prepareEpochNet(t *testing.T, dir string, epochViews uint64) (*testnetSetup, string) {
+// prepareEpochNet prepares a 4-validator testnet (plus a spare) with epochs
+// of epochViews views under dir/net (see setupProcessNet).
+func prepareEpochNet(t *testing.T, dir string, epochViews uint64) *localnet.Network {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts node processes")
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(envRunMain, "1")
-	ts, err := setupTestnetEpochs(filepath.Join(dir, "net"), 4, "info", epochViews, 0, testnetParams().BlockIntervalMS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ts, bin
+	return setupProcessNet(t, filepath.Join(dir, "net"), genesis.DefaultParams(), epochViews)
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
@@ -130,37 +130,6 @@ func identitiesOf(vals []genesis.Validator) ([]epoch.Identity, error) {
 	return ids, err
 }
 
-// lastEpoch is the newest epoch a status knows: the committed next epoch if
-// there is one, else the current one. The next setup follows it.
-func lastEpoch(st api.StatusResponse) api.EpochInfo {
-	if st.NextEpoch != nil {
-		return *st.NextEpoch
-	}
-	return st.Epoch
-}
-
-// nextEpochSpec is the spec of the epoch after last: the next counter, from
-// the view after last ends, views long.
-func nextEpochSpec(last api.EpochInfo, views uint64, ids []epoch.Identity, seed [32]byte) epoch.Spec {
-	return epoch.Spec{Counter: last.Counter + 1, FirstView: last.FinalView + 1, FinalView: last.FinalView + model.View(views),
-		Identities: ids, Seed: seed}
-}
-
-// tooLateForSetup reports whether a transition after last can no longer be
-// settled at view: the first block finalized at or past final − safety
-// extends the epoch instead.
-func tooLateForSetup(view model.View, last api.EpochInfo, safety uint64) bool {
-	return uint64(view)+safety >= uint64(last.FinalView)
-}
-
-// submitEvent posts a service event; the node checks its shape and
-// governance signature and queues it for a block.
-func (c *client) submitEvent(ctx context.Context, e *epoch.Event) (api.ServiceEventResponse, error) {
-	var resp api.ServiceEventResponse
-	err := c.doAs(ctx, http.MethodPost, "/v1/governance/events", api.ContentTypeBinary, e.Encode(), &resp)
-	return resp, err
-}
-
 // governanceFlags are the flags setup and commit share.
 type governanceFlags struct {
 	keyPath, genesisPath, nodeURL string
@@ -171,7 +140,7 @@ func (f *governanceFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.keyPath, "key", "", "governance key file from 'floe governance keygen' (required)")
 	fs.StringVar(&f.genesisPath, "genesis", "", "the network's genesis.json: chain to sign for, epoch rules, governance keys (required)")
-	fs.StringVar(&f.nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	nodeFlag(fs, &f.nodeURL)
 	fs.DurationVar(&f.wait, "wait", 0, "wait up to this long for the event to be finalized (0: return once it is queued)")
 }
 
@@ -181,7 +150,7 @@ type governanceSession struct {
 	key    ed25519.PrivateKey
 	g      *genesis.Genesis
 	params epoch.Params
-	client *client
+	client *client.Client
 	out    io.Writer
 }
 
@@ -213,14 +182,14 @@ func (f *governanceFlags) open(cmd *cobra.Command) (*governanceSession, error) {
 		return nil, fmt.Errorf("unauthorised key: %s (from %s) is not a governance key of chain %q (its genesis lists %d: %s)",
 			hex.EncodeToString(pub), f.keyPath, g.ChainID, len(g.Governance), strings.Join(g.Governance, ", "))
 	}
-	return &governanceSession{key: key, g: g, params: p, client: newClient(f.nodeURL, nil), out: cmd.OutOrStdout()}, nil
+	return &governanceSession{key: key, g: g, params: p, client: client.New(f.nodeURL), out: cmd.OutOrStdout()}, nil
 }
 
 // status reads the node's status and checks that it runs this chain.
 func (s *governanceSession) status(ctx context.Context) (api.StatusResponse, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := s.client.status(cctx)
+	st, err := s.client.Status(cctx)
 	if err != nil {
 		return st, fmt.Errorf("node status: %w", err)
 	}
@@ -234,10 +203,10 @@ func (s *governanceSession) status(ctx context.Context) (api.StatusResponse, err
 func (s *governanceSession) submit(ctx context.Context, e *epoch.Event) (api.ServiceEventResponse, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := s.client.submitEvent(cctx, e)
-	var ae *apiError
+	resp, err := s.client.SubmitEvent(cctx, e)
+	var ae *client.Error
 	if errors.As(err, &ae) {
-		return resp, fmt.Errorf("the node refused the %v (HTTP %d): %s", e.Kind, ae.Status, ae.Msg)
+		return resp, fmt.Errorf("the node refused the %v (HTTP %d): %s", e.Kind, ae.Status, ae.Message)
 	}
 	if err != nil {
 		return resp, fmt.Errorf("posting the %v: %w", e.Kind, err)
@@ -355,15 +324,15 @@ node must not be past the safety threshold of the newest epoch.`,
 			if err != nil {
 				return err
 			}
-			last := lastEpoch(st)
+			last := client.LastEpoch(st)
 			if p := st.PendingSetup; p != nil {
 				return fmt.Errorf("a setup is already pending: %s awaits its commit ('floe governance commit'), or the fallback at the end of epoch %d discards it",
 					describeEpoch(*p), last.Counter)
 			}
-			if tooLateForSetup(st.View, last, s.params.SafetyViews) {
+			if client.TooLateForSetup(st.View, last, s.params.SafetyViews) {
 				return tooLateError(st, last, s.params.SafetyViews)
 			}
-			spec := nextEpochSpec(last, views, ids, seed)
+			spec := client.NextEpochSpec(last, views, ids, seed)
 			if _, err := epoch.New(s.params.Scheme, spec); err != nil {
 				return fmt.Errorf("--validators: %w", err)
 			}
@@ -469,11 +438,11 @@ shows the epoch as committed (next_epoch).`,
 			switch p := st.PendingSetup; {
 			case p == nil:
 				return fmt.Errorf("no setup is pending on the node (newest epoch: %s): post %s with 'floe governance setup' and wait until it is finalized",
-					describeEpoch(lastEpoch(st)), setupPath)
+					describeEpoch(client.LastEpoch(st)), setupPath)
 			case !sameEpoch(p, spec):
 				return fmt.Errorf("the pending setup, %s, is not the one in %s, %s", describeEpoch(*p), setupPath, describeSpec(spec))
 			}
-			if last := lastEpoch(st); tooLateForSetup(st.View, last, s.params.SafetyViews) {
+			if last := client.LastEpoch(st); client.TooLateForSetup(st.View, last, s.params.SafetyViews) {
 				return tooLateError(st, last, s.params.SafetyViews)
 			}
 			resp, err := s.submit(cmd.Context(), epoch.NewCommit(s.params.Chain, spec, s.key))
@@ -518,7 +487,7 @@ func newGovernanceStatusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			st, err := newClient(nodeURL, nil).status(cctx)
+			st, err := client.New(nodeURL).Status(cctx)
 			if err != nil {
 				return err
 			}
@@ -547,7 +516,7 @@ func newGovernanceStatusCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	nodeFlag(cmd.Flags(), &nodeURL)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: chain_id, view, epoch, next_epoch, pending_setup")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/localnet"
 )
 
 func TestGovernanceKeygenAndGenesis(t *testing.T) {
@@ -222,20 +223,20 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	const epochViews = 100 // ~10 s of views; the transition takes a few
 	dir := t.TempDir()
-	ts, bin := prepareEpochNet(t, dir, epochViews)
+	ts := prepareEpochNet(t, dir, epochViews)
 	// Only the genesis committee runs: the spare (node4) stays off.
-	cn := launchProcessNet(t, bin, ts.nodes[:4])
+	cn := launchProcessNet(t, ts.Nodes[:4])
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	gpath := filepath.Join(dir, "net", genesisFile)
 	keyPath := filepath.Join(dir, "gov.key")
-	if err := saveGovernanceKey(keyPath, testnetGovernanceKey()); err != nil {
+	if err := saveGovernanceKey(keyPath, localnet.GovernanceKey()); err != nil {
 		t.Fatal(err)
 	}
-	node := "http://" + cn.nodes[1].apiAddr
+	node := "http://" + cn.nodes[1].APIAddr
 	var vals []string
 	for _, tn := range cn.nodes[:3] {
-		vals = append(vals, filepath.Join(tn.home, configDir, validatorFile))
+		vals = append(vals, filepath.Join(tn.Dir, configDir, validatorFile))
 	}
 	validators := strings.Join(vals, ",")
 	setupPath := filepath.Join(dir, "epoch-1-setup.bin")
@@ -254,7 +255,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 		t.Fatalf("unauthorised key: %v", err)
 	}
 	forgedGenesis := filepath.Join(dir, "forged-genesis.json")
-	g := *ts.genesis
+	g := *ts.Genesis
 	g.Governance = append([]string{governanceKeyHex(other)}, g.Governance...)
 	if err := g.Save(forgedGenesis); err != nil {
 		t.Fatal(err)
@@ -290,7 +291,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	}
 	// Commit through another node: any participant takes events.
 	stdout, stderr, err = execute(t, "governance", "commit", "--key", keyPath, "--genesis", gpath,
-		"--node", "http://"+cn.nodes[2].apiAddr, "--setup", setupPath, "--wait", "15s")
+		"--node", "http://"+cn.nodes[2].APIAddr, "--setup", setupPath, "--wait", "15s")
 	if err != nil {
 		t.Fatalf("commit: %v\n%s%s", err, stdout, stderr)
 	}
@@ -310,10 +311,10 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	}
 	// Every node agrees once it has caught up.
 	for _, tn := range cn.nodes {
-		cn.waitFor(tn.name+" sees epoch 1 committed", 10*time.Second, func() bool {
+		cn.waitFor(tn.Name+" sees epoch 1 committed", 10*time.Second, func() bool {
 			c, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			st, err := tn.client.status(c)
+			st, err := tn.Client.Status(c)
 			return err == nil && (st.NextEpoch != nil && *st.NextEpoch == want || st.Epoch == want)
 		})
 	}
@@ -327,7 +328,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	cn.waitFor("epoch 1 running on node0", 25*time.Second, func() bool {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		st, err := cn.nodes[0].client.status(c)
+		st, err := cn.nodes[0].Client.Status(c)
 		return err == nil && st.Epoch == want && st.View > want.FirstView+3 && len(st.Committee) == 3
 	})
 }

@@ -8,14 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/localnet"
 	"github.com/floe-bft/floe/node"
 )
 
 // TestStartSingleNode runs 'floe start' in-process for a one-member
 // committee and drives it through the client commands.
 func TestStartSingleNode(t *testing.T) {
-	ports, err := freePorts(3)
+	ports, err := localnet.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +39,10 @@ func TestStartSingleNode(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runNode(ctx, home, logs, node.Faults{}) }()
 
-	c := newClient(ports[1], nil)
+	c := client.New(ports[1])
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := c.status(ctx); err == nil {
+		if _, err := c.Status(ctx); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -69,12 +71,12 @@ func TestStartSingleNode(t *testing.T) {
 	if err != nil || !strings.Contains(stdout, `"chain_id": "solo-chain"`) {
 		t.Fatalf("status: %v\n%s", err, stdout)
 	}
-	resp, err := c.http.Get(url + "/v1/state?key=greeting")
+	resp, err := c.HTTPClient().Get(url + "/v1/state?key=greeting")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("state: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	if v, ok, err := c.metric(ctx, "floe_finalized_height"); err != nil || !ok || v < 1 {
+	if v, ok, err := c.Metric(ctx, "floe_finalized_height"); err != nil || !ok || v < 1 {
 		t.Fatalf("metrics: %v %v %v", v, ok, err)
 	}
 

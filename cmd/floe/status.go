@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/spf13/cobra"
+
+	"github.com/floe-bft/floe/client"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -17,7 +19,7 @@ syncing, the best height its peers report, mempool size, committee and
 peers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := newClient(nodeURL, nil).status(cmd.Context())
+			st, err := client.New(nodeURL).Status(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -26,6 +28,6 @@ peers.`,
 			return enc.Encode(st)
 		},
 	}
-	cmd.Flags().StringVar(&nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	nodeFlag(cmd.Flags(), &nodeURL)
 	return cmd
 }

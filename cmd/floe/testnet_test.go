@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/localnet"
 )
 
 func TestTestnetFlagValidation(t *testing.T) {
@@ -28,6 +26,13 @@ func TestTestnetFlagValidation(t *testing.T) {
 		{[]string{"--dir", ""}, "--dir"},
 		{[]string{"--log-level", "chatty"}, "--log-level"},
 		{[]string{"--nodes", "four"}, "invalid argument"},
+		{[]string{"--kill", "node0@1s"}, "not a validator other than node0"},
+		{[]string{"--kill", "node3"}, "nodeN@DURATION"},
+		{[]string{"--kill", "node3@5s", "--duration", "5s"}, "before the end of the run"},
+		{[]string{"--block-interval-ms", "-1"}, "--block-interval-ms"},
+		{[]string{"--idle-block-interval-ms", "1"}, "--idle-block-interval-ms"},
+		{[]string{"--max-pending", "-1"}, "--max-pending"},
+		{[]string{"--followers", "-1"}, "--followers"},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		_, _, err := execute(t, append([]string{"testnet"}, c.args...)...)
@@ -37,121 +42,35 @@ func TestTestnetFlagValidation(t *testing.T) {
 	}
 }
 
-// The testnet deletes only directories it created.
-func TestTestnetDirSafety(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("x"), 0o644)
-	if err := prepareTestnetDir(dir); err == nil || !strings.Contains(err.Error(), "refusing") {
-		t.Fatalf("foreign directory: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "precious.txt")); err != nil {
-		t.Fatal("foreign file deleted")
-	}
-	mine := filepath.Join(t.TempDir(), "tn")
-	if err := prepareTestnetDir(mine); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(mine, "old.log"), []byte("x"), 0o644)
-	if err := prepareTestnetDir(mine); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(mine, "old.log")); !os.IsNotExist(err) {
-		t.Fatal("previous run's files kept")
-	}
-}
-
-func TestTestnetSetup(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "tn")
-	nodes, err := setupTestnet(dir, 3, "warn")
+// The homes the testnet writes are what 'floe start' and 'floe follow'
+// read: every node's configuration names its own addresses and log level.
+func TestTestnetHomes(t *testing.T) {
+	p := genesis.DefaultParams()
+	o, err := withFloeNodes(localnet.Options{Dir: filepath.Join(t.TempDir(), "tn"), Nodes: 3, Followers: 1, LogLevel: "warn", Params: &p})
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, tn := range nodes {
-		for _, a := range []string{tn.apiAddr, tn.p2pAddr, tn.dbgAddr} {
-			if seen[a] {
-				t.Fatalf("address %s used twice", a)
-			}
-			seen[a] = true
-		}
-		cfg, err := loadConfig(tn.home, noEnv)
+	net, err := localnet.Setup(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range net.Nodes {
+		cfg, err := loadConfig(tn.Dir, noEnv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.API.Listen != tn.apiAddr || cfg.Debug.Listen != tn.dbgAddr || cfg.Log.Level != "warn" {
-			t.Fatalf("node config %+v", cfg)
+		if cfg.API.Listen != tn.APIAddr || cfg.Debug.Listen != tn.DebugAddr || cfg.Log.Level != "warn" {
+			t.Fatalf("%s config %+v", tn.Name, cfg)
+		}
+		g, err := genesis.Load(filepath.Join(tn.Dir, configDir, genesisFile))
+		if err != nil || g.ChainID != localnet.ChainID {
+			t.Fatalf("%s genesis: %v", tn.Name, err)
 		}
 	}
-	// Keys are deterministic across runs.
-	again, err := setupTestnet(dir, 3, "info")
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(net.Nodes[0].Dir, configDir, keysFile)); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := os.ReadFile(filepath.Join(nodes[1].home, "config/validator.json"))
-	b, _ := os.ReadFile(filepath.Join(again[1].home, "config/validator.json"))
-	if !bytes.Contains(b, []byte(`"staking_key"`)) || extractField(a, "staking_key") != extractField(b, "staking_key") {
-		t.Fatal("testnet keys differ between runs")
-	}
 }
-
-func extractField(b []byte, field string) string {
-	s := string(b)
-	i := strings.Index(s, `"`+field+`": "`)
-	if i < 0 {
-		return ""
-	}
-	s = s[i+len(field)+5:]
-	return s[:strings.IndexByte(s, '"')]
-}
-
-func TestTxShapeExactSizes(t *testing.T) {
-	rng := newTestRand()
-	value := bytes.Repeat([]byte("v"), kvstore.MaxValueSize)
-	shape, _ := newTxShape(250, testnetKeySpace)
-	min := kvstore.Overhead + shape.keyLen + nonceCounterLen + 1
-	for _, size := range []int{min, min + 1, 100, 250, 251, 1000, 4096, 65536, kvstore.MaxTxSize} {
-		s, err := newTxShape(size, testnetKeySpace)
-		if err != nil {
-			t.Fatalf("size %d: %v", size, err)
-		}
-		for n := uint64(1); n < 50; n++ {
-			tx := s.build(rng, n, value)
-			if len(tx) != size {
-				t.Fatalf("size %d: built %d bytes", size, len(tx))
-			}
-			if _, err := kvstore.Decode(tx); err != nil {
-				t.Fatalf("size %d: %v", size, err)
-			}
-		}
-	}
-	if _, err := newTxShape(min-1, testnetKeySpace); err == nil {
-		t.Fatal("too small accepted")
-	}
-}
-
-func TestLatencyHist(t *testing.T) {
-	h := newLatencyHist()
-	if h.quantile(0.5) != 0 {
-		t.Fatal("empty histogram has a median")
-	}
-	for i := 1; i <= 1000; i++ {
-		h.add(time.Duration(i) * time.Millisecond)
-	}
-	near := func(got, want float64) bool { return got > want*0.97 && got < want*1.03 }
-	if p := h.quantile(0.5); !near(p, 500) {
-		t.Fatalf("p50 = %v", p)
-	}
-	if p := h.quantile(0.99); !near(p, 990) {
-		t.Fatalf("p99 = %v", p)
-	}
-	if h.maxMS != 1000 || !near(h.mean(), 500.5) {
-		t.Fatalf("max %v mean %v", h.maxMS, h.mean())
-	}
-	h.add(0)
-	h.add(100 * time.Hour) // clamped into the last bucket, no panic
-}
-
-func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
 
 // TestTestnetEndToEnd runs the real thing: four node processes (this test
 // binary acting as floe, see TestMain) under load for a few seconds.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 )
@@ -59,14 +59,14 @@ failed or not finalized in time.`,
 				return err
 			}
 			tx := kvstore.EncodeSet([]byte(key), []byte(value), nonce)
-			c := newClient(nodeURL, nil)
+			c := client.New(nodeURL)
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			return sendAndWait(ctx, c, tx, !noWait, cmd)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	nodeFlag(f, &nodeURL)
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up waiting for finalization after this long")
 	f.BoolVar(&noWait, "no-wait", false, "print the ID and return once the mempool accepted the transaction")
 	return cmd
@@ -74,10 +74,10 @@ failed or not finalized in time.`,
 
 // sendAndWait submits tx and, if wait, polls its status until it is
 // finalized or ctx ends.
-func sendAndWait(ctx context.Context, c *client, tx []byte, wait bool, cmd *cobra.Command) error {
+func sendAndWait(ctx context.Context, c *client.Client, tx []byte, wait bool, cmd *cobra.Command) error {
 	out := cmd.OutOrStdout()
 	id := model.Identifier(crypto.Sum(tx)).Hex()
-	resp, err := c.submit(ctx, [][]byte{tx})
+	resp, err := c.Submit(ctx, [][]byte{tx})
 	if len(resp.Results) == 1 && resp.Results[0].Error != "" {
 		return fmt.Errorf("transaction %s rejected: %s", id, resp.Results[0].Error)
 	}
@@ -92,12 +92,11 @@ func sendAndWait(ctx context.Context, c *client, tx []byte, wait bool, cmd *cobr
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := c.tx(ctx, id)
-		var ae *apiError
+		st, err := c.Tx(ctx, id)
 		switch {
 		case err == nil && st.Status == "finalized":
 			return printFinalized(out, st, time.Since(start))
-		case err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound):
+		case err != nil && !client.IsStatus(err, http.StatusNotFound):
 			// A 404 can happen briefly (a restarted node forgets its
 			// mempool); anything else is worth reporting.
 			if ctx.Err() == nil {
@@ -152,9 +151,8 @@ Exit status 1 if the node does not know it.`,
 			if _, err := model.ParseIdentifier(args[0]); err != nil {
 				return fmt.Errorf("transaction ID must be 64 hex characters")
 			}
-			st, err := newClient(nodeURL, nil).tx(cmd.Context(), args[0])
-			var ae *apiError
-			if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+			st, err := client.New(nodeURL).Tx(cmd.Context(), args[0])
+			if err != nil && !client.IsStatus(err, http.StatusNotFound) {
 				return err
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
@@ -168,6 +166,6 @@ Exit status 1 if the node does not know it.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&nodeURL, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	nodeFlag(cmd.Flags(), &nodeURL)
 	return cmd
 }

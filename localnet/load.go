@@ -1,4 +1,4 @@
-package main
+package localnet
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/crypto"
 )
 
@@ -163,7 +164,7 @@ func (p *pendingTxs) len() int {
 // queueing without bound) or, with rate 0, as fast as they accept with a
 // bounded number of batches in flight.
 type loadGen struct {
-	clients []*client
+	clients []*client.Client
 	shape   txShape
 	rate    int // tx/s; 0 = max
 	// maxPending bounds submitted, unfinalized transactions in max mode
@@ -185,7 +186,7 @@ type loadGen struct {
 	lastErr   atomic.Value // string
 }
 
-func newLoadGen(clients []*client, shape txShape, rate, maxPending int, pending *pendingTxs) *loadGen {
+func newLoadGen(clients []*client.Client, shape txShape, rate, maxPending int, pending *pendingTxs) *loadGen {
 	g := &loadGen{clients: clients, shape: shape, rate: rate, maxPending: maxPending, pending: pending,
 		dead: make([]atomic.Bool, len(clients))}
 	// Enough batches in flight to keep every node busy while one is being
@@ -282,7 +283,7 @@ func (g *loadGen) generate(ctx context.Context, batches chan<- [][]byte) {
 func (g *loadGen) down(i int) { g.dead[i].Store(true) }
 
 // next picks the next live client, round-robin.
-func (g *loadGen) next() *client {
+func (g *loadGen) next() *client.Client {
 	for range g.clients {
 		i := g.rr.Add(1) % uint64(len(g.clients))
 		if !g.dead[i].Load() {
@@ -311,8 +312,8 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 		// A request in flight is allowed to finish when the load stops
 		// (bounded by the client's timeout): cancelling it would leave
 		// transactions the node may have accepted unaccounted for.
-		resp, err := c.submitBinary(context.WithoutCancel(ctx), txs)
-		var ae *apiError
+		resp, err := c.SubmitBinary(context.WithoutCancel(ctx), txs)
+		var ae *client.Error
 		full := false
 		switch {
 		case err != nil && !errors.As(err, &ae):
@@ -361,7 +362,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 // transactions against the pending ones, measuring submit-to-finalized
 // latency. Blocks missed across a reconnect are fetched by height.
 type tracker struct {
-	c       *client
+	c       *client.Client
 	pending *pendingTxs
 
 	mu         sync.Mutex
@@ -377,7 +378,7 @@ type tracker struct {
 	perSecond  []int64 // transactions matched in each second of the run
 }
 
-func newTracker(c *client, pending *pendingTxs) *tracker {
+func newTracker(c *client.Client, pending *pendingTxs) *tracker {
 	return &tracker{c: c, pending: pending, total: newLatencyHist(), window: newLatencyHist()}
 }
 
@@ -389,7 +390,7 @@ var errStreamDropped = errors.New("block stream dropped by the node")
 func (t *tracker) run(ctx context.Context, connected chan<- struct{}) {
 	var once sync.Once
 	for ctx.Err() == nil {
-		_ = t.c.stream(ctx, "?tx_ids=1", func() { once.Do(func() { close(connected) }) }, func(ev streamEvent) error {
+		_ = t.c.Stream(ctx, client.BlockQuery{TxIDs: true}, func() { once.Do(func() { close(connected) }) }, func(ev client.StreamEvent) error {
 			switch ev.Event {
 			case "block":
 				var b api.BlockResponse
@@ -437,7 +438,7 @@ func (t *tracker) block(ctx context.Context, b *api.BlockResponse) {
 			from = b.Height - maxGapFill
 		}
 		for h := from; h < b.Height && ctx.Err() == nil; h++ {
-			missed, err := t.c.block(ctx, h, "?tx_ids=1")
+			missed, err := t.c.Block(ctx, h, client.BlockQuery{TxIDs: true})
 			if err != nil {
 				t.mu.Lock()
 				t.gaps++

@@ -1,10 +1,10 @@
 //go:build !linux
 
-package main
+package localnet
 
 import "os/exec"
 
 // setChildAttrs does nothing off Linux: the testnet is developed and run
-// on Linux (see testnet_linux.go); elsewhere Ctrl-C also reaches the nodes
+// on Linux (see proc_linux.go); elsewhere Ctrl-C also reaches the nodes
 // directly, which only changes the shutdown order.
 func setChildAttrs(*exec.Cmd) {}

@@ -1,4 +1,4 @@
-package main
+package localnet
 
 import (
 	"os/exec"

@@ -1,4 +1,4 @@
-package main
+package localnet
 
 import (
 	"context"
@@ -10,32 +10,28 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
 )
 
-// testnetGovernanceKey is the testnet's governance key, derived from a fixed
-// seed like the nodes' keys. A real network keeps it offline.
-func testnetGovernanceKey() ed25519.PrivateKey {
-	seed := crypto.Sum([]byte("floe testnet governance"))
-	return ed25519.NewKeyFromSeed(seed[:])
-}
-
-// rotation says which validators of the pool sit in each epoch's committee:
-// with a pool of n+1, epoch e leaves out member (n − e) mod (n+1), so that
-// every epoch one validator leaves and the one left out before joins.
-func rotation(pool, epochCounter int) (out int) {
+// Rotation says which validator of the pool sits out each epoch's
+// committee: with a pool of n+1, epoch e leaves out member (n − e) mod
+// (n+1), so that every epoch one validator leaves and the one left out
+// before joins.
+func Rotation(pool, epochCounter int) (out int) {
 	committee := pool - 1
 	return ((committee-epochCounter)%pool + pool) % pool
 }
 
-// epochDriver plays governance for a testnet with --epoch-views: it watches
-// a node's status and, each epoch, submits the EpochSetup for the next epoch
-// (a rotated committee) and then its EpochCommit.
-type epochDriver struct {
-	nodes      []*testnetNode
+// EpochDriver plays governance for a testnet with epochs: it watches a
+// node's status and, each epoch, submits the EpochSetup for the next epoch
+// (a rotated committee, see Rotation) and then its EpochCommit, signed with
+// GovernanceKey.
+type EpochDriver struct {
+	nodes      []*Node
 	identities []epoch.Identity // the whole pool, in node order
 	chain      model.Identifier
 	key        ed25519.PrivateKey
@@ -53,22 +49,27 @@ type epochDriver struct {
 	lastErr     atomic.Value // string
 }
 
-func newEpochDriver(nodes []*testnetNode, vals []genesis.Validator, g *genesis.Genesis) (*epochDriver, error) {
+// NewEpochDriver drives the epochs of a network whose genesis is g: nodes
+// are asked in turn (any live one will do), and vals, the whole pool in
+// node order, are the validators the committees rotate over.
+func NewEpochDriver(nodes []*Node, vals []genesis.Validator, g *genesis.Genesis) (*EpochDriver, error) {
 	p, err := g.EpochParams()
 	if err != nil {
 		return nil, err
 	}
-	ids, err := identitiesOf(vals)
+	pool := *g
+	pool.Validators = vals
+	ids, _, err := pool.Identities()
 	if err != nil {
 		return nil, err
 	}
-	return &epochDriver{nodes: nodes, identities: ids, chain: p.Chain, key: testnetGovernanceKey(),
+	return &EpochDriver{nodes: nodes, identities: ids, chain: p.Chain, key: GovernanceKey(),
 		views: g.Params.EpochViews, safety: g.Params.EpochSafetyViews}, nil
 }
 
 // committeeFor returns epoch e's identity table.
-func (d *epochDriver) committeeFor(e uint64) []epoch.Identity {
-	skip := rotation(len(d.identities), int(e%uint64(len(d.identities))))
+func (d *EpochDriver) committeeFor(e uint64) []epoch.Identity {
+	skip := Rotation(len(d.identities), int(e%uint64(len(d.identities))))
 	var out []epoch.Identity
 	for i, m := range d.identities {
 		if i != skip {
@@ -78,8 +79,8 @@ func (d *epochDriver) committeeFor(e uint64) []epoch.Identity {
 	return out
 }
 
-// run polls until ctx ends.
-func (d *epochDriver) run(ctx context.Context) {
+// Run polls (every 100 ms) until ctx ends.
+func (d *EpochDriver) Run(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -95,11 +96,11 @@ func (d *epochDriver) run(ctx context.Context) {
 }
 
 // status asks the nodes in turn: any live one will do.
-func (d *epochDriver) status(ctx context.Context) (api.StatusResponse, *testnetNode, error) {
+func (d *EpochDriver) status(ctx context.Context) (api.StatusResponse, *Node, error) {
 	var lastErr error
 	for _, tn := range d.nodes {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		st, err := tn.client.status(cctx)
+		st, err := tn.Client.Status(cctx)
 		cancel()
 		if err == nil {
 			return st, tn, nil
@@ -109,7 +110,7 @@ func (d *epochDriver) status(ctx context.Context) (api.StatusResponse, *testnetN
 	return api.StatusResponse{}, nil, lastErr
 }
 
-func (d *epochDriver) step(ctx context.Context) error {
+func (d *EpochDriver) step(ctx context.Context) error {
 	st, tn, err := d.status(ctx)
 	if err != nil {
 		return err
@@ -144,24 +145,36 @@ func (d *epochDriver) step(ctx context.Context) error {
 		// The epoch was extended (fallback): the old setup is stale.
 		d.extensions.Add(1)
 	}
-	if tooLateForSetup(st.View, cur, d.safety) {
+	if client.TooLateForSetup(st.View, cur, d.safety) {
 		return nil // too late for this epoch: it will be extended
 	}
 	next := cur.Counter + 1
 	var seed [32]byte
 	binary.BigEndian.PutUint64(seed[:], next)
 	seed = crypto.Sum([]byte("floe testnet epoch seed"), seed[:])
-	spec := nextEpochSpec(cur, d.views, d.committeeFor(next), seed)
+	spec := client.NextEpochSpec(cur, d.views, d.committeeFor(next), seed)
 	d.setup = &spec
 	d.submittedAt = time.Now()
 	return d.submit(ctx, tn, epoch.NewSetup(d.chain, spec, d.key))
 }
 
-func (d *epochDriver) submit(ctx context.Context, tn *testnetNode, e *epoch.Event) error {
+func (d *EpochDriver) submit(ctx context.Context, tn *Node, e *epoch.Event) error {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := tn.client.submitEvent(cctx, e); err != nil {
-		return fmt.Errorf("submit %v to %s: %w", e.Kind, tn.name, err)
+	if _, err := tn.Client.SubmitEvent(cctx, e); err != nil {
+		return fmt.Errorf("submit %v to %s: %w", e.Kind, tn.Name, err)
 	}
 	return nil
+}
+
+// Started is the newest epoch whose first view the network reached.
+func (d *EpochDriver) Started() uint64 { return d.started.Load() }
+
+// Committed is the newest committed epoch seen.
+func (d *EpochDriver) Committed() uint64 { return d.committed.Load() }
+
+// LastError is the last governance error (each is retried), "" if none.
+func (d *EpochDriver) LastError() string {
+	e, _ := d.lastErr.Load().(string)
+	return e
 }
