@@ -176,6 +176,23 @@ func (r *Reader) Bytes32(max int, what string) []byte {
 	return r.limited(n, max, what)
 }
 
+// View32 reads a uint32-length-prefixed byte string of at most max bytes
+// without copying it: the result aliases the reader's input (its capacity
+// capped, so appending to it cannot overwrite what follows). For inputs
+// that are never modified, such as a block's payload.
+func (r *Reader) View32(max int, what string) []byte {
+	n := int(r.Uint32())
+	if r.err != nil {
+		return nil
+	}
+	if n > max {
+		r.Fail("%s: length %d exceeds limit %d", what, n, max)
+		return nil
+	}
+	b := r.take(n, what)
+	return b[:len(b):len(b)]
+}
+
 func (r *Reader) limited(n, max int, what string) []byte {
 	if r.err != nil {
 		return nil

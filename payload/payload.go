@@ -101,7 +101,7 @@ func ServiceEvents(events []*epoch.Event) []byte { return (&Payload{ServiceEvent
 // Decode decodes and checks a payload: the canonical encoding only (known
 // version, sections in kind order, none empty, no trailing bytes), within
 // lim, each service event well formed. Errors wrap model.ErrInvalid. It
-// never panics and allocates in proportion to len(b).
+// never panics and allocates in proportion to len(b); transactions alias b.
 func Decode(b []byte, lim Limits) (*Payload, error) {
 	p := &Payload{}
 	if len(b) == 0 {
@@ -136,8 +136,9 @@ func Decode(b []byte, lim Limits) (*Payload, error) {
 			}
 			p.Transactions = make([][]byte, 0, count)
 			for i := 0; i < count && r.Err() == nil; i++ {
-				tx := r.Bytes32(len(b), "transaction")
-				p.Transactions = append(p.Transactions, tx)
+				// Blocks are immutable: transactions alias the payload
+				// instead of copying it (a block's worth per decode).
+				p.Transactions = append(p.Transactions, r.View32(len(b), "transaction"))
 			}
 		case KindServiceEvents:
 			if count > epoch.MaxEventsPerBlock {
