@@ -461,3 +461,27 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestView32 reads without copying, caps the capacity so an append cannot
+// overwrite what follows, and enforces the limit and the input's end.
+func TestView32(t *testing.T) {
+	w := codec.NewWriter(0)
+	w.Bytes32([]byte("abc"))
+	w.Uint8(7)
+	in := w.Bytes()
+	r := codec.NewReader(in)
+	v := r.View32(10, "x")
+	if string(v) != "abc" || cap(v) != 3 || &v[0] != &in[4] {
+		t.Fatalf("view %q cap %d does not alias the input", v, cap(v))
+	}
+	_ = append(v, 'z')
+	if r.Uint8() != 7 || r.Done() != nil {
+		t.Fatal("appending to a view overwrote the next field")
+	}
+	if r := codec.NewReader(in); r.View32(2, "x") != nil || r.Err() == nil {
+		t.Fatal("a view above its limit was accepted")
+	}
+	if r := codec.NewReader(in[:5]); r.View32(10, "x") != nil || r.Err() == nil {
+		t.Fatal("a truncated view was accepted")
+	}
+}
