@@ -182,30 +182,29 @@ func (r *Reader) Bytes32(max int, what string) []byte {
 // that are never modified, such as a block's payload.
 func (r *Reader) View32(max int, what string) []byte {
 	n := int(r.Uint32())
-	if r.err != nil {
-		return nil
-	}
-	if n > max {
-		r.Fail("%s: length %d exceeds limit %d", what, n, max)
-		return nil
-	}
-	b := r.take(n, what)
+	b := r.view(n, max, what)
 	return b[:len(b):len(b)]
 }
 
+// limited is view with a copy, for callers that keep the bytes.
 func (r *Reader) limited(n, max int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n > max {
-		r.Fail("%s: length %d exceeds limit %d", what, n, max)
-		return nil
-	}
-	b := r.take(n, what)
+	b := r.view(n, max, what)
 	if b == nil {
 		return nil
 	}
 	out := make([]byte, n)
 	copy(out, b)
 	return out
+}
+
+// view takes the next n bytes, at most max, without copying them.
+func (r *Reader) view(n, max int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > max {
+		r.Fail("%s: length %d exceeds limit %d", what, n, max)
+		return nil
+	}
+	return r.take(n, what)
 }
