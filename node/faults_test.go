@@ -46,8 +46,11 @@ func stalledAtViewOne(t *testing.T, tn *testnet) (leader, other int) {
 		}
 	}
 	other = (leader + 1) % len(tn.keys)
-	tn.start(leader)
+	// The other node starts first: the leader proposes as it starts, and
+	// the in-memory network loses frames to a node not yet there (the
+	// leader never resends its proposal, so evidence would need it).
 	tn.start(other)
+	tn.start(leader)
 	waitFor(t, "the leader of view 1 to propose", 20*time.Second, func() bool {
 		return metric(t, tn.regs[leader], "floe_proposals_total") >= 1
 	})
