@@ -281,6 +281,14 @@ func (n *Node) receiveLoop() {
 }
 
 func (n *Node) route(from model.NodeID, m *message) {
+	if !n.isKnownMember(from) {
+		// The TLS transport admits only known members; this holds the
+		// line for any transport (a shared in-memory network, say), so a
+		// node of another chain cannot feed this one transactions, status
+		// heights or sync requests.
+		n.metrics.dropped.WithLabelValues("not_a_member").Inc()
+		return
+	}
 	switch m.kind {
 	case kindProposal, kindTimeout, kindSyncInfo, kindBlocks:
 		n.enqueueVerify(verifyJob{from: from, msg: m})

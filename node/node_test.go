@@ -68,13 +68,24 @@ func freePort(t *testing.T) string {
 
 func newTestnet(t *testing.T, n int) *testnet {
 	t.Helper()
-	tn := &testnet{t: t, nodes: make([]*node.Node, n), regs: make([]*prometheus.Registry, n)}
-	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: "floe-test", GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
+	return newChainTestnet(t, n, "floe-test", 0, nil)
+}
+
+// newChainTestnet is newTestnet for a chain of its own: its chain ID, node
+// keys from seeds keyBase+1…keyBase+n, and an in-memory network it may share
+// with another testnet (nil: its own).
+func newChainTestnet(t *testing.T, n int, chainID string, keyBase uint64, hub *network.MemoryNetwork) *testnet {
+	t.Helper()
+	tn := &testnet{t: t, nodes: make([]*node.Node, n), regs: make([]*prometheus.Registry, n), hub: hub}
+	if hub != nil {
+		tn.stores = make([]*storage.Memory, n)
+	}
+	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: chainID, GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
 		LeaderSeed: fmt.Sprintf("%064x", 42), Params: genesis.DefaultParams()}
 	g.Params.TimeoutMinMS = 400
 	for i := 0; i < n; i++ {
 		seed := make([]byte, 32)
-		binary.BigEndian.PutUint64(seed, uint64(i+1))
+		binary.BigEndian.PutUint64(seed, keyBase+uint64(i+1))
 		k, err := genesis.KeysFromSeed(seed)
 		if err != nil {
 			t.Fatal(err)
