@@ -8,25 +8,25 @@ import (
 	"context"
 
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/ledger"
 )
 
 // Backend is what the API needs from a node. *node.Node implements it; tests
 // use a fake.
 type Backend interface {
 	// SubmitTxs offers transactions to the mempool (and gossips them).
-	SubmitTxs(txs [][]byte) []node.SubmitResult
+	SubmitTxs(txs [][]byte) []Submission
 	// TxStatus looks a transaction up.
-	TxStatus(id model.Identifier) (node.TxStatus, error)
+	TxStatus(id model.Identifier) (TxStatus, error)
 	// BlockByHeight returns a finalized block; height 0 is genesis.
 	BlockByHeight(height uint64) (*model.Block, error)
 	// LatestBlock returns the last finalized block.
 	LatestBlock() (*model.Block, error)
 	// Status describes the node.
-	Status() node.Status
+	Status() Status
 	// State reads a key of the application state with a Merkle proof.
-	State(key []byte) (node.StateValue, error)
+	State(key []byte) (ledger.StateValue, error)
 	// SubscribeFinalized streams executed finalized blocks until ctx ends.
 	// A subscriber that falls too far behind is dropped (channel closed).
-	SubscribeFinalized(ctx context.Context) <-chan node.FinalizedBlock
+	SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock
 }

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/evidence"
+	"github.com/floe-bft/floe/ledger"
 )
 
 // Audit endpoints: what an outside checker (the end-to-end runner, an
@@ -19,7 +20,7 @@ import (
 type EvidenceSource interface {
 	// Evidence returns the kept records, oldest first, and how many more
 	// were not kept because the log was full.
-	Evidence() ([]node.EvidenceRecord, int)
+	Evidence() ([]evidence.Record, int)
 }
 
 // ChainSource is a backend that serves finalized blocks in their canonical
@@ -27,7 +28,7 @@ type EvidenceSource interface {
 type ChainSource interface {
 	// FinalizedChain returns up to max consecutive finalized blocks from
 	// height from (fewer at the top of the chain, none above it).
-	FinalizedChain(from uint64, max int) ([]node.ChainBlock, error)
+	FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error)
 }
 
 // registerAudit adds the audit endpoints the backend supports.
@@ -79,7 +80,7 @@ func (s *Server) handleEvidence(w http.ResponseWriter, _ *http.Request) {
 // ---- GET /v1/chain ----
 
 // maxChainLimit bounds the blocks of one GET /v1/chain.
-const maxChainLimit = node.MaxChainBlocks
+const maxChainLimit = ledger.MaxChainBlocks
 
 // ChainBlockInfo is one finalized block in its canonical encoding (hex;
 // model.DecodeBlock reads it and recomputes the ID) with the node's state

@@ -8,22 +8,23 @@ import (
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/evidence"
+	"github.com/floe-bft/floe/ledger"
 )
 
 // auditBackend adds the optional audit interfaces to the fake backend.
 type auditBackend struct {
 	*fakeBackend
-	evidence []node.EvidenceRecord
+	evidence []evidence.Record
 	dropped  int
 }
 
-func (a *auditBackend) Evidence() ([]node.EvidenceRecord, int) { return a.evidence, a.dropped }
+func (a *auditBackend) Evidence() ([]evidence.Record, int) { return a.evidence, a.dropped }
 
-func (a *auditBackend) FinalizedChain(from uint64, max int) ([]node.ChainBlock, error) {
-	var out []node.ChainBlock
+func (a *auditBackend) FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error) {
+	var out []ledger.ChainBlock
 	for h := from; h < uint64(len(a.blocks)) && len(out) < max; h++ {
-		cb := node.ChainBlock{Block: a.blocks[h]}
+		cb := ledger.ChainBlock{Block: a.blocks[h]}
 		if h > 0 {
 			cb.StateRoot, cb.Executed = crypto.Sum([]byte{byte(h)}), true
 		}
@@ -49,7 +50,7 @@ func TestEvidenceEndpoint(t *testing.T) {
 		t.Fatalf("empty evidence: %d %v", resp.StatusCode, m)
 	}
 	offender := model.Identifier(crypto.Sum([]byte("n2")))
-	a.evidence = []node.EvidenceRecord{
+	a.evidence = []evidence.Record{
 		{Kind: model.DoubleVote, Offender: offender, OffenderName: "node2", View: 9,
 			RecordedAt: time.Unix(1_700_000_000, 0), Messages: [2][]byte{{1, 2}, {3}}},
 		{Kind: model.DoubleTimeout, Offender: offender, View: 11, RecordedAt: time.Unix(1_700_000_001, 0)},

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/floe-bft/floe/epoch"
-	"github.com/floe-bft/floe/node"
 )
 
 // GovernanceBackend is implemented by backends that accept epoch service
@@ -62,7 +61,7 @@ func (s *Server) handleServiceEvent(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, epoch.ErrInvalid), errors.Is(err, epoch.ErrRejected):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	case errors.Is(err, node.ErrGovernanceQueueFull):
+	case errors.Is(err, epoch.ErrQueueFull):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	default:

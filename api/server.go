@@ -21,7 +21,6 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/mempool"
-	"github.com/floe-bft/floe/node"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -662,7 +661,7 @@ type EpochInfo struct {
 	Members   int        `json:"members"`
 }
 
-func epochJSON(e *node.EpochInfo) *EpochInfo {
+func epochJSON(e *EpochSummary) *EpochInfo {
 	if e == nil {
 		return nil
 	}
@@ -684,7 +683,7 @@ type PeerInfo struct {
 	Connected bool   `json:"connected"`
 }
 
-func statusJSON(st node.Status) StatusResponse {
+func statusJSON(st Status) StatusResponse {
 	resp := StatusResponse{
 		NodeID: st.NodeID.Hex(), Name: st.Name, ChainID: st.ChainID, View: st.View,
 		FinalizedHeight: st.FinalizedHeight, FinalizedID: st.FinalizedID.Hex(),

@@ -22,8 +22,8 @@ import (
 	"github.com/floe-bft/floe/app"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/mempool"
-	"github.com/floe-bft/floe/node"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -69,21 +69,21 @@ type fakeBackend struct {
 	submitted   [][]byte
 	// reject decides each submitted transaction's error (nil: accept).
 	reject func(tx []byte) error
-	txs    map[model.Identifier]node.TxStatus
+	txs    map[model.Identifier]TxStatus
 	blocks []*model.Block
 	state  map[string][]byte
-	status node.Status
+	status Status
 	// subs receives the channel of every new subscription.
-	subs      chan chan node.FinalizedBlock
+	subs      chan chan ledger.FinalizedBlock
 	panicking bool
 }
 
 func newFake(t *testing.T) *fakeBackend {
 	t.Helper()
 	f := &fakeBackend{
-		txs:   map[model.Identifier]node.TxStatus{},
+		txs:   map[model.Identifier]TxStatus{},
 		state: map[string][]byte{"alice": []byte("42")},
-		subs:  make(chan chan node.FinalizedBlock, 4),
+		subs:  make(chan chan ledger.FinalizedBlock, 4),
 	}
 	root, err := model.NewRootBlock(testChain, 0, 0, 1_700_000_000_000, []byte("floe genesis:test"))
 	if err != nil {
@@ -94,12 +94,12 @@ func newFake(t *testing.T) *fakeBackend {
 		txs := [][]byte{[]byte(fmt.Sprintf("tx-%d-a", h)), []byte(fmt.Sprintf("tx-%d-b", h))}
 		f.blocks = append(f.blocks, testBlock(t, f.blocks[h-1], txs, h == 3))
 	}
-	f.status = node.Status{
+	f.status = Status{
 		NodeID: crypto.Sum([]byte("n0")), Name: "node0", ChainID: "test", View: 7,
 		FinalizedHeight: 3, FinalizedID: f.blocks[3].ID(), ExecutedHeight: 3,
 		MempoolTxs: 5, MempoolBytes: 500,
-		Committee: []node.CommitteeMember{{ID: crypto.Sum([]byte("n0")), Name: "node0", Weight: 1}},
-		Peers:     []node.PeerInfo{{ID: crypto.Sum([]byte("n1")), Name: "node1", Address: "127.0.0.1:1", Connected: true}},
+		Committee: []CommitteeMember{{ID: crypto.Sum([]byte("n0")), Name: "node0", Weight: 1}},
+		Peers:     []PeerState{{ID: crypto.Sum([]byte("n1")), Name: "node1", Address: "127.0.0.1:1", Connected: true}},
 	}
 	return f
 }
@@ -135,11 +135,11 @@ func testBlock(t *testing.T, parent *model.Block, txs [][]byte, withTC bool) *mo
 
 var errFull = fmt.Errorf("%w: 100000 transactions held", mempool.ErrFull)
 
-func (f *fakeBackend) SubmitTxs(txs [][]byte) []node.SubmitResult {
+func (f *fakeBackend) SubmitTxs(txs [][]byte) []Submission {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.submitCalls++
-	out := make([]node.SubmitResult, len(txs))
+	out := make([]Submission, len(txs))
 	for i, tx := range txs {
 		f.submitted = append(f.submitted, tx)
 		out[i].ID = crypto.Sum(tx)
@@ -156,11 +156,11 @@ func (f *fakeBackend) calls() int {
 	return f.submitCalls
 }
 
-func (f *fakeBackend) TxStatus(id model.Identifier) (node.TxStatus, error) {
+func (f *fakeBackend) TxStatus(id model.Identifier) (TxStatus, error) {
 	if st, ok := f.txs[id]; ok {
 		return st, nil
 	}
-	return node.TxStatus{ID: id, Status: "unknown"}, nil
+	return TxStatus{ID: id, Status: "unknown"}, nil
 }
 
 func (f *fakeBackend) BlockByHeight(h uint64) (*model.Block, error) {
@@ -172,20 +172,20 @@ func (f *fakeBackend) BlockByHeight(h uint64) (*model.Block, error) {
 
 func (f *fakeBackend) LatestBlock() (*model.Block, error) { return f.blocks[len(f.blocks)-1], nil }
 
-func (f *fakeBackend) Status() node.Status {
+func (f *fakeBackend) Status() Status {
 	if f.panicking {
 		panic("status exploded")
 	}
 	return f.status
 }
 
-func (f *fakeBackend) State(key []byte) (node.StateValue, error) {
+func (f *fakeBackend) State(key []byte) (ledger.StateValue, error) {
 	v := f.state[string(key)]
-	return node.StateValue{Key: key, Value: v, Proof: []byte("proof:" + string(key)), Height: 3, Root: [32]byte{9}}, nil
+	return ledger.StateValue{Key: key, Value: v, Proof: []byte("proof:" + string(key)), Height: 3, Root: [32]byte{9}}, nil
 }
 
-func (f *fakeBackend) SubscribeFinalized(ctx context.Context) <-chan node.FinalizedBlock {
-	ch := make(chan node.FinalizedBlock, 16)
+func (f *fakeBackend) SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock {
+	ch := make(chan ledger.FinalizedBlock, 16)
 	f.subs <- ch
 	return ch
 }
@@ -331,9 +331,9 @@ func TestTxStatus(t *testing.T) {
 	s := newTestServer(f)
 	fin := idOf("fin")
 	pend := idOf("pend")
-	f.txs[fin] = node.TxStatus{ID: fin, Status: "finalized",
+	f.txs[fin] = TxStatus{ID: fin, Status: "finalized",
 		Result: &storage.TxResult{ID: fin, Height: 2, View: 2, Index: 1, OK: false, Error: "no such key"}}
-	f.txs[pend] = node.TxStatus{ID: pend, Status: "pending"}
+	f.txs[pend] = TxStatus{ID: pend, Status: "pending"}
 
 	resp, m := do(t, s, "GET", "/v1/transactions/"+fin.Hex(), "")
 	if resp.StatusCode != 200 || m["status"] != "finalized" || m["height"] != 2.0 || m["view"] != 2.0 ||
@@ -557,7 +557,7 @@ func TestStream(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var ch chan node.FinalizedBlock
+	var ch chan ledger.FinalizedBlock
 	select {
 	case ch = <-f.subs:
 	case <-ctx.Done():
@@ -565,7 +565,7 @@ func TestStream(t *testing.T) {
 	}
 	now := time.Now()
 	for h := 1; h <= 3; h++ {
-		ch <- node.FinalizedBlock{Block: f.blocks[h], TxCount: 2, StateRoot: [32]byte{byte(h)}, Time: now}
+		ch <- ledger.FinalizedBlock{Block: f.blocks[h], TxCount: 2, StateRoot: [32]byte{byte(h)}, Time: now}
 	}
 	br := bufio.NewReader(resp.Body)
 	for h := 1; h <= 3; h++ {
@@ -677,7 +677,7 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	defer resp.Body.Close()
 	ch := <-f.subs
 	time.Sleep(time.Second)
-	ch <- node.FinalizedBlock{Block: f.blocks[1], TxCount: 2}
+	ch <- ledger.FinalizedBlock{Block: f.blocks[1], TxCount: 2}
 	if ev := readEvent(t, bufio.NewReader(resp.Body)); ev.event != "block" || ev.id != "1" {
 		t.Fatalf("event %+v", ev)
 	}
@@ -716,9 +716,9 @@ type binaryFake struct {
 	calls int
 }
 
-func (f *binaryFake) SubmitTxs(txs [][]byte) []node.SubmitResult {
+func (f *binaryFake) SubmitTxs(txs [][]byte) []Submission {
 	f.calls++
-	out := make([]node.SubmitResult, len(txs))
+	out := make([]Submission, len(txs))
 	for i := 1; i < len(txs); i++ {
 		out[i].Error = fmt.Errorf("%w: test", app.ErrInvalidTx)
 	}

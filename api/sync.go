@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/follower"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -21,7 +21,7 @@ type SyncBackend interface {
 	SyncRange(from uint64, count int) ([]byte, error)
 	// SubscribeSync streams live frames (accepted proposals) until ctx
 	// ends; the channel is closed if the subscriber falls behind.
-	SubscribeSync(ctx context.Context) <-chan node.SyncFrame
+	SubscribeSync(ctx context.Context) <-chan ledger.SyncFrame
 }
 
 // liveKeepAlive is how often an idle live stream gets a keep-alive frame.
@@ -54,7 +54,7 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 	}
 	body, err := sb.SyncRange(from, count)
 	switch {
-	case errors.Is(err, node.ErrBadSyncRequest):
+	case errors.Is(err, ledger.ErrBadSyncRequest):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, storage.ErrNotFound):

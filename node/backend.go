@@ -6,8 +6,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/evidence"
+	"github.com/floe-bft/floe/ledger"
+	"github.com/floe-bft/floe/light"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/storage"
 )
@@ -15,8 +19,8 @@ import (
 // SubmitTxs offers transactions to the mempool and queues the accepted ones
 // for gossip. A transaction already in the mempool is reported as accepted
 // (submitting twice is not an error for a client).
-func (n *Node) SubmitTxs(txs [][]byte) []SubmitResult {
-	out := make([]SubmitResult, len(txs))
+func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
+	out := make([]api.Submission, len(txs))
 	if n.fol != nil {
 		return n.refuseTxs(txs, out)
 	}
@@ -24,7 +28,7 @@ func (n *Node) SubmitTxs(txs [][]byte) []SubmitResult {
 	var accepted [][]byte
 	for i, tx := range txs {
 		id, err := n.mempool.Add(tx)
-		out[i] = SubmitResult{ID: model.Identifier(id), Error: err}
+		out[i] = api.Submission{ID: model.Identifier(id), Error: err}
 		if err == nil {
 			accepted = append(accepted, tx)
 			n.seen.add(model.Identifier(id), now)
@@ -41,106 +45,63 @@ func (n *Node) SubmitTxs(txs [][]byte) []SubmitResult {
 
 // TxStatus reports whether a transaction is pending, finalized (with its
 // result) or unknown to this node.
-func (n *Node) TxStatus(id model.Identifier) (TxStatus, error) {
-	r, err := n.store.TxResult(id)
+func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
+	r, err := n.led.Store().TxResult(id)
 	if err == nil {
-		return TxStatus{ID: id, Status: "finalized", Result: &r}, nil
+		return api.TxStatus{ID: id, Status: "finalized", Result: &r}, nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
-		return TxStatus{}, err
+		return api.TxStatus{}, err
 	}
 	if n.mempool.Has(id) {
-		return TxStatus{ID: id, Status: "pending"}, nil
+		return api.TxStatus{ID: id, Status: "pending"}, nil
 	}
-	return TxStatus{ID: id, Status: "unknown"}, nil
-}
-
-// BlockByHeight returns the finalized block at height.
-func (n *Node) BlockByHeight(height uint64) (*model.Block, error) {
-	if height > n.finalizedHeight.Load() {
-		return nil, storage.ErrNotFound
-	}
-	return n.store.FinalizedByHeight(height)
-}
-
-// LatestBlock returns the last finalized block.
-func (n *Node) LatestBlock() (*model.Block, error) {
-	return n.store.FinalizedByHeight(n.finalizedHeight.Load())
+	return api.TxStatus{ID: id, Status: "unknown"}, nil
 }
 
 // Status describes the node.
-func (n *Node) Status() Status {
-	st := Status{
+func (n *Node) Status() api.Status {
+	st := api.Status{
 		NodeID: n.self, Name: n.name, ChainID: n.cfg.Genesis.ChainID,
-		View: model.View(n.view.Load()), FinalizedHeight: n.finalizedHeight.Load(),
+		View: model.View(n.view.Load()), FinalizedHeight: n.led.FinalizedHeight(),
 		Leader:         n.leaderLoad(),
-		ExecutedHeight: n.executedHeight.Load(), BestPeerHeight: n.bestPeerHeight.Load(),
+		ExecutedHeight: n.led.ExecutedHeight(), BestPeerHeight: n.bestPeerHeight.Load(),
 	}
-	if b, err := n.store.FinalizedByHeight(st.FinalizedHeight); err == nil {
+	if b, err := n.led.Store().FinalizedByHeight(st.FinalizedHeight); err == nil {
 		st.FinalizedID = b.ID()
 	}
-	if root, err := n.store.StateRoot(st.ExecutedHeight); err == nil {
+	if root, err := n.led.Store().StateRoot(st.ExecutedHeight); err == nil {
 		st.StateRoot = root
 	}
 	st.Syncing = st.BestPeerHeight > st.FinalizedHeight+2
 	st.MempoolTxs, st.MempoolBytes = n.mempool.Size()
-	d := n.dir.Load()
-	cur, err := d.schedule.EpochAt(st.View)
+	d := n.led.Directory()
+	cur, err := d.Schedule().EpochAt(st.View)
 	if err != nil {
-		cur = d.schedule.Last()
+		cur = d.Schedule().Last()
 	}
 	st.Epoch = epochInfo(&cur.Spec)
-	if last := d.schedule.Last(); last.Counter > cur.Counter {
+	if last := d.Schedule().Last(); last.Counter > cur.Counter {
 		next := epochInfo(&last.Spec)
 		st.NextEpoch = &next
 	}
-	if d.pending != nil {
-		p := epochInfo(d.pending)
+	if d.Pending() != nil {
+		p := epochInfo(d.Pending())
 		st.PendingSetup = &p
 	}
 	for _, m := range cur.Committee().Members() {
-		st.Committee = append(st.Committee, CommitteeMember{ID: m.ID, Name: n.nameOf(m.ID), Weight: m.Weight})
+		st.Committee = append(st.Committee, api.CommitteeMember{ID: m.ID, Name: n.nameOf(m.ID), Weight: m.Weight})
 	}
 	connected := map[model.NodeID]bool{}
 	for _, p := range n.transport.Peers() {
 		connected[p.ID] = p.Connected
 	}
-	for _, m := range d.peers {
+	for _, m := range d.Peers() {
 		if m.ID() != n.self {
-			st.Peers = append(st.Peers, PeerInfo{ID: m.ID(), Name: m.Name, Address: m.Address, Connected: connected[m.ID()]})
+			st.Peers = append(st.Peers, api.PeerState{ID: m.ID(), Name: m.Name, Address: m.Address, Connected: connected[m.ID()]})
 		}
 	}
 	return st
-}
-
-// State reads a key of the executed application state with its Merkle
-// proof against the state root at the executed height.
-func (n *Node) State(key []byte) (StateValue, error) {
-	n.appMu.RLock()
-	defer n.appMu.RUnlock()
-	value, proof, err := n.app.Prove(key)
-	if err != nil {
-		return StateValue{}, err
-	}
-	return StateValue{Key: key, Value: value, Proof: proof, Height: n.executedHeight.Load(), Root: n.app.Root()}, nil
-}
-
-// SubscribeFinalized streams executed blocks until ctx ends. A subscriber
-// more than subscriberBuffer blocks behind is dropped (its channel closed).
-func (n *Node) SubscribeFinalized(ctx context.Context) <-chan FinalizedBlock {
-	return n.subs.add(ctx)
-}
-
-const (
-	subscriberBuffer = 256
-	maxSubscribers   = 64
-)
-
-// subscribers fan executed blocks out to API streams.
-type subscribers = fanout[FinalizedBlock]
-
-func newSubscribers() *subscribers {
-	return newFanout[FinalizedBlock](subscriberBuffer, maxSubscribers)
 }
 
 // outbox holds transactions waiting to be gossiped; bounded, dropping the
@@ -177,6 +138,45 @@ func (o *outbox) drain(max int) [][]byte {
 	return out
 }
 
-func epochInfo(s *epoch.Spec) EpochInfo {
-	return EpochInfo{Counter: s.Counter, FirstView: s.FirstView, FinalView: s.FinalView, Members: len(s.Identities)}
+func epochInfo(s *epoch.Spec) api.EpochSummary {
+	return api.EpochSummary{Counter: s.Counter, FirstView: s.FirstView, FinalView: s.FinalView, Members: len(s.Identities)}
 }
+
+// Evidence returns the equivocations this node has witnessed since its data
+// directory was created, oldest first, and how many more were not kept
+// because the log was full.
+func (n *Node) Evidence() ([]evidence.Record, int) { return n.evidence.Snapshot() }
+
+// The reads below are the ledger's: the finalized chain, the executed
+// state and the streams a participant and a follower serve alike.
+
+// BlockByHeight returns a finalized block; height 0 is genesis.
+func (n *Node) BlockByHeight(height uint64) (*model.Block, error) { return n.led.BlockByHeight(height) }
+
+// LatestBlock returns the last finalized block.
+func (n *Node) LatestBlock() (*model.Block, error) { return n.led.LatestBlock() }
+
+// State reads a key of the executed application state with its proof.
+func (n *Node) State(key []byte) (ledger.StateValue, error) { return n.led.State(key) }
+
+// SubscribeFinalized streams executed finalized blocks until ctx ends.
+func (n *Node) SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock {
+	return n.led.SubscribeFinalized(ctx)
+}
+
+// FinalizedChain returns finalized blocks from height from with their
+// state roots (see ledger.Ledger.FinalizedChain).
+func (n *Node) FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error) {
+	return n.led.FinalizedChain(from, max)
+}
+
+// SyncRange serves a range of finalized blocks in the sync wire format.
+func (n *Node) SyncRange(from uint64, count int) ([]byte, error) { return n.led.SyncRange(from, count) }
+
+// SubscribeSync streams live sync frames until ctx ends.
+func (n *Node) SubscribeSync(ctx context.Context) <-chan ledger.SyncFrame {
+	return n.led.SubscribeSync(ctx)
+}
+
+// LightSource serves light clients from the finalized chain; call it once.
+func (n *Node) LightSource() light.Source { return n.led.LightSource() }

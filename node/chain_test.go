@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/ledger"
 )
 
 // FinalizedChain serves consecutive finalized blocks with the state root
@@ -19,7 +19,7 @@ func TestFinalizedChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chain) == 0 || len(chain) > node.MaxChainBlocks {
+	if len(chain) == 0 || len(chain) > ledger.MaxChainBlocks {
 		t.Fatalf("%d blocks from height 0", len(chain))
 	}
 	for i, cb := range chain {

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/network"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Two independent chains — different chain IDs, different committees —

@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/network"
-	"github.com/floe-bft/floe/storage"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/ledger"
+	"github.com/floe-bft/floe/network"
 )
 
 // Config is everything a node needs to run. The CLI fills it from the home
@@ -22,7 +22,7 @@ type Config struct {
 	DataDir string
 	// Store, when set, replaces the Pebble database in DataDir (tests run
 	// on storage.Memory). The node closes it when it stops.
-	Store Store
+	Store ledger.Store
 	// Transport, when set, replaces the TLS transport to the peers (tests
 	// run on a network.MemoryNetwork). The node closes it when it stops.
 	Transport network.Transport
@@ -78,20 +78,3 @@ func (c *Config) withDefaults() error {
 	}
 	return nil
 }
-
-// Store is what a node keeps durably: the consensus state and chain
-// (storage.ConsensusStore), execution results and application state
-// (storage.AppStore), and the epoch state. storage.Pebble is the
-// production store; storage.Memory serves tests.
-type Store interface {
-	storage.ConsensusStore
-	storage.AppStore
-	FinalizedRange(from, to uint64, maxBlocks int) ([]*model.Block, error)
-	EpochState() ([]byte, error)
-	Close() error
-}
-
-var (
-	_ Store = (*storage.Pebble)(nil)
-	_ Store = (*storage.Memory)(nil)
-)

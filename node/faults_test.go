@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/evidence"
 	"github.com/floe-bft/floe/node"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // startFaulty starts node i like testnet.start, with test faults.
@@ -75,7 +77,7 @@ func TestForgottenSafetyDataIsCaughtAsEvidence(t *testing.T) {
 	tn.stop(leader)
 	tn.startFaulty(leader, node.Faults{ForgetSafetyData: true})
 
-	var ev []node.EvidenceRecord
+	var ev []evidence.Record
 	waitFor(t, "double-proposal evidence at the other node", 20*time.Second, func() bool {
 		ev, _ = tn.nodes[other].Evidence()
 		return len(ev) > 0
@@ -120,7 +122,7 @@ func TestRestartWithSafetyDataProposesNothingNew(t *testing.T) {
 // checkProposalEvidence verifies a double-proposal record the way an
 // outside auditor would: both messages decode, are validly signed by the
 // offender as leader of the view, and propose different blocks.
-func checkProposalEvidence(t *testing.T, tn *testnet, r node.EvidenceRecord) {
+func checkProposalEvidence(t *testing.T, tn *testnet, r evidence.Record) {
 	t.Helper()
 	com, _, err := tn.gen.Committee()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/follower"
@@ -121,25 +122,25 @@ func NewFollower(cfg FollowerConfig) (n *Node, err error) {
 	}
 	defer func() {
 		if err != nil {
-			n.store.Close()
+			n.led.Store().Close()
 		}
 	}()
 	n.name = "follower"
 	n.transport = nullTransport{}
 	fm := &followerMode{cfg: cfg, upstreams: ups}
 	fm.rangeCount.Store(follower.MaxRangeBlocks)
-	pb, ok := n.store.(*storage.Pebble)
+	pb, ok := n.led.Store().(*storage.Pebble)
 	if !ok {
 		return nil, fmt.Errorf("follower mode keeps its state in Pebble (the data directory), not an injected store")
 	}
-	store, err := follower.NewPebbleStore(pb, mustRoot(n), n.rootQC)
+	store, err := follower.NewPebbleStore(pb, mustRoot(n), n.led.RootQC())
 	if err != nil {
 		return nil, err
 	}
 	fm.engine, err = follower.New(follower.Config{
-		Schedule: func() committee.Schedule { return n.dir.Load().schedule },
+		Schedule: func() committee.Schedule { return n.led.Directory().Schedule() },
 		Scheme:   n.scheme,
-		Root:     mustRoot(n), RootQC: n.rootQC,
+		Root:     mustRoot(n), RootQC: n.led.RootQC(),
 		Store:               store,
 		LeadersFromAncestry: n.cfg.Genesis.Params.Reputation().Enabled(),
 		MaxUncertified:      cfg.MaxUncertified,
@@ -149,7 +150,7 @@ func NewFollower(cfg FollowerConfig) (n *Node, err error) {
 		OnCertified: func(_ []*model.Block, tip *model.QC) {
 			n.view.Store(uint64(tip.View) + 1)
 		},
-		OnProposal: n.live.publishProposal,
+		OnProposal: n.led.PublishProposal,
 		Logger:     n.log,
 		Metrics:    cfg.Metrics,
 	})
@@ -157,15 +158,14 @@ func NewFollower(cfg FollowerConfig) (n *Node, err error) {
 		return nil, err
 	}
 	n.fol = fm
-	n.finalizedHeight.Store(fm.engine.FinalizedHeight())
+	n.led.Finalized(fm.engine.FinalizedHeight())
 	n.view.Store(uint64(fm.engine.TipQC().View) + 1)
-	n.metrics.finalizedHeight.Set(float64(fm.engine.FinalizedHeight()))
 	return n, nil
 }
 
 // mustRoot is the genesis block (open checked that the store holds it).
 func mustRoot(n *Node) *model.Block {
-	b, err := n.store.FinalizedByHeight(0)
+	b, err := n.led.Store().FinalizedByHeight(0)
 	if err != nil {
 		panic(fmt.Sprintf("follower: genesis block missing after open: %v", err))
 	}
@@ -175,7 +175,7 @@ func mustRoot(n *Node) *model.Block {
 // followerBeforeSave applies the epoch state machine to newly finalized
 // blocks; the state is stored in the same batch as the blocks.
 func (n *Node) followerBeforeSave(final []*model.Block) ([]byte, error) {
-	enc, _, err := n.applyEpochs(final)
+	enc, _, err := n.led.ApplyEpochs(final)
 	n.fol.epochsChanged = enc != nil
 	return enc, err
 }
@@ -188,10 +188,7 @@ func (n *Node) followerFinalized(final []*model.Block) {
 		n.publishEpochs()
 		n.fol.epochsChanged = false
 	}
-	h := final[len(final)-1].Height
-	n.finalizedHeight.Store(h)
-	n.metrics.finalizedHeight.Set(float64(h))
-	n.signalFinalized()
+	n.led.Finalized(final[len(final)-1].Height)
 }
 
 // Engine returns the follower engine (nil for a participant): its caches,
@@ -203,7 +200,7 @@ func (n *Node) Engine() *follower.Engine {
 	return n.fol.engine
 }
 
-func (n *Node) refuseTxs(txs [][]byte, out []SubmitResult) []SubmitResult {
+func (n *Node) refuseTxs(txs [][]byte, out []api.Submission) []api.Submission {
 	for i := range txs {
 		out[i].Error = ErrFollower
 	}
@@ -213,7 +210,7 @@ func (n *Node) refuseTxs(txs [][]byte, out []SubmitResult) []SubmitResult {
 func (n *Node) startFollower() error {
 	fm := n.fol
 	fm.engine.Start()
-	n.goFunc("executor", n.executor)
+	n.goFunc("executor", n.runLedger)
 	n.goFunc("status", n.statusLoop)
 	n.goFunc("follower-ranges", n.followRanges)
 	for _, u := range fm.upstreams {
@@ -229,9 +226,9 @@ func (n *Node) startFollower() error {
 			}
 		}
 	})
-	n.signalFinalized()
-	n.log.Info("follower started", "upstreams", len(fm.upstreams), "finalized", n.finalizedHeight.Load(),
-		"executed", n.executedHeight.Load())
+	n.led.Wake()
+	n.log.Info("follower started", "upstreams", len(fm.upstreams), "finalized", n.led.FinalizedHeight(),
+		"executed", n.led.ExecutedHeight())
 	return nil
 }
 
@@ -308,7 +305,7 @@ func (n *Node) followRanges() {
 			next = 0
 		case <-idle.C:
 		}
-		ours := n.finalizedHeight.Load()
+		ours := n.led.FinalizedHeight()
 		if next <= ours {
 			next = ours + 1
 		}

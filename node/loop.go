@@ -79,10 +79,11 @@ func (n *Node) signalExecuted() {
 	}
 }
 
-func (n *Node) signalFinalized() {
-	select {
-	case n.finalizedSignal <- struct{}{}:
-	default:
+// runLedger runs the ledger's executor until the node stops; its error
+// stops the node.
+func (n *Node) runLedger() {
+	if err := n.led.Run(n.ctx); err != nil {
+		n.fatal(err)
 	}
 }
 

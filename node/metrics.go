@@ -1,20 +1,18 @@
 package node
 
 import (
-	"github.com/floe-bft/floe/network"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floe-bft/floe/network"
 )
 
 // metrics are the node's Prometheus series. Names carry units last.
 type metrics struct {
 	view            prometheus.Gauge
-	finalizedHeight prometheus.Gauge
-	executedHeight  prometheus.Gauge
 	qcs             prometheus.Counter
 	tcs             prometheus.Counter
 	timeouts        prometheus.Counter
 	proposals       prometheus.Counter
-	blockInterval   prometheus.Histogram
 	finalizeLatency prometheus.Histogram
 	mempoolTxs      prometheus.Gauge
 	mempoolBytes    prometheus.Gauge
@@ -24,23 +22,16 @@ type metrics struct {
 	dropped         *prometheus.CounterVec
 	evidence        *prometheus.CounterVec
 	commitSeconds   prometheus.Histogram
-	executedTxs     prometheus.Counter
 	syncedBlocks    prometheus.Counter
-	epoch           prometheus.Gauge
-	epochExtensions prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		view:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_view", Help: "Current consensus view."}),
-		finalizedHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_finalized_height", Help: "Height of the last finalized block."}),
-		executedHeight:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_executed_height", Help: "Height of the last executed block."}),
-		qcs:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_qcs_total", Help: "Views entered through a QC."}),
-		tcs:             prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_tcs_total", Help: "Views entered through a TC."}),
-		timeouts:        prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_timeouts_total", Help: "Timeout objects this node signed."}),
-		proposals:       prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_proposals_total", Help: "Blocks this node proposed."}),
-		blockInterval: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_block_interval_seconds",
-			Help: "Time between consecutive finalized blocks.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		view:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_view", Help: "Current consensus view."}),
+		qcs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_qcs_total", Help: "Views entered through a QC."}),
+		tcs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_tcs_total", Help: "Views entered through a TC."}),
+		timeouts:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_timeouts_total", Help: "Timeout objects this node signed."}),
+		proposals: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_proposals_total", Help: "Blocks this node proposed."}),
 		finalizeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_finalization_latency_seconds",
 			Help: "From a transaction entering this node's mempool to its block being executed.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		mempoolTxs:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_mempool_txs", Help: "Transactions in the mempool."}),
@@ -54,16 +45,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Equivocation evidence recorded, by kind."}, []string{"kind"}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_consensus_commit_seconds",
 			Help: "Synced write of consensus state before sending.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
-		executedTxs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_txs_total", Help: "Transactions executed."}),
 		syncedBlocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_synced_blocks_total", Help: "Blocks received through sync."}),
-		epoch:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_epoch", Help: "Counter of the newest committed epoch."}),
-		epochExtensions: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_epoch_extensions_total",
-			Help: "Epoch fallback extensions: the next epoch was not committed in time."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.view, m.finalizedHeight, m.executedHeight, m.qcs, m.tcs, m.timeouts, m.proposals,
-			m.blockInterval, m.finalizeLatency, m.mempoolTxs, m.mempoolBytes, m.verifyQueue, m.loopQueue, m.peers,
-			m.dropped, m.evidence, m.commitSeconds, m.executedTxs, m.syncedBlocks, m.epoch, m.epochExtensions)
+		reg.MustRegister(m.view, m.qcs, m.tcs, m.timeouts, m.proposals,
+			m.finalizeLatency, m.mempoolTxs, m.mempoolBytes, m.verifyQueue, m.loopQueue, m.peers,
+			m.dropped, m.evidence, m.commitSeconds, m.syncedBlocks)
 	}
 	return m
 }

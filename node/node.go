@@ -25,22 +25,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/evidence"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/network"
-	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/replica"
 	"github.com/floe-bft/floe/storage"
 )
-
-// payloadCacheBytes bounds the decoded payloads a node keeps: the blocks
-// between validation and execution are read several times.
-const payloadCacheBytes = 64 << 20
 
 // loopEvent is one input for the consensus loop.
 type loopEvent struct {
@@ -55,20 +50,15 @@ type Node struct {
 	self   model.NodeID
 	name   string
 	scheme crypto.Scheme
-	rootQC *model.QC
 
-	// Epochs: the state machine is owned by the consensus loop; dir is the
-	// published snapshot (schedule, verifier, identities) everyone reads.
-	epochs      *epoch.State
+	// led is the finalized chain, its execution and the reads served from
+	// it. Its epoch state is owned by the consensus loop.
+	led         *ledger.Ledger
 	epochParams epoch.Params // immutable
-	dir         atomic.Pointer[directory]
-	governance  *governanceQueue
+	governance  *epoch.Queue
 
-	store     Store
 	transport network.Transport
 	mempool   *mempool.Mempool
-	app       *kvstore.Store
-	appMu     sync.RWMutex // executor writes, readers prove
 	metrics   *metrics
 
 	engine *replica.Engine // drives the core; owned by the consensus loop
@@ -77,35 +67,20 @@ type Node struct {
 	serve  chan syncJob    // block requests waiting for the sync server
 	votes  *voteBatcher
 
-	// Shared read-mostly state published by the loop and the executor.
-	view            atomic.Uint64
-	leader          atomic.Pointer[model.NodeID] // of the current view, for status
-	finalizedHeight atomic.Uint64
-	executedHeight  atomic.Uint64
-	bestPeerHeight  atomic.Uint64
-	finalizedSignal chan struct{} // wakes the executor (capacity 1)
-	executedSignal  chan struct{} // wakes the consensus loop for parked proposals (capacity 1)
-	workSignal      chan struct{} // tells the consensus loop that there is something to order (capacity 1)
-	results         *resultRing   // state roots of recent executed heights
+	// Shared read-mostly state published by the loop.
+	view           atomic.Uint64
+	leader         atomic.Pointer[model.NodeID] // of the current view, for status
+	bestPeerHeight atomic.Uint64
+	executedSignal chan struct{} // wakes the consensus loop for parked proposals (capacity 1)
+	workSignal     chan struct{} // tells the consensus loop that there is something to order (capacity 1)
 
 	sync   *syncClient
 	fol    *followerMode // nil for a participant
-	live   *liveFeed     // accepted proposals for /v1/sync/live
-	subs   *subscribers
 	outbox *outbox
-	seen   *seenTxs        // submit times of local transactions, for latency
-	dedup  *executedWindow // transactions executed recently; owned by the executor
-	txIDs  *txIDCache      // transaction IDs of recent blocks
-	// payloadCache decodes each block's payload once (payload.Cache).
-	payloadCache *payload.Cache
-	chain        *chainTxs // transactions on recent chains; owned by the consensus loop
+	seen   *seenTxs  // submit times of local transactions, for latency
+	chain  *chainTxs // transactions on recent chains; owned by the consensus loop
 	// evidence keeps the equivocations the core reported (evidence.go).
-	evidence *evidenceLog
-	// Application state written since the last flush, by key hash, and the
-	// height and root it corresponds to; owned by the executor.
-	dirty       map[[32]byte]storage.KV
-	dirtyHeight uint64
-	dirtyRoot   [32]byte
+	evidence *evidence.Log
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -130,10 +105,10 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	defer func() {
 		if err != nil {
-			n.store.Close()
+			n.led.Store().Close()
 		}
 	}()
-	self, sch := n.self, n.dir.Load().schedule
+	self, sch := n.self, n.led.Directory().Schedule()
 
 	params := cfg.Genesis.Params
 	core, err := consensus.New(consensus.Config{
@@ -151,12 +126,11 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.finalizedHeight.Store(core.Finalized().Height)
 	n.view.Store(uint64(core.CurrentView()))
 
 	var peers []network.Peer
 	listen := cfg.P2PListen
-	for _, m := range n.dir.Load().peers {
+	for _, m := range n.led.Directory().Peers() {
 		if m.ID() == self {
 			if listen == "" {
 				listen = m.Address
@@ -197,12 +171,12 @@ func (n *Node) Start(ctx context.Context) error {
 		n.goFunc("verify", n.verifyWorker)
 	}
 	n.goFunc("sync-server", n.syncServer)
-	n.goFunc("executor", n.executor)
+	n.goFunc("executor", n.runLedger)
 	n.goFunc("gossip", n.gossipLoop)
 	n.goFunc("status", n.statusLoop)
-	n.signalFinalized()
+	n.led.Wake()
 	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.view.Load(),
-		"finalized", n.finalizedHeight.Load(), "executed", n.executedHeight.Load())
+		"finalized", n.led.FinalizedHeight(), "executed", n.led.ExecutedHeight())
 	return nil
 }
 
@@ -246,9 +220,7 @@ func (n *Node) stop(err error) {
 		if n.fol != nil {
 			n.fol.engine.Stop() // it writes to the store
 		}
-		n.subs.closeAll()
-		n.live.closeAll()
-		if cerr := n.store.Close(); cerr != nil && err == nil {
+		if cerr := n.led.Close(); cerr != nil && err == nil {
 			n.log.Error("close store", "err", cerr)
 		}
 		close(n.done)
@@ -320,7 +292,7 @@ func (n *Node) route(from model.NodeID, m *message) {
 			n.log.Warn("rejected service event", "from", n.nameOf(from), "err", err)
 			return
 		}
-		if err := n.governance.add(m.event); err != nil {
+		if err := n.governance.Add(m.event); err != nil {
 			n.metrics.dropped.WithLabelValues("governance_queue_full").Inc()
 			return
 		}
@@ -348,84 +320,51 @@ func (n *Node) deliver(ev loopEvent) {
 
 var errStopped = errors.New("node stopped")
 
-// open builds what participants and followers share: the store (initialized
-// from genesis if empty), the epoch state committed with the finalized chain,
-// the application state, the execution bookkeeping and an (idle for
-// followers) mempool. It returns the consensus state found in the store.
+// open builds what participants and followers share: the ledger (store,
+// epochs, application state, execution) and an (idle for followers)
+// mempool. It returns the consensus state found in the store.
 func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
-	com, _, err := cfg.Genesis.Committee()
-	if err != nil {
-		return nil, consensus.State{}, fmt.Errorf("genesis: %w", err)
-	}
-	root, rootQC, err := cfg.Genesis.Root(com.Size())
-	if err != nil {
-		return nil, consensus.State{}, err
-	}
-	genesisEpochs, err := cfg.Genesis.EpochState()
-	if err != nil {
-		return nil, consensus.State{}, fmt.Errorf("genesis: %w", err)
-	}
 	n := &Node{
-		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(), rootQC: rootQC,
-		epochParams:     genesisEpochs.Params(),
-		governance:      &governanceQueue{},
-		metrics:         newMetrics(cfg.Metrics),
-		events:          make(chan loopEvent, 4096),
-		verify:          make(chan verifyJob, cfg.VerifyQueue),
-		serve:           make(chan syncJob, 256),
-		finalizedSignal: make(chan struct{}, 1),
-		executedSignal:  make(chan struct{}, 1),
-		workSignal:      make(chan struct{}, 1),
-		results:         newResultRing(),
-		subs:            newSubscribers(),
-		live:            newLiveFeed(),
-		outbox:          &outbox{max: 100_000},
-		seen:            newSeenTxs(200_000),
-		dedup:           newExecutedWindow(),
-		txIDs:           newTxIDCache(),
-		payloadCache:    payload.NewCache(payloadCacheBytes, payload.Limits{MaxTxs: cfg.Genesis.Params.MaxBlockTxs}),
-		chain:           newChainTxs(dedupWindow),
-		dirty:           make(map[[32]byte]storage.KV),
-		done:            make(chan struct{}),
+		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(),
+		governance:     &epoch.Queue{},
+		metrics:        newMetrics(cfg.Metrics),
+		events:         make(chan loopEvent, 4096),
+		verify:         make(chan verifyJob, cfg.VerifyQueue),
+		serve:          make(chan syncJob, 256),
+		executedSignal: make(chan struct{}, 1),
+		workSignal:     make(chan struct{}, 1),
+		outbox:         &outbox{max: 100_000},
+		seen:           newSeenTxs(200_000),
+		chain:          newChainTxs(ledger.DedupWindow),
+		done:           make(chan struct{}),
 	}
 	n.votes = newVoteBatcher(n.committeeAt)
-
-	if n.store = cfg.Store; n.store == nil {
-		if n.store, err = storage.OpenPebble(cfg.DataDir); err != nil {
-			return nil, consensus.State{}, fmt.Errorf("open store: %w", err)
-		}
+	led, st, err := ledger.Open(ledger.Config{
+		Genesis: cfg.Genesis, Store: cfg.Store, DataDir: cfg.DataDir, Logger: cfg.Logger, Metrics: cfg.Metrics,
+		Hooks: ledger.Hooks{Executed: n.onExecuted, Settled: n.governance.Remove},
+	})
+	if err != nil {
+		return nil, st, err
 	}
+	n.led, n.epochParams = led, led.EpochParams()
 	ok := false
 	defer func() {
 		if !ok {
-			n.store.Close()
+			led.Close()
 		}
 	}()
-	st, found, err := n.store.LoadState()
+	root, err := led.BlockByHeight(0)
 	if err != nil {
-		return nil, consensus.State{}, fmt.Errorf("load consensus state: %w", err)
+		return nil, st, fmt.Errorf("genesis block: %w", err)
 	}
-	if !found {
-		st = consensus.GenesisState(root, rootQC)
-		if err := n.store.Init(st); err != nil {
-			return nil, consensus.State{}, fmt.Errorf("initialize store: %w", err)
-		}
-	} else if h, err := n.store.FinalizedByHeight(0); err != nil || h.ID() != root.ID() {
-		return nil, consensus.State{}, fmt.Errorf("the data directory belongs to another chain (genesis block differs)")
+	st = n.applyStartupFaults(st, root, led.RootQC())
+	if st.Recent, err = recentFinalized(led.Store(), st.Root, cfg.Genesis.Params.Reputation().Span()); err != nil {
+		return nil, st, fmt.Errorf("load recent finalized blocks: %w", err)
 	}
-	st = n.applyStartupFaults(st, root, rootQC)
-	if st.Recent, err = recentFinalized(n.store, st.Root, cfg.Genesis.Params.Reputation().Span()); err != nil {
-		return nil, consensus.State{}, fmt.Errorf("load recent finalized blocks: %w", err)
+	if n.evidence, err = evidence.Open(cfg.DataDir); err != nil {
+		return nil, st, fmt.Errorf("load evidence log: %w", err)
 	}
-	if n.evidence, err = openEvidenceLog(cfg.DataDir); err != nil {
-		return nil, consensus.State{}, fmt.Errorf("load evidence log: %w", err)
-	}
-	if n.epochs, err = loadEpochs(n.store, n.epochParams, genesisEpochs); err != nil {
-		return nil, consensus.State{}, err
-	}
-	sch := n.epochs.Schedule()
-	n.dir.Store(newDirectory(sch, n.newVerifier(sch), clonePending(n.epochs.Pending())))
-	for _, m := range n.dir.Load().peers {
+	for _, m := range led.Directory().Peers() {
 		if m.ID() == self {
 			n.name = m.Name
 		}
@@ -434,49 +373,26 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		n.name = self.String()
 		n.log.Info("this node is in no known epoch's committee: it follows the chain until an epoch includes it")
 	}
-
-	n.app, err = kvstore.New(n.store.Iterate)
-	if err != nil {
-		return nil, consensus.State{}, fmt.Errorf("rebuild application state: %w", err)
-	}
-	executed, err := n.store.ExecutedHeight()
-	if err != nil {
-		return nil, consensus.State{}, err
-	}
-	if executed > 0 {
-		want, err := n.store.StateRoot(executed)
-		if err != nil {
-			return nil, consensus.State{}, err
-		}
-		if got := n.app.Root(); got != want {
-			return nil, consensus.State{}, fmt.Errorf("%w: rebuilt state root %x differs from the stored root %x at height %d",
-				storage.ErrCorrupt, got, want, executed)
-		}
-	}
-	n.executedHeight.Store(executed)
-	n.results.put(executed, n.app.Root())
-	if err := n.rebuildDedup(executed); err != nil {
-		return nil, consensus.State{}, fmt.Errorf("rebuild executed-transaction window: %w", err)
-	}
-
 	n.mempool = mempool.New(mempool.Config{
 		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
-	}, n.app.CheckTx)
+	}, n.led.CheckTx)
 	if err := n.loadChainTxs(st); err != nil {
-		return nil, consensus.State{}, fmt.Errorf("load recent transactions: %w", err)
+		return nil, st, fmt.Errorf("load recent transactions: %w", err)
 	}
 	ok = true
 	return n, st, nil
 }
 
-// newVerifier checks messages against a schedule. With leader reputation
-// the proposer check needs the proposal's parent, so the core makes it.
-func (n *Node) newVerifier(sch *epoch.Schedule) *verify.Verifier {
-	v := verify.New(n.epochParams.ChainID, sch, n.scheme, n.rootQC)
-	if n.cfg.Genesis.Params.Reputation().Enabled() {
-		v = v.LeadersFromAncestry()
+// onExecuted is the ledger's report of an executed height: parked
+// proposals may now be checked, and local transactions' latency is known.
+func (n *Node) onExecuted(height uint64, ids []model.Identifier) {
+	n.signalExecuted()
+	now := time.Now()
+	for _, id := range ids {
+		if at, ok := n.seen.take(id); ok {
+			n.metrics.finalizeLatency.Observe(now.Sub(at).Seconds())
+		}
 	}
-	return v
 }
 
 // recentFinalized loads the finalized blocks below root that leader

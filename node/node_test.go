@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -18,7 +20,6 @@ import (
 	"github.com/floe-bft/floe/network"
 	"github.com/floe-bft/floe/node"
 	"github.com/floe-bft/floe/storage"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testnet runs N in-process nodes. By default they talk over an in-memory

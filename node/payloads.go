@@ -4,12 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/floe-bft/floe/consensus"
+	"github.com/floe-bft/floe/ledger"
 
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/payload"
@@ -29,7 +28,7 @@ type payloads struct {
 // events, never both, so that the blocks light clients download whole stay
 // small.
 func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
-	if events := p.n.governance.ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
+	if events := p.n.governance.Ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
 		return payload.ServiceEvents(events), p.n.latestResult()
 	}
 	// Leave out what the chain being extended already carries; what only
@@ -49,7 +48,7 @@ func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Re
 // service events wait, or a block between the finalized one and parent
 // carries transactions whose 2-chain must not wait for the idle interval.
 func (p *payloads) HasWork(parent *model.Block) bool {
-	if n, _ := p.n.mempool.Size(); n > 0 || p.n.governance.pending() {
+	if n, _ := p.n.mempool.Size(); n > 0 || p.n.governance.Pending() {
 		return true
 	}
 	_, txs, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
@@ -83,9 +82,6 @@ func DecodeTxs(raw []byte, maxTxs int) ([][]byte, error) {
 	return p.Transactions, nil
 }
 
-// decoded returns b's payload, decoding it once (the payload cache).
-func (n *Node) decoded(b *model.Block) (*payload.Payload, error) { return n.payloadCache.Get(b) }
-
 // Validate checks a proposed payload (size, encoding and every
 // transaction's well-formedness, without executing anything) and the
 // block's result commitment against this node's execution.
@@ -96,7 +92,7 @@ func (p *payloads) Validate(b *model.Block) error {
 	if len(b.Payload) > p.maxBytes {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), p.maxBytes)
 	}
-	pl, err := p.n.decoded(b)
+	pl, err := p.n.led.Decoded(b)
 	if err != nil {
 		return err
 	}
@@ -118,18 +114,20 @@ func (p *payloads) Validate(b *model.Block) error {
 	}
 	txs := pl.Transactions
 	for i, tx := range txs {
-		if err := p.n.app.CheckTx(tx); err != nil {
+		if err := p.n.led.CheckTx(tx); err != nil {
 			return fmt.Errorf("%w: transaction %d: %v", model.ErrInvalid, i, err)
 		}
 	}
-	ids := idsOf(txs)
+	ids, err := p.n.led.BlockTxIDs(b)
+	if err != nil {
+		return err
+	}
 	if err := p.n.chain.check(b, ids); err != nil {
 		return err
 	}
 	// Validated blocks are about to join the tree: a synced child validated
 	// in the same step must find this one as its parent.
 	p.n.chain.add(b.ID(), b.ParentID, b.Height, ids)
-	p.n.txIDs.put(b.ID(), ids)
 	return nil
 }
 
@@ -140,19 +138,19 @@ func (n *Node) trackBlock(b *model.Block) {
 	if b.IsRoot() {
 		return
 	}
-	pl, err := n.decoded(b)
+	pl, err := n.led.Decoded(b)
 	if err != nil {
 		return // validated before it joined the tree; our own never fail
 	}
 	if len(pl.ServiceEvents) > 0 {
-		n.governance.markInFlight(pl.ServiceEvents, b.View)
+		n.governance.MarkInFlight(pl.ServiceEvents, b.View)
 		n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return
 	}
 	if _, ok := n.chain.tracked(b.ID()); ok {
 		return // validated blocks were tracked then: no second decode
 	}
-	ids, err := n.blockTxIDs(b)
+	ids, err := n.led.BlockTxIDs(b)
 	if err != nil {
 		return // validated before it joined the tree; our own never fail
 	}
@@ -165,7 +163,7 @@ func (n *Node) finalizeTxs(b *model.Block) {
 	ids, ok := n.chain.tracked(b.ID())
 	if !ok {
 		var err error
-		if ids, err = n.blockTxIDs(b); err != nil {
+		if ids, err = n.led.BlockTxIDs(b); err != nil {
 			n.fatal(fmt.Errorf("finalized block %v has an undecodable payload: %w", b.ID(), err))
 			return
 		}
@@ -174,37 +172,21 @@ func (n *Node) finalizeTxs(b *model.Block) {
 	n.mempool.Remove(ids)
 }
 
-// blockTxIDs returns the IDs of a block's transactions (none for service
-// events), from the cache when it has them.
-func (n *Node) blockTxIDs(b *model.Block) ([]mempool.ID, error) {
-	pl, err := n.decoded(b)
-	if err != nil {
-		return nil, err
-	}
-	txs := pl.Transactions
-	if ids, ok := n.txIDs.get(b.ID(), len(txs)); ok {
-		return ids, nil
-	}
-	ids := idsOf(txs)
-	n.txIDs.put(b.ID(), ids)
-	return ids, nil
-}
-
 // loadChainTxs rebuilds the chain index at start-up: the finalized window
 // from the store, then the unfinalized blocks the core restarts with.
 func (n *Node) loadChainTxs(st consensus.State) error {
 	top := st.Root.Height
 	n.chain.finalHeight = 0
 	from := uint64(1)
-	if top > dedupWindow {
-		from = top - dedupWindow + 1
+	if top > ledger.DedupWindow {
+		from = top - ledger.DedupWindow + 1
 	}
 	for h := from; h <= top; h++ {
-		b, err := n.store.FinalizedByHeight(h)
+		b, err := n.led.Store().FinalizedByHeight(h)
 		if err != nil {
 			return err
 		}
-		ids, err := n.blockTxIDs(b)
+		ids, err := n.led.BlockTxIDs(b)
 		if err != nil {
 			return fmt.Errorf("stored block %d: %w", h, err)
 		}
@@ -217,47 +199,4 @@ func (n *Node) loadChainTxs(st consensus.State) error {
 		n.trackBlock(b)
 	}
 	return nil
-}
-
-// txIDCache keeps the transaction IDs of recent blocks, computed once when
-// the block enters the tree and used again when it is executed: hashing
-// every transaction twice showed up in profiles at full load.
-type txIDCache struct {
-	mu    sync.Mutex
-	ids   map[model.Identifier][]mempool.ID
-	order []model.Identifier
-}
-
-const txIDCacheBlocks = 128
-
-func newTxIDCache() *txIDCache { return &txIDCache{ids: make(map[model.Identifier][]mempool.ID)} }
-
-func (c *txIDCache) put(block model.Identifier, ids []mempool.ID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.ids[block]; ok {
-		return
-	}
-	if len(c.order) >= txIDCacheBlocks {
-		delete(c.ids, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.ids[block] = ids
-	c.order = append(c.order, block)
-}
-
-// get returns the cached IDs of block if they match txs in number.
-func (c *txIDCache) get(block model.Identifier, n int) ([]mempool.ID, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ids, ok := c.ids[block]
-	return ids, ok && len(ids) == n
-}
-
-func idsOf(txs [][]byte) []mempool.ID {
-	ids := make([]mempool.ID, len(txs))
-	for i, tx := range txs {
-		ids[i] = crypto.Sum(tx)
-	}
-	return ids
 }

@@ -41,20 +41,20 @@ func (r *nodeReplica) Persist(out *consensus.Output) (consensus.Event, error) {
 	scheduleChanged := false
 	if len(out.Finalized) > 0 {
 		var err error
-		if c.Epochs, scheduleChanged, err = n.applyEpochs(out.Finalized); err != nil {
+		if c.Epochs, scheduleChanged, err = n.led.ApplyEpochs(out.Finalized); err != nil {
 			return nil, err
 		}
 	}
 	r.epochsChanged = c.Epochs != nil
 	if !c.Empty() {
 		start := time.Now()
-		if err := n.store.Commit(c); err != nil {
+		if err := n.led.Store().Commit(c); err != nil {
 			return nil, err
 		}
 		n.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	}
 	if scheduleChanged {
-		return n.scheduleEvent(), nil
+		return n.led.ScheduleEvent(), nil
 	}
 	return nil, nil
 }
@@ -71,7 +71,7 @@ func (r *nodeReplica) Send(msgs []consensus.Message) error {
 // Ready: a proposal whose result commitment names a height this node has
 // not executed cannot be checked yet.
 func (r *nodeReplica) Ready(b *model.Block) bool {
-	return b.Result.Height <= r.n.executedHeight.Load()
+	return b.Result.Height <= r.n.led.ExecutedHeight()
 }
 
 // Stepped logs proposals and streams accepted ones to live subscribers.
@@ -103,15 +103,12 @@ func (r *nodeReplica) Applied(ev consensus.Event, out *consensus.Output) {
 		n.finalizeTxs(b)
 	}
 	if len(out.Finalized) > 0 {
-		last := out.Finalized[len(out.Finalized)-1]
-		n.finalizedHeight.Store(last.Height)
-		n.metrics.finalizedHeight.Set(float64(last.Height))
-		n.signalFinalized()
+		n.led.Finalized(out.Finalized[len(out.Finalized)-1].Height)
 	}
 	for _, e := range out.Evidence {
 		n.metrics.evidence.WithLabelValues(e.Kind.String()).Inc()
 		n.log.Warn("equivocation evidence", "kind", e.Kind.String(), "offender", n.nameOf(e.Offender), "view", e.View)
-		if err := n.evidence.record(e, n.nameOf(e.Offender), time.Now()); err != nil {
+		if err := n.evidence.Record(e, n.nameOf(e.Offender), time.Now()); err != nil {
 			n.log.Error("persist evidence", "err", err)
 		}
 	}
@@ -146,7 +143,7 @@ func (r *nodeReplica) Parked(b *model.Block, dropped bool) {
 		return
 	}
 	n.log.Debug("proposal parked until execution catches up", "view", b.View,
-		"result_height", b.Result.Height, "executed", n.executedHeight.Load(), "finalized", n.finalizedHeight.Load())
+		"result_height", b.Result.Height, "executed", n.led.ExecutedHeight(), "finalized", n.led.FinalizedHeight())
 }
 func (n *Node) send(m consensus.Message) {
 	var frame []byte
@@ -154,7 +151,7 @@ func (n *Node) send(m consensus.Message) {
 	case m.Proposal != nil:
 		frame = encodeProposal(m.Proposal)
 		n.metrics.proposals.Inc()
-		n.live.publishProposal(m.Proposal)
+		n.led.PublishProposal(m.Proposal)
 	case m.Vote != nil:
 		if m.To == n.self {
 			// Our own vote, for the view we lead next, joins the batch of
@@ -180,5 +177,20 @@ func (n *Node) send(m consensus.Message) {
 	}
 	if !n.transport.Send(m.To, frame) {
 		n.metrics.dropped.WithLabelValues("send_queue_full").Inc()
+	}
+}
+
+// publishAccepted streams a received proposal once the core accepted it
+// into its tree (it is among the output's new blocks).
+func (n *Node) publishAccepted(ev consensus.Event, blocks []*model.Block) {
+	pe, ok := ev.(consensus.ProposalEvent)
+	if !ok || !n.led.LiveActive() {
+		return
+	}
+	for _, b := range blocks {
+		if b.ID() == pe.Proposal.Block.ID() {
+			n.led.PublishProposal(pe.Proposal)
+			return
+		}
 	}
 }

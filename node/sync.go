@@ -52,7 +52,7 @@ func newSyncClient(n *Node) *syncClient {
 // peers lists the other members in canonical order.
 func (s *syncClient) peers() []model.NodeID {
 	var out []model.NodeID
-	for _, m := range s.n.dir.Load().peers {
+	for _, m := range s.n.led.Directory().Peers() {
 		if m.ID() != s.n.self {
 			out = append(out, m.ID())
 		}
@@ -83,7 +83,7 @@ func (s *syncClient) fetch(id model.Identifier) {
 	s.turn++
 	to := peers[s.turn%len(peers)]
 	s.mu.Unlock()
-	s.n.transport.Send(to, encodeBlockRequest(id, s.n.finalizedHeight.Load()))
+	s.n.transport.Send(to, encodeBlockRequest(id, s.n.led.FinalizedHeight()))
 }
 
 // onStatus records a peer's height and starts range sync when behind.
@@ -106,7 +106,7 @@ func (s *syncClient) onStatus(from model.NodeID, height uint64, _ model.View) {
 // request is outstanding (or the last one timed out).
 func (s *syncClient) maybeRequestRange(peer model.NodeID) {
 	s.mu.Lock()
-	ours := s.n.finalizedHeight.Load()
+	ours := s.n.led.FinalizedHeight()
 	from := max(ours+1, s.nextFrom)
 	if s.peerHeights[peer] < from+1 || (!s.rangeSentAt.IsZero() && time.Since(s.rangeSentAt) < rangeTimeout) {
 		s.mu.Unlock()
@@ -177,7 +177,7 @@ func (n *Node) syncServer() {
 					continue
 				}
 				var err error
-				blocks, err = n.store.FinalizedRange(j.msg.height, j.msg.height+count-1, rangeBatch)
+				blocks, err = n.led.Store().FinalizedRange(j.msg.height, j.msg.height+count-1, rangeBatch)
 				if err != nil {
 					continue
 				}
@@ -194,7 +194,7 @@ func (n *Node) syncServer() {
 func (n *Node) ancestry(id model.Identifier, have uint64) []*model.Block {
 	var chain []*model.Block
 	for len(chain) < rangeBatch {
-		b, err := n.store.Block(id)
+		b, err := n.led.Store().Block(id)
 		if err != nil || b.IsRoot() || b.Height <= have {
 			break
 		}
@@ -216,7 +216,7 @@ func (n *Node) statusLoop() {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			n.transport.Broadcast(encodeStatus(n.finalizedHeight.Load(), model.View(n.view.Load())))
+			n.transport.Broadcast(encodeStatus(n.led.FinalizedHeight(), model.View(n.view.Load())))
 			connected := 0
 			for _, p := range n.transport.Peers() {
 				if p.Connected {

@@ -1,8 +1,6 @@
-package node
+package api
 
 import (
-	"time"
-
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/storage"
 )
@@ -14,22 +12,14 @@ type TxStatus struct {
 	Result *storage.TxResult
 }
 
-// SubmitResult is the outcome of submitting one transaction.
-type SubmitResult struct {
+// Submission is the outcome of submitting one transaction.
+type Submission struct {
 	ID    model.Identifier
 	Error error // nil when accepted into the mempool (or already known)
 }
 
-// FinalizedBlock is one executed finalized block, as streamed to clients.
-type FinalizedBlock struct {
-	Block     *model.Block
-	TxCount   int
-	StateRoot [32]byte
-	Time      time.Time // when this node executed it
-}
-
-// PeerInfo describes a peer for the status API.
-type PeerInfo struct {
+// PeerState describes a peer for the status API.
+type PeerState struct {
 	ID        model.NodeID
 	Name      string
 	Address   string
@@ -55,14 +45,14 @@ type Status struct {
 	MempoolTxs      int
 	MempoolBytes    int
 	Committee       []CommitteeMember // of the current view's epoch
-	Peers           []PeerInfo
-	Epoch           EpochInfo  // the current view's epoch (or the newest known)
-	NextEpoch       *EpochInfo // committed and not yet started
-	PendingSetup    *EpochInfo // an EpochSetup finalized and awaiting its commit
+	Peers           []PeerState
+	Epoch           EpochSummary  // the current view's epoch (or the newest known)
+	NextEpoch       *EpochSummary // committed and not yet started
+	PendingSetup    *EpochSummary // an EpochSetup finalized and awaiting its commit
 }
 
-// EpochInfo summarises an epoch.
-type EpochInfo struct {
+// EpochSummary summarises an epoch.
+type EpochSummary struct {
 	Counter   uint64
 	FirstView model.View
 	FinalView model.View
@@ -74,13 +64,4 @@ type CommitteeMember struct {
 	ID     model.NodeID
 	Name   string
 	Weight uint64
-}
-
-// StateValue is a key read from the application state with its proof.
-type StateValue struct {
-	Key    []byte
-	Value  []byte // nil when absent
-	Proof  []byte
-	Height uint64
-	Root   [32]byte
 }

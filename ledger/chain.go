@@ -1,4 +1,4 @@
-package node
+package ledger
 
 import (
 	"errors"
@@ -24,27 +24,27 @@ type ChainBlock struct {
 // finalized blocks from height from, with their state roots where this node
 // has executed them. A height above the finalized height gives an empty
 // result.
-func (n *Node) FinalizedChain(from uint64, max int) ([]ChainBlock, error) {
+func (l *Ledger) FinalizedChain(from uint64, max int) ([]ChainBlock, error) {
 	max = min(max, MaxChainBlocks)
 	if max <= 0 {
 		return nil, nil
 	}
-	top := n.finalizedHeight.Load()
+	top := l.finalizedHeight.Load()
 	if from > top {
 		return nil, nil
 	}
-	blocks, err := n.store.FinalizedRange(from, top, max)
+	blocks, err := l.store.FinalizedRange(from, top, max)
 	if err != nil {
 		return nil, err
 	}
-	executed := n.executedHeight.Load()
+	executed := l.executedHeight.Load()
 	out := make([]ChainBlock, len(blocks))
 	for i, b := range blocks {
 		out[i].Block = b
 		if b.Height > executed {
 			continue
 		}
-		root, err := n.store.StateRoot(b.Height)
+		root, err := l.store.StateRoot(b.Height)
 		switch {
 		case err == nil:
 			out[i].StateRoot, out[i].Executed = root, true

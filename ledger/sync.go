@@ -1,27 +1,13 @@
-package node
+package ledger
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/follower"
 )
-
-// Serving block sync to followers (seed 001). Followers are not in the
-// pinned-key peer set; they pull over the HTTP API (api/sync.go):
-//
-//   - ranges of finalized blocks, each answer ending with the QC that
-//     certifies its last block, so a follower validates the whole range with
-//     one signature check (chained validation);
-//   - a live stream of the proposals this node accepted (and those it made),
-//     with their proposer signatures, so a follower can check each proposal
-//     by itself before its ancestors arrive.
-//
-// Participants and followers serve the same: a follower re-serves what it
-// validated, so followers can follow followers.
 
 // ErrBadSyncRequest: a range request the node does not serve.
 var ErrBadSyncRequest = errors.New("bad sync request")
@@ -34,17 +20,17 @@ const maxSyncRangeBytes = 16 << 20
 // format, with the QC that certifies the last one. That QC is the next
 // finalized block's parent QC, so an answer ends one below the finalized
 // height; the newest blocks reach followers on the live stream.
-func (n *Node) SyncRange(from uint64, count int) ([]byte, error) {
+func (l *Ledger) SyncRange(from uint64, count int) ([]byte, error) {
 	if from == 0 || count <= 0 {
 		return nil, fmt.Errorf("%w: from must be ≥ 1 and count positive", ErrBadSyncRequest)
 	}
 	count = min(count, follower.MaxRangeBlocks)
-	final := n.finalizedHeight.Load()
+	final := l.finalizedHeight.Load()
 	if from >= final {
 		return follower.EncodeRange(nil, nil), nil
 	}
 	to := min(from+uint64(count), final) // the extra block carries the QC
-	blocks, err := n.store.FinalizedRange(from, to, count+1)
+	blocks, err := l.store.FinalizedRange(from, to, count+1)
 	if err != nil {
 		return nil, err
 	}
@@ -72,36 +58,22 @@ type SyncFrame struct {
 // SubscribeSync streams live frames until ctx ends. A subscriber that falls
 // liveBuffer frames behind is dropped (its channel closed); it reconnects
 // and catches up with ranges.
-func (n *Node) SubscribeSync(ctx context.Context) <-chan SyncFrame { return n.live.add(ctx) }
-
-// publishAccepted streams a received proposal once the core accepted it
-// into its tree (it is among the output's new blocks).
-func (n *Node) publishAccepted(ev consensus.Event, blocks []*model.Block) {
-	pe, ok := ev.(consensus.ProposalEvent)
-	if !ok || !n.live.active() {
-		return
-	}
-	for _, b := range blocks {
-		if b.ID() == pe.Proposal.Block.ID() {
-			n.live.publishProposal(pe.Proposal)
-			return
-		}
-	}
-}
+func (l *Ledger) SubscribeSync(ctx context.Context) <-chan SyncFrame { return l.live.add(ctx) }
 
 const (
 	liveBuffer         = 1024
 	maxLiveSubscribers = 64
 )
 
-// liveFeed fans live frames out to sync subscribers.
-type liveFeed struct{ *fanout[SyncFrame] }
-
-func newLiveFeed() *liveFeed { return &liveFeed{newFanout[SyncFrame](liveBuffer, maxLiveSubscribers)} }
-
-func (f *liveFeed) publishProposal(p *model.Proposal) {
-	if !f.active() {
+// PublishProposal streams a proposal (one this node made or accepted into
+// its tree) to live subscribers.
+func (l *Ledger) PublishProposal(p *model.Proposal) {
+	if !l.live.active() {
 		return // encoding costs: only for someone listening
 	}
-	f.publish(SyncFrame{Kind: follower.FrameProposal, Body: p.Encode()})
+	l.live.publish(SyncFrame{Kind: follower.FrameProposal, Body: p.Encode()})
 }
+
+// LiveActive reports whether anyone listens to the live stream (publishers
+// skip work otherwise).
+func (l *Ledger) LiveActive() bool { return l.live.active() }

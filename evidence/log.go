@@ -1,4 +1,7 @@
-package node
+// Package evidence keeps the equivocations a node witnessed: verifiable
+// records of members that signed conflicting messages, in memory and in an
+// append-only file that survives restarts.
+package evidence
 
 import (
 	"bufio"
@@ -14,11 +17,11 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 )
 
-// EvidenceRecord is one equivocation this node witnessed: which member
+// Record is one equivocation this node witnessed: which member
 // signed two conflicting messages in which view, and both messages in their
 // canonical encodings, so that anyone holding the committee can check the
 // record without trusting the node that kept it.
-type EvidenceRecord struct {
+type Record struct {
 	Kind         model.EvidenceKind
 	Offender     model.NodeID
 	OffenderName string
@@ -33,24 +36,24 @@ type EvidenceRecord struct {
 // Limits of the evidence log. Evidence is rare (an honest committee produces
 // none); the limits only stop a byzantine member from filling the disk.
 const (
-	maxEvidenceRecords = 1000
-	maxEvidenceBytes   = 64 << 20 // encoded messages across all records
-	evidenceFileName   = "evidence.jsonl"
+	maxRecords       = 1000
+	maxEvidenceBytes = 64 << 20 // encoded messages across all records
+	evidenceFileName = "evidence.jsonl"
 )
 
-// evidenceLog keeps every equivocation the core reported, in memory and in
+// Log keeps every equivocation the core reported, in memory and in
 // an append-only file in the data directory, so that it survives restarts
 // and can be read back through the API (GET /v1/evidence).
-type evidenceLog struct {
+type Log struct {
 	path    string
 	mu      sync.Mutex
-	records []EvidenceRecord
+	records []Record
 	bytes   int
-	dropped int // records beyond maxEvidenceRecords
+	dropped int // records beyond maxRecords
 }
 
-// evidenceLine is a record as one JSON line of the file.
-type evidenceLine struct {
+// logLine is a record as one JSON line of the file.
+type logLine struct {
 	Kind         uint8     `json:"kind"`
 	Offender     string    `json:"offender"`
 	OffenderName string    `json:"offender_name"`
@@ -59,12 +62,12 @@ type evidenceLine struct {
 	Messages     [2]string `json:"messages"`
 }
 
-// openEvidenceLog loads the records a previous run kept in dataDir.
-func openEvidenceLog(dataDir string) (*evidenceLog, error) {
+// Open loads the records a previous run kept in dataDir.
+func Open(dataDir string) (*Log, error) {
 	if dataDir == "" {
-		return &evidenceLog{}, nil // in memory only (a node on an injected store)
+		return &Log{}, nil // in memory only (a node on an injected store)
 	}
-	l := &evidenceLog{path: filepath.Join(dataDir, evidenceFileName)}
+	l := &Log{path: filepath.Join(dataDir, evidenceFileName)}
 	f, err := os.Open(l.path)
 	if os.IsNotExist(err) {
 		return l, nil
@@ -78,12 +81,12 @@ func openEvidenceLog(dataDir string) (*evidenceLog, error) {
 	// the byte budget.
 	sc.Buffer(make([]byte, 0, 64<<10), 2*maxEvidenceBytes+64<<10)
 	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
 			continue
 		}
-		var el evidenceLine
-		if err := json.Unmarshal(line, &el); err != nil {
+		var el logLine
+		if err := json.Unmarshal(raw, &el); err != nil {
 			// A crash can cut the last line short; everything before it
 			// was synced whole.
 			break
@@ -100,19 +103,19 @@ func openEvidenceLog(dataDir string) (*evidenceLog, error) {
 	return l, nil
 }
 
-func (el evidenceLine) record() (EvidenceRecord, error) {
+func (el logLine) record() (Record, error) {
 	id, err := model.ParseIdentifier(el.Offender)
 	if err != nil {
-		return EvidenceRecord{}, fmt.Errorf("evidence offender: %w", err)
+		return Record{}, fmt.Errorf("evidence offender: %w", err)
 	}
-	r := EvidenceRecord{Kind: model.EvidenceKind(el.Kind), Offender: id, OffenderName: el.OffenderName,
+	r := Record{Kind: model.EvidenceKind(el.Kind), Offender: id, OffenderName: el.OffenderName,
 		View: model.View(el.View), RecordedAt: el.RecordedAt}
 	for i, m := range el.Messages {
 		if m == "" {
 			continue
 		}
 		if r.Messages[i], err = hex.DecodeString(m); err != nil {
-			return EvidenceRecord{}, fmt.Errorf("evidence message: %w", err)
+			return Record{}, fmt.Errorf("evidence message: %w", err)
 		}
 	}
 	return r, nil
@@ -120,8 +123,8 @@ func (el evidenceLine) record() (EvidenceRecord, error) {
 
 // add keeps r in memory within the limits and reports whether it was kept.
 // The caller holds mu or owns l exclusively.
-func (l *evidenceLog) add(r EvidenceRecord) bool {
-	if len(l.records) >= maxEvidenceRecords {
+func (l *Log) add(r Record) bool {
+	if len(l.records) >= maxRecords {
 		l.dropped++
 		return false
 	}
@@ -135,10 +138,10 @@ func (l *evidenceLog) add(r EvidenceRecord) bool {
 	return true
 }
 
-// record keeps and persists one piece of evidence. It runs on the
+// Record keeps and persists one piece of evidence. It runs on the
 // consensus loop; evidence is rare, so the synced append is affordable.
-func (l *evidenceLog) record(e model.Evidence, offenderName string, now time.Time) error {
-	r := EvidenceRecord{Kind: e.Kind, Offender: e.Offender, OffenderName: offenderName, View: e.View, RecordedAt: now}
+func (l *Log) Record(e model.Evidence, offenderName string, now time.Time) error {
+	r := Record{Kind: e.Kind, Offender: e.Offender, OffenderName: offenderName, View: e.View, RecordedAt: now}
 	switch e.Kind {
 	case model.DoubleProposal:
 		r.Messages = [2][]byte{e.Proposals[0].Encode(), e.Proposals[1].Encode()}
@@ -153,7 +156,7 @@ func (l *evidenceLog) record(e model.Evidence, offenderName string, now time.Tim
 		return nil
 	}
 	kept := l.records[len(l.records)-1]
-	el := evidenceLine{Kind: uint8(kept.Kind), Offender: kept.Offender.Hex(), OffenderName: kept.OffenderName,
+	el := logLine{Kind: uint8(kept.Kind), Offender: kept.Offender.Hex(), OffenderName: kept.OffenderName,
 		View: uint64(kept.View), RecordedAt: kept.RecordedAt}
 	for i, m := range kept.Messages {
 		el.Messages[i] = hex.EncodeToString(m)
@@ -180,14 +183,9 @@ func (l *evidenceLog) record(e model.Evidence, offenderName string, now time.Tim
 	return f.Close()
 }
 
-// snapshot returns a copy of the records and how many were dropped.
-func (l *evidenceLog) snapshot() ([]EvidenceRecord, int) {
+// Snapshot returns a copy of the records and how many were dropped.
+func (l *Log) Snapshot() ([]Record, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]EvidenceRecord(nil), l.records...), l.dropped
+	return append([]Record(nil), l.records...), l.dropped
 }
-
-// Evidence returns the equivocations this node has witnessed since its data
-// directory was created, oldest first, and how many more were not kept
-// because the log was full.
-func (n *Node) Evidence() ([]EvidenceRecord, int) { return n.evidence.snapshot() }

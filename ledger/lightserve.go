@@ -1,4 +1,4 @@
-package node
+package ledger
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 // LightSource returns the source that serves light clients from this
 // node's finalized chain (the /v1/light/ API). Call it once: each call
 // starts its own event index.
-func (n *Node) LightSource() light.Source {
-	ls := &lightServer{n: n}
-	ls.src = light.ChainSource{Blocks: nodeBlocks{n}, Prover: ls}
+func (l *Ledger) LightSource() light.Source {
+	ls := &lightServer{l: l}
+	ls.src = light.ChainSource{Blocks: ledgerBlocks{l}, Prover: ls}
 	return ls
 }
 
@@ -27,7 +27,7 @@ func (n *Node) LightSource() light.Source {
 // the events that made it sit. The first request after start-up scans the
 // whole chain once.
 type lightServer struct {
-	n   *Node
+	l   *Ledger
 	src light.ChainSource
 
 	mu    sync.Mutex // guards index creation; the index locks itself
@@ -36,34 +36,34 @@ type lightServer struct {
 
 var _ light.Source = (*lightServer)(nil)
 
-// nodeBlocks reads the node's finalized chain.
-type nodeBlocks struct{ n *Node }
+// ledgerBlocks reads the ledger's finalized chain.
+type ledgerBlocks struct{ l *Ledger }
 
-func (b nodeBlocks) FinalizedByHeight(h uint64) (*model.Block, error) {
-	if h > b.n.finalizedHeight.Load() {
+func (b ledgerBlocks) FinalizedByHeight(h uint64) (*model.Block, error) {
+	if h > b.l.finalizedHeight.Load() {
 		return nil, fmt.Errorf("%w: height %d is not finalized", light.ErrUnavailable, h)
 	}
-	return b.n.store.FinalizedByHeight(h)
+	return b.l.store.FinalizedByHeight(h)
 }
 
-func (b nodeBlocks) FinalizedHeight() uint64 { return b.n.finalizedHeight.Load() }
+func (b ledgerBlocks) FinalizedHeight() uint64 { return b.l.finalizedHeight.Load() }
 
 func (s *lightServer) updatedIndex() (*light.ScanIndex, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.index == nil {
-		g := s.n.cfg.Genesis
+		g := s.l.cfg.Genesis
 		ids, seed, err := g.Identities()
 		if err != nil {
 			return nil, err
 		}
-		idx, err := light.NewScanIndex(light.Genesis{Params: s.n.epochParams, Identities: ids, Seed: seed})
+		idx, err := light.NewScanIndex(light.Genesis{Params: s.l.epochParams, Identities: ids, Seed: seed})
 		if err != nil {
 			return nil, err
 		}
 		s.index = idx
 	}
-	return s.index, s.index.Update(nodeBlocks{s.n})
+	return s.index, s.index.Update(ledgerBlocks{s.l})
 }
 
 // Transition implements light.Source.
@@ -86,16 +86,16 @@ func (s *lightServer) Final(ctx context.Context, height uint64) (*light.Segment,
 // state, so it can prove a height's state only while that state is still
 // current (nothing was written since).
 func (s *lightServer) ProveState(key []byte, resultHeight uint64) ([]byte, []byte, error) {
-	want, err := s.n.resultAt(resultHeight)
+	want, err := s.l.ResultAt(resultHeight)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: state root of height %d: %v", light.ErrUnavailable, resultHeight, err)
 	}
-	s.n.appMu.RLock()
-	defer s.n.appMu.RUnlock()
-	if model.Identifier(s.n.app.Root()) != want {
+	s.l.appMu.RLock()
+	defer s.l.appMu.RUnlock()
+	if model.Identifier(s.l.app.Root()) != want {
 		return nil, nil, fmt.Errorf("%w: the state after height %d is no longer held (only the current state is)", light.ErrUnavailable, resultHeight)
 	}
-	return s.n.app.Prove(key)
+	return s.l.app.Prove(key)
 }
 
 // lightStateWait bounds how long a state request waits for a final block
@@ -116,22 +116,22 @@ func (s *lightServer) State(ctx context.Context, key []byte, height uint64) (*li
 	ctx, cancel := context.WithTimeout(ctx, lightStateWait)
 	defer cancel()
 	for {
-		s.n.appMu.RLock()
-		value, proof, err := s.n.app.Prove(key)
-		root := model.Identifier(s.n.app.Root())
-		executed := s.n.executedHeight.Load()
-		s.n.appMu.RUnlock()
+		s.l.appMu.RLock()
+		value, proof, err := s.l.app.Prove(key)
+		root := model.Identifier(s.l.app.Root())
+		executed := s.l.executedHeight.Load()
+		s.l.appMu.RUnlock()
 		if err != nil {
 			return nil, err
 		}
-		from := s.n.finalizedHeight.Load()
+		from := s.l.finalizedHeight.Load()
 		for {
 			b, next, done, err := s.findCommitting(from, root, executed)
 			if err != nil {
 				return nil, err
 			}
 			if b != nil {
-				seg, err := light.BuildSegment(nodeBlocks{s.n}, b.Height)
+				seg, err := light.BuildSegment(ledgerBlocks{s.l}, b.Height)
 				if err == nil {
 					return &light.StateProof{Segment: seg, Key: append([]byte(nil), key...), Value: value, Proof: proof}, nil
 				}
@@ -159,10 +159,10 @@ func (s *lightServer) State(ctx context.Context, key []byte, height uint64) (*li
 // done reports that the chain has committed to a later height than
 // executed without committing to root, so waiting longer cannot help.
 func (s *lightServer) findCommitting(from uint64, root model.Identifier, executed uint64) (b *model.Block, next uint64, done bool, err error) {
-	tip := s.n.finalizedHeight.Load()
+	tip := s.l.finalizedHeight.Load()
 	h := from
 	for ; h <= tip; h++ {
-		b, err := s.n.store.FinalizedByHeight(h)
+		b, err := s.l.store.FinalizedByHeight(h)
 		if errors.Is(err, storage.ErrNotFound) {
 			break
 		}
