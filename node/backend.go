@@ -8,7 +8,6 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/evidence"
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/light"
@@ -21,9 +20,6 @@ import (
 // (submitting twice is not an error for a client).
 func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 	out := make([]api.Submission, len(txs))
-	if n.fol != nil {
-		return n.refuseTxs(txs, out)
-	}
 	now := time.Now()
 	var accepted [][]byte
 	for i, tx := range txs {
@@ -61,42 +57,16 @@ func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
 
 // Status describes the node.
 func (n *Node) Status() api.Status {
-	st := api.Status{
-		NodeID: n.self, Name: n.name, ChainID: n.cfg.Genesis.ChainID,
-		View: model.View(n.view.Load()), FinalizedHeight: n.led.FinalizedHeight(),
-		Leader:         n.leaderLoad(),
-		ExecutedHeight: n.led.ExecutedHeight(), BestPeerHeight: n.bestPeerHeight.Load(),
-	}
-	if b, err := n.led.Store().FinalizedByHeight(st.FinalizedHeight); err == nil {
-		st.FinalizedID = b.ID()
-	}
-	if root, err := n.led.Store().StateRoot(st.ExecutedHeight); err == nil {
-		st.StateRoot = root
-	}
+	st := api.ChainStatus(n.led, model.View(n.view.Load()))
+	st.NodeID, st.Name, st.Leader = n.self, n.name, n.leaderLoad()
+	st.BestPeerHeight = n.bestPeerHeight.Load()
 	st.Syncing = st.BestPeerHeight > st.FinalizedHeight+2
 	st.MempoolTxs, st.MempoolBytes = n.mempool.Size()
-	d := n.led.Directory()
-	cur, err := d.Schedule().EpochAt(st.View)
-	if err != nil {
-		cur = d.Schedule().Last()
-	}
-	st.Epoch = epochInfo(&cur.Spec)
-	if last := d.Schedule().Last(); last.Counter > cur.Counter {
-		next := epochInfo(&last.Spec)
-		st.NextEpoch = &next
-	}
-	if d.Pending() != nil {
-		p := epochInfo(d.Pending())
-		st.PendingSetup = &p
-	}
-	for _, m := range cur.Committee().Members() {
-		st.Committee = append(st.Committee, api.CommitteeMember{ID: m.ID, Name: n.nameOf(m.ID), Weight: m.Weight})
-	}
 	connected := map[model.NodeID]bool{}
 	for _, p := range n.transport.Peers() {
 		connected[p.ID] = p.Connected
 	}
-	for _, m := range d.Peers() {
+	for _, m := range n.led.Directory().Peers() {
 		if m.ID() != n.self {
 			st.Peers = append(st.Peers, api.PeerState{ID: m.ID(), Name: m.Name, Address: m.Address, Connected: connected[m.ID()]})
 		}
@@ -136,10 +106,6 @@ func (o *outbox) drain(max int) [][]byte {
 	out := o.txs[:n:n]
 	o.txs = o.txs[n:]
 	return out
-}
-
-func epochInfo(s *epoch.Spec) api.EpochSummary {
-	return api.EpochSummary{Counter: s.Counter, FirstView: s.FirstView, FinalView: s.FinalView, Members: len(s.Identities)}
 }
 
 // Evidence returns the equivocations this node has witnessed since its data

@@ -18,29 +18,34 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/follower"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/role/observer"
+	"github.com/floe-bft/floe/storage"
 )
 
 // serveAPI serves a node's client API (with the sync endpoints) over real
 // HTTP on loopback.
-func serveAPI(t *testing.T, n *node.Node) *httptest.Server {
+func serveAPI(t *testing.T, n api.Backend) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(api.New(n, api.Options{}))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func startFollower(t *testing.T, tn *testnet, upstreams ...string) (*node.Node, *prometheus.Registry) {
+// followerDirs maps each observer a test started to its data directory.
+var followerDirs = map[*observer.Observer]string{}
+
+func startFollower(t *testing.T, tn *testnet, upstreams ...string) (*observer.Observer, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg := node.FollowerConfig{
+	cfg := observer.Config{
 		Genesis: tn.gen, DataDir: t.TempDir(), Upstreams: upstreams,
 		PollInterval: 100 * time.Millisecond, Metrics: reg,
 	}
 	if os.Getenv("FLOE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("n", "follower")
 	}
-	f, err := node.NewFollower(cfg)
+	f, err := observer.New(cfg)
+	followerDirs[f] = cfg.DataDir
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +61,13 @@ func startFollower(t *testing.T, tn *testnet, upstreams ...string) (*node.Node, 
 	return f, reg
 }
 
-func sameBlocks(t *testing.T, a, b *node.Node, upTo uint64) {
+// blockReader is what sameBlocks reads from a consensus node or an
+// observer.
+type blockReader interface {
+	BlockByHeight(uint64) (*model.Block, error)
+}
+
+func sameBlocks(t *testing.T, a, b blockReader, upTo uint64) {
 	t.Helper()
 	for h := uint64(1); h <= upTo; h++ {
 		x, err := a.BlockByHeight(h)
@@ -313,13 +324,24 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 		return f.Status().ExecutedHeight >= final+10 && f.Status().ExecutedHeight+3 >= tn.executed(0)
 	})
 	sameBlocks(t, tn.nodes[0], f, final+10)
+	// Read what reached the disk once the observer has stopped.
+	f.Stop()
+	if err := f.Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.OpenPebble(followerDirs[f])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stored := func(id model.Identifier) bool { _, err := st.Block(id); return err == nil }
 	for i, p := range byz.spray {
-		if f.StoredForTest(p.Block.ID()) {
+		if stored(p.Block.ID()) {
 			t.Fatalf("spray proposal %d reached the store", i)
 		}
 	}
 	for i, b := range byz.fork {
-		if f.StoredForTest(b.ID()) {
+		if stored(b.ID()) {
 			t.Fatalf("fabricated block %d reached the store", i)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/mempool"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/payload"
 )
 
 // loader keeps the mempools of some nodes full: each goroutine submits
@@ -164,7 +164,7 @@ func blockTxIDs(t *testing.T, tn *testnet, h uint64) [][32]byte {
 	if err != nil {
 		t.Fatalf("height %d: %v", h, err)
 	}
-	txs, err := node.DecodeTxs(b.Payload, 1<<20)
+	txs, err := payload.TransactionsOf(b.Payload, 1<<20)
 	if err != nil {
 		t.Fatalf("height %d: %v", h, err)
 	}

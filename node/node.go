@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/evidence"
+	"github.com/floe-bft/floe/internal/service"
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/network"
@@ -75,20 +75,14 @@ type Node struct {
 	workSignal     chan struct{} // tells the consensus loop that there is something to order (capacity 1)
 
 	sync   *syncClient
-	fol    *followerMode // nil for a participant
 	outbox *outbox
 	seen   *seenTxs  // submit times of local transactions, for latency
 	chain  *chainTxs // transactions on recent chains; owned by the consensus loop
 	// evidence keeps the equivocations the core reported (evidence.go).
 	evidence *evidence.Log
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	done   chan struct{}
-	errMu  sync.Mutex
-	err    error
-	once   sync.Once
+	group *service.Group
+	ctx   context.Context // the group's, from Start
 }
 
 // New opens the store and builds a node; Start runs it.
@@ -157,10 +151,7 @@ func New(cfg Config) (n *Node, err error) {
 // Start launches the node's goroutines. It returns at once; Done closes
 // when the node stops (Stop, or a fatal error reported by Err).
 func (n *Node) Start(ctx context.Context) error {
-	n.ctx, n.cancel = context.WithCancel(ctx)
-	if n.fol != nil {
-		return n.startFollower()
-	}
+	n.ctx = n.group.Start(ctx)
 	workers := n.cfg.VerifyWorkers
 	if workers <= 0 {
 		workers = 2
@@ -180,52 +171,19 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) goFunc(name string, fn func()) {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		fn()
-	}()
-}
+func (n *Node) goFunc(_ string, fn func()) { n.group.Go(fn) }
 
 // Stop shuts the node down and closes its store.
-func (n *Node) Stop() { n.stop(nil) }
+func (n *Node) Stop() { n.group.Stop() }
 
 // Done is closed once the node has stopped.
-func (n *Node) Done() <-chan struct{} { return n.done }
+func (n *Node) Done() <-chan struct{} { return n.group.Done() }
 
 // Err is the fatal error that stopped the node, or nil.
-func (n *Node) Err() error {
-	n.errMu.Lock()
-	defer n.errMu.Unlock()
-	return n.err
-}
+func (n *Node) Err() error { return n.group.Err() }
 
 // fatal stops the node loudly: an exception, not an expected condition.
-func (n *Node) fatal(err error) {
-	n.log.Error("FATAL: node stopping", "err", err)
-	go n.stop(err)
-}
-
-func (n *Node) stop(err error) {
-	n.once.Do(func() {
-		n.errMu.Lock()
-		n.err = err
-		n.errMu.Unlock()
-		if n.cancel != nil {
-			n.cancel()
-		}
-		n.transport.Close()
-		n.wg.Wait()
-		if n.fol != nil {
-			n.fol.engine.Stop() // it writes to the store
-		}
-		if cerr := n.led.Close(); cerr != nil && err == nil {
-			n.log.Error("close store", "err", cerr)
-		}
-		close(n.done)
-	})
-}
+func (n *Node) fatal(err error) { n.group.Fail(err) }
 
 // ID is this node's identity.
 func (n *Node) ID() model.NodeID { return n.self }
@@ -336,7 +294,6 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		outbox:         &outbox{max: 100_000},
 		seen:           newSeenTxs(200_000),
 		chain:          newChainTxs(ledger.DedupWindow),
-		done:           make(chan struct{}),
 	}
 	n.votes = newVoteBatcher(n.committeeAt)
 	led, st, err := ledger.Open(ledger.Config{
@@ -347,6 +304,13 @@ func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
 		return nil, st, err
 	}
 	n.led, n.epochParams = led, led.EpochParams()
+	// Stopping closes the transport first (the receive loop waits on it),
+	// and the ledger's store once every goroutine has returned.
+	n.group = service.New(n.log, "node", func() {
+		if n.transport != nil {
+			n.transport.Close()
+		}
+	}, led.Close)
 	ok := false
 	defer func() {
 		if !ok {

@@ -71,17 +71,6 @@ func (p *payloads) Full(parent *model.Block) bool {
 	return free >= p.maxTxs || bytes/count*free >= p.maxBytes
 }
 
-// DecodeTxs returns the transactions of an encoded block payload (for the
-// API, which reads payloads without their blocks; the node itself decodes
-// through its payload cache).
-func DecodeTxs(raw []byte, maxTxs int) ([][]byte, error) {
-	p, err := payload.Decode(raw, payload.Limits{MaxTxs: maxTxs})
-	if err != nil {
-		return nil, err
-	}
-	return p.Transactions, nil
-}
-
 // Validate checks a proposed payload (size, encoding and every
 // transaction's well-formedness, without executing anything) and the
 // block's result commitment against this node's execution.

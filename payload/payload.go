@@ -211,3 +211,14 @@ func ServiceEventsOf(b []byte) ([]*epoch.Event, error) {
 	}
 	return nil, nil
 }
+
+// TransactionsOf returns the transactions of an encoded payload of at most
+// maxTxs transactions (for readers of payloads without their blocks, such
+// as the API's binary batches; nodes decode through a Cache).
+func TransactionsOf(b []byte, maxTxs int) ([][]byte, error) {
+	p, err := Decode(b, Limits{MaxTxs: maxTxs})
+	if err != nil {
+		return nil, err
+	}
+	return p.Transactions, nil
+}

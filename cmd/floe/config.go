@@ -32,6 +32,13 @@ const (
 	envDebug    = "FLOE_DEBUG"
 	envLogLevel = "FLOE_LOG_LEVEL"
 	envDataDir  = "FLOE_DATA_DIR"
+	envRole     = "FLOE_ROLE"
+)
+
+// The roles 'floe start' runs (floe.toml's role).
+const (
+	roleConsensus = "consensus"
+	roleObserver  = "observer"
 )
 
 // duration is a time.Duration that TOML reads and writes as "1s", "5ms".
@@ -51,7 +58,11 @@ func (d *duration) UnmarshalText(b []byte) error {
 // nodeConfig is floe.toml. Zero values mean "the node's default", so an
 // operator can delete any line.
 type nodeConfig struct {
-	P2P struct {
+	// Role is what the node does: "consensus" (the default: a committee
+	// member that orders, executes and serves) or "observer" (follows the
+	// chain through upstream APIs without voting; see [follower]).
+	Role string `toml:"role"`
+	P2P  struct {
 		// Listen is where peers connect; empty means this node's address
 		// in the genesis file.
 		Listen string `toml:"listen"`
@@ -74,7 +85,8 @@ type nodeConfig struct {
 		MaxTxs   int `toml:"max_txs"`
 		MaxBytes int `toml:"max_bytes"`
 	} `toml:"mempool"`
-	// Follower configures 'floe follow' (ignored by 'floe start').
+	// Follower configures the observer role ('floe follow', or role =
+	// "observer"); consensus nodes ignore it.
 	Follower struct {
 		// Upstreams are the API base URLs to pull blocks from.
 		Upstreams      []string `toml:"upstreams"`
@@ -101,7 +113,12 @@ const (
 var configTemplate = template.Must(template.New("floe.toml").Parse(`# floe node configuration, written by 'floe init'.
 # Every setting can be deleted to get its default. Environment variables
 # override some of them: FLOE_API, FLOE_P2P, FLOE_DEBUG, FLOE_LOG_LEVEL,
-# FLOE_DATA_DIR.
+# FLOE_DATA_DIR, FLOE_ROLE.
+
+# What this node does: "consensus" (a committee member: orders, executes
+# and serves) or "observer" (follows the chain from the [follower]
+# upstreams' APIs without voting, executes it and serves the same reads).
+role = "consensus"
 
 [p2p]
 # Address to accept peer connections on (host:port). Empty: this node's
@@ -194,6 +211,16 @@ func loadConfig(home string, lookupEnv func(string) (string, bool)) (*nodeConfig
 	}
 	if v, ok := lookupEnv(envDataDir); ok {
 		c.Storage.DataDir = v
+	}
+	if v, ok := lookupEnv(envRole); ok {
+		c.Role = v
+	}
+	switch c.Role {
+	case "":
+		c.Role = roleConsensus
+	case roleConsensus, roleObserver:
+	default:
+		return nil, fmt.Errorf("%s: role %q: want %q or %q", path, c.Role, roleConsensus, roleObserver)
 	}
 	if c.Storage.DataDir == "" {
 		c.Storage.DataDir = dataDir

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/role/observer"
 )
 
 func newFollowCmd() *cobra.Command {
@@ -25,7 +25,8 @@ func newFollowCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "follow --home DIR --upstream URL [--upstream URL ...]",
 		Short: "Follow a chain without voting (observers, exchanges, indexers)",
-		Long: `Run a consensus follower: it pulls blocks from the HTTP APIs of upstream
+		Long: `Run the observer role (the same as 'floe start' with role = "observer"): a
+consensus follower that pulls blocks from the HTTP APIs of upstream
 nodes (participants or other followers), validates every block header by the
 QC that certifies it against its epoch's identity table (seed 001), keeps
 uncertified blocks in a bounded cache, stores only certified blocks, finalizes
@@ -62,6 +63,12 @@ func runFollower(ctx context.Context, home, genesisPath string, upstreams []stri
 	}
 	level, _ := parseLevel(cfg.Log.Level) // validated by loadConfig
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	return runObserver(ctx, cfg, home, genesisPath, upstreams, log)
+}
+
+// runObserver runs the observer role: upstreams (or the configured ones)
+// and the genesis file at genesisPath (or in the home directory).
+func runObserver(ctx context.Context, cfg *nodeConfig, home, genesisPath string, upstreams []string, log *slog.Logger) error {
 	if genesisPath == "" {
 		genesisPath = filepath.Join(home, configDir, genesisFile)
 	}
@@ -81,8 +88,8 @@ func runFollower(ctx context.Context, home, genesisPath string, upstreams []stri
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err
 	}
-	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (*node.Node, error) {
-		return node.NewFollower(node.FollowerConfig{
+	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (roleNode, error) {
+		return observer.New(observer.Config{
 			Genesis:        g,
 			DataDir:        cfg.Storage.DataDir,
 			Upstreams:      upstreams,

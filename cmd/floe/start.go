@@ -23,6 +23,22 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/node"
+	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/role/observer"
+)
+
+// roleNode is a running node of any role, as the CLI serves it.
+type roleNode interface {
+	api.Backend
+	Start(context.Context) error
+	Stop()
+	Done() <-chan struct{}
+	Err() error
+}
+
+var (
+	_ roleNode = (*node.Node)(nil)
+	_ roleNode = (*observer.Observer)(nil)
 )
 
 // shutdownGrace bounds how long the HTTP servers get to finish requests
@@ -35,14 +51,17 @@ func newStartCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
 		Short: "Run a node from its home directory",
-		Long: `Run a node: read DIR/config/genesis.json, keys.json and floe.toml, open the
-database, join the network, and serve the client API (with /metrics) and,
-if configured, pprof on a separate address.
+		Long: `Run a node in the role floe.toml names (role = "consensus", the default, or
+"observer"). A consensus node reads DIR/config/genesis.json, keys.json and
+floe.toml, opens the database, joins the network, and serves the client API
+(with /metrics) and, if configured, pprof on a separate address. An observer
+needs no keys: it follows the chain from the upstream APIs its [follower]
+section lists (see 'floe follow').
 
 Environment overrides of floe.toml: FLOE_API (api.listen), FLOE_P2P
 (p2p.listen), FLOE_DEBUG (debug.listen), FLOE_LOG_LEVEL (log.level),
-FLOE_DATA_DIR (storage.data_dir). An empty value disables the API or debug
-listener.
+FLOE_DATA_DIR (storage.data_dir), FLOE_ROLE (role). An empty value disables
+the API or debug listener.
 
 Test-only, never for a real network: --unsafe-forget-safety-data (or
 FLOE_UNSAFE_FORGET_SAFETY_DATA=true) and FLOE_CLOCK_OFFSET (e.g. 20s) break
@@ -71,7 +90,8 @@ node stops because of a fatal error.`,
 	return cmd
 }
 
-// runNode runs a node until ctx ends or the node stops by itself.
+// runNode runs a node in its configured role until ctx ends or the node
+// stops by itself.
 func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Faults) error {
 	cfg, err := loadConfig(home, os.LookupEnv)
 	if err != nil {
@@ -79,6 +99,12 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 	}
 	level, _ := parseLevel(cfg.Log.Level) // validated by loadConfig
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	if cfg.Role == roleObserver {
+		if faults.Any() {
+			return fmt.Errorf("test faults apply to consensus nodes, not to role %q", cfg.Role)
+		}
+		return runObserver(ctx, cfg, home, "", nil, log)
+	}
 
 	g, err := genesis.Load(filepath.Join(home, configDir, genesisFile))
 	if err != nil {
@@ -100,7 +126,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 			}
 		}
 	}
-	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (*node.Node, error) {
+	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (roleNode, error) {
 		return node.New(node.Config{
 			Genesis:         g,
 			Keys:            keys,
@@ -123,7 +149,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 // database, so a taken port fails fast), builds the node with build, runs
 // it and serves its API until ctx ends or the node stops. Participants
 // (floe start) and followers (floe follow) share it.
-func serveNode(ctx context.Context, cfg *nodeConfig, g *genesis.Genesis, log *slog.Logger, build func(*prometheus.Registry) (*node.Node, error)) error {
+func serveNode(ctx context.Context, cfg *nodeConfig, g *genesis.Genesis, log *slog.Logger, build func(*prometheus.Registry) (roleNode, error)) error {
 	var err error
 	// Bind the HTTP listeners before opening the node, so that a taken port
 	// fails the start before the database and peer connections are opened.
@@ -183,7 +209,7 @@ func serveNode(ctx context.Context, cfg *nodeConfig, g *genesis.Genesis, log *sl
 		srv := api.New(n, api.Options{
 			Logger:    log,
 			Gatherer:  reg,
-			DecodeTxs: func(p []byte) ([][]byte, error) { return node.DecodeTxs(p, maxTxs) },
+			DecodeTxs: func(p []byte) ([][]byte, error) { return payload.TransactionsOf(p, maxTxs) },
 		})
 		// Block streams set their own per-write deadlines.
 		serve("api", apiLn, srv, 30*time.Second)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,7 +19,7 @@ import (
 // TestStartSingleNode runs 'floe start' in-process for a one-member
 // committee and drives it through the client commands.
 func TestStartSingleNode(t *testing.T) {
-	ports, err := localnet.FreePorts(3)
+	ports, err := localnet.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +82,42 @@ func TestStartSingleNode(t *testing.T) {
 		t.Fatalf("metrics: %v %v %v", v, ok, err)
 	}
 
+	// The same command runs the observer role when floe.toml says so: it
+	// follows the node through its API, executes the chain (it knows the
+	// transaction's result) and refuses transactions.
+	obs := filepath.Join(t.TempDir(), "observer")
+	if err := os.MkdirAll(filepath.Join(obs, configDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Save(filepath.Join(obs, configDir, genesisFile)); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("role = %q\n[api]\nlisten = %q\n[follower]\nupstreams = [%q]\n[node]\nstatus_interval = \"100ms\"\n", roleObserver, ports[3], url)
+	if err := os.WriteFile(filepath.Join(obs, configDir, configFile), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	obsLogs := &syncBuffer{}
+	obsDone := make(chan error, 1)
+	go func() { obsDone <- runNode(ctx, obs, obsLogs, node.Faults{}) }()
+	oc := client.New(ports[3])
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		if r, err := oc.Tx(ctx, id); err == nil && r.Status == "finalized" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the observer never executed the transaction; logs:\n%s", obsLogs.String())
+		}
+		select {
+		case err := <-obsDone:
+			t.Fatalf("observer exited: %v\n%s", err, obsLogs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if _, _, err := execute(t, "tx", "send", "k=v", "--node", "http://"+ports[3], "--timeout", "5s"); err == nil || !strings.Contains(err.Error(), "observer") {
+		t.Fatalf("the observer took a transaction: %v", err)
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -88,6 +126,45 @@ func TestStartSingleNode(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("node did not stop")
+	}
+	select {
+	case err := <-obsDone:
+		if err != nil {
+			t.Fatalf("observer: clean stop returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("observer did not stop")
+	}
+}
+
+// floe.toml's role picks the role; anything else is refused at start-up.
+func TestConfigRole(t *testing.T) {
+	for _, c := range []struct{ toml, want, err string }{
+		{"", roleConsensus, ""},
+		{`role = "observer"`, roleObserver, ""},
+		{`role = "consensus"`, roleConsensus, ""},
+		{`role = "collector"`, "", "role"},
+	} {
+		home := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(home, configDir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, configDir, configFile), []byte(c.toml+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(home, noEnv)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: err %v, want one naming %q", c.toml, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.toml, err)
+		case c.err == "" && cfg.Role != c.want:
+			t.Errorf("%q: role %q, want %q", c.toml, cfg.Role, c.want)
+		}
+	}
+	cfg, err := loadConfig(t.TempDir(), func(k string) (string, bool) { return roleObserver, k == envRole })
+	if err != nil || cfg.Role != roleObserver {
+		t.Fatalf("FLOE_ROLE: %v %+v", err, cfg)
 	}
 }
 
