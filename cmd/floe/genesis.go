@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/genesis"
 )
@@ -40,7 +41,7 @@ Copy the result to DIR/config/genesis.json on every node.`,
 			if chainID == "" || out == "" {
 				return fmt.Errorf("--chain-id and --out are required")
 			}
-			if err := checkNoClobber(out, force); err != nil {
+			if err := config.CheckNoClobber(out, force); err != nil {
 				return err
 			}
 			var vals []genesis.Validator

@@ -18,6 +18,7 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/client"
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
@@ -67,7 +68,7 @@ Keep FILE offline: whoever holds it can change the committee.`,
 			if out == "" {
 				return fmt.Errorf("--out is required")
 			}
-			if err := checkNoClobber(out, force); err != nil {
+			if err := config.CheckNoClobber(out, force); err != nil {
 				return err
 			}
 			_, key, err := ed25519.GenerateKey(rand.Reader)
@@ -340,7 +341,7 @@ node must not be past the safety threshold of the newest epoch.`,
 			if out == "" {
 				out = fmt.Sprintf("epoch-%d-setup.bin", spec.Counter)
 			}
-			if err := checkNoClobber(out, force); err != nil {
+			if err := config.CheckNoClobber(out, force); err != nil {
 				return err
 			}
 			if err := os.WriteFile(out, ev.Encode(), 0o644); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
 )
@@ -144,38 +145,20 @@ func withFloeNodes(o localnet.Options) (localnet.Options, error) {
 	if err != nil {
 		return o, fmt.Errorf("finding the floe binary: %w", err)
 	}
-	o.Binary, o.Env, o.Homes = bin, childEnv(), floeHomes{}
+	o.Binary, o.Env, o.Homes = bin, config.WithoutOverrides(os.Environ()), floeHomes{}
 	return o, nil
-}
-
-// childEnv is the environment for node processes: ours, minus the floe.toml
-// overrides, which would give every node the same addresses.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case envAPI, envP2P, envDebug, envLogLevel, envDataDir:
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // floeHomes writes testnet homes as 'floe init' does (localnet.HomeWriter).
 type floeHomes struct{}
 
 func (floeHomes) WriteValidator(h localnet.Home, keys *genesis.NodeKeys) (genesis.Validator, error) {
-	return initHomeWithKeys(h.Dir, h.Name, h.P2PAddr, h.APIAddr, h.DebugAddr, h.LogLevel, 1, true, keys)
+	return config.Init(h.Dir, config.InitOptions{Name: h.Name, P2P: h.P2PAddr, API: h.APIAddr, Debug: h.DebugAddr,
+		LogLevel: h.LogLevel, Weight: 1, Force: true, Keys: keys})
 }
 
 func (floeHomes) WriteFollower(h localnet.Home) error {
-	cfgDir := filepath.Join(h.Dir, configDir)
-	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
-		return err
-	}
-	return writeDefaultConfig(filepath.Join(cfgDir, configFile), "", h.APIAddr, "", h.LogLevel)
+	return config.InitFollower(h.Dir, h.APIAddr, h.LogLevel)
 }
 
 func (floeHomes) WriteGenesis(home string, g *genesis.Genesis) error {
