@@ -123,14 +123,6 @@ func governanceKeyHex(k ed25519.PrivateKey) string {
 	return hex.EncodeToString(k.Public().(ed25519.PublicKey))
 }
 
-// identitiesOf turns validator entries into an identity table (in order).
-// The leader seed only satisfies genesis.Identities; it is not used.
-func identitiesOf(vals []genesis.Validator) ([]epoch.Identity, error) {
-	g := genesis.Genesis{ProtocolVersion: model.ProtocolVersion, LeaderSeed: strings.Repeat("00", 32), Validators: vals}
-	ids, _, err := g.Identities()
-	return ids, err
-}
-
 // governanceFlags are the flags setup and commit share.
 type governanceFlags struct {
 	keyPath, genesisPath, nodeURL string
@@ -295,14 +287,14 @@ node must not be past the safety threshold of the newest epoch.`,
 			}
 			vals := make([]genesis.Validator, len(validators))
 			for i, path := range validators {
-				if vals[i], err = readValidator(path); err != nil {
+				if vals[i], err = genesis.ReadValidator(path); err != nil {
 					return fmt.Errorf("--validators: %w", err)
 				}
 			}
-			if err := checkUniqueValidators(vals); err != nil {
+			if err := genesis.CheckUnique(vals); err != nil {
 				return fmt.Errorf("--validators: %w", err)
 			}
-			ids, err := identitiesOf(vals)
+			ids, err := genesis.IdentitiesOf(vals)
 			if err != nil {
 				return fmt.Errorf("--validators: %w", err)
 			}

@@ -121,7 +121,7 @@ func TestGenesisRejects(t *testing.T) {
 	vb := filepath.Join(b, "config/validator.json")
 	dir := t.TempDir()
 	write := func(name string, mutate func(*genesis.Validator)) string {
-		v, err := readValidator(vb)
+		v, err := genesis.ReadValidator(vb)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestGenesisRejects(t *testing.T) {
 		}
 		return p
 	}
-	va0, _ := readValidator(va)
+	va0, _ := genesis.ReadValidator(va)
 	cases := []struct {
 		name string
 		args []string
