@@ -16,6 +16,7 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/governance"
 	"github.com/floe-bft/floe/localnet"
 )
 
@@ -27,12 +28,12 @@ func TestGovernanceKeygenAndGenesis(t *testing.T) {
 		t.Fatalf("keygen: %v\n%s", err, stderr)
 	}
 	pub := strings.TrimSpace(stdout)
-	key, err := loadGovernanceKey(keyPath)
+	key, err := governance.LoadKey(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if governanceKeyHex(key) != pub {
-		t.Fatalf("printed %s, file holds the key of %s", pub, governanceKeyHex(key))
+	if governance.PublicKeyHex(key) != pub {
+		t.Fatalf("printed %s, file holds the key of %s", pub, governance.PublicKeyHex(key))
 	}
 	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
@@ -41,7 +42,7 @@ func TestGovernanceKeygenAndGenesis(t *testing.T) {
 		t.Fatalf("keygen over an existing key: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "bad.key"), []byte("not hex\n"), 0o600)
-	if _, err := loadGovernanceKey(filepath.Join(dir, "bad.key")); err == nil {
+	if _, err := governance.LoadKey(filepath.Join(dir, "bad.key")); err == nil {
 		t.Fatal("a malformed key file loaded")
 	}
 
@@ -148,7 +149,7 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 	os.WriteFile(forged, fb, 0o644)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	otherKey := filepath.Join(dir, "other.key")
-	if err := saveGovernanceKey(otherKey, other); err != nil {
+	if err := governance.SaveKey(otherKey, other); err != nil {
 		t.Fatal(err)
 	}
 
@@ -202,7 +203,7 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 	}
 	g, _ := genesis.Load(gpath)
 	p, _ := g.EpochParams()
-	spec, err := readSetupFile(filepath.Join(dir, "setup.bin"), p)
+	spec, err := governance.ReadSetupFile(filepath.Join(dir, "setup.bin"), p)
 	if err != nil || posts.Load() != 1 {
 		t.Fatalf("setup file: %v, %d posts", err, posts.Load())
 	}
@@ -230,7 +231,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	defer cancel()
 	gpath := filepath.Join(dir, "net", genesisFile)
 	keyPath := filepath.Join(dir, "gov.key")
-	if err := saveGovernanceKey(keyPath, localnet.GovernanceKey()); err != nil {
+	if err := governance.SaveKey(keyPath, localnet.GovernanceKey()); err != nil {
 		t.Fatal(err)
 	}
 	node := "http://" + cn.nodes[1].APIAddr
@@ -246,7 +247,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	// not (the chain ID does not depend on the governance keys).
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	otherKey := filepath.Join(dir, "other.key")
-	if err := saveGovernanceKey(otherKey, other); err != nil {
+	if err := governance.SaveKey(otherKey, other); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := execute(t, "governance", "setup", "--key", otherKey, "--genesis", gpath, "--node", node,
@@ -256,7 +257,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	}
 	forgedGenesis := filepath.Join(dir, "forged-genesis.json")
 	g := *ts.Genesis
-	g.Governance = append([]string{governanceKeyHex(other)}, g.Governance...)
+	g.Governance = append([]string{governance.PublicKeyHex(other)}, g.Governance...)
 	if err := g.Save(forgedGenesis); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gs governanceStatus
+	var gs governance.Status
 	if err := json.Unmarshal([]byte(stdout), &gs); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, stdout)
 	}
