@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,11 +16,6 @@ import (
 	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/sim"
 )
-
-// traceTail is how many of a failing seed's kept trace lines the report
-// shows: enough to see the lead-up to the failure without letting a batch
-// with many failures flood the terminal. The replay hint gives the rest.
-const traceTail = 25
 
 // simOptions holds the sim command's flags.
 type simOptions struct {
@@ -164,90 +157,6 @@ func (o *simOptions) config() (sim.Config, error) {
 	return c, nil
 }
 
-// simSummary is the totals over all seeds; it is also the --json output.
-// It deliberately omits --parallel so the output depends only on what was
-// simulated.
-type simSummary struct {
-	Nodes        int      `json:"nodes"`
-	Twins        int      `json:"twins"`
-	Views        int      `json:"views"`
-	FirstSeed    uint64   `json:"first_seed"`
-	Seeds        int      `json:"seeds"`
-	Loss         float64  `json:"loss"`
-	Dup          float64  `json:"dup"`
-	Partitions   bool     `json:"partitions"`
-	Crashes      bool     `json:"crashes"`
-	Stagger      bool     `json:"stagger"`
-	Weighted     bool     `json:"weighted"`
-	EpochViews   int      `json:"epoch_views,omitempty"`
-	Crypto       string   `json:"crypto"`
-	Byzantine    int      `json:"byzantine"`
-	Silent       int      `json:"silent"`
-	Crashed      int      `json:"crashed"`
-	Slow         int      `json:"slow,omitempty"`
-	EpochWeights bool     `json:"epoch_weights,omitempty"`
-	Inject       []string `json:"inject,omitempty"`
-	TwinsRounds  int      `json:"twins_search_rounds,omitempty"`
-	Monitors     bool     `json:"monitors"`
-
-	// ViewsSimulated sums the highest view every seed reached.
-	ViewsSimulated     uint64  `json:"views_simulated"`
-	RulesChecked       uint64  `json:"rules_checked"`
-	AdversaryInjected  int     `json:"adversary_injected"`
-	AdversaryRejected  int     `json:"adversary_rejected"`
-	AdversaryDelivered int     `json:"adversary_delivered"`
-	ViewsAfterGST      uint64  `json:"views_after_gst"`
-	BlocksAfterGST     uint64  `json:"blocks_after_gst"`
-	BlocksPerView      float64 `json:"blocks_per_view_after_gst"`
-	FailedViews        uint64  `json:"failed_views_after_gst"`
-	FailedViewFraction float64 `json:"failed_view_fraction_after_gst"`
-	ViewsPerBlock      float64 `json:"views_per_finalized_block_after_gst"`
-
-	MinViewReached      uint64   `json:"min_view_reached"`
-	MaxViewReached      uint64   `json:"max_view_reached"`
-	FinalizedBlocks     uint64   `json:"finalized_blocks"`
-	MinFinalizedPerSeed uint64   `json:"min_finalized_per_seed"`
-	Evidence            int      `json:"evidence"`
-	SafetyViolations    int      `json:"safety_violations"`
-	LivenessFailures    int      `json:"liveness_failures"`
-	FailedSeeds         []uint64 `json:"failed_seeds"`
-	WallTimeS           float64  `json:"wall_time_s"`
-}
-
-func (s *simSummary) add(r sim.Result) {
-	if s.Seeds == 0 {
-		s.MinViewReached, s.MinFinalizedPerSeed = r.MaxView, r.MinFinalizedHeight
-	}
-	s.Seeds++
-	s.MinViewReached = min(s.MinViewReached, r.MaxView)
-	s.MaxViewReached = max(s.MaxViewReached, r.MaxView)
-	s.FinalizedBlocks += r.FinalizedBlocks
-	s.MinFinalizedPerSeed = min(s.MinFinalizedPerSeed, r.MinFinalizedHeight)
-	s.Evidence += r.Evidence
-	s.ViewsSimulated += r.MaxView
-	s.RulesChecked += r.Rules
-	s.AdversaryInjected += r.AdversaryInjected
-	s.AdversaryRejected += r.AdversaryRejected
-	s.AdversaryDelivered += r.AdversaryDelivered
-	s.ViewsAfterGST += r.ViewsAfterGST
-	s.BlocksAfterGST += r.BlocksAfterGST
-	s.FailedViews += r.FailedViewsAfterGST
-	if s.ViewsAfterGST > 0 {
-		s.BlocksPerView = math.Round(float64(s.BlocksAfterGST)/float64(s.ViewsAfterGST)*1000) / 1000
-		s.FailedViewFraction = math.Round(float64(s.FailedViews)/float64(s.ViewsAfterGST)*1000) / 1000
-	}
-	if s.BlocksAfterGST > 0 {
-		s.ViewsPerBlock = math.Round(float64(s.ViewsAfterGST)/float64(s.BlocksAfterGST)*1000) / 1000
-	}
-	s.SafetyViolations += len(r.SafetyViolations)
-	if r.LivenessFailure != "" {
-		s.LivenessFailures++
-	}
-	if !r.OK() {
-		s.FailedSeeds = append(s.FailedSeeds, r.Seed)
-	}
-}
-
 func (o *simOptions) run(cmd *cobra.Command) error {
 	base, err := o.config()
 	if err != nil {
@@ -269,7 +178,7 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 	if o.json {
 		details = cmd.ErrOrStderr()
 	}
-	sum := simSummary{
+	sum := sim.Summary{
 		Nodes: o.nodes, Twins: o.twins, Views: o.views, FirstSeed: o.seed,
 		Loss: o.loss, Dup: o.dup, Partitions: o.partitions, Crashes: o.crashes,
 		Stagger: o.stagger, Weighted: o.weighted, EpochViews: o.epochViews, Crypto: o.crypto,
@@ -291,15 +200,19 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 		c.Seed = seed
 		return c
 	}
-	err = runSeeds(config, o.seed, o.seeds, o.parallel, func(r sim.Result) error {
+	err = sim.RunSeeds(config, o.seed, o.seeds, o.parallel, func(r sim.Result) error {
 		if r.Err != "" {
 			// Validation does not depend on the seed, so a rejected
 			// configuration is reported once and the batch stops.
 			return fmt.Errorf("seed %d: %s", r.Seed, r.Err)
 		}
-		sum.add(r)
+		sum.Add(r)
 		if !r.OK() {
-			o.reportFailure(details, cmd, r)
+			replay := "" // the whole run was just traced live
+			if !o.trace {
+				replay = replayCommand(cmd, r.Seed)
+			}
+			sim.WriteFailure(details, r, replay)
 		}
 		return nil
 	})
@@ -316,7 +229,7 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 			return err
 		}
 	} else {
-		printTotals(out, &sum, wall)
+		sum.WriteText(out, wall)
 	}
 	if n := len(sum.FailedSeeds); n > 0 {
 		return fmt.Errorf("%d of %d seeds failed (%d safety violations, %d liveness failures)",
@@ -350,30 +263,6 @@ func (o *simOptions) describe() string {
 	return b.String()
 }
 
-func (o *simOptions) reportFailure(w io.Writer, cmd *cobra.Command, r sim.Result) {
-	fmt.Fprintf(w, "\nseed %d FAILED (max view %d, min finalized height %d)\n",
-		r.Seed, r.MaxView, r.MinFinalizedHeight)
-	for _, v := range r.SafetyViolations {
-		fmt.Fprintf(w, "  safety: %s\n", v)
-	}
-	if r.LivenessFailure != "" {
-		fmt.Fprintf(w, "  liveness: %s\n", r.LivenessFailure)
-	}
-	if o.trace {
-		// The whole run was just traced live; repeating its tail and
-		// suggesting a replay of the replay would only add noise.
-		return
-	}
-	if len(r.Trace) > 0 {
-		tail := r.Trace[max(0, len(r.Trace)-traceTail):]
-		fmt.Fprintf(w, "  last %d trace lines:\n", len(tail))
-		for _, l := range tail {
-			fmt.Fprintf(w, "    %s\n", l)
-		}
-	}
-	fmt.Fprintf(w, "  replay: %s\n", replayCommand(cmd, r.Seed))
-}
-
 // replayCommand rebuilds the invocation that reproduces one seed: the flags
 // the user set, minus those that select seeds or shape the output, plus a
 // single-seed traced run.
@@ -396,105 +285,4 @@ func replayCommand(cmd *cobra.Command, seed uint64) string {
 	})
 	parts = append(parts, "--seed", strconv.FormatUint(seed, 10), "--seeds", "1", "--trace")
 	return strings.Join(parts, " ")
-}
-
-func printTotals(w io.Writer, s *simSummary, wall time.Duration) {
-	status := "OK"
-	if len(s.FailedSeeds) > 0 {
-		status = fmt.Sprintf("FAIL (seeds %s)", joinSeeds(s.FailedSeeds))
-	}
-	fmt.Fprintf(w, "\n"+
-		"seeds                   %d\n"+
-		"views reached           min %d, max %d (target %d)\n"+
-		"finalized blocks        %d\n"+
-		"min finalized per seed  %d\n"+
-		"views simulated         %d\n"+
-		"rules checked           %d\n"+
-		"adversary messages      %d injected, %d rejected, %d reached a core\n"+
-		"blocks per view (GST+)  %.3f\n"+
-		"failed views (GST+)     %.3f\n"+
-		"views per block (GST+)  %.3f\n"+
-		"evidence records        %d\n"+
-		"safety violations       %d\n"+
-		"liveness failures       %d\n"+
-		"wall time               %s\n"+
-		"result                  %s\n",
-		s.Seeds, s.MinViewReached, s.MaxViewReached, s.Views, s.FinalizedBlocks,
-		s.MinFinalizedPerSeed, s.ViewsSimulated, s.RulesChecked, s.AdversaryInjected, s.AdversaryRejected,
-		s.AdversaryDelivered, s.BlocksPerView, s.FailedViewFraction, s.ViewsPerBlock, s.Evidence, s.SafetyViolations, s.LivenessFailures,
-		wall.Round(time.Millisecond), status)
-}
-
-func joinSeeds(seeds []uint64) string {
-	strs := make([]string, len(seeds))
-	for i, s := range seeds {
-		strs[i] = strconv.FormatUint(s, 10)
-	}
-	return strings.Join(strs, ", ")
-}
-
-// runSeeds runs seeds first..first+n-1 on a pool of at most workers
-// goroutines and hands each result to emit in seed order, as soon as every
-// earlier seed has been emitted. Reordering here is what makes the report
-// independent of scheduling. If emit returns an error, no further seeds are
-// started or emitted and that error is returned once the runs in flight
-// finish.
-func runSeeds(config func(seed uint64) sim.Config, first uint64, n, workers int, emit func(sim.Result) error) error {
-	type done struct {
-		seed uint64
-		res  sim.Result
-	}
-	jobs := make(chan uint64)
-	results := make(chan done, workers)
-	stop := make(chan struct{})
-
-	go func() {
-		defer close(jobs)
-		for i := range n {
-			select {
-			case jobs <- first + uint64(i):
-			case <-stop:
-				return
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for seed := range jobs {
-				results <- done{seed, sim.Run(config(seed))}
-			}
-		})
-	}
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-
-	// Results arrive in completion order; hold the early ones until the
-	// seeds before them are in. A slow seed lets later ones pile up here,
-	// which is acceptable: a passing result is a few hundred bytes and only
-	// failing ones carry a trace.
-	pending := make(map[uint64]sim.Result)
-	next := first
-	var err error
-	for d := range results {
-		if err != nil {
-			continue // drain, so no worker blocks forever on send
-		}
-		pending[d.seed] = d.res
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			if err = emit(r); err != nil {
-				close(stop)
-				break
-			}
-		}
-	}
-	return err
 }
