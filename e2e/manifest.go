@@ -22,24 +22,13 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 )
 
-// Duration is a time.Duration written as "30s", "2m" in manifests.
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as Go prints it.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a time.Duration written as "30s", "2m" in manifests, as
+// in floe.toml.
+type Duration = config.Duration
 
 // Manifest describes one end-to-end test network and its schedule.
 type Manifest struct {

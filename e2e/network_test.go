@@ -15,7 +15,7 @@ import (
 func testSpec() NetworkSpec {
 	return NetworkSpec{Project: "floe-test", ChainID: "test-chain", Validators: 4, Subnet: "172.30.9.0/24",
 		APIPortBase: 30000, Params: genesis.DefaultParams(), Seed: 3,
-		Overrides: map[string]NodeOverride{"node2": {ClockOffset: Duration{5 * time.Second}, UnsafeForgetSafetyData: true}}}
+		Overrides: map[string]NodeOverride{"node2": {ClockOffset: Duration{Duration: 5 * time.Second}, UnsafeForgetSafetyData: true}}}
 }
 
 func TestGenerateNetwork(t *testing.T) {

@@ -44,6 +44,10 @@ func KeysFromSeed(seed []byte) (*NodeKeys, error) {
 // NodeID is the identity the keys give a node: the hash of its staking key.
 func (k *NodeKeys) NodeID() model.NodeID { return crypto.Sum(k.Staking.PublicKey().Bytes()) }
 
+// DefaultName names a node after its ID, which is unique per key: what
+// 'floe init' and 'floe keys' call a validator not given a name.
+func (k *NodeKeys) DefaultName() string { return "node-" + k.NodeID().String() }
+
 // Validator describes these keys for a genesis file (weight and address
 // filled in by the caller).
 func (k *NodeKeys) Validator(name, address string, weight uint64) (Validator, error) {

@@ -33,8 +33,9 @@ const Marker = ".floe-testnet"
 // ChainID is the chain the testnet's genesis names.
 const ChainID = "floe-testnet"
 
-// HomeWriter writes node home directories in the format the floe binary
-// reads ('floe init' and 'floe start' own it; cmd/floe implements this).
+// HomeWriter writes node home directories in the format the nodes' binary
+// reads: ConfigHomes for the floe binary (package config); tests may
+// write other layouts.
 type HomeWriter interface {
 	// WriteValidator writes a validator's home: its keys, a configuration
 	// listening on h's addresses at h's log level, and its genesis entry

@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
+
+	"github.com/floe-bft/floe/config"
 )
 
 // envNode names the API a client command talks to when --node is not given.
@@ -15,10 +17,10 @@ func defaultNodeURL() string {
 	if v := os.Getenv(envNode); v != "" {
 		return v
 	}
-	return "http://" + defaultAPIAddr
+	return "http://" + config.DefaultAPIAddr
 }
 
 // nodeFlag registers --node, the API a client command talks to.
 func nodeFlag(f *pflag.FlagSet, p *string) {
-	f.StringVar(p, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+defaultAPIAddr+")")
+	f.StringVar(p, "node", defaultNodeURL(), "node API URL (default $"+envNode+" or http://"+config.DefaultAPIAddr+")")
 }

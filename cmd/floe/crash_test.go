@@ -9,6 +9,7 @@ import (
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/client"
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
 )
@@ -148,7 +149,7 @@ func (cn *crashNet) leaderIndex() int {
 	if err != nil {
 		cn.t.Fatal(err)
 	}
-	g, err := genesis.Load(filepath.Join(cn.nodes[0].Dir, configDir, genesisFile))
+	g, err := genesis.Load(filepath.Join(cn.nodes[0].Dir, config.Dir, config.GenesisFile))
 	if err != nil {
 		cn.t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -46,13 +44,9 @@ The exit status is 0 only if every manifest met its expectations: no
 violation, or exactly the expected kinds for manifests with [expect].`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var manifests []*e2e.Manifest
-			for _, path := range args {
-				m, err := e2e.LoadManifest(path)
-				if err != nil {
-					return err
-				}
-				manifests = append(manifests, m)
+			manifests, err := e2e.LoadManifests(args)
+			if err != nil {
+				return err
 			}
 			if _, err := os.Stat(filepath.Join(repo, "deploy", "build.sh")); err != nil && !noBuild {
 				return fmt.Errorf("%s is not the repository root (no deploy/build.sh): use --repo or --no-build", repo)
@@ -65,42 +59,7 @@ violation, or exactly the expected kinds for manifests with [expect].`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			opts := e2e.Options{Dir: dir, Repo: repo, Build: !noBuild, Keep: keep, Progress: cmd.ErrOrStderr()}
-			var reports []*e2e.Report
-			failed := 0
-			for i, m := range manifests {
-				if i > 0 {
-					opts.Build = false // one image for all
-				}
-				rep, err := e2e.Run(ctx, m, opts)
-				if err != nil {
-					if errors.Is(err, e2e.ErrNoDocker) {
-						return fmt.Errorf("e2e needs Docker: %w", err)
-					}
-					return fmt.Errorf("%s: %w", m.Name, err)
-				}
-				reports = append(reports, rep)
-				if !rep.Passed {
-					failed++
-				}
-				if !asJSON {
-					rep.WriteText(cmd.OutOrStdout())
-					fmt.Fprintln(cmd.OutOrStdout())
-				}
-				if ctx.Err() != nil {
-					return fmt.Errorf("interrupted")
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(reports); err != nil {
-					return err
-				}
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d manifests failed", failed, len(manifests))
-			}
-			return nil
+			return e2e.RunAll(ctx, manifests, opts, cmd.OutOrStdout(), asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "e2e-data", "directory for the runs (one subdirectory per manifest, replaced each run)")

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/role/observer"
 )
@@ -57,20 +59,20 @@ FLOE_LOG_LEVEL, FLOE_DATA_DIR). A follower refuses transactions.`,
 }
 
 func runFollower(ctx context.Context, home, genesisPath string, upstreams []string, logOut io.Writer) error {
-	cfg, err := loadConfig(home, os.LookupEnv)
+	cfg, err := config.Load(home, os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	level, _ := parseLevel(cfg.Log.Level) // validated by loadConfig
+	level, _ := config.ParseLevel(cfg.Log.Level) // validated by loadConfig
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	return runObserver(ctx, cfg, home, genesisPath, upstreams, log)
 }
 
 // runObserver runs the observer role: upstreams (or the configured ones)
 // and the genesis file at genesisPath (or in the home directory).
-func runObserver(ctx context.Context, cfg *nodeConfig, home, genesisPath string, upstreams []string, log *slog.Logger) error {
+func runObserver(ctx context.Context, cfg *config.Node, home, genesisPath string, upstreams []string, log *slog.Logger) error {
 	if genesisPath == "" {
-		genesisPath = filepath.Join(home, configDir, genesisFile)
+		genesisPath = filepath.Join(home, config.Dir, config.GenesisFile)
 	}
 	g, err := genesis.Load(genesisPath)
 	if err != nil {
@@ -88,7 +90,7 @@ func runObserver(ctx context.Context, cfg *nodeConfig, home, genesisPath string,
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err
 	}
-	return serveNode(ctx, cfg, g, log, func(reg *prometheus.Registry) (roleNode, error) {
+	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
 		return observer.New(observer.Config{
 			Genesis:        g,
 			DataDir:        cfg.Storage.DataDir,

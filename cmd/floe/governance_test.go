@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/governance"
 	"github.com/floe-bft/floe/localnet"
 )
 
@@ -27,12 +29,12 @@ func TestGovernanceKeygenAndGenesis(t *testing.T) {
 		t.Fatalf("keygen: %v\n%s", err, stderr)
 	}
 	pub := strings.TrimSpace(stdout)
-	key, err := loadGovernanceKey(keyPath)
+	key, err := governance.LoadKey(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if governanceKeyHex(key) != pub {
-		t.Fatalf("printed %s, file holds the key of %s", pub, governanceKeyHex(key))
+	if governance.PublicKeyHex(key) != pub {
+		t.Fatalf("printed %s, file holds the key of %s", pub, governance.PublicKeyHex(key))
 	}
 	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
@@ -41,7 +43,7 @@ func TestGovernanceKeygenAndGenesis(t *testing.T) {
 		t.Fatalf("keygen over an existing key: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "bad.key"), []byte("not hex\n"), 0o600)
-	if _, err := loadGovernanceKey(filepath.Join(dir, "bad.key")); err == nil {
+	if _, err := governance.LoadKey(filepath.Join(dir, "bad.key")); err == nil {
 		t.Fatal("a malformed key file loaded")
 	}
 
@@ -148,7 +150,7 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 	os.WriteFile(forged, fb, 0o644)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	otherKey := filepath.Join(dir, "other.key")
-	if err := saveGovernanceKey(otherKey, other); err != nil {
+	if err := governance.SaveKey(otherKey, other); err != nil {
 		t.Fatal(err)
 	}
 
@@ -202,7 +204,7 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 	}
 	g, _ := genesis.Load(gpath)
 	p, _ := g.EpochParams()
-	spec, err := readSetupFile(filepath.Join(dir, "setup.bin"), p)
+	spec, err := governance.ReadSetupFile(filepath.Join(dir, "setup.bin"), p)
 	if err != nil || posts.Load() != 1 {
 		t.Fatalf("setup file: %v, %d posts", err, posts.Load())
 	}
@@ -228,15 +230,15 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	cn := launchProcessNet(t, ts.Nodes[:4])
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	gpath := filepath.Join(dir, "net", genesisFile)
+	gpath := filepath.Join(dir, "net", config.GenesisFile)
 	keyPath := filepath.Join(dir, "gov.key")
-	if err := saveGovernanceKey(keyPath, localnet.GovernanceKey()); err != nil {
+	if err := governance.SaveKey(keyPath, localnet.GovernanceKey()); err != nil {
 		t.Fatal(err)
 	}
 	node := "http://" + cn.nodes[1].APIAddr
 	var vals []string
 	for _, tn := range cn.nodes[:3] {
-		vals = append(vals, filepath.Join(tn.Dir, configDir, validatorFile))
+		vals = append(vals, filepath.Join(tn.Dir, config.Dir, config.ValidatorFile))
 	}
 	validators := strings.Join(vals, ",")
 	setupPath := filepath.Join(dir, "epoch-1-setup.bin")
@@ -246,7 +248,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	// not (the chain ID does not depend on the governance keys).
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	otherKey := filepath.Join(dir, "other.key")
-	if err := saveGovernanceKey(otherKey, other); err != nil {
+	if err := governance.SaveKey(otherKey, other); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := execute(t, "governance", "setup", "--key", otherKey, "--genesis", gpath, "--node", node,
@@ -256,7 +258,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	}
 	forgedGenesis := filepath.Join(dir, "forged-genesis.json")
 	g := *ts.Genesis
-	g.Governance = append([]string{governanceKeyHex(other)}, g.Governance...)
+	g.Governance = append([]string{governance.PublicKeyHex(other)}, g.Governance...)
 	if err := g.Save(forgedGenesis); err != nil {
 		t.Fatal(err)
 	}
@@ -300,13 +302,13 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	// The commit was finalized through node 2; node 0 sees it once it has
 	// that block too.
 	want := api.EpochInfo{Counter: 1, FirstView: epochViews + 1, FinalView: 2 * epochViews, Members: 3}
-	var gs governanceStatus
+	var gs governance.Status
 	cn.waitFor("the status of node 0 to show epoch 1 committed", 10*time.Second, func() bool {
 		stdout, _, err = execute(t, "governance", "status", "--node", node, "--json")
 		if err != nil {
 			t.Fatal(err)
 		}
-		gs = governanceStatus{}
+		gs = governance.Status{}
 		if err := json.Unmarshal([]byte(stdout), &gs); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, stdout)
 		}

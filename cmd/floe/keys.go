@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 )
 
@@ -37,7 +37,7 @@ make keys on their own (for example on an offline machine).`,
 			if out == "" {
 				return fmt.Errorf("--out is required")
 			}
-			if err := checkNoClobber(out, force); err != nil {
+			if err := config.CheckNoClobber(out, force); err != nil {
 				return err
 			}
 			keys, err := genesis.GenerateKeys()
@@ -45,7 +45,7 @@ make keys on their own (for example on an offline machine).`,
 				return err
 			}
 			if name == "" {
-				name = defaultName(keys)
+				name = keys.DefaultName()
 			}
 			v, err := keys.Validator(name, address, weight)
 			if err != nil {
@@ -62,25 +62,8 @@ make keys on their own (for example on an offline machine).`,
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "file to write the secret keys to (required)")
 	f.StringVar(&name, "name", "", "validator name in the printed entry (default node-<id prefix>)")
-	f.StringVar(&address, "p2p", defaultP2PAddr, "peer-to-peer address (host:port) in the printed entry")
+	f.StringVar(&address, "p2p", config.DefaultP2PAddr, "peer-to-peer address (host:port) in the printed entry")
 	f.Uint64Var(&weight, "weight", 1, "voting weight in the printed entry")
 	f.BoolVar(&force, "force", false, "overwrite FILE if it exists")
 	return cmd
 }
-
-// checkNoClobber refuses to overwrite a file unless forced: losing a key
-// file loses a validator's identity.
-func checkNoClobber(path string, force bool) error {
-	if force {
-		return nil
-	}
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("%s exists; refusing to overwrite it (use --force)", path)
-	} else if !os.IsNotExist(err) {
-		return err
-	}
-	return nil
-}
-
-// defaultName names a node after its ID, which is unique per key.
-func defaultName(k *genesis.NodeKeys) string { return "node-" + k.NodeID().String() }

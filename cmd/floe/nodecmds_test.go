@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 )
 
@@ -103,7 +104,7 @@ func TestInitGenesisRoundTrip(t *testing.T) {
 		}
 	}
 	// And each node's configuration loads.
-	cfg, err := loadConfig(a, noEnv)
+	cfg, err := config.Load(a, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,18 +121,18 @@ func TestGenesisRejects(t *testing.T) {
 	vb := filepath.Join(b, "config/validator.json")
 	dir := t.TempDir()
 	write := func(name string, mutate func(*genesis.Validator)) string {
-		v, err := readValidator(vb)
+		v, err := genesis.ReadValidator(vb)
 		if err != nil {
 			t.Fatal(err)
 		}
 		mutate(&v)
 		p := filepath.Join(dir, name)
-		if err := writeJSONFile(p, v); err != nil {
+		if err := config.WriteJSON(p, v); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	va0, _ := readValidator(va)
+	va0, _ := genesis.ReadValidator(va)
 	cases := []struct {
 		name string
 		args []string
@@ -160,36 +161,5 @@ func TestGenesisRejects(t *testing.T) {
 	}
 	if _, _, err := execute(t, "genesis", "--out", filepath.Join(dir, "g.json"), va); err == nil {
 		t.Fatal("genesis without --chain-id succeeded")
-	}
-}
-
-func noEnv(string) (string, bool) { return "", false }
-
-func TestConfigEnvOverrides(t *testing.T) {
-	home := initNode(t, "a", "127.0.0.1:30001")
-	env := map[string]string{envAPI: "127.0.0.1:9999", envP2P: "0.0.0.0:1", envDebug: "", envLogLevel: "debug",
-		envDataDir: "/var/lib/floe"}
-	cfg, err := loadConfig(home, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.API.Listen != "127.0.0.1:9999" || cfg.P2P.Listen != "0.0.0.0:1" || cfg.Debug.Listen != "" ||
-		cfg.Log.Level != "debug" || cfg.Storage.DataDir != "/var/lib/floe" {
-		t.Fatalf("config %+v", cfg)
-	}
-	env = map[string]string{envLogLevel: "loud"}
-	if _, err := loadConfig(home, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
-		t.Fatal("bad log level accepted")
-	}
-	// Misspelled settings are errors, not silently ignored.
-	path := filepath.Join(home, "config/floe.toml")
-	b, _ := os.ReadFile(path)
-	os.WriteFile(path, append(b, []byte("\n[api]\nlisten_addr = \"x\"\n")...), 0o644)
-	if _, err := loadConfig(home, noEnv); err == nil {
-		t.Fatal("unknown key accepted")
-	}
-	os.WriteFile(path, []byte("[mempool]\nmax_txs = 5\n"), 0o644)
-	if cfg, err := loadConfig(home, noEnv); err != nil || cfg.Mempool.MaxTxs != 5 || cfg.API.Listen != "" {
-		t.Fatalf("partial config: %+v %v", cfg, err)
 	}
 }

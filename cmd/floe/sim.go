@@ -1,16 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,38 +15,26 @@ import (
 	"github.com/floe-bft/floe/sim"
 )
 
-// traceTail is how many of a failing seed's kept trace lines the report
-// shows: enough to see the lead-up to the failure without letting a batch
-// with many failures flood the terminal. The replay hint gives the rest.
-const traceTail = 25
-
-// simOptions holds the sim command's flags.
+// simOptions holds the sim command's flags: those that are simulator
+// settings are bound to c directly; config maps and checks the rest.
 type simOptions struct {
-	nodes, twins, views int
-	byzantine, silent   int
-	crashed, slow       int
-	epochWeights        bool
-	inject              []string
-	twinsSearch         bool
-	rounds              int
-	noMonitors          bool
-	noReputation        bool
-	minRate             float64
-	seeds               int
-	seed                uint64
-	loss, dup           float64
-	partitions, crashes bool
-	stagger, weighted   bool
-	epochViews          int
-	crypto              string
-	trace, json         bool
-	parallel            int
-	viewsSet            bool
-	scenarios           int
+	c            sim.Config
+	inject       []string
+	twinsSearch  bool
+	rounds       int
+	noReputation bool
+	minRate      float64
+	seeds        int
+	seed         uint64
+	crypto       string
+	trace, json  bool
+	parallel     int
+	viewsSet     bool
+	scenarios    int
 }
 
 func newSimCmd() *cobra.Command {
-	o := &simOptions{}
+	o := &simOptions{c: sim.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the deterministic simulator over a range of seeds",
@@ -74,30 +58,30 @@ configuration is rejected.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.nodes, "nodes", 4, "committee members")
-	f.IntVar(&o.twins, "twins", 0, "byzantine identities run as equivocating twins")
-	f.IntVar(&o.byzantine, "byzantine", 0, "byzantine identities run by the adversary (forged, replayed, withheld and equivocating messages)")
-	f.IntVar(&o.silent, "silent", 0, "honest identities that go down at GST and stay down (3·(twins+byzantine+silent) < nodes)")
-	f.IntVar(&o.crashed, "crashed", 0, "honest identities that never start (f crashed from the first view)")
-	f.IntVar(&o.slow, "slow", 0, "honest identities whose links are ten times slower than the slowest other link")
-	f.BoolVar(&o.epochWeights, "epoch-weights", false, "with --epoch-views: redraw weights every epoch and leave a member out of every other epoch")
+	f.IntVar(&o.c.Nodes, "nodes", 4, "committee members")
+	f.IntVar(&o.c.Twins, "twins", 0, "byzantine identities run as equivocating twins")
+	f.IntVar(&o.c.Byzantine, "byzantine", 0, "byzantine identities run by the adversary (forged, replayed, withheld and equivocating messages)")
+	f.IntVar(&o.c.Silent, "silent", 0, "honest identities that go down at GST and stay down (3·(twins+byzantine+silent) < nodes)")
+	f.IntVar(&o.c.Crashed, "crashed", 0, "honest identities that never start (f crashed from the first view)")
+	f.IntVar(&o.c.Slow, "slow", 0, "honest identities whose links are ten times slower than the slowest other link")
+	f.BoolVar(&o.c.EpochWeights, "epoch-weights", false, "with --epoch-views: redraw weights every epoch and leave a member out of every other epoch")
 	f.StringSliceVar(&o.inject, "inject", nil, "test-only fault switch to break in honest replicas (repeatable): "+strings.Join(sim.FaultSwitchNames(), ", "))
 	f.BoolVar(&o.twinsSearch, "twins-search", false, "run Twins-style scenarios instead of random faults: seed N is scenario N (see --rounds)")
 	f.IntVar(&o.rounds, "rounds", 8, "rounds per scenario with --twins-search")
 	f.IntVar(&o.scenarios, "scenarios", 0, "number of scenarios with --twins-search (same as --seeds)")
-	f.BoolVar(&o.noMonitors, "no-monitors", false, "switch the rule monitors off (only outcomes are checked)")
+	f.BoolVar(&o.c.NoMonitors, "no-monitors", false, "switch the rule monitors off (only outcomes are checked)")
 	f.BoolVar(&o.noReputation, "no-reputation", false, "plain stake-weighted leaders instead of leader reputation (docs/leader-reputation.md)")
 	f.Float64Var(&o.minRate, "min-rate", 0, "fail unless blocks finalized per view after GST, over all seeds, reach this rate")
 	f.IntVar(&o.seeds, "seeds", 100, "number of seeds to run")
 	f.Uint64Var(&o.seed, "seed", 1, "first seed")
-	f.IntVar(&o.views, "views", 100, "view each run must reach after the network stabilizes")
-	f.Float64Var(&o.loss, "loss", 0, "probability a message is dropped during the fault phase")
-	f.Float64Var(&o.dup, "dup", 0, "probability a message is delivered twice")
-	f.BoolVar(&o.partitions, "partitions", false, "network partitions that change over time")
-	f.BoolVar(&o.crashes, "crashes", false, "crash and restart replicas from persisted state")
-	f.BoolVar(&o.stagger, "stagger", false, "start replicas at different times")
-	f.BoolVar(&o.weighted, "weighted", false, "give members different weights")
-	f.IntVar(&o.epochViews, "epoch-views", 0, "split views into epochs of this length, each with its own committee and leader seed (0: one epoch)")
+	f.IntVar(&o.c.Views, "views", 100, "view each run must reach after the network stabilizes")
+	f.Float64Var(&o.c.Loss, "loss", 0, "probability a message is dropped during the fault phase")
+	f.Float64Var(&o.c.Dup, "dup", 0, "probability a message is delivered twice")
+	f.BoolVar(&o.c.Partitions, "partitions", false, "network partitions that change over time")
+	f.BoolVar(&o.c.Crashes, "crashes", false, "crash and restart replicas from persisted state")
+	f.BoolVar(&o.c.Stagger, "stagger", false, "start replicas at different times")
+	f.BoolVar(&o.c.Weighted, "weighted", false, "give members different weights")
+	f.IntVar(&o.c.EpochViews, "epoch-views", 0, "split views into epochs of this length, each with its own committee and leader seed (0: one epoch)")
 	f.StringVar(&o.crypto, "crypto", "fast", "signature scheme: fast (insecure, for speed) or bls")
 	f.BoolVar(&o.trace, "trace", false, "print every event to stderr (one seed only)")
 	f.BoolVar(&o.json, "json", false, "print one JSON summary object on stdout; failure details go to stderr")
@@ -123,25 +107,13 @@ func (o *simOptions) config() (sim.Config, error) {
 		return sim.Config{}, errors.New("--trace replays one seed: use --seed S --seeds 1")
 	case o.parallel < 1:
 		return sim.Config{}, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
-	case o.epochViews < 0:
-		return sim.Config{}, fmt.Errorf("--epoch-views must not be negative, got %d", o.epochViews)
+	case o.c.EpochViews < 0:
+		return sim.Config{}, fmt.Errorf("--epoch-views must not be negative, got %d", o.c.EpochViews)
 	}
-	c := sim.DefaultConfig()
+	c := o.c
 	c.Seed = o.seed
-	c.Nodes = o.nodes
-	c.Twins = o.twins
-	c.Views = o.views
-	c.Loss = o.loss
-	c.Dup = o.dup
-	c.Partitions = o.partitions
-	c.Crashes = o.crashes
-	c.Stagger = o.stagger
-	c.Weighted = o.weighted
-	c.EpochViews = o.epochViews
 	c.BLS = o.crypto == "bls"
 	c.Trace = o.trace
-	c.Slow = o.slow
-	c.Byzantine, c.Silent, c.Crashed, c.EpochWeights, c.NoMonitors = o.byzantine, o.silent, o.crashed, o.epochWeights, o.noMonitors
 	if o.noReputation {
 		c.Reputation = reputation.Params{}
 	}
@@ -164,92 +136,8 @@ func (o *simOptions) config() (sim.Config, error) {
 	return c, nil
 }
 
-// simSummary is the totals over all seeds; it is also the --json output.
-// It deliberately omits --parallel so the output depends only on what was
-// simulated.
-type simSummary struct {
-	Nodes        int      `json:"nodes"`
-	Twins        int      `json:"twins"`
-	Views        int      `json:"views"`
-	FirstSeed    uint64   `json:"first_seed"`
-	Seeds        int      `json:"seeds"`
-	Loss         float64  `json:"loss"`
-	Dup          float64  `json:"dup"`
-	Partitions   bool     `json:"partitions"`
-	Crashes      bool     `json:"crashes"`
-	Stagger      bool     `json:"stagger"`
-	Weighted     bool     `json:"weighted"`
-	EpochViews   int      `json:"epoch_views,omitempty"`
-	Crypto       string   `json:"crypto"`
-	Byzantine    int      `json:"byzantine"`
-	Silent       int      `json:"silent"`
-	Crashed      int      `json:"crashed"`
-	Slow         int      `json:"slow,omitempty"`
-	EpochWeights bool     `json:"epoch_weights,omitempty"`
-	Inject       []string `json:"inject,omitempty"`
-	TwinsRounds  int      `json:"twins_search_rounds,omitempty"`
-	Monitors     bool     `json:"monitors"`
-
-	// ViewsSimulated sums the highest view every seed reached.
-	ViewsSimulated     uint64  `json:"views_simulated"`
-	RulesChecked       uint64  `json:"rules_checked"`
-	AdversaryInjected  int     `json:"adversary_injected"`
-	AdversaryRejected  int     `json:"adversary_rejected"`
-	AdversaryDelivered int     `json:"adversary_delivered"`
-	ViewsAfterGST      uint64  `json:"views_after_gst"`
-	BlocksAfterGST     uint64  `json:"blocks_after_gst"`
-	BlocksPerView      float64 `json:"blocks_per_view_after_gst"`
-	FailedViews        uint64  `json:"failed_views_after_gst"`
-	FailedViewFraction float64 `json:"failed_view_fraction_after_gst"`
-	ViewsPerBlock      float64 `json:"views_per_finalized_block_after_gst"`
-
-	MinViewReached      uint64   `json:"min_view_reached"`
-	MaxViewReached      uint64   `json:"max_view_reached"`
-	FinalizedBlocks     uint64   `json:"finalized_blocks"`
-	MinFinalizedPerSeed uint64   `json:"min_finalized_per_seed"`
-	Evidence            int      `json:"evidence"`
-	SafetyViolations    int      `json:"safety_violations"`
-	LivenessFailures    int      `json:"liveness_failures"`
-	FailedSeeds         []uint64 `json:"failed_seeds"`
-	WallTimeS           float64  `json:"wall_time_s"`
-}
-
-func (s *simSummary) add(r sim.Result) {
-	if s.Seeds == 0 {
-		s.MinViewReached, s.MinFinalizedPerSeed = r.MaxView, r.MinFinalizedHeight
-	}
-	s.Seeds++
-	s.MinViewReached = min(s.MinViewReached, r.MaxView)
-	s.MaxViewReached = max(s.MaxViewReached, r.MaxView)
-	s.FinalizedBlocks += r.FinalizedBlocks
-	s.MinFinalizedPerSeed = min(s.MinFinalizedPerSeed, r.MinFinalizedHeight)
-	s.Evidence += r.Evidence
-	s.ViewsSimulated += r.MaxView
-	s.RulesChecked += r.Rules
-	s.AdversaryInjected += r.AdversaryInjected
-	s.AdversaryRejected += r.AdversaryRejected
-	s.AdversaryDelivered += r.AdversaryDelivered
-	s.ViewsAfterGST += r.ViewsAfterGST
-	s.BlocksAfterGST += r.BlocksAfterGST
-	s.FailedViews += r.FailedViewsAfterGST
-	if s.ViewsAfterGST > 0 {
-		s.BlocksPerView = math.Round(float64(s.BlocksAfterGST)/float64(s.ViewsAfterGST)*1000) / 1000
-		s.FailedViewFraction = math.Round(float64(s.FailedViews)/float64(s.ViewsAfterGST)*1000) / 1000
-	}
-	if s.BlocksAfterGST > 0 {
-		s.ViewsPerBlock = math.Round(float64(s.ViewsAfterGST)/float64(s.BlocksAfterGST)*1000) / 1000
-	}
-	s.SafetyViolations += len(r.SafetyViolations)
-	if r.LivenessFailure != "" {
-		s.LivenessFailures++
-	}
-	if !r.OK() {
-		s.FailedSeeds = append(s.FailedSeeds, r.Seed)
-	}
-}
-
 func (o *simOptions) run(cmd *cobra.Command) error {
-	base, err := o.config()
+	c, err := o.config()
 	if err != nil {
 		return err
 	}
@@ -261,117 +149,14 @@ func (o *simOptions) run(cmd *cobra.Command) error {
 		sim.TraceOut = cmd.ErrOrStderr()
 		defer func() { sim.TraceOut = prev }()
 	}
-
-	out := cmd.OutOrStdout()
-	// In JSON mode stdout carries exactly one object, so the per-seed
-	// details that a human reads inline are sent to stderr instead.
-	details := out
-	if o.json {
-		details = cmd.ErrOrStderr()
-	}
-	sum := simSummary{
-		Nodes: o.nodes, Twins: o.twins, Views: o.views, FirstSeed: o.seed,
-		Loss: o.loss, Dup: o.dup, Partitions: o.partitions, Crashes: o.crashes,
-		Stagger: o.stagger, Weighted: o.weighted, EpochViews: o.epochViews, Crypto: o.crypto,
-		Byzantine: o.byzantine, Silent: o.silent, Crashed: o.crashed, Slow: o.slow, EpochWeights: o.epochWeights, Inject: o.inject,
-		Monitors: !o.noMonitors,
-		// Non-nil so that "no failures" encodes as [] rather than null.
-		FailedSeeds: []uint64{},
-	}
-	if o.twinsSearch {
-		sum.TwinsRounds = o.rounds
-	}
-	if !o.json {
-		fmt.Fprintln(out, o.describe())
-	}
-
-	start := time.Now()
-	config := func(seed uint64) sim.Config {
-		c := base
-		c.Seed = seed
-		return c
-	}
-	err = runSeeds(config, o.seed, o.seeds, o.parallel, func(r sim.Result) error {
-		if r.Err != "" {
-			// Validation does not depend on the seed, so a rejected
-			// configuration is reported once and the batch stops.
-			return fmt.Errorf("seed %d: %s", r.Seed, r.Err)
-		}
-		sum.add(r)
-		if !r.OK() {
-			o.reportFailure(details, cmd, r)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	wall := time.Since(start)
-	sum.WallTimeS = math.Round(wall.Seconds()*1000) / 1000
-
-	if o.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return err
-		}
-	} else {
-		printTotals(out, &sum, wall)
-	}
-	if n := len(sum.FailedSeeds); n > 0 {
-		return fmt.Errorf("%d of %d seeds failed (%d safety violations, %d liveness failures)",
-			n, sum.Seeds, sum.SafetyViolations, sum.LivenessFailures)
-	}
-	if o.minRate > 0 && sum.BlocksPerView < o.minRate {
-		return fmt.Errorf("finalization after GST was %.3f blocks per view over all seeds, below --min-rate %.3f", sum.BlocksPerView, o.minRate)
-	}
-	return nil
-}
-
-// describe is the config line that heads the readable report.
-func (o *simOptions) describe() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "floe sim: nodes=%d twins=%d byzantine=%d silent=%d crashed=%d slow=%d views=%d seeds=%d..%d loss=%g dup=%g crypto=%s",
-		o.nodes, o.twins, o.byzantine, o.silent, o.crashed, o.slow, o.views, o.seed, o.seed+uint64(o.seeds-1), o.loss, o.dup, o.crypto)
-	if o.twinsSearch {
-		fmt.Fprintf(&b, " twins-search rounds=%d", o.rounds)
-	}
-	for _, name := range o.inject {
-		b.WriteString(" inject=" + name)
-	}
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{o.partitions, "partitions"}, {o.crashes, "crashes"}, {o.stagger, "stagger"}, {o.weighted, "weighted"}} {
-		if f.on {
-			b.WriteString(" " + f.name)
-		}
-	}
-	return b.String()
-}
-
-func (o *simOptions) reportFailure(w io.Writer, cmd *cobra.Command, r sim.Result) {
-	fmt.Fprintf(w, "\nseed %d FAILED (max view %d, min finalized height %d)\n",
-		r.Seed, r.MaxView, r.MinFinalizedHeight)
-	for _, v := range r.SafetyViolations {
-		fmt.Fprintf(w, "  safety: %s\n", v)
-	}
-	if r.LivenessFailure != "" {
-		fmt.Fprintf(w, "  liveness: %s\n", r.LivenessFailure)
-	}
-	if o.trace {
-		// The whole run was just traced live; repeating its tail and
-		// suggesting a replay of the replay would only add noise.
-		return
-	}
-	if len(r.Trace) > 0 {
-		tail := r.Trace[max(0, len(r.Trace)-traceTail):]
-		fmt.Fprintf(w, "  last %d trace lines:\n", len(tail))
-		for _, l := range tail {
-			fmt.Fprintf(w, "    %s\n", l)
-		}
-	}
-	fmt.Fprintf(w, "  replay: %s\n", replayCommand(cmd, r.Seed))
+	return sim.Batch{Config: c, FirstSeed: o.seed, Seeds: o.seeds, Parallel: o.parallel, Views: o.c.Views, Inject: o.inject,
+		MinRate: o.minRate, JSON: o.json, Out: cmd.OutOrStdout(), Log: cmd.ErrOrStderr(),
+		Replay: func(seed uint64) string {
+			if o.trace {
+				return "" // the whole run was just traced live
+			}
+			return replayCommand(cmd, seed)
+		}}.Run()
 }
 
 // replayCommand rebuilds the invocation that reproduces one seed: the flags
@@ -396,105 +181,4 @@ func replayCommand(cmd *cobra.Command, seed uint64) string {
 	})
 	parts = append(parts, "--seed", strconv.FormatUint(seed, 10), "--seeds", "1", "--trace")
 	return strings.Join(parts, " ")
-}
-
-func printTotals(w io.Writer, s *simSummary, wall time.Duration) {
-	status := "OK"
-	if len(s.FailedSeeds) > 0 {
-		status = fmt.Sprintf("FAIL (seeds %s)", joinSeeds(s.FailedSeeds))
-	}
-	fmt.Fprintf(w, "\n"+
-		"seeds                   %d\n"+
-		"views reached           min %d, max %d (target %d)\n"+
-		"finalized blocks        %d\n"+
-		"min finalized per seed  %d\n"+
-		"views simulated         %d\n"+
-		"rules checked           %d\n"+
-		"adversary messages      %d injected, %d rejected, %d reached a core\n"+
-		"blocks per view (GST+)  %.3f\n"+
-		"failed views (GST+)     %.3f\n"+
-		"views per block (GST+)  %.3f\n"+
-		"evidence records        %d\n"+
-		"safety violations       %d\n"+
-		"liveness failures       %d\n"+
-		"wall time               %s\n"+
-		"result                  %s\n",
-		s.Seeds, s.MinViewReached, s.MaxViewReached, s.Views, s.FinalizedBlocks,
-		s.MinFinalizedPerSeed, s.ViewsSimulated, s.RulesChecked, s.AdversaryInjected, s.AdversaryRejected,
-		s.AdversaryDelivered, s.BlocksPerView, s.FailedViewFraction, s.ViewsPerBlock, s.Evidence, s.SafetyViolations, s.LivenessFailures,
-		wall.Round(time.Millisecond), status)
-}
-
-func joinSeeds(seeds []uint64) string {
-	strs := make([]string, len(seeds))
-	for i, s := range seeds {
-		strs[i] = strconv.FormatUint(s, 10)
-	}
-	return strings.Join(strs, ", ")
-}
-
-// runSeeds runs seeds first..first+n-1 on a pool of at most workers
-// goroutines and hands each result to emit in seed order, as soon as every
-// earlier seed has been emitted. Reordering here is what makes the report
-// independent of scheduling. If emit returns an error, no further seeds are
-// started or emitted and that error is returned once the runs in flight
-// finish.
-func runSeeds(config func(seed uint64) sim.Config, first uint64, n, workers int, emit func(sim.Result) error) error {
-	type done struct {
-		seed uint64
-		res  sim.Result
-	}
-	jobs := make(chan uint64)
-	results := make(chan done, workers)
-	stop := make(chan struct{})
-
-	go func() {
-		defer close(jobs)
-		for i := range n {
-			select {
-			case jobs <- first + uint64(i):
-			case <-stop:
-				return
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for seed := range jobs {
-				results <- done{seed, sim.Run(config(seed))}
-			}
-		})
-	}
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-
-	// Results arrive in completion order; hold the early ones until the
-	// seeds before them are in. A slow seed lets later ones pile up here,
-	// which is acceptable: a passing result is a few hundred bytes and only
-	// failing ones carry a trace.
-	pending := make(map[uint64]sim.Result)
-	next := first
-	var err error
-	for d := range results {
-		if err != nil {
-			continue // drain, so no worker blocks forever on send
-		}
-		pending[d.seed] = d.res
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			if err = emit(r); err != nil {
-				close(stop)
-				break
-			}
-		}
-	}
-	return err
 }

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/sim"
 )
 
 // execute runs the CLI in-process, the way main does, and returns what it
@@ -149,36 +147,6 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout, "floe ") || !strings.Contains(stdout, fmt.Sprintf("(protocol %d)", model.ProtocolVersion)) {
 		t.Errorf("version output %q", stdout)
-	}
-}
-
-// Failing seeds cannot be provoked from the CLI's flags, so the report is
-// checked on a made-up result.
-func TestReportFailure(t *testing.T) {
-	cmd := newSimCmd()
-	if err := cmd.ParseFlags([]string{"--twins", "1", "--partitions"}); err != nil {
-		t.Fatal(err)
-	}
-	trace := make([]string, 40)
-	for i := range trace {
-		trace[i] = "event " + strconv.Itoa(i)
-	}
-	var b bytes.Buffer
-	(&simOptions{}).reportFailure(&b, cmd, sim.Result{
-		Seed: 12, SafetyViolations: []string{"conflicting finalization"},
-		LivenessFailure: "no progress", Trace: trace,
-	})
-	out := b.String()
-	for _, want := range []string{
-		"seed 12 FAILED", "safety: conflicting finalization", "liveness: no progress",
-		"    event 39", "replay: floe sim --partitions --twins 1 --seed 12 --seeds 1 --trace",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "event 14\n") {
-		t.Errorf("report shows more than the last %d trace lines:\n%s", traceTail, out)
 	}
 }
 

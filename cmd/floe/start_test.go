@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/client"
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
 	"github.com/floe-bft/floe/node"
@@ -32,7 +33,7 @@ func TestStartSingleNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Save(filepath.Join(home, configDir, genesisFile)); err != nil {
+	if err := g.Save(filepath.Join(home, config.Dir, config.GenesisFile)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,14 +87,14 @@ func TestStartSingleNode(t *testing.T) {
 	// follows the node through its API, executes the chain (it knows the
 	// transaction's result) and refuses transactions.
 	obs := filepath.Join(t.TempDir(), "observer")
-	if err := os.MkdirAll(filepath.Join(obs, configDir), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(obs, config.Dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Save(filepath.Join(obs, configDir, genesisFile)); err != nil {
+	if err := g.Save(filepath.Join(obs, config.Dir, config.GenesisFile)); err != nil {
 		t.Fatal(err)
 	}
-	toml := fmt.Sprintf("role = %q\n[api]\nlisten = %q\n[follower]\nupstreams = [%q]\n[node]\nstatus_interval = \"100ms\"\n", roleObserver, ports[3], url)
-	if err := os.WriteFile(filepath.Join(obs, configDir, configFile), []byte(toml), 0o600); err != nil {
+	toml := fmt.Sprintf("role = %q\n[api]\nlisten = %q\n[follower]\nupstreams = [%q]\n[node]\nstatus_interval = \"100ms\"\n", config.RoleObserver, ports[3], url)
+	if err := os.WriteFile(filepath.Join(obs, config.Dir, config.File), []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	obsLogs := &syncBuffer{}
@@ -134,37 +135,6 @@ func TestStartSingleNode(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("observer did not stop")
-	}
-}
-
-// floe.toml's role picks the role; anything else is refused at start-up.
-func TestConfigRole(t *testing.T) {
-	for _, c := range []struct{ toml, want, err string }{
-		{"", roleConsensus, ""},
-		{`role = "observer"`, roleObserver, ""},
-		{`role = "consensus"`, roleConsensus, ""},
-		{`role = "collector"`, "", "role"},
-	} {
-		home := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(home, configDir), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(home, configDir, configFile), []byte(c.toml+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig(home, noEnv)
-		switch {
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
-			t.Errorf("%q: err %v, want one naming %q", c.toml, err, c.err)
-		case c.err == "" && err != nil:
-			t.Errorf("%q: %v", c.toml, err)
-		case c.err == "" && cfg.Role != c.want:
-			t.Errorf("%q: role %q, want %q", c.toml, cfg.Role, c.want)
-		}
-	}
-	cfg, err := loadConfig(t.TempDir(), func(k string) (string, bool) { return roleObserver, k == envRole })
-	if err != nil || cfg.Role != roleObserver {
-		t.Fatalf("FLOE_ROLE: %v %+v", err, cfg)
 	}
 }
 

@@ -3,10 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
 )
@@ -84,7 +83,7 @@ more (see docs/cli.md).`,
 					return perr
 				}
 			} else {
-				printSummary(cmd.OutOrStdout(), sum)
+				sum.WriteText(cmd.OutOrStdout())
 			}
 			return err
 		},
@@ -129,7 +128,7 @@ func (f *testnetFlags) options() (localnet.Options, error) {
 		}
 		o.Kill = &localnet.Kill{Node: n, At: d}
 	}
-	if _, err := parseLevel(f.logLevel); err != nil {
+	if _, err := config.ParseLevel(f.logLevel); err != nil {
 		return o, fmt.Errorf("--log-level: %w", err)
 	}
 	return o, nil
@@ -138,82 +137,13 @@ func (f *testnetFlags) options() (localnet.Options, error) {
 // withFloeNodes makes o's nodes processes of this executable ('go run'
 // included: its binary lives until the command exits; under 'go test' it is
 // the test binary, which TestMain turns into floe for the children), with
-// homes as 'floe init' writes them.
+// homes as 'floe init' writes them and none of our floe.toml overrides,
+// which would give every node the same addresses.
 func withFloeNodes(o localnet.Options) (localnet.Options, error) {
 	bin, err := os.Executable()
 	if err != nil {
 		return o, fmt.Errorf("finding the floe binary: %w", err)
 	}
-	o.Binary, o.Env, o.Homes = bin, childEnv(), floeHomes{}
+	o.Binary, o.Env, o.Homes = bin, config.WithoutOverrides(os.Environ()), localnet.ConfigHomes{}
 	return o, nil
-}
-
-// childEnv is the environment for node processes: ours, minus the floe.toml
-// overrides, which would give every node the same addresses.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case envAPI, envP2P, envDebug, envLogLevel, envDataDir:
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-// floeHomes writes testnet homes as 'floe init' does (localnet.HomeWriter).
-type floeHomes struct{}
-
-func (floeHomes) WriteValidator(h localnet.Home, keys *genesis.NodeKeys) (genesis.Validator, error) {
-	return initHomeWithKeys(h.Dir, h.Name, h.P2PAddr, h.APIAddr, h.DebugAddr, h.LogLevel, 1, true, keys)
-}
-
-func (floeHomes) WriteFollower(h localnet.Home) error {
-	cfgDir := filepath.Join(h.Dir, configDir)
-	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
-		return err
-	}
-	return writeDefaultConfig(filepath.Join(cfgDir, configFile), "", h.APIAddr, "", h.LogLevel)
-}
-
-func (floeHomes) WriteGenesis(home string, g *genesis.Genesis) error {
-	return g.Save(filepath.Join(home, configDir, genesisFile))
-}
-
-func printSummary(w io.Writer, s *localnet.Summary) {
-	note := ""
-	if s.Interrupted {
-		note = " (interrupted)"
-	}
-	fmt.Fprintf(w, "\ntestnet summary: %d nodes, %.1fs, rate %s, %d-byte transactions%s\n",
-		s.Nodes, s.DurationS, s.Rate, s.TxSize, note)
-	fmt.Fprintf(w, "  submitted     %d tx accepted by mempools", s.SubmittedTx)
-	if s.RejectedTx+s.FailedTx+s.SkippedTx > 0 {
-		fmt.Fprintf(w, " (%d rejected, %d lost to request errors, %d not sent: rate not kept up)",
-			s.RejectedTx, s.FailedTx, s.SkippedTx)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  finalized     %d tx in %d blocks: %.1f tx/s (%d not finalized at the end)\n",
-		s.FinalizedTx, s.FinalizedBlocks, s.FinalizedTxPerS, s.UnfinalizedTx)
-	fmt.Fprintf(w, "  latency       p50 %.1f ms, p99 %.1f ms, mean %.1f ms, max %.1f ms (submit to finalized, %d tx)\n",
-		s.LatencyP50MS, s.LatencyP99MS, s.LatencyMeanMS, s.LatencyMaxMS, s.FinalizedTx)
-	if s.BlockTx > s.FinalizedTx {
-		fmt.Fprintf(w, "  WARNING       blocks held %d transactions, %d more than distinct ones finalized (included twice?)\n",
-			s.BlockTx, s.BlockTx-s.FinalizedTx)
-	}
-	fmt.Fprintf(w, "  stalls        longest run of seconds with nothing finalized: %d s\n", s.LongestStallS)
-	if s.Killed != "" {
-		fmt.Fprintf(w, "  kill          %s killed at %.1f s; %.0f tx/s finalized from then on\n", s.Killed, s.KilledAtS, s.FinalizedPerSAfterKill)
-	}
-	fmt.Fprintf(w, "  chain         height %d, view %d, %.0f view timeouts signed\n", s.FinalHeight, s.View, s.Timeouts)
-	fmt.Fprintf(w, "  max RSS       %.1f MB (largest node)\n", s.MaxRSSMB)
-	fmt.Fprintf(w, "  directory     %s (logs in nodeN/node.log)\n", s.Dir)
-	if s.LastSubmitError != "" {
-		fmt.Fprintf(w, "  last submit error: %s\n", s.LastSubmitError)
-	}
-	if s.Error != "" {
-		fmt.Fprintf(w, "  ERROR: %s\n", s.Error)
-	}
 }

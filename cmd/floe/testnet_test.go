@@ -5,9 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/localnet"
 )
 
 func TestTestnetFlagValidation(t *testing.T) {
@@ -39,36 +36,6 @@ func TestTestnetFlagValidation(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("testnet %v: err = %v, want mention of %q", c.args, err, c.msg)
 		}
-	}
-}
-
-// The homes the testnet writes are what 'floe start' and 'floe follow'
-// read: every node's configuration names its own addresses and log level.
-func TestTestnetHomes(t *testing.T) {
-	p := genesis.DefaultParams()
-	o, err := withFloeNodes(localnet.Options{Dir: filepath.Join(t.TempDir(), "tn"), Nodes: 3, Followers: 1, LogLevel: "warn", Params: &p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := localnet.Setup(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tn := range net.Nodes {
-		cfg, err := loadConfig(tn.Dir, noEnv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cfg.API.Listen != tn.APIAddr || cfg.Debug.Listen != tn.DebugAddr || cfg.Log.Level != "warn" {
-			t.Fatalf("%s config %+v", tn.Name, cfg)
-		}
-		g, err := genesis.Load(filepath.Join(tn.Dir, configDir, genesisFile))
-		if err != nil || g.ChainID != localnet.ChainID {
-			t.Fatalf("%s genesis: %v", tn.Name, err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(net.Nodes[0].Dir, configDir, keysFile)); err != nil {
-		t.Fatal(err)
 	}
 }
 

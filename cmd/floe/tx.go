@@ -5,18 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/crypto"
 )
 
 func newTxCmd() *cobra.Command {
@@ -62,7 +59,20 @@ failed or not finalized in time.`,
 			c := client.New(nodeURL)
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return sendAndWait(ctx, c, tx, !noWait, cmd)
+			id, err := c.SubmitTx(ctx, tx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "submitted", id)
+			if noWait {
+				return nil
+			}
+			start := time.Now()
+			st, err := c.WaitFinalized(ctx, id)
+			if err != nil {
+				return err
+			}
+			return client.WriteFinalized(cmd.OutOrStdout(), st, time.Since(start))
 		},
 	}
 	f := cmd.Flags()
@@ -70,71 +80,6 @@ failed or not finalized in time.`,
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up waiting for finalization after this long")
 	f.BoolVar(&noWait, "no-wait", false, "print the ID and return once the mempool accepted the transaction")
 	return cmd
-}
-
-// sendAndWait submits tx and, if wait, polls its status until it is
-// finalized or ctx ends.
-func sendAndWait(ctx context.Context, c *client.Client, tx []byte, wait bool, cmd *cobra.Command) error {
-	out := cmd.OutOrStdout()
-	id := model.Identifier(crypto.Sum(tx)).Hex()
-	resp, err := c.Submit(ctx, [][]byte{tx})
-	if len(resp.Results) == 1 && resp.Results[0].Error != "" {
-		return fmt.Errorf("transaction %s rejected: %s", id, resp.Results[0].Error)
-	}
-	if err != nil {
-		return fmt.Errorf("submit: %w", err)
-	}
-	fmt.Fprintln(out, "submitted", id)
-	if !wait {
-		return nil
-	}
-	start := time.Now()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st, err := c.Tx(ctx, id)
-		switch {
-		case err == nil && st.Status == "finalized":
-			return printFinalized(out, st, time.Since(start))
-		case err != nil && !client.IsStatus(err, http.StatusNotFound):
-			// A 404 can happen briefly (a restarted node forgets its
-			// mempool); anything else is worth reporting.
-			if ctx.Err() == nil {
-				return fmt.Errorf("status of %s: %w", id, err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("transaction %s not finalized after %s (last status %q)", id,
-				time.Since(start).Round(time.Millisecond), st.Status)
-		case <-tick.C:
-		}
-	}
-}
-
-func printFinalized(w io.Writer, st api.TxResponse, took time.Duration) error {
-	var h, idx uint64
-	var v model.View
-	if st.Height != nil {
-		h = *st.Height
-	}
-	if st.View != nil {
-		v = *st.View
-	}
-	if st.Index != nil {
-		idx = uint64(*st.Index)
-	}
-	ok := st.OK != nil && *st.OK
-	result := "ok"
-	if !ok {
-		result = "failed: " + st.Error
-	}
-	fmt.Fprintf(w, "finalized at height %d (view %d, index %d) after %s: %s\n", h, v, idx,
-		took.Round(time.Millisecond), result)
-	if !ok {
-		return fmt.Errorf("transaction %s failed: %s", st.ID, st.Error)
-	}
-	return nil
 }
 
 func newTxGetCmd() *cobra.Command {

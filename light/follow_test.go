@@ -1,4 +1,4 @@
-package main
+package light_test
 
 import (
 	"bytes"
@@ -6,9 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/testchain"
 	"github.com/floe-bft/floe/light"
 )
@@ -44,10 +46,10 @@ func lightPeer(t *testing.T, tamper func([]byte) []byte) (light.Genesis, *httpte
 	return c.LightGenesis(), srv
 }
 
-func TestLightCommandFollowsAndVerifies(t *testing.T) {
+func TestFollowFollowsAndVerifies(t *testing.T) {
 	g, srv := lightPeer(t, nil)
 	var out bytes.Buffer
-	if err := runLightClient(context.Background(), &out, g, srv.URL, []byte("latest")); err != nil {
+	if err := light.Follow(context.Background(), &out, g, srv.URL, []byte("latest")); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"adopted epoch 1", "adopted epoch 2", "up to date: epoch 2", "final block", `key "latest" = "`} {
@@ -57,7 +59,7 @@ func TestLightCommandFollowsAndVerifies(t *testing.T) {
 	}
 }
 
-func TestLightCommandRejectsForgedAnswers(t *testing.T) {
+func TestFollowRejectsForgedAnswers(t *testing.T) {
 	for name, tamper := range map[string]func([]byte) []byte{
 		// 40 bytes from the end is the commit segment's last header's
 		// result height: the header claims a result from its future.
@@ -67,10 +69,39 @@ func TestLightCommandRejectsForgedAnswers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			g, srv := lightPeer(t, tamper)
-			err := runLightClient(context.Background(), io.Discard, g, srv.URL, nil)
+			err := light.Follow(context.Background(), io.Discard, g, srv.URL, nil)
 			if err == nil || !strings.Contains(err.Error(), "REJECTED") {
 				t.Fatalf("got %v", err)
 			}
 		})
+	}
+}
+
+func TestLoadGenesis(t *testing.T) {
+	keys, err := genesis.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.Validator("solo", "127.0.0.1:30000", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := genesis.Build("light-test", []genesis.Validator{v}, genesis.DefaultParams(), strings.Repeat("07", 32), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "genesis.json")
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := light.LoadGenesis(path)
+	if err != nil || len(lg.Identities) != 1 || lg.Identities[0].Name != "solo" || lg.Seed[0] != 7 {
+		t.Fatalf("light genesis %+v, %v", lg, err)
+	}
+	if err := light.Follow(context.Background(), io.Discard, lg, "127.0.0.1:1", nil); err == nil {
+		t.Fatal("following an address nobody listens on succeeded")
+	}
+	if _, err := light.LoadGenesis(filepath.Join(t.TempDir(), "none.json")); err == nil {
+		t.Fatal("a missing genesis file loaded")
 	}
 }

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"text/template"
+)
+
+// configTemplate is floe.toml as `floe init` writes it: every setting
+// present, with its default and a comment, so the file documents itself.
+var configTemplate = template.Must(template.New("floe.toml").Parse(`# floe node configuration, written by 'floe init'.
+# Every setting can be deleted to get its default. Environment variables
+# override some of them: FLOE_API, FLOE_P2P, FLOE_DEBUG, FLOE_LOG_LEVEL,
+# FLOE_DATA_DIR, FLOE_ROLE.
+
+# What this node does: "consensus" (a committee member: orders, executes
+# and serves) or "observer" (follows the chain from the [follower]
+# upstreams' APIs without voting, executes it and serves the same reads).
+role = "consensus"
+
+[p2p]
+# Address to accept peer connections on (host:port). Empty: this node's
+# "address" in genesis.json. Peers always dial the genesis address, so set
+# this only to listen on a different interface (e.g. 0.0.0.0:26656).
+listen = "{{.P2P}}"
+
+[api]
+# Client API (HTTP/JSON, /v1/...) and Prometheus metrics (/metrics).
+# Empty disables the API.
+listen = "{{.API}}"
+
+[debug]
+# pprof (/debug/pprof/) on its own address; empty disables it. Keep it on
+# loopback: profiles reveal internals and cost CPU.
+listen = "{{.Debug}}"
+
+[log]
+# debug, info, warn or error. Logs go to stderr.
+level = "{{.Level}}"
+
+[storage]
+# Pebble database directory; relative paths are relative to the home
+# directory.
+data_dir = "data"
+
+[mempool]
+# Transactions and bytes held waiting for a block. When full, submissions
+# get HTTP 503 with code "full" until blocks drain it.
+max_txs = 200000
+max_bytes = 268435456 # 256 MiB
+
+[node]
+# Signature verification goroutines (0: the node's default).
+verify_workers = 0
+# Messages waiting for verification; beyond it they are dropped and counted.
+verify_queue = 8192
+# How often the node tells peers its finalized height (drives block sync).
+status_interval = "1s"
+# How long transaction gossip is batched before sending to peers.
+gossip_interval = "5ms"
+`))
+
+// WriteDefault writes a commented floe.toml with the given addresses
+// and log level and defaults for everything else.
+func WriteDefault(path, p2p, api, debug, level string) error {
+	if level == "" {
+		level = "info"
+	}
+	var buf bytes.Buffer
+	if err := configTemplate.Execute(&buf, map[string]string{"P2P": p2p, "API": api, "Debug": debug, "Level": level}); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}

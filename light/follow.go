@@ -1,0 +1,111 @@
+package light
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/floe-bft/floe/epoch"
+)
+
+// requestTimeout bounds each request Follow makes.
+const requestTimeout = 30 * time.Second
+
+// Follow runs a light client from g against one full node's API (peer;
+// "http://" is added when it names no scheme) and prints what it does to
+// out: every epoch it adopts or sees extended, then the newest final block
+// the node can prove, and with a key that key's verified value or absence
+// in the state that block commits to ('floe light'). An answer that fails
+// verification stops it with an error saying REJECTED and wrapping
+// ErrForged, ErrMalformed or ErrIncomplete.
+func Follow(ctx context.Context, out io.Writer, g Genesis, peer string, key []byte) error {
+	client, err := New(g)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(peer, "://") {
+		peer = "http://" + peer
+	}
+	src := NewHTTPSource(peer, &http.Client{Timeout: requestTimeout})
+	gen := client.Latest()
+	fmt.Fprintf(out, "trusted genesis: epoch 0, views %s, %s\n", viewRange(gen), members(gen))
+	_, err = client.FastForward(ctx, src, func(s Step) {
+		e, _ := client.Schedule().Epoch(s.Counter)
+		if s.Adopted != nil {
+			if s.Extensions > 0 {
+				fmt.Fprintf(out, "epoch %d extended %d time(s) (fallback)\n", s.Counter-1, s.Extensions)
+			}
+			fmt.Fprintf(out, "adopted epoch %d: views %s, %s (setup at height %d, commit at height %d)\n",
+				s.Counter, viewRange(e), members(e), s.SetupHeight, s.CommitHeight)
+			return
+		}
+		fmt.Fprintf(out, "epoch %d extended %d time(s) (fallback): views %s\n", s.Counter, s.Extensions, viewRange(e))
+	})
+	if err != nil {
+		return failure(peer, err)
+	}
+	latest := client.Latest()
+	fmt.Fprintf(out, "up to date: epoch %d (views %s), %d bytes fetched\n", latest.Counter, viewRange(latest), src.BytesFetched())
+	seg, err := src.Final(ctx, 0)
+	if err != nil {
+		return failure(peer, err)
+	}
+	b, err := client.VerifyFinal(seg, 0)
+	if err != nil {
+		return failure(peer, err)
+	}
+	fmt.Fprintf(out, "final block: height %d, view %d, id %s, state root %s after height %d\n",
+		b.Header.Height, b.Header.View, b.ID.Hex(), b.Header.Result.Root.Hex(), b.Header.Result.Height)
+	if len(key) == 0 {
+		return nil
+	}
+	p, err := src.State(ctx, key, 0)
+	if err != nil {
+		return failure(peer, err)
+	}
+	r, err := client.VerifyState(p, key, 0)
+	if err != nil {
+		return failure(peer, err)
+	}
+	if r.Found() {
+		fmt.Fprintf(out, "key %q = %q (verified: state after height %d, final block %d)\n", key, r.Value, r.Height, r.Block.Header.Height)
+	} else {
+		fmt.Fprintf(out, "key %q is absent (verified: state after height %d, final block %d)\n", key, r.Height, r.Block.Header.Height)
+	}
+	return nil
+}
+
+// failure says plainly whether the peer lied, left something out or
+// could not be asked.
+func failure(peer string, err error) error {
+	switch {
+	case errors.Is(err, ErrForged):
+		return fmt.Errorf("REJECTED forged answer from %s: %w", peer, err)
+	case errors.Is(err, ErrMalformed):
+		return fmt.Errorf("REJECTED malformed answer from %s: %w", peer, err)
+	case errors.Is(err, ErrIncomplete):
+		return fmt.Errorf("REJECTED incomplete answer from %s: %w", peer, err)
+	}
+	return fmt.Errorf("light client: %w", err)
+}
+
+// viewRange is an epoch's views, open-ended for the last epoch.
+func viewRange(e *epoch.Epoch) string {
+	if e.FinalView == epoch.Forever {
+		return fmt.Sprintf("%d..", e.FirstView)
+	}
+	return fmt.Sprintf("%d..%d", e.FirstView, e.FinalView)
+}
+
+// members is an epoch's committee size and names.
+func members(e *epoch.Epoch) string {
+	names := make([]string, len(e.Identities))
+	for i, m := range e.Identities {
+		names[i] = m.Name
+	}
+	return fmt.Sprintf("%d members [%s]", len(names), strings.Join(names, " "))
+}

@@ -1,0 +1,44 @@
+package localnet
+
+import (
+	"fmt"
+	"io"
+)
+
+// WriteText prints the summary for a reader ('floe testnet' without
+// --json).
+func (s *Summary) WriteText(w io.Writer) {
+	note := ""
+	if s.Interrupted {
+		note = " (interrupted)"
+	}
+	fmt.Fprintf(w, "\ntestnet summary: %d nodes, %.1fs, rate %s, %d-byte transactions%s\n",
+		s.Nodes, s.DurationS, s.Rate, s.TxSize, note)
+	fmt.Fprintf(w, "  submitted     %d tx accepted by mempools", s.SubmittedTx)
+	if s.RejectedTx+s.FailedTx+s.SkippedTx > 0 {
+		fmt.Fprintf(w, " (%d rejected, %d lost to request errors, %d not sent: rate not kept up)",
+			s.RejectedTx, s.FailedTx, s.SkippedTx)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  finalized     %d tx in %d blocks: %.1f tx/s (%d not finalized at the end)\n",
+		s.FinalizedTx, s.FinalizedBlocks, s.FinalizedTxPerS, s.UnfinalizedTx)
+	fmt.Fprintf(w, "  latency       p50 %.1f ms, p99 %.1f ms, mean %.1f ms, max %.1f ms (submit to finalized, %d tx)\n",
+		s.LatencyP50MS, s.LatencyP99MS, s.LatencyMeanMS, s.LatencyMaxMS, s.FinalizedTx)
+	if s.BlockTx > s.FinalizedTx {
+		fmt.Fprintf(w, "  WARNING       blocks held %d transactions, %d more than distinct ones finalized (included twice?)\n",
+			s.BlockTx, s.BlockTx-s.FinalizedTx)
+	}
+	fmt.Fprintf(w, "  stalls        longest run of seconds with nothing finalized: %d s\n", s.LongestStallS)
+	if s.Killed != "" {
+		fmt.Fprintf(w, "  kill          %s killed at %.1f s; %.0f tx/s finalized from then on\n", s.Killed, s.KilledAtS, s.FinalizedPerSAfterKill)
+	}
+	fmt.Fprintf(w, "  chain         height %d, view %d, %.0f view timeouts signed\n", s.FinalHeight, s.View, s.Timeouts)
+	fmt.Fprintf(w, "  max RSS       %.1f MB (largest node)\n", s.MaxRSSMB)
+	fmt.Fprintf(w, "  directory     %s (logs in nodeN/node.log)\n", s.Dir)
+	if s.LastSubmitError != "" {
+		fmt.Fprintf(w, "  last submit error: %s\n", s.LastSubmitError)
+	}
+	if s.Error != "" {
+		fmt.Fprintf(w, "  ERROR: %s\n", s.Error)
+	}
+}
