@@ -23,7 +23,7 @@ import (
 // (certificates, leaders), so it must know which committee and leader seed
 // own each view. It does not ask the nodes: it runs its own copy of the
 // epoch state machine (package epoch) over the finalized chain, in height
-// order, exactly as a node does (node/epochs.go), starting from the
+// order, exactly as a node does (ledger/epochs.go), starting from the
 // genesis. A block is verified against the schedule that results from all
 // blocks below it; its service events are applied after.
 

@@ -373,7 +373,7 @@ func (r *Runner) awaitAckedHeight(ctx context.Context) {
 
 // drainTimeout bounds the wait for submitted transactions after the load
 // stops. It exceeds the node's 30 s before transactions of an orphaned
-// block are proposed again (node/sync.go, staleInFlight).
+// block are proposed again (epoch/queue.go, inFlightViews).
 const drainTimeout = 45 * time.Second
 
 // drain waits, after the load stopped, until every submitted transaction is

@@ -18,8 +18,8 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/node"
 	"github.com/floe-bft/floe/payload"
+	node "github.com/floe-bft/floe/role/consensus"
 	"github.com/floe-bft/floe/role/observer"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/floe-bft/floe/node"
+	node "github.com/floe-bft/floe/role/consensus"
 )
 
 // Test-only fault switches of 'floe start', for the end-to-end runner

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floe-bft/floe/node"
+	node "github.com/floe-bft/floe/role/consensus"
 )
 
 func TestLoadFaults(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
-	"github.com/floe-bft/floe/node"
+	node "github.com/floe-bft/floe/role/consensus"
 )
 
 // TestStartSingleNode runs 'floe start' in-process for a one-member

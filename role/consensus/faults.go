@@ -1,9 +1,9 @@
-package node
+package consensus
 
 import (
 	"time"
 
-	"github.com/floe-bft/floe/consensus"
+	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 )
 
@@ -33,7 +33,7 @@ func (n *Node) now() time.Time { return time.Now().Add(n.cfg.Faults.ClockOffset)
 
 // applyStartupFaults rewrites the loaded consensus state as the configured
 // faults demand, and says so loudly.
-func (n *Node) applyStartupFaults(st consensus.State, root *model.Block, rootQC *model.QC) consensus.State {
+func (n *Node) applyStartupFaults(st core.State, root *model.Block, rootQC *model.QC) core.State {
 	if !n.cfg.Faults.Any() {
 		return st
 	}
@@ -43,7 +43,7 @@ func (n *Node) applyStartupFaults(st consensus.State, root *model.Block, rootQC 
 		n.log.Warn("UNSAFE: forgetting persisted safety data",
 			"highest_acknowledged_view", st.Safety.HighestAcknowledgedView,
 			"highest_proposed_view", st.Safety.HighestProposedView, "locked_view", st.Safety.LockedView)
-		st.Safety = consensus.GenesisState(root, rootQC).Safety
+		st.Safety = core.GenesisState(root, rootQC).Safety
 	}
 	return st
 }

@@ -1,9 +1,9 @@
-package node
+package consensus
 
 import (
 	"sync"
 
-	"github.com/floe-bft/floe/consensus"
+	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -34,26 +34,26 @@ func (n *Node) verifyWorker() {
 func (n *Node) check(j verifyJob) {
 	if j.votes != nil {
 		for _, v := range n.verifyVotes(j.votes) {
-			n.deliver(loopEvent{ev: consensus.VoteEvent{Vote: v}, from: j.from})
+			n.deliver(loopEvent{ev: core.VoteEvent{Vote: v}, from: j.from})
 		}
 		return
 	}
 	m := j.msg
 	var (
-		ev  consensus.Event
+		ev  core.Event
 		err error
 	)
 	switch m.kind {
 	case kindProposal:
-		err, ev = n.verifier().Proposal(m.proposal), consensus.ProposalEvent{Proposal: m.proposal}
+		err, ev = n.verifier().Proposal(m.proposal), core.ProposalEvent{Proposal: m.proposal}
 	case kindTimeout:
-		err, ev = n.verifier().Timeout(m.timeout), consensus.TimeoutEvent{Timeout: m.timeout}
+		err, ev = n.verifier().Timeout(m.timeout), core.TimeoutEvent{Timeout: m.timeout}
 	case kindSyncInfo:
 		err = n.verifier().QC(m.qc)
 		if err == nil && m.tc != nil {
 			err = n.verifier().TC(m.tc)
 		}
-		ev = consensus.CertificateEvent{QC: m.qc, TC: m.tc}
+		ev = core.CertificateEvent{QC: m.qc, TC: m.tc}
 	case kindBlocks:
 		blocks, verr := n.sync.validate(j.from, m.blocks)
 		if verr != nil {
@@ -64,7 +64,7 @@ func (n *Node) check(j verifyJob) {
 			return
 		}
 		n.metrics.syncedBlocks.Add(float64(len(blocks)))
-		ev = consensus.BlocksEvent{Blocks: blocks}
+		ev = core.BlocksEvent{Blocks: blocks}
 		defer n.sync.received(j.from, blocks)
 	default:
 		return

@@ -1,9 +1,9 @@
-package node
+package consensus
 
 import (
 	"time"
 
-	"github.com/floe-bft/floe/consensus"
+	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/replica"
 	"github.com/floe-bft/floe/storage"
@@ -35,7 +35,7 @@ var (
 // Persist commits the output and the epoch state its finalized blocks
 // imply in one synced batch. When the committees changed, the core learns
 // the new schedule once it is durable.
-func (r *nodeReplica) Persist(out *consensus.Output) (consensus.Event, error) {
+func (r *nodeReplica) Persist(out *core.Output) (core.Event, error) {
 	n := r.n
 	c := storage.CommitFromOutput(out)
 	scheduleChanged := false
@@ -61,7 +61,7 @@ func (r *nodeReplica) Persist(out *consensus.Output) (consensus.Event, error) {
 
 // Send hands the messages to the transport (or, for the node's own vote,
 // to its vote batcher).
-func (r *nodeReplica) Send(msgs []consensus.Message) error {
+func (r *nodeReplica) Send(msgs []core.Message) error {
 	for _, m := range msgs {
 		r.n.send(m)
 	}
@@ -75,9 +75,9 @@ func (r *nodeReplica) Ready(b *model.Block) bool {
 }
 
 // Stepped logs proposals and streams accepted ones to live subscribers.
-func (r *nodeReplica) Stepped(ev consensus.Event, out *consensus.Output, err error) {
+func (r *nodeReplica) Stepped(ev core.Event, out *core.Output, err error) {
 	n := r.n
-	if pe, ok := ev.(consensus.ProposalEvent); ok {
+	if pe, ok := ev.(core.ProposalEvent); ok {
 		voted := false
 		for _, m := range out.Messages {
 			voted = voted || m.Vote != nil
@@ -94,7 +94,7 @@ func (r *nodeReplica) Stepped(ev consensus.Event, out *consensus.Output, err err
 // Applied does everything that follows persisting and sending: track new
 // blocks' transactions, hand finalized blocks to the executor, record
 // evidence, fetch missing blocks, publish epochs and the new view.
-func (r *nodeReplica) Applied(ev consensus.Event, out *consensus.Output) {
+func (r *nodeReplica) Applied(ev core.Event, out *core.Output) {
 	n := r.n
 	for _, b := range out.Blocks {
 		n.trackBlock(b)
@@ -145,7 +145,7 @@ func (r *nodeReplica) Parked(b *model.Block, dropped bool) {
 	n.log.Debug("proposal parked until execution catches up", "view", b.View,
 		"result_height", b.Result.Height, "executed", n.led.ExecutedHeight(), "finalized", n.led.FinalizedHeight())
 }
-func (n *Node) send(m consensus.Message) {
+func (n *Node) send(m core.Message) {
 	var frame []byte
 	switch {
 	case m.Proposal != nil:
@@ -182,8 +182,8 @@ func (n *Node) send(m consensus.Message) {
 
 // publishAccepted streams a received proposal once the core accepted it
 // into its tree (it is among the output's new blocks).
-func (n *Node) publishAccepted(ev consensus.Event, blocks []*model.Block) {
-	pe, ok := ev.(consensus.ProposalEvent)
+func (n *Node) publishAccepted(ev core.Event, blocks []*model.Block) {
+	pe, ok := ev.(core.ProposalEvent)
 	if !ok || !n.led.LiveActive() {
 		return
 	}

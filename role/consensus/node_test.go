@@ -1,4 +1,4 @@
-package node_test
+package consensus_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/network"
-	"github.com/floe-bft/floe/node"
+	node "github.com/floe-bft/floe/role/consensus"
 	"github.com/floe-bft/floe/storage"
 )
 

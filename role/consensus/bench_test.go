@@ -1,4 +1,4 @@
-package node_test
+package consensus_test
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package node_test
+package consensus_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/evidence"
-	"github.com/floe-bft/floe/node"
+	node "github.com/floe-bft/floe/role/consensus"
 )
 
 // startFaulty starts node i like testnet.start, with test faults.

@@ -1,17 +1,17 @@
-package node
+package consensus
 
 import (
 	"log/slog"
 	"time"
 
-	"github.com/floe-bft/floe/consensus"
+	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 )
 
 // consensusLoop is the only goroutine that touches the replica engine (and
 // through it the core). It feeds one event at a time; the engine persists
 // each output (synced) and only then sends what it signed (see
-// package replica and node/replica.go).
+// package replica and replica.go).
 func (n *Node) consensusLoop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -29,9 +29,9 @@ func (n *Node) consensusLoop() {
 		case <-n.executedSignal:
 			err = n.engine.Retry(n.now())
 		case <-n.workSignal:
-			err = n.engine.Step(n.now(), consensus.WorkEvent{})
+			err = n.engine.Step(n.now(), core.WorkEvent{})
 		case <-timer.C:
-			err = n.engine.Step(n.now(), consensus.TimerEvent{})
+			err = n.engine.Step(n.now(), core.TimerEvent{})
 		}
 		if !n.ran(err, timer) {
 			return
@@ -87,19 +87,19 @@ func (n *Node) runLedger() {
 	}
 }
 
-func eventName(ev consensus.Event) string {
+func eventName(ev core.Event) string {
 	switch e := ev.(type) {
-	case consensus.ProposalEvent:
+	case core.ProposalEvent:
 		return "proposal v" + viewString(e.Proposal.Block.View)
-	case consensus.VoteEvent:
+	case core.VoteEvent:
 		return "vote v" + viewString(e.Vote.View)
-	case consensus.TimeoutEvent:
+	case core.TimeoutEvent:
 		return "timeout v" + viewString(e.Timeout.View)
-	case consensus.CertificateEvent:
+	case core.CertificateEvent:
 		return "sync info"
-	case consensus.BlocksEvent:
+	case core.BlocksEvent:
 		return "synced blocks"
-	case consensus.TimerEvent:
+	case core.TimerEvent:
 		return "timer"
 	}
 	return "event"

@@ -1,11 +1,11 @@
-package node
+package consensus
 
 import (
 	"cmp"
 	"fmt"
 	"slices"
 
-	"github.com/floe-bft/floe/consensus"
+	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/ledger"
 
 	"github.com/floe-bft/floe/consensus/model"
@@ -163,7 +163,7 @@ func (n *Node) finalizeTxs(b *model.Block) {
 
 // loadChainTxs rebuilds the chain index at start-up: the finalized window
 // from the store, then the unfinalized blocks the core restarts with.
-func (n *Node) loadChainTxs(st consensus.State) error {
+func (n *Node) loadChainTxs(st core.State) error {
 	top := st.Root.Height
 	n.chain.finalHeight = 0
 	from := uint64(1)

@@ -1,20 +1,25 @@
-// Package node runs a floe replica: it wraps the pure consensus core with
-// real time, a Pebble store, an authenticated transport, a signature
-// verification pool, block sync, a mempool and the application.
+// Package consensus is the consensus role (floe start, role =
+// "consensus"): a committee member of the main chain. It is an assembly:
+// the replica engine (package replica) driving the pure core for one chain,
+// a ledger (package ledger: store, epochs, execution, reads), an
+// authenticated transport, a signature verification pool, block sync, and
+// transaction intake (mempool, gossip, the chain's no-repeat index). Until
+// the pipeline moves execution to its own role, consensus nodes execute
+// the blocks they finalize.
 //
 // Goroutines (each documented where it is started):
-//   - consensus loop: the only owner of the core; steps it, persists each
-//     output (synced) and only then sends its messages;
+//   - consensus loop: the only owner of the engine and core; steps it,
+//     persists each output (synced) and only then sends its messages;
 //   - receive loop: decodes frames and routes them; never blocks on work;
 //   - verification workers: check signatures before anything reaches the
 //     core (votes optimistically, as one aggregate per block);
 //   - sync server: answers block requests from the store;
-//   - executor: executes finalized blocks in height order;
+//   - the ledger's executor: executes finalized blocks in height order;
 //   - gossip and status tickers.
 //
 // Every queue between them is bounded; when one is full the message is
 // dropped and counted, and consensus never waits.
-package node
+package consensus
 
 import (
 	"context"
@@ -24,7 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/floe-bft/floe/consensus"
+	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
@@ -39,7 +44,7 @@ import (
 
 // loopEvent is one input for the consensus loop.
 type loopEvent struct {
-	ev   consensus.Event
+	ev   core.Event
 	from model.NodeID
 }
 
@@ -105,7 +110,7 @@ func New(cfg Config) (n *Node, err error) {
 	self, sch := n.self, n.led.Directory().Schedule()
 
 	params := cfg.Genesis.Params
-	core, err := consensus.New(consensus.Config{
+	core, err := core.New(core.Config{
 		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: sch,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
 		MinBlockInterval:  time.Duration(params.BlockIntervalMS) * time.Millisecond,
@@ -281,7 +286,7 @@ var errStopped = errors.New("node stopped")
 // open builds what participants and followers share: the ledger (store,
 // epochs, application state, execution) and an (idle for followers)
 // mempool. It returns the consensus state found in the store.
-func open(cfg Config, self model.NodeID) (*Node, consensus.State, error) {
+func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 	n := &Node{
 		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(),
 		governance:     &epoch.Queue{},
