@@ -153,9 +153,10 @@ func Open(cfg Config) (l *Ledger, st consensus.State, err error) {
 			return nil, st, fmt.Errorf("open store: %w", err)
 		}
 	}
+	store := l.store // l is nil on the error returns below
 	defer func() {
 		if err != nil {
-			l.store.Close()
+			store.Close()
 		}
 	}()
 	st, found, err := l.store.LoadState()

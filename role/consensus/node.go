@@ -102,15 +102,16 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	led := n.led // n is nil on the error returns below
 	defer func() {
 		if err != nil {
-			n.led.Store().Close()
+			led.Close()
 		}
 	}()
 	self, sch := n.self, n.led.Directory().Schedule()
 
 	params := cfg.Genesis.Params
-	core, err := core.New(core.Config{
+	c, err := core.New(core.Config{
 		Self: self, Key: cfg.Keys.Staking, Scheme: n.scheme, Schedule: sch,
 		Timeouts: params.Timeouts(), Payloads: &payloads{n: n, maxBytes: params.MaxBlockBytes, maxTxs: params.MaxBlockTxs},
 		MinBlockInterval:  time.Duration(params.BlockIntervalMS) * time.Millisecond,
@@ -120,12 +121,12 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore consensus: %w", err)
 	}
-	glue := &nodeReplica{n: n, view: core.CurrentView()}
-	n.engine, err = replica.New(replica.Config{Core: core, Store: glue, Transport: glue, Ready: glue, Observer: glue})
+	glue := &nodeReplica{n: n, view: c.CurrentView()}
+	n.engine, err = replica.New(replica.Config{Core: c, Store: glue, Transport: glue, Ready: glue, Observer: glue})
 	if err != nil {
 		return nil, err
 	}
-	n.view.Store(uint64(core.CurrentView()))
+	n.view.Store(uint64(c.CurrentView()))
 
 	var peers []network.Peer
 	listen := cfg.P2PListen

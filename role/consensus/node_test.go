@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -503,4 +504,28 @@ func TestIdleNetworkPacesItselfAndWakesForWork(t *testing.T) {
 	if n := idleBlocks(); n > 12 {
 		t.Fatalf("after the transaction the network kept going: %d blocks in 2 s", n)
 	}
+}
+
+// A node that cannot start (its key is in no known committee and no
+// listen address is given) returns an error and leaves its store closed
+// and reusable: no panic, no half-built node.
+func TestNewRefusesANodeItCannotStart(t *testing.T) {
+	tn := newTestnet(t, 4)
+	seed := make([]byte, 32)
+	seed[0] = 0xee
+	stranger, err := genesis.KeysFromSeed(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.Config{Genesis: tn.gen, Keys: stranger, DataDir: t.TempDir()}
+	if _, err := node.New(cfg); err == nil || !strings.Contains(err.Error(), "no known committee") {
+		t.Fatalf("a stranger without a listen address: %v", err)
+	}
+	// The data directory was closed: it opens again.
+	cfg.P2PListen = freePort(t)
+	nd, err := node.New(cfg)
+	if err != nil {
+		t.Fatalf("after the refused start: %v", err)
+	}
+	nd.Stop()
 }
