@@ -15,6 +15,7 @@ import (
 // transaction. Without leader reputation the dead leaders' views stall the
 // network, and the same bounds fail.
 func TestKillUnderLoad(t *testing.T) {
+	t.Parallel()
 	for _, k := range []struct{ nodes, killed int }{{4, 1}, {7, 2}} {
 		parked := uint64(0)
 		for seed := uint64(1); seed <= 8; seed++ {
@@ -45,6 +46,7 @@ func TestKillUnderLoad(t *testing.T) {
 // TestRepeatedTransactionsAreCaught: a payload rule that lets a block carry
 // a transaction its chain already carries is caught by the invariant.
 func TestRepeatedTransactionsAreCaught(t *testing.T) {
+	t.Parallel()
 	for seed := uint64(1); seed <= 20; seed++ {
 		c := KillUnderLoad(4, 1, 1).Config(seed)
 		c.RepeatTxs = true
@@ -62,6 +64,7 @@ func TestRepeatedTransactionsAreCaught(t *testing.T) {
 // replica silent from GST, no transaction is finalized twice and every
 // one offered after GST is finalized.
 func TestLoadUnderFaults(t *testing.T) {
+	t.Parallel()
 	s := LoadUnderFaults(1)
 	for seed := uint64(1); seed <= 6; seed++ {
 		if r := Run(s.Config(seed)); !r.OK() {
