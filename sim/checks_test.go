@@ -15,7 +15,8 @@ import (
 // are tried across the suite's soaks in turn (seed 1 of every soak, then
 // seed 2, ...), so the first soak able to catch a switch does.
 func TestEveryFaultSwitchIsCaught(t *testing.T) {
-	t.Parallel()
+	// Not parallel: CI greps this test's -v log (.ci/run), which stays
+	// in order only when it runs alone; it takes well under a second.
 	soaks := sim.CISoaks(1)
 	for _, fs := range sim.FaultSwitches {
 		t.Run(fs.Name, func(t *testing.T) {
@@ -49,7 +50,8 @@ func TestEveryFaultSwitchIsCaught(t *testing.T) {
 // place of the twin the two that need forged messages (a non-leader's
 // proposal, an under-weight certificate).
 func TestTwinsSearchFindsSwitches(t *testing.T) {
-	t.Parallel()
+	// Not parallel: CI greps this test's -v log (.ci/run), which stays
+	// in order only when it runs alone; it takes well under a second.
 	for _, fs := range sim.FaultSwitches {
 		search := sim.TwinsSearch(4, 1, 0, 8, 4000)
 		if fs.Name == "accept-non-leader-proposal" || fs.Name == "accept-underweight-certificate" {

@@ -9,10 +9,11 @@ import (
 	"github.com/floe-bft/floe/sim"
 )
 
-// Every test in this package calls t.Parallel: sim.Run is a deterministic,
-// single-threaded function of its Config that shares no state with other
-// runs (the race detector checks that claim), so the tests can use every
-// core; on CI's two cores that halves the package's time under -race.
+// The tests in this package call t.Parallel (all but the two whose -v log
+// CI greps): sim.Run is a deterministic, single-threaded function of its
+// Config that shares no state with other runs (the race detector checks
+// that claim), so the tests can use every core; on CI's two cores that
+// nearly halves the package's time under -race.
 
 // faulty is the fault mix the acceptance run uses: twins, loss,
 // changing partitions, crashes, staggered starts.
