@@ -17,10 +17,14 @@ func TestLockIsExclusive(t *testing.T) {
 		t.Fatal(err)
 	}
 	var msg strings.Builder
-	if _, err := AcquireLock("second", 3*time.Second, &msg); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "first") {
+	start := time.Now()
+	if _, err := AcquireLock("second", 300*time.Millisecond, &msg); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "first") {
 		t.Fatalf("a second lock: %v", err)
 	}
-	if !strings.Contains(msg.String(), "waiting up to 3s") {
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("gave up after %v, before the 300ms it was given", waited)
+	}
+	if !strings.Contains(msg.String(), "waiting up to 300ms") {
 		t.Errorf("no word of the wait: %q", msg.String())
 	}
 	l.Release()

@@ -49,7 +49,9 @@ func AcquireLock(what string, wait time.Duration, progress io.Writer) (*Lock, er
 		if !told {
 			fmt.Fprintf(progress, "waiting up to %v for another floe e2e run to finish (%s)\n", wait, strings.TrimSpace(string(holder)))
 		}
-		time.Sleep(2 * time.Second)
+		// Poll every 2 s, but never past the deadline: a short wait (the
+		// test's) gives up when it said it would, not up to 2 s later.
+		time.Sleep(min(2*time.Second, time.Until(deadline)))
 	}
 	wd, _ := os.Getwd()
 	if err := f.Truncate(0); err == nil {

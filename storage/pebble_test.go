@@ -153,6 +153,9 @@ func TestPebbleCorruptRecords(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			// Each case has a store of its own and mostly waits on fsync;
+			// running them side by side overlaps those waits.
+			t.Parallel()
 			dir := t.TempDir()
 			p := mustOpen(t, dir)
 			if err := p.Init(g); err != nil {
