@@ -134,27 +134,8 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 		for _, f := range failed {
 			everyone = everyone && f
 		}
-		if everyone {
-			// Only the members with the fewest older-gap failures in the
-			// window stay in (none of this gap's marked ones).
-			count := make([]int, len(marked))
-			for _, f := range fails {
-				if f.view < u && f.view+model.View(p.Window) >= u {
-					count[f.member]++
-				}
-			}
-			least := -1
-			for i, c := range count {
-				if !marked[i] && (least == -1 || c < least) {
-					least = c
-				}
-			}
+		if everyone { // the older-gap marks go first
 			failed = append([]bool(nil), marked...)
-			for i, c := range count {
-				if c > least {
-					failed[i] = true
-				}
-			}
 		}
 		return drawWeighted(com, u, activeAt(u), failed, p.ActiveFactor)
 	}

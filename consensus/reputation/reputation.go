@@ -26,9 +26,8 @@
 //     would have aggregated that view's votes (the view after it, for a
 //     block extending the gap's parent); both are computed by this same
 //     rule without the older-gap marks, so the definition does not recurse
-//     down the whole chain. If the marks leave nobody, only the members
-//     with the fewest older-gap marks (and none in this gap) stay in; if
-//     that leaves nobody, all marks are ignored.
+//     down the whole chain. If the marks leave nobody, the older-gap marks
+//     are ignored, then all.
 //
 // Everything comes from P's certified ancestry, so every replica, follower
 // and monitor that holds it computes the same leader; replicas that extend
@@ -377,38 +376,12 @@ func (h *history) draw(u model.View, marked []bool) model.NodeID {
 		left = left || !failed[i]
 	}
 	if !left {
-		// Everyone failed somewhere. A member that withholds the votes it
-		// aggregates makes the honest leader before it fail too, so it
-		// can mark every honest member in a window; but it collects more
-		// marks than any of them (its own views and its withheld ones), so
-		// those who failed least stay in. The failures of this gap are the
+		// Everyone failed somewhere: the failures of this gap are the
 		// surer ones (a view of an older gap may have failed because the
-		// next leader was down, not its own): they stay out regardless.
-		counts := make([]int, n)
-		fewest := -1
-		for i := range counts {
-			counts[i] = h.failedCount(i, u)
-			if !marked[i] && (fewest < 0 || counts[i] < fewest) {
-				fewest = counts[i]
-			}
-		}
-		for i := range failed {
-			failed[i] = marked[i] || counts[i] > fewest
-		}
+		// next leader was down, not its own).
+		failed = marked
 	}
 	return h.drawWithout(u, failed)
-}
-
-// failedCount is how many failed views of older gaps in [u−Window, u)
-// member i led.
-func (h *history) failedCount(i int, u model.View) int {
-	c := 0
-	for _, f := range h.failedAt[i] {
-		if f < u && f+model.View(h.p.Window) >= u {
-			c++
-		}
-	}
-	return c
 }
 
 // drawWithout draws with the failed members left out (all of them failed:
