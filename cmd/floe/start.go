@@ -70,7 +70,7 @@ node stops because of a fatal error.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			tuneGC(os.LookupEnv)
-			faults, err := loadFaults(forgetSafetyData, os.LookupEnv)
+			faults, err := node.FaultsFromEnv(forgetSafetyData, os.LookupEnv)
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,7 @@ node stops because of a fatal error.`,
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node home directory (see 'floe init')")
 	cmd.Flags().BoolVar(&forgetSafetyData, "unsafe-forget-safety-data", false,
-		"TESTS ONLY: reset the persisted safety data at startup, so the node may sign conflicting messages (also "+envForgetSafetyData+"=1)")
+		"TESTS ONLY: reset the persisted safety data at startup, so the node may sign conflicting messages (also "+node.EnvForgetSafetyData+"=1)")
 	return cmd
 }
 
