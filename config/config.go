@@ -1,8 +1,9 @@
 // Package config is a node's home directory and its floe.toml: the layout
 // 'floe init' writes and 'floe start' and 'floe follow' read (Init,
 // CheckNoClobber), the settings with their defaults and environment
-// overrides (Node, Load), and the commented file that documents them
-// (WriteDefault).
+// overrides (Node, Load), what a role derives from them (Logger,
+// P2PListen, FollowerUpstreams), the process's GC defaults (TuneGC), and
+// the commented file that documents them (WriteDefault).
 package config
 
 import (

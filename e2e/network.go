@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -306,4 +307,22 @@ func signed(d time.Duration) string {
 		return "+" + d.String()
 	}
 	return d.String()
+}
+
+// WriteSummary prints what `floe e2e gen` generated: a line a container
+// (name, private address, published API, and whom a follower follows), then
+// the totals and where the governance key is.
+func (n *Network) WriteSummary(w io.Writer) error {
+	for _, nd := range n.Nodes {
+		extra := ""
+		if nd.Follower {
+			extra = "  follows " + nd.Upstream
+		}
+		if _, err := fmt.Fprintf(w, "%s  %s  api %s%s\n", nd.Container, nd.IP, nd.APIURL, extra); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "generated %d validators and %d followers in %s (governance key: %s)\n",
+		n.Spec.Validators, n.Spec.Followers, n.Dir, filepath.Join(n.Dir, governanceKeyFile))
+	return err
 }

@@ -2,6 +2,7 @@ package light
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,24 @@ import (
 
 // requestTimeout bounds each request Follow makes.
 const requestTimeout = 30 * time.Second
+
+// ParseKey reads the key `floe light` verifies: key as UTF-8 text, or
+// keyHex as hex; at most one of them may be given, and neither gives an
+// empty key, which Follow takes as none. An empty decoded hex key is
+// refused, since it would silently verify nothing.
+func ParseKey(key, keyHex string) ([]byte, error) {
+	if key != "" && keyHex != "" {
+		return nil, errors.New("give --key or --key-hex, not both")
+	}
+	if keyHex == "" {
+		return []byte(key), nil
+	}
+	k, err := hex.DecodeString(keyHex)
+	if err != nil || len(k) == 0 {
+		return nil, errors.New("--key-hex must be non-empty hex")
+	}
+	return k, nil
+}
 
 // Follow runs a light client from g against one full node's API (peer;
 // "http://" is added when it names no scheme) and prints what it does to

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -510,4 +511,30 @@ func rateAfter(perSecond []int64, from, to int) float64 {
 		return 0
 	}
 	return round2(float64(after) / float64(to-from))
+}
+
+// ParseRate reads `floe testnet --rate`: a positive number of transactions
+// per second, or "max" (returned as 0, Options.Rate's "as fast as the nodes
+// accept").
+func ParseRate(s string) (int, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	r, err := strconv.Atoi(s)
+	if err != nil || r <= 0 {
+		return 0, fmt.Errorf("--rate must be a positive number of transactions per second or 'max', not %q", s)
+	}
+	return r, nil
+}
+
+// ParseKill reads `floe testnet --kill`: "nodeN@DURATION", e.g. node3@10s.
+// Whether node N may be killed is Options.Validate's to say.
+func ParseKill(s string) (*Kill, error) {
+	name, at, ok := strings.Cut(s, "@")
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "node"))
+	d, derr := time.ParseDuration(at)
+	if !ok || !strings.HasPrefix(name, "node") || err != nil || derr != nil {
+		return nil, fmt.Errorf("--kill wants nodeN@DURATION (e.g. node3@10s), not %q", s)
+	}
+	return &Kill{Node: n, At: d}, nil
 }

@@ -102,16 +102,7 @@ directory is refused.`,
 			if err != nil {
 				return err
 			}
-			for _, nd := range net.Nodes {
-				extra := ""
-				if nd.Follower {
-					extra = "  follows " + nd.Upstream
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s  %s  api %s%s\n", nd.Container, nd.IP, nd.APIURL, extra)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "generated %d validators and %d followers in %s (governance key: %s)\n",
-				validators, followers, net.Dir, filepath.Join(net.Dir, "governance.key"))
-			return nil
+			return net.WriteSummary(cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "deploy/net", "output directory")

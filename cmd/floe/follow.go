@@ -48,7 +48,7 @@ FLOE_LOG_LEVEL, FLOE_DATA_DIR). A follower refuses transactions.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			tuneGC(os.LookupEnv)
+			config.TuneGC(os.LookupEnv)
 			return runFollower(ctx, home, genesisPath, upstreams, cmd.ErrOrStderr())
 		},
 	}
@@ -63,9 +63,7 @@ func runFollower(ctx context.Context, home, genesisPath string, upstreams []stri
 	if err != nil {
 		return err
 	}
-	level, _ := config.ParseLevel(cfg.Log.Level) // validated by loadConfig
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
-	return runObserver(ctx, cfg, home, genesisPath, upstreams, log)
+	return runObserver(ctx, cfg, home, genesisPath, upstreams, cfg.Logger(logOut))
 }
 
 // runObserver runs the observer role: upstreams (or the configured ones)
@@ -78,14 +76,8 @@ func runObserver(ctx context.Context, cfg *config.Node, home, genesisPath string
 	if err != nil {
 		return err
 	}
-	if len(upstreams) == 0 {
-		upstreams = cfg.Follower.Upstreams
-	}
-	if len(upstreams) == 0 {
-		return fmt.Errorf("no upstream: pass --upstream URL or list [follower] upstreams in floe.toml")
-	}
-	if cfg.Follower.Workers < 0 || cfg.Follower.MaxUncertified < 0 {
-		return fmt.Errorf("follower.workers and follower.max_uncertified must not be negative")
+	if upstreams, err = cfg.FollowerUpstreams(upstreams); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err

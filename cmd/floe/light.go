@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -33,15 +32,9 @@ Any forged or incomplete answer stops it with a non-zero exit status.`,
 			if genesisPath == "" || peer == "" {
 				return fmt.Errorf("--genesis and --peer are required")
 			}
-			if key != "" && keyHex != "" {
-				return fmt.Errorf("give --key or --key-hex, not both")
-			}
-			k := []byte(key)
-			if keyHex != "" {
-				var err error
-				if k, err = hex.DecodeString(keyHex); err != nil || len(k) == 0 {
-					return fmt.Errorf("--key-hex must be non-empty hex")
-				}
+			k, err := light.ParseKey(key, keyHex)
+			if err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

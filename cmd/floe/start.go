@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,8 +67,8 @@ node stops because of a fatal error.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			tuneGC(os.LookupEnv)
-			faults, err := loadFaults(forgetSafetyData, os.LookupEnv)
+			config.TuneGC(os.LookupEnv)
+			faults, err := node.FaultsFromEnv(forgetSafetyData, os.LookupEnv)
 			if err != nil {
 				return err
 			}
@@ -79,7 +77,7 @@ node stops because of a fatal error.`,
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node home directory (see 'floe init')")
 	cmd.Flags().BoolVar(&forgetSafetyData, "unsafe-forget-safety-data", false,
-		"TESTS ONLY: reset the persisted safety data at startup, so the node may sign conflicting messages (also "+envForgetSafetyData+"=1)")
+		"TESTS ONLY: reset the persisted safety data at startup, so the node may sign conflicting messages (also "+node.EnvForgetSafetyData+"=1)")
 	return cmd
 }
 
@@ -90,8 +88,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 	if err != nil {
 		return err
 	}
-	level, _ := config.ParseLevel(cfg.Log.Level) // validated by loadConfig
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	log := cfg.Logger(logOut)
 	if cfg.Role == config.RoleObserver {
 		if faults.Any() {
 			return fmt.Errorf("test faults apply to consensus nodes, not to role %q", cfg.Role)
@@ -108,23 +105,12 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 		return err
 	}
 
-	p2pListen := cfg.P2P.Listen
-	if p2pListen == "" {
-		// A validator that joins in a later epoch is not in genesis: it
-		// listens on the address it registered (its validator.json).
-		if b, err := os.ReadFile(filepath.Join(home, config.Dir, config.ValidatorFile)); err == nil {
-			var v genesis.Validator
-			if json.Unmarshal(b, &v) == nil {
-				p2pListen = v.Address
-			}
-		}
-	}
 	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
 		return node.New(node.Config{
 			Genesis:         g,
 			Keys:            keys,
 			DataDir:         cfg.Storage.DataDir,
-			P2PListen:       p2pListen,
+			P2PListen:       cfg.P2PListen(home),
 			MempoolMaxTxs:   cfg.Mempool.MaxTxs,
 			MempoolMaxBytes: cfg.Mempool.MaxBytes,
 			VerifyWorkers:   cfg.Node.VerifyWorkers,
@@ -136,25 +122,4 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 			Faults:          faults,
 		})
 	})
-}
-
-// Garbage collector defaults, unless GOGC / GOMEMLIMIT say otherwise. A
-// loaded node allocates mostly short-lived buffers (frames, payloads,
-// batches): collecting at 200% heap growth instead of 100% saved ~2% CPU
-// at full load. The soft memory limit makes the collector work harder only
-// as the heap approaches it, which keeps a loaded node within a small
-// machine's budget (Pebble's block cache and memtables live outside the Go
-// heap and come on top).
-const (
-	defaultGCPercent   = 200
-	defaultMemoryLimit = 320 << 20
-)
-
-func tuneGC(lookup func(string) (string, bool)) {
-	if _, set := lookup("GOGC"); !set {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-	if _, set := lookup("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -112,21 +110,14 @@ func (f *testnetFlags) options() (localnet.Options, error) {
 	params.BlockIntervalMS, params.IdleBlockIntervalMS = f.blockMS, f.idleMS
 	o := localnet.Options{Dir: f.dir, Nodes: f.nodes, Followers: f.followers, LogLevel: f.logLevel, Params: &params,
 		EpochViews: f.epochViews, Duration: f.duration, TxSize: f.txSize, MaxPending: f.maxPending}
-	if f.rate != "max" {
-		r, err := strconv.Atoi(f.rate)
-		if err != nil || r <= 0 {
-			return o, fmt.Errorf("--rate must be a positive number of transactions per second or 'max', not %q", f.rate)
-		}
-		o.Rate = r
+	var err error
+	if o.Rate, err = localnet.ParseRate(f.rate); err != nil {
+		return o, err
 	}
 	if f.kill != "" {
-		name, at, ok := strings.Cut(f.kill, "@")
-		n, err := strconv.Atoi(strings.TrimPrefix(name, "node"))
-		d, derr := time.ParseDuration(at)
-		if !ok || !strings.HasPrefix(name, "node") || err != nil || derr != nil {
-			return o, fmt.Errorf("--kill wants nodeN@DURATION (e.g. node3@10s), not %q", f.kill)
+		if o.Kill, err = localnet.ParseKill(f.kill); err != nil {
+			return o, err
 		}
-		o.Kill = &localnet.Kill{Node: n, At: d}
 	}
 	if _, err := config.ParseLevel(f.logLevel); err != nil {
 		return o, fmt.Errorf("--log-level: %w", err)

@@ -1,6 +1,8 @@
 package consensus
 
 import (
+	"fmt"
+	"strconv"
 	"time"
 
 	core "github.com/floe-bft/floe/consensus"
@@ -27,6 +29,49 @@ type Faults struct {
 
 // Any reports whether some fault is switched on.
 func (f Faults) Any() bool { return f.ForgetSafetyData || f.ClockOffset != 0 }
+
+// The environment variables that switch faults on, for the end-to-end
+// runner's containers (docs/e2e.md). None is in floe.toml, so a production
+// configuration cannot carry one by accident.
+const (
+	// EnvForgetSafetyData is the environment form of `floe start
+	// --unsafe-forget-safety-data` (Faults.ForgetSafetyData).
+	EnvForgetSafetyData = "FLOE_UNSAFE_FORGET_SAFETY_DATA"
+	// EnvClockOffset shifts the consensus clock ("30s", "-2m";
+	// Faults.ClockOffset).
+	EnvClockOffset = "FLOE_CLOCK_OFFSET"
+)
+
+// MaxClockOffset bounds EnvClockOffset: a typo such as "30h" for "30s"
+// should fail loudly rather than produce a chain timestamped next year.
+const MaxClockOffset = 24 * time.Hour
+
+// FaultsFromEnv combines the --unsafe-forget-safety-data flag (forget) with
+// the fault variables of the environment lookupEnv reads: either source
+// switches ForgetSafetyData on. An unparsable or out-of-range value is an
+// error naming the variable, never silently ignored, because a fault the
+// test asked for and did not get would make the test prove nothing.
+func FaultsFromEnv(forget bool, lookupEnv func(string) (string, bool)) (Faults, error) {
+	f := Faults{ForgetSafetyData: forget}
+	if v, ok := lookupEnv(EnvForgetSafetyData); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, fmt.Errorf("%s=%q: want true or false", EnvForgetSafetyData, v)
+		}
+		f.ForgetSafetyData = f.ForgetSafetyData || b
+	}
+	if v, ok := lookupEnv(EnvClockOffset); ok && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return f, fmt.Errorf("%s=%q: want a duration such as 30s or -2m", EnvClockOffset, v)
+		}
+		if d > MaxClockOffset || d < -MaxClockOffset {
+			return f, fmt.Errorf("%s=%q: at most %v either way", EnvClockOffset, v, MaxClockOffset)
+		}
+		f.ClockOffset = d
+	}
+	return f, nil
+}
 
 // now is the consensus core's clock: wall time plus the injected offset.
 func (n *Node) now() time.Time { return time.Now().Add(n.cfg.Faults.ClockOffset) }
