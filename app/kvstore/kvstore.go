@@ -12,8 +12,10 @@ package kvstore
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/floe-bft/floe/app"
@@ -187,4 +189,22 @@ func (s *Store) Prove(key []byte) ([]byte, []byte, error) {
 	defer s.mu.RUnlock()
 	v := bytes.Clone(s.values[merkle.KeyHash(key)])
 	return v, s.tree.Prove(merkle.KeyHash(key)).Encode(), nil
+}
+
+// ParseAssignment encodes "KEY=VALUE" as a set transaction with a random
+// nonce, so that the same assignment sent twice is two transactions (what
+// 'floe tx send' submits).
+func ParseAssignment(arg string) ([]byte, error) {
+	key, value, ok := strings.Cut(arg, "=")
+	if !ok || key == "" || value == "" {
+		return nil, fmt.Errorf("argument must be KEY=VALUE with a non-empty key and value")
+	}
+	if len(key) > MaxKeySize || len(value) > MaxValueSize {
+		return nil, fmt.Errorf("key at most %d bytes, value at most %d bytes", MaxKeySize, MaxValueSize)
+	}
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return EncodeSet([]byte(key), []byte(value), nonce), nil
 }

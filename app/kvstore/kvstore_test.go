@@ -291,3 +291,31 @@ func BenchmarkExecute250B(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perBlock), "ns/tx")
 }
+
+// ParseAssignment makes a valid set transaction of KEY=VALUE (a fresh one
+// each time) and refuses malformed or oversized assignments.
+func TestParseAssignment(t *testing.T) {
+	a, err := ParseAssignment("greeting=hello=world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseAssignment("greeting=hello=world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) == string(b) {
+		t.Fatal("two sends of one assignment made the same transaction")
+	}
+	s, err := New(func(func(key, value []byte) error) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckTx(a); err != nil {
+		t.Fatalf("parsed assignment is not a valid transaction: %v", err)
+	}
+	for _, bad := range []string{"", "novalue", "=v", "k=", strings.Repeat("k", MaxKeySize+1) + "=v", "k=" + strings.Repeat("v", MaxValueSize+1)} {
+		if _, err := ParseAssignment(bad); err == nil {
+			t.Errorf("%.20q: accepted", bad)
+		}
+	}
+}

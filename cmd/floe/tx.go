@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,18 +42,10 @@ Exit status: 0 when finalized and executed successfully; 1 when rejected,
 failed or not finalized in time.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, value, ok := strings.Cut(args[0], "=")
-			if !ok || key == "" || value == "" {
-				return fmt.Errorf("argument must be KEY=VALUE with a non-empty key and value")
-			}
-			if len(key) > kvstore.MaxKeySize || len(value) > kvstore.MaxValueSize {
-				return fmt.Errorf("key at most %d bytes, value at most %d bytes", kvstore.MaxKeySize, kvstore.MaxValueSize)
-			}
-			nonce := make([]byte, 16)
-			if _, err := rand.Read(nonce); err != nil {
+			tx, err := kvstore.ParseAssignment(args[0])
+			if err != nil {
 				return err
 			}
-			tx := kvstore.EncodeSet([]byte(key), []byte(value), nonce)
 			c := client.New(nodeURL)
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
