@@ -2,6 +2,7 @@ package replica_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -193,25 +194,11 @@ func (m *member) Applied(_ consensus.Event, out *consensus.Output) {
 }
 func (m *member) Parked(*model.Block, bool) {}
 
-// deliver verifies msg as the receiver's node would and steps it.
+// deliver verifies msg as the receiver's node would (replica.Check) and
+// steps it.
 func (b *bus) deliver(to *member, msg consensus.Message) error {
-	var (
-		ev  consensus.Event
-		err error
-	)
-	switch {
-	case msg.Proposal != nil:
-		err, ev = to.verifier.Proposal(msg.Proposal), consensus.ProposalEvent{Proposal: msg.Proposal}
-	case msg.Vote != nil:
-		err, ev = to.verifier.Vote(msg.Vote), consensus.VoteEvent{Vote: msg.Vote}
-	case msg.Timeout != nil:
-		err, ev = to.verifier.Timeout(msg.Timeout), consensus.TimeoutEvent{Timeout: msg.Timeout}
-	case msg.QC != nil:
-		err, ev = to.verifier.QC(msg.QC), consensus.CertificateEvent{QC: msg.QC, TC: msg.TC}
-		if err == nil && msg.TC != nil {
-			err = to.verifier.TC(msg.TC)
-		}
-	default:
+	ev, err := replica.Check(to.verifier, msg)
+	if errors.Is(err, replica.ErrEmptyMessage) {
 		return nil
 	}
 	if err != nil {

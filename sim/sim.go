@@ -752,28 +752,17 @@ func (s *sim) deliver(in *instance, w *wire) {
 				return
 			}
 		}
-		v := s.verifierFor(in, w)
-		var (
-			ev   consensus.Event
-			err  error
-			what string
-		)
+		ev, err := replica.Check(s.verifierFor(in, w), m)
+		var what string
 		switch {
 		case m.Proposal != nil:
-			err = v.Proposal(m.Proposal)
-			ev, what = consensus.ProposalEvent{Proposal: m.Proposal}, fmt.Sprintf("proposal v%d %v from n%d", m.Proposal.Block.View, m.Proposal.Block.ID(), w.from)
+			what = fmt.Sprintf("proposal v%d %v from n%d", m.Proposal.Block.View, m.Proposal.Block.ID(), w.from)
 		case m.Vote != nil:
-			err = v.Vote(m.Vote)
-			ev, what = consensus.VoteEvent{Vote: m.Vote}, fmt.Sprintf("vote v%d %v from n%d", m.Vote.View, m.Vote.BlockID, w.from)
+			what = fmt.Sprintf("vote v%d %v from n%d", m.Vote.View, m.Vote.BlockID, w.from)
 		case m.Timeout != nil:
-			err = v.Timeout(m.Timeout)
-			ev, what = consensus.TimeoutEvent{Timeout: m.Timeout}, fmt.Sprintf("timeout v%d (qc %d) from n%d", m.Timeout.View, m.Timeout.NewestQC.View, w.from)
+			what = fmt.Sprintf("timeout v%d (qc %d) from n%d", m.Timeout.View, m.Timeout.NewestQC.View, w.from)
 		case m.QC != nil:
-			err = v.QC(m.QC)
-			if err == nil && m.TC != nil {
-				err = v.TC(m.TC)
-			}
-			ev, what = consensus.CertificateEvent{QC: m.QC, TC: m.TC}, fmt.Sprintf("sync info qc %d from n%d", m.QC.View, w.from)
+			what = fmt.Sprintf("sync info qc %d from n%d", m.QC.View, w.from)
 		default:
 			s.violation(in, "empty message from n%d", w.from)
 			return

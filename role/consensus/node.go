@@ -70,7 +70,7 @@ type Node struct {
 	events chan loopEvent  // verified events for the consensus loop
 	verify chan verifyJob  // messages waiting for signature checks
 	serve  chan syncJob    // block requests waiting for the sync server
-	votes  *voteBatcher
+	votes  *replica.VoteBatcher
 
 	// Shared read-mostly state published by the loop.
 	view           atomic.Uint64
@@ -229,7 +229,7 @@ func (n *Node) route(from model.NodeID, m *message) {
 	case kindProposal, kindTimeout, kindSyncInfo, kindBlocks:
 		n.enqueueVerify(verifyJob{from: from, msg: m})
 	case kindVote:
-		if batch := n.votes.add(m.vote, model.View(n.view.Load())); batch != nil {
+		if batch := n.votes.Add(m.vote, model.View(n.view.Load())); batch != nil {
 			n.enqueueVerify(verifyJob{from: from, votes: batch})
 		}
 	case kindBlockRequest, kindRangeRequest:
@@ -301,7 +301,7 @@ func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 		seen:           newSeenTxs(200_000),
 		chain:          newChainTxs(ledger.DedupWindow),
 	}
-	n.votes = newVoteBatcher(n.committeeAt)
+	n.votes = replica.NewVoteBatcher(n.committeeAt)
 	led, st, err := ledger.Open(ledger.Config{
 		Genesis: cfg.Genesis, Store: cfg.Store, DataDir: cfg.DataDir, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		Hooks: ledger.Hooks{Executed: n.onExecuted, Settled: n.governance.Remove},

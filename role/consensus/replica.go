@@ -131,7 +131,7 @@ func (r *nodeReplica) Applied(ev core.Event, out *core.Output) {
 		} else {
 			n.metrics.qcs.Inc()
 		}
-		n.votes.prune(nv)
+		n.votes.Prune(nv)
 	}
 }
 
@@ -157,7 +157,7 @@ func (n *Node) send(m core.Message) {
 			// Our own vote, for the view we lead next, joins the batch of
 			// votes for its block like anyone's, so that the batch reaches
 			// a supermajority with it.
-			if batch := n.votes.add(m.Vote, n.engine.Core().CurrentView()); batch != nil {
+			if batch := n.votes.Add(m.Vote, n.engine.Core().CurrentView()); batch != nil {
 				n.enqueueVerify(verifyJob{from: n.self, votes: batch})
 			}
 			return
