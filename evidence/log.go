@@ -138,10 +138,10 @@ func (l *Log) add(r Record) bool {
 	return true
 }
 
-// Record keeps and persists one piece of evidence. It runs on the
-// consensus loop; evidence is rare, so the synced append is affordable.
-func (l *Log) Record(e model.Evidence, offenderName string, now time.Time) error {
-	r := Record{Kind: e.Kind, Offender: e.Offender, OffenderName: offenderName, View: e.View, RecordedAt: now}
+// RecordOf is e as a record: both conflicting messages in their canonical
+// encodings.
+func RecordOf(e model.Evidence, offenderName string, at time.Time) Record {
+	r := Record{Kind: e.Kind, Offender: e.Offender, OffenderName: offenderName, View: e.View, RecordedAt: at}
 	switch e.Kind {
 	case model.DoubleProposal:
 		r.Messages = [2][]byte{e.Proposals[0].Encode(), e.Proposals[1].Encode()}
@@ -150,6 +150,13 @@ func (l *Log) Record(e model.Evidence, offenderName string, now time.Time) error
 	case model.DoubleTimeout:
 		r.Messages = [2][]byte{e.Timeouts[0].Encode(), e.Timeouts[1].Encode()}
 	}
+	return r
+}
+
+// Record keeps and persists one piece of evidence. It runs on the
+// consensus loop; evidence is rare, so the synced append is affordable.
+func (l *Log) Record(e model.Evidence, offenderName string, now time.Time) error {
+	r := RecordOf(e, offenderName, now)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.add(r) {

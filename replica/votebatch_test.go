@@ -5,30 +5,12 @@ import (
 
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/replica"
 )
 
 func fourMembers(t *testing.T) *committee.Committee {
 	t.Helper()
-	var members []committee.Member
-	for i := 0; i < 4; i++ {
-		seed := make([]byte, 32)
-		seed[0] = byte(i + 1)
-		key, err := crypto.Fast().KeyFromSeed(seed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pop, err := key.ProvePossession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		members = append(members, committee.Member{ID: crypto.Sum(key.PublicKey().Bytes()), Weight: 1, StakingKey: key.PublicKey(), Possession: pop})
-	}
-	com, err := committee.New(members, [32]byte{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, com, _ := poolFixture(t)
 	return com
 }
 

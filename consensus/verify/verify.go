@@ -200,6 +200,56 @@ func (v *Verifier) Vote(vote *model.Vote) error {
 	return nil
 }
 
+// Votes checks votes for one block (one view, one block ID) optimistically:
+// one aggregate verification for all of them, and individual checks only
+// when that fails, so a byzantine voter costs its own verification, not
+// everyone's. It returns the votes that verify and, for each rejected one,
+// its error (same order as votes).
+func (v *Verifier) Votes(votes []*model.Vote) (ok []*model.Vote, rejected []error) {
+	if len(votes) > 1 && v.aggregateVerifies(votes) {
+		return votes, nil
+	}
+	for _, vote := range votes {
+		if err := v.Vote(vote); err != nil {
+			rejected = append(rejected, err)
+			continue
+		}
+		ok = append(ok, vote)
+	}
+	return ok, rejected
+}
+
+// aggregateVerifies reports whether votes for one block all verify, as
+// one aggregate signature under the aggregate of their signers' keys.
+func (v *Verifier) aggregateVerifies(votes []*model.Vote) bool {
+	com, err := v.committeeAt(votes[0].View)
+	if err != nil {
+		return false
+	}
+	sigs := make([][]byte, 0, len(votes))
+	keys := make([]crypto.PublicKey, 0, len(votes))
+	for _, vote := range votes {
+		if vote.View != votes[0].View || vote.BlockID != votes[0].BlockID {
+			return false
+		}
+		key, err := memberKey(com, vote.SignerID)
+		if err != nil {
+			return false
+		}
+		sigs = append(sigs, vote.Signature)
+		keys = append(keys, key)
+	}
+	agg, err := v.scheme.AggregateSignatures(sigs)
+	if err != nil {
+		return false
+	}
+	key, err := v.scheme.AggregatePublicKeys(keys)
+	if err != nil {
+		return false
+	}
+	return key.Verify(crypto.DomainVote, model.VoteMessage(v.chain, votes[0].View, votes[0].BlockID), agg) == nil
+}
+
 // Timeout checks the signer, the signature and the certificates it carries.
 func (v *Verifier) Timeout(t *model.TimeoutObject) error {
 	com, err := v.committeeAt(t.View)

@@ -315,6 +315,13 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 			t.Fatalf("evidence names %v in view %d", r.Evidence.Offender, r.View)
 		}
 	}
+	// The observer serves it as verifiable evidence (GET /v1/evidence),
+	// like a consensus node.
+	served, _ := f.Evidence()
+	if len(served) != 1 || served[0].Kind != model.DoubleProposal || served[0].View != tip.View {
+		t.Fatalf("the observer serves %d evidence records: %+v", len(served), served)
+	}
+	checkProposalEvidence(t, tn, served[0])
 
 	// The chain resumes: the follower keeps up with the honest chain, and
 	// nothing the byzantine upstream made is on disk.

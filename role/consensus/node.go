@@ -68,7 +68,7 @@ type Node struct {
 
 	engine *replica.Engine // drives the core; owned by the consensus loop
 	events chan loopEvent  // verified events for the consensus loop
-	verify chan verifyJob  // messages waiting for signature checks
+	pool   *replica.Pool   // checks messages before they reach the loop
 	serve  chan syncJob    // block requests waiting for the sync server
 	votes  *replica.VoteBatcher
 
@@ -158,15 +158,9 @@ func New(cfg Config) (n *Node, err error) {
 // when the node stops (Stop, or a fatal error reported by Err).
 func (n *Node) Start(ctx context.Context) error {
 	n.ctx = n.group.Start(ctx)
-	workers := n.cfg.VerifyWorkers
-	if workers <= 0 {
-		workers = 2
-	}
 	n.goFunc("consensus", n.consensusLoop)
 	n.goFunc("receive", n.receiveLoop)
-	for i := 0; i < workers; i++ {
-		n.goFunc("verify", n.verifyWorker)
-	}
+	n.goFunc("verify", func() { n.pool.Run(n.ctx) })
 	n.goFunc("sync-server", n.syncServer)
 	n.goFunc("executor", n.runLedger)
 	n.goFunc("gossip", n.gossipLoop)
@@ -226,11 +220,17 @@ func (n *Node) route(from model.NodeID, m *message) {
 		return
 	}
 	switch m.kind {
-	case kindProposal, kindTimeout, kindSyncInfo, kindBlocks:
-		n.enqueueVerify(verifyJob{from: from, msg: m})
+	case kindProposal:
+		n.enqueueVerify(replica.Job{From: from, Message: core.Message{Proposal: m.proposal}})
+	case kindTimeout:
+		n.enqueueVerify(replica.Job{From: from, Message: core.Message{Timeout: m.timeout}})
+	case kindSyncInfo:
+		n.enqueueVerify(replica.Job{From: from, Message: core.Message{QC: m.qc, TC: m.tc}})
+	case kindBlocks:
+		n.enqueueVerify(replica.Job{From: from, Work: n.syncedBlocks(from, m.blocks)})
 	case kindVote:
 		if batch := n.votes.Add(m.vote, model.View(n.view.Load())); batch != nil {
-			n.enqueueVerify(verifyJob{from: from, votes: batch})
+			n.enqueueVerify(replica.Job{From: from, Votes: batch})
 		}
 	case kindBlockRequest, kindRangeRequest:
 		select {
@@ -264,13 +264,12 @@ func (n *Node) route(from model.NodeID, m *message) {
 	}
 }
 
-func (n *Node) enqueueVerify(j verifyJob) {
-	select {
-	case n.verify <- j:
-		n.metrics.verifyQueue.Set(float64(len(n.verify)))
-	default:
+func (n *Node) enqueueVerify(j replica.Job) {
+	if !n.pool.Submit(j) {
 		n.metrics.dropped.WithLabelValues("verify_queue_full").Inc()
+		return
 	}
+	n.metrics.verifyQueue.Set(float64(n.pool.Len()))
 }
 
 // deliver hands a verified event to the consensus loop. Workers may wait
@@ -293,7 +292,6 @@ func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 		governance:     &epoch.Queue{},
 		metrics:        newMetrics(cfg.Metrics),
 		events:         make(chan loopEvent, 4096),
-		verify:         make(chan verifyJob, cfg.VerifyQueue),
 		serve:          make(chan syncJob, 256),
 		executedSignal: make(chan struct{}, 1),
 		workSignal:     make(chan struct{}, 1),
@@ -302,6 +300,7 @@ func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 		chain:          newChainTxs(ledger.DedupWindow),
 	}
 	n.votes = replica.NewVoteBatcher(n.committeeAt)
+	n.pool = n.newPool()
 	led, st, err := ledger.Open(ledger.Config{
 		Genesis: cfg.Genesis, Store: cfg.Store, DataDir: cfg.DataDir, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		Hooks: ledger.Hooks{Executed: n.onExecuted, Settled: n.governance.Remove},

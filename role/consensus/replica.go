@@ -158,7 +158,7 @@ func (n *Node) send(m core.Message) {
 			// votes for its block like anyone's, so that the batch reaches
 			// a supermajority with it.
 			if batch := n.votes.Add(m.Vote, n.engine.Core().CurrentView()); batch != nil {
-				n.enqueueVerify(verifyJob{from: n.self, votes: batch})
+				n.enqueueVerify(replica.Job{From: n.self, Votes: batch})
 			}
 			return
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/evidence"
 	"github.com/floe-bft/floe/follower"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/service"
@@ -327,6 +328,21 @@ func (o *Observer) SyncRange(from uint64, count int) ([]byte, error) {
 // SubscribeSync streams live sync frames until ctx ends.
 func (o *Observer) SubscribeSync(ctx context.Context) <-chan ledger.SyncFrame {
 	return o.led.SubscribeSync(ctx)
+}
+
+// Evidence returns the equivocations the follower engine proved (double
+// proposals it saw from upstreams), oldest first, and how many older
+// records it no longer keeps. They live in memory: an observer's
+// evidence is what it saw since it started.
+func (o *Observer) Evidence() ([]evidence.Record, int) {
+	recs, total := o.engine.Records()
+	var out []evidence.Record
+	for _, r := range recs {
+		if r.Evidence != nil {
+			out = append(out, evidence.RecordOf(*r.Evidence, o.led.Directory().NameOf(r.Evidence.Offender), r.Time))
+		}
+	}
+	return out, int(total) - len(recs)
 }
 
 // LightSource serves light clients from the finalized chain; call it once.
