@@ -134,8 +134,19 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 		for _, f := range failed {
 			everyone = everyone && f
 		}
-		if everyone { // the older-gap marks go first
-			failed = append([]bool(nil), marked...)
+		if everyone {
+			// The older-gap marks stop excluding; they divide weights
+			// instead (1 + failures in the window).
+			per := make([]uint64, len(marked))
+			for i := range per {
+				per[i] = 1
+			}
+			for _, f := range fails {
+				if f.view < u && f.view+model.View(p.Window) >= u {
+					per[f.member]++
+				}
+			}
+			return drawPenalty(com, u, activeAt(u), marked, p.ActiveFactor, per)
 		}
 		return drawWeighted(com, u, activeAt(u), failed, p.ActiveFactor)
 	}
@@ -184,6 +195,42 @@ func drawWeighted(com *committee.Committee, u model.View, active, failed []bool,
 				w[i] *= factor
 			}
 		}
+	}
+	return com.LeaderWeighted(u, w)
+}
+
+// drawPenalty is drawWeighted with every weight first scaled by 256 (the
+// stakes shifted so that total × factor × 256 stays below 2^62) and then
+// divided by per[i], never below 1.
+func drawPenalty(com *committee.Committee, u model.View, active, failed []bool, factor uint64, per []uint64) model.NodeID {
+	nActive, nInactive := 0, 0
+	for i := range active {
+		if failed[i] {
+			continue
+		}
+		if active[i] {
+			nActive++
+		} else {
+			nInactive++
+		}
+	}
+	if nActive+nInactive == 0 {
+		return drawWeighted(com, u, active, make([]bool, len(active)), factor)
+	}
+	shift := uint(0)
+	for com.TotalWeight()>>shift > (1<<62)/(factor*256) {
+		shift++
+	}
+	w := make([]uint64, com.Size())
+	for i := range w {
+		if failed[i] {
+			continue
+		}
+		x := max(com.Member(i).Weight>>shift, 1)
+		if nActive > 0 && nInactive > 0 && active[i] {
+			x *= factor
+		}
+		w[i] = max(x*256/per[i], 1)
 	}
 	return com.LeaderWeighted(u, w)
 }

@@ -144,6 +144,20 @@ func TestPinnedRegressions(t *testing.T) {
 	if r := sim.Run(pinned); !r.OK() {
 		t.Fatalf("regression (reputation history lost below the root) is back: safety=%v liveness=%q", r.SafetyViolations, r.LivenessFailure)
 	}
+	// Found as "7 nodes, 2 twins" seed 1481 (loss and duplication 5%,
+	// partitions, crashes): after GST a twin identity was drawn as the
+	// aggregator of nearly every honest view and withheld the QC, so every
+	// honest leader of the window was blamed for a failed view too; with
+	// everybody marked, the rule ignored the older-gap marks altogether and
+	// the twin stayed eligible: QCs only every second or third view, no
+	// 2-chain, nothing finalized for 30 views. Fixed in reputation
+	// (history.drawPenalized: older failures divide weights instead);
+	// verified by reverting the fix.
+	twins := faulty(7, 2, 1481)
+	twins.Dup, twins.Stagger = 0.05, false
+	if r := sim.Run(twins); !r.OK() {
+		t.Fatalf("regression (a withholding aggregator marks every honest leader) is back: safety=%v liveness=%q", r.SafetyViolations, r.LivenessFailure)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			// These seeds were found under the plain leader schedule.

@@ -27,7 +27,9 @@
 //     block extending the gap's parent); both are computed by this same
 //     rule without the older-gap marks, so the definition does not recurse
 //     down the whole chain. If the marks leave nobody, the older-gap marks
-//     are ignored, then all.
+//     stop excluding and divide weights instead (by one plus a member's
+//     failures in the window); if this gap's marks leave nobody, all are
+//     ignored.
 //
 // Everything comes from P's certified ancestry, so every replica, follower
 // and monitor that holds it computes the same leader; replicas that extend
@@ -378,15 +380,47 @@ func (h *history) draw(u model.View, marked []bool) model.NodeID {
 	if !left {
 		// Everyone failed somewhere: the failures of this gap are the
 		// surer ones (a view of an older gap may have failed because the
-		// next leader was down, not its own).
-		failed = marked
+		// next leader was down, not its own), so only they exclude. The
+		// older ones still weigh: a member that withholds the QCs it
+		// aggregates makes the honest leaders before it fail too and so
+		// can mark everyone, but it collects the most failures, and a
+		// member's weight is divided by its failures in the window plus
+		// one.
+		return h.drawPenalized(u, marked)
 	}
 	return h.drawWithout(u, failed)
+}
+
+// penaltyScale is the resolution of the failure penalty (drawPenalized).
+const penaltyScale = 256
+
+// drawPenalized draws with the members marked in this gap left out and
+// every other member's weight divided by one plus its older-gap failures
+// in u's window.
+func (h *history) drawPenalized(u model.View, marked []bool) model.NodeID {
+	n := h.com.Size()
+	div := make([]uint64, n)
+	for i := range div {
+		div[i] = 1
+		for _, f := range h.failedAt[i] {
+			if f < u && f+model.View(h.p.Window) >= u {
+				div[i]++
+			}
+		}
+	}
+	return h.weighted(u, marked, div)
 }
 
 // drawWithout draws with the failed members left out (all of them failed:
 // nobody is).
 func (h *history) drawWithout(u model.View, failed []bool) model.NodeID {
+	return h.weighted(u, failed, nil)
+}
+
+// weighted draws with the failed members left out and each other member's
+// weight divided by div (nil: by nothing; the activity factor keeps every
+// weight at least div, so none rounds down to zero).
+func (h *history) weighted(u model.View, failed []bool, div []uint64) model.NodeID {
 	n := h.com.Size()
 	act := make([]bool, n)
 	anyActive, anyInactive := false, false
@@ -403,7 +437,13 @@ func (h *history) drawWithout(u model.View, failed []bool) model.NodeID {
 	}
 	// No activity in the window, or no one inactive: plain stake.
 	plain := !anyActive || !anyInactive
-	shift := scaleShift(h.com.TotalWeight(), h.p.ActiveFactor)
+	factor := h.p.ActiveFactor
+	if div != nil {
+		// Stakes are scaled up before the division so that it bites on
+		// small stakes too (units of 1/penaltyScale).
+		factor *= penaltyScale
+	}
+	shift := scaleShift(h.com.TotalWeight(), factor)
 	weights := make([]uint64, n)
 	var total uint64
 	for i := 0; i < n; i++ {
@@ -411,11 +451,14 @@ func (h *history) drawWithout(u model.View, failed []bool) model.NodeID {
 			continue
 		}
 		w := h.com.Member(i).Weight
-		if !plain {
+		if !plain || div != nil {
 			w = max(w>>shift, 1)
-			if act[i] {
-				w *= h.p.ActiveFactor
-			}
+		}
+		if !plain && act[i] {
+			w *= h.p.ActiveFactor
+		}
+		if div != nil {
+			w = max(w*penaltyScale/div[i], 1)
 		}
 		weights[i] = w
 		total += w
