@@ -1,7 +1,6 @@
 package consensus
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"time"
@@ -9,8 +8,6 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/evidence"
-	"github.com/floe-bft/floe/ledger"
-	"github.com/floe-bft/floe/light"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/storage"
 )
@@ -112,37 +109,3 @@ func (o *outbox) drain(max int) [][]byte {
 // directory was created, oldest first, and how many more were not kept
 // because the log was full.
 func (n *Node) Evidence() ([]evidence.Record, int) { return n.evidence.Snapshot() }
-
-// The reads below are the ledger's: the finalized chain, the executed
-// state and the streams a participant and a follower serve alike.
-
-// BlockByHeight returns a finalized block; height 0 is genesis.
-func (n *Node) BlockByHeight(height uint64) (*model.Block, error) { return n.led.BlockByHeight(height) }
-
-// LatestBlock returns the last finalized block.
-func (n *Node) LatestBlock() (*model.Block, error) { return n.led.LatestBlock() }
-
-// State reads a key of the executed application state with its proof.
-func (n *Node) State(key []byte) (ledger.StateValue, error) { return n.led.State(key) }
-
-// SubscribeFinalized streams executed finalized blocks until ctx ends.
-func (n *Node) SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock {
-	return n.led.SubscribeFinalized(ctx)
-}
-
-// FinalizedChain returns finalized blocks from height from with their
-// state roots (see ledger.Ledger.FinalizedChain).
-func (n *Node) FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error) {
-	return n.led.FinalizedChain(from, max)
-}
-
-// SyncRange serves a range of finalized blocks in the sync wire format.
-func (n *Node) SyncRange(from uint64, count int) ([]byte, error) { return n.led.SyncRange(from, count) }
-
-// SubscribeSync streams live sync frames until ctx ends.
-func (n *Node) SubscribeSync(ctx context.Context) <-chan ledger.SyncFrame {
-	return n.led.SubscribeSync(ctx)
-}
-
-// LightSource serves light clients from the finalized chain; call it once.
-func (n *Node) LightSource() light.Source { return n.led.LightSource() }

@@ -50,6 +50,8 @@ type loopEvent struct {
 
 // Node is one running replica.
 type Node struct {
+	ledger.Served // blocks, state, streams, sync, chain pages, light proofs
+
 	cfg    Config
 	log    *slog.Logger
 	self   model.NodeID
@@ -308,7 +310,7 @@ func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 	if err != nil {
 		return nil, st, err
 	}
-	n.led, n.epochParams = led, led.EpochParams()
+	n.led, n.epochParams, n.Served = led, led.EpochParams(), led.Served()
 	// Stopping closes the transport first (the receive loop waits on it),
 	// and the ledger's store once every goroutine has returned.
 	n.group = service.New(n.log, "node", func() {

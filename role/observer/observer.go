@@ -33,7 +33,6 @@ import (
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/service"
 	"github.com/floe-bft/floe/ledger"
-	"github.com/floe-bft/floe/light"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -70,6 +69,8 @@ var ErrObserver = errors.New("this node is an observer: it does not accept trans
 
 // Observer is a running observer node.
 type Observer struct {
+	ledger.Served // blocks, state, streams, sync, chain pages, light proofs
+
 	cfg       Config
 	log       *slog.Logger
 	led       *ledger.Ledger
@@ -154,6 +155,7 @@ func New(cfg Config) (o *Observer, err error) {
 	if cfg.Metrics != nil {
 		cfg.Metrics.MustRegister(o.syncedBlocks, o.viewGauge)
 	}
+	o.Served = led.Served()
 	o.group = service.New(o.log, "observer", nil, func() error {
 		o.engine.Stop() // it writes to the store
 		return led.Close()
@@ -301,35 +303,6 @@ func (o *Observer) Status() api.Status {
 	return st
 }
 
-// BlockByHeight returns a finalized block; height 0 is genesis.
-func (o *Observer) BlockByHeight(h uint64) (*model.Block, error) { return o.led.BlockByHeight(h) }
-
-// LatestBlock returns the last finalized block.
-func (o *Observer) LatestBlock() (*model.Block, error) { return o.led.LatestBlock() }
-
-// State reads a key of the executed application state with its proof.
-func (o *Observer) State(key []byte) (ledger.StateValue, error) { return o.led.State(key) }
-
-// SubscribeFinalized streams executed finalized blocks until ctx ends.
-func (o *Observer) SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock {
-	return o.led.SubscribeFinalized(ctx)
-}
-
-// FinalizedChain returns finalized blocks with their state roots.
-func (o *Observer) FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error) {
-	return o.led.FinalizedChain(from, max)
-}
-
-// SyncRange serves a range of finalized blocks (observers serve observers).
-func (o *Observer) SyncRange(from uint64, count int) ([]byte, error) {
-	return o.led.SyncRange(from, count)
-}
-
-// SubscribeSync streams live sync frames until ctx ends.
-func (o *Observer) SubscribeSync(ctx context.Context) <-chan ledger.SyncFrame {
-	return o.led.SubscribeSync(ctx)
-}
-
 // Evidence returns the equivocations the follower engine proved (double
 // proposals it saw from upstreams), oldest first, and how many older
 // records it no longer keeps. They live in memory: an observer's
@@ -344,6 +317,3 @@ func (o *Observer) Evidence() ([]evidence.Record, int) {
 	}
 	return out, int(total) - len(recs)
 }
-
-// LightSource serves light clients from the finalized chain; call it once.
-func (o *Observer) LightSource() light.Source { return o.led.LightSource() }
