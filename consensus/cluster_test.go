@@ -88,10 +88,10 @@ const latency = 5 * time.Millisecond
 
 type testPayloads struct{}
 
-func (testPayloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
-	return binary.BigEndian.AppendUint64(nil, uint64(view)), parent.Result
+func (testPayloads) Build(view model.View, _ *model.Block) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(view))
 }
-func (testPayloads) Validate(*model.Block) error { return nil }
+func (testPayloads) Validate(_, _ *model.Block) error { return nil }
 
 // workPayloads tell the core whether there is anything to order.
 type workPayloads struct {

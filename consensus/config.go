@@ -18,11 +18,14 @@ import (
 // simulator, and free of blocking I/O.
 type Payloads interface {
 	// Build returns the payload for a block the replica is about to propose
-	// and the execution result it commits to (at least the parent's).
-	Build(view model.View, parent *model.Block) ([]byte, model.Result)
-	// Validate checks a proposed block's payload; an error (wrapping
-	// model.ErrInvalid) rejects the proposal.
-	Validate(b *model.Block) error
+	// on parent.
+	Build(view model.View, parent *model.Block) []byte
+	// Validate checks the payload of a block that extends parent (a block
+	// of the tree or its root); an error (wrapping model.ErrInvalid)
+	// rejects the block. Rules that relate a payload to its parent's (an
+	// execution result that never goes back) live here too: the core knows
+	// nothing of what payloads carry.
+	Validate(b, parent *model.Block) error
 }
 
 // WorkReporter is an optional interface of Payloads: a leader whose

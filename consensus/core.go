@@ -376,10 +376,7 @@ func (c *Core) addProposal(p *model.Proposal) error {
 	if err != nil {
 		return err
 	}
-	if err := c.checkResult(b); err != nil {
-		return err
-	}
-	if err := c.cfg.Payloads.Validate(b); err != nil {
+	if err := c.cfg.Payloads.Validate(b, c.forks.Block(b.ParentID)); err != nil {
 		return fmt.Errorf("proposal for view %d: %w", b.View, err)
 	}
 	if err := c.addBlock(b); err != nil {
@@ -529,13 +526,10 @@ func (c *Core) tryPropose() {
 	if ts < parent.Timestamp {
 		ts = parent.Timestamp
 	}
-	payload, result := c.cfg.Payloads.Build(view, parent)
-	if result.Height < parent.Result.Height {
-		result = parent.Result
-	}
+	payload := c.cfg.Payloads.Build(view, parent)
 	b, err := model.NewBlock(model.Header{
 		ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
-		ProposerID: c.cfg.Self, Timestamp: ts, PayloadHash: model.PayloadHash(payload), Result: result,
+		ProposerID: c.cfg.Self, Timestamp: ts, PayloadHash: model.PayloadHash(payload),
 	}, payload)
 	if err != nil {
 		// Our own payload rules built a block the model rejects: a bug, and
@@ -841,10 +835,7 @@ func (c *Core) onBlocks(blocks []*model.Block) error {
 		}
 		err := c.forks.Check(b)
 		if err == nil {
-			err = c.checkResult(b)
-		}
-		if err == nil {
-			err = c.cfg.Payloads.Validate(b)
+			err = c.cfg.Payloads.Validate(b, c.forks.Block(b.ParentID))
 		}
 		if err == nil {
 			err = c.addBlock(b)
@@ -945,23 +936,6 @@ func (c *Core) isMember(v model.View) bool {
 	}
 	_, err = com.Index(c.cfg.Self)
 	return err == nil
-}
-
-// checkResult checks that a block's execution result does not go back
-// behind its parent's. Whether the root is right is the application's check
-// (Payloads.Validate), which knows what it executed.
-func (c *Core) checkResult(b *model.Block) error {
-	parent := c.forks.Block(b.ParentID)
-	switch {
-	case parent == nil:
-	case b.Result.Height < parent.Result.Height:
-		return fmt.Errorf("%w: block for view %d commits to result height %d below its parent's %d",
-			ErrInvalid, b.View, b.Result.Height, parent.Result.Height)
-	case b.Result.Height == parent.Result.Height && b.Result.Root != parent.Result.Root:
-		return fmt.Errorf("%w: block for view %d commits to another root for result height %d than its parent",
-			ErrInvalid, b.View, b.Result.Height)
-	}
-	return nil
 }
 
 // --- bookkeeping -------------------------------------------------------------

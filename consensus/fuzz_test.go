@@ -105,11 +105,11 @@ func fzSetup(t testing.TB) *fzNet {
 
 type fzPayloads struct{}
 
-func (fzPayloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
-	return binary.BigEndian.AppendUint64(nil, uint64(view)), parent.Result
+func (fzPayloads) Build(view model.View, _ *model.Block) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(view))
 }
 
-func (fzPayloads) Validate(b *model.Block) error {
+func (fzPayloads) Validate(b, _ *model.Block) error {
 	if len(b.Payload) > 64 {
 		return fmt.Errorf("%w: payload of %d bytes", model.ErrInvalid, len(b.Payload))
 	}
@@ -192,7 +192,7 @@ func (n *fzNet) tc(view model.View, newestQC *model.QC, idx ...int) *model.TC {
 }
 
 func (n *fzNet) block(view model.View, parent *model.Block, qc *model.QC, tc *model.TC) *model.Block {
-	payload, _ := fzPayloads{}.Build(view, parent)
+	payload := fzPayloads{}.Build(view, parent)
 	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID,
 		View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: n.com.Leader(view), Timestamp: parent.Timestamp + 10, PayloadHash: model.PayloadHash(payload),

@@ -86,7 +86,7 @@ func TestReputationChecksTheProposerAgainstItsParent(t *testing.T) {
 	}
 	liar := (c.index(leader) + 1) % 4
 	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: v, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc,
-		ProposerID: c.ids[liar], Timestamp: parent.Timestamp, PayloadHash: model.PayloadHash(nil), Result: parent.Result}, nil)
+		ProposerID: c.ids[liar], Timestamp: parent.Timestamp, PayloadHash: model.PayloadHash(nil)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/light"
+	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -131,9 +132,13 @@ func (s *lightServer) State(ctx context.Context, key []byte, height uint64) (*li
 				return nil, err
 			}
 			if b != nil {
+				opening, err := payload.OpenResult(b.Payload)
+				if err != nil {
+					return nil, fmt.Errorf("finalized block %d: %w", b.Height, err)
+				}
 				seg, err := light.BuildSegment(ledgerBlocks{s.l}, b.Height)
 				if err == nil {
-					return &light.StateProof{Segment: seg, Key: append([]byte(nil), key...), Value: value, Proof: proof}, nil
+					return &light.StateProof{Segment: seg, Result: opening, Key: append([]byte(nil), key...), Value: value, Proof: proof}, nil
 				}
 				if !errors.Is(err, light.ErrUnavailable) {
 					return nil, err
@@ -169,10 +174,17 @@ func (s *lightServer) findCommitting(from uint64, root model.Identifier, execute
 		if err != nil {
 			return nil, h, false, err
 		}
-		if b.Result.Root == root {
+		res, err := payload.ResultOf(b.Payload)
+		if err != nil {
+			return nil, h, false, fmt.Errorf("finalized block %d: %w", h, err)
+		}
+		if res == nil {
+			continue // genesis
+		}
+		if res.Root == root {
 			return b, h, false, nil
 		}
-		if b.Result.Height > executed {
+		if res.Height > executed {
 			return nil, h, true, nil
 		}
 	}

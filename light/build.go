@@ -318,7 +318,18 @@ func (s *ChainSource) State(_ context.Context, key []byte, height uint64) (*Stat
 		if err != nil {
 			return nil, fmt.Errorf("read height %d: %w", h, err)
 		}
-		value, proof, err := s.Prover.ProveState(key, b.Result.Height)
+		res, err := payload.ResultOf(b.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("finalized block %d: %w", h, err)
+		}
+		if res == nil {
+			continue // the genesis block commits to no result
+		}
+		opening, err := payload.OpenResult(b.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("finalized block %d: %w", h, err)
+		}
+		value, proof, err := s.Prover.ProveState(key, res.Height)
 		if errors.Is(err, ErrUnavailable) {
 			lastErr = err
 			continue
@@ -330,7 +341,7 @@ func (s *ChainSource) State(_ context.Context, key []byte, height uint64) (*Stat
 		if err != nil {
 			return nil, err
 		}
-		return &StateProof{Segment: seg, Key: append([]byte(nil), key...), Value: value, Proof: proof}, nil
+		return &StateProof{Segment: seg, Result: opening, Key: append([]byte(nil), key...), Value: value, Proof: proof}, nil
 	}
 	return nil, lastErr
 }

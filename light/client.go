@@ -371,8 +371,8 @@ func (c *Client) VerifyFinal(seg *Segment, height uint64) (FinalBlock, error) {
 
 // StateResult is a verified statement about the application state.
 type StateResult struct {
-	Block  FinalBlock // the final block whose result commitment was used
-	Height uint64     // the height after which the state is read (Block.Header.Result.Height)
+	Block  FinalBlock // the final block whose execution result was used
+	Height uint64     // the height after which the state is read (the result's)
 	Root   model.Identifier
 	Key    []byte
 	Value  []byte // nil: absent
@@ -396,11 +396,17 @@ func (c *Client) VerifyState(p *StateProof, key []byte, height uint64) (StateRes
 	if err != nil {
 		return StateResult{}, err
 	}
-	root := b.Header.Result.Root
-	if err := merkle.Verify(merkle.Hash(root), key, p.Value, p.Proof); err != nil {
-		return StateResult{}, fmt.Errorf("%w: state at height %d: %v", ErrForged, b.Header.Result.Height, err)
+	if p.Result == nil {
+		return StateResult{}, fmt.Errorf("%w: state proof without the block's result", ErrIncomplete)
 	}
-	return StateResult{Block: b, Height: b.Header.Result.Height, Root: root, Key: bytes.Clone(key), Value: bytes.Clone(p.Value)}, nil
+	res, err := p.Result.Verify(b.Header.PayloadHash)
+	if err != nil {
+		return StateResult{}, fmt.Errorf("%w: %v", ErrForged, err)
+	}
+	if err := merkle.Verify(merkle.Hash(res.Root), key, p.Value, p.Proof); err != nil {
+		return StateResult{}, fmt.Errorf("%w: state at height %d: %v", ErrForged, res.Height, err)
+	}
+	return StateResult{Block: b, Height: res.Height, Root: res.Root, Key: bytes.Clone(key), Value: bytes.Clone(p.Value)}, nil
 }
 
 // maxFastForwardSteps bounds one FastForward (a century of weekly epochs,

@@ -77,8 +77,7 @@ func Follow(ctx context.Context, out io.Writer, g Genesis, peer string, key []by
 	if err != nil {
 		return failure(peer, err)
 	}
-	fmt.Fprintf(out, "final block: height %d, view %d, id %s, state root %s after height %d\n",
-		b.Header.Height, b.Header.View, b.ID.Hex(), b.Header.Result.Root.Hex(), b.Header.Result.Height)
+	fmt.Fprintf(out, "final block: height %d, view %d, id %s\n", b.Header.Height, b.Header.View, b.ID.Hex())
 	if len(key) == 0 {
 		return nil
 	}

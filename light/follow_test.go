@@ -61,9 +61,10 @@ func TestFollowFollowsAndVerifies(t *testing.T) {
 
 func TestFollowRejectsForgedAnswers(t *testing.T) {
 	for name, tamper := range map[string]func([]byte) []byte{
-		// 40 bytes from the end is the commit segment's last header's
-		// result height: the header claims a result from its future.
-		"flipped byte": func(b []byte) []byte { b = bytes.Clone(b); b[len(b)-40] ^= 1; return b },
+		// 76 bytes from the end is the last byte of the QC that the commit
+		// segment's last header carries (after it: the TC flag, proposer,
+		// timestamp, payload hash and two flags): its aggregate signature.
+		"flipped byte": func(b []byte) []byte { b = bytes.Clone(b); b[len(b)-76] ^= 1; return b },
 		"truncated":    func(b []byte) []byte { return b[:len(b)/2] },
 		"garbage":      func(b []byte) []byte { return []byte("not a proof") },
 	} {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/floe-bft/floe/codec"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/payload"
 )
 
 // Extension proves one fallback extension of an epoch: From is the epoch's
@@ -76,11 +77,13 @@ func DecodeTransition(b []byte) (*Transition, error) {
 }
 
 // StateProof proves a key's value (or absence) in the application state
-// committed to by a final block: Segment proves its first block final, and
-// Proof (app/merkle encoding) proves Value against that block's
-// Result.Root, the state after height Result.Height.
+// committed to by a final block: Segment proves its first block final,
+// Result opens that block's payload to its execution result (the state
+// root after height Result's height), and Proof (app/merkle encoding)
+// proves Value against that root.
 type StateProof struct {
 	Segment *Segment
+	Result  *payload.ResultOpening
 	Key     []byte
 	Value   []byte // nil: the key is absent
 	Proof   []byte
@@ -90,6 +93,10 @@ type StateProof struct {
 // store's own limit is smaller).
 const MaxKeySize = 64 << 10
 
+// maxOpening bounds an encoded result opening (a few section digests and
+// the result itself).
+const maxOpening = 1024
+
 // maxValueSize bounds a proven value.
 const maxValueSize = 1 << 20
 
@@ -98,6 +105,11 @@ func (p *StateProof) Encode() []byte {
 	w := codec.NewWriter(2048 + len(p.Value) + len(p.Proof))
 	w.Uint8(tagState)
 	p.Segment.encode(w)
+	var opening []byte // none: the client refuses the proof as incomplete
+	if p.Result != nil {
+		opening = p.Result.Encode()
+	}
+	w.Bytes32(opening)
 	w.Bytes32(p.Key)
 	w.Bool(p.Value != nil)
 	if p.Value != nil {
@@ -114,6 +126,11 @@ func DecodeStateProof(b []byte) (*StateProof, error) {
 		return nil, err
 	}
 	p := &StateProof{Segment: decodeSegment(r)}
+	if raw := r.Bytes32(maxOpening, "result opening"); r.Err() == nil && len(raw) > 0 {
+		if p.Result, err = payload.DecodeResultOpening(raw); err != nil {
+			return nil, fmt.Errorf("%w: state proof: %v", ErrMalformed, err)
+		}
+	}
 	p.Key = r.Bytes32(MaxKeySize, "key")
 	if r.Bool() {
 		p.Value = r.Bytes32(maxValueSize, "value")

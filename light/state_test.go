@@ -69,16 +69,28 @@ func TestForgedStateProofsAreRejected(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
-	t.Run("result root forged in the header", func(t *testing.T) {
+	t.Run("result root forged in the opening", func(t *testing.T) {
+		// The value is proven against the empty root, which the block's
+		// payload does not commit to.
 		p := fresh()
-		h := header(t, p.Segment.Blocks[0])
-		h.Result.Root = model.Identifier(merkle.Empty)
-		b, err := model.NewBlock(*h, a.c.Blocks[h.Height].Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Segment.Blocks[0].Header = b.EncodeHeader()
+		p.Result.Body = append([]byte(nil), p.Result.Body...)
+		copy(p.Result.Body[8:], merkle.Empty[:])
 		if _, err := cl.VerifyState(p, key, 0); !errors.Is(err, light.ErrForged) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("result opening with a forged section digest", func(t *testing.T) {
+		p := fresh()
+		p.Result.Sections = append([]model.SectionDigest(nil), p.Result.Sections...)
+		p.Result.Sections[len(p.Result.Sections)-1].Hash[0] ^= 1
+		if _, err := cl.VerifyState(p, key, 0); !errors.Is(err, light.ErrForged) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no result opening", func(t *testing.T) {
+		p := fresh()
+		p.Result = nil
+		if _, err := cl.VerifyState(p, key, 0); !errors.Is(err, light.ErrIncomplete) {
 			t.Fatalf("got %v", err)
 		}
 	})

@@ -31,6 +31,8 @@ func TestRoundTrip(t *testing.T) {
 		"transactions": {Transactions: [][]byte{[]byte("a=1"), {}, bytes.Repeat([]byte{7}, 300)}},
 		"events":       {ServiceEvents: []*epoch.Event{ev}},
 		"both":         {Transactions: [][]byte{[]byte("k=v")}, ServiceEvents: []*epoch.Event{ev, ev}},
+		"result":       {Result: &payload.Result{Height: 7, Root: model.Identifier{1, 2}}},
+		"all":          {Result: &payload.Result{Height: 1}, Transactions: [][]byte{[]byte("k=v")}, ServiceEvents: []*epoch.Event{ev}},
 	} {
 		enc := p.Encode()
 		if p.Empty() != (enc == nil) {
@@ -40,7 +42,8 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !bytes.Equal(got.Encode(), enc) || len(got.Transactions) != len(p.Transactions) || len(got.ServiceEvents) != len(p.ServiceEvents) {
+		if !bytes.Equal(got.Encode(), enc) || len(got.Transactions) != len(p.Transactions) || len(got.ServiceEvents) != len(p.ServiceEvents) ||
+			(got.Result == nil) != (p.Result == nil) || got.Result != nil && *got.Result != *p.Result {
 			t.Fatalf("%s: round trip changed the payload", name)
 		}
 		for i := range p.ServiceEvents {
@@ -48,7 +51,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("%s: event %d changed", name, i)
 			}
 		}
-		if len(p.ServiceEvents) == 0 && len(enc) != payload.TxSize(p.Transactions) {
+		if len(p.ServiceEvents) == 0 && p.Result == nil && len(enc) != payload.TxSize(p.Transactions) {
 			t.Fatalf("%s: TxSize %d, encoding %d bytes", name, payload.TxSize(p.Transactions), len(enc))
 		}
 	}
@@ -59,33 +62,44 @@ func TestRoundTrip(t *testing.T) {
 func TestRejectsNonCanonical(t *testing.T) {
 	good := payload.Transactions([][]byte{[]byte("a"), []byte("b")})
 	events := payload.ServiceEvents([]*epoch.Event{commitEvent(t)})
+	// section frames entries as a list section (kind, byte length, count,
+	// entries); count is what it claims.
 	section := func(kind byte, count uint32, entries ...[]byte) []byte {
-		b := []byte{kind}
-		b = binary.BigEndian.AppendUint32(b, count)
+		body := binary.BigEndian.AppendUint32(nil, count)
 		for _, e := range entries {
-			b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
-			b = append(b, e...)
+			body = binary.BigEndian.AppendUint32(body, uint32(len(e)))
+			body = append(body, e...)
 		}
-		return b
+		return append(binary.BigEndian.AppendUint32([]byte{kind}, uint32(len(body))), body...)
+	}
+	raw := func(kind byte, body []byte) []byte {
+		return append(binary.BigEndian.AppendUint32([]byte{kind}, uint32(len(body))), body...)
 	}
 	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	many := make([][]byte, 101)
 	for i := range many {
 		many[i] = []byte{byte(i)}
 	}
+	result := (&payload.Payload{Result: &payload.Result{Height: 3}}).Encode()
+	v := []byte{payload.Version}
 	cases := map[string][]byte{
 		"version 0":              append([]byte{0}, good[1:]...),
-		"version 2":              append([]byte{2}, good[1:]...),
-		"version byte only":      {payload.Version},
+		"version 1":              append([]byte{1}, good[1:]...),
+		"version byte only":      v,
 		"trailing byte":          append(append([]byte(nil), good...), 0),
 		"truncated":              good[:len(good)-1],
-		"empty section":          join([]byte{payload.Version}, section(1, 0)),
-		"sections out of order":  join([]byte{payload.Version}, events[1:], good[1:]),
-		"section twice":          join([]byte{payload.Version}, good[1:], good[1:]),
-		"unknown section":        join([]byte{payload.Version}, section(9, 1, []byte("x"))),
-		"count beyond the bytes": join([]byte{payload.Version}, section(1, 1<<30)),
+		"empty section":          join(v, section(2, 0)),
+		"sections out of order":  join(v, events[1:], good[1:]),
+		"result after txs":       join(v, good[1:], result[1:]),
+		"section twice":          join(v, good[1:], good[1:]),
+		"unknown section":        join(v, section(9, 1, []byte("x"))),
+		"count beyond the bytes": join(v, section(2, 1<<30)),
+		"length beyond payload":  join(v, []byte{2, 0, 0, 1, 0}, section(2, 1, []byte("x"))[5:]),
+		"entries beyond length":  join(v, raw(2, []byte{0, 0, 0, 2, 0, 0, 0, 1, 'x'}), []byte{0, 0, 0, 1, 'y'}),
+		"short result":           join(v, raw(1, make([]byte, 39))),
+		"long result":            join(v, raw(1, make([]byte, 41))),
 		"too many transactions":  payload.Transactions(many),
-		"malformed event":        join([]byte{payload.Version}, section(2, 1, []byte("not an event"))),
+		"malformed event":        join(v, section(3, 1, []byte("not an event"))),
 	}
 	for name, b := range cases {
 		if _, err := payload.Decode(b, lim); !errors.Is(err, model.ErrInvalid) {
@@ -151,7 +165,8 @@ func TestCacheDecodesOnce(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(payload.Transactions([][]byte{[]byte("a=1"), []byte("b=2")}))
 	f.Add(payload.ServiceEvents([]*epoch.Event{commitEvent(f)}))
-	f.Add([]byte{payload.Version, 1, 0, 0, 0, 1, 0, 0, 0, 0})
+	f.Add([]byte{payload.Version, 2, 0, 0, 0, 4, 0, 0, 0, 0})
+	f.Add((&payload.Payload{Result: &payload.Result{Height: 9}, Transactions: [][]byte{[]byte("x")}}).Encode())
 	f.Add((&payload.Payload{Transactions: [][]byte{[]byte("x")}, ServiceEvents: []*epoch.Event{commitEvent(f)}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		events, everr := payload.ServiceEventsOf(b)
@@ -161,6 +176,18 @@ func FuzzDecode(f *testing.F) {
 		}
 		if everr != nil || len(events) != len(p.ServiceEvents) {
 			t.Fatalf("%x decodes with %d events; ServiceEventsOf gives %d (%v)", b, len(p.ServiceEvents), len(events), everr)
+		}
+		if res, err := payload.ResultOf(b); err != nil || (res == nil) != (p.Result == nil) || res != nil && *res != *p.Result {
+			t.Fatalf("%x decodes with result %v; ResultOf gives %v (%v)", b, p.Result, res, err)
+		}
+		if p.Result != nil {
+			o, err := payload.OpenResult(b)
+			if err != nil {
+				t.Fatalf("%x: open result: %v", b, err)
+			}
+			if res, err := o.Verify(model.PayloadHash(b)); err != nil || *res != *p.Result {
+				t.Fatalf("%x: opening proves %v (%v), want %v", b, res, err, p.Result)
+			}
 		}
 		if enc := p.Encode(); !bytes.Equal(enc, b) && !(len(b) == 0 && enc == nil) {
 			t.Fatalf("%x decodes but re-encodes as %x", b, enc)

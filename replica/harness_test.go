@@ -60,10 +60,10 @@ const latency = 5 * time.Millisecond
 
 type payloads struct{}
 
-func (payloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
-	return binary.BigEndian.AppendUint64(nil, uint64(view)), parent.Result
+func (payloads) Build(view model.View, _ *model.Block) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(view))
 }
-func (payloads) Validate(*model.Block) error { return nil }
+func (payloads) Validate(_, _ *model.Block) error { return nil }
 
 // memStore keeps what a member persisted; failAt makes the n-th Persist
 // with content fail.

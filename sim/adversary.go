@@ -165,7 +165,7 @@ func (a *adversary) nonLeaderProposal() {
 	}
 	payload := []byte(fmt.Sprintf("usurper %d", view))
 	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID, View: view, Height: parent.Height + 1, ParentID: parent.ID(), QC: qc, TC: tc,
-		ProposerID: a.idt().id, Timestamp: epoch.Add(a.s.now).UnixMilli(), PayloadHash: model.PayloadHash(payload), Result: parent.Result}, payload)
+		ProposerID: a.idt().id, Timestamp: epoch.Add(a.s.now).UnixMilli(), PayloadHash: model.PayloadHash(payload)}, payload)
 	if err != nil {
 		return
 	}

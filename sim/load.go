@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/payload"
 )
 
 // Transactions under load. With Config.Load set, a client offers that many
@@ -25,8 +26,9 @@ const (
 	loadTick = 10 * time.Millisecond
 	// maxPool bounds a replica's pool of offered, unfinalized transactions.
 	maxPool = 50_000
-	// txHeader is the payload header under load: view, tag, count.
-	txHeader = 8 + 2 + 2
+	// txHeader is the payload header under load: view, tag, count, and the
+	// execution result (height, root).
+	txHeader = 8 + 2 + 2 + 8 + 32
 )
 
 // txPool is one instance's transactions not yet known to be finalized, in
@@ -84,32 +86,51 @@ func (s *sim) offer() {
 	s.sched.push(&event{at: s.now + loadTick, kind: evLoad})
 }
 
-// encodeTxs is the payload of a block under load.
-func encodeTxs(view model.View, tag uint16, ids []uint64) []byte {
+// encodeTxs is the payload of a block under load: the simulator's own
+// compact encoding (it has no application), with the execution result the
+// chain rule (payload.CheckResult) is checked on.
+func encodeTxs(view model.View, tag uint16, res payload.Result, ids []uint64) []byte {
 	b := make([]byte, txHeader+8*len(ids))
 	binary.BigEndian.PutUint64(b, uint64(view))
 	binary.BigEndian.PutUint16(b[8:], tag)
 	binary.BigEndian.PutUint16(b[10:], uint16(len(ids)))
+	binary.BigEndian.PutUint64(b[12:], res.Height)
+	copy(b[20:], res.Root[:])
 	for i, id := range ids {
 		binary.BigEndian.PutUint64(b[txHeader+8*i:], id)
 	}
 	return b
 }
 
-// decodeTxs parses a payload under load.
-func decodeTxs(payload []byte, maxTxs int) ([]uint64, error) {
-	if len(payload) < txHeader {
-		return nil, fmt.Errorf("%w: payload of %d bytes has no transaction header", model.ErrInvalid, len(payload))
+// decodeTxs parses a payload under load: its transactions and result.
+func decodeTxs(b []byte, maxTxs int) ([]uint64, *payload.Result, error) {
+	if len(b) < txHeader {
+		return nil, nil, fmt.Errorf("%w: payload of %d bytes has no transaction header", model.ErrInvalid, len(b))
 	}
-	n := int(binary.BigEndian.Uint16(payload[10:]))
-	if n > maxTxs || len(payload) != txHeader+8*n {
-		return nil, fmt.Errorf("%w: payload of %d bytes claims %d transactions (at most %d)", model.ErrInvalid, len(payload), n, maxTxs)
+	n := int(binary.BigEndian.Uint16(b[10:]))
+	if n > maxTxs || len(b) != txHeader+8*n {
+		return nil, nil, fmt.Errorf("%w: payload of %d bytes claims %d transactions (at most %d)", model.ErrInvalid, len(b), n, maxTxs)
 	}
+	res := &payload.Result{Height: binary.BigEndian.Uint64(b[12:])}
+	copy(res.Root[:], b[20:])
 	ids := make([]uint64, n)
 	for i := range ids {
-		ids[i] = binary.BigEndian.Uint64(payload[txHeader+8*i:])
+		ids[i] = binary.BigEndian.Uint64(b[txHeader+8*i:])
 	}
-	return ids, nil
+	return ids, res, nil
+}
+
+// resultOf is the result a block under load carries: nil for the genesis
+// block (and for a payload that does not decode, which never joins a tree).
+func resultOf(b *model.Block, maxTxs int) *payload.Result {
+	if b == nil || b.IsRoot() && len(b.Payload) == 0 {
+		return nil
+	}
+	_, res, err := decodeTxs(b.Payload, maxTxs)
+	if err != nil {
+		return nil
+	}
+	return res
 }
 
 // simRoot is the state root every honest replica computes after executing
@@ -137,7 +158,7 @@ func (in *instance) chainTxs(parent *model.Block, maxTxs int) map[uint64]bool {
 	}
 	seen := make(map[uint64]bool)
 	for b := parent; b != nil && b.Height > in.store.root.Height; b = lookup(b.ParentID) {
-		ids, err := decodeTxs(b.Payload, maxTxs)
+		ids, _, err := decodeTxs(b.Payload, maxTxs)
 		if err != nil {
 			continue // a block in the tree passed Validate; this cannot happen
 		}
@@ -151,6 +172,11 @@ func (in *instance) chainTxs(parent *model.Block, maxTxs int) map[uint64]bool {
 // buildTxs fills a block extending parent: the oldest offered transactions
 // neither finalized nor carried by the chain it extends.
 func (in *instance) buildTxs(view model.View, parent *model.Block, tag uint16, maxTxs int) []byte {
+	own := payload.Result{}
+	if h := in.store.executed; h > 0 {
+		own = payload.Result{Height: h, Root: simRoot(h)}
+	}
+	res := payload.Newest(own, resultOf(parent, maxTxs))
 	onChain := in.chainTxs(parent, maxTxs)
 	if in.repeatTxs {
 		clear(onChain)
@@ -164,18 +190,20 @@ func (in *instance) buildTxs(view model.View, parent *model.Block, tag uint16, m
 			ids = append(ids, id)
 		}
 	}
-	return encodeTxs(view, tag, ids)
+	return encodeTxs(view, tag, res, ids)
 }
 
 // validateTxs is the replica's payload rule: well formed, no transaction
 // twice in the block, none already finalized or on the chain it extends,
 // and a result root that matches what execution computes.
-func (in *instance) validateTxs(b *model.Block, maxTxs int) error {
-	ids, err := decodeTxs(b.Payload, maxTxs)
+func (in *instance) validateTxs(b, parent *model.Block, maxTxs int) error {
+	ids, res, err := decodeTxs(b.Payload, maxTxs)
 	if err != nil {
 		return err
 	}
-	parent := in.core.Block(b.ParentID)
+	if err := payload.CheckResult(b.Height, b.View, res, resultOf(parent, maxTxs)); err != nil {
+		return err
+	}
 	onChain := in.chainTxs(parent, maxTxs)
 	inBlock := make(map[uint64]bool, len(ids))
 	for _, id := range ids {
@@ -189,8 +217,8 @@ func (in *instance) validateTxs(b *model.Block, maxTxs int) error {
 		}
 		inBlock[id] = true
 	}
-	if b.Result.Height > 0 && b.Result.Root != simRoot(b.Result.Height) {
-		return fmt.Errorf("%w: block for view %d commits to a wrong root for height %d", model.ErrInvalid, b.View, b.Result.Height)
+	if res.Height > 0 && res.Root != simRoot(res.Height) {
+		return fmt.Errorf("%w: block for view %d commits to a wrong root for height %d", model.ErrInvalid, b.View, res.Height)
 	}
 	in.validated[b.ID()] = b
 	return nil
@@ -201,7 +229,7 @@ func (in *instance) validateTxs(b *model.Block, maxTxs int) error {
 // at two heights is a safety violation), and the block is executed after
 // the execution lag.
 func (s *sim) finalizedTxs(in *instance, b *model.Block) {
-	ids, err := decodeTxs(b.Payload, s.cfg.MaxBlockTxs)
+	ids, _, err := decodeTxs(b.Payload, s.cfg.MaxBlockTxs)
 	if err != nil {
 		s.violation(in, "finalized block h%d has a malformed payload: %v", b.Height, err)
 		return

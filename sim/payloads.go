@@ -20,25 +20,21 @@ type simPayloads struct {
 // maxSimPayload bounds what a replica accepts.
 const maxSimPayload = 64
 
-// Build tags the payload and carries the parent's execution result forward:
-// the simulator has no application, only the core's monotonicity rule.
-func (p *simPayloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
+// Build tags the payload; under load it carries transactions and the
+// execution result (load.go). Without load there is nothing to execute.
+func (p *simPayloads) Build(view model.View, parent *model.Block) []byte {
 	if p.maxTxs > 0 {
-		result := parent.Result
-		if h := p.in.store.executed; h > result.Height {
-			result = model.Result{Height: h, Root: simRoot(h)}
-		}
-		return p.in.buildTxs(view, parent, p.tag, p.maxTxs), result
+		return p.in.buildTxs(view, parent, p.tag, p.maxTxs)
 	}
 	b := make([]byte, 10)
 	binary.BigEndian.PutUint64(b, uint64(view))
 	binary.BigEndian.PutUint16(b[8:], p.tag)
-	return b, parent.Result
+	return b
 }
 
-func (p *simPayloads) Validate(b *model.Block) error {
+func (p *simPayloads) Validate(b, parent *model.Block) error {
 	if p.maxTxs > 0 {
-		return p.in.validateTxs(b, p.maxTxs)
+		return p.in.validateTxs(b, parent, p.maxTxs)
 	}
 	if len(b.Payload) > maxSimPayload {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), maxSimPayload)

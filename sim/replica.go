@@ -106,11 +106,21 @@ func (r *simReplica) Applied(_ consensus.Event, out *consensus.Output) {
 
 // Ready: under load, a proposal committing to a height this instance has
 // not executed yet waits.
-func (r *simReplica) Ready(b *model.Block) bool { return b.Result.Height <= r.in.store.executed }
+func (r *simReplica) Ready(b *model.Block) bool {
+	return resultHeight(b, r.s.cfg.MaxBlockTxs) <= r.in.store.executed
+}
+
+// resultHeight is the height a block's result names, 0 without one.
+func resultHeight(b *model.Block, maxTxs int) uint64 {
+	if res := resultOf(b, maxTxs); res != nil {
+		return res.Height
+	}
+	return 0
+}
 
 // Parked traces proposals that wait for execution.
 func (r *simReplica) Parked(b *model.Block, dropped bool) {
 	r.s.res.Parked++
 	r.s.trace.add(r.s.now, "n%d parks the proposal for view %d until h%d is executed (executed h%d, dropped %v)",
-		r.in.idx, b.View, b.Result.Height, r.in.store.executed, dropped)
+		r.in.idx, b.View, resultHeight(b, r.s.cfg.MaxBlockTxs), r.in.store.executed, dropped)
 }

@@ -52,9 +52,10 @@ const (
 )
 
 // layoutVersion is bumped on any incompatible change of the key layout or a
-// record encoding (version 2: block headers carry their chain ID);
-// OpenPebble refuses a store written with another one.
-const layoutVersion = 2
+// record encoding (version 2: block headers carry their chain ID; version
+// 3: headers no longer carry the execution result); OpenPebble refuses a
+// store written with another one.
+const layoutVersion = 3
 
 func blockKey(id model.Identifier) []byte { return append([]byte{prefixBlock}, id[:]...) }
 

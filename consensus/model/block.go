@@ -20,22 +20,13 @@ type Header struct {
 	QC *QC
 	// TC for View-1, present exactly when QC is not for View-1: the proof that
 	// the leader was entitled to skip views.
-	TC          *TC
-	ProposerID  NodeID
-	Timestamp   int64 // proposer's clock, Unix milliseconds
+	TC         *TC
+	ProposerID NodeID
+	Timestamp  int64 // proposer's clock, Unix milliseconds
+	// PayloadHash commits to the payload section by section (see
+	// PayloadHash); what a payload must carry is the chain's payload rule,
+	// not the header's.
 	PayloadHash Identifier
-	// Result is the state commitment the proposer vouches for: the
-	// application's state root after executing the finalized block at
-	// Result.Height. Replicas check it against their own execution before
-	// they vote, so a certified header carries a root that honest replicas
-	// computed; light clients prove state against it.
-	Result Result
-}
-
-// Result commits to the application state after a finalized height.
-type Result struct {
-	Height uint64
-	Root   Identifier
 }
 
 // Block is a header with its payload. Blocks are immutable after construction;
@@ -52,9 +43,6 @@ func (b *Block) ID() Identifier { return b.id }
 // IsRoot reports whether the block is a trusted root (genesis or snapshot),
 // which has no parent QC.
 func (b *Block) IsRoot() bool { return b.QC == nil }
-
-// PayloadHash is the hash floe commits payloads with.
-func PayloadHash(payload []byte) Identifier { return sha256.Sum256(payload) }
 
 // NewBlock builds and validates a non-root block.
 func NewBlock(h Header, payload []byte) (*Block, error) {
@@ -121,9 +109,6 @@ func (h *Header) checkShape() error {
 			return fmt.Errorf("%w: block for view %d carries TC for view %d", ErrInvalid, h.View, h.TC.View)
 		}
 	}
-	if h.Result.Height >= h.Height {
-		return fmt.Errorf("%w: block at height %d commits to the result of height %d", ErrInvalid, h.Height, h.Result.Height)
-	}
 	return nil
 }
 
@@ -149,8 +134,6 @@ func (h *Header) encode(w *codec.Writer) {
 	w.Fixed(h.ProposerID[:])
 	w.Uint64(uint64(h.Timestamp))
 	w.Fixed(h.PayloadHash[:])
-	w.Uint64(h.Result.Height)
-	w.Fixed(h.Result.Root[:])
 }
 
 func decodeHeader(r *codec.Reader) Header {
@@ -168,8 +151,6 @@ func decodeHeader(r *codec.Reader) Header {
 	r.Fixed(h.ProposerID[:])
 	h.Timestamp = int64(r.Uint64())
 	r.Fixed(h.PayloadHash[:])
-	h.Result.Height = r.Uint64()
-	r.Fixed(h.Result.Root[:])
 	return h
 }
 
@@ -189,7 +170,7 @@ func decodeBlock(r *codec.Reader) *Block {
 		err error
 	)
 	if h.QC == nil {
-		if h.TC != nil || h.ParentID != ZeroID || h.ProposerID != ZeroID || h.Result != (Result{}) {
+		if h.TC != nil || h.ParentID != ZeroID || h.ProposerID != ZeroID {
 			r.Fail("root block with parent, TC or proposer")
 			return nil
 		}

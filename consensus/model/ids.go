@@ -28,8 +28,10 @@ type NodeID = Identifier
 // and stores for a chain: block headers, the signed byte strings, the wire
 // frames and the store layout. Genesis files, peers (TLS ALPN) and data
 // directories carry it, and a build refuses any other version. Version 2
-// put the chain ID into headers and signed messages.
-const ProtocolVersion = 2
+// put the chain ID into headers and signed messages; version 3 moved the
+// execution result out of the header into the payload, which is committed
+// to section by section.
+const ProtocolVersion = 3
 
 // ChainID names one chain: the main chain of a network, or one collector
 // cluster's chain in one epoch. It is in every block header and every

@@ -286,21 +286,21 @@ func (c *EpochChain) add(v model.View, events []*epoch.Event) error {
 	if err != nil {
 		return fmt.Errorf("testchain: block in view %d: %w", v, err)
 	}
-	var payload []byte
+	pl := &blockpayload.Payload{Result: &blockpayload.Result{Height: h - 1, Root: c.roots[h-1]}}
 	if len(events) > 0 {
-		payload = blockpayload.ServiceEvents(events)
+		pl.ServiceEvents = events
 	} else {
-		payload = blockpayload.Transactions([][]byte{[]byte(fmt.Sprintf("block %d", h))})
+		pl.Transactions = [][]byte{[]byte(fmt.Sprintf("block %d", h))}
 		c.writes[h] = []kv{
 			{[]byte(fmt.Sprintf("k/%d", h)), []byte(fmt.Sprintf("v/%d", h))},
 			{[]byte("latest"), []byte(fmt.Sprintf("%d", h))},
 		}
 	}
+	payload := pl.Encode()
 	b, err := model.NewBlock(model.Header{ChainID: parent.ChainID,
 		View: v, Height: h, ParentID: parent.ID(), QC: qc, TC: tc,
 		ProposerID: com.Leader(v), Timestamp: int64(h) * 1000,
 		PayloadHash: model.PayloadHash(payload),
-		Result:      model.Result{Height: h - 1, Root: c.roots[h-1]},
 	}, payload)
 	if err != nil {
 		return err

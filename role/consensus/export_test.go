@@ -8,3 +8,9 @@ func EncodeVoteForTest(v *model.Vote) []byte { return encodeVote(v) }
 
 // EncodeProposalForTest exposes the wire encoding of a proposal.
 func EncodeProposalForTest(p *model.Proposal) []byte { return encodeProposal(p) }
+
+// ValidatePayloadForTest runs the consensus role's payload rules on b as
+// the core would, with parent as the block it extends.
+func (n *Node) ValidatePayloadForTest(b, parent *model.Block) error {
+	return (&payloads{n: n, maxBytes: model.MaxPayloadSize, maxTxs: n.cfg.Genesis.Params.MaxBlockTxs}).Validate(b, parent)
+}

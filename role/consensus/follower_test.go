@@ -247,7 +247,7 @@ func TestFollowerWithstandsByzantineUpstream(t *testing.T) {
 	byz := &byzantine{claim: final + 1000}
 	for i := 0; i < 1001; i++ {
 		p := signed(t, tn, model.Header{ChainID: parent.ChainID, View: tip.View, Height: final, ParentID: parent.ID(), QC: tip.QC, TC: tip.TC,
-			ProposerID: com.Leader(tip.View), Timestamp: tip.Timestamp, Result: tip.Result}, []byte(fmt.Sprintf("spray %d", i)))
+			ProposerID: com.Leader(tip.View), Timestamp: tip.Timestamp}, []byte(fmt.Sprintf("spray %d", i)))
 		byz.spray = append(byz.spray, p)
 		byz.frames = append(byz.frames, [2][]byte{{follower.FrameProposal}, p.Encode()})
 	}

@@ -23,25 +23,28 @@ type payloads struct {
 }
 
 // Build fills a block from the mempool, oldest transactions first, and
-// commits to the newest state this node executed. Pending service events
-// take a block of their own: a block carries transactions or service
-// events, never both, so that the blocks light clients download whole stay
-// small.
-func (p *payloads) Build(view model.View, parent *model.Block) ([]byte, model.Result) {
+// commits to the newest state this node executed (or the parent's, if
+// newer: a result never goes back). Pending service events take a block of
+// their own: a block carries transactions or service events, never both,
+// so that the blocks light clients download whole stay small.
+func (p *payloads) Build(view model.View, parent *model.Block) []byte {
+	res := payload.Newest(p.n.latestResult(), p.n.resultOf(parent))
 	if events := p.n.governance.Ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
-		return payload.ServiceEvents(events), p.n.latestResult()
+		return (&payload.Payload{Result: &res, ServiceEvents: events}).Encode()
 	}
 	// Leave out what the chain being extended already carries; what only
 	// a failed or losing block carried is proposed again.
 	ancestors, _, ok := p.n.chain.ancestry(parent.ID(), parent.Height)
 	if !ok {
-		return nil, p.n.latestResult()
+		return (&payload.Payload{Result: &res}).Encode()
 	}
 	height := parent.Height + 1
 	skip := func(id mempool.ID) bool { return p.n.chain.onChain(ancestors, height, id) }
 	// The mempool counts each transaction with its 4-byte length, as the
-	// payload frames it; the payload's header comes off the budget first.
-	return payload.Transactions(p.n.mempool.ReapMax(p.maxBytes-payload.TxOverhead, p.maxTxs, skip)), p.n.latestResult()
+	// payload frames it; the payload's own framing comes off the budget
+	// first.
+	txs := p.n.mempool.ReapMax(p.maxBytes-payload.TxOverhead-payload.ResultSize, p.maxTxs, skip)
+	return (&payload.Payload{Result: &res, Transactions: txs}).Encode()
 }
 
 // HasWork tells an idle leader whether to propose now: transactions or
@@ -73,16 +76,20 @@ func (p *payloads) Full(parent *model.Block) bool {
 
 // Validate checks a proposed payload (size, encoding and every
 // transaction's well-formedness, without executing anything) and the
-// block's result commitment against this node's execution.
-func (p *payloads) Validate(b *model.Block) error {
-	if err := p.n.checkResult(b); err != nil {
-		return err
-	}
+// block's execution result: the chain's rule against the parent's, and the
+// root against this node's own execution.
+func (p *payloads) Validate(b, parent *model.Block) error {
 	if len(b.Payload) > p.maxBytes {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", model.ErrInvalid, len(b.Payload), p.maxBytes)
 	}
 	pl, err := p.n.led.Decoded(b)
 	if err != nil {
+		return err
+	}
+	if err := payload.CheckResult(b.Height, b.View, pl.Result, p.n.resultOf(parent)); err != nil {
+		return err
+	}
+	if err := p.n.checkResult(b.View, pl.Result); err != nil {
 		return err
 	}
 	if events := pl.ServiceEvents; len(events) > 0 {

@@ -68,10 +68,10 @@ func (r *nodeReplica) Send(msgs []core.Message) error {
 	return nil
 }
 
-// Ready: a proposal whose result commitment names a height this node has
+// Ready: a proposal whose execution result names a height this node has
 // not executed cannot be checked yet.
 func (r *nodeReplica) Ready(b *model.Block) bool {
-	return b.Result.Height <= r.n.led.ExecutedHeight()
+	return resultHeight(b) <= r.n.led.ExecutedHeight()
 }
 
 // Stepped logs proposals and streams accepted ones to live subscribers.
@@ -143,7 +143,7 @@ func (r *nodeReplica) Parked(b *model.Block, dropped bool) {
 		return
 	}
 	n.log.Debug("proposal parked until execution catches up", "view", b.View,
-		"result_height", b.Result.Height, "executed", n.led.ExecutedHeight(), "finalized", n.led.FinalizedHeight())
+		"result_height", resultHeight(b), "executed", n.led.ExecutedHeight(), "finalized", n.led.FinalizedHeight())
 }
 func (n *Node) send(m core.Message) {
 	var frame []byte
