@@ -130,13 +130,16 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 				failed[f.member] = true
 			}
 		}
-		everyone := true
-		for _, f := range failed {
-			everyone = everyone && f
+		var left uint64
+		for i, f := range failed {
+			if !f {
+				left += com.Member(i).Weight
+			}
 		}
-		if everyone {
-			// The older-gap marks stop excluding; they divide weights
-			// instead (1 + failures in the window).
+		if 3*left < com.TotalWeight() {
+			// Less than a third of the stake is left unmarked: the
+			// older-gap marks stop excluding; they divide weights instead
+			// (1 + failures in the window).
 			per := make([]uint64, len(marked))
 			for i := range per {
 				per[i] = 1

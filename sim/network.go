@@ -7,6 +7,7 @@ import (
 	"github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/replica"
 )
 
 // The simulated network: links with delay and jitter, loss, duplication,
@@ -120,19 +121,41 @@ func (s *sim) equivocate(from *instance, p *model.Proposal) {
 	s.violation(from, "could not build equivocating proposal: %v", err)
 }
 
-func (s *sim) requestBlock(in *instance, id model.Identifier, tries int) {
+// requestBlock asks for a block the core is missing, through the replica's
+// block sync (replica.Sync), as a node does.
+func (s *sim) requestBlock(in *instance, id model.Identifier) {
+	req, ok := in.sync.Fetch(epoch.Add(s.now), id, in.store.root.Height, s.syncPeers(in))
+	s.sendSync(in, req, ok)
+}
+
+// retryBlock asks again, another peer, while the block is still missing.
+func (s *sim) retryBlock(in *instance, id model.Identifier) {
+	missing := in.core.Block(id) == nil && in.store.blocks[id] == nil
+	req, ok := in.sync.Retry(epoch.Add(s.now), id, missing, in.store.root.Height, s.syncPeers(in))
+	s.sendSync(in, req, ok)
+}
+
+// syncPeers are the instances a replica may ask: all but itself and its
+// twin.
+func (s *sim) syncPeers(in *instance) []int {
 	var candidates []int
 	for _, other := range s.insts {
 		if s.ids[other.member].id != s.ids[in.member].id {
 			candidates = append(candidates, other.idx)
 		}
 	}
-	if len(candidates) == 0 {
+	return candidates
+}
+
+// sendSync sends a fetch and schedules its retry. The simulator has no
+// height announcements, so its replicas never ask for ranges: a restarted
+// one catches up by fetching what the certificates it receives name.
+func (s *sim) sendSync(in *instance, req replica.SyncRequest[int], ok bool) {
+	if !ok || req.Block == (model.Identifier{}) {
 		return
 	}
-	to := candidates[s.rng.IntN(len(candidates))]
-	s.transmit(in.idx, to, &wire{from: in.idx, syncReq: &syncRequest{id: id, haveView: in.store.root.View}}, false)
-	s.sched.push(&event{at: s.now + syncRetryAfter, kind: evSyncRetry, inst: in.idx, gen: in.gen, id: id, n: tries})
+	s.transmit(in.idx, req.To, &wire{from: in.idx, syncReq: &syncRequest{id: req.Block, have: req.Have}}, false)
+	s.sched.push(&event{at: s.now + syncRetryAfter, kind: evSyncRetry, inst: in.idx, gen: in.gen, id: req.Block})
 }
 
 // transmit puts one message on the link from→to, subject to partitions,

@@ -36,9 +36,10 @@ type wire struct {
 	what    string
 }
 
+// syncRequest asks for a block and its ancestors above height have.
 type syncRequest struct {
-	id       model.Identifier
-	haveView model.View
+	id   model.Identifier
+	have uint64
 }
 
 type event struct {

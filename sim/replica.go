@@ -89,7 +89,7 @@ func (r *simReplica) Applied(_ consensus.Event, out *consensus.Output) {
 		s.trace.add(s.now, "n%d evidence: %v", in.idx, ev)
 	}
 	for _, id := range out.Fetch {
-		s.requestBlock(in, id, 0)
+		s.requestBlock(in, id)
 	}
 	if !out.NextTimer.IsZero() {
 		in.timerGen++

@@ -59,6 +59,7 @@ type instance struct {
 	slot     int             // 0 for a normal replica; 0 or 1 for the two halves of a twin
 	core     *consensus.Core // eng's core, for reads; nil while down
 	eng      *replica.Engine // the only thing that steps core
+	sync     *replica.Sync[int]
 	store    *memStore
 	up       bool
 	started  bool
@@ -632,8 +633,8 @@ func (s *sim) handle(e *event) {
 		}
 	case evSyncRetry:
 		in := s.insts[e.inst]
-		if in.up && e.gen == in.gen && in.core.Block(e.id) == nil && in.store.blocks[e.id] == nil && e.n < syncRetries {
-			s.requestBlock(in, e.id, e.n+1)
+		if in.up && e.gen == in.gen {
+			s.retryBlock(in, e.id)
 		}
 	}
 }
@@ -676,6 +677,8 @@ func (s *sim) startInstance(in *instance) {
 		return
 	}
 	in.core, in.eng, in.up, in.started = core, eng, true, true
+	// Block sync state lives in memory: a restart starts it afresh.
+	in.sync = replica.NewSync[int](replica.SyncConfig{Batch: syncBatchMax, Retries: syncRetries}, s.rng.IntN)
 	in.gen++
 	s.trace.add(s.now, "n%d starts in view %d (finalized h%d)", in.idx, core.CurrentView(), in.store.root.Height)
 	if s.mon != nil && !idt.byzantine() {
@@ -728,18 +731,21 @@ func (s *sim) deliver(in *instance, w *wire) {
 	}
 	switch {
 	case w.syncReq != nil:
-		blocks := in.store.ancestry(w.syncReq.id, w.syncReq.haveView, syncBatchMax)
+		get := func(id model.Identifier) *model.Block { return in.store.blocks[id] }
+		above := func(b *model.Block) bool { return b.Height > w.syncReq.have }
+		blocks := replica.Ancestry(get, w.syncReq.id, above, syncBatchMax)
 		if len(blocks) > 0 {
 			s.transmit(in.idx, w.from, &wire{from: in.idx, syncResp: blocks}, false)
 		}
 	case w.syncResp != nil:
-		for _, b := range w.syncResp {
-			if err := s.verifierFor(in, w).Block(b); err != nil {
-				s.trace.add(s.now, "n%d rejects synced block: %v", in.idx, err)
-				return
-			}
+		blocks, err := replica.CheckBatch(w.syncResp, syncBatchMax, s.verifierFor(in, w).Block)
+		if err != nil {
+			s.trace.add(s.now, "n%d rejects synced blocks: %v", in.idx, err)
+			return
 		}
-		s.step(in, consensus.BlocksEvent{Blocks: w.syncResp}, fmt.Sprintf("%d synced blocks from n%d", len(w.syncResp), w.from))
+		req, ok := in.sync.Received(epoch.Add(s.now), w.from, blocks, in.store.root.Height)
+		s.sendSync(in, req, ok)
+		s.step(in, consensus.BlocksEvent{Blocks: blocks}, fmt.Sprintf("%d synced blocks from n%d", len(blocks), w.from))
 	default:
 		m := w.msg
 		if w.forged {

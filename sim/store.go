@@ -60,16 +60,3 @@ func (s *memStore) state(span uint64) consensus.State {
 	}
 	return st
 }
-
-// ancestry serves a sync request: the block id and its ancestors above
-// haveView, newest first, at most max blocks.
-func (s *memStore) ancestry(id model.Identifier, haveView model.View, max int) []*model.Block {
-	var out []*model.Block
-	for b := s.blocks[id]; b != nil && b.View > haveView && len(out) < max; b = s.blocks[b.ParentID] {
-		out = append(out, b)
-		if b.IsRoot() {
-			break
-		}
-	}
-	return out
-}

@@ -71,3 +71,48 @@ func TestEveryoneBlamedWeighsByFailures(t *testing.T) {
 		}
 	}
 }
+
+// Marks that leave less than a third of the stake do not exclude: the
+// member they missed may be the byzantine one (it was: a twin that
+// withheld every QC it aggregated got the honest leaders blamed for its
+// failures and led every view after an honest block). It then leads about
+// its penalized share, not every view. Marks that leave a third or more
+// still exclude.
+func TestMarksLeavingUnderAThirdDoNotExclude(t *testing.T) {
+	com := sevenMembers(t)
+	p := Default()
+	const missed, draws = 3, 7000
+	run := func(blamed []int) []int {
+		led := make([]int, com.Size())
+		for k := 0; k < draws; k++ {
+			u := model.View(1000 + k)
+			h := &history{com: com, p: p, seen: make([][]model.View, 7), failedAt: make([][]model.View, 7)}
+			for _, i := range blamed {
+				h.failedAt[i] = []model.View{u - 3}
+			}
+			i, err := com.Index(h.draw(u, make([]bool, 7)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			led[i]++
+		}
+		return led
+	}
+	// Six of seven blamed: 1/7 of the stake left.
+	led := run([]int{0, 1, 2, 4, 5, 6})
+	if led[missed] > draws/2 {
+		t.Fatalf("the one member the marks missed led %d of %d views: %v", led[missed], draws, led)
+	}
+	for i, n := range led {
+		if n == 0 {
+			t.Fatalf("member %d never leads: %v", i, led)
+		}
+	}
+	// Four of seven blamed: 3/7 left, which holds an honest member.
+	led = run([]int{0, 1, 2, 4})
+	for _, i := range []int{0, 1, 2, 4} {
+		if led[i] != 0 {
+			t.Fatalf("blamed member %d led %d views with 3/7 of the stake unblamed: %v", i, led[i], led)
+		}
+	}
+}

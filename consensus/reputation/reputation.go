@@ -372,20 +372,22 @@ func (h *history) active(i int, u model.View) bool {
 func (h *history) draw(u model.View, marked []bool) model.NodeID {
 	n := h.com.Size()
 	failed := make([]bool, n)
-	left := false
+	var left uint64
 	for i := range failed {
 		failed[i] = marked[i] || h.failedRecently(i, u)
-		left = left || !failed[i]
+		if !failed[i] {
+			left += h.com.Member(i).Weight
+		}
 	}
-	if !left {
-		// Everyone failed somewhere: the failures of this gap are the
-		// surer ones (a view of an older gap may have failed because the
-		// next leader was down, not its own), so only they exclude. The
-		// older ones still weigh: a member that withholds the QCs it
-		// aggregates makes the honest leaders before it fail too and so
-		// can mark everyone, but it collects the most failures, and a
-		// member's weight is divided by its failures in the window plus
-		// one.
+	if 3*left < h.com.TotalWeight() {
+		// The marks leave less than a third of the stake, which may all
+		// be byzantine: exclusion could hand every view to the one member
+		// the marks missed. That happens: a member that withholds the QCs
+		// it aggregates makes the honest leaders before it fail too, and
+		// the blame for its own views, computed without the older-gap
+		// blame, can name someone else. So only the failures of this gap,
+		// the surer ones, exclude; the older ones weigh: a member's weight
+		// is divided by its failures in the window plus one.
 		return h.drawPenalized(u, marked)
 	}
 	return h.drawWithout(u, failed)

@@ -1,21 +1,17 @@
 package consensus
 
 import (
-	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/replica"
 )
 
-// Sync has two halves. Fetch by ID answers the core's Output.Fetch: a block
-// it saw certified (or a proposal's parent) and does not have, with its
-// ancestors above our finalized height. Range sync is for a node that fell
-// behind: peers announce their finalized height every StatusInterval
-// (height polls), and a node behind asks one of them for the next
-// rangeBatch finalized blocks, again and again until it has caught up; then
-// live proposals take over.
+// Block sync is replica.Sync (what to ask, whom, when) behind a lock:
+// fetches come from the consensus loop, peers' height announcements from
+// the receive loop, answers from the verification workers. Peers announce
+// their finalized height every StatusInterval (height polls).
 
 const (
 	rangeBatch     = 64
@@ -30,23 +26,17 @@ type syncJob struct {
 }
 
 type syncClient struct {
-	n  *Node
-	mu sync.Mutex
-	// peerHeights are the finalized heights peers last announced.
-	peerHeights map[model.NodeID]uint64
-	// One range request at a time: to whom, from which height, when.
-	rangePeer   model.NodeID
-	rangeFrom   uint64
-	rangeSentAt time.Time
-	nextFrom    uint64
-	// fetched remembers recent fetches so a block asked for in every
-	// output is requested at most every fetchRepeatGap.
-	fetched map[model.Identifier]time.Time
-	turn    int
+	n    *Node
+	mu   sync.Mutex
+	sync *replica.Sync[model.NodeID]
+	turn int
 }
 
 func newSyncClient(n *Node) *syncClient {
-	return &syncClient{n: n, peerHeights: make(map[model.NodeID]uint64), fetched: make(map[model.Identifier]time.Time)}
+	s := &syncClient{n: n}
+	s.sync = replica.NewSync[model.NodeID](replica.SyncConfig{Batch: rangeBatch, RepeatGap: fetchRepeatGap,
+		RangeTimeout: rangeTimeout, MaxTracked: maxFetchMemory}, func(k int) int { s.turn++; return s.turn % k })
+	return s
 }
 
 // peers lists the other members in canonical order.
@@ -60,30 +50,26 @@ func (s *syncClient) peers() []model.NodeID {
 	return out
 }
 
+// send queues one request's frame.
+func (s *syncClient) send(req replica.SyncRequest[model.NodeID], ok bool) {
+	if !ok {
+		return
+	}
+	if req.Block != (model.Identifier{}) {
+		s.n.transport.Send(req.To, encodeBlockRequest(req.Block, req.Have))
+		return
+	}
+	s.n.transport.Send(req.To, encodeRangeRequest(req.From, uint32(req.Count)))
+}
+
 // fetch asks a peer for block id and its missing ancestors. Called from the
 // consensus loop; it only queues a frame.
 func (s *syncClient) fetch(id model.Identifier) {
-	now := time.Now()
-	s.mu.Lock()
-	if at, ok := s.fetched[id]; ok && now.Sub(at) < fetchRepeatGap {
-		s.mu.Unlock()
-		return
-	}
-	if len(s.fetched) >= maxFetchMemory {
-		for k, at := range s.fetched {
-			if now.Sub(at) >= fetchRepeatGap {
-				delete(s.fetched, k)
-			}
-		}
-	}
-	if len(s.fetched) < maxFetchMemory {
-		s.fetched[id] = now
-	}
 	peers := s.peers()
-	s.turn++
-	to := peers[s.turn%len(peers)]
+	s.mu.Lock()
+	req, ok := s.sync.Fetch(time.Now(), id, s.n.led.FinalizedHeight(), peers)
 	s.mu.Unlock()
-	s.n.transport.Send(to, encodeBlockRequest(id, s.n.led.FinalizedHeight()))
+	s.send(req, ok)
 }
 
 // onStatus records a peer's height and starts range sync when behind.
@@ -92,72 +78,25 @@ func (s *syncClient) onStatus(from model.NodeID, height uint64, _ model.View) {
 		return
 	}
 	s.mu.Lock()
-	s.peerHeights[from] = height
-	best := uint64(0)
-	for _, h := range s.peerHeights {
-		best = max(best, h)
-	}
-	s.n.bestPeerHeight.Store(best)
+	req, ok := s.sync.Status(time.Now(), from, height, s.n.led.FinalizedHeight())
+	s.n.bestPeerHeight.Store(s.sync.BestPeerHeight())
 	s.mu.Unlock()
-	s.maybeRequestRange(from)
+	s.send(req, ok)
 }
 
-// maybeRequestRange asks peer for the next batch if we are behind it and no
-// request is outstanding (or the last one timed out).
-func (s *syncClient) maybeRequestRange(peer model.NodeID) {
-	s.mu.Lock()
-	ours := s.n.led.FinalizedHeight()
-	from := max(ours+1, s.nextFrom)
-	if s.peerHeights[peer] < from+1 || (!s.rangeSentAt.IsZero() && time.Since(s.rangeSentAt) < rangeTimeout) {
-		s.mu.Unlock()
-		return
-	}
-	s.rangePeer, s.rangeFrom, s.rangeSentAt = peer, from, time.Now()
-	s.mu.Unlock()
-	s.n.transport.Send(peer, encodeRangeRequest(from, rangeBatch))
-}
-
-// validate checks a batch of blocks from a peer: at most rangeBatch, hash
-// links between consecutive heights, and every block's certificates. It
+// validate checks a batch of blocks from a peer (replica.CheckBatch). It
 // runs in a verification worker.
-func (s *syncClient) validate(from model.NodeID, blocks []*model.Block) ([]*model.Block, error) {
-	if len(blocks) > rangeBatch {
-		return nil, fmt.Errorf("%w: %d blocks in one answer", model.ErrInvalid, len(blocks))
-	}
-	sorted := append([]*model.Block(nil), blocks...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Height < sorted[j].Height })
-	var out []*model.Block
-	for i, b := range sorted {
-		if b.IsRoot() {
-			continue
-		}
-		if i > 0 && !sorted[i-1].IsRoot() && b.Height == sorted[i-1].Height+1 && b.ParentID != sorted[i-1].ID() {
-			return nil, fmt.Errorf("%w: block at height %d does not link to the one below it", model.ErrInvalid, b.Height)
-		}
-		if err := s.n.verifier().Block(b); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
+func (s *syncClient) validate(blocks []*model.Block) ([]*model.Block, error) {
+	return replica.CheckBatch(blocks, rangeBatch, s.n.verifier().Block)
 }
 
 // received notes an answer; after a range answer it asks for the next
 // range at once, so a node far behind catches up at full speed.
 func (s *syncClient) received(from model.NodeID, blocks []*model.Block) {
-	var top uint64
-	for _, b := range blocks {
-		top = max(top, b.Height)
-	}
 	s.mu.Lock()
-	if from == s.rangePeer && !s.rangeSentAt.IsZero() {
-		s.rangeSentAt = time.Time{}
-		if top >= s.rangeFrom {
-			s.nextFrom = top + 1
-		}
-	}
+	req, ok := s.sync.Received(time.Now(), from, blocks, s.n.led.FinalizedHeight())
 	s.mu.Unlock()
-	s.maybeRequestRange(from)
+	s.send(req, ok)
 }
 
 // syncServer answers block requests from the store, off the receive loop.
@@ -192,19 +131,14 @@ func (n *Node) syncServer() {
 // ancestry returns block id and its ancestors above height have, oldest
 // first, at most rangeBatch of them.
 func (n *Node) ancestry(id model.Identifier, have uint64) []*model.Block {
-	var chain []*model.Block
-	for len(chain) < rangeBatch {
+	get := func(id model.Identifier) *model.Block {
 		b, err := n.led.Store().Block(id)
-		if err != nil || b.IsRoot() || b.Height <= have {
-			break
+		if err != nil {
+			return nil
 		}
-		chain = append(chain, b)
-		id = b.ParentID
+		return b
 	}
-	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
-		chain[i], chain[j] = chain[j], chain[i]
-	}
-	return chain
+	return replica.Ancestry(get, id, func(b *model.Block) bool { return b.Height > have }, rangeBatch)
 }
 
 // statusLoop announces our finalized height to every peer (height polls).

@@ -32,7 +32,7 @@ func (n *Node) newPool() *replica.Pool {
 // order).
 func (n *Node) syncedBlocks(from model.NodeID, answer []*model.Block) func() (core.Event, error) {
 	return func() (core.Event, error) {
-		blocks, err := n.sync.validate(from, answer)
+		blocks, err := n.sync.validate(answer)
 		if err != nil || len(blocks) == 0 {
 			return nil, err
 		}
