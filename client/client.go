@@ -249,6 +249,15 @@ func (c *Client) Block(ctx context.Context, height uint64, q BlockQuery) (api.Bl
 	return resp, err
 }
 
+// State reads GET /v1/state/{hex key}: the key's value in the node's
+// executed state, with its proof (Value hex; an absent key is an error
+// from the 404).
+func (c *Client) State(ctx context.Context, key []byte) (api.StateResponse, error) {
+	var resp api.StateResponse
+	err := c.get(ctx, "/v1/state/"+hex.EncodeToString(key), &resp)
+	return resp, err
+}
+
 // Chain reads GET /v1/chain: up to limit finalized blocks from height from,
 // with their certificates.
 func (c *Client) Chain(ctx context.Context, from uint64, limit int) ([]api.ChainBlockInfo, error) {

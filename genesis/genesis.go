@@ -13,6 +13,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/app/merkle"
+	"github.com/floe-bft/floe/payload"
+
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
@@ -139,6 +143,11 @@ type Genesis struct {
 	// Governance lists the ed25519 keys (hex) allowed to sign epoch service
 	// events (EpochSetup, EpochCommit).
 	Governance []string `json:"governance_keys,omitempty"`
+	// AppState is the initial application state (nil: empty), typically
+	// exported from the network this one replaces (docs/upgrades.md). The
+	// genesis block commits to its root, so nodes given different states
+	// are on different chains.
+	AppState *kvstore.StateFile `json:"app_state,omitempty"`
 }
 
 // Member is a validated committee member with its peer-to-peer identity.
@@ -165,7 +174,21 @@ func Load(path string) (*Genesis, error) {
 	if _, err := g.EpochParams(); err != nil {
 		return nil, fmt.Errorf("genesis %s: %w", path, err)
 	}
+	if g.AppState != nil {
+		if err := g.AppState.Check(); err != nil {
+			return nil, fmt.Errorf("genesis %s: app_state: %w", path, err)
+		}
+	}
 	return &g, nil
+}
+
+// InitialRoot is the state root of AppState (the empty tree's root
+// without one): the result of height 0.
+func (g *Genesis) InitialRoot() ([32]byte, error) {
+	if g.AppState == nil {
+		return merkle.Empty, nil
+	}
+	return g.AppState.RootHash()
 }
 
 // Save writes the genesis file.
@@ -297,9 +320,16 @@ func (g *Genesis) EpochState() (*epoch.State, error) {
 }
 
 // Root returns the genesis block and its root QC. The genesis block commits
-// to the chain ID and time, so two networks never share block IDs.
+// to the chain ID and time, so two networks never share block IDs, and its
+// payload carries the result of height 0, the initial state root, which the
+// first blocks' results must repeat until height 1 is executed.
 func (g *Genesis) Root(committeeSize int) (*model.Block, *model.QC, error) {
-	root, err := model.NewRootBlock(model.MainChain(g.ChainID), 0, 0, g.GenesisTime.UnixMilli(), []byte("floe genesis:"+g.ChainID))
+	initial, err := g.InitialRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	pl := (&payload.Payload{Result: &payload.Result{Height: 0, Root: initial}}).Encode()
+	root, err := model.NewRootBlock(model.MainChain(g.ChainID), 0, 0, g.GenesisTime.UnixMilli(), pl)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -177,6 +177,9 @@ func Open(cfg Config) (l *Ledger, st consensus.State, err error) {
 	l.publishDirectory()
 	l.finalizedHeight.Store(st.Root.Height)
 
+	if err := importGenesisState(l.store, cfg.Genesis); err != nil {
+		return nil, st, err
+	}
 	if l.app, err = kvstore.New(l.store.Iterate); err != nil {
 		return nil, st, fmt.Errorf("rebuild application state: %w", err)
 	}
@@ -184,7 +187,16 @@ func Open(cfg Config) (l *Ledger, st consensus.State, err error) {
 	if err != nil {
 		return nil, st, err
 	}
-	if executed > 0 {
+	if executed == 0 {
+		want, err := cfg.Genesis.InitialRoot()
+		if err != nil {
+			return nil, st, err
+		}
+		if got := l.app.Root(); got != want {
+			return nil, st, fmt.Errorf("%w: the state before height 1 has root %x, the genesis names %x",
+				storage.ErrCorrupt, got, want)
+		}
+	} else {
 		want, err := l.store.StateRoot(executed)
 		if err != nil {
 			return nil, st, err

@@ -174,12 +174,15 @@ func (s *lightServer) findCommitting(from uint64, root model.Identifier, execute
 		if err != nil {
 			return nil, h, false, err
 		}
+		if b.IsRoot() {
+			continue // a light client proves state against certified blocks
+		}
 		res, err := payload.ResultOf(b.Payload)
 		if err != nil {
 			return nil, h, false, fmt.Errorf("finalized block %d: %w", h, err)
 		}
 		if res == nil {
-			continue // genesis
+			continue
 		}
 		if res.Root == root {
 			return b, h, false, nil

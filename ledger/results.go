@@ -3,7 +3,6 @@ package ledger
 import (
 	"sync"
 
-	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/consensus/model"
 )
 
@@ -47,7 +46,8 @@ func (l *Ledger) ResultAt(height uint64) (model.Identifier, error) {
 		return root, nil
 	}
 	if height == 0 {
-		return model.Identifier(merkle.Empty), nil
+		root, err := l.cfg.Genesis.InitialRoot()
+		return model.Identifier(root), err
 	}
 	return l.store.StateRoot(height)
 }

@@ -251,6 +251,26 @@ func (m *Memory) saveExecuted(height uint64, root [32]byte, results []TxResult, 
 	return nil
 }
 
+// SaveGenesisState stores the initial state (see AppStore).
+func (m *Memory) SaveGenesisState(root [32]byte, writes []KV) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.executed > 0 {
+		return invalid("initial state after executing height %d", m.executed)
+	}
+	if _, ok := m.roots[0]; ok {
+		return invalid("initial state saved twice")
+	}
+	for _, w := range writes {
+		if w.Value == nil {
+			return invalid("initial state with a deleted key")
+		}
+		m.app[string(w.Key)] = append([]byte{}, w.Value...)
+	}
+	m.roots[0] = root
+	return nil
+}
+
 // TxResult looks a transaction up by ID.
 func (m *Memory) TxResult(id model.Identifier) (TxResult, error) {
 	m.mu.Lock()

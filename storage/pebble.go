@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -83,6 +84,14 @@ type pebbleConfig struct {
 	cacheSize    int64
 	memTableSize uint64
 	logger       *slog.Logger
+	readOnly     bool
+}
+
+// ReadOnly opens an existing store without writing to it (`floe export`
+// reads a stopped node's directory): a directory that is not a store of
+// this layout is refused rather than initialized, and every write fails.
+func ReadOnly() PebbleOption {
+	return func(c *pebbleConfig) { c.readOnly = true }
 }
 
 // WithCacheSize sets the block cache size in bytes (default 64 MiB).
@@ -194,6 +203,12 @@ func OpenPebble(dir string, opts ...PebbleOption) (*Pebble, error) {
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
+	po.ReadOnly = cfg.readOnly
+	if cfg.readOnly {
+		if _, err := os.Stat(filepath.Join(dir, "consensus")); err != nil {
+			return nil, fmt.Errorf("storage: open %s read-only: %w", dir, err)
+		}
+	}
 	db, err := pebble.Open(filepath.Join(dir, "consensus"), po)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
@@ -211,7 +226,7 @@ func OpenPebble(dir string, opts ...PebbleOption) (*Pebble, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	p := &Pebble{db: db, app: app}
-	if err := p.checkVersion(); err != nil {
+	if err := p.checkVersion(cfg.readOnly); err != nil {
 		_ = db.Close()
 		_ = app.Close()
 		return nil, err
@@ -219,7 +234,7 @@ func OpenPebble(dir string, opts ...PebbleOption) (*Pebble, error) {
 	return p, nil
 }
 
-func (p *Pebble) checkVersion() error {
+func (p *Pebble) checkVersion(readOnly bool) error {
 	err := p.get([]byte{keyVersion}, func(v []byte) error {
 		if len(v) != 8 {
 			return corrupt("layout version", fmt.Errorf("%d bytes", len(v)))
@@ -230,8 +245,11 @@ func (p *Pebble) checkVersion() error {
 		}
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) && !readOnly {
 		return p.db.Set([]byte{keyVersion}, binary.BigEndian.AppendUint64(nil, layoutVersion), pebble.Sync)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: the data directory records no layout version", ErrVersion)
 	}
 	return err
 }
@@ -765,6 +783,55 @@ func (p *Pebble) saveExecuted(height uint64, root [32]byte, results []TxResult, 
 		return fmt.Errorf("storage: save execution of height %d: %w", height, err)
 	}
 	return nil
+}
+
+// SaveGenesisState stores the initial state (see AppStore) in one batch,
+// flushed: the application database has no WAL.
+func (p *Pebble) SaveGenesisState(root [32]byte, writes []KV) error {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	done, err := p.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := p.checkGenesisState(); err != nil {
+		return err
+	}
+	batch := p.app.NewBatch()
+	defer batch.Close()
+	for _, w := range writes {
+		if w.Value == nil {
+			return invalid("initial state with a deleted key")
+		}
+		_ = batch.Set(appKey(w.Key), w.Value, nil)
+	}
+	_ = batch.Set(stateRootKey(0), root[:], nil)
+	if err := batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("storage: save the initial state: %w", err)
+	}
+	if err := p.app.Flush(); err != nil {
+		return fmt.Errorf("storage: flush the initial state: %w", err)
+	}
+	return nil
+}
+
+func (p *Pebble) checkGenesisState() error {
+	executed, err := p.executedHeight()
+	if err != nil {
+		return err
+	}
+	if executed > 0 {
+		return invalid("initial state after executing height %d", executed)
+	}
+	err = p.getApp(stateRootKey(0), func([]byte) error { return nil })
+	switch {
+	case err == nil:
+		return invalid("initial state saved twice")
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return err
 }
 
 // TxResult looks a transaction up by ID.

@@ -98,6 +98,11 @@ type AppStore interface {
 	// Iterate calls fn for every application key in order (used to rebuild
 	// in-memory indexes such as the Merkle tree at start-up).
 	Iterate(fn func(key, value []byte) error) error
+	// SaveGenesisState stores the initial application state (a genesis
+	// file's app_state) and its root as the result of height 0, durably.
+	// It fails once anything was executed or the state of height 0 was
+	// saved before.
+	SaveGenesisState(root [32]byte, writes []KV) error
 }
 
 // KV is one application state write; a nil Value deletes the key.

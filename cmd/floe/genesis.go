@@ -5,15 +5,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 )
 
 func newGenesisCmd() *cobra.Command {
 	var (
-		chainID, out, seed, when string
-		force                    bool
-		epochs                   genesis.EpochRules
+		chainID, out, seed, when, appState string
+		force                              bool
+		epochs                             genesis.EpochRules
 	)
 	params := genesis.DefaultParams()
 	params.IdleBlockIntervalMS = genesis.DefaultIdleBlockIntervalMS
@@ -50,6 +51,11 @@ Copy the result to DIR/config/genesis.json on every node.`,
 			if err := epochs.Apply(g); err != nil {
 				return err
 			}
+			if appState != "" {
+				if g.AppState, err = kvstore.ReadStateFile(appState); err != nil {
+					return err
+				}
+			}
 			if err := g.Save(out); err != nil {
 				return err
 			}
@@ -68,6 +74,8 @@ Copy the result to DIR/config/genesis.json on every node.`,
 	f.StringVar(&seed, "leader-seed", "", "32-byte hex leader-selection seed (default: random)")
 	f.StringVar(&when, "genesis-time", "", "genesis time, RFC 3339 (default: now)")
 	f.BoolVar(&force, "force", false, "overwrite FILE if it exists")
+	f.StringVar(&appState, "app-state", "", "initial application state: a file 'floe export' wrote (docs/upgrades.md)")
+
 	f.Int64Var(&params.TimeoutMinMS, "timeout-min-ms", params.TimeoutMinMS, "minimum view timeout")
 	f.Int64Var(&params.TimeoutMaxMS, "timeout-max-ms", params.TimeoutMaxMS, "maximum view timeout")
 	f.Int64Var(&params.BlockIntervalMS, "block-interval-ms", params.BlockIntervalMS, "minimum time between a leader's blocks")

@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newInitCmd(),
 		newGenesisCmd(),
+		newExportCmd(),
 		newGovernanceCmd(),
 		newStartCmd(),
 		newTxCmd(),

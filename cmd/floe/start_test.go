@@ -38,25 +38,10 @@ func TestStartSingleNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- runNode(ctx, home, logs, node.Faults{}) }()
+	logs, done := startInProcess(ctx, home)
 
 	c := client.New(ports[1])
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := c.Status(ctx); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("API never answered; logs:\n%s", logs.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("node exited: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitUntil(t, "the API to answer", done, logs, func() bool { _, err := c.Status(ctx); return err == nil })
 	url := "http://" + ports[1]
 	stdout, stderr, err := execute(t, "tx", "send", "greeting=hello", "--node", url, "--timeout", "20s")
 	if err != nil {
@@ -101,40 +86,121 @@ func TestStartSingleNode(t *testing.T) {
 	obsDone := make(chan error, 1)
 	go func() { obsDone <- runNode(ctx, obs, obsLogs, node.Faults{}) }()
 	oc := client.New(ports[3])
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		if r, err := oc.Tx(ctx, id); err == nil && r.Status == "finalized" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the observer never executed the transaction; logs:\n%s", obsLogs.String())
-		}
-		select {
-		case err := <-obsDone:
-			t.Fatalf("observer exited: %v\n%s", err, obsLogs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitUntil(t, "the observer to execute the transaction", obsDone, obsLogs, func() bool {
+		r, err := oc.Tx(ctx, id)
+		return err == nil && r.Status == "finalized"
+	})
 	if _, _, err := execute(t, "tx", "send", "k=v", "--node", "http://"+ports[3], "--timeout", "5s"); err == nil || !strings.Contains(err.Error(), "observer") {
 		t.Fatalf("the observer took a transaction: %v", err)
 	}
 
 	cancel()
+	stopped(t, "node", done)
+	stopped(t, "observer", obsDone)
+	upgradeWithExportedState(t, home, ports[1])
+}
+
+// upgradeWithExportedState is the upgrade path of docs/upgrades.md on the
+// stopped node of TestStartSingleNode: export its state, assemble a new
+// network's genesis with it, start the same validator on a fresh data
+// directory, and read the old network's key from the new one.
+func upgradeWithExportedState(t *testing.T, oldHome, apiAddr string) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	if _, stderr, err := execute(t, "export", "--home", oldHome, "--out", state); err != nil || !strings.Contains(stderr, "of solo-chain") {
+		t.Fatalf("export: %v\n%s", err, stderr)
+	}
+	home := filepath.Join(dir, "solo-v2")
+	if err := os.MkdirAll(filepath.Join(home, config.Dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{config.File, config.KeysFile, config.ValidatorFile} {
+		b, err := os.ReadFile(filepath.Join(oldHome, config.Dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, config.Dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen := filepath.Join(home, config.Dir, config.GenesisFile)
+	// A state file edited after the export is refused, and nothing is written.
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(dir, "edited.json")
+	hello := fmt.Sprintf("%x", "hello")
+	if !strings.Contains(string(b), hello) {
+		t.Fatalf("the export lacks the value written before:\n%s", b)
+	}
+	if err := os.WriteFile(edited, []byte(strings.Replace(string(b), hello, fmt.Sprintf("%x", "HELLO"), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	validator := filepath.Join(home, config.Dir, config.ValidatorFile)
+	if _, _, err := execute(t, "genesis", "--chain-id", "solo-chain-v2", "--out", gen, "--app-state", edited, validator); err == nil || !strings.Contains(err.Error(), "bad state file") {
+		t.Fatalf("an edited state file was accepted: %v", err)
+	}
+	if _, err := os.Stat(gen); !os.IsNotExist(err) {
+		t.Fatalf("a genesis was written from an edited state: %v", err)
+	}
+	if _, _, err := execute(t, "genesis", "--chain-id", "solo-chain-v2", "--out", gen, "--app-state", state, validator); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs, done := startInProcess(ctx, home)
+	c := client.New(apiAddr)
+	waitUntil(t, "the new network's API to answer", done, logs, func() bool {
+		st, err := c.Status(ctx)
+		return err == nil && st.ChainID == "solo-chain-v2"
+	})
+	if v, err := c.State(ctx, []byte("greeting")); err != nil || v.Value != hello {
+		t.Fatalf("the old network's key on the new one: %+v, %v", v, err)
+	}
+	url := "http://" + apiAddr
+	if stdout, stderr, err := execute(t, "tx", "send", "greeting=again", "--node", url, "--timeout", "20s"); err != nil || !strings.Contains(stdout, ": ok") {
+		t.Fatalf("a transaction on the new network: %v\n%s%s", err, stdout, stderr)
+	}
+	cancel()
+	stopped(t, "node", done)
+}
+
+// startInProcess runs 'floe start --home home' until ctx ends.
+func startInProcess(ctx context.Context, home string) (*syncBuffer, chan error) {
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runNode(ctx, home, logs, node.Faults{}) }()
+	return logs, done
+}
+
+// waitUntil polls cond for up to 20 s, failing with the node's logs if it
+// exits or the time runs out.
+func waitUntil(t *testing.T, what string, done <-chan error, logs *syncBuffer, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; logs:\n%s", what, logs.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("exited while waiting for %s: %v\n%s", what, err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stopped waits for a run whose context was cancelled to return cleanly.
+func stopped(t *testing.T, what string, done <-chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("clean stop returned %v", err)
+			t.Fatalf("%s: clean stop returned %v", what, err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("node did not stop")
-	}
-	select {
-	case err := <-obsDone:
-		if err != nil {
-			t.Fatalf("observer: clean stop returned %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("observer did not stop")
+		t.Fatalf("%s did not stop", what)
 	}
 }
 

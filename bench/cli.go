@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -6,16 +6,38 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
+	"sort"
+	"strings"
 
-	"github.com/floe-bft/floe/bench"
 	"github.com/floe-bft/floe/follower"
 )
 
-func init() { benchCommands["follower"] = benchFollower }
+// Each benchmark is a small tool of its own with its own flag set
+// (`floe bench NAME [flags]`); the registry maps a name to it, and each
+// registers itself from its own file, so adding one touches no shared file.
+var commands = map[string]func(ctx context.Context, args []string, out, errOut io.Writer) error{
+	"follower": followerCommand,
+}
 
-const benchFollowerUsage = `floe bench follower: build a chain of --blocks blocks certified by a real
+// Main runs the benchmark args[0] names with the rest of args as its flags.
+func Main(ctx context.Context, args []string, out, errOut io.Writer) error {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		return fmt.Errorf("usage: floe bench NAME [flags]; benchmarks: %s", strings.Join(names, ", "))
+	}
+	run, ok := commands[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown benchmark %q; benchmarks: %s", args[0], strings.Join(names, ", "))
+	}
+	return run(ctx, args[1:], out, errOut)
+}
+
+const followerUsage = `floe bench follower: build a chain of --blocks blocks certified by a real
 BLS committee (--members equally weighted members; the smallest supermajority
 signs every QC), encode it as sync range answers of --range blocks, and
 ingest it twice through the follower engine into a fresh Pebble store:
@@ -28,17 +50,13 @@ range in one synced batch; only the validation differs. The run fails if
 either does not finalize the whole chain.
 `
 
-func benchFollower(args []string) error {
-	return runBenchFollowerCmd(context.Background(), args, os.Stdout, os.Stderr)
-}
-
-func runBenchFollowerCmd(ctx context.Context, args []string, out, errOut io.Writer) error {
-	var o bench.FollowerOptions
+func followerCommand(ctx context.Context, args []string, out, errOut io.Writer) error {
+	var o FollowerOptions
 	var asJSON bool
 	fs := flag.NewFlagSet("floe bench follower", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
-		fmt.Fprint(errOut, benchFollowerUsage)
+		fmt.Fprint(errOut, followerUsage)
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&o.Blocks, "blocks", 20000, "certified blocks in the chain")
@@ -53,7 +71,7 @@ func runBenchFollowerCmd(ctx context.Context, args []string, out, errOut io.Writ
 	if fs.NArg() > 0 {
 		return fmt.Errorf("floe bench follower: unexpected arguments %q", fs.Args())
 	}
-	rep, err := bench.RunFollower(ctx, o, errOut)
+	rep, err := RunFollower(ctx, o, errOut)
 	if err != nil {
 		return err
 	}

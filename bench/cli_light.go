@@ -1,24 +1,21 @@
 //go:build unix
 
-package main
+package bench
 
 import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
-	"os"
-
-	"github.com/floe-bft/floe/bench"
 )
 
-func init() { benchCommands["light"] = benchLight }
+func init() { commands["light"] = lightCommand }
 
-func benchLight(args []string) error { return runBenchLight(args, os.Stdout) }
-
-func runBenchLight(args []string, out io.Writer) error {
-	var o bench.LightOptions
+func lightCommand(ctx context.Context, args []string, out, errOut io.Writer) error {
+	var o LightOptions
 	fs := flag.NewFlagSet("floe bench light", flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	fs.IntVar(&o.Epochs, "epochs", 52, "epoch transitions to fast-forward through (a committee change each)")
 	fs.IntVar(&o.Members, "members", 4, "committee size")
 	fs.IntVar(&o.StateProofs, "state-proofs", 32, "state proofs to fetch and verify after fast-forwarding")
@@ -26,7 +23,10 @@ func runBenchLight(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := bench.RunLight(context.Background(), o)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("floe bench light: unexpected arguments %q", fs.Args())
+	}
+	res, err := RunLight(ctx, o)
 	if err != nil {
 		return err
 	}
