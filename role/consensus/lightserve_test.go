@@ -47,9 +47,11 @@ func TestLightClientFollowsNodes(t *testing.T) {
 	src := n.LightSource()
 	ctx := context.Background()
 	// Writes keep the state changing while the client asks for a proof.
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	// Joined before the testnet's cleanup stops the nodes it submits to.
+	defer func() { close(stop); <-stopped }()
 	go func() {
+		defer close(stopped)
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
