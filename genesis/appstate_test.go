@@ -3,6 +3,7 @@ package genesis_test
 import (
 	"encoding/hex"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -55,5 +56,20 @@ func TestGenesisCarriesAndCommitsToItsAppState(t *testing.T) {
 	}
 	if _, err := genesis.Load(path); !errors.Is(err, kvstore.ErrBadState) {
 		t.Fatalf("an edited app_state loaded: %v", err)
+	}
+}
+
+// A genesis file over MaxFileBytes is refused by its size, before it is
+// read into memory (the file here is sparse: nothing is written or read).
+func TestLoadRefusesAnOversizedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "genesis.json")
+	if err := testGenesis(t).Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, genesis.MaxFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := genesis.Load(path); !errors.Is(err, genesis.ErrTooLarge) {
+		t.Fatalf("an oversized genesis: %v, want ErrTooLarge", err)
 	}
 }

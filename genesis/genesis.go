@@ -10,19 +10,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/app/merkle"
-	"github.com/floe-bft/floe/payload"
-
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/pacemaker"
 	"github.com/floe-bft/floe/consensus/reputation"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/payload"
 )
 
 // Validator is one committee member as written in the genesis file.
@@ -129,6 +129,17 @@ func (p Params) Timeouts() pacemaker.Config {
 // ErrVersion is returned for a genesis file of another protocol version.
 var ErrVersion = errors.New("genesis: protocol version mismatch")
 
+// MaxFileBytes bounds a genesis file, which is read whole into memory. It
+// leaves room for an initial application state of
+// kvstore.MaxStateFileBytes as `floe export` wrote it: embedded in the
+// genesis, each entry is indented a few bytes deeper, never by as much as
+// the entry itself.
+const MaxFileBytes int64 = 2 * kvstore.MaxStateFileBytes
+
+// ErrTooLarge marks a genesis file over MaxFileBytes, refused before it is
+// read (Load) or written (Save).
+var ErrTooLarge = errors.New("genesis: file too large")
+
 // Genesis is the genesis file.
 type Genesis struct {
 	// ProtocolVersion is the version of the signed bytes and encodings the
@@ -160,7 +171,7 @@ type Member struct {
 
 // Load reads and validates a genesis file.
 func Load(path string) (*Genesis, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +193,31 @@ func Load(path string) (*Genesis, error) {
 	return &g, nil
 }
 
+// readBounded reads a file of at most MaxFileBytes: the size is checked
+// before reading, and the read is limited for what is not a regular file.
+func readBounded(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close() // read only: a close error loses nothing
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().IsRegular() && fi.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("%w: %s has %d bytes, at most %d are read", ErrTooLarge, path, fi.Size(), MaxFileBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > MaxFileBytes {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, MaxFileBytes)
+	}
+	return b, nil
+}
+
 // InitialRoot is the state root of AppState (the empty tree's root
 // without one): the result of height 0.
 func (g *Genesis) InitialRoot() ([32]byte, error) {
@@ -196,6 +232,10 @@ func (g *Genesis) Save(path string) error {
 	b, err := json.MarshalIndent(g, "", "  ")
 	if err != nil {
 		return err
+	}
+	if int64(len(b)) >= MaxFileBytes {
+		// Load would refuse it; better to fail where it is assembled.
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b)+1, MaxFileBytes)
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

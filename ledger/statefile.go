@@ -45,12 +45,16 @@ func importGenesisState(store Store, g *genesis.Genesis) error {
 // directory at its executed height, without writing to it, and checks it
 // against the state root the node recorded for that height. chainID names
 // the network in the file.
-func ExportState(dataDir, chainID string) (*kvstore.StateFile, error) {
+func ExportState(dataDir, chainID string) (f *kvstore.StateFile, err error) {
 	store, err := storage.OpenPebble(dataDir, storage.ReadOnly())
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			f, err = nil, cerr
+		}
+	}()
 	executed, err := store.ExecutedHeight()
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/genesis"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	// Nodes starts outside the genesis committee and the committee
 	// rotates every epoch (EpochDriver).
 	EpochViews uint64
+	// AppState is the initial application state the genesis carries (nil:
+	// empty), e.g. a file 'floe export' wrote (docs/upgrades.md).
+	AppState *kvstore.StateFile
 
 	Duration time.Duration // load duration; 0: until ctx ends
 	Rate     int           // transactions per second; 0: as fast as the nodes accept

@@ -68,7 +68,16 @@ func (f *fakeHomes) WriteGenesis(home string, g *genesis.Genesis) error {
 func TestSetup(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tn")
 	homes := &fakeHomes{}
-	o := Options{Dir: dir, Nodes: 3, Followers: 2, LogLevel: "warn", EpochViews: 100, Homes: homes}
+	iter := func(yield func(k, v []byte) error) error { return yield([]byte("greeting"), []byte("hello")) }
+	state, err := kvstore.New(iter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := kvstore.NewStateFile("old", 3, state.Root(), iter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Dir: dir, Nodes: 3, Followers: 2, LogLevel: "warn", EpochViews: 100, Homes: homes, AppState: exported}
 	net, err := Setup(o)
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +113,11 @@ func TestSetup(t *testing.T) {
 	if f := net.Nodes[5]; f.Upstream != "http://"+net.Nodes[1].APIAddr {
 		t.Fatalf("follower1 follows %s", f.Upstream)
 	}
-	if _, err := genesis.Load(filepath.Join(dir, "genesis.json")); err != nil {
+	// Every node starts from the initial state the genesis carries.
+	if g, err := genesis.Load(filepath.Join(dir, "genesis.json")); err != nil {
 		t.Fatal(err)
+	} else if root, err := g.InitialRoot(); err != nil || root != state.Root() {
+		t.Fatalf("the testnet genesis starts from root %x (%v), want the given state's %x", root, err, state.Root())
 	}
 	// Keys are deterministic across runs.
 	again, err := Setup(Options{Dir: dir, Nodes: 3, LogLevel: "info", Homes: &fakeHomes{}})

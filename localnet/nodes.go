@@ -205,7 +205,7 @@ func (o *Options) genesis(vals []genesis.Validator) (*genesis.Genesis, error) {
 	}
 	seed := crypto.Sum([]byte("floe testnet leader seed"))
 	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: ChainID, Params: params, Validators: vals,
-		GenesisTime: time.Now().UTC().Truncate(time.Millisecond), LeaderSeed: fmt.Sprintf("%x", seed)}
+		GenesisTime: time.Now().UTC().Truncate(time.Millisecond), LeaderSeed: fmt.Sprintf("%x", seed), AppState: o.AppState}
 	if _, _, err := g.Committee(); err != nil {
 		return nil, fmt.Errorf("invalid genesis: %w", err)
 	}

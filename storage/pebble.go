@@ -146,6 +146,9 @@ type Pebble struct {
 	// closeMu turns use after Close into ErrClosed instead of a Pebble panic.
 	closeMu sync.RWMutex
 	closed  bool
+	// readOnly: opened with ReadOnly, so Close has nothing to flush (and
+	// Pebble refuses a flush of a read-only database).
+	readOnly bool
 }
 
 // OpenPebble opens (creating if needed) the store in dir.
@@ -225,7 +228,7 @@ func OpenPebble(dir string, opts ...PebbleOption) (*Pebble, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	p := &Pebble{db: db, app: app}
+	p := &Pebble{db: db, app: app, readOnly: cfg.readOnly}
 	if err := p.checkVersion(cfg.readOnly); err != nil {
 		_ = db.Close()
 		_ = app.Close()
@@ -264,7 +267,10 @@ func (p *Pebble) Close() error {
 	p.closed = true
 	// Without a WAL, what is still in the application's memtables would be
 	// lost; flushing makes a clean stop lose nothing.
-	ferr := p.app.Flush()
+	var ferr error
+	if !p.readOnly {
+		ferr = p.app.Flush()
+	}
 	aerr := p.app.Close()
 	return errors.Join(ferr, aerr, p.db.Close())
 }

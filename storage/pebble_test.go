@@ -209,6 +209,13 @@ func TestPebbleLayoutVersion(t *testing.T) {
 	if !errors.Is(err, ErrVersion) {
 		t.Fatalf("store of another layout version: %v, want ErrVersion", err)
 	}
+	// A read-only open (floe export) refuses it the same way.
+	if p, err = OpenPebble(dir, ReadOnly()); !errors.Is(err, ErrVersion) {
+		if err == nil {
+			_ = p.Close()
+		}
+		t.Fatalf("read-only open of another layout version: %v, want ErrVersion", err)
+	}
 }
 
 func TestPebbleClosed(t *testing.T) {

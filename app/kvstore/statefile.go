@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // StateFormat names the state file's format. It is versioned apart from
@@ -66,7 +67,14 @@ func ReadStateFile(path string) (*StateFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
+	defer fh.Close() // read only: a close error loses nothing
+	// The size first, so an oversized file is refused before it is read;
+	// the limited read still bounds what is not a regular file.
+	if fi, err := fh.Stat(); err != nil {
+		return nil, err
+	} else if fi.Mode().IsRegular() && fi.Size() > MaxStateFileBytes {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrBadState, path, MaxStateFileBytes)
+	}
 	raw, err := io.ReadAll(io.LimitReader(fh, MaxStateFileBytes+1))
 	if err != nil {
 		return nil, err
@@ -91,6 +99,38 @@ func (f *StateFile) Write(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	return enc.Encode(f)
+}
+
+// WriteFile writes the file as JSON to path, whole or not at all: it
+// goes to a temporary file in the same directory, synced, then renamed,
+// so a failed or interrupted export never leaves a truncated state file
+// behind for an operator to build a genesis from.
+func (f *StateFile) WriteFile(path string) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()           // already failed; the first error is the one to report
+			_ = os.Remove(tmp.Name()) // best effort: the error above says what went wrong
+		}
+	}()
+	// CreateTemp makes it 0600; the state is the chain's public data, read
+	// as the genesis it goes into is.
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // RootHash is the root the file names (checked by Check).

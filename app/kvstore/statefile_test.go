@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/floe-bft/floe/app/kvstore"
@@ -108,5 +109,51 @@ func TestStateFileRefusesTampering(t *testing.T) {
 		if _, err := kvstore.ReadStateFile(path); !errors.Is(err, kvstore.ErrBadState) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// A state file over MaxStateFileBytes is refused by its size, before it is
+// read into memory (the file here is sparse).
+func TestReadStateFileRefusesAnOversizedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, kvstore.MaxStateFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kvstore.ReadStateFile(path); !errors.Is(err, kvstore.ErrBadState) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("an oversized state file: %v", err)
+	}
+}
+
+// WriteFile writes the whole file where it was asked, and nothing where it
+// could not write: no temporary file is left behind.
+func TestStateFileWriteFile(t *testing.T) {
+	f, _ := stateOf(t, "a", "1")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := f.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := kvstore.ReadStateFile(path)
+	if err != nil || back.Root != f.Root || len(back.Entries) != 1 {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	if err := f.WriteFile(filepath.Join(dir, "missing", "state.json")); err == nil {
+		t.Fatal("wrote into a directory that does not exist")
+	}
+	if err := os.Mkdir(filepath.Join(dir, "taken"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteFile(filepath.Join(dir, "taken")); err == nil {
+		t.Fatal("replaced a directory with a state file")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Fatalf("left behind: %v", entries)
 	}
 }

@@ -35,16 +35,12 @@ against the state root the node recorded, and write it as JSON (stdout, or
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
 			if out != "" {
-				fh, err := os.Create(out)
-				if err != nil {
-					return err
-				}
-				defer fh.Close()
-				w = fh
+				err = f.WriteFile(out)
+			} else {
+				err = f.Write(cmd.OutOrStdout())
 			}
-			if err := f.Write(w); err != nil {
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "exported %d keys at height %d of %s, state root %s\n", len(f.Entries), f.Height, f.ChainID, f.Root)

@@ -94,6 +94,15 @@ func TestStartSingleNode(t *testing.T) {
 		t.Fatalf("the observer took a transaction: %v", err)
 	}
 
+	// A running node's data directory is locked: export refuses it and
+	// writes nothing.
+	early := filepath.Join(t.TempDir(), "early.json")
+	if _, _, err := execute(t, "export", "--home", home, "--out", early); err == nil {
+		t.Fatal("exported the data directory of a running node")
+	}
+	if _, err := os.Stat(early); !os.IsNotExist(err) {
+		t.Fatalf("a refused export wrote %s: %v", early, err)
+	}
 	cancel()
 	stopped(t, "node", done)
 	stopped(t, "observer", obsDone)
@@ -155,15 +164,33 @@ func upgradeWithExportedState(t *testing.T, oldHome, apiAddr string) {
 		st, err := c.Status(ctx)
 		return err == nil && st.ChainID == "solo-chain-v2"
 	})
-	if v, err := c.State(ctx, []byte("greeting")); err != nil || v.Value != hello {
-		t.Fatalf("the old network's key on the new one: %+v, %v", v, err)
+	imported, err := c.State(ctx, []byte("greeting"))
+	if err != nil || imported.Value != hello {
+		t.Fatalf("the old network's key on the new one: %+v, %v", imported, err)
 	}
 	url := "http://" + apiAddr
-	if stdout, stderr, err := execute(t, "tx", "send", "greeting=again", "--node", url, "--timeout", "20s"); err != nil || !strings.Contains(stdout, ": ok") {
+	if stdout, stderr, err := execute(t, "tx", "send", "farewell=bye", "--node", url, "--timeout", "20s"); err != nil || !strings.Contains(stdout, ": ok") {
 		t.Fatalf("a transaction on the new network: %v\n%s%s", err, stdout, stderr)
 	}
-	cancel()
-	stopped(t, "node", done)
+	// New transactions build on the imported state: the old key is still
+	// there beside the new one, at a later height and another root; and so
+	// after a restart, which must not import the state again.
+	for round := 0; round < 2; round++ {
+		for key, want := range map[string]string{"greeting": hello, "farewell": fmt.Sprintf("%x", "bye")} {
+			v, err := c.State(ctx, []byte(key))
+			if err != nil || v.Value != want || v.Height == 0 || v.Root == imported.Root {
+				t.Fatalf("round %d: %s on the new network: %+v, %v; want %s above height 0", round, key, v, err, want)
+			}
+		}
+		cancel()
+		stopped(t, "node", done)
+		if round == 0 {
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			logs, done = startInProcess(ctx, home)
+			waitUntil(t, "the restarted node's API to answer", done, logs, func() bool { _, err := c.Status(ctx); return err == nil })
+		}
+	}
 }
 
 // startInProcess runs 'floe start --home home' until ctx ends.

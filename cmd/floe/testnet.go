@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
@@ -22,7 +23,7 @@ const defaultTestnetDir = "testnet-data"
 // localnet.Options.
 type testnetFlags struct {
 	nodes, followers, txSize, maxPending int
-	dir, rate, logLevel, kill            string
+	dir, rate, logLevel, kill, appState  string
 	duration                             time.Duration
 	json                                 bool
 	epochViews                           uint64
@@ -99,6 +100,7 @@ more (see docs/cli.md).`,
 	fs.IntVar(&f.maxPending, "max-pending", 10_000, "with --rate max: most submitted transactions not yet finalized (0: no limit but the mempools)")
 	fs.Int64Var(&f.idleMS, "idle-block-interval-ms", genesis.DefaultIdleBlockIntervalMS, "how long a leader with nothing to order waits before proposing (0: no idle pacing)")
 	fs.Int64Var(&f.blockMS, "block-interval-ms", genesis.DefaultParams().BlockIntervalMS, "how long a leader waits after entering its view before proposing (batches light load into fewer blocks)")
+	fs.StringVar(&f.appState, "app-state", "", "initial application state: a file 'floe export' wrote (docs/upgrades.md)")
 	fs.StringVar(&f.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }
@@ -117,6 +119,11 @@ func (f *testnetFlags) options() (localnet.Options, error) {
 	if f.kill != "" {
 		if o.Kill, err = localnet.ParseKill(f.kill); err != nil {
 			return o, err
+		}
+	}
+	if f.appState != "" {
+		if o.AppState, err = kvstore.ReadStateFile(f.appState); err != nil {
+			return o, fmt.Errorf("--app-state: %w", err)
 		}
 	}
 	if _, err := config.ParseLevel(f.logLevel); err != nil {

@@ -30,6 +30,7 @@ func TestTestnetFlagValidation(t *testing.T) {
 		{[]string{"--idle-block-interval-ms", "1"}, "--idle-block-interval-ms"},
 		{[]string{"--max-pending", "-1"}, "--max-pending"},
 		{[]string{"--followers", "-1"}, "--followers"},
+		{[]string{"--app-state", filepath.Join(t.TempDir(), "missing.json")}, "--app-state"},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		_, _, err := execute(t, append([]string{"testnet"}, c.args...)...)
