@@ -19,12 +19,23 @@ type GovernanceBackend interface {
 // largest committee is well under this.
 const maxServiceEventBytes = 1 << 20
 
-// ServiceEventResponse acknowledges a queued service event.
+// ServiceEventResponse acknowledges a service event: 202 with status
+// "queued" when this submission queued it, 200 with "already_queued" or
+// "in_effect" when an earlier one did (nothing changes and nothing is
+// broadcast again).
 type ServiceEventResponse struct {
 	ID     string `json:"id"`
 	Kind   string `json:"kind"`
 	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
 }
+
+// Statuses of ServiceEventResponse.
+const (
+	StatusQueued        = "queued"
+	StatusAlreadyQueued = "already_queued"
+	StatusInEffect      = "in_effect"
+)
 
 // handleServiceEvent is POST /v1/governance/events: a binary
 // (application/octet-stream) governance-signed EpochSetup or EpochCommit.
@@ -58,6 +69,14 @@ func (s *Server) handleServiceEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch err := gb.SubmitServiceEvent(e); {
 	case err == nil:
+	case errors.Is(err, epoch.ErrAlreadyQueued):
+		// Resubmitting is safe and changes nothing: the answer says so,
+		// and the node does not broadcast the event again.
+		writeJSON(w, http.StatusOK, ServiceEventResponse{ID: e.ID().Hex(), Kind: e.Kind.String(), Status: StatusAlreadyQueued})
+		return
+	case errors.Is(err, epoch.ErrSettled):
+		writeJSON(w, http.StatusOK, ServiceEventResponse{ID: e.ID().Hex(), Kind: e.Kind.String(), Status: StatusInEffect, Detail: err.Error()})
+		return
 	case errors.Is(err, epoch.ErrInvalid), errors.Is(err, epoch.ErrRejected):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -68,5 +87,5 @@ func (s *Server) handleServiceEvent(w http.ResponseWriter, r *http.Request) {
 		s.backendError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, ServiceEventResponse{ID: e.ID().Hex(), Kind: e.Kind.String(), Status: "queued"})
+	writeJSON(w, http.StatusAccepted, ServiceEventResponse{ID: e.ID().Hex(), Kind: e.Kind.String(), Status: StatusQueued})
 }

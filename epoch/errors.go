@@ -19,4 +19,10 @@ var (
 	// matching setup, …). The block carrying it stays valid; the event has no
 	// effect.
 	ErrRejected = errors.New("service event rejected")
+	// ErrSettled: the service event already took effect (CheckSettled); a
+	// resubmission changes nothing and is not broadcast again.
+	ErrSettled = errors.New("service event already in effect")
+	// ErrAlreadyQueued: the service event already waits in this node's
+	// queue for a block; a resubmission changes nothing.
+	ErrAlreadyQueued = errors.New("service event already queued")
 )

@@ -26,14 +26,15 @@ const maxQueuedEvents = 16
 // ErrQueueFull: too many service events wait for a block; retry later.
 var ErrQueueFull = errors.New("governance queue full")
 
-// Add queues e (once; a second submission of it is a no-op).
+// Add queues e once: a second submission of it changes nothing and gets
+// ErrAlreadyQueued, so that the caller does not broadcast it again.
 func (q *Queue) Add(e *Event) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	id := e.ID()
 	for _, x := range q.events {
 		if x.ID() == id {
-			return nil
+			return ErrAlreadyQueued
 		}
 	}
 	if len(q.events) >= maxQueuedEvents {

@@ -30,6 +30,13 @@ var (
 	// ErrDuplicate: the transaction is already held or was recently
 	// finalized.
 	ErrDuplicate = errors.New("duplicate transaction")
+	// ErrPending: a duplicate that the pool still holds. Resubmitting a
+	// pending transaction is harmless, so nodes report it as accepted.
+	// Errors wrapping it also wrap ErrDuplicate.
+	ErrPending = errors.New("already pending")
+	// ErrFinalized: a duplicate of a recently finalized transaction. Errors
+	// wrapping it also wrap ErrDuplicate.
+	ErrFinalized = errors.New("already finalized")
 	// ErrFull: holding the transaction would exceed MaxTxs or MaxBytes.
 	// Clients should retry later; the pool drains as blocks finalize.
 	ErrFull = errors.New("mempool full")
@@ -185,10 +192,10 @@ func (m *Mempool) Add(tx []byte) (ID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.byID[id]; ok {
-		return id, fmt.Errorf("%w: %x is pending", ErrDuplicate, id[:8])
+		return id, fmt.Errorf("%w: %x is %w", ErrDuplicate, id[:8], ErrPending)
 	}
 	if _, ok := m.recentSet[prefix(id)]; ok {
-		return id, fmt.Errorf("%w: %x was finalized", ErrDuplicate, id[:8])
+		return id, fmt.Errorf("%w: %x is %w", ErrDuplicate, id[:8], ErrFinalized)
 	}
 	if len(m.byID) >= m.cfg.MaxTxs || m.bytes+len(tx) > m.cfg.MaxBytes {
 		return id, fmt.Errorf("%w: %d transactions, %d bytes", ErrFull, len(m.byID), m.bytes)

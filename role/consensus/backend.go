@@ -2,11 +2,13 @@ package consensus
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/evidence"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/storage"
@@ -14,18 +16,28 @@ import (
 
 // SubmitTxs offers transactions to the mempool and queues the accepted ones
 // for gossip. A transaction already in the mempool is reported as accepted
-// (submitting twice is not an error for a client).
+// (submitting twice is not an error for a client); one already finalized
+// is refused with mempool.ErrFinalized, whether the mempool's recent window
+// still remembers it or only the store does.
 func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 	out := make([]api.Submission, len(txs))
 	now := time.Now()
 	var accepted [][]byte
 	for i, tx := range txs {
+		// The store first: past the mempool's recent window only the
+		// store remembers a finalized transaction, and a transaction
+		// refused here never enters the pool a leader reaps from.
+		if txID := model.Identifier(crypto.Sum(tx)); n.finalizedBefore(txID) != nil {
+			out[i] = api.Submission{ID: txID, Error: n.finalizedBefore(txID)}
+			continue
+		}
 		id, err := n.mempool.Add(tx)
 		out[i] = api.Submission{ID: model.Identifier(id), Error: err}
-		if err == nil {
+		switch {
+		case err == nil:
 			accepted = append(accepted, tx)
 			n.seen.add(model.Identifier(id), now)
-		} else if errors.Is(err, mempool.ErrDuplicate) {
+		case errors.Is(err, mempool.ErrPending):
 			out[i].Error = nil
 		}
 	}
@@ -34,6 +46,21 @@ func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 		n.signalWork()
 	}
 	return out
+}
+
+// finalizedBefore reports (as an error wrapping mempool.ErrFinalized) that
+// the store holds a result for id. A store failure other than "not found"
+// is reported as it is: the submission then fails with code "error".
+func (n *Node) finalizedBefore(id model.Identifier) error {
+	r, err := n.led.Store().TxResult(id)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: %s is %w at height %d", mempool.ErrDuplicate, id, mempool.ErrFinalized, r.Height)
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	default:
+		return err
+	}
 }
 
 // TxStatus reports whether a transaction is pending, finalized (with its

@@ -2,8 +2,6 @@ package consensus_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"testing"
@@ -18,21 +16,8 @@ import (
 // client that trusts only genesis learn the epoch, prove a final block and
 // verify a key written under load — all through the node's LightSource.
 func TestLightClientFollowsNodes(t *testing.T) {
-	tn := newTestnet(t, 4)
-	gov := ed25519.NewKeyFromSeed(make([]byte, 32))
-	tn.gen.Params.TestEpochs(400)
-	tn.gen.Governance = []string{hex.EncodeToString(gov.Public().(ed25519.PublicKey))}
-	tn.startAll()
+	tn, gov, p, ids, seed := newGovernedTestnet(t, 4)
 	n := tn.nodes[0]
-
-	p, err := tn.gen.EpochParams()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, seed, err := tn.gen.Identities()
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := light.Genesis{Params: p, Identities: ids, Seed: seed}
 	next := epoch.Spec{Counter: 1, FirstView: 401, FinalView: 800, Identities: ids, Seed: [32]byte{1}}
 	if err := n.SubmitServiceEvent(epoch.NewSetup(p.Chain, next, gov)); err != nil {

@@ -251,18 +251,7 @@ func (n *Node) route(from model.NodeID, m *message) {
 	case kindStatus:
 		n.sync.onStatus(from, m.height, m.view)
 	case kindServiceEvent:
-		// Checked like a submission but not forwarded again: the submitting
-		// node sends it to everyone directly.
-		if err := m.event.Verify(n.epochParams.Chain, n.epochParams.Authorities); err != nil {
-			n.metrics.dropped.WithLabelValues("invalid").Inc()
-			n.log.Warn("rejected service event", "from", n.nameOf(from), "err", err)
-			return
-		}
-		if err := n.governance.Add(m.event); err != nil {
-			n.metrics.dropped.WithLabelValues("governance_queue_full").Inc()
-			return
-		}
-		n.signalWork()
+		n.onPeerServiceEvent(from, m.event)
 	}
 }
 
