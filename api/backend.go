@@ -27,6 +27,7 @@ type Backend interface {
 	// State reads a key of the application state with a Merkle proof.
 	State(key []byte) (ledger.StateValue, error)
 	// SubscribeFinalized streams executed finalized blocks until ctx ends.
-	// A subscriber that falls too far behind is dropped (channel closed).
-	SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock
+	// A subscriber that falls too far behind is dropped (channel closed);
+	// one too many is refused (ledger.ErrTooManySubscribers).
+	SubscribeFinalized(ctx context.Context) (<-chan ledger.FinalizedBlock, error)
 }

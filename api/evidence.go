@@ -1,7 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,8 +30,9 @@ type EvidenceSource interface {
 // encoding together with the state root after each.
 type ChainSource interface {
 	// FinalizedChain returns up to max consecutive finalized blocks from
-	// height from (fewer at the top of the chain, none above it).
-	FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error)
+	// height from (fewer at the top of the chain, none above it); it stops
+	// with ctx's error when ctx ends.
+	FinalizedChain(ctx context.Context, from uint64, max int) ([]ledger.ChainBlock, error)
 }
 
 // registerAudit adds the audit endpoints the backend supports.
@@ -108,7 +112,22 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	blocks, err := s.b.(ChainSource).FinalizedChain(from, int(limit))
+	key := fmt.Sprintf("chain/%d/%d", from, limit)
+	if body, ok := s.cache.get(key); ok {
+		if s.admitCached(w, r) {
+			writeCachedJSON(w, body)
+		}
+		return
+	}
+	release, ok := s.admitRead(w, r, int(limit))
+	if !ok {
+		return
+	}
+	defer release()
+	blocks, err := s.b.(ChainSource).FinalizedChain(r.Context(), from, int(limit))
+	if r.Context().Err() != nil {
+		return // the client is gone; the read stopped
+	}
 	if err != nil {
 		s.backendError(w, r, err)
 		return
@@ -121,7 +140,32 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Blocks = append(resp.Blocks, info)
 	}
+	// A full answer whose every block is executed never changes: finalized
+	// blocks and their state roots are immutable.
+	immutable := len(blocks) == int(limit)
+	for _, cb := range blocks {
+		immutable = immutable && cb.Executed
+	}
+	if immutable {
+		body, err := json.Marshal(resp)
+		if err != nil {
+			s.backendError(w, r, err)
+			return
+		}
+		body = append(body, '\n')
+		s.cache.put(key, body)
+		writeCachedJSON(w, body)
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// writeCachedJSON writes an encoded 200 JSON answer as writeJSON would.
+func writeCachedJSON(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
 // uintParam reads an optional decimal query parameter within [lo, hi].

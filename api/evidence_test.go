@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/hex"
 	"net/http"
 	"testing"
@@ -21,7 +22,7 @@ type auditBackend struct {
 
 func (a *auditBackend) Evidence() ([]evidence.Record, int) { return a.evidence, a.dropped }
 
-func (a *auditBackend) FinalizedChain(from uint64, max int) ([]ledger.ChainBlock, error) {
+func (a *auditBackend) FinalizedChain(_ context.Context, from uint64, max int) ([]ledger.ChainBlock, error) {
 	var out []ledger.ChainBlock
 	for h := from; h < uint64(len(a.blocks)) && len(out) < max; h++ {
 		cb := ledger.ChainBlock{Block: a.blocks[h]}

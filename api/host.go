@@ -32,6 +32,8 @@ type HostConfig struct {
 	Logger      *slog.Logger
 	// DecodeTxs reads binary transaction batches (Options.DecodeTxs).
 	DecodeTxs func([]byte) ([][]byte, error)
+	// Limits are the API's admission limits (nil: DefaultLimits()).
+	Limits *Limits
 }
 
 // shutdownGrace bounds how long the HTTP servers get to finish requests
@@ -100,7 +102,22 @@ func Host(ctx context.Context, cfg HostConfig, build func(prometheus.Registerer)
 		}()
 	}
 	if apiLn != nil {
-		srv := New(n, Options{Logger: log, Gatherer: reg, DecodeTxs: cfg.DecodeTxs})
+		limits := DefaultLimits()
+		if cfg.Limits != nil {
+			limits = *cfg.Limits
+		}
+		fileLimit, ferr := raiseFileLimit()
+		if ferr != nil {
+			log.Warn("could not raise the open-files limit", "limit", fileLimit, "err", ferr)
+		}
+		if budget := apiConnBudget(limits.MaxConnections, fileLimit); budget != limits.MaxConnections {
+			log.Warn("api connections capped by the open-files limit", "configured", limits.MaxConnections,
+				"capped", budget, "open_files_limit", fileLimit, "reserved_for_peers_and_storage", FDReserve)
+			limits.MaxConnections = budget
+		}
+		metrics := NewHTTPMetrics(reg)
+		apiLn = limitConns(apiLn, limits.MaxConnections, limits.MaxConnectionsPerIP, metrics)
+		srv := New(n, Options{Logger: log, Gatherer: reg, DecodeTxs: cfg.DecodeTxs, Limits: &limits, Metrics: metrics})
 		// Block streams set their own per-write deadlines.
 		serve("api", apiLn, srv, 30*time.Second)
 	}

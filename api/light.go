@@ -1,6 +1,10 @@
 package api
 
-import "github.com/floe-bft/floe/light"
+import (
+	"net/http"
+
+	"github.com/floe-bft/floe/light"
+)
 
 // LightBackend is the optional part of a Backend that serves light
 // clients. *node.Node implements it.
@@ -18,7 +22,16 @@ func (s *Server) mountLight() {
 		return
 	}
 	h := light.Handler(lb.LightSource())
+	// Proofs read a segment of blocks and a Merkle path: expensive reads.
+	gated := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		release, ok := s.admitRead(w, r, lightProofCost)
+		if !ok {
+			return
+		}
+		defer release()
+		h.ServeHTTP(w, r)
+	})
 	for _, route := range light.Routes {
-		s.mux.Handle("GET "+route, h)
+		s.mux.Handle("GET "+route, gated)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/floe-bft/floe/app"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/storage"
 )
@@ -61,6 +62,12 @@ type Options struct {
 	// MaxBatchTxs bounds the transactions of one POST (default
 	// DefaultMaxBatchTxs).
 	MaxBatchTxs int
+	// Limits are the admission limits (nil: DefaultLimits()). The
+	// connection caps among them apply where the listener is made (Host).
+	Limits *Limits
+	// Metrics receives the HTTP series (nil: unregistered ones; Host
+	// passes those it registered and shares with its listener).
+	Metrics *HTTPMetrics
 }
 
 // Server serves the client API of one node. It is an http.Handler.
@@ -69,6 +76,14 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+
+	limits     Limits
+	metrics    *HTTPMetrics
+	requests   *budgets      // per-client request rate
+	readBudget *budgets      // per-client blocks read by expensive reads
+	readSlots  chan struct{} // expensive reads in progress (nil: unbounded)
+	cache      *rangeCache
+	streams    *streamSlots
 }
 
 // New builds the API server for b.
@@ -83,6 +98,21 @@ func New(b Backend, opts Options) *Server {
 		opts.MaxBatchTxs = DefaultMaxBatchTxs
 	}
 	s := &Server{b: b, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.limits = DefaultLimits()
+	if opts.Limits != nil {
+		s.limits = *opts.Limits
+	}
+	s.metrics = opts.Metrics
+	if s.metrics == nil {
+		s.metrics = NewHTTPMetrics(nil)
+	}
+	s.requests = newBudgets(s.limits.RequestRate, s.limits.RequestBurst, s.limits.MaxClients)
+	s.readBudget = newBudgets(s.limits.ReadBlockRate, s.limits.ReadBlockBurst, s.limits.MaxClients)
+	if s.limits.MaxExpensiveReads > 0 {
+		s.readSlots = make(chan struct{}, s.limits.MaxExpensiveReads)
+	}
+	s.cache = newRangeCache(s.limits.RangeCacheBytes, s.metrics)
+	s.streams = newStreamSlots(s.limits.MaxStreams, s.limits.MaxStreamsPerIP)
 	s.mux.HandleFunc("POST /v1/transactions", s.handleSubmit)
 	s.mux.HandleFunc("GET /v1/transactions/{id}", s.handleTx)
 	// The literal "stream" is more specific than {ref}, so the mux routes it
@@ -109,9 +139,20 @@ func New(b Backend, opts Options) *Server {
 // ServeHTTP routes a request. Unmatched paths and methods get the mux's
 // status code (404 or 405, with Allow) but a JSON body, so clients can
 // decode every error the same way.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer s.recoverPanic(w, r)
+//
+// Every request is counted in the HTTP metrics and charged to its client's
+// request rate first: over it, the answer is a 429 and nothing else runs.
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := &codeRecorder{ResponseWriter: rw}
 	h, pattern := s.mux.Handler(r)
+	defer func() { s.metrics.observe(pattern, r.Method, w.status(), time.Since(start)) }()
+	defer s.recoverPanic(w, r)
+	if ok, retry := s.requests.charge(clientIP(r), 1); !ok {
+		s.refuse(w, http.StatusTooManyRequests, RefusedRate, retry,
+			"rate limit: more than %g requests per second from %s; retry later", s.limits.RequestRate, clientIP(r))
+		return
+	}
 	if pattern == "" {
 		rec := &statusRecorder{header: w.Header()}
 		h.ServeHTTP(rec, r)
@@ -591,6 +632,13 @@ func (s *Server) handleBlock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if q.txs || q.txIDs {
+		release, ok := s.admitRead(w, r, blockWithTxCost)
+		if !ok {
+			return
+		}
+		defer release()
+	}
 	ref := r.PathValue("ref")
 	var blk *model.Block
 	if ref == "latest" {
@@ -790,7 +838,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	ch := s.b.SubscribeFinalized(ctx)
+	var ch <-chan ledger.FinalizedBlock
+	release, ok := s.openStream(w, r, func() (err error) {
+		ch, err = s.b.SubscribeFinalized(ctx)
+		return err
+	})
+	if !ok {
+		return
+	}
+	defer release()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

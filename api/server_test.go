@@ -184,10 +184,10 @@ func (f *fakeBackend) State(key []byte) (ledger.StateValue, error) {
 	return ledger.StateValue{Key: key, Value: v, Proof: []byte("proof:" + string(key)), Height: 3, Root: [32]byte{9}}, nil
 }
 
-func (f *fakeBackend) SubscribeFinalized(ctx context.Context) <-chan ledger.FinalizedBlock {
+func (f *fakeBackend) SubscribeFinalized(ctx context.Context) (<-chan ledger.FinalizedBlock, error) {
 	ch := make(chan ledger.FinalizedBlock, 16)
 	f.subs <- ch
-	return ch
+	return ch, nil
 }
 
 // do runs one request against a fresh server over f.

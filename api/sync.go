@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,11 +18,13 @@ import (
 // gets GET /v1/sync/range and GET /v1/sync/live.
 type SyncBackend interface {
 	// SyncRange returns finalized blocks from from on (at most count) with
-	// the QC certifying the last, in the follower wire format.
-	SyncRange(from uint64, count int) ([]byte, error)
+	// the QC certifying the last, in the follower wire format; it stops
+	// with ctx's error when ctx ends.
+	SyncRange(ctx context.Context, from uint64, count int) ([]byte, error)
 	// SubscribeSync streams live frames (accepted proposals) until ctx
-	// ends; the channel is closed if the subscriber falls behind.
-	SubscribeSync(ctx context.Context) <-chan ledger.SyncFrame
+	// ends; the channel is closed if the subscriber falls behind, and one
+	// subscriber too many is refused (ledger.ErrTooManySubscribers).
+	SubscribeSync(ctx context.Context) (<-chan ledger.SyncFrame, error)
 }
 
 // liveKeepAlive is how often an idle live stream gets a keep-alive frame.
@@ -37,7 +40,9 @@ func (s *Server) registerSync() {
 }
 
 // handleSyncRange serves GET /v1/sync/range?from=H&count=N (N ≤ 512,
-// default 512) as application/octet-stream.
+// default 512) as application/octet-stream. It is an expensive read
+// (admitRead, cost N); a range that ends below the finalized height can
+// never change and is answered from, or kept in, the range cache.
 func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	from, err := strconv.ParseUint(q.Get("from"), 10, 64)
@@ -52,8 +57,29 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 			return
 		}
 	}
-	body, err := sb.SyncRange(from, count)
+	key := fmt.Sprintf("range/%d/%d", from, count)
+	if body, ok := s.cache.get(key); ok {
+		if s.admitCached(w, r) {
+			writeRange(w, body)
+		}
+		return
+	}
+	release, ok := s.admitRead(w, r, count)
+	if !ok {
+		return
+	}
+	defer release()
+	// Decided before reading: an answer whose blocks, and the child whose
+	// QC certifies the last, are all finalized is the same for everyone
+	// forever.
+	immutable := false
+	if latest, err := s.b.LatestBlock(); err == nil && from+uint64(count) < latest.Height {
+		immutable = true
+	}
+	body, err := sb.SyncRange(r.Context(), from, count)
 	switch {
+	case r.Context().Err() != nil:
+		return // the client is gone; the read stopped
 	case errors.Is(err, ledger.ErrBadSyncRequest):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -64,9 +90,28 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 		s.backendError(w, r, err)
 		return
 	}
+	if immutable {
+		s.cache.put(key, body)
+	}
+	writeRange(w, body)
+}
+
+func writeRange(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(body)
+}
+
+// admitCached charges an answer from the range cache: little work, so only
+// cacheHitCost of the client's read budget and no expensive-read slot.
+func (s *Server) admitCached(w http.ResponseWriter, r *http.Request) bool {
+	client := clientIP(r)
+	if ok, retry := s.readBudget.charge(client, cacheHitCost); !ok {
+		s.refuse(w, http.StatusTooManyRequests, RefusedReadCost, retry,
+			"rate limit: %s has used its budget of %g blocks per second; retry later", client, s.limits.ReadBlockRate)
+		return false
+	}
+	return true
 }
 
 // handleSyncLive serves GET /v1/sync/live: length-prefixed binary frames
@@ -75,7 +120,15 @@ func (s *Server) handleSyncLive(sb SyncBackend, w http.ResponseWriter, r *http.R
 	rc := http.NewResponseController(w)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	ch := sb.SubscribeSync(ctx)
+	var ch <-chan ledger.SyncFrame
+	release, ok := s.openStream(w, r, func() (err error) {
+		ch, err = sb.SubscribeSync(ctx)
+		return err
+	})
+	if !ok {
+		return
+	}
+	defer release()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")

@@ -91,6 +91,18 @@ type Node struct {
 	} `toml:"p2p"`
 	API struct {
 		Listen string `toml:"listen"`
+		// Admission limits (docs/security.md). Absent: the default; 0
+		// turns a limit off.
+		MaxConnections      *int     `toml:"max_connections"`
+		MaxConnectionsPerIP *int     `toml:"max_connections_per_ip"`
+		RateLimit           *float64 `toml:"rate_limit"`
+		RateBurst           *int     `toml:"rate_burst"`
+		MaxExpensiveReads   *int     `toml:"max_expensive_reads"`
+		ReadBlockRate       *float64 `toml:"read_block_rate"`
+		ReadBlockBurst      *int     `toml:"read_block_burst"`
+		RangeCacheMB        *int     `toml:"range_cache_mb"`
+		MaxStreams          *int     `toml:"max_streams"`
+		MaxStreamsPerIP     *int     `toml:"max_streams_per_ip"`
 	} `toml:"api"`
 	Debug struct {
 		// Listen serves pprof; empty disables it.

@@ -28,6 +28,18 @@ listen = "{{.P2P}}"
 # Client API (HTTP/JSON, /v1/...) and Prometheus metrics (/metrics).
 # Empty disables the API.
 listen = "{{.API}}"
+# Admission limits against hostile or runaway clients (docs/security.md).
+# Commented out: the default shown. 0 turns a limit off.
+# max_connections = 1024        # open API connections (also capped by the open-files limit less 768)
+# max_connections_per_ip = 64   # open connections of one client address
+# rate_limit = 100              # requests per second per client address
+# rate_burst = 200
+# max_expensive_reads = 2       # ranges, chain, proofs, blocks with transactions served at once
+# read_block_rate = 2048        # blocks per second one client may read through those
+# read_block_burst = 4096
+# range_cache_mb = 64           # cache of immutable range answers
+# max_streams = 64              # block streams and live sync subscriptions
+# max_streams_per_ip = 4
 
 [debug]
 # pprof (/debug/pprof/) on its own address; empty disables it. Keep it on

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 
 	"github.com/floe-bft/floe/consensus/model"
@@ -23,8 +24,9 @@ type ChainBlock struct {
 // FinalizedChain returns up to max (at most MaxChainBlocks) consecutive
 // finalized blocks from height from, with their state roots where this node
 // has executed them. A height above the finalized height gives an empty
-// result.
-func (l *Ledger) FinalizedChain(from uint64, max int) ([]ChainBlock, error) {
+// result. ctx is checked between blocks: a client that went away stops
+// the work (ctx.Err()).
+func (l *Ledger) FinalizedChain(ctx context.Context, from uint64, max int) ([]ChainBlock, error) {
 	max = min(max, MaxChainBlocks)
 	if max <= 0 {
 		return nil, nil
@@ -40,6 +42,9 @@ func (l *Ledger) FinalizedChain(from uint64, max int) ([]ChainBlock, error) {
 	executed := l.executedHeight.Load()
 	out := make([]ChainBlock, len(blocks))
 	for i, b := range blocks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		out[i].Block = b
 		if b.Height > executed {
 			continue

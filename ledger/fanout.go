@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -9,7 +11,7 @@ import (
 // publisher: each subscriber has a buffer of its own, and one that falls a
 // whole buffer behind is dropped (its channel closed) rather than slowing
 // everyone down. At most max subscribers at once; beyond that a new
-// subscriber gets a closed channel.
+// subscriber is refused with ErrTooManySubscribers.
 type fanout[T any] struct {
 	mu     sync.Mutex
 	subs   map[chan T]struct{}
@@ -29,22 +31,26 @@ func (f *fanout[T]) active() bool {
 	return len(f.subs) > 0
 }
 
+// ErrTooManySubscribers: a subscription was refused because the node
+// already serves as many subscribers as it allows. The API answers it
+// with a 503, never with a stream that ends at once.
+var ErrTooManySubscribers = errors.New("too many subscribers")
+
 // add subscribes until ctx ends.
-func (f *fanout[T]) add(ctx context.Context) <-chan T {
-	ch := make(chan T, f.buffer)
+func (f *fanout[T]) add(ctx context.Context) (<-chan T, error) {
 	f.mu.Lock()
 	if len(f.subs) >= f.max {
 		f.mu.Unlock()
-		close(ch)
-		return ch
+		return nil, fmt.Errorf("%w: %d already subscribed", ErrTooManySubscribers, f.max)
 	}
+	ch := make(chan T, f.buffer)
 	f.subs[ch] = struct{}{}
 	f.mu.Unlock()
 	go func() {
 		<-ctx.Done()
 		f.remove(ch)
 	}()
-	return ch
+	return ch, nil
 }
 
 func (f *fanout[T]) remove(ch chan T) {

@@ -105,14 +105,14 @@ func TestReadsRefuseBadRequests(t *testing.T) {
 		from  uint64
 		count int
 	}{{0, 10}, {1, 0}, {1, -5}} {
-		if _, err := l.SyncRange(c.from, c.count); !errors.Is(err, ledger.ErrBadSyncRequest) {
+		if _, err := l.SyncRange(context.Background(), c.from, c.count); !errors.Is(err, ledger.ErrBadSyncRequest) {
 			t.Errorf("SyncRange(%d, %d): %v", c.from, c.count, err)
 		}
 	}
-	if chain, err := l.FinalizedChain(5, 10); err != nil || len(chain) != 0 {
+	if chain, err := l.FinalizedChain(context.Background(), 5, 10); err != nil || len(chain) != 0 {
 		t.Fatalf("chain above the finalized height: %v %v", chain, err)
 	}
-	if chain, err := l.FinalizedChain(0, -1); err != nil || len(chain) != 0 {
+	if chain, err := l.FinalizedChain(context.Background(), 0, -1); err != nil || len(chain) != 0 {
 		t.Fatalf("negative page: %v %v", chain, err)
 	}
 	if _, err := l.TxResult(model.Identifier{1}); !errors.Is(err, storage.ErrNotFound) {

@@ -56,8 +56,9 @@ func (l *Ledger) State(key []byte) (StateValue, error) {
 }
 
 // SubscribeFinalized streams executed blocks until ctx ends. A subscriber
-// more than subscriberBuffer blocks behind is dropped (its channel closed).
-func (l *Ledger) SubscribeFinalized(ctx context.Context) <-chan FinalizedBlock {
+// more than subscriberBuffer blocks behind is dropped (its channel closed);
+// beyond maxSubscribers a new one gets ErrTooManySubscribers.
+func (l *Ledger) SubscribeFinalized(ctx context.Context) (<-chan FinalizedBlock, error) {
 	return l.subs.add(ctx)
 }
 

@@ -25,21 +25,25 @@ func (s Served) LatestBlock() (*model.Block, error) { return s.l.LatestBlock() }
 func (s Served) State(key []byte) (StateValue, error) { return s.l.State(key) }
 
 // SubscribeFinalized streams executed finalized blocks until ctx ends.
-func (s Served) SubscribeFinalized(ctx context.Context) <-chan FinalizedBlock {
+func (s Served) SubscribeFinalized(ctx context.Context) (<-chan FinalizedBlock, error) {
 	return s.l.SubscribeFinalized(ctx)
 }
 
 // FinalizedChain returns finalized blocks from height from with their
 // state roots (see Ledger.FinalizedChain).
-func (s Served) FinalizedChain(from uint64, max int) ([]ChainBlock, error) {
-	return s.l.FinalizedChain(from, max)
+func (s Served) FinalizedChain(ctx context.Context, from uint64, max int) ([]ChainBlock, error) {
+	return s.l.FinalizedChain(ctx, from, max)
 }
 
 // SyncRange serves a range of finalized blocks in the sync wire format.
-func (s Served) SyncRange(from uint64, count int) ([]byte, error) { return s.l.SyncRange(from, count) }
+func (s Served) SyncRange(ctx context.Context, from uint64, count int) ([]byte, error) {
+	return s.l.SyncRange(ctx, from, count)
+}
 
 // SubscribeSync streams live sync frames until ctx ends.
-func (s Served) SubscribeSync(ctx context.Context) <-chan SyncFrame { return s.l.SubscribeSync(ctx) }
+func (s Served) SubscribeSync(ctx context.Context) (<-chan SyncFrame, error) {
+	return s.l.SubscribeSync(ctx)
+}
 
 // LightSource serves light clients from the finalized chain; call it once.
 func (s Served) LightSource() light.Source { return s.l.LightSource() }

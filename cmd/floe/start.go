@@ -30,10 +30,47 @@ var (
 // floe.toml.
 func serveNode(ctx context.Context, cfg *config.Node, g *genesis.Genesis, log *slog.Logger, build func(prometheus.Registerer) (api.Node, error)) error {
 	maxTxs := g.Params.MaxBlockTxs
+	limits, err := apiLimits(cfg)
+	if err != nil {
+		return err
+	}
 	return api.Host(ctx, api.HostConfig{
 		APIListen: cfg.API.Listen, DebugListen: cfg.Debug.Listen, Logger: log,
 		DecodeTxs: func(p []byte) ([][]byte, error) { return payload.TransactionsOf(p, maxTxs) },
+		Limits:    &limits,
 	}, build)
+}
+
+// apiLimits overlays floe.toml's [api] limits on the defaults.
+func apiLimits(cfg *config.Node) (api.Limits, error) {
+	l := api.DefaultLimits()
+	a := cfg.API
+	setInt := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setFloat := func(dst *float64, v *float64) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setInt(&l.MaxConnections, a.MaxConnections)
+	setInt(&l.MaxConnectionsPerIP, a.MaxConnectionsPerIP)
+	setFloat(&l.RequestRate, a.RateLimit)
+	setInt(&l.RequestBurst, a.RateBurst)
+	setInt(&l.MaxExpensiveReads, a.MaxExpensiveReads)
+	setFloat(&l.ReadBlockRate, a.ReadBlockRate)
+	setInt(&l.ReadBlockBurst, a.ReadBlockBurst)
+	if a.RangeCacheMB != nil {
+		l.RangeCacheBytes = int64(*a.RangeCacheMB) << 20
+	}
+	setInt(&l.MaxStreams, a.MaxStreams)
+	setInt(&l.MaxStreamsPerIP, a.MaxStreamsPerIP)
+	if err := l.Validate(); err != nil {
+		return l, fmt.Errorf("floe.toml [api]: %w", err)
+	}
+	return l, nil
 }
 
 func newStartCmd() *cobra.Command {

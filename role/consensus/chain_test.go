@@ -1,6 +1,7 @@
 package consensus_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func TestFinalizedChain(t *testing.T) {
 	waitFor(t, "blocks to execute", 20*time.Second, func() bool { return tn.executed(0) >= 5 })
 	n := tn.nodes[0]
 	st := n.Status()
-	chain, err := n.FinalizedChain(0, 1000)
+	chain, err := n.FinalizedChain(context.Background(), 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +38,10 @@ func TestFinalizedChain(t *testing.T) {
 			t.Errorf("height %d: root %x executed %v, status root %x", i, cb.StateRoot, cb.Executed, st.StateRoot)
 		}
 	}
-	if got, err := n.FinalizedChain(1, 2); err != nil || len(got) != 2 || got[0].Block.Height != 1 {
+	if got, err := n.FinalizedChain(context.Background(), 1, 2); err != nil || len(got) != 2 || got[0].Block.Height != 1 {
 		t.Fatalf("from 1, at most 2: %d blocks, %v", len(got), err)
 	}
-	if got, err := n.FinalizedChain(n.Status().FinalizedHeight+1000, 10); err != nil || len(got) != 0 {
+	if got, err := n.FinalizedChain(context.Background(), n.Status().FinalizedHeight+1000, 10); err != nil || len(got) != 0 {
 		t.Fatalf("above the finalized height: %d blocks, %v", len(got), err)
 	}
 }
