@@ -23,14 +23,15 @@ import (
 //     a real peer finishes its TLS 1.3 handshake in about one round trip.
 //     To starve a peer an attacker must open more than
 //     MaxPendingHandshakes / (the peer's handshake time) connections per
-//     second, sustained: 128 / 10 ms = 12,800 per second for a LAN peer.
+//     second, sustained: 128 / 5 ms ≈ 25,000 per second for a LAN peer (a
+//     loopback handshake, both sides' crypto included, takes about 1.3 ms).
 //     Refusing newcomers instead let about 13 idle connections per second
 //     keep a reconnecting member out for as long as they kept coming.
 //   - Each source address may hold at most Config.MaxPendingPerIP pending
-//     handshakes; beyond that its connections are closed at once. One host
-//     then cannot fill the pool by itself (it needs MaxPendingHandshakes /
-//     MaxPendingPerIP addresses), nor evict anybody: a refused connection
-//     evicts nothing. IPv6 sources count per /64, the block one host
+//     handshakes; beyond that its connections are closed at once, evicting
+//     nothing. One host alone then cannot fill the pool, and so cannot
+//     evict anybody: it needs MaxPendingHandshakes / MaxPendingPerIP
+//     addresses. IPv6 sources count per /64, the block one host
 //     usually controls.
 //   - Sources that are the host of a configured peer address ("known"
 //     sources) are exempt from the per-address cap and have priority: a
@@ -39,7 +40,7 @@ import (
 //     is pending (and only if it is known itself). An attacker that does not
 //     share a member's address cannot push that member's handshake out.
 //
-// Why known sources are exempt from the cap rather than favoured by it:
+// Why known sources are exempt from the cap:
 // several members may share one address (a localhost testnet, members
 // behind one NAT), and after a restart they all redial at once. A cap
 // would let anybody sharing that address — any process on the host, any
