@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -38,9 +40,21 @@ const (
 	DefaultDialBackoffMin = 50 * time.Millisecond
 	// DefaultDialBackoffMax caps the reconnect delay.
 	DefaultDialBackoffMax = 5 * time.Second
-	// DefaultHandshakeTimeout bounds dialing plus the TLS handshake, so an
-	// unauthenticated connection cannot hold resources for long.
+	// DefaultHandshakeTimeout bounds dialing plus the TLS handshake of an
+	// outbound connection.
 	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultInboundHandshakeTimeout bounds an accepted connection's TLS
+	// handshake. It is short because the connection is unauthenticated and
+	// holds a pending slot meanwhile; a member completes the handshake in
+	// about one round trip.
+	DefaultInboundHandshakeTimeout = 3 * time.Second
+	// DefaultMaxPendingHandshakes bounds concurrent unauthenticated inbound
+	// connections, so a flood of TCP connections cannot exhaust memory or
+	// goroutines (see admission.go for what happens when it is full).
+	DefaultMaxPendingHandshakes = 128
+	// DefaultMaxPendingPerIP bounds one source address's pending inbound
+	// handshakes (admission.go).
+	DefaultMaxPendingPerIP = 8
 )
 
 const (
@@ -49,10 +63,6 @@ const (
 	// hundreds of small frames coalesce into one write (TLS splits it into
 	// 16 KiB records), small enough to be irrelevant per connection.
 	ioBufferSize = 64 << 10
-	// maxPendingHandshakes bounds concurrent unauthenticated inbound
-	// connections; beyond it new connections are closed at once, so a flood
-	// of TCP connections cannot exhaust memory or goroutines.
-	maxPendingHandshakes = 128
 	// stableConnection is how long an outbound connection must live before
 	// the backoff resets. In TLS 1.3 the client finishes its handshake before
 	// the server has checked the client certificate, so a peer that rejects
@@ -104,8 +114,19 @@ type Config struct {
 	// DialBackoffMin and DialBackoffMax bound the delay between dials of
 	// one peer; it doubles after each failure and is jittered.
 	DialBackoffMin, DialBackoffMax time.Duration
-	// HandshakeTimeout bounds the TCP dial plus the TLS handshake.
+	// HandshakeTimeout bounds the TCP dial plus the TLS handshake of an
+	// outbound connection.
 	HandshakeTimeout time.Duration
+	// InboundHandshakeTimeout bounds the TLS handshake of an accepted
+	// connection.
+	InboundHandshakeTimeout time.Duration
+	// MaxPendingHandshakes bounds the inbound handshakes in progress; when
+	// it is reached the oldest one is evicted (admission.go).
+	MaxPendingHandshakes int
+	// MaxPendingPerIP bounds the inbound handshakes in progress from one
+	// source address (one /64 for IPv6); beyond it connections from that
+	// address are closed at once. The hosts of peer addresses are exempt.
+	MaxPendingPerIP int
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -129,8 +150,20 @@ type Stats struct {
 	// is not pinned (inbound) or not the key of the peer dialed (outbound).
 	UnknownPeerRejected uint64
 	// HandshakeFailures counts other failed TLS handshakes (garbage,
-	// timeouts, protocol mismatch, too many pending handshakes).
+	// timeouts, protocol mismatch), and connections refused because every
+	// pending slot was held by a peer address's handshake.
 	HandshakeFailures uint64
+	// HandshakesAccepted counts inbound handshakes completed by members.
+	HandshakesAccepted uint64
+	// HandshakesEvicted counts pending inbound handshakes closed to make
+	// room for a newer connection.
+	HandshakesEvicted uint64
+	// HandshakesRefusedPerIP counts connections closed at once because
+	// their source address already had MaxPendingPerIP pending handshakes.
+	HandshakesRefusedPerIP uint64
+	// PendingHandshakes is a gauge: inbound handshakes in progress when the
+	// snapshot was taken.
+	PendingHandshakes uint64
 	// DialFailures counts outbound TCP connection attempts that failed.
 	DialFailures uint64
 	// Reconnects counts outbound connections established after a peer's
@@ -144,6 +177,7 @@ type counters struct {
 	droppedQueueFull, droppedTooLarge, oversized         atomic.Uint64
 	unknownPeer, handshakeFailures, dialFailures         atomic.Uint64
 	reconnects                                           atomic.Uint64
+	handshakesAccepted, handshakesEvicted, refusedPerIP  atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -159,6 +193,10 @@ func (c *counters) snapshot() Stats {
 		HandshakeFailures:   c.handshakeFailures.Load(),
 		DialFailures:        c.dialFailures.Load(),
 		Reconnects:          c.reconnects.Load(),
+
+		HandshakesAccepted:     c.handshakesAccepted.Load(),
+		HandshakesEvicted:      c.handshakesEvicted.Load(),
+		HandshakesRefusedPerIP: c.refusedPerIP.Load(),
 	}
 }
 
@@ -192,12 +230,13 @@ type TLS struct {
 	recv  chan Inbound
 	stats counters
 
-	ctx        context.Context // canceled by Close
-	cancel     context.CancelFunc
-	closed     atomic.Bool
-	closeOnce  sync.Once
-	wg         sync.WaitGroup
-	handshakes chan struct{} // semaphore of pending inbound handshakes
+	ctx       context.Context // canceled by Close
+	cancel    context.CancelFunc
+	closed    atomic.Bool
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	admission *admission  // pending inbound handshakes
+	logs      *logLimiter // rate limit for lines about rejected connections
 
 	connMu      sync.Mutex
 	conns       map[net.Conn]struct{} // every open raw connection, closed by Close
@@ -209,19 +248,19 @@ type peerSet struct {
 	peers []*peer // config order, then join order, without self
 	byID  map[model.NodeID]*peer
 	byKey map[string]*peer // string(ed25519 public key)
+	// sources are the source keys of the peers' address hosts, which
+	// admission treats as known (admission.go).
+	sources map[netip.Addr]struct{}
 }
 
 func (s *peerSet) with(p *peer) *peerSet {
 	n := &peerSet{peers: append(append([]*peer(nil), s.peers...), p),
-		byID: make(map[model.NodeID]*peer, len(s.byID)+1), byKey: make(map[string]*peer, len(s.byKey)+1)}
-	for k, v := range s.byID {
-		n.byID[k] = v
-	}
-	for k, v := range s.byKey {
-		n.byKey[k] = v
-	}
+		byID: maps.Clone(s.byID), byKey: maps.Clone(s.byKey), sources: maps.Clone(s.sources)}
 	n.byID[p.id] = p
 	n.byKey[string(p.key)] = p
+	for _, src := range peerSources(p.addr) {
+		n.sources[src] = struct{}{}
+	}
 	return n
 }
 
@@ -256,16 +295,18 @@ func NewTLS(cfg Config) (*TLS, error) {
 		return nil, err
 	}
 	t := &TLS{
-		cfg:        cfg,
-		log:        cfg.Logger.With("node", cfg.Self.String()),
-		selfQ:      make(chan []byte, cfg.SendQueueLen),
-		recv:       make(chan Inbound, cfg.ReceiveQueueLen),
-		handshakes: make(chan struct{}, maxPendingHandshakes),
-		conns:      make(map[net.Conn]struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.Self.String()),
+		selfQ:     make(chan []byte, cfg.SendQueueLen),
+		recv:      make(chan Inbound, cfg.ReceiveQueueLen),
+		admission: newAdmission(cfg.MaxPendingHandshakes, cfg.MaxPendingPerIP),
+		logs:      newLogLimiter(logInterval),
+		conns:     make(map[net.Conn]struct{}),
 	}
 	t.cert = cert
 	t.selfPub = cfg.Key.Public().(ed25519.PublicKey)
-	t.set.Store(&peerSet{byID: make(map[model.NodeID]*peer), byKey: make(map[string]*peer)})
+	t.set.Store(&peerSet{byID: make(map[model.NodeID]*peer), byKey: make(map[string]*peer),
+		sources: make(map[netip.Addr]struct{})})
 	for _, pc := range cfg.Peers {
 		if pc.ID == cfg.Self {
 			if !t.selfPub.Equal(pc.NetworkKey) {
@@ -425,6 +466,15 @@ func (c *Config) setDefaults() error {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if c.InboundHandshakeTimeout <= 0 {
+		c.InboundHandshakeTimeout = DefaultInboundHandshakeTimeout
+	}
+	if c.MaxPendingHandshakes <= 0 {
+		c.MaxPendingHandshakes = DefaultMaxPendingHandshakes
+	}
+	if c.MaxPendingPerIP <= 0 {
+		c.MaxPendingPerIP = DefaultMaxPendingPerIP
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -552,7 +602,11 @@ func (t *TLS) Peers() []PeerStatus {
 }
 
 // Stats returns a snapshot of the counters.
-func (t *TLS) Stats() Stats { return t.stats.snapshot() }
+func (t *TLS) Stats() Stats {
+	s := t.stats.snapshot()
+	s.PendingHandshakes = uint64(t.admission.pending())
+	return s
+}
 
 // Close stops listening, closes every connection, waits for all goroutines
 // and then closes the Receive channel. Frames still queued are discarded.
@@ -635,15 +689,31 @@ func jitter(d time.Duration) time.Duration {
 	return half + mrand.N(d-half+1)
 }
 
-// classify counts a failed handshake.
+// classify counts a failed handshake. p is the peer dialed, nil for an
+// inbound connection.
 func (t *TLS) classify(err error, p *peer, remote string) {
 	if errors.Is(err, errUnknownPeer) {
 		t.stats.unknownPeer.Add(1)
-		t.log.Warn("network: rejected peer with unpinned key", "remote", remote, "dialed", peerName(p), "err", err)
+		reason := logUnknownKeyInbound
+		if p != nil {
+			reason = logUnknownKeyOutbound
+		}
+		t.warnLimited(reason, "network: rejected peer with unpinned key", "remote", remote, "dialed", peerName(p), "err", err)
 		return
 	}
 	t.stats.handshakeFailures.Add(1)
 	t.log.Debug("network: handshake failed", "remote", remote, "dialed", peerName(p), "err", err)
+}
+
+// warnLimited writes a WARN line unless one of the same reason was written
+// less than logInterval ago; the line carries the number held back since
+// the previous one ("suppressed"). Only for events counted elsewhere.
+func (t *TLS) warnLimited(reason, msg string, args ...any) {
+	ok, suppressed := t.logs.allow(reason)
+	if !ok {
+		return
+	}
+	t.log.Warn(msg, append(args, "suppressed", suppressed)...)
 }
 
 func peerName(p *peer) string {
@@ -807,8 +877,9 @@ func readPayload(r io.Reader, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// acceptLoop accepts inbound connections and hands each to a goroutine for
-// the handshake.
+// acceptLoop accepts inbound connections, applies admission control
+// (admission.go) and hands each admitted connection to a goroutine for the
+// handshake.
 func (t *TLS) acceptLoop() {
 	defer t.wg.Done()
 	for {
@@ -818,46 +889,79 @@ func (t *TLS) acceptLoop() {
 				return
 			}
 			// Typically EMFILE: back off instead of spinning.
-			t.log.Warn("network: accept failed", "err", err)
+			t.warnLimited(logAcceptFailed, "network: accept failed", "err", err)
 			if !t.sleep(t.cfg.DialBackoffMin) {
 				return
 			}
 			continue
 		}
-		select {
-		case t.handshakes <- struct{}{}:
-		default:
-			t.stats.handshakeFailures.Add(1)
+		h, ok := t.admit(raw)
+		if !ok {
 			raw.Close()
 			continue
 		}
 		if !t.track(raw) {
-			<-t.handshakes
+			t.admission.release(h)
 			raw.Close()
 			return
 		}
 		t.wg.Add(1)
-		go t.serveInbound(raw)
+		go t.serveInbound(raw, h)
 	}
+}
+
+// admit asks admission for a slot for raw, closing and counting an evicted
+// handshake; it reports false (counted, logged at a limited rate) when raw
+// must be closed at once.
+func (t *TLS) admit(raw net.Conn) (*pendingHandshake, bool) {
+	source := sourceKey(raw.RemoteAddr())
+	_, known := t.set.Load().sources[source]
+	h, victim, verdict := t.admission.admit(raw, source, known)
+	switch verdict {
+	case refusedPerSource:
+		t.stats.refusedPerIP.Add(1)
+		t.warnLimited(logRefusedPerSource, "network: refused connection: too many pending handshakes from its address",
+			"remote", raw.RemoteAddr().String(), "max", t.cfg.MaxPendingPerIP)
+		return nil, false
+	case refusedFull:
+		t.stats.handshakeFailures.Add(1)
+		t.warnLimited(logRefusedFull, "network: refused connection: every pending handshake is from a peer address",
+			"remote", raw.RemoteAddr().String(), "max", t.cfg.MaxPendingHandshakes)
+		return nil, false
+	}
+	if victim != nil {
+		// Its serveInbound sees the handshake fail, finds the slot gone
+		// (release reports false) and returns without counting a failure.
+		victim.Close()
+		t.stats.handshakesEvicted.Add(1)
+		t.warnLimited(logEvicted, "network: pending handshakes full: evicted the oldest",
+			"remote", victim.RemoteAddr().String(), "max", t.cfg.MaxPendingHandshakes)
+	}
+	return h, true
 }
 
 // serveInbound authenticates an accepted connection, makes it the peer's
 // current inbound connection, and reads frames from it.
-func (t *TLS) serveInbound(raw net.Conn) {
+func (t *TLS) serveInbound(raw net.Conn, h *pendingHandshake) {
 	defer t.wg.Done()
 	defer t.drop(raw)
 	tuneConn(raw)
 	conn := tls.Server(raw, t.server)
-	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.InboundHandshakeTimeout)
 	err := conn.HandshakeContext(ctx)
 	cancel()
-	<-t.handshakes
+	if !t.admission.release(h) {
+		// Evicted (and counted) while handshaking: raw is closed, even if
+		// the handshake happened to finish first.
+		return
+	}
 	if err != nil {
 		if t.ctx.Err() == nil {
 			t.classify(err, nil, raw.RemoteAddr().String())
 		}
 		return
 	}
+	t.stats.handshakesAccepted.Add(1)
 	certs := conn.ConnectionState().PeerCertificates
 	key, _ := certs[0].PublicKey.(ed25519.PublicKey) // checked by VerifyPeerCertificate
 	p := t.set.Load().byKey[string(key)]

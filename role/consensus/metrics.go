@@ -60,8 +60,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 type statser interface{ Stats() network.Stats }
 
 // registerTransportMetrics exposes the transport's counters: frames and
-// bytes, and everything it dropped before a message could be decoded
-// (oversized frames, unknown keys, failed handshakes, full queues).
+// bytes, everything it dropped before a message could be decoded
+// (oversized frames, unknown keys, failed handshakes, full queues), and the
+// listener's admission control (handshakes accepted, evicted, refused per
+// address, pending).
 func registerTransportMetrics(reg prometheus.Registerer, t network.Transport) {
 	s, ok := t.(statser)
 	if reg == nil || !ok {
@@ -80,5 +82,10 @@ func registerTransportMetrics(reg prometheus.Registerer, t network.Transport) {
 		counter("floe_network_oversized_frames_total", "Inbound frames over the size limit (connection closed).", func(x network.Stats) uint64 { return x.OversizedFrames }),
 		counter("floe_network_unknown_peer_rejected_total", "Connections refused: key not in the committee.", func(x network.Stats) uint64 { return x.UnknownPeerRejected }),
 		counter("floe_network_handshake_failures_total", "Failed TLS handshakes (garbage, timeouts, protocol mismatch).", func(x network.Stats) uint64 { return x.HandshakeFailures }),
+		counter("floe_network_handshakes_accepted_total", "Inbound TLS handshakes completed by committee members.", func(x network.Stats) uint64 { return x.HandshakesAccepted }),
+		counter("floe_network_handshakes_evicted_total", "Pending inbound handshakes closed to make room for newer connections.", func(x network.Stats) uint64 { return x.HandshakesEvicted }),
+		counter("floe_network_handshakes_refused_per_ip_total", "Inbound connections closed at once: their address had too many pending handshakes.", func(x network.Stats) uint64 { return x.HandshakesRefusedPerIP }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_network_pending_handshakes", Help: "Inbound TLS handshakes in progress."},
+			func() float64 { return float64(s.Stats().PendingHandshakes) }),
 	)
 }
