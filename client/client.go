@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,8 @@ func (c *Client) HTTPClient() *http.Client { return c.http }
 type Error struct {
 	Status  int
 	Message string
+	// RetryAfter is the node's Retry-After, when it gave one.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
@@ -127,7 +130,36 @@ func readBody(r io.Reader, max int64) ([]byte, error) {
 // do sends a request and decodes a JSON answer into out (if not nil). A
 // non-2xx status gives an *Error, and out is still filled if the body fits
 // it (the submit endpoint carries per-item results alongside "error").
+//
+// A 429 (a rate or connection limit of the node's admission control) means
+// the node ran nothing, so the request is sent again after the Retry-After
+// the node gave (at most maxRateRetries times, each wait at most
+// maxRetryWait) before the 429 is returned.
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	for try := 0; ; try++ {
+		err := c.doOnce(ctx, method, path, contentType, body, out)
+		var ae *Error
+		if try == maxRateRetries || !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
+			return err
+		}
+		wait := min(max(ae.RetryAfter, 100*time.Millisecond), maxRetryWait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// Bounds of the retries after a 429.
+const (
+	maxRateRetries = 5
+	maxRetryWait   = 5 * time.Second
+)
+
+func (c *Client) doOnce(ctx context.Context, method, path, contentType string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -152,7 +184,11 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		if out != nil {
 			_ = json.Unmarshal(b, out)
 		}
-		return newError(resp.StatusCode, b)
+		e := newError(resp.StatusCode, b)
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return e
 	}
 	if out == nil {
 		return nil
