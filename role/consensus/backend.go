@@ -27,8 +27,9 @@ func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 		// The store first: past the mempool's recent window only the
 		// store remembers a finalized transaction, and a transaction
 		// refused here never enters the pool a leader reaps from.
-		if txID := model.Identifier(crypto.Sum(tx)); n.finalizedBefore(txID) != nil {
-			out[i] = api.Submission{ID: txID, Error: n.finalizedBefore(txID)}
+		txID := model.Identifier(crypto.Sum(tx))
+		if ferr := n.finalizedBefore(txID); ferr != nil {
+			out[i] = api.Submission{ID: txID, Error: ferr}
 			continue
 		}
 		id, err := n.mempool.Add(tx)
