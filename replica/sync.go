@@ -62,11 +62,12 @@ type Sync[P comparable] struct {
 	asked map[model.Identifier]askState
 	// heights are the finalized heights peers last announced.
 	heights map[P]uint64
-	// One range request at a time: to whom, from which height, when.
-	rangePeer   P
+	// One range request at a time: from which height, when.
 	rangeFrom   uint64
 	rangeSentAt time.Time
-	nextFrom    uint64
+	// nextFrom is the height after the last contiguous answer, which the
+	// core may not have finalized yet: the next range starts there.
+	nextFrom uint64
 }
 
 type askState struct {
@@ -90,8 +91,18 @@ func NewSync[P comparable](cfg SyncConfig, pick func(n int) int) *Sync[P] {
 // Fetch is the request for block id the core asked for, or false if it
 // was asked for within RepeatGap or no peer can be asked. have is the
 // replica's finalized height.
+//
+// While a range request is outstanding the replica is behind and range
+// sync brings the blocks in order; a fetch then asks for the ancestry of a
+// live block far above, whose answer cannot connect and only costs every
+// block's certificate check. Each live proposal of a replica behind asked
+// for one: the checks crowded out range sync (a replica 200 blocks behind
+// caught up at half the network's pace, and never did).
 func (s *Sync[P]) Fetch(now time.Time, id model.Identifier, have uint64, peers []P) (SyncRequest[P], bool) {
 	if a, ok := s.asked[id]; ok && now.Sub(a.at) < s.cfg.RepeatGap {
+		return SyncRequest[P]{}, false
+	}
+	if s.ranging(now) {
 		return SyncRequest[P]{}, false
 	}
 	return s.ask(now, id, have, peers, 0)
@@ -127,6 +138,12 @@ func (s *Sync[P]) ask(now time.Time, id model.Identifier, have uint64, peers []P
 	return SyncRequest[P]{To: peers[s.pick(len(peers))], Block: id, Have: have}, true
 }
 
+// ranging reports whether a range request is outstanding (sent, not yet
+// answered, not timed out).
+func (s *Sync[P]) ranging(now time.Time) bool {
+	return !s.rangeSentAt.IsZero() && now.Sub(s.rangeSentAt) < s.cfg.RangeTimeout
+}
+
 // Status records a peer's announced finalized height and returns a range
 // request if the replica (finalized at ours) is behind it.
 func (s *Sync[P]) Status(now time.Time, from P, height, ours uint64) (SyncRequest[P], bool) {
@@ -149,31 +166,49 @@ func (s *Sync[P]) Forget(peer P) { delete(s.heights, peer) }
 // Received notes checked blocks from a peer (an answer to either kind of
 // request) and returns the next range request at once, so a replica far
 // behind catches up at full speed.
+//
+// Range sync moves on only past blocks that continue, without a gap, from
+// where it stands: a fetch answer (a live block's ancestry, far above) may
+// arrive first from the very peer a range request went to, and counting it
+// would skip every height between the two for good.
 func (s *Sync[P]) Received(now time.Time, from P, blocks []*model.Block, ours uint64) (SyncRequest[P], bool) {
-	var top uint64
+	have := make(map[uint64]bool, len(blocks))
 	for _, b := range blocks {
-		top = max(top, b.Height)
+		have[b.Height] = true
 		delete(s.asked, b.ID())
 	}
-	if from == s.rangePeer && !s.rangeSentAt.IsZero() {
-		s.rangeSentAt = time.Time{}
-		if top >= s.rangeFrom {
-			s.nextFrom = top + 1
-		}
+	if !s.rangeSentAt.IsZero() && have[s.rangeFrom] {
+		s.rangeSentAt = time.Time{} // answered, by whoever
 	}
+	next := max(ours+1, s.nextFrom)
+	for have[next] {
+		next++
+	}
+	s.nextFrom = next
 	return s.nextRange(now, from, ours)
 }
 
 // nextRange asks peer for the next batch if the replica is behind it and
 // no range request is outstanding (or the last one timed out).
 func (s *Sync[P]) nextRange(now time.Time, peer P, ours uint64) (SyncRequest[P], bool) {
+	timedOut := !s.rangeSentAt.IsZero() && now.Sub(s.rangeSentAt) >= s.cfg.RangeTimeout
+	if timedOut || s.nextFrom > ours+1+uint64(maxRangesAhead*s.cfg.Batch) {
+		// Answers counted on may never have reached the core (a lost or
+		// refused batch): start again from what is finalized.
+		s.nextFrom = 0
+	}
 	from := max(ours+1, s.nextFrom)
-	if s.heights[peer] < from+1 || (!s.rangeSentAt.IsZero() && now.Sub(s.rangeSentAt) < s.cfg.RangeTimeout) {
+	if s.heights[peer] < from+1 || (!s.rangeSentAt.IsZero() && !timedOut) {
 		return SyncRequest[P]{}, false
 	}
-	s.rangePeer, s.rangeFrom, s.rangeSentAt = peer, from, now
+	s.rangeFrom, s.rangeSentAt = from, now
 	return SyncRequest[P]{To: peer, From: from, Count: s.cfg.Batch}, true
 }
+
+// maxRangesAhead bounds how far range sync may run ahead of the finalized
+// height it is told (which lags the blocks handed to the core by the
+// 2-chain and the events in flight): further ahead, answers are being lost.
+const maxRangesAhead = 4
 
 // Ancestry answers a fetch: block id and its ancestors while above(b)
 // holds, oldest first, at most max of them; get returns nil for a block
@@ -196,7 +231,11 @@ func Ancestry(get func(model.Identifier) *model.Block, id model.Identifier, abov
 // CheckBatch checks an answer before its blocks reach the core: at most
 // max blocks, consecutive heights hash-linked, and every block's
 // certificates (verify). It returns the blocks, roots left out, in height
-// order. It runs on verification workers, off the engine.
+// order, up to the first that fails, with that failure: the blocks below
+// it stand on their own (each carries its certificates), and a replica
+// needs them. Its schedule may end inside the answer, until the blocks
+// below that point are finalized and extend the epoch; refusing the whole
+// answer would leave it asking for the same one forever.
 func CheckBatch(blocks []*model.Block, max int, verify func(*model.Block) error) ([]*model.Block, error) {
 	if len(blocks) > max {
 		return nil, fmt.Errorf("%w: %d blocks in one answer, at most %d", model.ErrInvalid, len(blocks), max)
@@ -217,10 +256,10 @@ func CheckBatch(blocks []*model.Block, max int, verify func(*model.Block) error)
 			continue
 		}
 		if i > 0 && !sorted[i-1].IsRoot() && b.Height == sorted[i-1].Height+1 && b.ParentID != sorted[i-1].ID() {
-			return nil, fmt.Errorf("%w: block at height %d does not link to the one below it", model.ErrInvalid, b.Height)
+			return out, fmt.Errorf("%w: block at height %d does not link to the one below it", model.ErrInvalid, b.Height)
 		}
 		if err := verify(b); err != nil {
-			return nil, err
+			return out, err
 		}
 		out = append(out, b)
 	}

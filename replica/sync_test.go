@@ -178,3 +178,94 @@ func TestCheckBatchRefusesWhatCannotBeTheChain(t *testing.T) {
 		t.Fatalf("a block the verifier refuses: %v", err)
 	}
 }
+
+// A fetch answer (a live block's ancestry, far above us) from the peer a
+// range request went to is not the range answer: counting it as one made
+// range sync skip the heights between the two, and a replica far behind
+// then caught up only by walking fetches down one batch at a time (the ci
+// manifest's node4, killed under load, fell 600 blocks behind for good).
+func TestSyncRangeSkipsNothingWhenAFetchAnswerComesFirst(t *testing.T) {
+	s := replica.NewSync[string](replica.SyncConfig{Batch: 4, RangeTimeout: time.Second}, func(int) int { return 0 })
+	now := time.Unix(0, 0)
+	chain := linear(t, 40)
+	req, ok := s.Status(now, "b", 40, 10)
+	if !ok || req.From != 11 {
+		t.Fatalf("range request: %+v %v", req, ok)
+	}
+	// b's answer to a fetch (heights 30..33) overtakes its range answer.
+	if next, ok := s.Received(now, "b", chain[30:34], 10); ok && next.From != 11 {
+		t.Fatalf("a fetch answer moved range sync to %d, past the heights 11..29 it never got", next.From)
+	}
+	next, ok := s.Received(now, "b", chain[11:15], 10)
+	if !ok || next.From != 15 {
+		t.Fatalf("after the range answer 11..14: %+v %v", next, ok)
+	}
+	// An answer that starts above where range sync stands does not move it.
+	if next, ok := s.Received(now, "b", chain[20:24], 10); ok && next.From != 15 {
+		t.Fatalf("a detached answer moved range sync to %d", next.From)
+	}
+}
+
+// A range request that times out is asked again from the replica's own
+// finalized height: whatever made it time out may have lost blocks the
+// replica counted on.
+func TestSyncRangeTimeoutAsksFromWhatIsFinalized(t *testing.T) {
+	s := replica.NewSync[string](replica.SyncConfig{Batch: 4, RangeTimeout: time.Second}, func(int) int { return 0 })
+	now := time.Unix(0, 0)
+	chain := linear(t, 40)
+	if _, ok := s.Status(now, "b", 40, 10); !ok {
+		t.Fatal("no range request")
+	}
+	next, ok := s.Received(now, "b", chain[11:15], 10)
+	if !ok || next.From != 15 {
+		t.Fatalf("after 11..14: %+v %v", next, ok)
+	}
+	// The answer 11..14 never reached the core (ours is still 10), and the
+	// request for 15.. is not answered.
+	late, ok := s.Status(now.Add(2*time.Second), "c", 40, 10)
+	if !ok || late.From != 11 {
+		t.Fatalf("after the timeout: %+v %v, want a request from 11", late, ok)
+	}
+}
+
+// The blocks below the first one that fails its check are returned: a
+// replica whose schedule ends inside an answer needs them to finalize far
+// enough to learn the next epoch (refusing the whole answer, it asked for
+// the same one forever).
+func TestCheckBatchKeepsWhatChecksOutBelowAFailure(t *testing.T) {
+	chain := linear(t, 6)
+	unknown := errors.New("view of an unknown epoch")
+	got, err := replica.CheckBatch(chain[1:7], 8, func(b *model.Block) error {
+		if b.Height >= 4 {
+			return unknown
+		}
+		return nil
+	})
+	if !errors.Is(err, unknown) || len(got) != 3 || got[2].Height != 3 {
+		t.Fatalf("answer 1..6 whose blocks from 4 fail: %v, %d blocks", err, len(got))
+	}
+}
+
+// While a range request is outstanding, fetches (a live block's ancestry,
+// which cannot connect to what a replica behind holds) are not sent; once
+// it is answered or timed out they are.
+func TestSyncFetchWaitsWhileRangeSyncRuns(t *testing.T) {
+	s := replica.NewSync[string](replica.SyncConfig{Batch: 4, RangeTimeout: time.Second}, func(int) int { return 0 })
+	now := time.Unix(0, 0)
+	chain := linear(t, 40)
+	if _, ok := s.Status(now, "b", 40, 10); !ok {
+		t.Fatal("no range request")
+	}
+	if _, ok := s.Fetch(now, chain[39].ID(), 10, []string{"b"}); ok {
+		t.Fatal("fetched a live block's ancestry while range sync runs")
+	}
+	if _, ok := s.Fetch(now.Add(1500*time.Millisecond), chain[39].ID(), 10, []string{"b"}); !ok {
+		t.Fatal("no fetch after the range request timed out")
+	}
+	s2 := replica.NewSync[string](replica.SyncConfig{Batch: 4, RangeTimeout: time.Second}, func(int) int { return 0 })
+	s2.Status(now, "b", 12, 10)
+	s2.Received(now, "b", chain[11:13], 10) // caught up: no range request follows
+	if _, ok := s2.Fetch(now, chain[13].ID(), 12, []string{"b"}); !ok {
+		t.Fatal("no fetch once range sync caught up")
+	}
+}

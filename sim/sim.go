@@ -740,7 +740,9 @@ func (s *sim) deliver(in *instance, w *wire) {
 	case w.syncResp != nil:
 		blocks, err := replica.CheckBatch(w.syncResp, syncBatchMax, s.verifierFor(in, w).Block)
 		if err != nil {
-			s.trace.add(s.now, "n%d rejects synced blocks: %v", in.idx, err)
+			s.trace.add(s.now, "n%d rejects synced blocks above the %d that check out: %v", in.idx, len(blocks), err)
+		}
+		if len(blocks) == 0 {
 			return
 		}
 		req, ok := in.sync.Received(epoch.Add(s.now), w.from, blocks, in.store.root.Height)

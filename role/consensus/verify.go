@@ -32,13 +32,15 @@ func (n *Node) newPool() *replica.Pool {
 // order).
 func (n *Node) syncedBlocks(from model.NodeID, answer []*model.Block) func() (core.Event, error) {
 	return func() (core.Event, error) {
+		// What checks out below a failing block is delivered; the failure
+		// is reported (the pool logs and counts it).
 		blocks, err := n.sync.validate(answer)
-		if err != nil || len(blocks) == 0 {
+		if len(blocks) == 0 {
 			return nil, err
 		}
 		n.metrics.syncedBlocks.Add(float64(len(blocks)))
 		n.deliver(loopEvent{ev: core.BlocksEvent{Blocks: blocks}, from: from})
 		n.sync.received(from, blocks)
-		return nil, nil
+		return nil, err
 	}
 }
