@@ -357,3 +357,62 @@ func TestStreamCaps(t *testing.T) {
 		t.Fatalf("%d stream slots held after every stream ended", s.streams.open)
 	}
 }
+
+// A refused connection is half-closed after the refusal and what the
+// client still sends is read and discarded for a moment, not answered with
+// a reset: over a real network a reset can overtake the refusal still in
+// the send buffer, and the client sees "connection reset" instead of the
+// reason (net/http's server waits after a half-close for the same reason).
+func TestRefusalIsHalfClosedAndDrained(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := limitConns(ln, 0, 1, NewHTTPMetrics(nil))
+	defer lim.Close()
+	go func() {
+		for {
+			if _, err := lim.Accept(); err != nil {
+				return
+			}
+		}
+	}()
+	addr := ln.Addr().String()
+	dialFrom(t, "127.0.0.5", addr) // holds the address's one slot
+	time.Sleep(50 * time.Millisecond)
+	c := dialFrom(t, "127.0.0.5", addr)
+	body := strings.Repeat("x", 1<<10)
+	send := func() error {
+		_, err := fmt.Fprintf(c, "POST /v1/transactions HTTP/1.1\r\nHost: n\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatalf("sending the request: %v", err)
+	}
+	readRefusal(t, c, 429)
+	// The client keeps sending (a body it had queued, a pipelined request):
+	// a closed socket would reset it and the writes would fail.
+	for i := 0; i < 4; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if err := send(); err != nil {
+			t.Fatalf("write %d after the refusal: %v (the server reset the connection)", i+1, err)
+		}
+	}
+}
+
+// IPv6 clients are counted per /64 (a host can pick any address in its
+// prefix); IPv4 clients per address.
+func TestClientKeys(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"::ffff:192.0.2.7", "::ffff:192.0.2.7"},
+		{"not-an-ip", "not-an-ip"},
+	} {
+		if got := clientKey(c.in); got != c.want {
+			t.Errorf("clientKey(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

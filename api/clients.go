@@ -15,9 +15,21 @@ import (
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return clientKey(r.RemoteAddr)
 	}
-	return host
+	return clientKey(host)
+}
+
+// clientKey is the client an IP address belongs to: the address itself for
+// IPv4, its /64 for IPv6. One IPv6 host is routinely given a whole /64 and
+// can pick any address in it, so counting addresses would hand it 2^64
+// budgets (the P2P listener keys pending handshakes the same way).
+func clientKey(host string) string {
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // clientTable is per-client state with a bound: beyond max clients the

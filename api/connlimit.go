@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -103,9 +104,31 @@ func (l *connLimiter) refuse(c net.Conn, status int, msg string) {
 		}
 		body := string(mustJSON(ErrorResponse{Error: msg})) + "\n"
 		_ = c.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
-		fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
-			status, text, len(body), body)
+		if _, err := fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+			status, text, len(body), body); err != nil {
+			return
+		}
+		drainBeforeClose(c)
 	}()
+}
+
+// A client usually sends its request before it could read a refusal.
+// Closing a socket with unread input makes the kernel send a reset, which
+// may destroy the refusal before the client read it: the client then sees
+// "connection reset" instead of the reason. So the refusal is followed by
+// a half-close (FIN: the response is complete), and what the client sent
+// is read and discarded, bounded in time and bytes, before the close.
+const (
+	refusalDrainTimeout = 250 * time.Millisecond
+	refusalDrainBytes   = 64 << 10
+)
+
+func drainBeforeClose(c net.Conn) {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(refusalDrainTimeout))
+	_, _ = io.CopyN(io.Discard, c, refusalDrainBytes)
 }
 
 // openConns is the number of connections holding a slot.
@@ -127,10 +150,11 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// remoteIP is the client (clientKey) a connection belongs to.
 func remoteIP(c net.Conn) string {
 	addr := c.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
+		return clientKey(host)
 	}
 	return addr
 }
