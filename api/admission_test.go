@@ -416,3 +416,88 @@ func TestClientKeys(t *testing.T) {
 		}
 	}
 }
+
+// An answer from the range cache costs the client its blocks, like a read
+// from the store: it saves the store, not the bandwidth.
+func TestCachedReadsCostTheirBlocks(t *testing.T) {
+	f := &syncFake{fakeBackend: newFake(t)}
+	lim := DefaultLimits()
+	lim.ReadBlockRate, lim.ReadBlockBurst = 1, 1024
+	s := New(f, Options{Limits: &lim})
+	s.cache.put("range/1/512", follower.EncodeRange(nil, nil))
+	for i := 0; i < 2; i++ {
+		if rec := rangeRequest(s, "192.0.2.1:1", "/v1/sync/range?from=1&count=512"); rec.Code != http.StatusOK {
+			t.Fatalf("cached range %d within the budget: %d %s", i, rec.Code, rec.Body.String())
+		}
+	}
+	if rec := rangeRequest(s, "192.0.2.1:1", "/v1/sync/range?from=1&count=512"); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("a third 512-block answer within a 1024-block budget: %d", rec.Code)
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Fatalf("the store was read %d times for cached answers", n)
+	}
+}
+
+// The node's byte budget for history holds for all clients together, for
+// cached and read answers alike: more addresses do not buy more.
+func TestReadBytesAreBoundedForAllClients(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewHTTPMetrics(reg)
+	f := &syncFake{fakeBackend: newFake(t)}
+	body := follower.EncodeRange(nil, nil)
+	lim := DefaultLimits()
+	lim.ReadBytesRate, lim.ReadBytesBurst = 1, 3*len(body)
+	s := New(f, Options{Limits: &lim, Metrics: m})
+	s.cache.put("range/1/1", body)
+	for i, remote := range []string{"192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"} {
+		if rec := rangeRequest(s, remote, "/v1/sync/range?from=1&count=1"); rec.Code != http.StatusOK {
+			t.Fatalf("answer %d within the node's budget: %d", i, rec.Code)
+		}
+	}
+	for _, target := range []string{"/v1/sync/range?from=1&count=1", "/v1/sync/range?from=2&count=4"} {
+		rec := rangeRequest(s, "192.0.2.4:1", target)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "MiB") {
+			t.Fatalf("%s over the node's byte budget from a fourth address: %d %s", target, rec.Code, rec.Body.String())
+		}
+	}
+	if got := testutil.ToFloat64(m.refusals.WithLabelValues(RefusedReadBytes)); got != 2 {
+		t.Fatalf("byte-budget refusals counted %v, want 2", got)
+	}
+}
+
+// Submissions are charged per transaction: to the client (429) and to the
+// node (503), before the backend sees any; what was refused never reached
+// it.
+func TestSubmissionBudgets(t *testing.T) {
+	f := newFake(t)
+	lim := DefaultLimits()
+	lim.SubmitTxRate, lim.SubmitTxBurst = 1, 3
+	lim.TotalSubmitTxRate, lim.TotalSubmitTxBurst = 1, 5
+	s := New(f, Options{Limits: &lim})
+	submit := func(remote string, txs ...string) *httptest.ResponseRecorder {
+		var hexes []string
+		for _, tx := range txs {
+			hexes = append(hexes, `"`+hexOf(tx)+`"`)
+		}
+		req := httptest.NewRequest("POST", "/v1/transactions", strings.NewReader(`{"txs":[`+strings.Join(hexes, ",")+`]}`))
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := submit("192.0.2.1:1", "a", "b", "c"); rec.Code != http.StatusAccepted {
+		t.Fatalf("3 transactions within a client's 3: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := submit("192.0.2.1:1", "d"); rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "transactions per second") {
+		t.Fatalf("a fourth from the same client: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := submit("192.0.2.2:1", "e", "f"); rec.Code != http.StatusAccepted {
+		t.Fatalf("another client within the node's 5: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := submit("192.0.2.3:1", "g"); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "all clients") {
+		t.Fatalf("a sixth for the node: %d %s", rec.Code, rec.Body.String())
+	}
+	if got := len(f.submitted); got != 5 {
+		t.Fatalf("the backend saw %d transactions, want the 5 admitted", got)
+	}
+}

@@ -114,7 +114,7 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 	}
 	key := fmt.Sprintf("chain/%d/%d", from, limit)
 	if body, ok := s.cache.get(key); ok {
-		if s.admitCached(w, r) {
+		if s.admitCached(w, r, int(limit)) && s.admitBytes(w, len(body)) {
 			writeCachedJSON(w, body)
 		}
 		return
@@ -154,10 +154,19 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 		}
 		body = append(body, '\n')
 		s.cache.put(key, body)
-		writeCachedJSON(w, body)
+		if s.admitBytes(w, len(body)) {
+			writeCachedJSON(w, body)
+		}
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	body, err := json.Marshal(resp)
+	if err != nil {
+		s.backendError(w, r, err)
+		return
+	}
+	if s.admitBytes(w, len(body)+1) {
+		writeCachedJSON(w, append(body, '\n'))
+	}
 }
 
 // writeCachedJSON writes an encoded 200 JSON answer as writeJSON would.

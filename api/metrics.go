@@ -15,6 +15,9 @@ const (
 	RefusedRate      = "rate_limit"  // one client's request rate
 	RefusedReadCost  = "read_budget" // one client's block-read budget
 	RefusedBusy      = "busy"        // no expensive-read slot in time
+	RefusedReadBytes = "read_bytes"  // the node's byte budget for history
+	RefusedTxBudget  = "tx_budget"   // one client's submitted transactions
+	RefusedTxTotal   = "tx_total"    // all clients' submitted transactions
 	RefusedStreams   = "streams"     // the subscription caps
 )
 
@@ -50,7 +53,8 @@ func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
 			Name: "floe_api_range_cache_total", Help: "Lookups of the immutable range cache, by result (hit, miss).",
 		}, []string{"result"}),
 	}
-	for _, r := range []string{RefusedConnTotal, RefusedConnPerIP, RefusedRate, RefusedReadCost, RefusedBusy, RefusedStreams} {
+	for _, r := range []string{RefusedConnTotal, RefusedConnPerIP, RefusedRate, RefusedReadCost, RefusedBusy, RefusedReadBytes,
+		RefusedTxBudget, RefusedTxTotal, RefusedStreams} {
 		m.refusals.WithLabelValues(r) // present at 0, so rate() works from the start
 	}
 	if reg != nil {

@@ -60,3 +60,21 @@ func (s *Server) refuse(w http.ResponseWriter, status int, reason string, retry 
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
 	writeError(w, status, fmt.Sprintf(format, args...))
 }
+
+// admitSubmit charges a submission of n transactions to the client's
+// transaction budget (429) and to the node's (503), before any of them is
+// checked; a refused batch changed nothing and may be resent.
+func (s *Server) admitSubmit(w http.ResponseWriter, r *http.Request, n int) bool {
+	client := clientIP(r)
+	if ok, retry := s.submitTxs.charge(client, n); !ok {
+		s.refuse(w, http.StatusTooManyRequests, RefusedTxBudget, retry,
+			"rate limit: %s may submit %g transactions per second (this batch holds %d); retry later", client, s.limits.SubmitTxRate, n)
+		return false
+	}
+	if ok, retry := s.totalTxs.charge("", n); !ok {
+		s.refuse(w, http.StatusServiceUnavailable, RefusedTxTotal, retry,
+			"busy: this node takes %g transactions per second from all clients together; retry later", s.limits.TotalSubmitTxRate)
+		return false
+	}
+	return true
+}

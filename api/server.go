@@ -82,6 +82,9 @@ type Server struct {
 	requests   *budgets      // per-client request rate
 	readBudget *budgets      // per-client blocks read by expensive reads
 	readSlots  chan struct{} // expensive reads in progress (nil: unbounded)
+	readBytes  *budgets      // the node's bytes of history answered, one key
+	submitTxs  *budgets      // per-client transactions submitted
+	totalTxs   *budgets      // all clients' transactions submitted, one key
 	cache      *rangeCache
 	streams    *streamSlots
 }
@@ -108,6 +111,9 @@ func New(b Backend, opts Options) *Server {
 	}
 	s.requests = newBudgets(s.limits.RequestRate, s.limits.RequestBurst, s.limits.MaxClients)
 	s.readBudget = newBudgets(s.limits.ReadBlockRate, s.limits.ReadBlockBurst, s.limits.MaxClients)
+	s.readBytes = newBudgets(s.limits.ReadBytesRate, s.limits.ReadBytesBurst, 1)
+	s.submitTxs = newBudgets(s.limits.SubmitTxRate, s.limits.SubmitTxBurst, s.limits.MaxClients)
+	s.totalTxs = newBudgets(s.limits.TotalSubmitTxRate, s.limits.TotalSubmitTxBurst, 1)
 	if s.limits.MaxExpensiveReads > 0 {
 		s.readSlots = make(chan struct{}, s.limits.MaxExpensiveReads)
 	}
@@ -424,6 +430,9 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !s.admitSubmit(w, r, len(txs)) {
 		return
 	}
 	results := s.b.SubmitTxs(txs)

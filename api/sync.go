@@ -59,7 +59,7 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 	}
 	key := fmt.Sprintf("range/%d/%d", from, count)
 	if body, ok := s.cache.get(key); ok {
-		if s.admitCached(w, r) {
+		if s.admitCached(w, r, count) && s.admitBytes(w, len(body)) {
 			writeRange(w, body)
 		}
 		return
@@ -93,7 +93,9 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 	if immutable {
 		s.cache.put(key, body)
 	}
-	writeRange(w, body)
+	if s.admitBytes(w, len(body)) {
+		writeRange(w, body)
+	}
 }
 
 func writeRange(w http.ResponseWriter, body []byte) {
@@ -102,13 +104,14 @@ func writeRange(w http.ResponseWriter, body []byte) {
 	w.Write(body)
 }
 
-// admitCached charges an answer from the range cache: little work, so only
-// cacheHitCost of the client's read budget and no expensive-read slot.
-func (s *Server) admitCached(w http.ResponseWriter, r *http.Request) bool {
+// admitCached charges an answer from the range cache to the client's read
+// budget like any read of its blocks (a cached answer saves the store
+// reads, not the bandwidth), but takes no expensive-read slot.
+func (s *Server) admitCached(w http.ResponseWriter, r *http.Request, blocks int) bool {
 	client := clientIP(r)
-	if ok, retry := s.readBudget.charge(client, cacheHitCost); !ok {
+	if ok, retry := s.readBudget.charge(client, blocks); !ok {
 		s.refuse(w, http.StatusTooManyRequests, RefusedReadCost, retry,
-			"rate limit: %s has used its budget of %g blocks per second; retry later", client, s.limits.ReadBlockRate)
+			"rate limit: this read costs %d blocks and %s has used its budget of %g blocks per second; retry later", blocks, client, s.limits.ReadBlockRate)
 		return false
 	}
 	return true

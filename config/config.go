@@ -100,6 +100,10 @@ type Node struct {
 		MaxExpensiveReads   *int     `toml:"max_expensive_reads"`
 		ReadBlockRate       *float64 `toml:"read_block_rate"`
 		ReadBlockBurst      *int     `toml:"read_block_burst"`
+		ReadMBRate          *float64 `toml:"read_mb_rate"`
+		SubmitTxRate        *float64 `toml:"submit_tx_rate"`
+		SubmitTxBurst       *int     `toml:"submit_tx_burst"`
+		TotalSubmitTxRate   *float64 `toml:"total_submit_tx_rate"`
 		RangeCacheMB        *int     `toml:"range_cache_mb"`
 		MaxStreams          *int     `toml:"max_streams"`
 		MaxStreamsPerIP     *int     `toml:"max_streams_per_ip"`

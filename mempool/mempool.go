@@ -281,6 +281,22 @@ func (m *Mempool) remember(id ID) {
 	m.recentSet[p] = struct{}{}
 }
 
+// Known reports, without adding anything, whether the pool holds id
+// (ErrPending) or remembers it finalized (ErrFinalized), both wrapping
+// ErrDuplicate; nil if neither. It answers from memory, so a node checks
+// it before anything slower.
+func (m *Mempool) Known(id ID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.byID[id]; ok {
+		return fmt.Errorf("%w: %x is %w", ErrDuplicate, id[:8], ErrPending)
+	}
+	if _, ok := m.recentSet[prefix(id)]; ok {
+		return fmt.Errorf("%w: %x is %w", ErrDuplicate, id[:8], ErrFinalized)
+	}
+	return nil
+}
+
 // Has reports whether the pool holds the transaction.
 func (m *Mempool) Has(id ID) bool {
 	m.mu.Lock()

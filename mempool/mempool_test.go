@@ -280,3 +280,23 @@ func BenchmarkMempoolAddReap(b *testing.B) {
 		}
 	}
 }
+
+// Known answers what Add would refuse as a duplicate, and adds nothing.
+func TestKnown(t *testing.T) {
+	m := New(Config{}, nil)
+	held, final, fresh := tx(1, 10), tx(2, 10), tx(3, 10)
+	mustAdd(t, m, held)
+	m.Remove(ids(final))
+	if err := m.Known(ids(held)[0]); !errors.Is(err, ErrDuplicate) || !errors.Is(err, ErrPending) {
+		t.Fatalf("held: %v", err)
+	}
+	if err := m.Known(ids(final)[0]); !errors.Is(err, ErrDuplicate) || !errors.Is(err, ErrFinalized) {
+		t.Fatalf("finalized: %v", err)
+	}
+	if err := m.Known(ids(fresh)[0]); err != nil {
+		t.Fatalf("unknown: %v", err)
+	}
+	if n, _ := m.Size(); n != 1 || m.Has(ids(fresh)[0]) {
+		t.Fatalf("Known added something: %d held", n)
+	}
+}

@@ -62,6 +62,17 @@ func apiLimits(cfg *config.Node) (api.Limits, error) {
 	setInt(&l.MaxExpensiveReads, a.MaxExpensiveReads)
 	setFloat(&l.ReadBlockRate, a.ReadBlockRate)
 	setInt(&l.ReadBlockBurst, a.ReadBlockBurst)
+	if a.ReadMBRate != nil {
+		// The burst stays two seconds' worth, and at least one largest answer.
+		l.ReadBytesRate = *a.ReadMBRate * (1 << 20)
+		l.ReadBytesBurst = max(int(2*l.ReadBytesRate), api.MaxAnswerBytes)
+	}
+	setFloat(&l.SubmitTxRate, a.SubmitTxRate)
+	setInt(&l.SubmitTxBurst, a.SubmitTxBurst)
+	if a.TotalSubmitTxRate != nil {
+		l.TotalSubmitTxRate = *a.TotalSubmitTxRate
+		l.TotalSubmitTxBurst = max(int(2*l.TotalSubmitTxRate), 1)
+	}
 	if a.RangeCacheMB != nil {
 		l.RangeCacheBytes = int64(*a.RangeCacheMB) << 20
 	}

@@ -24,10 +24,20 @@ func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 	now := time.Now()
 	var accepted [][]byte
 	for i, tx := range txs {
-		// The store first: past the mempool's recent window only the
-		// store remembers a finalized transaction, and a transaction
-		// refused here never enters the pool a leader reaps from.
+		// What the mempool knows (pending, or finalized recently) is
+		// answered from memory: a flood of resubmissions costs a hash and
+		// a map lookup each. Only then the store: past the mempool's
+		// recent window it alone remembers a finalized transaction, and a
+		// transaction refused here never enters the pool a leader reaps
+		// from.
 		txID := model.Identifier(crypto.Sum(tx))
+		if kerr := n.mempool.Known(mempool.ID(txID)); kerr != nil {
+			out[i] = api.Submission{ID: txID}
+			if !errors.Is(kerr, mempool.ErrPending) {
+				out[i].Error = kerr
+			}
+			continue
+		}
 		if ferr := n.finalizedBefore(txID); ferr != nil {
 			out[i] = api.Submission{ID: txID, Error: ferr}
 			continue
