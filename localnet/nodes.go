@@ -74,7 +74,10 @@ type Node struct {
 	stopping atomic.Bool   // we asked it to stop
 	killed   atomic.Bool   // we killed it on purpose
 	reported atomic.Bool   // its unexpected exit was reported
-	maxRSSKB atomic.Int64  // VmHWM, sampled
+	// onExit, if set, is called when a process exits that was neither
+	// stopped nor killed on purpose (Run's crash watch).
+	onExit   func(*Node)
+	maxRSSKB atomic.Int64 // VmHWM, sampled
 }
 
 // Network is a prepared testnet: the node homes under Dir and the genesis.
@@ -263,8 +266,15 @@ func (tn *Node) Start() error {
 	tn.cmd, tn.exited = cmd, exited
 	go func() {
 		tn.exitErr = cmd.Wait()
+		// Decided before exited is closed: Kill returns only after that,
+		// so a Start right after a Kill (a restart) cannot make this
+		// process's exit look unexpected.
+		unexpected := !tn.stopping.Load() && !tn.killed.Load()
 		logf.Close()
 		close(exited)
+		if unexpected && tn.onExit != nil {
+			tn.onExit(tn)
+		}
 	}()
 	return nil
 }
