@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/time/rate"
+
+	"github.com/floe-bft/floe/ledger"
 )
 
 // rangeFloodClients is how many concurrent clients the range flood runs.
@@ -14,7 +16,7 @@ const rangeFloodClients = 32
 
 // rangeFlood: rangeFloodClients clients spread over the attacker's
 // addresses request full block ranges (GET /v1/sync/range?from=1&count=512)
-// and chain reads (GET /v1/chain?from=1&limit=512) from node1 as fast as
+// and chain reads (GET /v1/chain?from=1&limit=256, the most it serves) from node1 as fast as
 // FloodRate allows, ignoring refusals. The expensive-read slots, per-client
 // block budgets and request rates must keep consensus unaffected.
 func rangeFlood(ctx context.Context, env *attackEnv, row *WindowResult) error {
@@ -34,7 +36,7 @@ func rangeFlood(ctx context.Context, env *attackEnv, row *WindowResult) error {
 				}
 				path, prefix := "/v1/sync/range?from=1&count=512", "range_"
 				if i%2 == 1 {
-					path, prefix = "/v1/chain?from=1&limit=512", "chain_"
+					path, prefix = fmt.Sprintf("/v1/chain?from=1&limit=%d", ledger.MaxChainBlocks), "chain_"
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s%s", target.APIAddr, path), nil)
 				resp, err := hc.Do(req)
