@@ -312,12 +312,14 @@ type measurement struct {
 	nodes    []*localnet.Node
 	row      *WindowResult
 	timeouts []float64
+	cpu      []time.Duration // per node, -1: unknown
 	once     sync.Once
 }
 
 func (m *measurement) begin(ctx context.Context) {
 	m.h.Window() // starts the window
 	m.timeouts = nodeTimeouts(ctx, m.nodes)
+	m.cpu = nodeCPU(m.nodes)
 }
 
 // end records the window's finalization numbers (first call only).
@@ -331,7 +333,38 @@ func (m *measurement) end(ctx context.Context) {
 		}
 		m.row.P50MS, m.row.P99MS = w.P50MS, w.P99MS
 		m.row.Timeouts = timeoutDelta(m.timeouts, nodeTimeouts(ctx, m.nodes))
+		// CPU used in the window, in cores: the attacked node's and all
+		// nodes' (a node restarted meanwhile counts from its start).
+		if w.Elapsed > 0 {
+			after := nodeCPU(m.nodes)
+			var all time.Duration
+			for i := range after {
+				d := after[i] - m.cpu[i]
+				if after[i] < 0 {
+					d = 0
+				} else if m.cpu[i] < 0 || d < 0 {
+					d = after[i]
+				}
+				all += d
+				if i == attackTarget {
+					m.row.TargetCores = round2(d.Seconds() / w.Elapsed.Seconds())
+				}
+			}
+			m.row.NodesCores = round2(all.Seconds() / w.Elapsed.Seconds())
+		}
 	})
+}
+
+// nodeCPU reads every node's CPU time (-1: unknown).
+func nodeCPU(nodes []*localnet.Node) []time.Duration {
+	out := make([]time.Duration, len(nodes))
+	for i, tn := range nodes {
+		out[i] = -1
+		if d, ok := tn.CPUTime(); ok {
+			out[i] = d
+		}
+	}
+	return out
 }
 
 func runWindow(ctx context.Context, env *attackEnv, name string, d time.Duration) (*WindowResult, error) {

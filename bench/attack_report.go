@@ -40,7 +40,12 @@ type WindowResult struct {
 	// Timeouts are the timeout objects the nodes signed in the measured
 	// part (floe_timeouts_total, summed); AllowedTimeouts what the
 	// baseline had over as long.
-	Timeouts        int64            `json:"view_timeouts"`
+	Timeouts int64 `json:"view_timeouts"`
+	// TargetCores and NodesCores are the CPU the attacked node (node1)
+	// and all nodes used in the measured part, in cores (Linux).
+	TargetCores float64 `json:"target_cores"`
+	NodesCores  float64 `json:"nodes_cores"`
+
 	AllowedTimeouts int64            `json:"allowed_view_timeouts"`
 	Counters        map[string]int64 `json:"counters"`
 	Checks          []Check          `json:"checks"`
@@ -157,16 +162,17 @@ func (r *AttackReport) Failures() []string {
 func (r *AttackReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\nattack suite: %d nodes, %d tx/s legitimate load, %.0fs windows, nodes run %s\n",
 		r.Nodes, r.Rate, r.WindowS, r.NodeBinary)
-	fmt.Fprintf(w, "%-16s %9s %6s %8s %8s %9s  %s\n", "window", "blocks/s", "ratio", "tx/s", "p99 ms", "timeouts", "verdict")
+	fmt.Fprintf(w, "%-16s %9s %6s %8s %8s %9s %6s %6s  %s\n", "window", "blocks/s", "ratio", "tx/s", "p99 ms", "timeouts", "node1", "nodes", "verdict")
 	for _, x := range r.Windows {
 		verdict := "pass"
 		if !x.Pass {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(w, "%-16s %9.2f %6.2f %8.0f %8.0f %9s  %s\n", x.Name, x.BlocksPerS, x.Ratio, x.TxPerS, x.P99MS,
-			fmt.Sprintf("%d/%d", x.Timeouts, x.AllowedTimeouts), verdict)
+		fmt.Fprintf(w, "%-16s %9.2f %6.2f %8.0f %8.0f %9s %6.2f %6.2f  %s\n", x.Name, x.BlocksPerS, x.Ratio, x.TxPerS, x.P99MS,
+			fmt.Sprintf("%d/%d", x.Timeouts, x.AllowedTimeouts), x.TargetCores, x.NodesCores, verdict)
 	}
-	fmt.Fprintln(w, "(ratio: to the mean of the baselines before and after; timeouts: signed in the window / allowed, what the worse of those baselines had over as long)")
+	fmt.Fprintln(w, "(ratio: to the mean of the baselines before and after; timeouts: signed in the window / allowed, what the worse of")
+	fmt.Fprintln(w, " those baselines had over as long; node1, nodes: CPU cores the attacked node and all nodes used)")
 	for _, x := range r.Windows {
 		if len(x.Counters) == 0 && len(x.Checks) == 0 && len(x.Failures) == 0 {
 			continue
