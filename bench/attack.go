@@ -67,7 +67,9 @@ apply to the attacker and not to the legitimate clients (127.0.0.1):
   range-flood      32 clients hammering GET /v1/sync/range and /v1/chain
   conn-flood       thousands of idle and slow-body API connections; a fresh
                    client must still be served
-  handshake-hold   idle TCP connections to the P2P port that never start TLS;
+  handshake-hold   idle TCP connections to the P2P port that never start TLS
+                   (100/s from 32 addresses 127.0.1.x, enough to fill the
+                   pending-handshake pool despite the per-address cap);
                    mid-window node2 is SIGKILLed and restarted and must be
                    back (connected to every peer, caught up) within 10 s
   stream-monopoly  block-stream and live-sync subscriptions from one address
@@ -121,7 +123,7 @@ func parseAttackFlags(args []string, errOut io.Writer) (o AttackOptions, asJSON,
 	fs.IntVar(&o.Nodes, "nodes", 4, "validators in the testnet (at least 3: node1 is attacked, node2 restarted)")
 	fs.StringVar(&o.NodeBinary, "node-binary", "", "floe executable the nodes run, e.g. an older build for a before/after table (default: this one)")
 	fs.StringVar(&o.Dir, "dir", "", "directory for the testnet (default: a fresh temporary directory, removed afterwards)")
-	fs.IntVar(&o.Sources, "sources", 8, "loopback addresses the attacker uses (127.0.0.2 ...)")
+	fs.IntVar(&o.Sources, "sources", 8, "loopback addresses the API attacks use (127.0.0.2 ...; handshake-hold uses 32 of its own, 127.0.1.x)")
 	fs.DurationVar(&o.Settle, "settle", 2*time.Second, "pause between windows")
 	fs.DurationVar(&o.Warmup, "warmup", 3*time.Second, "load before the baseline window")
 	fs.IntVar(&o.FloodRate, "flood-rate", 2000, "requests per second of the range and duplicate floods (the attacker shares this host's CPU with the nodes)")

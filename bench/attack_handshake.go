@@ -13,8 +13,15 @@ import (
 const (
 	// handshakeHoldRate is how many idle P2P connections the attacker
 	// opens per second: well above the 13 per second that kept a
-	// reconnecting member out before pending-handshake eviction.
-	handshakeHoldRate = 50
+	// reconnecting member out before pending-handshake eviction, and
+	// above the 128 pending slots / 3 s handshake deadline ≈ 43 per
+	// second that keeps the pool full.
+	handshakeHoldRate = 100
+	// handshakeHoldSources is how many addresses (127.0.1.2 ...) it
+	// spreads them over: enough that the per-address cap (8 pending) does
+	// not bound the attacker below the pool (32 × 8 = 256 > 128), so the
+	// pool fills and eviction, not the cap, decides who gets in.
+	handshakeHoldSources = 32
 	// handshakeHoldMax bounds the idle connections held at once.
 	handshakeHoldMax = 1000
 	// BackWithin is the criterion's "back within a few seconds" for the
@@ -24,8 +31,8 @@ const (
 	restartTimeout = 30 * time.Second
 )
 
-// handshakeHold: idle TCP connections to node1's P2P port, from the
-// attacker's addresses at handshakeHoldRate, each held until node1 closes
+// handshakeHold: idle TCP connections to node1's P2P port, from
+// handshakeHoldSources addresses of their own at handshakeHoldRate, each held until node1 closes
 // it (handshake deadline, eviction or the per-address cap) and never
 // starting TLS. Halfway through the window finalization is measured, then
 // node2 is SIGKILLed and started again: it must dial node1 through the
@@ -39,6 +46,7 @@ func handshakeHold(wctx context.Context, env *attackEnv, row *WindowResult) erro
 	defer stopAttack()
 	cs := newCounterSet()
 	var open atomic.Int64
+	sources := loopbackRange("127.0.1.", handshakeHoldSources)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -48,7 +56,7 @@ func handshakeHold(wctx context.Context, env *attackEnv, row *WindowResult) erro
 			if open.Load() >= handshakeHoldMax {
 				continue
 			}
-			src := env.sources[i%len(env.sources)]
+			src := sources[i%len(sources)]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

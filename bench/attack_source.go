@@ -15,10 +15,13 @@ import (
 // apply to the attacker alone, as they would on a real network.
 
 // loopbackSources returns n attacker addresses: 127.0.0.2, 127.0.0.3, ...
-func loopbackSources(n int) []string {
+func loopbackSources(n int) []string { return loopbackRange("127.0.0.", n) }
+
+// loopbackRange returns n addresses prefix2, prefix3, ... (n ≤ 253).
+func loopbackRange(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = fmt.Sprintf("127.0.0.%d", i+2)
+		out[i] = fmt.Sprintf("%s%d", prefix, i+2)
 	}
 	return out
 }
