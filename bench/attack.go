@@ -315,6 +315,7 @@ type measurement struct {
 	row      *WindowResult
 	timeouts []float64
 	cpu      []time.Duration // per node, -1: unknown
+	self     time.Duration   // this process's
 	once     sync.Once
 }
 
@@ -322,6 +323,7 @@ func (m *measurement) begin(ctx context.Context) {
 	m.h.Window() // starts the window
 	m.timeouts = nodeTimeouts(ctx, m.nodes)
 	m.cpu = nodeCPU(m.nodes)
+	m.self = selfCPU()
 }
 
 // end records the window's finalization numbers (first call only).
@@ -353,6 +355,7 @@ func (m *measurement) end(ctx context.Context) {
 				}
 			}
 			m.row.NodesCores = round2(all.Seconds() / w.Elapsed.Seconds())
+			m.row.SuiteCores = round2((selfCPU() - m.self).Seconds() / w.Elapsed.Seconds())
 		}
 	})
 }

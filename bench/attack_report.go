@@ -42,9 +42,12 @@ type WindowResult struct {
 	// baseline had over as long.
 	Timeouts int64 `json:"view_timeouts"`
 	// TargetCores and NodesCores are the CPU the attacked node (node1)
-	// and all nodes used in the measured part, in cores (Linux).
+	// and all nodes used in the measured part, in cores (Linux);
+	// SuiteCores this process's (load, tracker and attacker), which
+	// shares the host with them.
 	TargetCores float64 `json:"target_cores"`
 	NodesCores  float64 `json:"nodes_cores"`
+	SuiteCores  float64 `json:"suite_cores"`
 
 	AllowedTimeouts int64            `json:"allowed_view_timeouts"`
 	Counters        map[string]int64 `json:"counters"`
@@ -162,17 +165,18 @@ func (r *AttackReport) Failures() []string {
 func (r *AttackReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\nattack suite: %d nodes, %d tx/s legitimate load, %.0fs windows, nodes run %s\n",
 		r.Nodes, r.Rate, r.WindowS, r.NodeBinary)
-	fmt.Fprintf(w, "%-16s %9s %6s %8s %8s %9s %6s %6s  %s\n", "window", "blocks/s", "ratio", "tx/s", "p99 ms", "timeouts", "node1", "nodes", "verdict")
+	fmt.Fprintf(w, "%-16s %9s %6s %8s %8s %9s %6s %6s %6s  %s\n", "window", "blocks/s", "ratio", "tx/s", "p99 ms", "timeouts", "node1", "nodes", "suite", "verdict")
 	for _, x := range r.Windows {
 		verdict := "pass"
 		if !x.Pass {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(w, "%-16s %9.2f %6.2f %8.0f %8.0f %9s %6.2f %6.2f  %s\n", x.Name, x.BlocksPerS, x.Ratio, x.TxPerS, x.P99MS,
-			fmt.Sprintf("%d/%d", x.Timeouts, x.AllowedTimeouts), x.TargetCores, x.NodesCores, verdict)
+		fmt.Fprintf(w, "%-16s %9.2f %6.2f %8.0f %8.0f %9s %6.2f %6.2f %6.2f  %s\n", x.Name, x.BlocksPerS, x.Ratio, x.TxPerS, x.P99MS,
+			fmt.Sprintf("%d/%d", x.Timeouts, x.AllowedTimeouts), x.TargetCores, x.NodesCores, x.SuiteCores, verdict)
 	}
 	fmt.Fprintln(w, "(ratio: to the mean of the baselines before and after; timeouts: signed in the window / allowed, what the worse of")
-	fmt.Fprintln(w, " those baselines had over as long; node1, nodes: CPU cores the attacked node and all nodes used)")
+	fmt.Fprintln(w, " those baselines had over as long; node1, nodes, suite: CPU cores the attacked node, all nodes and this")
+	fmt.Fprintln(w, " process (load, tracker, attacker) used)")
 	for _, x := range r.Windows {
 		if len(x.Counters) == 0 && len(x.Checks) == 0 && len(x.Failures) == 0 {
 			continue

@@ -135,9 +135,9 @@ func TestReportText(t *testing.T) {
 	r.WriteText(&b)
 	out := b.String()
 	for _, want := range []string{
-		"window            blocks/s  ratio     tx/s   p99 ms  timeouts  node1  nodes  verdict",
-		"baseline             15.20   1.00        0        0       0/0   0.00   0.00  pass",
-		"conn-flood           11.00   0.72        0      812       0/0   0.00   0.00  FAIL",
+		"window            blocks/s  ratio     tx/s   p99 ms  timeouts  node1  nodes  suite  verdict",
+		"baseline             15.20   1.00        0        0       0/0   0.00   0.00   0.00  pass",
+		"conn-flood           11.00   0.72        0      812       0/0   0.00   0.00   0.00  FAIL",
 		"  counters: dialed=9 refused_429=7",
 		"  ok   fresh client served: 7/7",
 		"  failure: 11.00 blocks/s is 72% of the baseline's 15.20 (< 80%)",
