@@ -47,7 +47,8 @@ func TestRestartIsNoCrash(t *testing.T) {
 		t.Fatal("a restart was reported as a crash")
 	default:
 	}
-	_ = tn.cmd.Process.Kill() // not through tn: a crash
+	cmd, _ := tn.proc()
+	_ = cmd.Process.Kill() // not through tn: a crash
 	select {
 	case n := <-crashed:
 		if n != tn {

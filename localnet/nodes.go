@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -65,9 +66,12 @@ type Node struct {
 	// Upstream is set for a follower: the API it follows.
 	Upstream string
 
-	bin      string
-	env      []string
-	logPath  string
+	bin     string
+	env     []string
+	logPath string
+	// mu guards cmd and exited, which Start replaces (Harness.Restart
+	// does so while the progress line samples the process).
+	mu       sync.Mutex
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
 	exitErr  error         // valid after exited
@@ -263,7 +267,9 @@ func (tn *Node) Start() error {
 	tn.killed.Store(false)
 	tn.reported.Store(false)
 	exited := make(chan struct{})
+	tn.mu.Lock()
 	tn.cmd, tn.exited = cmd, exited
+	tn.mu.Unlock()
 	go func() {
 		tn.exitErr = cmd.Wait()
 		// Decided before exited is closed: Kill returns only after that,
@@ -281,15 +287,27 @@ func (tn *Node) Start() error {
 
 // Exited is closed when the process started last has exited (nil before
 // the first Start).
-func (tn *Node) Exited() <-chan struct{} { return tn.exited }
+func (tn *Node) Exited() <-chan struct{} {
+	_, exited := tn.proc()
+	return exited
+}
+
+// proc is the process started last and its exit channel (nil before the
+// first Start).
+func (tn *Node) proc() (*exec.Cmd, chan struct{}) {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return tn.cmd, tn.exited
+}
 
 // Running reports whether the process is started and has not exited.
 func (tn *Node) Running() bool {
-	if tn.cmd == nil {
+	cmd, exited := tn.proc()
+	if cmd == nil {
 		return false
 	}
 	select {
-	case <-tn.exited:
+	case <-exited:
 		return false
 	default:
 		return true
@@ -304,10 +322,11 @@ func (tn *Node) Kill() error {
 	}
 	tn.killed.Store(true)
 	tn.sampleRSS()
-	if err := tn.cmd.Process.Kill(); err != nil {
+	cmd, exited := tn.proc()
+	if err := cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("kill %s: %w", tn.Name, err)
 	}
-	<-tn.exited
+	<-exited
 	return nil
 }
 
@@ -315,7 +334,8 @@ func (tn *Node) Kill() error {
 // killed (and that is reported). A node that exited on its own is reported
 // once, unless it was killed on purpose.
 func (tn *Node) Stop(grace time.Duration) error {
-	if tn.cmd == nil || tn.killed.Load() {
+	cmd, exited := tn.proc()
+	if cmd == nil || tn.killed.Load() {
 		return nil
 	}
 	if !tn.Running() {
@@ -326,9 +346,9 @@ func (tn *Node) Stop(grace time.Duration) error {
 	}
 	tn.stopping.Store(true)
 	tn.sampleRSS()
-	_ = tn.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-tn.exited:
+	case <-exited:
 		var ee *exec.ExitError
 		if tn.exitErr != nil && !errors.As(tn.exitErr, &ee) {
 			return tn.exitErr
@@ -338,8 +358,8 @@ func (tn *Node) Stop(grace time.Duration) error {
 		}
 		return nil
 	case <-time.After(grace):
-		_ = tn.cmd.Process.Kill()
-		<-tn.exited
+		_ = cmd.Process.Kill()
+		<-exited
 		return fmt.Errorf("%s did not stop within %s and was killed (see %s)", tn.Name, grace, tn.logPath)
 	}
 }
@@ -355,7 +375,8 @@ func (tn *Node) sampleRSS() {
 	if !tn.Running() {
 		return
 	}
-	kb, err := readVmHWM(tn.cmd.Process.Pid)
+	cmd, _ := tn.proc()
+	kb, err := readVmHWM(cmd.Process.Pid)
 	if err != nil {
 		return
 	}
@@ -395,7 +416,8 @@ func (tn *Node) CPUTime() (time.Duration, bool) {
 	if !tn.Running() {
 		return 0, false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", tn.cmd.Process.Pid))
+	cmd, _ := tn.proc()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
 	if err != nil {
 		return 0, false
 	}
@@ -444,9 +466,10 @@ func WaitReady(ctx context.Context, nodes []*Node, timeout time.Duration) error 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, tn := range nodes {
+		_, exited := tn.proc()
 		for {
 			select {
-			case <-tn.exited:
+			case <-exited:
 				return tn.exitError()
 			default:
 			}
@@ -466,7 +489,7 @@ func WaitReady(ctx context.Context, nodes []*Node, timeout time.Duration) error 
 					return fmt.Errorf("%s API at %s did not answer within %s (see %s)", tn.Name, tn.APIAddr, timeout, tn.logPath)
 				}
 				return ctx.Err()
-			case <-tn.exited:
+			case <-exited:
 				return tn.exitError()
 			case <-time.After(100 * time.Millisecond):
 			}
