@@ -376,10 +376,15 @@ type tracker struct {
 	gaps       int64
 	start      time.Time
 	perSecond  []int64 // transactions matched in each second of the run
+	// The current Harness window: since the last window_ call.
+	win        *latencyHist
+	winStart   time.Time
+	winBlocks  int64
+	winMatched int64
 }
 
 func newTracker(c *client.Client, pending *pendingTxs) *tracker {
-	return &tracker{c: c, pending: pending, total: newLatencyHist(), window: newLatencyHist()}
+	return &tracker{c: c, pending: pending, total: newLatencyHist(), window: newLatencyHist(), win: newLatencyHist()}
 }
 
 // errStreamDropped ends one stream connection so the tracker reconnects.
@@ -414,6 +419,7 @@ func (t *tracker) run(ctx context.Context, connected chan<- struct{}) {
 func (t *tracker) startCounting() {
 	t.mu.Lock()
 	t.counting, t.start = true, time.Now()
+	t.winStart = t.start
 	t.mu.Unlock()
 }
 
@@ -480,10 +486,24 @@ func (t *tracker) record(b *api.BlockResponse) {
 		}
 		t.perSecond[sec] += int64(len(lat))
 	}
+	t.winBlocks++
+	t.winMatched += int64(len(lat))
 	for _, d := range lat {
 		t.total.add(d)
 		t.window.add(d)
+		t.win.add(d)
 	}
+}
+
+// windowStats returns the Harness window's measurements and starts a new one.
+func (t *tracker) windowStats() WindowStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	w := WindowStats{Elapsed: now.Sub(t.winStart), Blocks: t.winBlocks, FinalizedTx: t.winMatched,
+		P50MS: round2(t.win.quantile(0.5)), P99MS: round2(t.win.quantile(0.99))}
+	t.win, t.winStart, t.winBlocks, t.winMatched = newLatencyHist(), now, 0, 0
+	return w
 }
 
 // maxRunSeconds bounds the per-second series (a day).

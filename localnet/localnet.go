@@ -80,6 +80,12 @@ type Options struct {
 	MaxPending int
 	// Kill, if set, SIGKILLs a validator during the load.
 	Kill *Kill
+	// Control, if set, runs in its own goroutine once the load has
+	// started, with a Harness on the running network; the run ends when
+	// it returns (or after Duration, if that comes first), and an error
+	// it returns ends the run as a failure. Benchmarks use it to measure
+	// windows of the load and act on the nodes meanwhile.
+	Control func(ctx context.Context, h *Harness) error
 }
 
 // Kill says which validator to SIGKILL (not node0, which carries the
@@ -249,20 +255,19 @@ func Run(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) 
 		}
 	}()
 
+	// A node exiting on its own ends the run (every process of it: a
+	// node Harness.Restart started again is watched too).
+	nodeExit := make(chan *Node, len(nodes))
 	for _, tn := range nodes {
+		tn.onExit = func(tn *Node) {
+			select {
+			case nodeExit <- tn:
+			default:
+			}
+		}
 		if err := tn.Start(); err != nil {
 			return nil, err
 		}
-	}
-	// A node exiting on its own ends the run.
-	nodeExit := make(chan *Node, len(nodes))
-	for _, tn := range nodes {
-		go func() {
-			<-tn.exited
-			if !tn.stopping.Load() && !tn.killed.Load() {
-				nodeExit <- tn
-			}
-		}()
 	}
 	if err := WaitReady(ctx, nodes, readyTimeout); err != nil {
 		if ctx.Err() != nil {
@@ -325,6 +330,12 @@ func Run(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) 
 	if o.Duration > 0 {
 		deadline = time.After(o.Duration)
 	}
+	var controlDone chan error
+	if o.Control != nil {
+		controlDone = make(chan error, 1)
+		h := &Harness{nodes: nodes, tr: tr, gen: gen}
+		go func() { controlDone <- o.Control(runCtx, h) }()
+	}
 	if o.Kill != nil {
 		killAt = time.After(o.Kill.At)
 	}
@@ -352,6 +363,10 @@ loop:
 			break loop
 		case tn := <-nodeExit:
 			failure = tn.exitError()
+			break loop
+		case err := <-controlDone:
+			controlDone = nil
+			failure = err
 			break loop
 		}
 	}
@@ -384,6 +399,9 @@ loop:
 	}
 	cancelRun()
 	<-trDone
+	if controlDone != nil {
+		<-controlDone // it saw runCtx end
+	}
 	snap := tr.snapshot()
 	stopErr := stopNodes()
 

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -65,16 +66,22 @@ type Node struct {
 	// Upstream is set for a follower: the API it follows.
 	Upstream string
 
-	bin      string
-	env      []string
-	logPath  string
+	bin     string
+	env     []string
+	logPath string
+	// mu guards cmd and exited, which Start replaces (Harness.Restart
+	// does so while the progress line samples the process).
+	mu       sync.Mutex
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
 	exitErr  error         // valid after exited
 	stopping atomic.Bool   // we asked it to stop
 	killed   atomic.Bool   // we killed it on purpose
 	reported atomic.Bool   // its unexpected exit was reported
-	maxRSSKB atomic.Int64  // VmHWM, sampled
+	// onExit, if set, is called when a process exits that was neither
+	// stopped nor killed on purpose (Run's crash watch).
+	onExit   func(*Node)
+	maxRSSKB atomic.Int64 // VmHWM, sampled
 }
 
 // Network is a prepared testnet: the node homes under Dir and the genesis.
@@ -260,26 +267,47 @@ func (tn *Node) Start() error {
 	tn.killed.Store(false)
 	tn.reported.Store(false)
 	exited := make(chan struct{})
+	tn.mu.Lock()
 	tn.cmd, tn.exited = cmd, exited
+	tn.mu.Unlock()
 	go func() {
 		tn.exitErr = cmd.Wait()
+		// Decided before exited is closed: Kill returns only after that,
+		// so a Start right after a Kill (a restart) cannot make this
+		// process's exit look unexpected.
+		unexpected := !tn.stopping.Load() && !tn.killed.Load()
 		logf.Close()
 		close(exited)
+		if unexpected && tn.onExit != nil {
+			tn.onExit(tn)
+		}
 	}()
 	return nil
 }
 
 // Exited is closed when the process started last has exited (nil before
 // the first Start).
-func (tn *Node) Exited() <-chan struct{} { return tn.exited }
+func (tn *Node) Exited() <-chan struct{} {
+	_, exited := tn.proc()
+	return exited
+}
+
+// proc is the process started last and its exit channel (nil before the
+// first Start).
+func (tn *Node) proc() (*exec.Cmd, chan struct{}) {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return tn.cmd, tn.exited
+}
 
 // Running reports whether the process is started and has not exited.
 func (tn *Node) Running() bool {
-	if tn.cmd == nil {
+	cmd, exited := tn.proc()
+	if cmd == nil {
 		return false
 	}
 	select {
-	case <-tn.exited:
+	case <-exited:
 		return false
 	default:
 		return true
@@ -294,10 +322,11 @@ func (tn *Node) Kill() error {
 	}
 	tn.killed.Store(true)
 	tn.sampleRSS()
-	if err := tn.cmd.Process.Kill(); err != nil {
+	cmd, exited := tn.proc()
+	if err := cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("kill %s: %w", tn.Name, err)
 	}
-	<-tn.exited
+	<-exited
 	return nil
 }
 
@@ -305,7 +334,8 @@ func (tn *Node) Kill() error {
 // killed (and that is reported). A node that exited on its own is reported
 // once, unless it was killed on purpose.
 func (tn *Node) Stop(grace time.Duration) error {
-	if tn.cmd == nil || tn.killed.Load() {
+	cmd, exited := tn.proc()
+	if cmd == nil || tn.killed.Load() {
 		return nil
 	}
 	if !tn.Running() {
@@ -316,9 +346,9 @@ func (tn *Node) Stop(grace time.Duration) error {
 	}
 	tn.stopping.Store(true)
 	tn.sampleRSS()
-	_ = tn.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-tn.exited:
+	case <-exited:
 		var ee *exec.ExitError
 		if tn.exitErr != nil && !errors.As(tn.exitErr, &ee) {
 			return tn.exitErr
@@ -328,8 +358,8 @@ func (tn *Node) Stop(grace time.Duration) error {
 		}
 		return nil
 	case <-time.After(grace):
-		_ = tn.cmd.Process.Kill()
-		<-tn.exited
+		_ = cmd.Process.Kill()
+		<-exited
 		return fmt.Errorf("%s did not stop within %s and was killed (see %s)", tn.Name, grace, tn.logPath)
 	}
 }
@@ -345,7 +375,8 @@ func (tn *Node) sampleRSS() {
 	if !tn.Running() {
 		return
 	}
-	kb, err := readVmHWM(tn.cmd.Process.Pid)
+	cmd, _ := tn.proc()
+	kb, err := readVmHWM(cmd.Process.Pid)
 	if err != nil {
 		return
 	}
@@ -379,6 +410,36 @@ func readVmHWM(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
+// CPUTime is the CPU time (user and system) the running process has used
+// so far; false if it is not running or that cannot be read (Linux only).
+func (tn *Node) CPUTime() (time.Duration, bool) {
+	if !tn.Running() {
+		return 0, false
+	}
+	cmd, _ := tn.proc()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command name, which is in parentheses: state is
+	// the first, utime the 12th and stime the 13th (proc(5)), in clock
+	// ticks of 1/100 s on every Linux this runs on.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, true
+}
+
 // LogTail returns the last lines of the node's log, for error messages.
 func (tn *Node) LogTail(lines int) string {
 	b, err := os.ReadFile(tn.logPath)
@@ -405,9 +466,10 @@ func WaitReady(ctx context.Context, nodes []*Node, timeout time.Duration) error 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, tn := range nodes {
+		_, exited := tn.proc()
 		for {
 			select {
-			case <-tn.exited:
+			case <-exited:
 				return tn.exitError()
 			default:
 			}
@@ -427,7 +489,7 @@ func WaitReady(ctx context.Context, nodes []*Node, timeout time.Duration) error 
 					return fmt.Errorf("%s API at %s did not answer within %s (see %s)", tn.Name, tn.APIAddr, timeout, tn.logPath)
 				}
 				return ctx.Err()
-			case <-tn.exited:
+			case <-exited:
 				return tn.exitError()
 			case <-time.After(100 * time.Millisecond):
 			}
