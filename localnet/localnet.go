@@ -212,8 +212,10 @@ func Run(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) 
 	shape, _ := newTxShape(o.TxSize, KeySpace) // validated
 	if o.HTTPClient == nil {
 		// One transport for all API traffic, with enough idle connections
-		// per node that batches in flight do not reopen sockets.
+		// per node that batches in flight do not reopen sockets, spread
+		// over client addresses (sources.go).
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			DialContext:  newSpreadDialer().DialContext,
 			MaxIdleConns: 256, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
 		}}
 	}
