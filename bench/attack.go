@@ -85,7 +85,7 @@ of its baselines had over as long, and every check of the attack passed. See doc
 `
 
 func attackCommand(ctx context.Context, args []string, out, errOut io.Writer) error {
-	o, asJSON, gate, err := parseAttackFlags(args, errOut)
+	o, asJSON, gate, gateChecks, err := parseAttackFlags(args, errOut)
 	if err != nil {
 		return err
 	}
@@ -106,11 +106,14 @@ func attackCommand(ctx context.Context, args []string, out, errOut io.Writer) er
 	if gate && !rep.Pass {
 		return fmt.Errorf("floe bench attack: criterion not met: %s", strings.Join(rep.Failures(), "; "))
 	}
+	if gateChecks && !rep.ChecksPass {
+		return fmt.Errorf("floe bench attack: checks failed: %s", strings.Join(rep.FailedChecks(), "; "))
+	}
 	return nil
 }
 
 // parseAttackFlags reads the command line into options.
-func parseAttackFlags(args []string, errOut io.Writer) (o AttackOptions, asJSON, gate bool, err error) {
+func parseAttackFlags(args []string, errOut io.Writer) (o AttackOptions, asJSON, gate, gateChecks bool, err error) {
 	fs := flag.NewFlagSet("floe bench attack", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
@@ -130,6 +133,7 @@ func parseAttackFlags(args []string, errOut io.Writer) (o AttackOptions, asJSON,
 	fs.BoolVar(&o.Paired, "paired", true, "a baseline window before every attack and after the last, each attack compared with the baselines on either side (false: one baseline first)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object on stdout")
 	fs.BoolVar(&gate, "gate", false, "exit non-zero if any attack breaks the criterion")
+	fs.BoolVar(&gateChecks, "gate-checks", false, "exit non-zero if any attack's checks fail (duplicates refused, honest refusals, legitimate clients served, the restarted member back), whatever the block rate: CI's gate, which a noisy machine cannot trip")
 	if err = fs.Parse(args); err != nil {
 		return
 	}

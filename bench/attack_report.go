@@ -24,6 +24,9 @@ type AttackReport struct {
 	Windows     []WindowResult `json:"windows"`
 	// Pass: every attack window met the criterion (see judge).
 	Pass bool `json:"pass"`
+	// ChecksPass: every attack's checks passed, whatever the block rates
+	// and timeouts (what timing cannot decide).
+	ChecksPass bool `json:"checks_pass"`
 }
 
 // WindowResult is one window: the baseline or an attack.
@@ -117,9 +120,26 @@ func (r *AttackReport) judge() {
 		w.Pass = len(w.Failures) == 0
 	}
 	r.Pass = attacks > 0
+	r.ChecksPass = attacks > 0
 	for _, w := range r.Windows {
 		r.Pass = r.Pass && w.Pass
+		for _, c := range w.Checks {
+			r.ChecksPass = r.ChecksPass && c.OK
+		}
 	}
+}
+
+// FailedChecks lists the checks that failed, each with its window.
+func (r *AttackReport) FailedChecks() []string {
+	var out []string
+	for _, w := range r.Windows {
+		for _, c := range w.Checks {
+			if !c.OK {
+				out = append(out, w.Name+": "+c.Name+": "+c.Detail)
+			}
+		}
+	}
+	return out
 }
 
 // baselinesAround returns the nearest baseline windows before and after

@@ -28,22 +28,22 @@ func TestParseAttackList(t *testing.T) {
 }
 
 func TestParseAttackFlags(t *testing.T) {
-	o, asJSON, gate, err := parseAttackFlags([]string{"--attacks", "conn-flood", "--duration", "8s", "--rate", "500",
-		"--node-binary", "/tmp/old", "--json", "--gate", "--paired=false"}, &bytes.Buffer{})
+	o, asJSON, gate, gateChecks, err := parseAttackFlags([]string{"--attacks", "conn-flood", "--duration", "8s", "--rate", "500",
+		"--node-binary", "/tmp/old", "--json", "--gate", "--gate-checks", "--paired=false"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !asJSON || !gate || o.Duration != 8*time.Second || o.Rate != 500 || o.NodeBinary != "/tmp/old" ||
+	if !asJSON || !gate || !gateChecks || o.Duration != 8*time.Second || o.Rate != 500 || o.NodeBinary != "/tmp/old" ||
 		o.Paired || !reflect.DeepEqual(o.Attacks, []string{"conn-flood"}) || o.Nodes != 4 {
 		t.Fatalf("%+v json=%v gate=%v", o, asJSON, gate)
 	}
-	d, _, _, err := parseAttackFlags(nil, &bytes.Buffer{})
+	d, _, _, _, err := parseAttackFlags(nil, &bytes.Buffer{})
 	if err != nil || d.Duration != 20*time.Second || d.Rate != 1000 || !d.Paired || len(d.Attacks) != len(attackNames) {
 		t.Fatalf("defaults: %+v %v", d, err)
 	}
 	for _, args := range [][]string{{"--nodes", "2"}, {"--duration", "0s"}, {"--rate", "0"}, {"--sources", "0"},
 		{"--attacks", "nope"}, {"--flood-rate", "0"}, {"extra"}, {"--nope"}} {
-		if _, _, _, err := parseAttackFlags(args, &bytes.Buffer{}); err == nil {
+		if _, _, _, _, err := parseAttackFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}
@@ -103,10 +103,14 @@ func TestJudge(t *testing.T) {
 	if r.Pass || len(r.Failures()) != 4 {
 		t.Errorf("pass=%v failures=%v", r.Pass, r.Failures())
 	}
+	// Only the stream-monopoly check failed: the rest is timing.
+	if r.ChecksPass || len(r.FailedChecks()) != 1 || !strings.Contains(r.FailedChecks()[0], "legitimate subscriber served") {
+		t.Errorf("checks pass=%v failed=%v", r.ChecksPass, r.FailedChecks())
+	}
 
 	ok := &AttackReport{Windows: []WindowResult{win("baseline", 10, 0), win("dup-flood", 9, 0), win("baseline", 12, 0)}}
 	ok.judge()
-	if !ok.Pass || len(ok.Failures()) != 0 || ok.Windows[1].Ratio != 0.82 {
+	if !ok.Pass || !ok.ChecksPass || len(ok.Failures()) != 0 || ok.Windows[1].Ratio != 0.82 {
 		t.Fatalf("%v %v", ok.Failures(), ok.Windows[1].Ratio)
 	}
 	// No attack window, or no baseline around one, is no pass.
