@@ -501,3 +501,22 @@ func TestSubmissionBudgets(t *testing.T) {
 		t.Fatalf("the backend saw %d transactions, want the 5 admitted", got)
 	}
 }
+
+// A read from the store learns its size at the end: it starts only while
+// the node's byte budget is not in debt, and its answer is paid for after,
+// so the next read waits for the budget to refill.
+func TestStoreReadsPayForTheirAnswers(t *testing.T) {
+	f := &syncFake{fakeBackend: newFake(t)}
+	lim := DefaultLimits()
+	lim.ReadBytesRate, lim.ReadBytesBurst = 1, len(follower.EncodeRange(nil, nil))
+	s := New(f, Options{Limits: &lim})
+	if rec := rangeRequest(s, "192.0.2.1:1", "/v1/sync/range?from=2&count=4"); rec.Code != http.StatusOK {
+		t.Fatalf("a read within the budget: %d", rec.Code)
+	}
+	if rec := rangeRequest(s, "192.0.2.2:1", "/v1/sync/range?from=2&count=4"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a read after the budget was spent: %d", rec.Code)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d store reads, want 1: the refused read must not read", n)
+	}
+}

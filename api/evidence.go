@@ -119,6 +119,9 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if !s.admitBytesBefore(w) {
+		return
+	}
 	release, ok := s.admitRead(w, r, int(limit))
 	if !ok {
 		return
@@ -154,9 +157,8 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 		}
 		body = append(body, '\n')
 		s.cache.put(key, body)
-		if s.admitBytes(w, len(body)) {
-			writeCachedJSON(w, body)
-		}
+		s.spendBytes(len(body))
+		writeCachedJSON(w, body)
 		return
 	}
 	body, err := json.Marshal(resp)
@@ -164,9 +166,8 @@ func (s *Server) handleChain(w http.ResponseWriter, r *http.Request) {
 		s.backendError(w, r, err)
 		return
 	}
-	if s.admitBytes(w, len(body)+1) {
-		writeCachedJSON(w, append(body, '\n'))
-	}
+	s.spendBytes(len(body) + 1)
+	writeCachedJSON(w, append(body, '\n'))
 }
 
 // writeCachedJSON writes an encoded 200 JSON answer as writeJSON would.

@@ -52,6 +52,29 @@ func (b *budgets) charge(client string, n int) (ok bool, retry time.Duration) {
 	return true, 0
 }
 
+// spend takes n tokens from client's bucket even if that leaves it in
+// debt, which later charges wait out: for work already done, whose size
+// was only known at the end.
+func (b *budgets) spend(client string, n int) {
+	if b == nil {
+		return
+	}
+	b.table.get(client).ReserveN(time.Now(), min(n, b.burst))
+}
+
+// inDebt reports whether client's bucket is empty or owes tokens, and
+// when it will hold one again.
+func (b *budgets) inDebt(client string) (bool, time.Duration) {
+	if b == nil {
+		return false, 0
+	}
+	t := b.table.get(client).Tokens()
+	if t >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - t) / b.perSec * float64(time.Second))
+}
+
 // refuse answers a request that admission control turned away: status
 // (429 for one client's limits, 503 for the node's), a Retry-After in
 // whole seconds, a JSON error naming the limit, and the refusal counted.

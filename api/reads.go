@@ -67,11 +67,30 @@ func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, cost int) (re
 // client with a few addresses took 0.6 of a core from consensus.
 func (s *Server) admitBytes(w http.ResponseWriter, n int) bool {
 	if ok, retry := s.readBytes.charge("", n); !ok {
-		s.refuse(w, http.StatusServiceUnavailable, RefusedReadBytes, retry,
-			"busy: this node serves %g MiB of blocks per second to all clients together; retry later", s.limits.ReadBytesRate/(1<<20))
+		s.refuseBytes(w, retry)
 		return false
 	}
 	return true
+}
+
+// admitBytesBefore is the byte budget for an answer still to be read from
+// the store, whose size is known only at the end: the read starts only
+// while the budget is not in debt, and its answer is paid for after
+// (spendBytes), so the work done is never thrown away.
+func (s *Server) admitBytesBefore(w http.ResponseWriter) bool {
+	if debt, retry := s.readBytes.inDebt(""); debt {
+		s.refuseBytes(w, retry)
+		return false
+	}
+	return true
+}
+
+// spendBytes pays for an answer admitBytesBefore let through.
+func (s *Server) spendBytes(n int) { s.readBytes.spend("", n) }
+
+func (s *Server) refuseBytes(w http.ResponseWriter, retry time.Duration) {
+	s.refuse(w, http.StatusServiceUnavailable, RefusedReadBytes, retry,
+		"busy: this node serves %g MiB of blocks per second to all clients together; retry later", s.limits.ReadBytesRate/(1<<20))
 }
 
 // rangeCache holds answers that can never change (ranges of blocks below

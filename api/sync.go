@@ -64,6 +64,9 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 		}
 		return
 	}
+	if !s.admitBytesBefore(w) {
+		return
+	}
 	release, ok := s.admitRead(w, r, count)
 	if !ok {
 		return
@@ -93,9 +96,8 @@ func (s *Server) handleSyncRange(sb SyncBackend, w http.ResponseWriter, r *http.
 	if immutable {
 		s.cache.put(key, body)
 	}
-	if s.admitBytes(w, len(body)) {
-		writeRange(w, body)
-	}
+	s.spendBytes(len(body))
+	writeRange(w, body)
 }
 
 func writeRange(w http.ResponseWriter, body []byte) {
