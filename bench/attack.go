@@ -37,7 +37,8 @@ type AttackOptions struct {
 	NodeBinary string
 	Dir        string
 	// Sources is how many loopback addresses (127.0.0.2, ...) the attacker
-	// spreads its connections over; the legitimate load uses 127.0.0.1.
+	// spreads its connections over; the legitimate load uses the harness's
+	// addresses (127.0.0.100 …, localnet/sources.go) and the probes 127.0.0.1.
 	Sources int
 	// Settle is the pause between windows (attack stopped, load running).
 	Settle time.Duration
@@ -62,7 +63,7 @@ over the nodes) in one window per attack (--duration each), each between
 two baseline windows of the same length without attack, one before and one
 after (--paired=false: one baseline first). Attacks (all aimed at node1, the load's tracker
 follows node0), from loopback addresses 127.0.0.2.. so per-address limits
-apply to the attacker and not to the legitimate clients (127.0.0.1):
+apply to the attacker and not to the legitimate clients (127.0.0.100 …, 127.0.0.1):
 
   range-flood      32 clients hammering GET /v1/sync/range and /v1/chain
   conn-flood       thousands of idle and slow-body API connections; a fresh
@@ -126,7 +127,7 @@ func parseAttackFlags(args []string, errOut io.Writer) (o AttackOptions, asJSON,
 	fs.IntVar(&o.Nodes, "nodes", 4, "validators in the testnet (at least 3: node1 is attacked, node2 restarted)")
 	fs.StringVar(&o.NodeBinary, "node-binary", "", "floe executable the nodes run, e.g. an older build for a before/after table (default: this one)")
 	fs.StringVar(&o.Dir, "dir", "", "directory for the testnet (default: a fresh temporary directory, removed afterwards)")
-	fs.IntVar(&o.Sources, "sources", 8, "loopback addresses the API attacks use (127.0.0.2 ...; handshake-hold uses 32 of its own, 127.0.1.x)")
+	fs.IntVar(&o.Sources, "sources", 8, "loopback addresses the API attacks use (127.0.0.2 ..., at most 97; handshake-hold uses 32 of its own, 127.0.1.x)")
 	fs.DurationVar(&o.Settle, "settle", 2*time.Second, "pause between windows")
 	fs.DurationVar(&o.Warmup, "warmup", 3*time.Second, "load before the baseline window")
 	fs.IntVar(&o.FloodRate, "flood-rate", 2000, "requests per second of the range and duplicate floods (the attacker shares this host's CPU with the nodes)")
@@ -185,8 +186,9 @@ func (o *AttackOptions) validate() error {
 		return fmt.Errorf("--rate must be positive")
 	case o.Nodes < 3 || o.Nodes > localnet.MaxNodes:
 		return fmt.Errorf("--nodes must be between 3 and %d", localnet.MaxNodes)
-	case o.Sources < 1 || o.Sources > 250:
-		return fmt.Errorf("--sources must be between 1 and 250")
+	case o.Sources < 1 || o.Sources > 97:
+		// 127.0.0.2..98: below the harness's own client addresses (127.0.0.100 …).
+		return fmt.Errorf("--sources must be between 1 and 97")
 	case o.FloodRate < 1:
 		return fmt.Errorf("--flood-rate must be positive")
 	case o.Settle < 0 || o.Warmup < 0:
