@@ -54,7 +54,7 @@ func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 	}
 	n.outbox.push(accepted)
 	if len(accepted) > 0 {
-		n.signalWork()
+		n.run.SignalWork()
 	}
 	return out
 }
@@ -92,9 +92,10 @@ func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
 
 // Status describes the node.
 func (n *Node) Status() api.Status {
-	st := api.ChainStatus(n.led, model.View(n.view.Load()))
-	st.NodeID, st.Name, st.Leader = n.self, n.name, n.leaderLoad()
-	st.BestPeerHeight = n.bestPeerHeight.Load()
+	st := api.ChainStatus(n.led, n.run.View())
+	st.Leader, _ = n.run.Leader()
+	st.NodeID, st.Name = n.self, n.name
+	st.BestPeerHeight = n.run.BestPeerHeight()
 	st.Syncing = st.BestPeerHeight > st.FinalizedHeight+2
 	st.MempoolTxs, st.MempoolBytes = n.mempool.Size()
 	connected := map[model.NodeID]bool{}

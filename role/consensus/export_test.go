@@ -1,16 +1,17 @@
 package consensus
 
 import (
+	"github.com/floe-bft/floe/chainrun"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/mempool"
 )
 
 // EncodeVoteForTest exposes the wire encoding of a vote to external tests
 // that play a misbehaving peer.
-func EncodeVoteForTest(v *model.Vote) []byte { return encodeVote(v) }
+func EncodeVoteForTest(v *model.Vote) []byte { return chainrun.EncodeVote(v) }
 
 // EncodeProposalForTest exposes the wire encoding of a proposal.
-func EncodeProposalForTest(p *model.Proposal) []byte { return encodeProposal(p) }
+func EncodeProposalForTest(p *model.Proposal) []byte { return chainrun.EncodeProposal(p) }
 
 // ValidatePayloadForTest runs the consensus role's payload rules on b as
 // the core would, with parent as the block it extends.

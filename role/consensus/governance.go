@@ -18,7 +18,7 @@ func (n *Node) SubmitServiceEvent(e *epoch.Event) error {
 	if err := n.admitServiceEvent(e); err != nil {
 		return err
 	}
-	n.signalWork()
+	n.run.SignalWork()
 	// Forward to the committee: whoever leads next includes it.
 	n.transport.Broadcast(encodeServiceEvent(e))
 	return nil
@@ -42,14 +42,14 @@ func (n *Node) admitServiceEvent(e *epoch.Event) error {
 func (n *Node) onPeerServiceEvent(from model.NodeID, e *epoch.Event) {
 	switch err := n.admitServiceEvent(e); {
 	case err == nil:
-		n.signalWork()
+		n.run.SignalWork()
 	case errors.Is(err, epoch.ErrAlreadyQueued), errors.Is(err, epoch.ErrSettled):
 	case errors.Is(err, epoch.ErrQueueFull):
-		n.metrics.dropped.WithLabelValues("governance_queue_full").Inc()
+		n.metrics.Dropped.WithLabelValues("governance_queue_full").Inc()
 	case errors.Is(err, epoch.ErrRejected):
-		n.metrics.dropped.WithLabelValues("rejected_service_event").Inc()
+		n.metrics.Dropped.WithLabelValues("rejected_service_event").Inc()
 	default:
-		n.metrics.dropped.WithLabelValues("invalid").Inc()
+		n.metrics.Dropped.WithLabelValues("invalid").Inc()
 		n.log.Warn("rejected service event", "from", n.nameOf(from), "err", err)
 	}
 }

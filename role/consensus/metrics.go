@@ -3,54 +3,33 @@ package consensus
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/floe-bft/floe/chainrun"
+
 	"github.com/floe-bft/floe/network"
 )
 
-// metrics are the node's Prometheus series. Names carry units last.
+// metrics are the node's Prometheus series beside its chain runner's
+// (chainrun.Metrics). Names carry units last.
 type metrics struct {
-	view            prometheus.Gauge
-	qcs             prometheus.Counter
-	tcs             prometheus.Counter
-	timeouts        prometheus.Counter
-	proposals       prometheus.Counter
+	*chainrun.Metrics
 	finalizeLatency prometheus.Histogram
 	mempoolTxs      prometheus.Gauge
 	mempoolBytes    prometheus.Gauge
-	verifyQueue     prometheus.Gauge
-	loopQueue       prometheus.Gauge
-	peers           prometheus.Gauge
-	dropped         *prometheus.CounterVec
-	evidence        *prometheus.CounterVec
 	commitSeconds   prometheus.Histogram
-	syncedBlocks    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		view:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_view", Help: "Current consensus view."}),
-		qcs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_qcs_total", Help: "Views entered through a QC."}),
-		tcs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_tcs_total", Help: "Views entered through a TC."}),
-		timeouts:  prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_timeouts_total", Help: "Timeout objects this node signed."}),
-		proposals: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_proposals_total", Help: "Blocks this node proposed."}),
+		Metrics: chainrun.NewMetrics(reg),
 		finalizeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_finalization_latency_seconds",
 			Help: "From a transaction entering this node's mempool to its block being executed.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		mempoolTxs:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_mempool_txs", Help: "Transactions in the mempool."}),
 		mempoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_mempool_bytes", Help: "Bytes in the mempool."}),
-		verifyQueue:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_verify_queue_depth", Help: "Messages waiting for signature verification."}),
-		loopQueue:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_consensus_queue_depth", Help: "Verified events waiting for the consensus loop."}),
-		peers:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_peers_connected", Help: "Connected peers."}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_dropped_messages_total",
-			Help: "Messages dropped, by reason."}, []string{"reason"}),
-		evidence: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_evidence_total",
-			Help: "Equivocation evidence recorded, by kind."}, []string{"kind"}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_consensus_commit_seconds",
 			Help: "Synced write of consensus state before sending.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
-		syncedBlocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_synced_blocks_total", Help: "Blocks received through sync."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.view, m.qcs, m.tcs, m.timeouts, m.proposals,
-			m.finalizeLatency, m.mempoolTxs, m.mempoolBytes, m.verifyQueue, m.loopQueue, m.peers,
-			m.dropped, m.evidence, m.commitSeconds, m.syncedBlocks)
+		reg.MustRegister(m.finalizeLatency, m.mempoolTxs, m.mempoolBytes, m.commitSeconds)
 	}
 	return m
 }

@@ -1,21 +1,18 @@
 // Package consensus is the consensus role (floe start, role =
 // "consensus"): a committee member of the main chain. It is an assembly:
-// the replica engine (package replica) driving the pure core for one chain,
-// a ledger (package ledger: store, epochs, execution, reads), an
-// authenticated transport, a signature verification pool, block sync, and
-// transaction intake (mempool, gossip, the chain's no-repeat index). Until
-// the pipeline moves execution to its own role, consensus nodes execute
-// the blocks they finalize.
+// the main chain's runner (package chainrun: the replica engine driving the
+// pure core, its verification pool, vote batching and block sync), a ledger
+// (package ledger: store, epochs, execution, reads), an authenticated
+// transport, and transaction intake (mempool, gossip, the chain's
+// no-repeat index). Until the pipeline moves execution to its own role,
+// consensus nodes execute the blocks they finalize.
 //
 // Goroutines (each documented where it is started):
-//   - consensus loop: the only owner of the engine and core; steps it,
-//     persists each output (synced) and only then sends its messages;
+//   - the runner's: the consensus loop (the only owner of the engine and
+//     core), verification workers, the sync server, status announcements;
 //   - receive loop: decodes frames and routes them; never blocks on work;
-//   - verification workers: check signatures before anything reaches the
-//     core (votes optimistically, as one aggregate per block);
-//   - sync server: answers block requests from the store;
 //   - the ledger's executor: executes finalized blocks in height order;
-//   - gossip and status tickers.
+//   - gossip and metrics tickers.
 //
 // Every queue between them is bounded; when one is full the message is
 // dropped and counted, and consensus never waits.
@@ -26,9 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
+	"github.com/floe-bft/floe/chainrun"
 	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -38,15 +35,8 @@ import (
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/network"
-	"github.com/floe-bft/floe/replica"
 	"github.com/floe-bft/floe/storage"
 )
-
-// loopEvent is one input for the consensus loop.
-type loopEvent struct {
-	ev   core.Event
-	from model.NodeID
-}
 
 // Node is one running replica.
 type Node struct {
@@ -68,20 +58,8 @@ type Node struct {
 	mempool   *mempool.Mempool
 	metrics   *metrics
 
-	engine *replica.Engine // drives the core; owned by the consensus loop
-	events chan loopEvent  // verified events for the consensus loop
-	pool   *replica.Pool   // checks messages before they reach the loop
-	serve  chan syncJob    // block requests waiting for the sync server
-	votes  *replica.VoteBatcher
+	run *chainrun.Runner // the main chain's replica: engine, verification, sync
 
-	// Shared read-mostly state published by the loop.
-	view           atomic.Uint64
-	leader         atomic.Pointer[model.NodeID] // of the current view, for status
-	bestPeerHeight atomic.Uint64
-	executedSignal chan struct{} // wakes the consensus loop for parked proposals (capacity 1)
-	workSignal     chan struct{} // tells the consensus loop that there is something to order (capacity 1)
-
-	sync   *syncClient
 	outbox *outbox
 	seen   *seenTxs  // submit times of local transactions, for latency
 	chain  *chainTxs // transactions on recent chains; owned by the consensus loop
@@ -123,12 +101,6 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore consensus: %w", err)
 	}
-	glue := &nodeReplica{n: n, view: c.CurrentView()}
-	n.engine, err = replica.New(replica.Config{Core: c, Store: glue, Transport: glue, Ready: glue, Observer: glue})
-	if err != nil {
-		return nil, err
-	}
-	n.view.Store(uint64(c.CurrentView()))
 
 	var peers []network.Peer
 	listen := cfg.P2PListen
@@ -152,7 +124,15 @@ func New(cfg Config) (n *Node, err error) {
 		}
 	}
 	registerTransportMetrics(cfg.Metrics, n.transport)
-	n.sync = newSyncClient(n)
+	glue := &nodeReplica{n: n}
+	n.run, err = chainrun.New(chainrun.Config{
+		Self: self, Core: c, Host: mainChain{n}, Hooks: glue.hooks(), Transport: n.transport, Now: n.now,
+		VerifyWorkers: cfg.VerifyWorkers, VerifyQueue: cfg.VerifyQueue, StatusInterval: cfg.StatusInterval,
+		Logger: n.log, Metrics: n.metrics.Metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -160,15 +140,13 @@ func New(cfg Config) (n *Node, err error) {
 // when the node stops (Stop, or a fatal error reported by Err).
 func (n *Node) Start(ctx context.Context) error {
 	n.ctx = n.group.Start(ctx)
-	n.goFunc("consensus", n.consensusLoop)
+	n.run.Start(n.ctx, n.group.Go, n.fatal)
 	n.goFunc("receive", n.receiveLoop)
-	n.goFunc("verify", func() { n.pool.Run(n.ctx) })
-	n.goFunc("sync-server", n.syncServer)
 	n.goFunc("executor", n.runLedger)
 	n.goFunc("gossip", n.gossipLoop)
-	n.goFunc("status", n.statusLoop)
+	n.goFunc("metrics", n.metricsLoop)
 	n.led.Wake()
-	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.view.Load(),
+	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.run.View(),
 		"finalized", n.led.FinalizedHeight(), "executed", n.led.ExecutedHeight())
 	return nil
 }
@@ -201,75 +179,56 @@ func (n *Node) receiveLoop() {
 			if !ok {
 				return
 			}
-			m, err := decodeMessage(in.Data)
-			if err != nil {
-				n.metrics.dropped.WithLabelValues("undecodable").Inc()
-				n.log.Debug("undecodable message", "from", n.nameOf(in.From), "err", err)
-				continue
-			}
-			n.route(in.From, m)
+			n.route(in.From, in.Data)
 		}
 	}
 }
 
-func (n *Node) route(from model.NodeID, m *message) {
+// route hands consensus and sync frames to the runner and handles the
+// main chain's own kinds (transaction gossip, service events).
+func (n *Node) route(from model.NodeID, frame []byte) {
+	m, err := chainrun.Decode(frame)
+	if errors.Is(err, chainrun.ErrForeignKind) {
+		n.routeRole(from, frame)
+		return
+	}
+	if err != nil {
+		n.undecodable(from, err)
+		return
+	}
+	n.run.Handle(from, m)
+}
+
+func (n *Node) routeRole(from model.NodeID, frame []byte) {
+	m, err := decodeRoleMessage(frame)
+	if err != nil {
+		n.undecodable(from, err)
+		return
+	}
 	if !n.isKnownMember(from) {
 		// The TLS transport admits only known members; this holds the
 		// line for any transport (a shared in-memory network, say), so a
-		// node of another chain cannot feed this one transactions, status
-		// heights or sync requests.
-		n.metrics.dropped.WithLabelValues("not_a_member").Inc()
+		// node of another chain cannot feed this one transactions.
+		n.metrics.Dropped.WithLabelValues("not_a_member").Inc()
 		return
 	}
 	switch m.kind {
-	case kindProposal:
-		n.enqueueVerify(replica.Job{From: from, Message: core.Message{Proposal: m.proposal}})
-	case kindTimeout:
-		n.enqueueVerify(replica.Job{From: from, Message: core.Message{Timeout: m.timeout}})
-	case kindSyncInfo:
-		n.enqueueVerify(replica.Job{From: from, Message: core.Message{QC: m.qc, TC: m.tc}})
-	case kindBlocks:
-		n.enqueueVerify(replica.Job{From: from, Work: n.syncedBlocks(from, m.blocks)})
-	case kindVote:
-		if batch := n.votes.Add(m.vote, model.View(n.view.Load())); batch != nil {
-			n.enqueueVerify(replica.Job{From: from, Votes: batch})
-		}
-	case kindBlockRequest, kindRangeRequest:
-		select {
-		case n.serve <- syncJob{from: from, msg: m}:
-		default:
-			n.metrics.dropped.WithLabelValues("sync_queue_full").Inc()
-		}
 	case kindTxs:
 		for _, tx := range m.txs {
 			// Gossiped transactions are not re-gossiped: every node gossips
 			// what clients gave it to every peer directly.
 			if _, err := n.mempool.Add(tx); err == nil {
-				n.signalWork()
+				n.run.SignalWork()
 			}
 		}
-	case kindStatus:
-		n.sync.onStatus(from, m.height, m.view)
 	case kindServiceEvent:
 		n.onPeerServiceEvent(from, m.event)
 	}
 }
 
-func (n *Node) enqueueVerify(j replica.Job) {
-	if !n.pool.Submit(j) {
-		n.metrics.dropped.WithLabelValues("verify_queue_full").Inc()
-		return
-	}
-	n.metrics.verifyQueue.Set(float64(n.pool.Len()))
-}
-
-// deliver hands a verified event to the consensus loop. Workers may wait
-// here (they are not consensus); the receive loop never does.
-func (n *Node) deliver(ev loopEvent) {
-	select {
-	case n.events <- ev:
-	case <-n.ctx.Done():
-	}
+func (n *Node) undecodable(from model.NodeID, err error) {
+	n.metrics.Dropped.WithLabelValues("undecodable").Inc()
+	n.log.Debug("undecodable message", "from", n.nameOf(from), "err", err)
 }
 
 var errStopped = errors.New("node stopped")
@@ -280,18 +239,12 @@ var errStopped = errors.New("node stopped")
 func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 	n := &Node{
 		cfg: cfg, log: cfg.Logger, self: self, scheme: crypto.BLS(),
-		governance:     &epoch.Queue{},
-		metrics:        newMetrics(cfg.Metrics),
-		events:         make(chan loopEvent, 4096),
-		serve:          make(chan syncJob, 256),
-		executedSignal: make(chan struct{}, 1),
-		workSignal:     make(chan struct{}, 1),
-		outbox:         &outbox{max: 100_000},
-		seen:           newSeenTxs(200_000),
-		chain:          newChainTxs(ledger.DedupWindow),
+		governance: &epoch.Queue{},
+		metrics:    newMetrics(cfg.Metrics),
+		outbox:     &outbox{max: 100_000},
+		seen:       newSeenTxs(200_000),
+		chain:      newChainTxs(ledger.DedupWindow),
 	}
-	n.votes = replica.NewVoteBatcher(n.committeeAt)
-	n.pool = n.newPool()
 	led, st, err := ledger.Open(ledger.Config{
 		Genesis: cfg.Genesis, Store: cfg.Store, DataDir: cfg.DataDir, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		Hooks: ledger.Hooks{Executed: n.onExecuted, Settled: n.governance.Remove},
@@ -346,7 +299,9 @@ func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 // onExecuted is the ledger's report of an executed height: parked
 // proposals may now be checked, and local transactions' latency is known.
 func (n *Node) onExecuted(height uint64, ids []model.Identifier) {
-	n.signalExecuted()
+	if n.run != nil { // nil while the ledger opens
+		n.run.SignalRetry()
+	}
 	now := time.Now()
 	for _, id := range ids {
 		if at, ok := n.seen.take(id); ok {

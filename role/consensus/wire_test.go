@@ -3,62 +3,31 @@ package consensus
 import (
 	"bytes"
 	"testing"
-
-	"github.com/floe-bft/floe/consensus/model"
 )
 
-func TestWireRoundTrip(t *testing.T) {
-	id := model.Identifier{7}
-	cases := map[string][]byte{
-		"block request": encodeBlockRequest(id, 42),
-		"range request": encodeRangeRequest(9, 64),
-		"txs":           encodeTxs([][]byte{[]byte("a"), []byte("bb")}),
-		"status":        encodeStatus(5, 11),
-		"no blocks":     encodeBlocks(nil),
+func TestRoleWireRoundTrip(t *testing.T) {
+	m, err := decodeRoleMessage(encodeTxs([][]byte{[]byte("a"), []byte("bb")}))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, frame := range cases {
-		m, err := decodeMessage(frame)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		switch m.kind {
-		case kindBlockRequest:
-			if m.blockID != id || m.height != 42 {
-				t.Fatalf("block request decoded as %+v", m)
-			}
-		case kindRangeRequest:
-			if m.height != 9 || m.count != 64 {
-				t.Fatalf("range request decoded as %+v", m)
-			}
-		case kindTxs:
-			if len(m.txs) != 2 || !bytes.Equal(m.txs[1], []byte("bb")) {
-				t.Fatalf("txs decoded as %q", m.txs)
-			}
-		case kindStatus:
-			if m.height != 5 || m.view != 11 {
-				t.Fatalf("status decoded as %+v", m)
-			}
-		}
+	if m.kind != kindTxs || len(m.txs) != 2 || !bytes.Equal(m.txs[1], []byte("bb")) {
+		t.Fatalf("txs decoded as %+v", m)
 	}
-	for _, bad := range [][]byte{nil, {0}, {99, 1}, {kindTxs, 0xff, 0xff, 0xff, 0xff}, {kindBlocks, 0xff, 0xff},
-		append(encodeStatus(1, 1), 0)} {
-		if _, err := decodeMessage(bad); err == nil {
+	for _, bad := range [][]byte{nil, {0}, {99, 1}, {kindTxs, 0xff, 0xff, 0xff, 0xff}, append(encodeTxs(nil), 0),
+		{kindServiceEvent, 1}} {
+		if _, err := decodeRoleMessage(bad); err == nil {
 			t.Fatalf("garbage %x decoded", bad)
 		}
 	}
 }
 
-// FuzzDecodeMessage: any frame a peer sends decodes or fails with an
+// FuzzDecodeRoleMessage: any frame a peer sends decodes or fails with an
 // error; never a panic, never an allocation beyond what the frame holds.
-func FuzzDecodeMessage(f *testing.F) {
-	f.Add(encodeBlockRequest(model.Identifier{1}, 3))
-	f.Add(encodeRangeRequest(1, 64))
+func FuzzDecodeRoleMessage(f *testing.F) {
 	f.Add(encodeTxs([][]byte{[]byte("tx")}))
-	f.Add(encodeStatus(1, 2))
-	f.Add(encodeBlocks(nil))
-	f.Add([]byte{kindProposal, 1, 2, 3})
+	f.Add([]byte{kindServiceEvent, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeMessage(b)
+		m, err := decodeRoleMessage(b)
 		if err == nil && m == nil {
 			t.Fatal("nil message without error")
 		}

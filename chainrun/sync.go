@@ -1,8 +1,10 @@
-package consensus
+package chainrun
 
 import (
 	"sync"
 	"time"
+
+	core "github.com/floe-bft/floe/consensus"
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/replica"
@@ -22,32 +24,21 @@ const (
 
 type syncJob struct {
 	from model.NodeID
-	msg  *message
+	msg  *Message
 }
 
 type syncClient struct {
-	n    *Node
+	r    *Runner
 	mu   sync.Mutex
 	sync *replica.Sync[model.NodeID]
 	turn int
 }
 
-func newSyncClient(n *Node) *syncClient {
-	s := &syncClient{n: n}
+func newSyncClient(r *Runner) *syncClient {
+	s := &syncClient{r: r}
 	s.sync = replica.NewSync[model.NodeID](replica.SyncConfig{Batch: rangeBatch, RepeatGap: fetchRepeatGap,
 		RangeTimeout: rangeTimeout, MaxTracked: maxFetchMemory}, func(k int) int { s.turn++; return s.turn % k })
 	return s
-}
-
-// peers lists the other members in canonical order.
-func (s *syncClient) peers() []model.NodeID {
-	var out []model.NodeID
-	for _, m := range s.n.led.Directory().Peers() {
-		if m.ID() != s.n.self {
-			out = append(out, m.ID())
-		}
-	}
-	return out
 }
 
 // send queues one request's frame.
@@ -56,30 +47,27 @@ func (s *syncClient) send(req replica.SyncRequest[model.NodeID], ok bool) {
 		return
 	}
 	if req.Block != (model.Identifier{}) {
-		s.n.transport.Send(req.To, encodeBlockRequest(req.Block, req.Have))
+		s.r.out.Send(req.To, encodeBlockRequest(req.Block, req.Have))
 		return
 	}
-	s.n.transport.Send(req.To, encodeRangeRequest(req.From, uint32(req.Count)))
+	s.r.out.Send(req.To, encodeRangeRequest(req.From, uint32(req.Count)))
 }
 
 // fetch asks a peer for block id and its missing ancestors. Called from the
 // consensus loop; it only queues a frame.
 func (s *syncClient) fetch(id model.Identifier) {
-	peers := s.peers()
+	peers := s.r.host.Peers()
 	s.mu.Lock()
-	req, ok := s.sync.Fetch(time.Now(), id, s.n.led.FinalizedHeight(), peers)
+	req, ok := s.sync.Fetch(time.Now(), id, s.r.host.FinalizedHeight(), peers)
 	s.mu.Unlock()
 	s.send(req, ok)
 }
 
 // onStatus records a peer's height and starts range sync when behind.
 func (s *syncClient) onStatus(from model.NodeID, height uint64, _ model.View) {
-	if !s.n.isKnownMember(from) {
-		return
-	}
 	s.mu.Lock()
-	req, ok := s.sync.Status(time.Now(), from, height, s.n.led.FinalizedHeight())
-	s.n.bestPeerHeight.Store(s.sync.BestPeerHeight())
+	req, ok := s.sync.Status(time.Now(), from, height, s.r.host.FinalizedHeight())
+	s.r.bestPeerHeight.Store(s.sync.BestPeerHeight())
 	s.mu.Unlock()
 	s.send(req, ok)
 }
@@ -87,42 +75,42 @@ func (s *syncClient) onStatus(from model.NodeID, height uint64, _ model.View) {
 // validate checks a batch of blocks from a peer (replica.CheckBatch). It
 // runs in a verification worker.
 func (s *syncClient) validate(blocks []*model.Block) ([]*model.Block, error) {
-	return replica.CheckBatch(blocks, rangeBatch, s.n.verifier().Block)
+	return replica.CheckBatch(blocks, rangeBatch, s.r.host.Verifier().Block)
 }
 
 // received notes an answer; after a range answer it asks for the next
 // range at once, so a node far behind catches up at full speed.
 func (s *syncClient) received(from model.NodeID, blocks []*model.Block) {
 	s.mu.Lock()
-	req, ok := s.sync.Received(time.Now(), from, blocks, s.n.led.FinalizedHeight())
+	req, ok := s.sync.Received(time.Now(), from, blocks, s.r.host.FinalizedHeight())
 	s.mu.Unlock()
 	s.send(req, ok)
 }
 
 // syncServer answers block requests from the store, off the receive loop.
-func (n *Node) syncServer() {
+func (r *Runner) syncServer() {
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-r.ctx.Done():
 			return
-		case j := <-n.serve:
+		case j := <-r.serve:
 			var blocks []*model.Block
 			switch j.msg.kind {
 			case kindBlockRequest:
-				blocks = n.ancestry(j.msg.blockID, j.msg.height)
+				blocks = r.ancestry(j.msg.blockID, j.msg.height)
 			case kindRangeRequest:
 				count := min(uint64(j.msg.count), rangeBatch)
 				if count == 0 || j.msg.height == 0 {
 					continue
 				}
 				var err error
-				blocks, err = n.led.Store().FinalizedRange(j.msg.height, j.msg.height+count-1, rangeBatch)
+				blocks, err = r.host.FinalizedRange(j.msg.height, j.msg.height+count-1, rangeBatch)
 				if err != nil {
 					continue
 				}
 			}
 			if len(blocks) > 0 {
-				n.transport.Send(j.from, encodeBlocks(blocks))
+				r.out.Send(j.from, encodeBlocks(blocks))
 			}
 		}
 	}
@@ -130,9 +118,9 @@ func (n *Node) syncServer() {
 
 // ancestry returns block id and its ancestors above height have, oldest
 // first, at most rangeBatch of them.
-func (n *Node) ancestry(id model.Identifier, have uint64) []*model.Block {
+func (r *Runner) ancestry(id model.Identifier, have uint64) []*model.Block {
 	get := func(id model.Identifier) *model.Block {
-		b, err := n.led.Store().Block(id)
+		b, err := r.host.Block(id)
 		if err != nil {
 			return nil
 		}
@@ -142,25 +130,41 @@ func (n *Node) ancestry(id model.Identifier, have uint64) []*model.Block {
 }
 
 // statusLoop announces our finalized height to every peer (height polls).
-func (n *Node) statusLoop() {
-	t := time.NewTicker(n.cfg.StatusInterval)
+func (r *Runner) statusLoop() {
+	t := time.NewTicker(r.cfg.StatusInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-r.ctx.Done():
 			return
 		case <-t.C:
-			n.transport.Broadcast(encodeStatus(n.led.FinalizedHeight(), model.View(n.view.Load())))
+			r.out.Broadcast(encodeStatus(r.host.FinalizedHeight(), r.View()))
 			connected := 0
-			for _, p := range n.transport.Peers() {
+			for _, p := range r.out.Peers() {
 				if p.Connected {
 					connected++
 				}
 			}
-			n.metrics.peers.Set(float64(connected))
-			mt, mb := n.mempool.Size()
-			n.metrics.mempoolTxs.Set(float64(mt))
-			n.metrics.mempoolBytes.Set(float64(mb))
+			r.metrics.Peers.Set(float64(connected))
 		}
+	}
+}
+
+// syncedBlocks is the pool's work for a sync answer: validate the blocks
+// against what this node holds, deliver them, then let the sync client
+// ask for the next range (after the delivery, so answers reach the loop in
+// order).
+func (r *Runner) syncedBlocks(from model.NodeID, answer []*model.Block) func() (core.Event, error) {
+	return func() (core.Event, error) {
+		// What checks out below a failing block is delivered; the failure
+		// is reported (the pool logs and counts it).
+		blocks, err := r.sync.validate(answer)
+		if len(blocks) == 0 {
+			return nil, err
+		}
+		r.metrics.SyncedBlocks.Add(float64(len(blocks)))
+		r.deliver(loopEvent{ev: core.BlocksEvent{Blocks: blocks}, from: from})
+		r.sync.received(from, blocks)
+		return nil, err
 	}
 }
