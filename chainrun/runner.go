@@ -76,6 +76,9 @@ type Hooks struct {
 	// Evidence records an equivocation the core reported (after the
 	// runner counted and logged it).
 	Evidence func(e model.Evidence)
+	// Status runs on every status announcement (the role refreshes its
+	// gauges there).
+	Status func()
 }
 
 // Sender is the runner's side of the transport: frames to the chain's
@@ -217,9 +220,6 @@ func (r *Runner) Leader() (model.NodeID, bool) {
 
 // BestPeerHeight is the highest finalized height a peer announced.
 func (r *Runner) BestPeerHeight() uint64 { return r.bestPeerHeight.Load() }
-
-// Metrics returns the runner's metrics, for the role's own drop reasons.
-func (r *Runner) Metrics() *Metrics { return r.metrics }
 
 // SignalWork wakes an idle leader: something to order arrived.
 func (r *Runner) SignalWork() {

@@ -146,6 +146,9 @@ func (r *Runner) statusLoop() {
 				}
 			}
 			r.metrics.Peers.Set(float64(connected))
+			if r.hooks.Status != nil {
+				r.hooks.Status()
+			}
 		}
 	}
 }

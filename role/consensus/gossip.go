@@ -28,22 +28,6 @@ func (n *Node) gossipLoop() {
 	}
 }
 
-// metricsLoop samples the mempool's size for its gauges.
-func (n *Node) metricsLoop() {
-	t := time.NewTicker(n.cfg.StatusInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-			mt, mb := n.mempool.Size()
-			n.metrics.mempoolTxs.Set(float64(mt))
-			n.metrics.mempoolBytes.Set(float64(mb))
-		}
-	}
-}
-
 // runLedger runs the ledger's executor until the node stops; its error
 // stops the node.
 func (n *Node) runLedger() {

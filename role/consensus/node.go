@@ -144,7 +144,6 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc("receive", n.receiveLoop)
 	n.goFunc("executor", n.runLedger)
 	n.goFunc("gossip", n.gossipLoop)
-	n.goFunc("metrics", n.metricsLoop)
 	n.led.Wake()
 	n.log.Info("node started", "node", n.name, "id", n.self, "view", n.run.View(),
 		"finalized", n.led.FinalizedHeight(), "executed", n.led.ExecutedHeight())
@@ -230,8 +229,6 @@ func (n *Node) undecodable(from model.NodeID, err error) {
 	n.metrics.Dropped.WithLabelValues("undecodable").Inc()
 	n.log.Debug("undecodable message", "from", n.nameOf(from), "err", err)
 }
-
-var errStopped = errors.New("node stopped")
 
 // open builds what participants and followers share: the ledger (store,
 // epochs, application state, execution) and an (idle for followers)

@@ -34,6 +34,11 @@ func (r *nodeReplica) hooks() chainrun.Hooks {
 	return chainrun.Hooks{
 		Store: r, Ready: r, Stepped: r.stepped, Applied: r.applied,
 		Proposed: n.led.PublishProposal,
+		Status: func() {
+			mt, mb := n.mempool.Size()
+			n.metrics.mempoolTxs.Set(float64(mt))
+			n.metrics.mempoolBytes.Set(float64(mb))
+		},
 		Evidence: func(e model.Evidence) {
 			if err := n.evidence.Record(e, n.nameOf(e.Offender), time.Now()); err != nil {
 				n.log.Error("persist evidence", "err", err)
