@@ -35,6 +35,7 @@ var blsDSTs = [...][]byte{
 	DomainTimeout:    []byte(blsProtocolPrefix + blsSigCiphersuite + "TIMEOUT_"),
 	DomainProposal:   []byte(blsProtocolPrefix + blsSigCiphersuite + "PROPOSAL_"),
 	DomainPossession: []byte(blsProtocolPrefix + blsPopCiphersuite),
+	DomainGuarantee:  []byte(blsProtocolPrefix + blsSigCiphersuite + "GUARANTEE_"),
 }
 
 // BLSDomainSeparationTag returns the hash-to-curve DST used for domain d, so

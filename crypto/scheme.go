@@ -28,6 +28,7 @@ const (
 	DomainTimeout    Domain = 2 // a timeout for (view, newest QC view)
 	DomainProposal   Domain = 3 // a leader's signature over a proposed block
 	DomainPossession Domain = 4 // proof of possession of a staking key
+	DomainGuarantee  Domain = 5 // a collection guarantee share: (cluster chain, collection ID, reference block)
 )
 
 // String names the domain for logs and errors.
@@ -41,13 +42,15 @@ func (d Domain) String() string {
 		return "proposal"
 	case DomainPossession:
 		return "possession"
+	case DomainGuarantee:
+		return "guarantee"
 	default:
 		return fmt.Sprintf("domain(%d)", uint8(d))
 	}
 }
 
 // Valid reports whether d is one of the defined domains.
-func (d Domain) Valid() bool { return d >= DomainVote && d <= DomainPossession }
+func (d Domain) Valid() bool { return d >= DomainVote && d <= DomainGuarantee }
 
 // Expected, benign errors. Anything else returned by this package is a bug.
 var (

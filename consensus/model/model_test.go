@@ -613,6 +613,51 @@ func TestSignerSetDecoding(t *testing.T) {
 	}
 }
 
+// TestSignerSetBitmap checks the compact encoding (bitmap only, the size
+// given by the context): ⌈n/8⌉ bytes, round trips, and one encoding per set.
+func TestSignerSetBitmap(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 100, model.MaxCommitteeSize} {
+		s, _ := model.NewSignerSet(n)
+		for i := 0; i < n; i += 3 {
+			s.Set(i)
+		}
+		s.Set(n - 1)
+		w := codec.NewWriter(0)
+		s.EncodeTo(w)
+		if len(w.Bytes()) != (n+7)/8 {
+			t.Fatalf("n=%d: %d bytes, want %d", n, len(w.Bytes()), (n+7)/8)
+		}
+		r := codec.NewReader(w.Bytes())
+		got := model.ReadSignerSet(r, n)
+		if err := r.Done(); err != nil || !got.Equal(s) {
+			t.Fatalf("n=%d: round trip %v, equal %v", n, err, got.Equal(s))
+		}
+		// Too short.
+		r = codec.NewReader(w.Bytes()[:len(w.Bytes())-1])
+		model.ReadSignerSet(r, n)
+		if !errors.Is(r.Err(), codec.ErrMalformed) {
+			t.Errorf("n=%d: truncated bitmap accepted", n)
+		}
+		// A bit beyond n.
+		if n%8 != 0 {
+			mut := append([]byte(nil), w.Bytes()...)
+			mut[len(mut)-1] |= 0x80
+			r = codec.NewReader(mut)
+			model.ReadSignerSet(r, n)
+			if !errors.Is(r.Err(), codec.ErrMalformed) {
+				t.Errorf("n=%d: bit beyond the size accepted", n)
+			}
+		}
+	}
+	for _, n := range []int{0, -1, model.MaxCommitteeSize + 1} {
+		r := codec.NewReader(make([]byte, 1024))
+		model.ReadSignerSet(r, n)
+		if !errors.Is(r.Err(), codec.ErrMalformed) {
+			t.Errorf("size %d accepted", n)
+		}
+	}
+}
+
 func TestDecodeRejectsInconsistentObjects(t *testing.T) {
 	c := newChain(t)
 

@@ -81,25 +81,36 @@ func (s SignerSet) Equal(o SignerSet) bool {
 	return true
 }
 
-func (s SignerSet) encode(w *codec.Writer) {
-	w.Uint16(uint16(s.size))
-	w.Fixed(s.bits)
-}
+// EncodeTo writes the bitmap alone, ⌈Size/8⌉ bytes with bit i of byte i/8
+// for member i, for encodings whose context already fixes the committee
+// size; ReadSignerSet reads it back.
+func (s SignerSet) EncodeTo(w *codec.Writer) { w.Fixed(s.bits) }
 
-func decodeSignerSet(r *codec.Reader) SignerSet {
-	size := int(r.Uint16())
+// ReadSignerSet reads a bitmap written by EncodeTo for a committee of n
+// members. Failures (n out of range, too few bytes, bits set beyond n) are
+// recorded in r, like every other read.
+func ReadSignerSet(r *codec.Reader, n int) SignerSet {
 	if r.Err() != nil {
 		return SignerSet{}
 	}
-	if size == 0 || size > MaxCommitteeSize {
-		r.Fail("signer set size %d", size)
+	if n <= 0 || n > MaxCommitteeSize {
+		r.Fail("signer set size %d", n)
 		return SignerSet{}
 	}
-	s := SignerSet{size: size, bits: make([]byte, (size+7)/8)}
+	s := SignerSet{size: n, bits: make([]byte, (n+7)/8)}
 	r.Fixed(s.bits)
 	// Unused high bits must be zero, or one set would have many encodings.
-	if rem := size % 8; rem != 0 && r.Err() == nil && s.bits[len(s.bits)-1]>>uint(rem) != 0 {
-		r.Fail("signer set has bits beyond size %d", size)
+	if rem := n % 8; rem != 0 && r.Err() == nil && s.bits[len(s.bits)-1]>>uint(rem) != 0 {
+		r.Fail("signer set has bits beyond size %d", n)
 	}
 	return s
+}
+
+func (s SignerSet) encode(w *codec.Writer) {
+	w.Uint16(uint16(s.size))
+	s.EncodeTo(w)
+}
+
+func decodeSignerSet(r *codec.Reader) SignerSet {
+	return ReadSignerSet(r, int(r.Uint16()))
 }
