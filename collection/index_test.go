@@ -12,7 +12,9 @@ import (
 	"github.com/floe-bft/floe/crypto"
 )
 
-func blockID(name string) model.Identifier { return crypto.Sum([]byte("test cluster block"), []byte(name)) }
+func blockID(name string) model.Identifier {
+	return crypto.Sum([]byte("test cluster block"), []byte(name))
+}
 
 func entry(tag string, ref uint64) collection.Entry {
 	return collection.Entry{ID: crypto.Sum([]byte(tag)), RefHeight: ref}
