@@ -88,20 +88,25 @@ func (x *Index) Finalized() (model.Identifier, uint64) { return x.final.id, x.fi
 // Add records block, a child of parent (the finalized block or one already
 // added) whose payload referenced main height refHeight and carries
 // entries (Rules.Check's or Select's). Adding a block twice is a no-op. It
-// fails with ErrUnknownBlock if parent is not held and ErrFull if the
-// entries do not fit; nothing changes then.
+// fails with ErrUnknownBlock if parent is not held, ErrRefRegressed if
+// refHeight is below the parent's, and ErrFull if the entries do not fit;
+// nothing changes then.
 func (x *Index) Add(block, parent model.Identifier, refHeight uint64, entries []Entry) error {
 	if _, ok := x.blocks[block]; ok || block == x.final.id {
 		return nil
 	}
-	var parentHeight uint64
+	var parentHeight, parentRef uint64
 	switch p, ok := x.blocks[parent]; {
 	case parent == x.final.id:
-		parentHeight = x.final.height
+		parentHeight, parentRef = x.final.height, x.final.refHeight
 	case ok:
-		parentHeight = p.height
+		parentHeight, parentRef = p.height, p.refHeight
 	default:
 		return fmt.Errorf("%w: parent %v of block %v", ErrUnknownBlock, parent, block)
+	}
+	if refHeight < parentRef {
+		// Rules.Check refuses such a block; pruning relies on it.
+		return fmt.Errorf("%w: block %v references main height %d, its parent %d", ErrRefRegressed, block, refHeight, parentRef)
 	}
 	if len(entries) > x.Room() {
 		return fmt.Errorf("%w: %d entries, room for %d", ErrFull, len(entries), x.Room())

@@ -61,6 +61,7 @@ func TestIndexForks(t *testing.T) {
 		t.Errorf("second Add: %v, %d entries", err, x.Len())
 	}
 	wantErr(t, "unknown parent", x.Add(blockID("d"), blockID("nowhere"), 101, nil), collection.ErrUnknownBlock)
+	wantErr(t, "regressed reference", x.Add(blockID("d"), blockID("b"), 101, nil), collection.ErrRefRegressed)
 	wantErr(t, "finalize unknown", x.Finalize(blockID("nowhere")), collection.ErrUnknownBlock)
 	_, err := x.Fork(blockID("nowhere"))
 	wantErr(t, "fork of unknown", err, collection.ErrUnknownBlock)
