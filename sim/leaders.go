@@ -18,42 +18,60 @@ func (m *monitor) leaderOf(v model.View, parent *model.Block) (id model.NodeID, 
 	return m.leaderRule(v, parent, true, true)
 }
 
+// leaderAnswer is a memoized leaderRule: the leader and, with inGap, the
+// suspects the gap marked (each with the failed view it is blamed for).
+type leaderAnswer struct {
+	id       model.NodeID
+	suspects []activity
+}
+
+// activity is a member (committee index) at a view: a proposal or vote,
+// or a failed view it is suspected of (with the view's other suspect).
+type activity struct {
+	member  int
+	view    model.View
+	partner int
+}
+
 // leaderRule is the rule for a reputation-enabled chain; with older, the
-// members blamed for failed views of older gaps (found by the rule without
-// older) are left out of draws within a window after their failure; with
-// inGap, so are the leaders of the views between parent and v.
+// members suspected of failed views of older gaps (found by the rule
+// without older) are left out of draws within a window after their
+// failure; with inGap, so are the suspects of the views between parent and
+// v: each view's leader and the leader that was to aggregate the votes for
+// its block.
 func (m *monitor) leaderRule(v model.View, parent *model.Block, older, inGap bool) (model.NodeID, bool) {
+	a, ok := m.leaderAnswer(v, parent, older, inGap)
+	return a.id, ok
+}
+
+func (m *monitor) leaderAnswer(v model.View, parent *model.Block, older, inGap bool) (leaderAnswer, bool) {
 	if parent == nil {
-		return model.ZeroID, false
+		return leaderAnswer{}, false
 	}
 	// A known answer stays right: blocks are only ever added, and a walk
 	// that ended at a missing block answered "unknown" (not memoized).
 	key := leaderKey{v, parent.ID(), older, inGap}
-	if id, ok := m.leaders[key]; ok {
-		return id, true
+	if a, ok := m.leaders[key]; ok {
+		return a, true
 	}
-	id, ok := m.scanLeader(v, parent, older, inGap)
+	a, ok := m.scanLeader(v, parent, older, inGap)
 	if ok {
 		if len(m.leaders) >= 1<<14 {
 			clear(m.leaders)
 		}
-		m.leaders[key] = id
+		m.leaders[key] = a
 	}
-	return id, ok
+	return a, ok
 }
 
 // scanLeader computes leaderRule by scanning the recorded ancestry.
-func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap bool) (model.NodeID, bool) {
+func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap bool) (leaderAnswer, bool) {
 	com := m.s.committeeAt(v)
 	p := m.s.cfg.Reputation
 	span := model.View(16 + p.Lag + p.Window) // gap views + lag + window
 	lowest := model.View(0)
 	if v > span {
 		lowest = v - span
-	}
-	type activity struct {
-		member int
-		view   model.View
 	}
 	type gapBlock struct {
 		parent *model.Block
@@ -63,7 +81,7 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 	var gaps []gapBlock
 	for b := parent; b.View >= lowest && m.s.committeeAt(b.View) == com; {
 		if i, err := com.Index(b.ProposerID); err == nil {
-			acts = append(acts, activity{i, b.View})
+			acts = append(acts, activity{i, b.View, i})
 		}
 		if b.IsRoot() {
 			break
@@ -71,14 +89,14 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 		if b.QC.View >= lowest && m.s.committeeAt(b.QC.View) == com {
 			for i := 0; i < com.Size(); i++ {
 				if b.QC.Signers.Has(i) {
-					acts = append(acts, activity{i, b.QC.View})
+					acts = append(acts, activity{i, b.QC.View, i})
 				}
 			}
 		}
 		next := m.blocks[b.ParentID]
 		if next == nil {
 			if b.QC.View >= lowest {
-				return model.ZeroID, false
+				return leaderAnswer{}, false
 			}
 			break
 		}
@@ -89,27 +107,16 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 	}
 	if older {
 		for _, g := range gaps {
-			// Blamed for the gap's first view: also the leader that would
-			// have aggregated its votes (next view, parent unchanged).
-			first := g.parent.View + 1
-			if m.s.committeeAt(first+1) == com {
-				id, ok := m.leaderRule(first+1, g.parent, false, false)
-				if !ok {
-					return model.ZeroID, false
-				}
-				i, _ := com.Index(id)
-				fails = append(fails, activity{i, first})
+			// Blamed for an older gap: the suspects the rule without
+			// older-gap blame marks for a block ending it.
+			a, ok := m.leaderAnswer(g.view, g.parent, false, true)
+			if !ok {
+				return leaderAnswer{}, false
 			}
-			for u := g.parent.View + 1; u < g.view; u++ {
-				if u+16 < g.view || m.s.committeeAt(u) != com {
-					continue
+			for _, s := range a.suspects {
+				if m.s.committeeAt(s.view) == com {
+					fails = append(fails, s)
 				}
-				id, ok := m.leaderRule(u, g.parent, false, true)
-				if !ok {
-					return model.ZeroID, false
-				}
-				i, _ := com.Index(id)
-				fails = append(fails, activity{i, u})
 			}
 		}
 	}
@@ -122,11 +129,32 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 		}
 		return act
 	}
+	// upSince: member i proposed or signed at a view in (lo, hi).
+	upSince := func(i int, lo, hi model.View) bool {
+		for _, a := range acts {
+			if a.member == i && a.view > lo && a.view < hi {
+				return true
+			}
+		}
+		return false
+	}
+	// blamed: failure f weighs on the draw for u (in its window, and not
+	// cleared by its suspect alone having been up since).
+	blamed := func(f activity, u model.View) bool {
+		if f.view >= u || f.view+model.View(p.Window) < u {
+			return false
+		}
+		if f.partner == f.member || u < model.View(p.Lag) {
+			return true
+		}
+		hi := u - model.View(p.Lag)
+		return !upSince(f.member, f.view, hi) || upSince(f.partner, f.view, hi)
+	}
 	marked := make([]bool, com.Size())
 	draw := func(u model.View) model.NodeID {
 		failed := append([]bool(nil), marked...)
 		for _, f := range fails {
-			if f.view < u && f.view+model.View(p.Window) >= u {
+			if blamed(f, u) {
 				failed[f.member] = true
 			}
 		}
@@ -145,7 +173,7 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 				per[i] = 1
 			}
 			for _, f := range fails {
-				if f.view < u && f.view+model.View(p.Window) >= u {
+				if blamed(f, u) {
 					per[f.member]++
 				}
 			}
@@ -153,14 +181,29 @@ func (m *monitor) scanLeader(v model.View, parent *model.Block, older, inGap boo
 		}
 		return drawWeighted(com, u, activeAt(u), failed, p.ActiveFactor)
 	}
+	var suspects []activity
 	for u := parent.View + 1; u < v && inGap; u++ {
 		if u+16 < v {
 			continue // only the 16 views before v are marked
 		}
-		i, _ := com.Index(draw(u))
-		marked[i] = true
+		// Both draws see the marks of the earlier views only.
+		leader, aggregator := draw(u), draw(u+1)
+		i, _ := com.Index(leader)
+		j, _ := com.Index(aggregator)
+		marked[i], marked[j] = true, true
+		all := true
+		for _, x := range marked {
+			all = all && x
+		}
+		if all { // everyone suspected: start over from this view's two
+			for k := range marked {
+				marked[k] = false
+			}
+			marked[i], marked[j] = true, true
+		}
+		suspects = append(suspects, activity{i, u, j}, activity{j, u, i})
 	}
-	return draw(v), true
+	return leaderAnswer{draw(v), suspects}, true
 }
 
 // drawWeighted weighs members for the draw of view u: failed ones 0,

@@ -77,7 +77,7 @@ type monitor struct {
 	children map[model.Identifier][]model.Identifier
 	// leaders memoizes leaderOf for answers that more blocks cannot change
 	// (bounded: cleared when full).
-	leaders map[leaderKey]model.NodeID
+	leaders map[leaderKey]leaderAnswer
 }
 
 type leaderKey struct {
@@ -89,7 +89,7 @@ type leaderKey struct {
 func newMonitor(s *sim) *monitor {
 	return &monitor{s: s, watches: map[int]*watch{}, lock: map[model.NodeID]model.View{},
 		blocks: map[model.Identifier]*model.Block{}, children: map[model.Identifier][]model.Identifier{},
-		leaders: map[leaderKey]model.NodeID{}}
+		leaders: map[leaderKey]leaderAnswer{}}
 }
 
 func (m *monitor) breach(in *instance, rule, format string, args ...any) {

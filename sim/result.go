@@ -25,6 +25,9 @@ type Result struct {
 	// FailedViewsAfterGST counts views of the stable phase that no QC
 	// certified.
 	FailedViewsAfterGST uint64
+	// LongestFailedRun is the longest run of consecutive failed views after
+	// GST: each costs a timeout, so it bounds how long finalization stalls.
+	LongestFailedRun uint64
 	// Rules counts the rule checks the monitors made.
 	Rules uint64
 	// SafetyViolations lists every broken safety invariant.

@@ -503,10 +503,15 @@ func (s *sim) checkRate() {
 	s.res.ViewsAfterGST, s.res.BlocksAfterGST = views, blocks
 	// A view failed when no QC for it exists: its leader's block was never
 	// certified (dead, slow or byzantine leader, or a view cut short).
+	var run uint64
 	for v := s.gstView + 1; v < s.maxHonestView(); v++ {
-		if !s.certifiedViews[v] {
-			s.res.FailedViewsAfterGST++
+		if s.certifiedViews[v] {
+			run = 0
+			continue
 		}
+		s.res.FailedViewsAfterGST++
+		run++
+		s.res.LongestFailedRun = max(s.res.LongestFailedRun, run)
 	}
 	if s.cfg.MaxFailedViews > 0 {
 		// Views whose leader was drawn from a window still holding activity

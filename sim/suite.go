@@ -20,8 +20,9 @@ type SuiteReport struct {
 	SafetyViolations int      `json:"safety_violations"`
 	LivenessFailures int      `json:"liveness_failures"`
 	FailedSeeds      []uint64 `json:"failed_seeds"`
-	// AboveFailedViewBound: the soak's failed-view fraction broke its bound
-	// (Soak.MaxFailedViews), although no single seed failed.
+	// AboveFailedViewBound: the soak's failed-view fraction or its share
+	// of seeds with long failed runs broke its bound (Soak.MaxFailedViews,
+	// Soak.MaxLongRuns), although no single seed failed.
 	AboveFailedViewBound bool    `json:"above_failed_view_bound,omitempty"`
 	WallTimeS            float64 `json:"wall_time_s"`
 }
@@ -87,6 +88,7 @@ func RunSuite(soaks []Soak, o SuiteOptions) error {
 func runSoak(soak Soak, parallel int, log io.Writer) (SuiteReport, error) {
 	rep := SuiteReport{Name: soak.Name, Seeds: soak.Seeds, FailedSeeds: []uint64{}}
 	var views, blocks, failedViews uint64
+	longRuns := 0
 	t0 := time.Now()
 	err := RunSeeds(soak.Config, 1, soak.Seeds, parallel, func(r Result) error {
 		if r.Err != "" {
@@ -99,6 +101,9 @@ func runSoak(soak Soak, parallel int, log io.Writer) (SuiteReport, error) {
 		views += r.ViewsAfterGST
 		blocks += r.BlocksAfterGST
 		failedViews += r.FailedViewsAfterGST
+		if r.LongestFailedRun >= 3 {
+			longRuns++
+		}
 		if r.LivenessFailure != "" {
 			rep.LivenessFailures++
 		}
@@ -120,6 +125,10 @@ func runSoak(soak Soak, parallel int, log io.Writer) (SuiteReport, error) {
 	}
 	if soak.MaxFailedViews > 0 && (views == 0 || float64(failedViews) > soak.MaxFailedViews*float64(views)) {
 		fmt.Fprintf(log, "%s: %d of %d views failed after GST, above %.3f\n", soak.Name, failedViews, views, soak.MaxFailedViews)
+		rep.AboveFailedViewBound = true
+	}
+	if soak.MaxLongRuns > 0 && float64(longRuns) > soak.MaxLongRuns*float64(soak.Seeds) {
+		fmt.Fprintf(log, "%s: %d of %d seeds had 3 or more failed views in a row after GST, above %.2f\n", soak.Name, longRuns, soak.Seeds, soak.MaxLongRuns)
 		rep.AboveFailedViewBound = true
 	}
 	rep.WallTimeS = math.Round(time.Since(t0).Seconds()*10) / 10

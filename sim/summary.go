@@ -53,6 +53,11 @@ type Summary struct {
 	FailedViews        uint64  `json:"failed_views_after_gst"`
 	FailedViewFraction float64 `json:"failed_view_fraction_after_gst"`
 	ViewsPerBlock      float64 `json:"views_per_finalized_block_after_gst"`
+	// LongestFailedRun is the longest run of consecutive failed views
+	// after GST in any seed; FailedRunsOf3 counts seeds that had a run of
+	// three or more (each failed view costs a timeout).
+	LongestFailedRun uint64 `json:"longest_failed_run_after_gst"`
+	FailedRunsOf3    int    `json:"seeds_with_3_failed_views_in_a_row"`
 
 	MinViewReached      uint64   `json:"min_view_reached"`
 	MaxViewReached      uint64   `json:"max_view_reached"`
@@ -84,6 +89,10 @@ func (s *Summary) Add(r Result) {
 	s.ViewsAfterGST += r.ViewsAfterGST
 	s.BlocksAfterGST += r.BlocksAfterGST
 	s.FailedViews += r.FailedViewsAfterGST
+	s.LongestFailedRun = max(s.LongestFailedRun, r.LongestFailedRun)
+	if r.LongestFailedRun >= 3 {
+		s.FailedRunsOf3++
+	}
 	if s.ViewsAfterGST > 0 {
 		s.BlocksPerView = math.Round(float64(s.BlocksAfterGST)/float64(s.ViewsAfterGST)*1000) / 1000
 		s.FailedViewFraction = math.Round(float64(s.FailedViews)/float64(s.ViewsAfterGST)*1000) / 1000

@@ -45,11 +45,11 @@ func TestEveryoneBlamedWeighsByFailures(t *testing.T) {
 	led := make([]int, com.Size())
 	for k := 0; k < draws; k++ {
 		u := model.View(1000 + k)
-		h := &history{com: com, p: p, seen: make([][]model.View, 7), failedAt: make([][]model.View, 7)}
+		h := &history{com: com, p: p, seen: make([][]model.View, 7), failedAt: make([][]failure, 7)}
 		for i := range h.failedAt {
-			h.failedAt[i] = []model.View{u - 3}
+			h.failedAt[i] = []failure{{u - 3, i}}
 		}
-		h.failedAt[withholder] = []model.View{u - 1, u - 2, u - 5, u - 8, u - 13}
+		h.failedAt[withholder] = []failure{{u - 1, withholder}, {u - 2, withholder}, {u - 5, withholder}, {u - 8, withholder}, {u - 13, withholder}}
 		marked := make([]bool, 7)
 		marked[0] = true // led a view of this gap
 		i, err := com.Index(h.draw(u, marked))
@@ -86,9 +86,9 @@ func TestMarksLeavingUnderAThirdDoNotExclude(t *testing.T) {
 		led := make([]int, com.Size())
 		for k := 0; k < draws; k++ {
 			u := model.View(1000 + k)
-			h := &history{com: com, p: p, seen: make([][]model.View, 7), failedAt: make([][]model.View, 7)}
+			h := &history{com: com, p: p, seen: make([][]model.View, 7), failedAt: make([][]failure, 7)}
 			for _, i := range blamed {
-				h.failedAt[i] = []model.View{u - 3}
+				h.failedAt[i] = []failure{{u - 3, i}}
 			}
 			i, err := com.Index(h.draw(u, make([]bool, 7)))
 			if err != nil {

@@ -15,21 +15,21 @@
 //     no member is inactive, or the window holds no activity at all (the
 //     chain's first views, a long outage), every member weighs its stake: a
 //     healthy network keeps the plain stake-weighted schedule.
-//   - Failed views. Views between P's and v have no block on this chain:
-//     their leaders (drawn the same way, oldest first, at most GapViews of
-//     them) weigh zero for the next draws, so a dead member never leads two
-//     views in a row of the same gap. Gaps further down the ancestry count
-//     too: a member that led a failed view in [u−Window, u) weighs zero for
-//     view u (no lag: a failure is proven by the TC the next block
-//     carries, which no single proposer can forge). Blamed for an older gap
-//     are the leaders of its views and, for its first view, the leader that
-//     would have aggregated that view's votes (the view after it, for a
-//     block extending the gap's parent); both are computed by this same
-//     rule without the older-gap marks, so the definition does not recurse
-//     down the whole chain. If the marks leave nobody, the older-gap marks
-//     stop excluding and divide weights instead (by one plus a member's
-//     failures in the window); if this gap's marks leave nobody, all are
-//     ignored.
+//   - Failed views. Views between P's and v have no block on this chain.
+//     Each failed because its leader or the leader that was to aggregate
+//     the votes for its block was down; the chain cannot tell which, so
+//     both are suspects (drawn the same way, oldest first, at most GapViews
+//     views) and weigh zero for the next draws. Gaps further down the
+//     ancestry count too: a suspect of a failed view in [u−Window, u)
+//     weighs zero for view u (no lag: a failure is proven by the TC the
+//     next block carries, which no single proposer can forge), unless it
+//     alone of the view's two suspects has been active since, which clears
+//     it. Older gaps' suspects are computed by this same rule without the
+//     older-gap marks, so the definition does not recurse down the whole
+//     chain. If the marks leave less than a third of the stake, the
+//     older-gap marks stop excluding and divide weights instead (by one
+//     plus a member's failures in the window); if this gap's marks cover
+//     everyone, they start over from the latest view's suspects.
 //
 // Everything comes from P's certified ancestry, so every replica, follower
 // and monitor that holds it computes the same leader; replicas that extend
@@ -39,6 +39,7 @@ package reputation
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -169,10 +170,12 @@ type gapKey struct {
 	view   model.View
 }
 
-// blamed is one member (canonical index) blamed for a failed view.
+// blamed is one member (canonical index) blamed for a failed view, with
+// the other suspect of that view.
 type blamed struct {
-	view   model.View
-	member int
+	view    model.View
+	member  int
+	partner int
 }
 
 // memoSize bounds a Memo: a lookup reads at most ~Span/2 gaps.
@@ -196,7 +199,7 @@ func lookup(sched committee.Schedule, com *committee.Committee, p Params, v mode
 			key = gapKey{g.parent.ID(), g.view}
 			if bs, ok := memo.gaps[key]; ok {
 				for _, b := range bs {
-					h.failedAt[b.member] = append(h.failedAt[b.member], b.view)
+					h.failedAt[b.member] = append(h.failedAt[b.member], failure{b.view, b.partner})
 				}
 				continue
 			}
@@ -211,24 +214,17 @@ func lookup(sched committee.Schedule, com *committee.Committee, p Params, v mode
 		// only asks about activity in [u−Lag−Window, u−Lag).
 		first := g.parent.View + 1
 		gh, _ := walk(sched, com, p, first, g.parent, blocks)
-		if c, err := sched.CommitteeAt(first + 1); err == nil && c == com {
-			// The first failed view may have failed because the leader
-			// that would have aggregated its votes was down: with a lag
-			// of at least 2, that leader (of first+1, for a block of view
-			// first extending the gap's parent) depends on the parent's
-			// history only, so it can be named.
-			h.blame(first, gh.leader(first+1, g.parent.View, false))
-		}
-		for u := gapStart(g.parent.View, g.view); u < g.view; u++ {
+		gh.suspects(g.parent.View, g.view, func(u model.View, leader, aggregator model.NodeID) {
 			if c, err := sched.CommitteeAt(u); err == nil && c == com {
-				h.blame(u, gh.leader(u, g.parent.View, true))
+				h.blame(u, leader, aggregator)
+				h.blame(u, aggregator, leader)
 			}
-		}
+		})
 		if memo != nil {
 			var bs []blamed
 			for i, f := range h.failedAt {
 				for _, u := range f[before[i]:] {
-					bs = append(bs, blamed{u, i})
+					bs = append(bs, blamed{u.view, i, u.partner})
 				}
 			}
 			if len(memo.gaps) >= memoSize {
@@ -241,24 +237,102 @@ func lookup(sched committee.Schedule, com *committee.Committee, p Params, v mode
 }
 
 // leader draws the leader of v for a block extending a parent of view
-// parentView, whose ancestry h holds; with gapMarks, the leaders of the
+// parentView, whose ancestry h holds; with gapMarks, the suspects of the
 // views between them weigh zero.
 func (h *history) leader(v, parentView model.View, gapMarks bool) model.NodeID {
-	marked := make([]bool, h.com.Size())
-	if gapMarks {
-		for u := gapStart(parentView, v); u < v; u++ {
-			i, _ := h.com.Index(h.draw(u, marked)) // the draw returns a member
-			marked[i] = true
-		}
+	if !gapMarks {
+		return h.draw(v, make([]bool, h.com.Size()))
 	}
-	return h.draw(v, marked)
+	return h.draw(v, h.suspects(parentView, v, nil))
 }
 
-// blame records that member id led (or was to aggregate) the failed view u.
-func (h *history) blame(u model.View, id model.NodeID) {
-	if i, err := h.com.Index(id); err == nil {
-		h.failedAt[i] = append(h.failedAt[i], u)
+// suspects marks, view by view from the oldest, the two members that can
+// have failed each view of the gap (parentView, v): its leader, drawn
+// with the earlier views' suspects marked (the rule itself), and the
+// leader that was to aggregate the votes for its block (of the view after
+// it, for that block, whose own gap the same suspects mark). A view fails
+// when either is down, and the chain cannot tell which: a leader that
+// proposed looks like one that did not. Marking only leaders (as this rule
+// first did) excludes the live proposers of views whose aggregator is
+// dead and concentrates the next draws on the dead: with two of seven
+// members down, the simulator saw runs of six failed views. each (nil:
+// none) sees every view's two suspects.
+func (h *history) suspects(parentView, v model.View, each func(u model.View, leader, aggregator model.NodeID)) []bool {
+	n := h.com.Size()
+	marked := make([]bool, n)
+	for u := gapStart(parentView, v); u < v; u++ {
+		leader := h.draw(u, marked)
+		aggregator := h.draw(u+1, marked)
+		i, _ := h.com.Index(leader) // the draw returns a member
+		j, _ := h.com.Index(aggregator)
+		marked[i], marked[j] = true, true
+		if !slices.Contains(marked, false) {
+			// Everyone is a suspect: a long outage, or more down than
+			// the rule can tell apart. Start over, passing over this
+			// view's suspects only, so a member still never leads two
+			// views of the gap in a row.
+			clear(marked)
+			marked[i], marked[j] = true, true
+		}
+		if each != nil {
+			each(u, leader, aggregator)
+		}
 	}
+	return marked
+}
+
+// blame records that member id led (or was to aggregate) the failed view
+// u, and partner was the other suspect.
+func (h *history) blame(u model.View, id, partner model.NodeID) {
+	i, err := h.com.Index(id)
+	if err != nil {
+		return
+	}
+	j, err := h.com.Index(partner)
+	if err != nil {
+		j = i
+	}
+	h.failedAt[i] = append(h.failedAt[i], failure{u, j})
+}
+
+// failure is a failed view of an older gap a member is suspected of, with
+// the other suspect of that view (the member itself if it both led and was
+// to aggregate).
+type failure struct {
+	view    model.View
+	partner int
+}
+
+// counts reports whether failure f of member i weighs on the draw for view
+// u: it lies in [u−Window, u) and was not cleared. A view's two suspects
+// (its leader and the leader to aggregate its votes) cannot be told apart
+// when it fails; the chain tells them apart afterwards. If exactly one of
+// them was active since (proposed a block or signed a QC at a view in
+// (f, u−Lag)), that one was up and the other is the likely cause: the
+// active one is cleared. Without this, every failure caused by a dead
+// aggregator also excludes the live proposer for a whole window, and with
+// two of seven members down the exclusions soon leave less than a third of
+// the stake, which turns exclusion into a mere penalty and lets the dead
+// lead again (runs of five failed views in the simulator). If both were
+// active since (a member that withholds the QCs it aggregates, then votes
+// on), both stay blamed, as before.
+func (h *history) counts(i int, f failure, u model.View) bool {
+	if f.view >= u || f.view+model.View(h.p.Window) < u {
+		return false
+	}
+	if f.partner == i || u < model.View(h.p.Lag) {
+		return true
+	}
+	hi := u - model.View(h.p.Lag)
+	return !h.activeBetween(i, f.view, hi) || h.activeBetween(f.partner, f.view, hi)
+}
+
+// activeBetween reports whether member i has an activity at a view in
+// (lo, hi).
+func (h *history) activeBetween(i int, lo, hi model.View) bool {
+	s := h.seen[i] // descending
+	k := sort.Search(len(s), func(k int) bool { return s[k] < hi })
+	return k < len(s) && s[k] > lo
 }
 
 // gapStart is the first view of a gap (parentView, v) whose leader is
@@ -284,15 +358,16 @@ type history struct {
 	p    Params
 	seen [][]model.View
 	any  bool
-	// failedAt lists, per member, views of older gaps it led.
-	failedAt [][]model.View
+	// failedAt lists, per member, the failed views of older gaps it is
+	// suspected of.
+	failedAt [][]failure
 }
 
 // walk records the activity in parent's ancestry down to v − span and
 // returns it with the gaps it passed (blocks whose parent it holds).
 func walk(sched committee.Schedule, com *committee.Committee, p Params, v model.View, parent *model.Block, blocks Blocks) (*history, []gap) {
 	n := com.Size()
-	h := &history{com: com, p: p, seen: make([][]model.View, n), failedAt: make([][]model.View, n)}
+	h := &history{com: com, p: p, seen: make([][]model.View, n), failedAt: make([][]failure, n)}
 	var lowest model.View
 	if span := p.span(); v > span {
 		lowest = v - span
@@ -333,7 +408,7 @@ func walk(sched committee.Schedule, com *committee.Committee, p Params, v model.
 // gap in [u−Window, u).
 func (h *history) failedRecently(i int, u model.View) bool {
 	for _, f := range h.failedAt[i] {
-		if f < u && f+model.View(h.p.Window) >= u {
+		if h.counts(i, f, u) {
 			return true
 		}
 	}
@@ -405,7 +480,7 @@ func (h *history) drawPenalized(u model.View, marked []bool) model.NodeID {
 	for i := range div {
 		div[i] = 1
 		for _, f := range h.failedAt[i] {
-			if f < u && f+model.View(h.p.Window) >= u {
+			if h.counts(i, f, u) {
 				div[i]++
 			}
 		}
