@@ -67,7 +67,7 @@ func clustersNote(k int) string {
 	if k == 0 {
 		return ""
 	}
-	return fmt.Sprintf(", %d clusters", k)
+	return fmt.Sprintf(", clusters: %d", k)
 }
 
 // tooLateError explains a transition that can no longer be settled.

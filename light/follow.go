@@ -134,7 +134,7 @@ func members(e *epoch.Epoch) string {
 		}
 	}
 	if len(e.Clusters) > 0 {
-		s += fmt.Sprintf(" in %d clusters", len(e.Clusters))
+		s += fmt.Sprintf("; clusters: %d", len(e.Clusters))
 	}
 	return s
 }
