@@ -24,8 +24,9 @@ const (
 	RoleAccess     Role = 4 // takes users' transactions and answers their reads
 )
 
-// Roles are the known roles in value order.
-var Roles = []Role{RoleConsensus, RoleCollection, RoleExecution, RoleAccess}
+// Roles returns the known roles in value order (a new slice each call:
+// what ParseRole accepts must not be changeable by a caller).
+func Roles() []Role { return []Role{RoleConsensus, RoleCollection, RoleExecution, RoleAccess} }
 
 var roleNames = map[Role]string{
 	RoleConsensus:  "consensus",
@@ -51,7 +52,7 @@ func (r Role) String() string {
 // ParseRole reads a role's name: consensus, collection, execution or
 // access.
 func ParseRole(s string) (Role, error) {
-	for _, r := range Roles {
+	for _, r := range Roles() {
 		if roleNames[r] == s {
 			return r, nil
 		}

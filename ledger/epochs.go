@@ -147,7 +147,8 @@ func (l *Ledger) ApplyEpochs(final []*model.Block) (encoded []byte, scheduleChan
 		}
 		if out.Committed != nil {
 			l.log.Info("epoch committed", "epoch", out.Committed.Counter, "first_view", out.Committed.FirstView,
-				"final_view", out.Committed.FinalView, "members", len(out.Committed.Identities))
+				"final_view", out.Committed.FinalView, "members", len(out.Committed.Identities),
+				"committee", out.Committed.Committee().Size(), "clusters", len(out.Committed.Clusters))
 		}
 		if out.Changed() {
 			scheduleChanged = true

@@ -128,7 +128,7 @@ func members(e *epoch.Epoch) string {
 		names[i] = m.Name
 	}
 	s := fmt.Sprintf("%d members [%s]", len(names), strings.Join(names, " "))
-	for _, r := range epoch.Roles[1:] {
+	for _, r := range epoch.Roles()[1:] {
 		if n := len(e.Members(r)); n > 0 {
 			s += fmt.Sprintf(", %d %s", n, r)
 		}

@@ -102,7 +102,7 @@ func rolesNote(g *genesis.Genesis) string {
 		}
 	}
 	note := ""
-	for _, r := range epoch.Roles[1:] {
+	for _, r := range epoch.Roles()[1:] {
 		if n := counts[r.String()]; n > 0 {
 			note += fmt.Sprintf(", %d %s", n, r)
 		}
