@@ -120,9 +120,9 @@ func (e *Epoch) Cluster(i int, main model.ChainID) (members []Identity, chain mo
 // ClusterOfTx is the cluster that collects a transaction: its ID read as a
 // 256-bit big-endian integer, modulo the number of clusters (the whole ID,
 // not a prefix, so that every bit of the hash spreads load). It is -1 when
-// the epoch has no clusters. Access nodes route by it, and a cluster
-// refuses transactions that are not its own, so a transaction is collected
-// by one cluster only.
+// the epoch has no clusters. It is the one routing rule: access nodes are
+// to send a transaction, and clusters to accept it, by this function
+// alone, so that exactly one cluster collects each transaction.
 func (e *Epoch) ClusterOfTx(txID [32]byte) int {
 	k := uint64(len(e.Clusters))
 	if k == 0 {

@@ -295,6 +295,7 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 	}
 	var members []committee.Member
 	var net []Member
+	seen := make(map[model.NodeID]bool, len(g.Validators))
 	for i, v := range g.Validators {
 		role, err := v.ParsedRole()
 		if err != nil {
@@ -319,6 +320,13 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 		if v.Address == "" {
 			return nil, nil, fmt.Errorf("validator %d (%s): address is empty", i, v.Name)
 		}
+		id := crypto.Sum(pkb)
+		if seen[id] {
+			// The committee checks its own members; a key may not be in
+			// the table twice under any roles either.
+			return nil, nil, fmt.Errorf("validator %d (%s): staking key appears twice", i, v.Name)
+		}
+		seen[id] = true
 		if role != epoch.RoleConsensus {
 			// Outside the committee, but its key signs elsewhere (cluster
 			// blocks, guarantees): the same rogue-key protection applies.
@@ -330,7 +338,6 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 			}
 			continue
 		}
-		id := crypto.Sum(pkb)
 		members = append(members, committee.Member{ID: id, Weight: v.Weight, StakingKey: pk, Possession: pop})
 		net = append(net, Member{ID: id, Name: v.Name, NetworkKey: nk, Address: v.Address})
 	}

@@ -128,6 +128,11 @@ func TestGenesisRejectsBadRolesAndClusters(t *testing.T) {
 		"more clusters":          {func(g *genesis.Genesis) { withRoles(t, g, "collection"); g.Params.Clusters = 2 }, "clusters"},
 		"clusters, no collector": {func(g *genesis.Genesis) { g.Params.Clusters = 1 }, "no collectors"},
 		"negative clusters":      {func(g *genesis.Genesis) { withRoles(t, g, "collection"); g.Params.Clusters = -1 }, "clusters"},
+		"key under two roles": {func(g *genesis.Genesis) {
+			twin := g.Validators[0]
+			twin.Name, twin.Address, twin.Role = "twin", "127.0.0.1:1", "collection"
+			g.Validators = append(g.Validators, twin)
+		}, "appears twice"},
 		"no consensus member": {func(g *genesis.Genesis) {
 			for i := range g.Validators {
 				g.Validators[i].Role = "execution"
