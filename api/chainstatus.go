@@ -41,5 +41,17 @@ func ChainStatus(l *ledger.Ledger, view model.View) Status {
 }
 
 func epochSummary(s *epoch.Spec) EpochSummary {
-	return EpochSummary{Counter: s.Counter, FirstView: s.FirstView, FinalView: s.FinalView, Members: len(s.Identities)}
+	sum := EpochSummary{Counter: s.Counter, FirstView: s.FirstView, FinalView: s.FinalView, Members: len(s.Identities),
+		Roles: make(map[string]int)}
+	for _, m := range s.Identities {
+		sum.Roles[m.Role.String()]++
+	}
+	for _, c := range s.Clusters {
+		names := make([]string, len(c))
+		for i, idx := range c {
+			names[i] = s.Identities[idx].Name
+		}
+		sum.Clusters = append(sum.Clusters, names)
+	}
+	return sum
 }

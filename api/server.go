@@ -715,14 +715,22 @@ type EpochInfo struct {
 	Counter   uint64     `json:"counter"`
 	FirstView model.View `json:"first_view"`
 	FinalView model.View `json:"final_view"`
-	Members   int        `json:"members"`
+	// Members counts the whole identity table; Roles splits it by role
+	// ("consensus": the committee, "collection", "execution", "access").
+	Members int            `json:"members"`
+	Roles   map[string]int `json:"roles,omitempty"`
+	// Clusters lists each collector cluster's members by name, in
+	// cluster order (cluster i runs chain model.ClusterChain(main, epoch,
+	// i)); absent without collectors.
+	Clusters [][]string `json:"clusters,omitempty"`
 }
 
 func epochJSON(e *EpochSummary) *EpochInfo {
 	if e == nil {
 		return nil
 	}
-	return &EpochInfo{Counter: e.Counter, FirstView: e.FirstView, FinalView: e.FinalView, Members: e.Members}
+	return &EpochInfo{Counter: e.Counter, FirstView: e.FirstView, FinalView: e.FinalView, Members: e.Members,
+		Roles: e.Roles, Clusters: e.Clusters}
 }
 
 // MemberInfo is one committee member.

@@ -56,7 +56,10 @@ type EpochSummary struct {
 	Counter   uint64
 	FirstView model.View
 	FinalView model.View
-	Members   int
+	Members   int            // the whole identity table, every role
+	Roles     map[string]int // members by role name
+	// Clusters are the collector clusters, by member name.
+	Clusters [][]string
 }
 
 // CommitteeMember is one member of the current committee.

@@ -32,10 +32,35 @@ func LastEpoch(st api.StatusResponse) api.EpochInfo {
 }
 
 // NextEpochSpec is the spec of the epoch after last: the next counter, from
-// the view after last ends, views long.
-func NextEpochSpec(last api.EpochInfo, views uint64, ids []epoch.Identity, seed [32]byte) epoch.Spec {
-	return epoch.Spec{Counter: last.Counter + 1, FirstView: last.FinalView + 1, FinalView: last.FinalView + model.View(views),
+// the view after last ends, views long, its collectors dealt into clusters
+// clusters from seed (see NextClusters for a count to use). It fails when
+// that count does not fit the table's collectors.
+func NextEpochSpec(last api.EpochInfo, views uint64, ids []epoch.Identity, seed [32]byte, clusters int) (epoch.Spec, error) {
+	s := epoch.Spec{Counter: last.Counter + 1, FirstView: last.FinalView + 1, FinalView: last.FinalView + model.View(views),
 		Identities: ids, Seed: seed}
+	var err error
+	s.Clusters, err = epoch.AssignClusters(ids, seed, clusters)
+	return s, err
+}
+
+// NextClusters is the cluster count of the epoch after last for the table
+// ids: requested when positive; otherwise as many clusters as last had
+// (a governance run that does not mention clusters keeps them), at least
+// one and at most one per collector, or none without collectors.
+func NextClusters(last api.EpochInfo, ids []epoch.Identity, requested int) int {
+	if requested > 0 {
+		return requested
+	}
+	collectors := 0
+	for _, m := range ids {
+		if m.Role == epoch.RoleCollection {
+			collectors++
+		}
+	}
+	if collectors == 0 {
+		return 0
+	}
+	return min(max(len(last.Clusters), 1), collectors, epoch.MaxClusters)
 }
 
 // TooLateForSetup reports whether a transition after last can no longer be

@@ -22,6 +22,9 @@ type InitOptions struct {
 	LogLevel string
 	// Weight is the voting weight in the genesis entry.
 	Weight uint64
+	// Role is the member's role in the genesis entry ("consensus",
+	// "collection", "execution" or "access"; empty: consensus).
+	Role string
 	// Force overwrites existing keys and configuration.
 	Force bool
 	// Keys are the node's keys; nil: fresh ones. Testnets pass
@@ -41,6 +44,10 @@ func Init(home string, o InitOptions) (genesis.Validator, error) {
 	if o.P2P == "" {
 		return genesis.Validator{}, fmt.Errorf("--p2p must not be empty: peers need an address to dial")
 	}
+	role, err := genesis.Validator{Role: o.Role}.ParsedRole()
+	if err != nil {
+		return genesis.Validator{}, fmt.Errorf("--role: %w", err)
+	}
 	// Owner-only: the config directory holds the secret keys.
 	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
 		return genesis.Validator{}, err
@@ -50,7 +57,6 @@ func Init(home string, o InitOptions) (genesis.Validator, error) {
 	}
 	keys := o.Keys
 	if keys == nil {
-		var err error
 		if keys, err = genesis.GenerateKeys(); err != nil {
 			return genesis.Validator{}, err
 		}
@@ -63,6 +69,7 @@ func Init(home string, o InitOptions) (genesis.Validator, error) {
 	if err != nil {
 		return genesis.Validator{}, err
 	}
+	v.Role = role.String()
 	if err := keys.Save(keysPath); err != nil {
 		return genesis.Validator{}, err
 	}

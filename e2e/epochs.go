@@ -285,6 +285,13 @@ func (g *governor) drive(ctx context.Context, applied <-chan struct{}, began tim
 		default:
 			spec := epoch.Spec{Counter: p.target, FirstView: last.FinalView + 1, FinalView: last.FinalView + model.View(g.views),
 				Identities: g.ids, Seed: g.newSeed(p.target)}
+			clusters, err := epoch.AssignClusters(g.ids, spec.Seed, epoch.DefaultClusters(g.ids))
+			if err != nil {
+				p.errs++
+				p.lastErr = err.Error()
+				break
+			}
+			spec.Clusters = clusters
 			if g.submit(ctx, epoch.NewSetup(g.chain, spec, g.key), &p) > 0 {
 				if p.spec != nil && p.spec.FirstView == spec.FirstView {
 					p.resent++

@@ -122,19 +122,8 @@ func (e *Event) checkShape() error {
 		return fmt.Errorf("%w: %v: malformed authority key or signature", ErrInvalid, e.Kind)
 	}
 	if e.Kind == KindSetup {
-		s := e.Setup
-		if len(s.Identities) == 0 || len(s.Identities) > MaxMembers || s.FinalView < s.FirstView {
-			return fmt.Errorf("%w: EpochSetup for epoch %d: %d members, views %d..%d", ErrInvalid, s.Counter, len(s.Identities), s.FirstView, s.FinalView)
-		}
-		seen := make(map[model.NodeID]bool, len(s.Identities))
-		for _, m := range s.Identities {
-			if err := m.checkShape(); err != nil {
-				return err
-			}
-			if seen[m.ID()] {
-				return fmt.Errorf("%w: EpochSetup lists staking key of %s twice", ErrInvalid, m.Name)
-			}
-			seen[m.ID()] = true
+		if err := e.Setup.Validate(); err != nil {
+			return fmt.Errorf("EpochSetup: %w", err)
 		}
 	} else if n := len(e.Commit.StakingKeys); n == 0 || n > MaxMembers {
 		return fmt.Errorf("%w: EpochCommit confirms %d keys", ErrInvalid, n)

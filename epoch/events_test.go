@@ -120,6 +120,7 @@ func TestEventTampered(t *testing.T) {
 		{"member staking key", false, func(e *Event) { e.Setup.Identities[1].StakingKey[0] ^= 1 }},
 		{"member network key", false, func(e *Event) { e.Setup.Identities[1].NetworkKey[5] ^= 1 }},
 		{"member dropped", false, func(e *Event) { e.Setup.Identities = e.Setup.Identities[1:] }},
+		{"member role", false, func(e *Event) { e.Setup.Identities[1].Role = RoleExecution }},
 		{"commit counter", true, func(e *Event) { e.Commit.Counter++ }},
 		{"commit setup ID", true, func(e *Event) { e.Commit.SetupID[31] ^= 1 }},
 		{"commit key", true, func(e *Event) { e.Commit.StakingKeys[0][3] ^= 1 }},
@@ -173,20 +174,56 @@ func malformedEvents(t testing.TB) map[string]*Event {
 			dup.Name = "impostor"
 			sp.Identities = append(sp.Identities, dup)
 		}),
-		"zero weight":               setupWith(func(sp *Spec) { sp.Identities[0].Weight = 0 }),
-		"short network key":         setupWith(func(sp *Spec) { sp.Identities[0].NetworkKey = sp.Identities[0].NetworkKey[:31] }),
-		"long network key":          setupWith(func(sp *Spec) { sp.Identities[0].NetworkKey = append(sp.Identities[0].NetworkKey, 0) }),
-		"no network key":            setupWith(func(sp *Spec) { sp.Identities[0].NetworkKey = nil }),
-		"empty committee":           setupWith(func(sp *Spec) { sp.Identities = nil }),
-		"too many members":          setupWith(func(sp *Spec) { sp.Identities = many }),
-		"empty name":                setupWith(func(sp *Spec) { sp.Identities[0].Name = "" }),
-		"name too long":             setupWith(func(sp *Spec) { sp.Identities[0].Name = strings.Repeat("n", MaxNameLen+1) }),
-		"empty address":             setupWith(func(sp *Spec) { sp.Identities[0].Address = "" }),
-		"address too long":          setupWith(func(sp *Spec) { sp.Identities[0].Address = strings.Repeat("a", MaxAddressLen+1) }),
-		"no staking key":            setupWith(func(sp *Spec) { sp.Identities[0].StakingKey = nil }),
-		"no possession proof":       setupWith(func(sp *Spec) { sp.Identities[0].Possession = nil }),
-		"staking key too long":      setupWith(func(sp *Spec) { sp.Identities[0].StakingKey = make([]byte, maxKeyLen+1) }),
-		"ends before it starts":     setupWith(func(sp *Spec) { sp.FinalView = sp.FirstView - 1 }),
+		"zero weight":           setupWith(func(sp *Spec) { sp.Identities[0].Weight = 0 }),
+		"short network key":     setupWith(func(sp *Spec) { sp.Identities[0].NetworkKey = sp.Identities[0].NetworkKey[:31] }),
+		"long network key":      setupWith(func(sp *Spec) { sp.Identities[0].NetworkKey = append(sp.Identities[0].NetworkKey, 0) }),
+		"no network key":        setupWith(func(sp *Spec) { sp.Identities[0].NetworkKey = nil }),
+		"empty committee":       setupWith(func(sp *Spec) { sp.Identities = nil }),
+		"too many members":      setupWith(func(sp *Spec) { sp.Identities = many }),
+		"empty name":            setupWith(func(sp *Spec) { sp.Identities[0].Name = "" }),
+		"name too long":         setupWith(func(sp *Spec) { sp.Identities[0].Name = strings.Repeat("n", MaxNameLen+1) }),
+		"empty address":         setupWith(func(sp *Spec) { sp.Identities[0].Address = "" }),
+		"address too long":      setupWith(func(sp *Spec) { sp.Identities[0].Address = strings.Repeat("a", MaxAddressLen+1) }),
+		"no staking key":        setupWith(func(sp *Spec) { sp.Identities[0].StakingKey = nil }),
+		"no possession proof":   setupWith(func(sp *Spec) { sp.Identities[0].Possession = nil }),
+		"staking key too long":  setupWith(func(sp *Spec) { sp.Identities[0].StakingKey = make([]byte, maxKeyLen+1) }),
+		"ends before it starts": setupWith(func(sp *Spec) { sp.FinalView = sp.FirstView - 1 }),
+		"unknown role":          setupWith(func(sp *Spec) { sp.Identities[0].Role = 5 }),
+		"no role":               setupWith(func(sp *Spec) { sp.Identities[0].Role = 0 }),
+		"no consensus member": setupWith(func(sp *Spec) {
+			for i := range sp.Identities {
+				sp.Identities[i].Role = RoleAccess
+			}
+		}),
+		"collectors without clusters": setupWith(func(sp *Spec) { sp.Identities[0].Role = RoleCollection }),
+		"clusters without collectors": setupWith(func(sp *Spec) { sp.Clusters = [][]uint16{{0}} }),
+		"cluster member swapped": setupWith(func(sp *Spec) {
+			*sp = withCollectors(t, *sp, 0, 6, 2)
+			sp.Clusters[0][0], sp.Clusters[1][0] = sp.Clusters[1][0], sp.Clusters[0][0]
+		}),
+		"consensus member in a cluster": setupWith(func(sp *Spec) {
+			*sp = withCollectors(t, *sp, 0, 6, 2)
+			sp.Clusters[0][0] = 0
+		}),
+		"collector left out": setupWith(func(sp *Spec) {
+			*sp = withCollectors(t, *sp, 0, 6, 2)
+			sp.Clusters[1] = sp.Clusters[1][1:]
+		}),
+		"clusters merged": setupWith(func(sp *Spec) {
+			// Two of three clusters merged: a list of two clusters, but not
+			// the deal into two (whose sizes would be 3 and 3).
+			*sp = withCollectors(t, *sp, 0, 6, 3)
+			sp.Clusters = [][]uint16{slices.Concat(sp.Clusters[0], sp.Clusters[1]), sp.Clusters[2]}
+			slices.Sort(sp.Clusters[0])
+		}),
+		"more clusters than collectors": setupWith(func(sp *Spec) {
+			*sp = withCollectors(t, *sp, 0, 2, 2)
+			sp.Clusters = append(sp.Clusters, nil)
+		}),
+		"no clusters for collectors": setupWith(func(sp *Spec) {
+			*sp = withCollectors(t, *sp, 0, 2, 1)
+			sp.Clusters = nil
+		}),
 		"commit of no keys":         commitWith(func(c *Commit) { c.StakingKeys = nil }),
 		"commit of too many keys":   commitWith(func(c *Commit) { c.StakingKeys = make([][]byte, MaxMembers+1) }),
 		"setup kind without body":   {Kind: KindSetup, Authority: setup.Authority, Signature: setup.Signature},

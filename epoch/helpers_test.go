@@ -52,6 +52,7 @@ func identity(t testing.TB, scheme crypto.Scheme, i int) Identity {
 	netSeed := crypto.Sum([]byte("network"), u64(uint64(i)))
 	return Identity{
 		Name:       fmt.Sprintf("node-%d", i),
+		Role:       RoleConsensus,
 		Weight:     uint64(i%3 + 1),
 		StakingKey: sk.PublicKey().Bytes(),
 		Possession: pop,
@@ -77,7 +78,7 @@ func testParams(scheme crypto.Scheme) Params {
 // genesisState starts a Fast-scheme state with members 0..3.
 func genesisState(t testing.TB) *State {
 	t.Helper()
-	s, err := Genesis(testParams(crypto.Fast()), identities(t, crypto.Fast(), 0, 4), testSeed)
+	s, err := Genesis(testParams(crypto.Fast()), identities(t, crypto.Fast(), 0, 4), testSeed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +95,23 @@ func nextSpec(t testing.TB, counter uint64, first, final model.View) Spec {
 		Identities: identities(t, crypto.Fast(), int(10*counter), 5),
 		Seed:       crypto.Sum([]byte("seed"), u64(counter)),
 	}
+}
+
+// withCollectors appends n collectors (members 100+first..) to sp's table
+// and deals them into k clusters from sp's seed.
+func withCollectors(t testing.TB, sp Spec, first, n, k int) Spec {
+	t.Helper()
+	sp.Identities = append([]Identity(nil), sp.Identities...)
+	for i := 0; i < n; i++ {
+		m := identity(t, crypto.Fast(), 100+first+i)
+		m.Role = RoleCollection
+		sp.Identities = append(sp.Identities, m)
+	}
+	var err error
+	if sp.Clusters, err = AssignClusters(sp.Identities, sp.Seed, k); err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
 
 // successor proposes the epoch after s's newest one, lasting testEpochViews.

@@ -31,7 +31,11 @@ const (
 
 // Identity is one member of an epoch's identity table.
 type Identity struct {
-	Name       string
+	Name string
+	// Role is what the member does; only consensus members are in the
+	// committee. Every role has staking and network keys alike: collectors
+	// sign cluster blocks and guarantees with theirs.
+	Role       Role
 	Weight     uint64
 	StakingKey []byte // encoded staking public key (BLS12-381 G1)
 	Possession []byte // proof of possession of StakingKey
@@ -44,6 +48,7 @@ func (m Identity) ID() model.NodeID { return crypto.Sum(m.StakingKey) }
 
 func (m Identity) encode(w *codec.Writer) {
 	w.Bytes16([]byte(m.Name))
+	w.Uint8(uint8(m.Role))
 	w.Uint64(m.Weight)
 	w.Bytes16(m.StakingKey)
 	w.Bytes16(m.Possession)
@@ -54,6 +59,12 @@ func (m Identity) encode(w *codec.Writer) {
 func decodeIdentity(r *codec.Reader) Identity {
 	var m Identity
 	m.Name = string(r.Bytes16(MaxNameLen, "name"))
+	m.Role = Role(r.Uint8())
+	if r.Err() == nil && !m.Role.Valid() {
+		// Refused here, not only by validation: a table this build cannot
+		// read must not be stored or passed on as if it understood it.
+		r.Fail("member %q has unknown role %d", m.Name, uint8(m.Role))
+	}
 	m.Weight = r.Uint64()
 	m.StakingKey = bytes.Clone(r.Bytes16(maxKeyLen, "staking key"))
 	m.Possession = bytes.Clone(r.Bytes16(maxKeyLen, "possession"))
@@ -67,6 +78,8 @@ func (m Identity) checkShape() error {
 	switch {
 	case m.Name == "" || len(m.Name) > MaxNameLen:
 		return fmt.Errorf("%w: member name must be 1..%d bytes", ErrInvalid, MaxNameLen)
+	case !m.Role.Valid():
+		return fmt.Errorf("%w: member %s has unknown role %d (want consensus, collection, execution or access)", ErrInvalid, m.Name, uint8(m.Role))
 	case m.Weight == 0:
 		return fmt.Errorf("%w: member %s has zero weight", ErrInvalid, m.Name)
 	case len(m.NetworkKey) != ed25519.PublicKeySize:
@@ -80,7 +93,11 @@ func (m Identity) checkShape() error {
 }
 
 // buildCommittee decodes the staking keys, checks every proof of possession
-// and builds the committee with the given leader-selection seed.
+// and builds the committee of the consensus members with the given
+// leader-selection seed. Members of other roles get the same key checks
+// (they sign on cluster chains and in guarantees) but no place in the
+// committee: weight they hold must never count towards a QC or a leader
+// draw of the main chain.
 func buildCommittee(scheme crypto.Scheme, ids []Identity, seed [32]byte) (*committee.Committee, error) {
 	members := make([]committee.Member, 0, len(ids))
 	for _, m := range ids {
@@ -91,7 +108,16 @@ func buildCommittee(scheme crypto.Scheme, ids []Identity, seed [32]byte) (*commi
 		if err != nil {
 			return nil, fmt.Errorf("%w: member %s: staking key: %v", ErrInvalid, m.Name, err)
 		}
+		if m.Role != RoleConsensus {
+			if err := committee.VerifyPossession(pk, m.Possession); err != nil {
+				return nil, fmt.Errorf("%w: member %s: %v", ErrInvalid, m.Name, err)
+			}
+			continue
+		}
 		members = append(members, committee.Member{ID: m.ID(), Weight: m.Weight, StakingKey: pk, Possession: m.Possession})
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%w: no consensus member (an epoch needs at least one)", ErrInvalid)
 	}
 	c, err := committee.New(members, seed)
 	if err != nil {

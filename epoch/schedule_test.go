@@ -209,36 +209,53 @@ func TestEpochMemberAndIsolation(t *testing.T) {
 	}
 }
 
+// rolesSpec is epoch 3 with every role and collectors in three clusters.
+func rolesSpec(t testing.TB) Spec {
+	sp := withCollectors(t, nextSpec(t, 3, 301, 777), 0, 7, 3)
+	sp.Identities[1].Role, sp.Identities[2].Role = RoleExecution, RoleAccess
+	return sp
+}
+
 func TestSpecEncodeDecode(t *testing.T) {
-	sp := nextSpec(t, 3, 301, 777)
-	b := sp.Encode()
-	got, err := DecodeSpec(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, sp) {
-		t.Fatalf("round trip:\n got %+v\nwant %+v", got, sp)
-	}
-	if got.ID() != sp.ID() || !bytes.Equal(got.Encode(), b) {
-		t.Fatal("ID or encoding changed by a round trip")
-	}
-	for n := 0; n < len(b); n++ {
-		if _, err := DecodeSpec(b[:n]); err == nil {
-			t.Fatalf("spec truncated to %d of %d bytes decodes", n, len(b))
-		}
+	for name, spec := range map[string]func(t testing.TB) Spec{
+		"consensus only": func(t testing.TB) Spec { return nextSpec(t, 3, 301, 777) },
+		"roles":          rolesSpec,
+	} {
+		t.Run(name, func(t *testing.T) {
+			sp := spec(t)
+			b := sp.Encode()
+			got, err := DecodeSpec(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, sp) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, sp)
+			}
+			if got.ID() != sp.ID() || !bytes.Equal(got.Encode(), b) {
+				t.Fatal("ID or encoding changed by a round trip")
+			}
+			for n := 0; n < len(b); n++ {
+				if _, err := DecodeSpec(b[:n]); err == nil {
+					t.Fatalf("spec truncated to %d of %d bytes decodes", n, len(b))
+				}
+			}
+		})
 	}
 	// Every field is in the ID.
+	sp := rolesSpec(t)
 	for name, f := range map[string]func(s *Spec){
-		"counter": func(s *Spec) { s.Counter++ },
-		"first":   func(s *Spec) { s.FirstView++ },
-		"final":   func(s *Spec) { s.FinalView++ },
-		"seed":    func(s *Spec) { s.Seed[31]++ },
-		"name":    func(s *Spec) { s.Identities[0].Name += "x" },
-		"weight":  func(s *Spec) { s.Identities[0].Weight++ },
-		"address": func(s *Spec) { s.Identities[4].Address += "0" },
-		"order":   func(s *Spec) { s.Identities[0], s.Identities[1] = s.Identities[1], s.Identities[0] },
+		"counter":  func(s *Spec) { s.Counter++ },
+		"first":    func(s *Spec) { s.FirstView++ },
+		"final":    func(s *Spec) { s.FinalView++ },
+		"seed":     func(s *Spec) { s.Seed[31]++ },
+		"name":     func(s *Spec) { s.Identities[0].Name += "x" },
+		"role":     func(s *Spec) { s.Identities[0].Role = RoleAccess },
+		"weight":   func(s *Spec) { s.Identities[0].Weight++ },
+		"address":  func(s *Spec) { s.Identities[4].Address += "0" },
+		"order":    func(s *Spec) { s.Identities[0], s.Identities[1] = s.Identities[1], s.Identities[0] },
+		"clusters": func(s *Spec) { s.Clusters[0], s.Clusters[1] = s.Clusters[1], s.Clusters[0] },
 	} {
-		c := nextSpec(t, 3, 301, 777)
+		c := rolesSpec(t)
 		f(&c)
 		if c.ID() == sp.ID() {
 			t.Errorf("changing the %s keeps the spec ID", name)

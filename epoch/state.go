@@ -94,9 +94,11 @@ type State struct {
 	extensions uint64
 }
 
-// Genesis starts the state machine with the genesis identity table. The
-// genesis epoch (counter 0) starts at view 0 and lasts EpochViews views.
-func Genesis(p Params, ids []Identity, seed [32]byte) (*State, error) {
+// Genesis starts the state machine with the genesis identity table, leader
+// seed and clusters (AssignClusters of the table and seed, as for any
+// epoch). The genesis epoch (counter 0) starts at view 0 and lasts
+// EpochViews views.
+func Genesis(p Params, ids []Identity, seed [32]byte, clusters [][]uint16) (*State, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -104,7 +106,7 @@ func Genesis(p Params, ids []Identity, seed [32]byte) (*State, error) {
 	if p.EpochViews > 0 {
 		final = model.View(p.EpochViews)
 	}
-	e, err := New(p.Scheme, Spec{Counter: 0, FirstView: 0, FinalView: final, Identities: ids, Seed: seed})
+	e, err := New(p.Scheme, Spec{Counter: 0, FirstView: 0, FinalView: final, Identities: ids, Seed: seed, Clusters: clusters})
 	if err != nil {
 		return nil, err
 	}

@@ -55,15 +55,15 @@ func TestGenesis(t *testing.T) {
 
 	bad := testParams(crypto.Fast())
 	bad.SafetyViews = 0
-	if _, err := Genesis(bad, identities(t, crypto.Fast(), 0, 4), testSeed); !errors.Is(err, ErrInvalid) {
+	if _, err := Genesis(bad, identities(t, crypto.Fast(), 0, 4), testSeed, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Genesis with invalid params: %v", err)
 	}
-	if _, err := Genesis(testParams(crypto.Fast()), nil, testSeed); !errors.Is(err, ErrInvalid) {
+	if _, err := Genesis(testParams(crypto.Fast()), nil, testSeed, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Genesis without members: %v", err)
 	}
 	ids := identities(t, crypto.Fast(), 0, 4)
 	ids[0].Possession, ids[1].Possession = ids[1].Possession, ids[0].Possession
-	if _, err := Genesis(testParams(crypto.Fast()), ids, testSeed); !errors.Is(err, ErrInvalid) {
+	if _, err := Genesis(testParams(crypto.Fast()), ids, testSeed, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Genesis with swapped possession proofs: %v", err)
 	}
 }
@@ -547,7 +547,7 @@ func TestApplyPastLastEpoch(t *testing.T) {
 func TestForever(t *testing.T) {
 	p := testParams(crypto.Fast())
 	p.EpochViews, p.SafetyViews = 0, 0
-	s, err := Genesis(p, identities(t, crypto.Fast(), 0, 4), testSeed)
+	s, err := Genesis(p, identities(t, crypto.Fast(), 0, 4), testSeed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,7 +616,7 @@ func TestParamsValidate(t *testing.T) {
 			if got := p.MinEpochViews(); got != tc.minEpochLength {
 				t.Fatalf("MinEpochViews = %d, want %d", got, tc.minEpochLength)
 			}
-			_, gerr := Genesis(p, identities(t, crypto.Fast(), 0, 1), testSeed)
+			_, gerr := Genesis(p, identities(t, crypto.Fast(), 0, 1), testSeed, nil)
 			_, derr := Decode(p, genesisState(t).Encode())
 			if tc.ok != (gerr == nil) || (!tc.ok && derr == nil) {
 				t.Fatalf("Genesis = %v, Decode = %v with Validate = %v", gerr, derr, err)
@@ -944,7 +944,7 @@ func TestScheduleSnapshotsAreSafe(t *testing.T) {
 func TestBLS(t *testing.T) {
 	scheme := crypto.BLS()
 	p := testParams(scheme)
-	s, err := Genesis(p, identities(t, scheme, 0, 4), testSeed)
+	s, err := Genesis(p, identities(t, scheme, 0, 4), testSeed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

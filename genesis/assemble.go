@@ -72,7 +72,8 @@ func CheckUnique(vals []Validator) error {
 
 // Build assembles and fully validates a genesis of the current protocol
 // version (see CheckUnique): seed is its hex leader seed (empty: random),
-// when its RFC 3339 time (empty: now). Errors name 'floe genesis' flags.
+// when its RFC 3339 time (empty: now); params.Clusters 0 becomes the
+// default cluster count. Errors name 'floe genesis' flags.
 func Build(chainID string, vals []Validator, params Params, seed, when string) (*Genesis, error) {
 	if err := CheckUnique(vals); err != nil {
 		return nil, err
@@ -95,6 +96,11 @@ func Build(chainID string, vals []Validator, params Params, seed, when string) (
 		seed = hex.EncodeToString(s)
 	}
 	g.LeaderSeed = seed
+	if ids, _, err := g.Identities(); err == nil && g.Params.Clusters == 0 {
+		// Written out, so that the file says how its collectors are
+		// clustered instead of leaving it to a default.
+		g.Params.Clusters = epoch.DefaultClusters(ids)
+	}
 	if _, _, err := g.Committee(); err != nil {
 		return nil, fmt.Errorf("invalid genesis: %w", err)
 	}

@@ -25,14 +25,28 @@ import (
 	"github.com/floe-bft/floe/payload"
 )
 
-// Validator is one committee member as written in the genesis file.
+// Validator is one member of the identity table as written in the genesis
+// file (and in validator.json). Every role has one; only consensus members
+// are in the committee.
 type Validator struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// Role is the member's role: "consensus", "collection", "execution"
+	// or "access". Absent means consensus: files written before roles
+	// existed list only the committee.
+	Role       string `json:"role,omitempty"`
 	Weight     uint64 `json:"weight"`
 	StakingKey string `json:"staking_key"` // BLS12-381 G1, hex
 	Possession string `json:"possession"`  // proof of possession of the staking key, hex
 	NetworkKey string `json:"network_key"` // ed25519 public key, hex
 	Address    string `json:"address"`     // host:port of its peer-to-peer listener
+}
+
+// ParsedRole is the member's role (consensus when absent).
+func (v Validator) ParsedRole() (epoch.Role, error) {
+	if v.Role == "" {
+		return epoch.RoleConsensus, nil
+	}
+	return epoch.ParseRole(v.Role)
 }
 
 // Params are the consensus parameters.
@@ -64,6 +78,11 @@ type Params struct {
 	// fail (docs/leader-reputation.md). Absent: the plain stake-weighted
 	// schedule, as every chain created before it had.
 	LeaderReputation *LeaderReputation `json:"leader_reputation,omitempty"`
+	// Clusters is how many clusters the genesis epoch's collectors are
+	// dealt into (epoch.AssignClusters). 0 or absent: one cluster if there
+	// are collectors, none otherwise; with collectors it is 1..their
+	// number (at most epoch.MaxClusters).
+	Clusters int `json:"clusters,omitempty"`
 }
 
 // LeaderReputation are the reputation parameters (package reputation).
@@ -161,7 +180,8 @@ type Genesis struct {
 	AppState *kvstore.StateFile `json:"app_state,omitempty"`
 }
 
-// Member is a validated committee member with its peer-to-peer identity.
+// Member is a validated committee (consensus) member with its peer-to-peer
+// identity.
 type Member struct {
 	ID         model.NodeID
 	Name       string
@@ -240,8 +260,9 @@ func (g *Genesis) Save(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// Committee validates the genesis and builds the committee (checking every
-// proof of possession) and the members' network identities.
+// Committee validates the genesis and builds the committee of its
+// consensus members (checking every member's proof of possession, whatever
+// its role) and their network identities. It also checks the clusters.
 func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 	if g.ProtocolVersion != model.ProtocolVersion {
 		return nil, nil, fmt.Errorf("%w: the genesis names protocol version %d, this build speaks %d (a network moves to a new version by starting anew from exported state: docs/upgrades.md)",
@@ -274,7 +295,12 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 	}
 	var members []committee.Member
 	var net []Member
+	seen := make(map[model.NodeID]bool, len(g.Validators))
 	for i, v := range g.Validators {
+		role, err := v.ParsedRole()
+		if err != nil {
+			return nil, nil, fmt.Errorf("validator %d (%s): %w", i, v.Name, err)
+		}
 		pkb, err := hex.DecodeString(v.StakingKey)
 		if err != nil {
 			return nil, nil, fmt.Errorf("validator %d (%s): staking_key: %w", i, v.Name, err)
@@ -295,13 +321,36 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 			return nil, nil, fmt.Errorf("validator %d (%s): address is empty", i, v.Name)
 		}
 		id := crypto.Sum(pkb)
+		if seen[id] {
+			// The committee checks its own members; a key may not be in
+			// the table twice under any roles either.
+			return nil, nil, fmt.Errorf("validator %d (%s): staking key appears twice", i, v.Name)
+		}
+		seen[id] = true
+		if role != epoch.RoleConsensus {
+			// Outside the committee, but its key signs elsewhere (cluster
+			// blocks, guarantees): the same rogue-key protection applies.
+			if v.Weight == 0 {
+				return nil, nil, fmt.Errorf("validator %d (%s): zero weight", i, v.Name)
+			}
+			if err := committee.VerifyPossession(pk, pop); err != nil {
+				return nil, nil, fmt.Errorf("validator %d (%s): possession: %w", i, v.Name, err)
+			}
+			continue
+		}
 		members = append(members, committee.Member{ID: id, Weight: v.Weight, StakingKey: pk, Possession: pop})
 		net = append(net, Member{ID: id, Name: v.Name, NetworkKey: nk, Address: v.Address})
+	}
+	if len(members) == 0 && len(g.Validators) > 0 {
+		return nil, nil, fmt.Errorf("no consensus validator: the committee needs at least one (a validator without \"role\" is one)")
 	}
 	var s [32]byte
 	copy(s[:], seed)
 	c, err := committee.New(members, s)
 	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := g.Clusters(); err != nil {
 		return nil, nil, err
 	}
 	return c, net, nil
@@ -317,16 +366,36 @@ func (g *Genesis) Identities() ([]epoch.Identity, [32]byte, error) {
 	copy(seed[:], sb)
 	ids := make([]epoch.Identity, 0, len(g.Validators))
 	for i, v := range g.Validators {
+		role, err0 := v.ParsedRole()
 		pk, err1 := hex.DecodeString(v.StakingKey)
 		pop, err2 := hex.DecodeString(v.Possession)
 		nk, err3 := hex.DecodeString(v.NetworkKey)
-		if err := errors.Join(err1, err2, err3); err != nil {
+		if err := errors.Join(err0, err1, err2, err3); err != nil {
 			return nil, seed, fmt.Errorf("validator %d (%s): %w", i, v.Name, err)
 		}
-		ids = append(ids, epoch.Identity{Name: v.Name, Weight: v.Weight, StakingKey: pk, Possession: pop,
+		ids = append(ids, epoch.Identity{Name: v.Name, Role: role, Weight: v.Weight, StakingKey: pk, Possession: pop,
 			NetworkKey: ed25519.PublicKey(nk), Address: v.Address})
 	}
 	return ids, seed, nil
+}
+
+// Clusters are the genesis epoch's collector clusters: its collectors dealt
+// into params.clusters clusters (the default when 0) from the leader seed,
+// as epoch.AssignClusters deals every epoch's.
+func (g *Genesis) Clusters() ([][]uint16, error) {
+	ids, seed, err := g.Identities()
+	if err != nil {
+		return nil, err
+	}
+	k := g.Params.Clusters
+	if k == 0 {
+		k = epoch.DefaultClusters(ids)
+	}
+	c, err := epoch.AssignClusters(ids, seed, k)
+	if err != nil {
+		return nil, fmt.Errorf("params.clusters: %w", err)
+	}
+	return c, nil
 }
 
 // EpochParams returns the chain's epoch rules.
@@ -356,7 +425,11 @@ func (g *Genesis) EpochState() (*epoch.State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return epoch.Genesis(p, ids, seed)
+	clusters, err := g.Clusters()
+	if err != nil {
+		return nil, err
+	}
+	return epoch.Genesis(p, ids, seed, clusters)
 }
 
 // Root returns the genesis block and its root QC. The genesis block commits

@@ -23,8 +23,13 @@ type SetupRequest struct {
 	Validators []string
 	// Views is the epoch's length; 0: the genesis epoch_views.
 	Views uint64
-	// SeedHex is the 32-byte hex leader-selection seed; empty: random.
+	// SeedHex is the 32-byte hex random source (leader selection and
+	// clustering); empty: random.
 	SeedHex string
+	// Clusters is how many clusters the collectors are dealt into; 0:
+	// client.NextClusters (as many as the current epoch, within what the
+	// collectors allow).
+	Clusters int
 	// Out is where the signed setup is written (empty:
 	// epoch-<N>-setup.bin); Force overwrites it.
 	Out   string
@@ -87,7 +92,13 @@ func (s *Session) Setup(ctx context.Context, r SetupRequest) error {
 	if client.TooLateForSetup(st.View, last, s.Params.SafetyViews) {
 		return tooLateError(st, last, s.Params.SafetyViews)
 	}
-	spec := client.NextEpochSpec(last, views, ids, seed)
+	if r.Clusters < 0 {
+		return fmt.Errorf("--clusters must not be negative")
+	}
+	spec, err := client.NextEpochSpec(last, views, ids, seed, client.NextClusters(last, ids, r.Clusters))
+	if err != nil {
+		return fmt.Errorf("--clusters: %w", err)
+	}
 	if _, err := epoch.New(s.Params.Scheme, spec); err != nil {
 		return fmt.Errorf("--validators: %w", err)
 	}

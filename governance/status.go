@@ -50,15 +50,24 @@ func WriteStatus(w io.Writer, st api.StatusResponse, asJSON bool) error {
 // sameEpoch reports whether a status summary describes the spec.
 func sameEpoch(info *api.EpochInfo, s *epoch.Spec) bool {
 	return info != nil && info.Counter == s.Counter && info.FirstView == s.FirstView && info.FinalView == s.FinalView &&
-		info.Members == len(s.Identities)
+		info.Members == len(s.Identities) && len(info.Clusters) == len(s.Clusters)
 }
 
 func describeSpec(s *epoch.Spec) string {
-	return fmt.Sprintf("epoch %d (views %d..%d, %d members)", s.Counter, s.FirstView, s.FinalView, len(s.Identities))
+	return fmt.Sprintf("epoch %d (views %d..%d, %d members%s)", s.Counter, s.FirstView, s.FinalView, len(s.Identities), clustersNote(len(s.Clusters)))
 }
 
 func describeEpoch(e api.EpochInfo) string {
-	return fmt.Sprintf("epoch %d (views %d..%d, %d members)", e.Counter, e.FirstView, e.FinalView, e.Members)
+	return fmt.Sprintf("epoch %d (views %d..%d, %d members%s)", e.Counter, e.FirstView, e.FinalView, e.Members, clustersNote(len(e.Clusters)))
+}
+
+// clustersNote mentions clusters only where there are collectors, so a
+// consensus-only network reads as it always did.
+func clustersNote(k int) string {
+	if k == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", clusters: %d", k)
 }
 
 // tooLateError explains a transition that can no longer be settled.

@@ -13,25 +13,34 @@ import (
 )
 
 // Directory is an immutable snapshot of who is who: the epoch schedule,
-// the verifier built on it, and every identity of every known epoch (the
-// peers to connect to and their names). Whoever finalizes replaces it
-// whole when the epoch state changes; other goroutines read it lock-free.
+// the verifier built on it, every identity of every known epoch (for
+// names) and the consensus members among them (the peers to connect to).
+// Whoever finalizes replaces it whole when the epoch state changes; other
+// goroutines read it lock-free.
 type Directory struct {
 	schedule *epoch.Schedule
 	verifier *verify.Verifier
 	names    map[model.NodeID]string
-	peers    []epoch.Identity // every identity of every known epoch, first appearance order
-	pending  *epoch.Spec      // a finalized setup awaiting its commit (immutable copy)
+	// consensus holds who was a consensus member of some known epoch.
+	consensus map[model.NodeID]bool
+	peers     []epoch.Identity // consensus members of every known epoch, first appearance order
+	pending   *epoch.Spec      // a finalized setup awaiting its commit (immutable copy)
 }
 
 func newDirectory(s *epoch.Schedule, v *verify.Verifier, pending *epoch.Spec) *Directory {
-	d := &Directory{schedule: s, verifier: v, names: make(map[model.NodeID]string), pending: pending}
+	d := &Directory{schedule: s, verifier: v, names: make(map[model.NodeID]string), consensus: make(map[model.NodeID]bool), pending: pending}
 	for _, e := range s.Epochs() {
 		for _, m := range e.Identities {
-			if _, ok := d.names[m.ID()]; ok {
+			if _, ok := d.names[m.ID()]; !ok {
+				d.names[m.ID()] = m.Name
+			}
+			// A collector of one epoch may be a consensus member of
+			// another: it is a peer of the main chain from the epoch
+			// that makes it one.
+			if m.Role != epoch.RoleConsensus || d.consensus[m.ID()] {
 				continue
 			}
-			d.names[m.ID()] = m.Name
+			d.consensus[m.ID()] = true
 			d.peers = append(d.peers, m)
 		}
 	}
@@ -44,8 +53,9 @@ func (d *Directory) Schedule() *epoch.Schedule { return d.schedule }
 // Verifier checks messages of this chain against the schedule.
 func (d *Directory) Verifier() *verify.Verifier { return d.verifier }
 
-// Peers is every identity of every known epoch, in order of first
-// appearance.
+// Peers is every consensus member of every known epoch, in order of first
+// appearance as one: the main chain's replicas connect to them and
+// broadcast to them. Members of other roles are not main-chain peers.
 func (d *Directory) Peers() []epoch.Identity { return d.peers }
 
 // Pending is a finalized epoch setup awaiting its commit, or nil.
@@ -59,11 +69,10 @@ func (d *Directory) NameOf(id model.NodeID) string {
 	return id.String()
 }
 
-// IsKnownMember reports whether id is a member of any known epoch.
-func (d *Directory) IsKnownMember(id model.NodeID) bool {
-	_, ok := d.names[id]
-	return ok
-}
+// IsKnownMember reports whether id is a consensus member of any known
+// epoch: the main chain takes messages from them only, so a collector's
+// key (however heavy its weight) cannot feed the main chain's replicas.
+func (d *Directory) IsKnownMember(id model.NodeID) bool { return d.consensus[id] }
 
 // CommitteeAt returns the committee of view v.
 func (d *Directory) CommitteeAt(v model.View) (*committee.Committee, error) {
@@ -138,7 +147,8 @@ func (l *Ledger) ApplyEpochs(final []*model.Block) (encoded []byte, scheduleChan
 		}
 		if out.Committed != nil {
 			l.log.Info("epoch committed", "epoch", out.Committed.Counter, "first_view", out.Committed.FirstView,
-				"final_view", out.Committed.FinalView, "members", len(out.Committed.Identities))
+				"final_view", out.Committed.FinalView, "members", len(out.Committed.Identities),
+				"committee", out.Committed.Committee().Size(), "clusters", len(out.Committed.Clusters))
 		}
 		if out.Changed() {
 			scheduleChanged = true

@@ -67,6 +67,36 @@ func TestOpenInitializesFromGenesis(t *testing.T) {
 	}
 }
 
+// Members of other roles are named in the directory but are neither
+// committee members, main-chain peers nor known members: the main chain
+// takes no message from a collector.
+func TestDirectoryIsConsensusOnly(t *testing.T) {
+	g := testGenesis(t, "ledger-roles", 3)
+	extra := testGenesis(t, "ledger-roles", 5).Validators[3:]
+	extra[0].Role, extra[1].Role = "collection", "execution"
+	extra[0].Weight = 1 << 40
+	g.Validators = append(g.Validators, extra...)
+	l, _, err := ledger.Open(ledger.Config{Genesis: g, Store: storage.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d := l.Directory()
+	com, err := d.CommitteeAt(1)
+	if err != nil || com.Size() != 3 || com.TotalWeight() != 3 || len(d.Peers()) != 3 {
+		t.Fatalf("committee %v (%v), %d peers; want the 3 consensus members", com, err, len(d.Peers()))
+	}
+	ids, _, err := g.Identities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ids[3:] {
+		if d.IsKnownMember(m.ID()) || d.NameOf(m.ID()) != m.Name {
+			t.Fatalf("%s (%v): known member %v, name %q", m.Name, m.Role, d.IsKnownMember(m.ID()), d.NameOf(m.ID()))
+		}
+	}
+}
+
 // A store initialized for one chain refuses to serve another, and nothing
 // about the first chain changes.
 func TestOpenRefusesAnotherChainsStore(t *testing.T) {

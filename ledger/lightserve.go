@@ -53,12 +53,11 @@ func (s *lightServer) updatedIndex() (*light.ScanIndex, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.index == nil {
-		g := s.l.cfg.Genesis
-		ids, seed, err := g.Identities()
+		g, err := light.GenesisOf(s.l.cfg.Genesis)
 		if err != nil {
 			return nil, err
 		}
-		idx, err := light.NewScanIndex(light.Genesis{Params: s.l.epochParams, Identities: ids, Seed: seed})
+		idx, err := light.NewScanIndex(g)
 		if err != nil {
 			return nil, err
 		}

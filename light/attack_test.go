@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ type attackChain struct {
 
 func newAttackChain(t *testing.T) *attackChain {
 	t.Helper()
-	c := newChain(t, testchain.EpochChainConfig{Epochs: 2})
+	c := newChain(t, testchain.EpochChainConfig{Epochs: 2, Collectors: 5, Clusters: 2})
 	src := sourceOf(t, c)
 	tr, err := src.Transition(context.Background(), 1)
 	if err != nil {
@@ -234,6 +235,16 @@ func TestForgedTransitionsAreRejected(t *testing.T) {
 			cm := epoch.NewCommit(a.c.Params.Chain, &other, a.c.Governance)
 			a.resign(t, tr.Commit, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{cm}) })
 		}, light.ErrForged, "does not confirm"},
+		{"setup with hand-placed clusters (committee re-certifies)", func(t *testing.T, tr *light.Transition) {
+			ev := governanceSetup(a, 1, a.c.Governance, func(s *epoch.Spec) {
+				c := [][]uint16{slices.Clone(s.Clusters[0]), slices.Clone(s.Clusters[1])}
+				c[0][0], c[1][0] = c[1][0], c[0][0]
+				slices.Sort(c[0])
+				slices.Sort(c[1])
+				s.Clusters = c
+			})
+			a.resign(t, tr.Setup, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{ev}) })
+		}, light.ErrForged, "clusters"},
 		{"setup with the wrong view range", func(t *testing.T, tr *light.Transition) {
 			ev := governanceSetup(a, 1, a.c.Governance, func(s *epoch.Spec) { s.FirstView++ })
 			a.resign(t, tr.Setup, 0, func(h *model.Header, p *[]byte) { *p = blockpayload.ServiceEvents([]*epoch.Event{ev}) })

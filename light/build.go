@@ -61,7 +61,7 @@ type ScanIndex struct {
 
 // NewScanIndex starts an index at genesis.
 func NewScanIndex(g Genesis) (*ScanIndex, error) {
-	st, err := epoch.Genesis(g.Params, g.Identities, g.Seed)
+	st, err := epoch.Genesis(g.Params, g.Identities, g.Seed, g.Clusters)
 	if err != nil {
 		return nil, err
 	}

@@ -17,15 +17,19 @@ import (
 // maxMerkleProof bounds an encoded Merkle proof.
 const maxMerkleProof = merkle.MaxProofSize
 
-// Genesis is everything a light client trusts: the genesis identity table
-// and leader seed, and the chain's epoch rules — the chain ID (the genesis
-// block ID, which service events are signed for), the signature scheme, the
-// epoch and safety lengths, and the governance keys allowed to sign
-// service events.
+// Genesis is everything a light client trusts: the genesis identity table,
+// leader seed and collector clusters, and the chain's epoch rules — the
+// chain ID (the genesis block ID, which service events are signed for), the
+// signature scheme, the epoch and safety lengths, and the governance keys
+// allowed to sign service events.
 type Genesis struct {
 	Params     epoch.Params
 	Identities []epoch.Identity
 	Seed       [32]byte
+	// Clusters are the genesis epoch's (epoch.AssignClusters of the table
+	// and seed); later epochs' come in their EpochSetup and are checked
+	// the same way.
+	Clusters [][]uint16
 }
 
 // Step is what one Advance did to the client's schedule.
@@ -74,13 +78,14 @@ type Client struct {
 
 // New starts a client from its trusted genesis.
 func New(g Genesis) (*Client, error) {
-	st, err := epoch.Genesis(g.Params, g.Identities, g.Seed)
+	st, err := epoch.Genesis(g.Params, g.Identities, g.Seed, g.Clusters)
 	if err != nil {
 		return nil, fmt.Errorf("light client genesis: %w", err)
 	}
 	// The root QC is what the block at height 1 carries for the genesis
-	// block; it is unsigned and accepted by equality.
-	rootQC, err := model.NewRootQC(0, g.Params.Chain, len(g.Identities))
+	// block; it is unsigned and accepted by equality, and its signer
+	// bitmap spans the committee (the consensus members), not the table.
+	rootQC, err := model.NewRootQC(0, g.Params.Chain, st.Schedule().Last().Committee().Size())
 	if err != nil {
 		return nil, fmt.Errorf("light client genesis: %w", err)
 	}

@@ -119,11 +119,22 @@ func viewRange(e *epoch.Epoch) string {
 	return fmt.Sprintf("%d..%d", e.FirstView, e.FinalView)
 }
 
-// members is an epoch's committee size and names.
+// members is an epoch's committee (its consensus members) by name, then
+// how many members of each other role it lists and its clusters.
 func members(e *epoch.Epoch) string {
-	names := make([]string, len(e.Identities))
-	for i, m := range e.Identities {
+	cons := e.Members(epoch.RoleConsensus)
+	names := make([]string, len(cons))
+	for i, m := range cons {
 		names[i] = m.Name
 	}
-	return fmt.Sprintf("%d members [%s]", len(names), strings.Join(names, " "))
+	s := fmt.Sprintf("%d members [%s]", len(names), strings.Join(names, " "))
+	for _, r := range epoch.Roles()[1:] {
+		if n := len(e.Members(r)); n > 0 {
+			s += fmt.Sprintf(", %d %s", n, r)
+		}
+	}
+	if len(e.Clusters) > 0 {
+		s += fmt.Sprintf("; clusters: %d", len(e.Clusters))
+	}
+	return s
 }

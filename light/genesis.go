@@ -3,12 +3,17 @@ package light
 import "github.com/floe-bft/floe/genesis"
 
 // LoadGenesis reads a genesis file and keeps what a light client trusts:
-// the epoch rules, the genesis identity table and leader seed.
+// the epoch rules, the genesis identity table, leader seed and clusters.
 func LoadGenesis(path string) (Genesis, error) {
 	g, err := genesis.Load(path)
 	if err != nil {
 		return Genesis{}, err
 	}
+	return GenesisOf(g)
+}
+
+// GenesisOf is what a light client of g's chain trusts.
+func GenesisOf(g *genesis.Genesis) (Genesis, error) {
 	p, err := g.EpochParams()
 	if err != nil {
 		return Genesis{}, err
@@ -17,5 +22,9 @@ func LoadGenesis(path string) (Genesis, error) {
 	if err != nil {
 		return Genesis{}, err
 	}
-	return Genesis{Params: p, Identities: ids, Seed: seed}, nil
+	clusters, err := g.Clusters()
+	if err != nil {
+		return Genesis{}, err
+	}
+	return Genesis{Params: p, Identities: ids, Seed: seed, Clusters: clusters}, nil
 }

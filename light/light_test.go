@@ -60,6 +60,9 @@ func TestFastForwardFollowsEveryRotation(t *testing.T) {
 		{"bls", testchain.EpochChainConfig{Epochs: 3}},
 		{"fallback", testchain.EpochChainConfig{Scheme: crypto.Fast(), Epochs: 4, Extend: map[uint64]bool{1: true, 2: true}}},
 		{"large committee", testchain.EpochChainConfig{Scheme: crypto.Fast(), Epochs: 3, Members: 10}},
+		// Collectors come and go with each epoch and are dealt into
+		// clusters; the committee stays the consensus members.
+		{"collectors in clusters", testchain.EpochChainConfig{Scheme: crypto.Fast(), Epochs: 3, Collectors: 7, Clusters: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newChain(t, tc.cfg)
@@ -83,6 +86,16 @@ func TestFastForwardFollowsEveryRotation(t *testing.T) {
 				}
 			}
 			sameSchedule(t, cl, c)
+			for _, e := range cl.Schedule().Epochs() {
+				want := tc.cfg.Clusters
+				if tc.cfg.Collectors == 0 {
+					want = 0
+				}
+				members := max(tc.cfg.Members, 4)
+				if len(e.Clusters) != want || e.Committee().Size() != members {
+					t.Fatalf("epoch %d: %d clusters, committee of %d; want %d and %d", e.Counter, len(e.Clusters), e.Committee().Size(), want, members)
+				}
+			}
 			// Caught up: another round changes nothing.
 			again, err := cl.FastForward(context.Background(), src, nil)
 			if err != nil || len(again) != 0 {

@@ -152,7 +152,11 @@ func (d *EpochDriver) step(ctx context.Context) error {
 	var seed [32]byte
 	binary.BigEndian.PutUint64(seed[:], next)
 	seed = crypto.Sum([]byte("floe testnet epoch seed"), seed[:])
-	spec := client.NextEpochSpec(cur, d.views, d.committeeFor(next), seed)
+	ids := d.committeeFor(next)
+	spec, err := client.NextEpochSpec(cur, d.views, ids, seed, client.NextClusters(cur, ids, 0))
+	if err != nil {
+		return err
+	}
 	d.setup = &spec
 	d.submittedAt = time.Now()
 	return d.submit(ctx, tn, epoch.NewSetup(d.chain, spec, d.key))

@@ -55,9 +55,10 @@ const (
 
 // layoutVersion is bumped on any incompatible change of the key layout or a
 // record encoding (version 2: block headers carry their chain ID; version
-// 3: headers no longer carry the execution result); OpenPebble refuses a
-// store written with another one.
-const layoutVersion = 3
+// 3: headers no longer carry the execution result; version 4: the stored
+// epoch state's identities carry roles and its epochs clusters);
+// OpenPebble refuses a store written with another one.
+const layoutVersion = 4
 
 func blockKey(id model.Identifier) []byte { return append([]byte{prefixBlock}, id[:]...) }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/config"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
 )
 
@@ -25,7 +26,9 @@ func newGenesisCmd() *cobra.Command {
 'floe init' writes, or the "validator" object 'floe keys' prints), one file
 per member. Everything is validated before anything is written: every
 staking key and its proof of possession, network keys, addresses, weights,
-duplicates and the consensus parameters.
+roles, duplicates and the consensus parameters. Members whose entry has no
+"role" are consensus members; the collection members are dealt into
+--clusters clusters from the leader seed.
 
 Copy the result to DIR/config/genesis.json on every node.`,
 		Args: cobra.MinimumNArgs(1),
@@ -59,12 +62,12 @@ Copy the result to DIR/config/genesis.json on every node.`,
 			if err := g.Save(out); err != nil {
 				return err
 			}
-			var total uint64
-			for _, v := range g.Validators {
-				total += v.Weight
+			com, _, err := g.Committee()
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: chain %q, %d validators, total weight %d\n",
-				out, g.ChainID, len(g.Validators), total)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: chain %q, %d validators, committee of %d with total weight %d%s\n",
+				out, g.ChainID, len(g.Validators), com.Size(), com.TotalWeight(), rolesNote(g))
 			return nil
 		},
 	}
@@ -82,8 +85,30 @@ Copy the result to DIR/config/genesis.json on every node.`,
 	f.Int64Var(&params.IdleBlockIntervalMS, "idle-block-interval-ms", params.IdleBlockIntervalMS, "how long a leader with nothing to order waits before proposing (0: no idle pacing)")
 	f.IntVar(&params.MaxBlockBytes, "max-block-bytes", params.MaxBlockBytes, "largest block payload")
 	f.IntVar(&params.MaxBlockTxs, "max-block-txs", params.MaxBlockTxs, "most transactions per block")
+	f.IntVar(&params.Clusters, "clusters", 0, "clusters the collection members are dealt into (0: 1 if there are collectors, else 0)")
 	f.StringArrayVar(&epochs.Governance, "governance-key", nil, "hex ed25519 public key allowed to sign epoch changes (repeatable; see 'floe governance keygen')")
 	f.Uint64Var(&epochs.Views, "epoch-views", 0, "enable epochs of this many views; the next epoch must be committed a quarter of an epoch before the end (0: one epoch forever)")
 	f.StringVar(&epochs.Profile, "epoch-profile", "", "epoch rules: 'production' (604800 views, settled 3600 before the end) or 'test' (needs --epoch-views)")
 	return cmd
+}
+
+// rolesNote counts the members outside the committee and the clusters, for
+// a genesis that has any.
+func rolesNote(g *genesis.Genesis) string {
+	counts := map[string]int{}
+	for _, v := range g.Validators {
+		if r, err := v.ParsedRole(); err == nil && r != epoch.RoleConsensus {
+			counts[r.String()]++
+		}
+	}
+	note := ""
+	for _, r := range epoch.Roles()[1:] {
+		if n := counts[r.String()]; n > 0 {
+			note += fmt.Sprintf(", %d %s", n, r)
+		}
+	}
+	if g.Params.Clusters > 0 {
+		note += fmt.Sprintf("; clusters: %d", g.Params.Clusters)
+	}
+	return note
 }

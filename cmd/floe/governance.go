@@ -124,7 +124,8 @@ node must not be past the safety threshold of the newest epoch.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&r.Validators, "validators", nil, "the next committee's validator.json files, comma-separated or repeated (required)")
 	f.Uint64Var(&r.Views, "views", 0, "length of the next epoch in views (default: the genesis epoch_views)")
-	f.StringVar(&r.SeedHex, "seed", "", "32-byte hex leader-selection seed of the next epoch (default: random)")
+	f.StringVar(&r.SeedHex, "seed", "", "32-byte hex random source of the next epoch: leader selection and clustering (default: random)")
+	f.IntVar(&r.Clusters, "clusters", 0, "clusters the next epoch's collection members are dealt into (0: as many as the newest epoch has, within 1..collectors; none without collectors)")
 	f.StringVar(&r.Out, "out", "", "file to write the signed setup to (default epoch-<N>-setup.bin)")
 	f.BoolVar(&r.Force, "force", false, "overwrite the --out file if it exists")
 	return cmd

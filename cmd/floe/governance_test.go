@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,7 +222,10 @@ func TestGovernanceSetupChecksBeforePosting(t *testing.T) {
 
 // TestGovernanceEpochChangeRealNodes drives one epoch transition of a real
 // four-process network through the CLI (setup, commit, status) and waits
-// until the network runs the new, smaller committee.
+// until the network runs the new, smaller committee. The new table also
+// lists a collector (never started), dealt into one cluster: the network
+// finalizes a setup with roles and clusters, and the collector stays out
+// of the committee.
 func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	const epochViews = 100 // ~10 s of views; the transition takes a few
 	dir := t.TempDir()
@@ -240,6 +244,16 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	for _, tn := range cn.nodes[:3] {
 		vals = append(vals, filepath.Join(tn.Dir, config.Dir, config.ValidatorFile))
 	}
+	stdout, stderr, err := execute(t, "keys", "--out", filepath.Join(dir, "col.keys"), "--name", "col",
+		"--p2p", "127.0.0.1:1", "--role", "collection", "--weight", "1000")
+	if err != nil {
+		t.Fatalf("keys: %v\n%s", err, stderr)
+	}
+	collector := filepath.Join(dir, "col.json")
+	if err := os.WriteFile(collector, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vals = append(vals, collector)
 	validators := strings.Join(vals, ",")
 	setupPath := filepath.Join(dir, "epoch-1-setup.bin")
 
@@ -251,7 +265,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 	if err := governance.SaveKey(otherKey, other); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := execute(t, "governance", "setup", "--key", otherKey, "--genesis", gpath, "--node", node,
+	_, _, err = execute(t, "governance", "setup", "--key", otherKey, "--genesis", gpath, "--node", node,
 		"--validators", validators, "--out", setupPath)
 	if err == nil || !strings.Contains(err.Error(), "unauthorised key") {
 		t.Fatalf("unauthorised key: %v", err)
@@ -273,7 +287,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 
 	// The transition: setup, wait until final; a second setup is refused;
 	// commit, wait until committed.
-	stdout, stderr, err := execute(t, "governance", "setup", "--key", keyPath, "--genesis", gpath, "--node", node,
+	stdout, stderr, err = execute(t, "governance", "setup", "--key", keyPath, "--genesis", gpath, "--node", node,
 		"--validators", validators, "--out", setupPath, "--wait", "15s")
 	if err != nil {
 		t.Fatalf("setup: %v\n%s%s", err, stdout, stderr)
@@ -301,7 +315,8 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 
 	// The commit was finalized through node 2; node 0 sees it once it has
 	// that block too.
-	want := api.EpochInfo{Counter: 1, FirstView: epochViews + 1, FinalView: 2 * epochViews, Members: 3}
+	want := api.EpochInfo{Counter: 1, FirstView: epochViews + 1, FinalView: 2 * epochViews, Members: 4,
+		Roles: map[string]int{"consensus": 3, "collection": 1}, Clusters: [][]string{{"col"}}}
 	var gs governance.Status
 	cn.waitFor("the status of node 0 to show epoch 1 committed", 10*time.Second, func() bool {
 		stdout, _, err = execute(t, "governance", "status", "--node", node, "--json")
@@ -312,7 +327,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &gs); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, stdout)
 		}
-		return gs.PendingSetup == nil && (gs.NextEpoch != nil && *gs.NextEpoch == want || gs.Epoch == want)
+		return gs.PendingSetup == nil && (sameEpochInfo(gs.NextEpoch, want) || sameEpochInfo(&gs.Epoch, want))
 	})
 	// Every node agrees once it has caught up.
 	for _, tn := range cn.nodes {
@@ -320,7 +335,7 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 			c, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			st, err := tn.Client.Status(c)
-			return err == nil && (st.NextEpoch != nil && *st.NextEpoch == want || st.Epoch == want)
+			return err == nil && (sameEpochInfo(st.NextEpoch, want) || sameEpochInfo(&st.Epoch, want))
 		})
 	}
 	// Committing again is a no-op, not an error.
@@ -334,6 +349,11 @@ func TestGovernanceEpochChangeRealNodes(t *testing.T) {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		st, err := cn.nodes[0].Client.Status(c)
-		return err == nil && st.Epoch == want && st.View > want.FirstView+3 && len(st.Committee) == 3
+		return err == nil && sameEpochInfo(&st.Epoch, want) && st.View > want.FirstView+3 && len(st.Committee) == 3
 	})
+}
+
+// sameEpochInfo compares the epoch a status reports with the one expected.
+func sameEpochInfo(got *api.EpochInfo, want api.EpochInfo) bool {
+	return got != nil && reflect.DeepEqual(*got, want)
 }

@@ -51,6 +51,7 @@ genesis file); --api is where the client API listens.`,
 	f.StringVar(&o.API, "api", config.DefaultAPIAddr, "client API listen address (host:port; empty disables)")
 	f.StringVar(&o.Debug, "debug", "", "pprof listen address (host:port; empty disables)")
 	f.Uint64Var(&o.Weight, "weight", 1, "voting weight in validator.json")
+	f.StringVar(&o.Role, "role", "consensus", "role in validator.json: consensus, collection, execution or access (only consensus members are in the committee)")
 	f.BoolVar(&o.Force, "force", false, "overwrite existing keys and configuration")
 	return cmd
 }

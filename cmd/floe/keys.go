@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/floe-bft/floe/config"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
 )
 
@@ -19,9 +20,9 @@ type keysOutput struct {
 
 func newKeysCmd() *cobra.Command {
 	var (
-		out, name, address string
-		weight             uint64
-		force              bool
+		out, name, address, role string
+		weight                   uint64
+		force                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "keys --out FILE",
@@ -40,6 +41,10 @@ make keys on their own (for example on an offline machine).`,
 			if err := config.CheckNoClobber(out, force); err != nil {
 				return err
 			}
+			r, err := epoch.ParseRole(role)
+			if err != nil {
+				return fmt.Errorf("--role: %w", err)
+			}
 			keys, err := genesis.GenerateKeys()
 			if err != nil {
 				return err
@@ -51,6 +56,7 @@ make keys on their own (for example on an offline machine).`,
 			if err != nil {
 				return err
 			}
+			v.Role = r.String()
 			if err := keys.Save(out); err != nil {
 				return err
 			}
@@ -64,6 +70,7 @@ make keys on their own (for example on an offline machine).`,
 	f.StringVar(&name, "name", "", "validator name in the printed entry (default node-<id prefix>)")
 	f.StringVar(&address, "p2p", config.DefaultP2PAddr, "peer-to-peer address (host:port) in the printed entry")
 	f.Uint64Var(&weight, "weight", 1, "voting weight in the printed entry")
+	f.StringVar(&role, "role", "consensus", "role in the printed entry: consensus, collection, execution or access")
 	f.BoolVar(&force, "force", false, "overwrite FILE if it exists")
 	return cmd
 }

@@ -163,3 +163,70 @@ func TestGenesisRejects(t *testing.T) {
 		t.Fatal("genesis without --chain-id succeeded")
 	}
 }
+
+// TestRolesThroughKeysInitAndGenesis: --role goes into the validator entry
+// of 'floe keys' and 'floe init', 'floe genesis' puts collectors outside
+// the committee and deals them into --clusters clusters.
+func TestRolesThroughKeysInitAndGenesis(t *testing.T) {
+	dir := t.TempDir()
+	a := initNode(t, "a", "127.0.0.1:30001")
+	entries := []string{filepath.Join(a, "config/validator.json")}
+	if v, err := genesis.ReadValidator(entries[0]); err != nil || v.Role != "consensus" {
+		t.Fatalf("init without --role wrote role %q (%v), want consensus", v.Role, err)
+	}
+	home := filepath.Join(dir, "x")
+	if _, stderr, err := execute(t, "init", "--home", home, "--name", "x", "--p2p", "127.0.0.1:30009", "--role", "execution"); err != nil {
+		t.Fatalf("init --role execution: %v\n%s", err, stderr)
+	}
+	entries = append(entries, filepath.Join(home, "config/validator.json"))
+	for i := range 3 {
+		name := "c" + string(rune('0'+i))
+		stdout, stderr, err := execute(t, "keys", "--out", filepath.Join(dir, name+".keys"), "--name", name,
+			"--p2p", "127.0.0.1:3010"+string(rune('0'+i)), "--role", "collection")
+		if err != nil {
+			t.Fatalf("keys --role collection: %v\n%s", err, stderr)
+		}
+		var ko keysOutput
+		if err := json.Unmarshal([]byte(stdout), &ko); err != nil || ko.Validator.Role != "collection" {
+			t.Fatalf("keys output role %q (%v)", ko.Validator.Role, err)
+		}
+		p := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(p, []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, p)
+	}
+	for _, args := range [][]string{
+		{"keys", "--out", filepath.Join(dir, "bad.keys"), "--role", "verification"},
+		{"init", "--home", filepath.Join(dir, "bad"), "--role", "validator"},
+	} {
+		if _, _, err := execute(t, args...); err == nil || !strings.Contains(err.Error(), "unknown role") {
+			t.Fatalf("%v: err = %v, want unknown role", args, err)
+		}
+	}
+	gpath := filepath.Join(dir, "genesis.json")
+	if _, _, err := execute(t, append([]string{"genesis", "--chain-id", "roles", "--out", gpath, "--clusters", "4"}, entries...)...); err == nil ||
+		!strings.Contains(err.Error(), "clusters") {
+		t.Fatalf("4 clusters for 3 collectors: err = %v", err)
+	}
+	stdout, stderr, err := execute(t, append([]string{"genesis", "--chain-id", "roles", "--out", gpath, "--clusters", "2"}, entries...)...)
+	if err != nil {
+		t.Fatalf("genesis: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "5 validators, committee of 1") || !strings.Contains(stdout, "3 collection") ||
+		!strings.Contains(stdout, "1 execution; clusters: 2") {
+		t.Fatalf("genesis output: %s", stdout)
+	}
+	g, err := genesis.Load(gpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := g.EpochState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := st.Schedule().Last()
+	if e.Committee().Size() != 1 || len(e.Clusters) != 2 || len(e.Clusters[0])+len(e.Clusters[1]) != 3 {
+		t.Fatalf("genesis epoch: committee %d, clusters %v", e.Committee().Size(), e.Clusters)
+	}
+}

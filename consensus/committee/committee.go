@@ -72,7 +72,7 @@ func New(members []Member, seed [32]byte) (*Committee, error) {
 		if m.StakingKey == nil {
 			return nil, fmt.Errorf("committee member %v has no staking key", m.ID)
 		}
-		if err := verifyPossession(m); err != nil {
+		if err := VerifyPossession(m.StakingKey, m.Possession); err != nil {
 			return nil, fmt.Errorf("committee member %v: %w", m.ID, err)
 		}
 		if m.Weight > MaxTotalWeight-c.total {

@@ -3,6 +3,8 @@ package committee
 import (
 	"crypto/sha256"
 	"sync"
+
+	"github.com/floe-bft/floe/crypto"
 )
 
 // Proofs of possession are checked every time a committee is built, and
@@ -20,12 +22,16 @@ var possessionCache = struct {
 // possessionCacheSize bounds the remembered proofs (32 bytes each).
 const possessionCacheSize = 4096
 
-func verifyPossession(m Member) error {
+// VerifyPossession checks a proof of possession of key, through the same
+// cache as committee construction. Identity tables call it for members
+// outside the committee (collectors and the other roles), whose keys sign
+// elsewhere and need the same protection against rogue keys.
+func VerifyPossession(key crypto.PublicKey, possession []byte) error {
 	h := sha256.New()
-	key := m.StakingKey.Bytes()
-	h.Write([]byte{byte(len(key) >> 8), byte(len(key))})
-	h.Write(key)
-	h.Write(m.Possession)
+	kb := key.Bytes()
+	h.Write([]byte{byte(len(kb) >> 8), byte(len(kb))})
+	h.Write(kb)
+	h.Write(possession)
 	var k [32]byte
 	h.Sum(k[:0])
 	possessionCache.Lock()
@@ -34,7 +40,7 @@ func verifyPossession(m Member) error {
 	if seen {
 		return nil
 	}
-	if err := m.StakingKey.VerifyPossession(m.Possession); err != nil {
+	if err := key.VerifyPossession(possession); err != nil {
 		return err
 	}
 	possessionCache.Lock()

@@ -30,8 +30,9 @@ type NodeID = Identifier
 // directories carry it, and a build refuses any other version. Version 2
 // put the chain ID into headers and signed messages; version 3 moved the
 // execution result out of the header into the payload, which is committed
-// to section by section.
-const ProtocolVersion = 3
+// to section by section; version 4 gave every identity a role and every
+// epoch its collector clusters (the EpochSetup and stored epoch encodings).
+const ProtocolVersion = 4
 
 // ChainID names one chain: the main chain of a network, or one collector
 // cluster's chain in one epoch. It is in every block header and every

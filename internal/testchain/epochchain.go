@@ -31,6 +31,11 @@ type EpochChainConfig struct {
 	// Members is the committee size (default 4). Each epoch replaces one
 	// member: epoch k's committee is members k..k+Members-1 of a key pool.
 	Members int
+	// Collectors is how many collection members each epoch's table lists
+	// after its committee (a window over a second key pool, moving like
+	// the committee's); they are dealt into Clusters clusters (0: the
+	// default, one). They never sign the chain's blocks.
+	Collectors, Clusters int
 	// EpochViews and SafetyViews are the chain's epoch rules (defaults
 	// 100 and 10).
 	EpochViews, SafetyViews uint64
@@ -50,6 +55,7 @@ type EpochChain struct {
 	Params     epoch.Params
 	Identities []epoch.Identity // genesis identity table
 	Seed       [32]byte         // genesis leader seed
+	Clusters   [][]uint16       // genesis clusters
 	Blocks     []*model.Block
 	// Governance signs the service events; its public key is the one
 	// authority in Params.
@@ -107,7 +113,7 @@ func NewEpochChain(cfg EpochChainConfig) (*EpochChain, error) {
 	}
 	gov := sha256.Sum256([]byte("testchain governance"))
 	c.Governance = ed25519.NewKeyFromSeed(gov[:])
-	for i := 0; i < cfg.Members+cfg.Epochs; i++ {
+	for i := 0; i < cfg.Members+cfg.Epochs+cfg.Collectors+cfg.Epochs; i++ {
 		k, err := c.member(i)
 		if err != nil {
 			return nil, err
@@ -127,10 +133,13 @@ func NewEpochChain(cfg EpochChainConfig) (*EpochChain, error) {
 	}
 	c.Identities = c.committeeOf(0)
 	c.Seed = seedOf(0)
-	if c.state, err = epoch.Genesis(c.Params, c.Identities, c.Seed); err != nil {
+	if c.Clusters, err = c.clustersOf(c.Identities, c.Seed); err != nil {
 		return nil, err
 	}
-	if c.rootQC, err = model.NewRootQC(0, root.ID(), len(c.Identities)); err != nil {
+	if c.state, err = epoch.Genesis(c.Params, c.Identities, c.Seed, c.Clusters); err != nil {
+		return nil, err
+	}
+	if c.rootQC, err = model.NewRootQC(0, root.ID(), cfg.Members); err != nil {
 		return nil, err
 	}
 	if err := c.build(); err != nil {
@@ -149,8 +158,12 @@ func (c *EpochChain) member(i int) (memberKey, error) {
 	if err != nil {
 		return memberKey{}, err
 	}
+	role := epoch.RoleConsensus
+	if i >= c.cfg.Members+c.cfg.Epochs {
+		role = epoch.RoleCollection
+	}
 	return memberKey{staking: sk, identity: epoch.Identity{
-		Name: fmt.Sprintf("m%d", i), Weight: 1 + uint64(i%3),
+		Name: fmt.Sprintf("m%d", i), Role: role, Weight: 1 + uint64(i%3),
 		StakingKey: sk.PublicKey().Bytes(), Possession: pop,
 		NetworkKey: ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey),
 		Address:    fmt.Sprintf("127.0.0.1:%d", 40000+i),
@@ -158,13 +171,27 @@ func (c *EpochChain) member(i int) (memberKey, error) {
 }
 
 // committeeOf is epoch k's identity table: a window over the key pool that
-// moves by one member per epoch.
+// moves by one member per epoch, then as many collectors from a window over
+// the collectors' pool that moves alike.
 func (c *EpochChain) committeeOf(k uint64) []epoch.Identity {
-	out := make([]epoch.Identity, c.cfg.Members)
+	out := make([]epoch.Identity, c.cfg.Members, c.cfg.Members+c.cfg.Collectors)
 	for i := range out {
 		out[i] = c.pool[int(k)+i].identity
 	}
+	collectors := c.pool[c.cfg.Members+c.cfg.Epochs:]
+	for i := 0; i < c.cfg.Collectors; i++ {
+		out = append(out, collectors[int(k)+i].identity)
+	}
 	return out
+}
+
+// clustersOf deals an epoch's collectors into the configured clusters.
+func (c *EpochChain) clustersOf(ids []epoch.Identity, seed [32]byte) ([][]uint16, error) {
+	k := c.cfg.Clusters
+	if k == 0 {
+		k = epoch.DefaultClusters(ids)
+	}
+	return epoch.AssignClusters(ids, seed, k)
 }
 
 func seedOf(k uint64) [32]byte {
@@ -242,6 +269,10 @@ func (c *EpochChain) setup(view *model.View, k uint64) error {
 	spec := epoch.Spec{
 		Counter: k + 1, FirstView: cur.FinalView + 1, FinalView: cur.FinalView + model.View(c.cfg.EpochViews),
 		Identities: c.committeeOf(k + 1), Seed: seedOf(k + 1),
+	}
+	var err error
+	if spec.Clusters, err = c.clustersOf(spec.Identities, spec.Seed); err != nil {
+		return err
 	}
 	if err := c.add(*view, []*epoch.Event{epoch.NewSetup(c.Params.Chain, spec, c.Governance)}); err != nil {
 		return err
@@ -434,7 +465,7 @@ func (c *EpochChain) Root(height uint64) model.Identifier { return c.roots[heigh
 
 // LightGenesis is what a light client of this chain trusts.
 func (c *EpochChain) LightGenesis() light.Genesis {
-	return light.Genesis{Params: c.Params, Identities: c.Identities, Seed: c.Seed}
+	return light.Genesis{Params: c.Params, Identities: c.Identities, Seed: c.Seed, Clusters: c.Clusters}
 }
 
 // LightSource serves light proofs of this chain, with an event index built
