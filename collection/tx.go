@@ -111,11 +111,17 @@ func readTx(r *codec.Reader, lim Limits) (Tx, error) {
 }
 
 // ClusterOf is the index of the cluster, among k, that may collect the
-// transaction with ID id: the last 8 bytes of the ID read as a big-endian
-// integer, modulo k. IDs are SHA-256 outputs, so transactions spread evenly
-// (the modulo bias is below k/2^64) and nobody picks a cluster without
-// grinding hashes. k is the cluster count of the epoch of the transaction's
-// reference block and must be positive.
+// transaction with ID id: the whole ID read as a 256-bit big-endian
+// integer, modulo k. It is the one routing rule (epoch.Epoch.ClusterOfTx
+// calls it): access nodes send a transaction, and clusters accept it, by
+// this function alone, so exactly one cluster collects each transaction.
+// IDs are SHA-256 outputs, so transactions spread evenly and nobody picks
+// a cluster without grinding hashes. k is the cluster count of the epoch
+// of the transaction's reference block and must be positive.
 func ClusterOf(id model.Identifier, k uint32) uint32 {
-	return uint32(binary.BigEndian.Uint64(id[24:]) % uint64(k))
+	var r uint64
+	for _, b := range id {
+		r = (r<<8 | uint64(b)) % uint64(k) // r < k < 2^32, so r<<8 cannot overflow
+	}
+	return uint32(r)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"math/big"
 	"testing"
 
 	"github.com/floe-bft/floe/collection"
@@ -75,17 +76,28 @@ func TestDecodeTxRejects(t *testing.T) {
 }
 
 func TestClusterOf(t *testing.T) {
-	var id model.Identifier
-	binary.BigEndian.PutUint64(id[24:], 1000003)
-	for _, k := range []uint32{1, 2, 7, 64} {
-		if got, want := collection.ClusterOf(id, k), uint32(1000003%uint64(k)); got != want {
-			t.Errorf("k=%d: cluster %d, want %d (last 8 bytes big-endian mod k)", k, got, want)
+	// The whole ID, as a 256-bit big-endian integer, modulo k.
+	for i := range 200 {
+		id := collection.Tx{Ref: mainID(2), Body: binary.BigEndian.AppendUint32(nil, uint32(i))}.ID()
+		if i == 0 {
+			id = model.Identifier{31: 5}
+		} else if i == 1 {
+			for j := range id {
+				id[j] = 0xff
+			}
+		}
+		for _, k := range []uint32{1, 2, 7, 64, 1024} {
+			want := new(big.Int).Mod(new(big.Int).SetBytes(id[:]), big.NewInt(int64(k)))
+			if got := collection.ClusterOf(id, k); int64(got) != want.Int64() {
+				t.Fatalf("k=%d id=%x: cluster %d, want %d", k, id, got, want)
+			}
 		}
 	}
-	// The first 24 bytes play no part.
-	id[0] = 0xff
-	if collection.ClusterOf(id, 7) != uint32(1000003%7) {
-		t.Error("cluster depends on more than the last 8 bytes")
+	// The first bytes play their part too.
+	var a, b model.Identifier
+	b[0] = 1
+	if collection.ClusterOf(a, 7) == collection.ClusterOf(b, 7) { // 2^248 mod 7 = 4
+		t.Error("cluster ignores the ID's first byte")
 	}
 	// Real IDs spread over the clusters.
 	counts := make([]int, 4)

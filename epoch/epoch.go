@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/floe-bft/floe/codec"
+	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -117,22 +118,15 @@ func (e *Epoch) Cluster(i int, main model.ChainID) (members []Identity, chain mo
 	return members, model.ClusterChain(main, e.Counter, uint32(i))
 }
 
-// ClusterOfTx is the cluster that collects a transaction: its ID read as a
-// 256-bit big-endian integer, modulo the number of clusters (the whole ID,
-// not a prefix, so that every bit of the hash spreads load). It is -1 when
-// the epoch has no clusters. It is the one routing rule: access nodes are
-// to send a transaction, and clusters to accept it, by this function
-// alone, so that exactly one cluster collects each transaction.
+// ClusterOfTx is the cluster that collects a transaction, by the one
+// routing rule (collection.ClusterOf: its ID read as a 256-bit big-endian
+// integer, modulo the number of clusters). It is -1 when the epoch has no
+// clusters.
 func (e *Epoch) ClusterOfTx(txID [32]byte) int {
-	k := uint64(len(e.Clusters))
-	if k == 0 {
+	if len(e.Clusters) == 0 {
 		return -1
 	}
-	var r uint64
-	for _, b := range txID {
-		r = (r<<8 | uint64(b)) % k // r < k ≤ MaxClusters, so r<<8 cannot overflow
-	}
-	return int(r)
+	return int(collection.ClusterOf(txID, uint32(len(e.Clusters))))
 }
 
 // ClusterOfNode returns the cluster a collector belongs to this epoch;
