@@ -298,3 +298,15 @@ func (h *heightHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return v
 }
+
+// Pending reports whether block or one of its unfinalized ancestors
+// carries transactions: they await finality, so an idle proposer should
+// not wait to extend block.
+func (x *Index) Pending(block model.Identifier) bool {
+	for b, ok := x.blocks[block]; ok; b, ok = x.blocks[b.parent] {
+		if len(b.entries) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -295,3 +295,24 @@ func runIndexProperty(t *testing.T, seed uint64) {
 		}
 	}
 }
+
+func TestIndexPending(t *testing.T) {
+	root := model.Identifier{1}
+	x := collection.NewIndex(root, 0, 0, 10, 0)
+	a, b, c := model.Identifier{2}, model.Identifier{3}, model.Identifier{4}
+	if err := x.Add(a, root, 1, []collection.Entry{{ID: model.Identifier{9}, RefHeight: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add(b, a, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !x.Pending(b) || !x.Pending(a) {
+		t.Fatal("a block above an unfinalized collection is not pending")
+	}
+	if err := x.Finalize(a); err != nil {
+		t.Fatal(err)
+	}
+	if x.Pending(b) || x.Pending(root) || x.Pending(c) {
+		t.Fatal("pending with only empty blocks above the finalized one")
+	}
+}
