@@ -18,31 +18,20 @@ import (
 	"github.com/floe-bft/floe/storage"
 )
 
-// fakeMain is a main chain finalized up to height latest, all in epoch 1.
-type fakeMain struct {
-	mu     sync.Mutex
-	latest uint64
-}
-
 func mainID(h uint64) model.Identifier {
 	return crypto.Sum([]byte("main block"), binary.BigEndian.AppendUint64(nil, h))
 }
 
-func (m *fakeMain) RefHeight(id model.Identifier) (uint64, uint64, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for h := uint64(1); h <= m.latest; h++ {
-		if mainID(h) == id {
-			return h, 1, true
+// mainChain is a main chain finalized up to height latest, all in epoch 1.
+func mainChain(t *testing.T, latest uint64) *collector.Refs {
+	t.Helper()
+	r := collector.NewRefs(1000)
+	for h := uint64(1); h <= latest; h++ {
+		if err := r.Finalized(mainID(h), h, 1); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return 0, 0, false
-}
-
-func (m *fakeMain) Latest() (model.Identifier, uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return mainID(m.latest), m.latest
+	return r
 }
 
 type member struct {
@@ -77,7 +66,7 @@ func newCluster(t *testing.T, n int) ([]member, *committee.Committee) {
 }
 
 // runCluster starts n collectors of one cluster over an in-memory network.
-func runCluster(t *testing.T, n int, main *fakeMain, rules collection.Rules) ([]*collector.Cluster, *committee.Committee, model.ChainID) {
+func runCluster(t *testing.T, n int, main collector.MainView, rules collection.Rules) ([]*collector.Cluster, *committee.Committee, model.ChainID) {
 	t.Helper()
 	stores := make([]*storage.Memory, n)
 	for i := range stores {
@@ -90,7 +79,7 @@ func runCluster(t *testing.T, n int, main *fakeMain, rules collection.Rules) ([]
 
 // runClusterOn starts collectors on the given stores (a restart when they
 // hold a chain); stop stops them and waits.
-func runClusterOn(t *testing.T, stores []*storage.Memory, main *fakeMain, rules collection.Rules) ([]*collector.Cluster, *committee.Committee, model.ChainID, func()) {
+func runClusterOn(t *testing.T, stores []*storage.Memory, main collector.MainView, rules collection.Rules) ([]*collector.Cluster, *committee.Committee, model.ChainID, func()) {
 	t.Helper()
 	n := len(stores)
 	ms, com := newCluster(t, n)
@@ -146,7 +135,7 @@ func tx(ref uint64, i int) collection.Tx {
 // each collection with a guarantee that verifies with one aggregate
 // check; the guarantors serve the collection by ID.
 func TestClusterGuaranteesEveryTransactionOnce(t *testing.T) {
-	main := &fakeMain{latest: 100}
+	main := mainChain(t, 100)
 	cls, com, chain := runCluster(t, 4, main, testRules())
 	const n = 300
 	want := map[model.Identifier]bool{}
@@ -219,7 +208,7 @@ func TestClusterGuaranteesEveryTransactionOnce(t *testing.T) {
 }
 
 func TestSubmitRefusesAnotherClustersTransaction(t *testing.T) {
-	main := &fakeMain{latest: 100}
+	main := mainChain(t, 100)
 	rules := testRules()
 	rules.K, rules.Index = 2, 0
 	cls, _, _ := runCluster(t, 4, main, rules)
@@ -269,7 +258,7 @@ func guaranteed(t *testing.T, cls []*collector.Cluster, seen map[model.Identifie
 // rebuilt from the finalized chain: the same transactions submitted again
 // are not collected again, while new ones are.
 func TestRestartKeepsCollectedTransactionsOut(t *testing.T) {
-	main := &fakeMain{latest: 100}
+	main := mainChain(t, 100)
 	stores := []*storage.Memory{storage.NewMemory(), storage.NewMemory(), storage.NewMemory(), storage.NewMemory()}
 	cls, _, _, stop := runClusterOn(t, stores, main, testRules())
 	seen := map[model.Identifier]bool{}

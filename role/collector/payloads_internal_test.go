@@ -15,22 +15,9 @@ import (
 	"github.com/floe-bft/floe/storage"
 )
 
-// mainAt answers for main blocks 1..latest, all of epoch 1.
-type mainAt uint64
-
 func refID(h uint64) model.Identifier {
 	return crypto.Sum([]byte("main"), binary.BigEndian.AppendUint64(nil, h))
 }
-
-func (m mainAt) RefHeight(id model.Identifier) (uint64, uint64, bool) {
-	for h := uint64(1); h <= uint64(m); h++ {
-		if refID(h) == id {
-			return h, 1, true
-		}
-	}
-	return 0, 0, false
-}
-func (m mainAt) Latest() (model.Identifier, uint64) { return refID(uint64(m)), uint64(m) }
 
 func soloCluster(t *testing.T) (*Cluster, *model.Block) {
 	t.Helper()
@@ -48,10 +35,16 @@ func soloCluster(t *testing.T) (*Cluster, *model.Block) {
 		t.Fatal(err)
 	}
 	chain := model.ClusterChain(model.ChainID{1}, 1, 0)
+	main := NewRefs(1000)
+	for h := uint64(1); h <= 100; h++ {
+		if err := main.Finalized(refID(h), h, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c, err := New(Config{
 		Self: id, Key: k, Scheme: crypto.Fast(), Chain: chain, Committee: com,
 		Rules: collection.Rules{Expiry: 50, Limits: collection.DefaultLimits(), K: 1, Index: 0, Epoch: 1},
-		Main:  mainAt(100), Store: storage.NewMemory(), Transport: network.NewMemoryNetwork().Transport(id),
+		Main:  main, Store: storage.NewMemory(), Transport: network.NewMemoryNetwork().Transport(id),
 		Timeouts: pacemaker.DefaultConfig(), BlockInterval: 10 * time.Millisecond,
 	})
 	if err != nil {
