@@ -310,3 +310,11 @@ func (x *Index) Pending(block model.Identifier) bool {
 	}
 	return false
 }
+
+// Final reports whether a finalized collection carries transaction id
+// (while its expiry window is open): no fork can collect it again, so a
+// pool may drop it.
+func (x *Index) Final(id model.Identifier) bool {
+	_, ok := x.finalTxs[id]
+	return ok
+}

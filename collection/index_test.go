@@ -312,6 +312,9 @@ func TestIndexPending(t *testing.T) {
 	if err := x.Finalize(a); err != nil {
 		t.Fatal(err)
 	}
+	if !x.Final(model.Identifier{9}) || x.Final(model.Identifier{8}) {
+		t.Fatal("Final does not tell the finalized transaction")
+	}
 	if x.Pending(b) || x.Pending(root) || x.Pending(c) {
 		t.Fatal("pending with only empty blocks above the finalized one")
 	}

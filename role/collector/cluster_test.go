@@ -290,4 +290,19 @@ func TestRestartKeepsCollectedTransactionsOut(t *testing.T) {
 	if len(seen) != 200 {
 		t.Fatalf("%d of 200 guaranteed after the restart", len(seen))
 	}
+	// The resubmitted ones are collected for good: each member drops them
+	// from its pool when it next leads (Index.Final), instead of holding
+	// them until they expire.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		left := 0
+		for _, c := range cls {
+			left += c.Pending()
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d resubmitted transactions still pending after they were collected", left)
+		}
+	}
 }

@@ -61,12 +61,19 @@ func (p *payloads) Build(_ model.View, parent *model.Block) []byte {
 		return empty
 	}
 	// Candidates that broke a rule that never heals leave the pool (an
-	// expired one counts as refused, not lost); unknown or later
-	// references and transactions on this fork may heal.
+	// expired one counts as refused, not lost), and so do transactions a
+	// finalized collection holds; unknown or later references and
+	// transactions only an unfinalized block holds may heal.
 	var dead []model.Identifier
 	for _, s := range sel.Skipped {
-		if !errors.Is(s.Err, collection.ErrUnknownRef) && !errors.Is(s.Err, collection.ErrRefAhead) && !errors.Is(s.Err, collection.ErrSeen) {
-			dead = append(dead, cands[s.Index].ID())
+		id := cands[s.Index].ID()
+		switch {
+		case errors.Is(s.Err, collection.ErrSeen):
+			if c.idx.Final(id) { // collected for good: resubmitted or sent to several members
+				dead = append(dead, id)
+			}
+		case !errors.Is(s.Err, collection.ErrUnknownRef) && !errors.Is(s.Err, collection.ErrRefAhead):
+			dead = append(dead, id)
 		}
 	}
 	c.pool.remove(dead...)
