@@ -55,6 +55,22 @@ var (
 	ErrBadSignature = fmt.Errorf("%w: bad guarantee signature", ErrInvalid)
 )
 
+// The main chain's sentinels for the guarantees a block carries
+// (Inclusion). Each wraps ErrInvalid.
+var (
+	// ErrUnknownCluster: a guarantee whose chain is no cluster chain of its
+	// reference block's epoch.
+	ErrUnknownCluster = fmt.Errorf("%w: guarantee of no cluster of its reference epoch", ErrInvalid)
+	// ErrGuaranteeExpired: a guarantee whose reference block is more than
+	// Expiry blocks below the block that would include it.
+	ErrGuaranteeExpired = fmt.Errorf("%w: guarantee expired", ErrInvalid)
+	// ErrIncluded: a collection already included on the fork (or twice in
+	// one block).
+	ErrIncluded = fmt.Errorf("%w: collection already included on this fork", ErrInvalid)
+	// ErrTooManyGuarantees: more than MaxGuarantees in one block.
+	ErrTooManyGuarantees = fmt.Errorf("%w: too many guarantees in one block", ErrInvalid)
+)
+
 // Errors of the Index. They are not about an object's validity, so they do
 // not wrap ErrInvalid.
 var (
