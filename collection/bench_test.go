@@ -43,3 +43,25 @@ func BenchmarkVerifyGuarantee(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInclusionCheck is a consensus replica checking a full block of
+// guarantees (100, clusters of 4) on one core: the ordering capacity of
+// one replica is 100 guarantees per op time, times the transactions per
+// collection (see docs/performance.md).
+func BenchmarkInclusionCheck(b *testing.B) {
+	cl := newCluster(b, crypto.BLS(), 1, 1, 1, 1)
+	clusters := clustersOf{cl.chain: cl.com}
+	m := collection.Main{Refs: newMain(200, 0), Finalized: 200}
+	in := collection.Inclusion{Scheme: crypto.BLS(), Expiry: 100}
+	gs := make([]*collection.Guarantee, collection.DefaultMaxGuarantees)
+	for i := range gs {
+		gs[i] = cl.guarantee(b, crypto.Sum([]byte(fmt.Sprint(i))), mainID(150), 0, 1, 2)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := in.Check(m, clusters, 190, gs, noFork{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(gs))*float64(b.N)/b.Elapsed().Seconds(), "guarantees/s")
+}
