@@ -25,6 +25,9 @@ func (h chainHost) NameOf(id model.NodeID) string { return h.c.nameOf(id) }
 func (h chainHost) FinalizedHeight() uint64 {
 	height, err := h.c.cfg.Store.FinalizedHeight()
 	if err != nil {
+		// The runner only announces and compares this height; a store
+		// that cannot read it will fail the next commit loudly.
+		h.c.log.Error("read the cluster chain's finalized height", "err", err)
 		return 0
 	}
 	return height
