@@ -53,6 +53,15 @@ const (
 	// RoleObserver follows the chain through upstream APIs without voting,
 	// executes it and serves the same reads.
 	RoleObserver = "observer"
+	// RoleCollection is a collector: it follows the main chain, runs its
+	// cluster's chain and certifies collections (docs/pipeline.md).
+	RoleCollection = "collection"
+	// RoleExecution follows the main chain, fetches the collections its
+	// guarantees name, executes them and signs the results.
+	RoleExecution = "execution"
+	// RoleAccess takes users' transactions, routes them to their cluster
+	// and tracks them to execution.
+	RoleAccess = "access"
 )
 
 // DefaultAPIAddr and DefaultP2PAddr are what `floe init` writes when no flag
@@ -172,9 +181,10 @@ func Load(home string, lookupEnv func(string) (string, bool)) (*Node, error) {
 	switch c.Role {
 	case "":
 		c.Role = RoleConsensus
-	case RoleConsensus, RoleObserver:
+	case RoleConsensus, RoleObserver, RoleCollection, RoleExecution, RoleAccess:
 	default:
-		return nil, fmt.Errorf("%s: role %q: want %q or %q", path, c.Role, RoleConsensus, RoleObserver)
+		return nil, fmt.Errorf("%s: role %q: want one of %q, %q, %q, %q, %q", path, c.Role,
+			RoleConsensus, RoleObserver, RoleCollection, RoleExecution, RoleAccess)
 	}
 	if c.Storage.DataDir == "" {
 		c.Storage.DataDir = DataDir

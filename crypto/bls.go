@@ -36,6 +36,7 @@ var blsDSTs = [...][]byte{
 	DomainProposal:   []byte(blsProtocolPrefix + blsSigCiphersuite + "PROPOSAL_"),
 	DomainPossession: []byte(blsProtocolPrefix + blsPopCiphersuite),
 	DomainGuarantee:  []byte(blsProtocolPrefix + blsSigCiphersuite + "GUARANTEE_"),
+	DomainReceipt:    []byte(blsProtocolPrefix + blsSigCiphersuite + "RECEIPT_"),
 }
 
 // BLSDomainSeparationTag returns the hash-to-curve DST used for domain d, so

@@ -29,6 +29,7 @@ const (
 	DomainProposal   Domain = 3 // a leader's signature over a proposed block
 	DomainPossession Domain = 4 // proof of possession of a staking key
 	DomainGuarantee  Domain = 5 // a collection guarantee share: (cluster chain, collection ID, reference block)
+	DomainReceipt    Domain = 6 // an execution receipt: (main chain, block ID, height, state root)
 )
 
 // String names the domain for logs and errors.
@@ -44,13 +45,15 @@ func (d Domain) String() string {
 		return "possession"
 	case DomainGuarantee:
 		return "guarantee"
+	case DomainReceipt:
+		return "receipt"
 	default:
 		return fmt.Sprintf("domain(%d)", uint8(d))
 	}
 }
 
 // Valid reports whether d is one of the defined domains.
-func (d Domain) Valid() bool { return d >= DomainVote && d <= DomainGuarantee }
+func (d Domain) Valid() bool { return d >= DomainVote && d <= DomainReceipt }
 
 // Expected, benign errors. Anything else returned by this package is a bug.
 var (

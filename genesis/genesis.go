@@ -39,6 +39,14 @@ type Validator struct {
 	Possession string `json:"possession"`  // proof of possession of the staking key, hex
 	NetworkKey string `json:"network_key"` // ed25519 public key, hex
 	Address    string `json:"address"`     // host:port of its peer-to-peer listener
+	// API is the base URL of the member's client API (http://host:port),
+	// where the pipeline's roles reach each other: access nodes submit to
+	// collectors, collectors hand guarantees and execution nodes results
+	// to consensus nodes, execution and access nodes fetch collections
+	// from their guarantors. It is a directory entry of the genesis file,
+	// not of the signed identity table (docs/pipeline.md, "Roles and
+	// wiring"). Optional outside pipeline networks.
+	API string `json:"api,omitempty"`
 }
 
 // ParsedRole is the member's role (consensus when absent).
@@ -319,6 +327,9 @@ func (g *Genesis) Committee() (*committee.Committee, []Member, error) {
 		}
 		if v.Address == "" {
 			return nil, nil, fmt.Errorf("validator %d (%s): address is empty", i, v.Name)
+		}
+		if err := checkAPI(v.API); err != nil {
+			return nil, nil, fmt.Errorf("validator %d (%s): api: %w", i, v.Name, err)
 		}
 		id := crypto.Sum(pkb)
 		if seen[id] {

@@ -13,12 +13,15 @@ import (
 	"fmt"
 
 	"github.com/floe-bft/floe/codec"
+	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
 )
 
 // Version is the first byte of every non-empty payload. Version 2 framed
-// sections with their byte length and added the execution result.
+// sections with their byte length and added the execution result; the
+// guarantee and receipt sections of pipeline networks are new kinds, not a
+// new version.
 const Version = 2
 
 // Kind names a section of a payload.
@@ -29,6 +32,12 @@ const (
 	KindResult        Kind = 1
 	KindTransactions  Kind = 2
 	KindServiceEvents Kind = 3
+	// KindGuarantees: collection guarantees (pipeline networks); consensus
+	// nodes order them instead of transactions.
+	KindGuarantees Kind = 4
+	// KindReceipt: the execution receipt the block's Result comes from
+	// (pipeline networks).
+	KindReceipt Kind = 5
 )
 
 // Sizes of the framing, for callers that budget a block's bytes:
@@ -64,16 +73,20 @@ type Payload struct {
 	Result        *Result // nil: none
 	Transactions  [][]byte
 	ServiceEvents []*epoch.Event
+	Guarantees    []*collection.Guarantee
+	Receipt       *Receipt // nil: none
 }
 
 // Limits bound what Decode accepts.
 type Limits struct {
-	MaxTxs int // transactions in one payload
+	MaxTxs        int // transactions in one payload
+	MaxGuarantees int // guarantees in one payload; 0: collection.DefaultMaxGuarantees
 }
 
 // Empty reports whether the payload carries nothing.
 func (p *Payload) Empty() bool {
-	return p.Result == nil && len(p.Transactions) == 0 && len(p.ServiceEvents) == 0
+	return p.Result == nil && len(p.Transactions) == 0 && len(p.ServiceEvents) == 0 &&
+		len(p.Guarantees) == 0 && p.Receipt == nil
 }
 
 // Encode returns the canonical encoding: nil for the empty payload.
@@ -117,6 +130,23 @@ func (p *Payload) Encode() []byte {
 		for _, e := range events {
 			w.Bytes32(e)
 		}
+	}
+	if len(p.Guarantees) > 0 {
+		size := 4
+		for _, g := range p.Guarantees {
+			size += collection.GuaranteeSize(g.Signers.Size(), len(g.Signature))
+		}
+		w.Uint8(uint8(KindGuarantees))
+		w.Uint32(uint32(size))
+		w.Uint32(uint32(len(p.Guarantees)))
+		for _, g := range p.Guarantees {
+			g.EncodeTo(w)
+		}
+	}
+	if r := p.Receipt; r != nil {
+		w.Uint8(uint8(KindReceipt))
+		w.Uint32(uint32(receiptFixed + len(r.Signature)))
+		r.encodeTo(w)
 	}
 	return w.Bytes()
 }
@@ -216,6 +246,21 @@ func (p *Payload) decodeSection(kind Kind, body []byte, lim Limits) error {
 			}
 			p.ServiceEvents = append(p.ServiceEvents, e)
 		}
+	case KindGuarantees:
+		count := int(r.Uint32())
+		limit := lim.MaxGuarantees
+		if limit <= 0 {
+			limit = collection.DefaultMaxGuarantees
+		}
+		if err := checkCount(kind, count, limit, r); err != nil {
+			return err
+		}
+		p.Guarantees = make([]*collection.Guarantee, 0, count)
+		for i := 0; i < count && r.Err() == nil; i++ {
+			p.Guarantees = append(p.Guarantees, collection.ReadGuarantee(r))
+		}
+	case KindReceipt:
+		p.Receipt = readReceipt(r)
 	default:
 		return fmt.Errorf("%w: unknown payload section %d", model.ErrInvalid, kind)
 	}

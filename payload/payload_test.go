@@ -7,6 +7,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/payload"
@@ -168,6 +169,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{payload.Version, 2, 0, 0, 0, 4, 0, 0, 0, 0})
 	f.Add((&payload.Payload{Result: &payload.Result{Height: 9}, Transactions: [][]byte{[]byte("x")}}).Encode())
 	f.Add((&payload.Payload{Transactions: [][]byte{[]byte("x")}, ServiceEvents: []*epoch.Event{commitEvent(f)}}).Encode())
+	f.Add((&payload.Payload{Guarantees: []*collection.Guarantee{testGuarantee(1)}}).Encode())
+	r, _ := testReceipt(f)
+	f.Add((&payload.Payload{Result: &payload.Result{Height: 7}, Receipt: r}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		events, everr := payload.ServiceEventsOf(b)
 		p, err := payload.Decode(b, lim)

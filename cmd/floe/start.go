@@ -137,11 +137,14 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 		return err
 	}
 	log := cfg.Logger(logOut)
-	if cfg.Role == config.RoleObserver {
-		if faults.Any() {
-			return fmt.Errorf("test faults apply to consensus nodes, not to role %q", cfg.Role)
-		}
+	if cfg.Role != config.RoleConsensus && faults.Any() {
+		return fmt.Errorf("test faults apply to consensus nodes, not to role %q", cfg.Role)
+	}
+	switch cfg.Role {
+	case config.RoleObserver:
 		return runObserver(ctx, cfg, home, "", nil, log)
+	case config.RoleCollection, config.RoleExecution, config.RoleAccess:
+		return fmt.Errorf("role %q: not assembled into a process yet (docs/pipeline.md)", cfg.Role)
 	}
 
 	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))

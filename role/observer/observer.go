@@ -59,6 +59,15 @@ type Config struct {
 	// own deadlines).
 	HTTPClient *http.Client
 
+	// OnFinalized, when set, is told every batch of newly finalized
+	// blocks in height order, after they were saved (the pipeline's
+	// roles build their view of the main chain from it). It runs on the
+	// follower engine's goroutine and must not block.
+	OnFinalized func(final []*model.Block)
+	// Hooks are passed to the ledger (an execution node supplies the
+	// transactions of each block from its collections).
+	Hooks ledger.Hooks
+
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
 }
@@ -138,7 +147,7 @@ func New(cfg Config) (o *Observer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	led, _, err := ledger.Open(ledger.Config{Genesis: cfg.Genesis, Store: pb, Logger: cfg.Logger, Metrics: cfg.Metrics})
+	led, _, err := ledger.Open(ledger.Config{Genesis: cfg.Genesis, Store: pb, Logger: cfg.Logger, Metrics: cfg.Metrics, Hooks: cfg.Hooks})
 	if err != nil {
 		return nil, err // Open closed the store
 	}
@@ -216,6 +225,9 @@ func (o *Observer) onFinalized(final []*model.Block) {
 		o.epochsChanged = false
 	}
 	o.led.Finalized(final[len(final)-1].Height)
+	if o.cfg.OnFinalized != nil {
+		o.cfg.OnFinalized(final)
+	}
 }
 
 // Engine returns the follower engine: its caches, evidence and reports,
