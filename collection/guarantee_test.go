@@ -2,6 +2,7 @@ package collection_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/floe-bft/floe/collection"
@@ -156,5 +157,33 @@ func TestDecodeGuaranteeRejects(t *testing.T) {
 			continue
 		}
 		wantErr(t, name, err, collection.ErrInvalid)
+	}
+}
+
+// A hand-off batch round-trips; empty, oversize, truncated and trailing
+// batches are refused.
+func TestGuaranteeBatch(t *testing.T) {
+	set, _ := model.NewSignerSet(4)
+	set.Set(1)
+	gs := []*collection.Guarantee{
+		{CollectionID: model.Identifier{1}, Signers: set, Signature: []byte{1, 2}},
+		{CollectionID: model.Identifier{2}, Signers: set, Signature: []byte{3}},
+	}
+	b := collection.EncodeGuarantees(gs)
+	got, err := collection.DecodeGuarantees(b, 2)
+	if err != nil || len(got) != 2 || got[1].CollectionID != gs[1].CollectionID {
+		t.Fatalf("round trip: %v %v", got, err)
+	}
+	for name, in := range map[string][]byte{
+		"empty":     collection.EncodeGuarantees(nil),
+		"truncated": b[:len(b)-1],
+		"trailing":  append(append([]byte{}, b...), 0),
+	} {
+		if _, err := collection.DecodeGuarantees(in, 2); !errors.Is(err, collection.ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := collection.DecodeGuarantees(b, 1); !errors.Is(err, collection.ErrInvalid) {
+		t.Errorf("over the limit: %v", err)
 	}
 }

@@ -1,0 +1,92 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/collection"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/payload"
+)
+
+// ErrWrongCollection: a guarantor answered with a collection whose ID is
+// not the one asked for; nothing of it is used.
+var ErrWrongCollection = errors.New("collection does not match its ID")
+
+// SubmitCollector hands encoded transactions (collection.Tx) to a
+// collector: POST /v1/collector/transactions with the binary batch
+// encoding. Errors as SubmitBinary (503 when the collector's pool is full).
+func (c *Client) SubmitCollector(ctx context.Context, txs [][]byte) (api.SubmitResponse, error) {
+	var resp api.SubmitResponse
+	err := c.do(ctx, http.MethodPost, "/v1/collector/transactions", api.ContentTypeBinary, mempool.EncodePayload(txs), &resp)
+	return resp, err
+}
+
+// CollectorTx asks a collector about one transaction:
+// GET /v1/collector/transactions/{id}.
+func (c *Client) CollectorTx(ctx context.Context, id model.Identifier) (api.CollectorTxResponse, error) {
+	var resp api.CollectorTxResponse
+	err := c.get(ctx, "/v1/collector/transactions/"+id.Hex(), &resp)
+	return resp, err
+}
+
+// Collection fetches a collection from one of its guarantors
+// (GET /v1/collections/{id}, the binary collection encoding) and checks it
+// against id: a guarantor cannot hand out anything else
+// (ErrWrongCollection). A guarantor that does not hold it answers 404.
+func (c *Client) Collection(ctx context.Context, id model.Identifier, lim collection.Limits) (*collection.Collection, error) {
+	b, err := c.raw(ctx, http.MethodGet, "/v1/collections/"+url.PathEscape(id.Hex()))
+	if err != nil {
+		return nil, err
+	}
+	col, err := collection.DecodeCollection(b, lim)
+	if err != nil {
+		return nil, fmt.Errorf("collection %v from %s: %w", id, c.base, err)
+	}
+	if col.ID() != id {
+		return nil, fmt.Errorf("%w: asked %v, got %v from %s", ErrWrongCollection, id, col.ID(), c.base)
+	}
+	return col, nil
+}
+
+// SubmitGuarantees hands guarantees to a consensus node:
+// POST /v1/guarantees with collection.EncodeGuarantees. 503 means its
+// pool is full (retry later).
+func (c *Client) SubmitGuarantees(ctx context.Context, gs []*collection.Guarantee) (api.GuaranteesResponse, error) {
+	var resp api.GuaranteesResponse
+	err := c.do(ctx, http.MethodPost, "/v1/guarantees", api.ContentTypeBinary, collection.EncodeGuarantees(gs), &resp)
+	return resp, err
+}
+
+// SubmitReceipt hands a signed execution receipt to a consensus node:
+// POST /v1/receipts with the receipt's encoding.
+func (c *Client) SubmitReceipt(ctx context.Context, r *payload.Receipt) error {
+	return c.do(ctx, http.MethodPost, "/v1/receipts", api.ContentTypeBinary, r.Encode(), nil)
+}
+
+// raw sends a request without a body and returns the body of a 2xx answer undecoded
+// (bounded like every answer); other statuses give an *Error.
+func (c *Client) raw(ctx context.Context, method, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := readBody(resp.Body, c.maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, newError(resp.StatusCode, b)
+	}
+	return b, nil
+}
