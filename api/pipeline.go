@@ -1,5 +1,7 @@
 package api
 
+import "net/http"
+
 // Answers of the pipeline's role-to-role endpoints (docs/pipeline.md,
 // "Roles and wiring"). The servers live with the roles that answer them.
 
@@ -28,3 +30,21 @@ type RejectedEntry struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
 }
+
+// RouteProvider is implemented by backends that serve endpoints of their
+// own beside the common API (the pipeline's roles: a collector's
+// transactions and collections, a consensus node's guarantee and receipt
+// intake). Their routes sit behind the same admission control as every
+// other request (ServeHTTP: per-client request rate, connection caps). A
+// role's pattern must not repeat a common one (the mux panics at start-up
+// on a conflict, which a test of the role catches).
+type RouteProvider interface {
+	Routes(handle func(pattern string, h http.HandlerFunc))
+}
+
+// WriteJSON and WriteError answer the way every endpoint does, for the
+// routes of a RouteProvider.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError answers with {"error": msg}.
+func WriteError(w http.ResponseWriter, status int, msg string) { writeError(w, status, msg) }

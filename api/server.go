@@ -132,6 +132,9 @@ func New(b Backend, opts Options) *Server {
 	s.registerSync()
 	s.mountLight()
 	s.registerAudit()
+	if rp, ok := b.(RouteProvider); ok {
+		rp.Routes(func(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) })
+	}
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
