@@ -490,6 +490,8 @@ type TxResponse struct {
 	Index  *uint32     `json:"index,omitempty"`
 	OK     *bool       `json:"ok,omitempty"`
 	Error  string      `json:"error,omitempty"`
+	// Stages: an access node's record of the pipeline steps (TxStages).
+	Stages *TxStages `json:"stages,omitempty"`
 }
 
 func (s *Server) handleTx(w http.ResponseWriter, r *http.Request) {
@@ -507,7 +509,7 @@ func (s *Server) handleTx(w http.ResponseWriter, r *http.Request) {
 		s.backendError(w, r, err)
 		return
 	}
-	resp := TxResponse{ID: id.Hex(), Status: st.Status}
+	resp := TxResponse{ID: id.Hex(), Status: st.Status, Stages: st.Stages}
 	if resp.Status == "" {
 		resp.Status = "unknown"
 	}

@@ -10,6 +10,9 @@ type TxStatus struct {
 	ID     model.Identifier
 	Status string // "pending", "finalized" or "unknown"
 	Result *storage.TxResult
+	// Stages is an access node's record of the transaction's steps
+	// (api/access.go); nil on other roles.
+	Stages *TxStages
 }
 
 // Submission is the outcome of submitting one transaction.

@@ -1,0 +1,163 @@
+package access
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/role/observer"
+)
+
+// Node is an access node: an observer of the main chain (its read API:
+// blocks, stream, status, state, sync, light proofs) with the transaction
+// path of Service in place of the observer's refusal.
+type Node struct {
+	*observer.Observer
+	svc *Service
+}
+
+var (
+	_ api.Node          = (*Node)(nil)
+	_ api.RouteProvider = (*Node)(nil)
+)
+
+// NodeConfig configures an access node: the observer's settings and the
+// transaction path's (Access.Chain, .Directory and .Decode are filled in
+// from the observer; Access.Logger and .Metrics default to the
+// observer's).
+type NodeConfig struct {
+	Observer observer.Config
+	Access   Config
+}
+
+// NewNode builds an access node following cfg.Observer.Upstreams.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	g := cfg.Observer.Genesis
+	if g == nil {
+		return nil, errors.New("access: genesis is required")
+	}
+	n := &Node{}
+	if prev := cfg.Observer.OnFinalized; prev != nil {
+		cfg.Observer.OnFinalized = func(final []*model.Block) {
+			prev(final)
+			n.svc.Finalized(final[len(final)-1].Height)
+		}
+	} else {
+		cfg.Observer.OnFinalized = func(final []*model.Block) { n.svc.Finalized(final[len(final)-1].Height) }
+	}
+	obs, err := observer.New(cfg.Observer)
+	if err != nil {
+		return nil, err
+	}
+	n.Observer = obs
+	ac := cfg.Access
+	ac.Chain = obs
+	ac.Directory = ScheduleDirectory{Schedule: obs.Schedule, APIs: g.APIs(), Main: model.MainChain(g.ChainID)}
+	ac.Decode = obs.Decoded
+	if ac.Logger == nil {
+		ac.Logger = cfg.Observer.Logger
+	}
+	if ac.Metrics == nil {
+		ac.Metrics = cfg.Observer.Metrics
+	}
+	svc, err := New(ac)
+	if err != nil {
+		obs.Stop()
+		return nil, err
+	}
+	n.svc = svc
+	return n, nil
+}
+
+// GenesisUpstreams are the API base URLs of the genesis consensus members:
+// whom an access node follows when floe.toml lists no upstreams.
+func GenesisUpstreams(g *genesis.Genesis) ([]string, error) {
+	apis := g.APIs()
+	var out []string
+	for _, v := range g.Validators {
+		if role, err := v.ParsedRole(); err != nil || role != epoch.RoleConsensus {
+			continue
+		}
+		pk, err := hex.DecodeString(v.StakingKey)
+		if err != nil {
+			continue // genesis.Load refuses such a file
+		}
+		if u, ok := apis[crypto.Sum(pk)]; ok {
+			out = append(out, u)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("access: no upstream: the genesis lists no consensus member with an api, and floe.toml's [follower] upstreams is empty")
+	}
+	return out, nil
+}
+
+// Start starts the observer, then the transaction path (it reads the
+// finalized blocks the observer holds).
+func (n *Node) Start(ctx context.Context) error {
+	if err := n.Observer.Start(ctx); err != nil {
+		return err
+	}
+	if err := n.svc.Start(ctx); err != nil {
+		n.Observer.Stop()
+		return err
+	}
+	go func() {
+		// Either half stopping stops the node.
+		select {
+		case <-n.Observer.Done():
+			n.svc.Stop()
+		case <-n.svc.Done():
+			n.Observer.Stop()
+		}
+	}()
+	return nil
+}
+
+// Stop stops the transaction path, then the observer.
+func (n *Node) Stop() {
+	n.svc.Stop()
+	n.Observer.Stop()
+}
+
+// Err is the fatal error that stopped either half.
+func (n *Node) Err() error {
+	if err := n.svc.Err(); err != nil {
+		return err
+	}
+	return n.Observer.Err()
+}
+
+// Service is the node's transaction path (for tests and operators).
+func (n *Node) Service() *Service { return n.svc }
+
+// SubmitTxs checks, routes and forwards transactions (Service.Submit).
+func (n *Node) SubmitTxs(txs [][]byte) []api.Submission { return n.svc.Submit(txs) }
+
+// TxStatus reports a transaction this node took, with its stages;
+// anything else is unknown (404).
+func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
+	status, stages, ok := n.svc.Status(id)
+	if !ok {
+		return api.TxStatus{ID: id, Status: "unknown"}, nil
+	}
+	return api.TxStatus{ID: id, Status: status, Stages: stages}, nil
+}
+
+// Status describes the node as the observer does, named "access".
+func (n *Node) Status() api.Status {
+	st := n.Observer.Status()
+	st.Name = "access"
+	st.MempoolTxs = n.svc.tr.size()
+	return st
+}
+
+// Routes serves the event stream (Service.Routes).
+func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) { n.svc.Routes(handle) }

@@ -1,0 +1,250 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/client"
+	"github.com/floe-bft/floe/collection"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/internal/service"
+)
+
+// Service is an access node's transaction path: checks, routing,
+// forwarding, tracking and the event stream. It reads the main chain
+// through Config.Chain and is told of newly finalized blocks through
+// Finalized.
+type Service struct {
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics
+	refs *refs
+	tr   *tracker
+	hub  *hub
+
+	fwdMu      sync.Mutex
+	forwarders map[queueKey]*forwarder
+
+	clientsMu sync.Mutex
+	clients   map[string]*client.Client
+
+	// target is the newest finalized height announced; wake nudges the
+	// block processor.
+	target atomic.Uint64
+	wake   chan struct{}
+	next   uint64 // the processor's next height (its goroutine only)
+
+	group *service.Group
+	ctx   context.Context
+}
+
+// New builds a Service; Start runs it.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Metrics),
+		refs:       newRefs(2 * cfg.Expiry),
+		hub:        newHub(cfg.MaxSubscribers, cfg.SubscriberBuffer),
+		forwarders: make(map[queueKey]*forwarder),
+		clients:    make(map[string]*client.Client),
+		wake:       make(chan struct{}, 1),
+	}
+	s.tr = newTracker(cfg.TrackTxs, cfg.Expiry, cfg.PollInterval, s.m, s.hub.publish)
+	s.group = service.New(cfg.Logger, "access", nil, nil)
+	return s, nil
+}
+
+// Start reads the window of finalized blocks already held (so references
+// are known at once) and starts the goroutines. It returns once the
+// window is loaded.
+func (s *Service) Start(ctx context.Context) error {
+	s.ctx = s.group.Start(ctx)
+	latest, err := s.cfg.Chain.LatestBlock()
+	if err != nil {
+		return fmt.Errorf("access: latest finalized block: %w", err)
+	}
+	if keep := 2 * s.cfg.Expiry; latest.Height >= keep {
+		s.next = latest.Height - keep + 1
+	}
+	s.Finalized(latest.Height)
+	if err := s.process(); err != nil {
+		return err
+	}
+	s.goFunc(s.processLoop)
+	s.goFunc(s.poll)
+	return nil
+}
+
+func (s *Service) goFunc(fn func()) { s.group.Go(fn) }
+
+// Stop stops the goroutines and waits for them.
+func (s *Service) Stop() { s.group.Stop() }
+
+// Done is closed once the service has stopped.
+func (s *Service) Done() <-chan struct{} { return s.group.Done() }
+
+// Err is the fatal error that stopped the service, or nil.
+func (s *Service) Err() error { return s.group.Err() }
+
+// Finalized announces that the main chain is finalized up to height. It
+// never blocks (the observer's OnFinalized calls it on the follower's
+// goroutine): the processor reads the blocks from Chain.
+func (s *Service) Finalized(height uint64) {
+	for {
+		cur := s.target.Load()
+		if height <= cur || s.target.CompareAndSwap(cur, height) {
+			break
+		}
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) processLoop() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		}
+		if err := s.process(); err != nil {
+			s.group.Fail(err)
+			return
+		}
+	}
+}
+
+// process applies the finalized blocks from next up to the target. An
+// error reading a finalized block or its epoch is fatal: the view of the
+// chain would have a gap.
+func (s *Service) process() error {
+	target := s.target.Load()
+	for ; s.next <= target; s.next++ {
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		b, err := s.cfg.Chain.BlockByHeight(s.next)
+		if err != nil {
+			return fmt.Errorf("access: finalized block %d: %w", s.next, err)
+		}
+		if err := s.apply(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply records one finalized block: a reference in the window, the
+// collections its guarantees finalize, the result it carries.
+func (s *Service) apply(b *model.Block) error {
+	ep, err := s.cfg.Directory.EpochOf(b.View)
+	if err != nil {
+		return fmt.Errorf("access: epoch of finalized block %d (view %d): %w", b.Height, b.View, err)
+	}
+	s.refs.add(b.ID(), b.Height, ep)
+	p, err := s.cfg.Decode(b)
+	if err != nil {
+		// The follower validated the block; a payload this node cannot
+		// read is a bug, but it must not stop references being served.
+		s.log.Error("access: undecodable finalized payload", "height", b.Height, "err", err)
+		s.tr.block(b.Height, nil, 0, false, s.cfg.Now())
+		return nil
+	}
+	colls := make([]model.Identifier, len(p.Guarantees))
+	for i, g := range p.Guarantees {
+		colls[i] = g.CollectionID
+	}
+	var resultHeight uint64
+	if p.Result != nil {
+		resultHeight = p.Result.Height
+	}
+	s.tr.block(b.Height, colls, resultHeight, p.Result != nil, s.cfg.Now())
+	return nil
+}
+
+// collector returns the API client of a collector (one per URL: the
+// members of the clusters, a bounded set).
+func (s *Service) collector(url string) *client.Client {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	c, ok := s.clients[url]
+	if !ok {
+		c = client.New(url, client.WithHTTPClient(s.cfg.HTTPClient))
+		s.clients[url] = c
+	}
+	return c
+}
+
+// Submit checks, routes and queues transactions (api.Backend.SubmitTxs).
+// Each is an encoded collection.Tx. A transaction already tracked is
+// accepted again without being forwarded twice.
+func (s *Service) Submit(txs [][]byte) []api.Submission {
+	out := make([]api.Submission, len(txs))
+	for i, raw := range txs {
+		id, err := s.submit(raw)
+		out[i] = api.Submission{ID: id, Error: err}
+	}
+	return out
+}
+
+func (s *Service) submit(raw []byte) (model.Identifier, error) {
+	tx, err := collection.DecodeTx(raw, s.cfg.TxLimits)
+	if err != nil {
+		if errors.Is(err, collection.ErrTooLarge) {
+			s.m.refused.WithLabelValues(reasonTooLarge).Inc()
+			return model.ZeroID, fmt.Errorf("%w: %v", ErrTooLarge, err)
+		}
+		s.m.refused.WithLabelValues(reasonMalformed).Inc()
+		return model.ZeroID, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	id := tx.ID()
+	ref, latest, ok := s.refs.lookup(tx.Ref)
+	if !ok || ref.height > latest {
+		s.m.refused.WithLabelValues(reasonUnknown).Inc()
+		return id, fmt.Errorf("%w: %v", ErrUnknownRef, tx.Ref)
+	}
+	if ref.height+s.cfg.Expiry < latest {
+		s.m.refused.WithLabelValues(reasonExpired).Inc()
+		return id, fmt.Errorf("%w: reference height %d + expiry %d < finalized height %d", ErrExpiredRef, ref.height, s.cfg.Expiry, latest)
+	}
+	route, err := s.cfg.Directory.Route(ref.epoch, id)
+	if err != nil {
+		s.m.refused.WithLabelValues(reasonNoRoute).Inc()
+		return id, err
+	}
+	f := s.forwarderFor(route)
+	// The forwarder may hold raw: the API gives each transaction its own
+	// slice (hex decoding, or the binary batch it keeps whole).
+	e := &entry{id: id, refHeight: ref.height, epoch: ref.epoch, cluster: route.Cluster}
+	known, err := s.tr.admit(e, s.cfg.Now(), func() bool { return f.offer(outTx{id: id, raw: raw}) })
+	if err != nil {
+		s.m.refused.WithLabelValues(reasonBusy).Inc()
+		return id, fmt.Errorf("%w: cluster %d of epoch %d", err, route.Cluster, route.Epoch)
+	}
+	if !known {
+		s.m.submitted.Inc()
+		s.m.queueDepth(f.key, len(f.queue))
+	}
+	return id, nil
+}
+
+// Status reports a tracked transaction: its status and stages; ok false
+// when this node does not track it.
+func (s *Service) Status(id model.Identifier) (status string, stages *api.TxStages, ok bool) {
+	return s.tr.lookup(id)
+}
+
+// Routes serves the access node's own endpoint: GET /v1/access/events.
+func (s *Service) Routes(handle func(pattern string, h http.HandlerFunc)) {
+	handle("GET /v1/access/events", s.handleEvents)
+}
