@@ -143,13 +143,7 @@ func (n *Node) SubmitTxs(txs [][]byte) []api.Submission { return n.svc.Submit(tx
 
 // TxStatus reports a transaction this node took, with its stages;
 // anything else is unknown (404).
-func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
-	status, stages, ok := n.svc.Status(id)
-	if !ok {
-		return api.TxStatus{ID: id, Status: "unknown"}, nil
-	}
-	return api.TxStatus{ID: id, Status: status, Stages: stages}, nil
-}
+func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) { return n.svc.TxStatus(id), nil }
 
 // Status describes the node as the observer does, named "access".
 func (n *Node) Status() api.Status {

@@ -238,10 +238,14 @@ func (s *Service) submit(raw []byte) (model.Identifier, error) {
 	return id, nil
 }
 
-// Status reports a tracked transaction: its status and stages; ok false
-// when this node does not track it.
-func (s *Service) Status(id model.Identifier) (status string, stages *api.TxStages, ok bool) {
-	return s.tr.lookup(id)
+// TxStatus reports a tracked transaction: its status and stages; one this
+// node does not track is "unknown" (the API answers 404).
+func (s *Service) TxStatus(id model.Identifier) api.TxStatus {
+	status, stages, ok := s.tr.lookup(id)
+	if !ok {
+		return api.TxStatus{ID: id, Status: "unknown"}
+	}
+	return api.TxStatus{ID: id, Status: status, Stages: stages}
 }
 
 // Routes serves the access node's own endpoint: GET /v1/access/events.

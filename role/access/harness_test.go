@@ -1,0 +1,331 @@
+package access
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/collection"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/ledger"
+	"github.com/floe-bft/floe/mempool"
+	"github.com/floe-bft/floe/payload"
+)
+
+// ---- a synthetic finalized main chain ----
+
+type fakeChain struct {
+	mu     sync.Mutex
+	blocks []*model.Block
+}
+
+var testMain = model.MainChain("access-test")
+
+func newFakeChain(t *testing.T, height uint64) *fakeChain {
+	c := &fakeChain{}
+	for range height + 1 {
+		c.add(t, nil)
+	}
+	return c
+}
+
+// add finalizes the next block with payload p (nil: empty).
+func (c *fakeChain) add(t *testing.T, p *payload.Payload) *model.Block {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := uint64(len(c.blocks))
+	var enc []byte
+	if p != nil {
+		enc = p.Encode()
+	}
+	b, err := model.NewRootBlock(testMain, model.View(h), h, int64(h), enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.blocks = append(c.blocks, b)
+	return b
+}
+
+func (c *fakeChain) BlockByHeight(h uint64) (*model.Block, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h >= uint64(len(c.blocks)) {
+		return nil, fmt.Errorf("no block %d", h)
+	}
+	return c.blocks[h], nil
+}
+
+func (c *fakeChain) LatestBlock() (*model.Block, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blocks[len(c.blocks)-1], nil
+}
+
+// ---- collectors that record what they receive ----
+
+type fakeCollector struct {
+	srv *httptest.Server
+	url string
+
+	mu        sync.Mutex
+	got       map[model.Identifier]int
+	batches   int
+	busy      bool          // answer every batch 503
+	hold      chan struct{} // non-nil: a batch waits for it to close
+	entered   chan struct{} // told when a batch arrives
+	collected map[model.Identifier]model.Identifier
+}
+
+func newFakeCollector(t *testing.T) *fakeCollector {
+	f := &fakeCollector{got: map[model.Identifier]int{}, collected: map[model.Identifier]model.Identifier{}, entered: make(chan struct{}, 1024)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/collector/transactions", f.submit)
+	mux.HandleFunc("GET /v1/collector/transactions/{id}", f.status)
+	f.srv = httptest.NewServer(mux)
+	f.url = f.srv.URL
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeCollector) submit(w http.ResponseWriter, r *http.Request) {
+	f.entered <- struct{}{}
+	f.mu.Lock()
+	hold, busy := f.hold, f.busy
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	if busy {
+		w.Header().Set("Retry-After", "1")
+		api.WriteJSON(w, http.StatusServiceUnavailable, api.SubmitResponse{Error: "pool full"})
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	raws, err := mempool.DecodePayload(body, 10_000)
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batches++
+	for _, raw := range raws {
+		tx, err := collection.DecodeTx(raw, collection.DefaultLimits())
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		f.got[tx.ID()]++
+	}
+	api.WriteJSON(w, http.StatusAccepted, api.SubmitResponse{Accepted: len(raws)})
+}
+
+func (f *fakeCollector) status(w http.ResponseWriter, r *http.Request) {
+	id, err := model.ParseIdentifier(r.PathValue("id"))
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := api.CollectorTxResponse{ID: id.Hex(), Status: "unknown"}
+	if c, ok := f.collected[id]; ok {
+		resp.Status, resp.Collection, resp.Chain = api.TxCollected, c.Hex(), "cluster-chain"
+	} else if f.got[id] > 0 {
+		resp.Status = api.TxPending
+	}
+	api.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (f *fakeCollector) received(id model.Identifier) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.got[id]
+}
+
+func (f *fakeCollector) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.got {
+		n += c
+	}
+	return n
+}
+
+func (f *fakeCollector) collect(id, coll model.Identifier) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.collected[id] = coll
+}
+
+// ---- one epoch with k clusters of real identities ----
+
+func testIdentity(t *testing.T, i int, role epoch.Role) epoch.Identity {
+	t.Helper()
+	seed := crypto.Sum([]byte("access test staking"), binary.BigEndian.AppendUint64(nil, uint64(i)))
+	sk, err := crypto.Fast().KeyFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pop, err := sk.ProvePossession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	netSeed := crypto.Sum([]byte("access test network"), binary.BigEndian.AppendUint64(nil, uint64(i)))
+	return epoch.Identity{
+		Name: fmt.Sprintf("n%d", i), Role: role, Weight: 1,
+		StakingKey: sk.PublicKey().Bytes(), Possession: pop,
+		NetworkKey: ed25519.NewKeyFromSeed(netSeed[:]).Public().(ed25519.PublicKey),
+		Address:    fmt.Sprintf("10.0.0.%d:7000", i+1),
+	}
+}
+
+type harness struct {
+	t          *testing.T
+	chain      *fakeChain
+	state      *epoch.State
+	collectors map[string]*fakeCollector // by URL
+	byID       map[model.NodeID]*fakeCollector
+	svc        *Service
+	api        *httptest.Server
+}
+
+type harnessOpts struct {
+	collectors, k int
+	height        uint64
+	limits        *api.Limits
+	tweak         func(*Config)
+}
+
+func newHarness(t *testing.T, o harnessOpts) *harness {
+	t.Helper()
+	h := &harness{t: t, chain: newFakeChain(t, o.height), collectors: map[string]*fakeCollector{}, byID: map[model.NodeID]*fakeCollector{}}
+	ids := []epoch.Identity{testIdentity(t, 0, epoch.RoleConsensus)}
+	apis := map[model.NodeID]string{}
+	for i := range o.collectors {
+		m := testIdentity(t, i+1, epoch.RoleCollection)
+		ids = append(ids, m)
+		f := newFakeCollector(t)
+		h.collectors[f.url] = f
+		h.byID[m.ID()] = f
+		apis[m.ID()] = f.url
+	}
+	seed := crypto.Sum([]byte("access test seed"))
+	clusters, err := epoch.AssignClusters(ids, seed, o.k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gov := ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)
+	p := epoch.Params{Chain: crypto.Sum([]byte("genesis")), ChainID: testMain, Scheme: crypto.Fast(), Authorities: []ed25519.PublicKey{gov}}
+	if h.state, err = epoch.Genesis(p, ids, seed, clusters); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Chain:        h.chain,
+		Directory:    ScheduleDirectory{Schedule: h.state.Schedule, APIs: apis, Main: testMain},
+		PollInterval: 20 * time.Millisecond,
+		BatchWait:    time.Millisecond,
+		Logger:       nil,
+	}
+	if o.tweak != nil {
+		o.tweak(&cfg)
+	}
+	if h.svc, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.svc.Stop)
+	h.api = httptest.NewServer(api.New(testBackend{h.svc}, api.Options{Limits: o.limits}))
+	t.Cleanup(h.api.Close)
+	return h
+}
+
+// cluster returns the members of the cluster that must collect id, and
+// its index, as the epoch deals them.
+func (h *harness) cluster(id model.Identifier) (int, []*fakeCollector) {
+	e := h.state.Schedule().Last()
+	i := e.ClusterOfTx(id)
+	members, _ := e.Cluster(i, testMain)
+	out := make([]*fakeCollector, len(members))
+	for j, m := range members {
+		out[j] = h.byID[m.ID()]
+	}
+	return i, out
+}
+
+// finalize adds a block and waits until the service applied it.
+func (h *harness) finalize(p *payload.Payload) *model.Block {
+	h.t.Helper()
+	b := h.chain.add(h.t, p)
+	h.svc.Finalized(b.Height)
+	h.eventually("block applied", func() bool {
+		l, ok := h.svc.refs.latestHeight()
+		return ok && l >= b.Height
+	})
+	// The tracker applies a block right after refs record it.
+	h.eventually("tracker applied", func() bool {
+		h.svc.tr.mu.Lock()
+		defer h.svc.tr.mu.Unlock()
+		return h.svc.tr.latest >= b.Height
+	})
+	return b
+}
+
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// tx builds a transaction with body n referencing ref.
+func tx(ref model.Identifier, n int) collection.Tx {
+	return collection.Tx{Ref: ref, Body: []byte(fmt.Sprintf("transfer %d", n))}
+}
+
+// txInCluster grinds bodies from n up until the transaction falls in
+// cluster want.
+func (h *harness) txInCluster(ref model.Identifier, n *int, want int) collection.Tx {
+	for {
+		x := tx(ref, *n)
+		*n++
+		if i, _ := h.cluster(x.ID()); i == want {
+			return x
+		}
+	}
+}
+
+// testBackend serves the Service behind the real API server; the read
+// methods are the observer's in a Node and play no part here.
+type testBackend struct{ s *Service }
+
+func (b testBackend) SubmitTxs(txs [][]byte) []api.Submission { return b.s.Submit(txs) }
+func (b testBackend) TxStatus(id model.Identifier) (api.TxStatus, error) {
+	return b.s.TxStatus(id), nil
+}
+func (b testBackend) BlockByHeight(uint64) (*model.Block, error) { return nil, fmt.Errorf("not served") }
+func (b testBackend) LatestBlock() (*model.Block, error)         { return nil, fmt.Errorf("not served") }
+func (b testBackend) Status() api.Status                         { return api.Status{} }
+func (b testBackend) State([]byte) (ledger.StateValue, error)    { return ledger.StateValue{}, fmt.Errorf("not served") }
+func (b testBackend) SubscribeFinalized(context.Context) (<-chan ledger.FinalizedBlock, error) {
+	return nil, fmt.Errorf("not served")
+}
+func (b testBackend) Routes(handle func(string, http.HandlerFunc)) { b.s.Routes(handle) }
