@@ -2,8 +2,10 @@ package access
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -300,7 +303,7 @@ func TestTracking(t *testing.T) {
 	h.eventually("collected", func() bool { st := h.svc.TxStatus(id); return st.Status == api.TxCollected })
 
 	// A result that does not cover the guarantee's height executes nothing.
-	h.finalize(&payload.Payload{Result: &payload.Result{Height: 5}})                // 6
+	h.finalize(&payload.Payload{Result: &payload.Result{Height: 5}})                 // 6
 	h.finalize(&payload.Payload{Guarantees: []*collection.Guarantee{guar(t, coll)}}) // 7
 	if st := h.svc.TxStatus(id); st.Status != api.TxFinalized || st.Stages.FinalizedHeight != 7 {
 		t.Fatalf("after the guarantee: %+v %+v", st, st.Stages)
@@ -347,7 +350,7 @@ func TestCollectedAfterGuarantee(t *testing.T) {
 	}
 	coll := model.Identifier(crypto.Sum([]byte("collection")))
 	h.finalize(&payload.Payload{Guarantees: []*collection.Guarantee{guar(t, coll)}}) // 6
-	h.finalize(&payload.Payload{Result: &payload.Result{Height: 6}})                // 7
+	h.finalize(&payload.Payload{Result: &payload.Result{Height: 6}})                 // 7
 	for _, f := range h.collectors {
 		f.collect(id, coll)
 	}
@@ -417,4 +420,67 @@ func guar(t *testing.T, coll model.Identifier) *collection.Guarantee {
 	}
 	set.Set(0)
 	return &collection.Guarantee{CollectionID: coll, Ref: model.Identifier{9}, Chain: model.ChainID{5}, Signers: set, Signature: bytes.Repeat([]byte{1}, 96)}
+}
+
+// When no member of the cluster takes a batch, its transactions end
+// failed (a final status, with the reason), not pending forever.
+func TestForwardFailed(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, tweak: func(c *Config) { c.ForwardRetries = -1 }})
+	for _, f := range h.collectors {
+		f.busy = true
+	}
+	x := tx(h.ref(5), 1)
+	if status, _, _ := h.post(x.Encode()); status != http.StatusAccepted {
+		t.Fatal(status)
+	}
+	h.eventually("failed", func() bool { return h.svc.TxStatus(x.ID()).Status == api.TxFailed })
+	st := h.svc.TxStatus(x.ID()).Stages
+	if st.Error == "" || st.FailedAt == 0 {
+		t.Fatalf("stages %+v", st)
+	}
+	if got := testutil.ToFloat64(h.svc.m.fwdFailed); got != 1 {
+		t.Fatalf("forward_failed = %v", got)
+	}
+	for _, f := range h.collectors {
+		if len(f.entered) != 1 {
+			t.Fatalf("collector %s asked %d times, want once (no retries)", f.url, len(f.entered))
+		}
+	}
+}
+
+// The client helpers: a transaction referencing the node's latest block,
+// waited for through collected and executed; an expired one ends the wait.
+func TestClientHelpers(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, tweak: func(c *Config) { c.Expiry = 5 }})
+	c := client.New(h.api.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := c.SubmitAccess(ctx, []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := client.NewTx(h.ref(5), []byte("hello")); id != want {
+		t.Fatalf("id %v, want the envelope's ID %v", id, want)
+	}
+	coll := model.Identifier(crypto.Sum([]byte("c")))
+	for _, f := range h.collectors {
+		f.collect(id, coll)
+	}
+	if st, err := c.WaitStatus(ctx, id, api.TxCollected); err != nil || st.Stages.Collection != coll.Hex() {
+		t.Fatalf("collected: %+v %v", st, err)
+	}
+	h.finalize(&payload.Payload{Guarantees: []*collection.Guarantee{guar(t, coll)}, Result: &payload.Result{Height: 6}})
+	if st, err := c.WaitStatus(ctx, id, api.TxExecuted); err != nil || st.Stages.ExecutedHeight != 6 {
+		t.Fatalf("executed: %+v %v", st, err)
+	}
+	late, err := c.SubmitAccess(ctx, []byte("late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		h.finalize(nil)
+	}
+	if _, err := c.WaitStatus(ctx, late, api.TxExecuted); !errors.Is(err, client.ErrTxDropped) {
+		t.Fatalf("expired: %v", err)
+	}
 }

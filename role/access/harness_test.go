@@ -321,10 +321,14 @@ func (b testBackend) SubmitTxs(txs [][]byte) []api.Submission { return b.s.Submi
 func (b testBackend) TxStatus(id model.Identifier) (api.TxStatus, error) {
 	return b.s.TxStatus(id), nil
 }
-func (b testBackend) BlockByHeight(uint64) (*model.Block, error) { return nil, fmt.Errorf("not served") }
-func (b testBackend) LatestBlock() (*model.Block, error)         { return nil, fmt.Errorf("not served") }
-func (b testBackend) Status() api.Status                         { return api.Status{} }
-func (b testBackend) State([]byte) (ledger.StateValue, error)    { return ledger.StateValue{}, fmt.Errorf("not served") }
+func (b testBackend) BlockByHeight(h uint64) (*model.Block, error) {
+	return b.s.cfg.Chain.BlockByHeight(h)
+}
+func (b testBackend) LatestBlock() (*model.Block, error) { return b.s.cfg.Chain.LatestBlock() }
+func (b testBackend) Status() api.Status                 { return api.Status{} }
+func (b testBackend) State([]byte) (ledger.StateValue, error) {
+	return ledger.StateValue{}, fmt.Errorf("not served")
+}
 func (b testBackend) SubscribeFinalized(context.Context) (<-chan ledger.FinalizedBlock, error) {
 	return nil, fmt.Errorf("not served")
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 )
 
 // metrics are the access node's series (docs/pipeline.md, "The access
@@ -59,4 +58,3 @@ func (m *metrics) stage(s string, nanos int64) {
 func (m *metrics) queueDepth(k queueKey, n int) {
 	m.queue.WithLabelValues(strconv.FormatUint(k.epoch, 10) + "/" + strconv.Itoa(k.cluster)).Set(float64(n))
 }
-
