@@ -1,12 +1,15 @@
 package access
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -482,5 +485,83 @@ func TestClientHelpers(t *testing.T) {
 	}
 	if _, err := c.WaitStatus(ctx, late, api.TxExecuted); !errors.Is(err, client.ErrTxDropped) {
 		t.Fatalf("expired: %v", err)
+	}
+}
+
+// GET /v1/access/events streams each transition as "event: tx" with a
+// TxEvent; subscribers are bounded (503 beyond), and a subscriber that
+// falls behind is dropped rather than slowing the tracker.
+func TestEventStream(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, tweak: func(c *Config) {
+		c.MaxSubscribers = 1
+	}})
+	resp, err := http.Get(h.api.URL + "/v1/access/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	second, err := http.Get(h.api.URL + "/v1/access/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Body.Close()
+	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") == "" {
+		t.Fatalf("second subscriber: %d", second.StatusCode)
+	}
+	x := tx(h.ref(5), 1)
+	if status, _, _ := h.post(x.Encode()); status != http.StatusAccepted {
+		t.Fatal(status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var ev api.TxEvent
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if ev.ID != x.ID().Hex() || ev.Status != api.TxPending || ev.UnixNanos == 0 {
+		t.Fatalf("event %+v", ev)
+	}
+	if _, _, err := h.svc.Subscribe(); !errors.Is(err, ErrTooManySubscribers) {
+		t.Fatalf("a second subscriber: %v", err)
+	}
+}
+
+// A subscriber that reads nothing while more than its buffer happens is
+// dropped (its channel closed); publishing never waits for it, and the
+// others keep receiving.
+func TestSlowSubscriberDropped(t *testing.T) {
+	hb := newHub(2, 2)
+	slow, err := hb.subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := hb.subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		hb.publish(api.TxEvent{ID: fmt.Sprint(i)})
+		<-fast
+	}
+	got := 0
+	for range slow {
+		got++
+	}
+	if got != 2 {
+		t.Fatalf("slow subscriber got %d events before its channel closed, want its buffer of 2", got)
+	}
+	hb.publish(api.TxEvent{ID: "3"})
+	if ev := <-fast; ev.ID != "3" {
+		t.Fatalf("fast subscriber got %+v", ev)
+	}
+	if _, err := hb.subscribe(); err != nil {
+		t.Fatalf("the dropped subscriber's slot was not freed: %v", err)
 	}
 }
