@@ -565,3 +565,24 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		t.Fatalf("the dropped subscriber's slot was not freed: %v", err)
 	}
 }
+
+// A cluster's forwarder of an epoch older than every reference in the
+// window is retired once idle; the current epoch's stay.
+func TestRetireForwarders(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5})
+	old := h.svc.forwarderFor(Route{Epoch: 0, Cluster: 0, Members: []string{"http://127.0.0.1:1"}})
+	cur := h.svc.forwarderFor(Route{Epoch: 3, Cluster: 0, Members: []string{"http://127.0.0.1:1"}})
+	h.svc.retire(1)
+	select {
+	case <-old.stop:
+	default:
+		t.Fatal("the old epoch's forwarder was not stopped")
+	}
+	h.svc.fwdMu.Lock()
+	_, oldKept := h.svc.forwarders[old.key]
+	_, curKept := h.svc.forwarders[cur.key]
+	h.svc.fwdMu.Unlock()
+	if oldKept || !curKept {
+		t.Fatalf("kept old %v, current %v", oldKept, curKept)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/floe-bft/floe/client"
@@ -23,18 +24,25 @@ type outTx struct {
 }
 
 // forwarder drains one cluster's bounded queue into batches for the
-// cluster's collectors (POST /v1/collector/transactions).
+// cluster's collectors (POST /v1/collector/transactions). The queue is a
+// slice that grows with use up to QueueTxs, so an idle cluster costs
+// nothing but its goroutine.
 type forwarder struct {
 	s      *Service
 	key    queueKey
 	route  Route
-	queue  chan outTx
 	rotate int // the first member of the next batch: spreads the load
+
+	mu     sync.Mutex
+	items  []outTx
+	notify chan struct{} // something was queued
+	stop   chan struct{} // closed when the cluster's epoch left the window
 }
 
 // forwarderFor returns the cluster's forwarder, starting it on first use.
-// The number of forwarders is bounded by the clusters of the epochs whose
-// references are in the window (a handful of epochs).
+// Forwarders of epochs older than every reference in the window are
+// retired (retire), so their number stays that of the clusters of a
+// handful of epochs.
 func (s *Service) forwarderFor(r Route) *forwarder {
 	k := queueKey{r.Epoch, r.Cluster}
 	s.fwdMu.Lock()
@@ -42,50 +50,87 @@ func (s *Service) forwarderFor(r Route) *forwarder {
 	if f, ok := s.forwarders[k]; ok {
 		return f
 	}
-	f := &forwarder{s: s, key: k, route: r, queue: make(chan outTx, s.cfg.QueueTxs)}
+	f := &forwarder{s: s, key: k, route: r, notify: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.forwarders[k] = f
 	s.goFunc(f.run)
 	return f
 }
 
+// retire stops the idle forwarders of epochs below oldest: no reference
+// in the window names them, so Submit routes nothing there any more.
+func (s *Service) retire(oldest uint64) {
+	s.fwdMu.Lock()
+	defer s.fwdMu.Unlock()
+	for k, f := range s.forwarders {
+		if k.epoch < oldest && f.depth() == 0 {
+			close(f.stop)
+			delete(s.forwarders, k)
+		}
+	}
+}
+
 // offer queues a transaction without waiting; false when the queue is full.
 func (f *forwarder) offer(tx outTx) bool {
-	select {
-	case f.queue <- tx:
-		return true
-	default:
+	f.mu.Lock()
+	if len(f.items) >= f.s.cfg.QueueTxs {
+		f.mu.Unlock()
 		return false
 	}
+	f.items = append(f.items, tx)
+	f.mu.Unlock()
+	select {
+	case f.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (f *forwarder) depth() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.items)
+}
+
+// take removes up to max queued transactions, oldest first.
+func (f *forwarder) take(max int) []outTx {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := min(max, len(f.items))
+	batch := make([]outTx, n)
+	copy(batch, f.items)
+	clear(f.items[:n])
+	f.items = f.items[n:]
+	if len(f.items) == 0 {
+		f.items = nil // give the array back
+	}
+	return batch
 }
 
 func (f *forwarder) run() {
 	ctx := f.s.ctx
-	batch := make([]outTx, 0, f.s.cfg.BatchTxs)
 	for {
-		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return
-		case tx := <-f.queue:
-			batch = append(batch, tx)
+		case <-f.stop:
+			return
+		case <-f.notify:
 		}
-		// Gather what arrives within BatchWait of the first, up to BatchTxs.
-		timer := time.NewTimer(f.s.cfg.BatchWait)
-	gather:
-		for len(batch) < f.s.cfg.BatchTxs {
-			select {
-			case tx := <-f.queue:
-				batch = append(batch, tx)
-			case <-timer.C:
-				break gather
-			case <-ctx.Done():
-				timer.Stop()
-				return
+		for f.depth() > 0 {
+			// Gather what arrives within BatchWait, unless a full batch waits.
+			if f.depth() < f.s.cfg.BatchTxs {
+				t := time.NewTimer(f.s.cfg.BatchWait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
 			}
+			batch := f.take(f.s.cfg.BatchTxs)
+			f.s.m.queueDepth(f.key, f.depth())
+			f.send(ctx, batch)
 		}
-		timer.Stop()
-		f.s.m.queueDepth(f.key, len(f.queue))
-		f.send(ctx, batch)
 	}
 }
 

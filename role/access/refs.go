@@ -17,6 +17,7 @@ type refs struct {
 	byID     map[model.Identifier]refEntry
 	byHeight map[uint64]model.Identifier
 	latest   uint64
+	first    uint64 // the first height recorded
 	started  bool
 }
 
@@ -33,6 +34,9 @@ func (r *refs) add(id model.Identifier, height, epoch uint64) {
 	defer r.mu.Unlock()
 	r.byID[id] = refEntry{height, epoch}
 	r.byHeight[height] = id
+	if !r.started {
+		r.first = height
+	}
 	if !r.started || height > r.latest {
 		r.latest, r.started = height, true
 	}
@@ -59,4 +63,20 @@ func (r *refs) latestHeight() (uint64, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.latest, r.started
+}
+
+// oldestEpoch is the epoch of the oldest block in the window: no
+// reference a transaction may still name is of an older epoch.
+func (r *refs) oldestEpoch() (uint64, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.started {
+		return 0, false
+	}
+	h := r.first
+	if r.latest >= r.keep {
+		h = max(h, r.latest-r.keep+1)
+	}
+	e, ok := r.byID[r.byHeight[h]]
+	return e.epoch, ok
 }

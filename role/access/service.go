@@ -141,6 +141,9 @@ func (s *Service) process() error {
 			return err
 		}
 	}
+	if oldest, ok := s.refs.oldestEpoch(); ok {
+		s.retire(oldest)
+	}
 	return nil
 }
 
@@ -233,7 +236,7 @@ func (s *Service) submit(raw []byte) (model.Identifier, error) {
 	}
 	if !known {
 		s.m.submitted.Inc()
-		s.m.queueDepth(f.key, len(f.queue))
+		s.m.queueDepth(f.key, f.depth())
 	}
 	return id, nil
 }
