@@ -28,6 +28,7 @@ func newTxSendCmd() *cobra.Command {
 		nodeURL string
 		timeout time.Duration
 		noWait  bool
+		access  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "send KEY=VALUE",
@@ -49,6 +50,9 @@ failed or not finalized in time.`,
 			c := client.New(nodeURL)
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if access {
+				return sendAccess(ctx, cmd.OutOrStdout(), c, tx, noWait)
+			}
 			id, err := c.SubmitTx(ctx, tx)
 			if err != nil {
 				return err
@@ -69,6 +73,7 @@ failed or not finalized in time.`,
 	nodeFlag(f, &nodeURL)
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up waiting for finalization after this long")
 	f.BoolVar(&noWait, "no-wait", false, "print the ID and return once the mempool accepted the transaction")
+	f.BoolVar(&access, "access", false, "the node is an access node of a pipeline network: wrap the transaction with its latest block as reference and wait until executed")
 	return cmd
 }
 
