@@ -36,6 +36,11 @@ type TxStages struct {
 	ExecutedHeight  uint64 `json:"executed_height,omitempty"`
 	// Error says why a failed transaction failed.
 	Error string `json:"error,omitempty"`
+	// OK and ExecError are an executed transaction's outcome as an
+	// execution node reports it (fetched when first asked; absent until
+	// one answered).
+	OK        *bool  `json:"ok,omitempty"`
+	ExecError string `json:"exec_error,omitempty"`
 
 	SubmittedAt int64 `json:"submitted_at"`
 	CollectedAt int64 `json:"collected_at,omitempty"`

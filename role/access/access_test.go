@@ -322,6 +322,26 @@ func TestTracking(t *testing.T) {
 		r.Stages.CollectedAt < r.Stages.SubmittedAt || r.Stages.FinalizedAt < r.Stages.CollectedAt || r.Stages.ExecutedAt < r.Stages.FinalizedAt {
 		t.Fatalf("executed: %d %+v %+v", code, r, r.Stages)
 	}
+	// The outcome comes from an execution node when first asked, once it
+	// has it; asking again does not ask it again.
+	if r.Stages.OK != nil {
+		t.Fatalf("an outcome before any execution node had one: %+v", r.Stages)
+	}
+	h.executor.set(id, false, "boom")
+	if _, r := h.getTx(id); r.Stages.OK == nil || *r.Stages.OK || r.Stages.ExecError != "boom" {
+		t.Fatalf("outcome %+v", r.Stages)
+	}
+	h.executor.mu.Lock()
+	asked := h.executor.asked
+	h.executor.mu.Unlock()
+	if _, r := h.getTx(id); r.Stages.ExecError != "boom" || asked != 2 {
+		t.Fatalf("outcome %+v after %d requests, want 2", r.Stages, asked)
+	}
+	h.executor.mu.Lock()
+	defer h.executor.mu.Unlock()
+	if h.executor.asked != asked {
+		t.Fatalf("the recorded outcome was fetched again")
+	}
 	want := []struct {
 		status string
 		height uint64

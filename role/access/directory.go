@@ -26,6 +26,9 @@ type Directory interface {
 	// its members' APIs (members listing none are left out). A route with
 	// no member URL is ErrNoRoute.
 	Route(counter uint64, id model.Identifier) (Route, error)
+	// Executors returns the API base URLs of epoch counter's execution
+	// members (those listing one).
+	Executors(counter uint64) []string
 }
 
 // Route is where one transaction goes.
@@ -55,6 +58,21 @@ func (d ScheduleDirectory) EpochOf(view model.View) (uint64, error) {
 		return 0, err
 	}
 	return e.Counter, nil
+}
+
+// Executors lists the epoch's execution members that have an API.
+func (d ScheduleDirectory) Executors(counter uint64) []string {
+	e, err := d.Schedule().Epoch(counter)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range e.Members(epoch.RoleExecution) {
+		if u, ok := d.APIs[m.ID()]; ok {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Route applies the one routing rule (epoch.Epoch.ClusterOfTx).

@@ -224,7 +224,7 @@ var errCollectorBusy = errors.New("collector busy")
 func (f *forwarder) deliver(ctx context.Context, url string, raws [][]byte) (map[int]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.s.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := f.s.collector(url).SubmitCollector(ctx, raws)
+	resp, err := f.s.apiClient(url).SubmitCollector(ctx, raws)
 	if err != nil {
 		if client.IsStatus(err, 503) {
 			return nil, fmt.Errorf("%w: %s: %v", errCollectorBusy, url, err)

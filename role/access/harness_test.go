@@ -200,6 +200,40 @@ type harness struct {
 	byID       map[model.NodeID]*fakeCollector
 	svc        *Service
 	api        *httptest.Server
+	executor   *fakeExecutor
+}
+
+// fakeExecutor answers GET /v1/transactions/{id} as an execution node
+// does for the results it holds.
+type fakeExecutor struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	results map[string]api.TxResponse
+	asked   int
+}
+
+func newFakeExecutor(t *testing.T) *fakeExecutor {
+	f := &fakeExecutor{results: map[string]api.TxResponse{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Path[len("/v1/transactions/"):]
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.asked++
+		res, ok := f.results[id]
+		if !ok {
+			api.WriteJSON(w, http.StatusNotFound, api.TxResponse{ID: id, Status: "unknown"})
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, res)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeExecutor) set(id model.Identifier, ok bool, msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.results[id.Hex()] = api.TxResponse{ID: id.Hex(), Status: "finalized", OK: &ok, Error: msg}
 }
 
 type harnessOpts struct {
@@ -222,6 +256,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		h.byID[m.ID()] = f
 		apis[m.ID()] = f.url
 	}
+	h.executor = newFakeExecutor(t)
+	exe := testIdentity(t, 100, epoch.RoleExecution)
+	ids = append(ids, exe)
+	apis[exe.ID()] = h.executor.srv.URL
 	seed := crypto.Sum([]byte("access test seed"))
 	clusters, err := epoch.AssignClusters(ids, seed, o.k)
 	if err != nil {

@@ -55,7 +55,7 @@ func (s *Service) poll() {
 func (s *Service) pollOne(j pollJob) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := s.collector(j.url).CollectorTx(ctx, j.id)
+	resp, err := s.apiClient(j.url).CollectorTx(ctx, j.id)
 	switch {
 	case err != nil:
 		s.m.polls.WithLabelValues("error").Inc()

@@ -32,7 +32,9 @@ type Service struct {
 	forwarders map[queueKey]*forwarder
 
 	clientsMu sync.Mutex
-	clients   map[string]*client.Client
+	clients   map[string]*client.Client // collectors' and executors'
+
+	outcomeSlots chan struct{} // execution results being fetched
 
 	// target is the newest finalized height announced; wake nudges the
 	// block processor.
@@ -57,6 +59,7 @@ func New(cfg Config) (*Service, error) {
 		clients:    make(map[string]*client.Client),
 		wake:       make(chan struct{}, 1),
 	}
+	s.outcomeSlots = make(chan struct{}, cfg.PollWorkers)
 	s.tr = newTracker(cfg.TrackTxs, cfg.Expiry, cfg.PollInterval, s.m, s.hub.publish)
 	s.group = service.New(cfg.Logger, "access", nil, nil)
 	return s, nil
@@ -175,9 +178,9 @@ func (s *Service) apply(b *model.Block) error {
 	return nil
 }
 
-// collector returns the API client of a collector (one per URL: the
-// members of the clusters, a bounded set).
-func (s *Service) collector(url string) *client.Client {
+// apiClient returns the API client of a collector or an execution node
+// (one per URL: members of the known epochs, a bounded set).
+func (s *Service) apiClient(url string) *client.Client {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	c, ok := s.clients[url]
@@ -248,7 +251,37 @@ func (s *Service) TxStatus(id model.Identifier) api.TxStatus {
 	if !ok {
 		return api.TxStatus{ID: id, Status: "unknown"}
 	}
+	if status == api.TxExecuted && stages.OK == nil && s.fetchOutcome(id, stages.Epoch) {
+		status, stages, _ = s.tr.lookup(id)
+	}
 	return api.TxStatus{ID: id, Status: status, Stages: stages}
+}
+
+// fetchOutcome asks the epoch's execution nodes for an executed
+// transaction's result (GET /v1/transactions/{id}: they store results
+// under the envelope ID) and records the first answer that has one. At
+// most PollWorkers lookups run at once; beyond, the answer goes without
+// the outcome (the next lookup fetches it). It reports whether one was
+// recorded.
+func (s *Service) fetchOutcome(id model.Identifier, epoch uint64) bool {
+	select {
+	case s.outcomeSlots <- struct{}{}:
+		defer func() { <-s.outcomeSlots }()
+	default:
+		return false
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	for _, url := range s.cfg.Directory.Executors(epoch) {
+		r, err := s.apiClient(url).Tx(ctx, id.Hex())
+		if err != nil || r.OK == nil {
+			s.log.Debug("access: execution node has no result", "executor", url, "tx", id, "err", err)
+			continue
+		}
+		s.tr.outcome(id, *r.OK, r.Error)
+		return true
+	}
+	return false
 }
 
 // Routes serves the access node's own endpoint: GET /v1/access/events.

@@ -26,6 +26,9 @@ type entry struct {
 	finalizedHeight uint64
 	executedHeight  uint64
 	err             string
+	hasOutcome      bool // an execution node reported ok / execErr
+	ok              bool
+	execErr         string
 
 	submitted, collected, finalized, executed, expired, failed int64
 }
@@ -337,7 +340,21 @@ func (t *tracker) lookup(id model.Identifier) (string, *api.TxStages, bool) {
 	if e.hasCollection {
 		st.Collection = e.collection.Hex()
 	}
+	if e.hasOutcome {
+		ok := e.ok
+		st.OK, st.ExecError = &ok, e.execErr
+	}
 	return e.status, st, true
+}
+
+// outcome records an executed transaction's result as an execution node
+// reported it.
+func (t *tracker) outcome(id model.Identifier, ok bool, execErr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, found := t.entries[id]; found && e.status == api.TxExecuted {
+		e.hasOutcome, e.ok, e.execErr = true, ok, execErr
+	}
 }
 
 // size is the number of tracked transactions.
