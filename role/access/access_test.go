@@ -435,7 +435,7 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func guar(t *testing.T, coll model.Identifier) *collection.Guarantee {
+func guar(t testing.TB, coll model.Identifier) *collection.Guarantee {
 	t.Helper()
 	set, err := model.NewSignerSet(2)
 	if err != nil {
@@ -605,4 +605,74 @@ func TestRetireForwarders(t *testing.T) {
 	if oldKept || !curKept {
 		t.Fatalf("kept old %v, current %v", oldKept, curKept)
 	}
+}
+
+// The tracker is bounded: full of unfinished transactions it refuses new
+// ones as busy (503, nothing forwarded); once one finishes, the oldest
+// finished is forgotten to make room.
+func TestTrackerBound(t *testing.T) {
+	const expiry = 3
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, tweak: func(c *Config) {
+		c.TrackTxs, c.Expiry = 2, expiry
+	}})
+	a, b, c := tx(h.ref(5), 1), tx(h.ref(5), 2), tx(h.ref(5), 3)
+	if status, _, _ := h.post(a.Encode(), b.Encode()); status != http.StatusAccepted {
+		t.Fatal(status)
+	}
+	h.eventually("forwarded", func() bool { return h.totalReceived() == 4 })
+	status, resp, retry := h.post(c.Encode())
+	if status != http.StatusServiceUnavailable || retry == "" || resp.Results[0].Code != api.CodeFull {
+		t.Fatalf("tracker full: %d %q %+v", status, retry, resp)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := h.totalReceived(); got != 4 {
+		t.Fatalf("a refused transaction was forwarded: %d copies", got)
+	}
+	for range expiry + 1 {
+		h.finalize(nil) // a and b expire at height 9
+	}
+	if st := h.svc.TxStatus(a.ID()); st.Status != api.TxExpired {
+		t.Fatalf("a is %s", st.Status)
+	}
+	if status, _, _ := h.post(tx(h.ref(9), 3).Encode()); status != http.StatusAccepted {
+		t.Fatalf("after a finished: %d", status)
+	}
+	if code, _ := h.getTx(a.ID()); code != http.StatusNotFound {
+		t.Fatalf("the oldest finished transaction was kept: %d", code)
+	}
+	if code, r := h.getTx(b.ID()); code != 200 || r.Status != api.TxExpired {
+		t.Fatalf("b: %d %+v", code, r)
+	}
+}
+
+// Whatever bytes arrive, Submit never panics, answers once per
+// transaction, and accepts only well-formed transactions with a known,
+// unexpired reference; nothing refused is tracked.
+func FuzzSubmit(f *testing.F) {
+	h := newHarness(f, harnessOpts{collectors: 2, k: 1, height: 5})
+	ref := h.ref(5)
+	f.Add(tx(ref, 1).Encode())
+	f.Add([]byte{})
+	f.Add(collection.Tx{Ref: ref}.Encode())
+	f.Add(append(tx(ref, 2).Encode(), 1))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		before := h.svc.tr.size()
+		out := h.svc.Submit([][]byte{raw})
+		if len(out) != 1 {
+			t.Fatalf("%d answers", len(out))
+		}
+		x, derr := collection.DecodeTx(raw, collection.DefaultLimits())
+		if out[0].Error == nil {
+			if derr != nil || x.Ref != ref {
+				t.Fatalf("accepted %x: decode %v", raw, derr)
+			}
+			return
+		}
+		if _, _, ok := h.svc.tr.lookup(x.ID()); derr != nil && ok {
+			t.Fatal("a malformed transaction is tracked")
+		}
+		if h.svc.tr.size() != before && derr != nil {
+			t.Fatal("a refusal changed the tracker")
+		}
+	})
 }

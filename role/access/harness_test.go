@@ -31,7 +31,7 @@ type fakeChain struct {
 
 var testMain = model.MainChain("access-test")
 
-func newFakeChain(t *testing.T, height uint64) *fakeChain {
+func newFakeChain(t testing.TB, height uint64) *fakeChain {
 	c := &fakeChain{}
 	for range height + 1 {
 		c.add(t, nil)
@@ -40,7 +40,7 @@ func newFakeChain(t *testing.T, height uint64) *fakeChain {
 }
 
 // add finalizes the next block with payload p (nil: empty).
-func (c *fakeChain) add(t *testing.T, p *payload.Payload) *model.Block {
+func (c *fakeChain) add(t testing.TB, p *payload.Payload) *model.Block {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -87,7 +87,7 @@ type fakeCollector struct {
 	collected map[model.Identifier]model.Identifier
 }
 
-func newFakeCollector(t *testing.T) *fakeCollector {
+func newFakeCollector(t testing.TB) *fakeCollector {
 	f := &fakeCollector{got: map[model.Identifier]int{}, collected: map[model.Identifier]model.Identifier{}, entered: make(chan struct{}, 1024)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/collector/transactions", f.submit)
@@ -172,7 +172,7 @@ func (f *fakeCollector) collect(id, coll model.Identifier) {
 
 // ---- one epoch with k clusters of real identities ----
 
-func testIdentity(t *testing.T, i int, role epoch.Role) epoch.Identity {
+func testIdentity(t testing.TB, i int, role epoch.Role) epoch.Identity {
 	t.Helper()
 	seed := crypto.Sum([]byte("access test staking"), binary.BigEndian.AppendUint64(nil, uint64(i)))
 	sk, err := crypto.Fast().KeyFromSeed(seed[:])
@@ -193,7 +193,7 @@ func testIdentity(t *testing.T, i int, role epoch.Role) epoch.Identity {
 }
 
 type harness struct {
-	t          *testing.T
+	t          testing.TB
 	chain      *fakeChain
 	state      *epoch.State
 	collectors map[string]*fakeCollector // by URL
@@ -212,7 +212,7 @@ type fakeExecutor struct {
 	asked   int
 }
 
-func newFakeExecutor(t *testing.T) *fakeExecutor {
+func newFakeExecutor(t testing.TB) *fakeExecutor {
 	f := &fakeExecutor{results: map[string]api.TxResponse{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Path[len("/v1/transactions/"):]
@@ -243,7 +243,7 @@ type harnessOpts struct {
 	tweak         func(*Config)
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, chain: newFakeChain(t, o.height), collectors: map[string]*fakeCollector{}, byID: map[model.NodeID]*fakeCollector{}}
 	ids := []epoch.Identity{testIdentity(t, 0, epoch.RoleConsensus)}
