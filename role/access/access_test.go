@@ -469,6 +469,22 @@ func TestForwardFailed(t *testing.T) {
 			t.Fatalf("collector %s asked %d times, want once (no retries)", f.url, len(f.entered))
 		}
 	}
+	// Resubmitted once the collectors take transactions again, it starts over.
+	for _, f := range h.collectors {
+		f.mu.Lock()
+		f.busy = false
+		f.mu.Unlock()
+	}
+	if status, _, _ := h.post(x.Encode()); status != http.StatusAccepted {
+		t.Fatal(status)
+	}
+	h.eventually("forwarded again", func() bool { return h.totalReceived() == 2 })
+	if st := h.svc.TxStatus(x.ID()); st.Status != api.TxPending || st.Stages.Error != "" {
+		t.Fatalf("resubmitted: %+v %+v", st, st.Stages)
+	}
+	if got := testutil.ToFloat64(h.svc.m.txs.WithLabelValues(api.TxFailed)); got != 0 {
+		t.Fatalf("tracked{failed} = %v after the resubmission", got)
+	}
 }
 
 // The client helpers: a transaction referencing the node's latest block,

@@ -87,21 +87,26 @@ func newTracker(capacity int, expiry uint64, interval time.Duration, m *metrics,
 }
 
 // admit starts tracking e unless it is tracked already (known true, and
-// nothing changes). enqueue hands it to its cluster's queue under the
-// tracker's lock, so a transaction is tracked iff it was queued. When the
-// tracker is full of unfinished transactions, or enqueue refuses, it is
-// ErrBusy and nothing changes.
+// nothing changes): a resubmission is not forwarded twice, except after
+// it failed, when it starts over. enqueue hands it to its cluster's queue
+// under the tracker's lock, so a transaction is tracked iff it was
+// queued. When the tracker is full of unfinished transactions, or enqueue
+// refuses, it is ErrBusy and nothing changes.
 func (t *tracker) admit(e *entry, now time.Time, enqueue func() bool) (known bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.entries[e.id]; ok {
+	old, ok := t.entries[e.id]
+	if ok && old.status != api.TxFailed {
 		return true, nil
 	}
-	if len(t.entries) >= t.capacity && !t.evictOne() {
+	if !ok && len(t.entries) >= t.capacity && !t.evictOne() {
 		return false, ErrBusy
 	}
 	if !enqueue() {
 		return false, ErrBusy
+	}
+	if ok {
+		t.m.status(old.status, -1) // its place in the finished queue goes stale
 	}
 	e.status = api.TxPending
 	e.submitted = now.UnixNano()
