@@ -3,6 +3,7 @@ package consensus_test
 import (
 	"context"
 	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func BenchmarkOrderGuarantees(b *testing.B) {
 		gs[i] = pn.guarantee(b, randomID(), ref.ID(), pn.chain, pn.full()...)
 	}
 	start := metric(&testing.T{}, pn.regs[0], "floe_guarantees_included_total")
+	cpu0 := processCPU()
 	b.ResetTimer()
 	began := time.Now()
 	// One feeder per node, as collectors hand guarantees to consensus
@@ -75,9 +77,24 @@ func BenchmarkOrderGuarantees(b *testing.B) {
 	}
 	elapsed := time.Since(began)
 	b.StopTimer()
+	// CPU per guarantee per replica (the whole process's CPU, feeders and
+	// all four replicas, over four): what one replica on its own machine
+	// would spend, so 1/that is one core's ordering capacity.
+	perReplica := (processCPU() - cpu0).Seconds() / float64(b.N) / float64(len(pn.nodes))
+	b.ReportMetric(perReplica*1e3, "cpu-ms/guarantee/replica")
+	b.ReportMetric(1/perReplica, "guarantees/s/core")
 	perSec := float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(perSec, "guarantees/s")
 	b.ReportMetric(perSec*100, "tx/s@100")
 	b.ReportMetric(perSec*1000, "tx/s@1000")
 	b.ReportMetric(float64(pn.finalized(0)), "height")
+}
+
+// processCPU is the user and system CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

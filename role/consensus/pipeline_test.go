@@ -516,7 +516,40 @@ func validateSide(t *testing.T, pn *pipeNet, included *collection.Guarantee, goo
 	if httpResp.StatusCode != http.StatusServiceUnavailable || httpResp.Header.Get("Retry-After") == "" {
 		t.Errorf("POST /v1/guarantees to a full pool: %d, Retry-After %q", httpResp.StatusCode, httpResp.Header.Get("Retry-After"))
 	}
+	httpResp, err = http.Post(srv.URL+"/v1/guarantees", "application/json", bytes.NewReader(collection.EncodeGuarantees(three[2:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpResp.Body.Close()
+	if httpResp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("POST /v1/guarantees as JSON: %d", httpResp.StatusCode)
+	}
 	if got := labelled(t, reg2, "floe_guarantees_refused_total", "reason", "expired"); got != 2 {
 		t.Errorf("floe_guarantees_refused_total{reason=\"expired\"} = %v, want 2", got)
+	}
+}
+
+// TestNoPipelineRoutesWithoutClusters: a network without clusters keeps
+// taking transactions and serves neither pipeline endpoint.
+func TestNoPipelineRoutesWithoutClusters(t *testing.T) {
+	tn := newTestnet(t, 1)
+	nd, err := node.New(tn.config(0, prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Stop()
+	srv := serveAPI(t, nd)
+	for _, path := range []string{"/v1/guarantees", "/v1/receipts"} {
+		resp, err := http.Post(srv.URL+path, "application/octet-stream", bytes.NewReader([]byte{0, 0, 0, 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s on a network without clusters: %d", path, resp.StatusCode)
+		}
+	}
+	if res := nd.SubmitTxs([][]byte{setTx(t, "k", "v")}); res[0].Error != nil {
+		t.Errorf("a transaction on a network without clusters: %v", res[0].Error)
 	}
 }
