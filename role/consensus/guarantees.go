@@ -42,8 +42,8 @@ var _ api.RouteProvider = (*Node)(nil)
 // SubmitGuarantees checks a batch of guarantees and pools the valid ones
 // (the HTTP handler's work, for in-process callers). Known collections
 // count as accepted. It fails with ErrGuaranteePoolFull, after pooling
-// what fitted, when the pool is full, and with ErrPipelineNetwork's
-// opposite (an error) in a network without clusters.
+// what fitted, when the pool is full, and with an error in a network
+// without clusters, whose consensus nodes take no guarantees.
 func (n *Node) SubmitGuarantees(ctx context.Context, gs []*collection.Guarantee) (api.GuaranteesResponse, error) {
 	if n.pipe == nil {
 		return api.GuaranteesResponse{}, errors.New("not a pipeline network: this node takes no guarantees")
