@@ -203,6 +203,12 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 	if o.Duration > 0 {
 		deadline = time.After(o.Duration)
 	}
+	var controlDone chan error
+	if o.Control != nil {
+		controlDone = make(chan error, 1)
+		h := &Harness{nodes: nodes, gen: gen}
+		go func() { controlDone <- o.Control(runCtx, h) }()
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var failure error
@@ -221,6 +227,10 @@ loop:
 			break loop
 		case tn := <-nodeExit:
 			failure = tn.exitError()
+			break loop
+		case err := <-controlDone:
+			controlDone = nil
+			failure = err
 			break loop
 		}
 	}
@@ -249,6 +259,9 @@ loop:
 	}
 	sum.Timeouts = sumTimeouts(fctx, consensus)
 	cancelRun()
+	if controlDone != nil {
+		<-controlDone // it saw runCtx end
+	}
 	stopErr := stopNodes()
 
 	lat, meanCol, maxCol, perSecond, repeats, expired := st.stages()
