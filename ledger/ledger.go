@@ -83,6 +83,13 @@ type Hooks struct {
 	// applied, as its IDs are not on the chain. nil: the payload's
 	// transactions, IDs crypto.Sum of each.
 	Transactions func(ctx context.Context, b *model.Block, pl *payload.Payload) (txs [][]byte, ids []model.Identifier, err error)
+	// Opened: Open succeeded. A role that hands its hooks to the ledger
+	// through another role (an execution node through its observer) gets
+	// hold of the ledger here, before any other hook runs: Transactions
+	// needs the epoch directory and the stored chain to find a
+	// guarantee's guarantors, and Executed the block and root a receipt
+	// names.
+	Opened func(l *Ledger)
 	// Settled: a service event was accepted or rejected at finalization.
 	Settled func(id model.Identifier)
 }
@@ -237,6 +244,9 @@ func Open(cfg Config) (l *Ledger, st consensus.State, err error) {
 	l.results.put(executed, l.app.Root())
 	if err := l.rebuildDedup(executed); err != nil {
 		return nil, st, fmt.Errorf("rebuild executed-transaction window: %w", err)
+	}
+	if cfg.Hooks.Opened != nil {
+		cfg.Hooks.Opened(l)
 	}
 	return l, st, nil
 }
