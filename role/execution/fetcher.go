@@ -226,7 +226,7 @@ func (f *fetcher) fetch(ctx context.Context, j *job) {
 	reported := false
 	defer func() {
 		if reported {
-			f.missing.resolve(id, time.Now())
+			f.missing.resolve(id, time.Now(), j.col != nil)
 		}
 	}()
 	backoff := f.cfg.MinBackoff

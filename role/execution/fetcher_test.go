@@ -272,6 +272,11 @@ func TestFetchPassesOverBadGuarantors(t *testing.T) {
 	if after := servers[2].asked.Load() + servers[3].asked.Load(); after != before {
 		t.Fatalf("non-signers asked %d times", after-before)
 	}
+	// Abandoned at the stop, its record closes as not served.
+	waitFor(t, func() bool { return len(missing.Open()) == 0 && len(missing.Resolved()) == 1 })
+	if r := missing.Resolved()[0]; r.Served || r.Collection != cols[0].ID() || len(r.Guarantors) != 2 {
+		t.Fatalf("closed record %+v", r)
+	}
 }
 
 // When no guarantor serves a collection the fetcher records the evidence
@@ -333,7 +338,7 @@ func TestFetchWaitsForMissingCollection(t *testing.T) {
 		t.Fatal("not supplied after a guarantor came back")
 	}
 	if g := testutil.ToFloat64(m.missing); g != 0 || len(missing.Open()) != 0 || len(missing.Resolved()) != 2 ||
-		missing.Resolved()[0].Resolved.IsZero() {
+		missing.Resolved()[0].Resolved.IsZero() || !missing.Resolved()[0].Served {
 		t.Fatalf("after: gauge %v, open %v, resolved %v", g, missing.Open(), missing.Resolved())
 	}
 	if servers[3].asked.Load() != 0 {

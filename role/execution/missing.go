@@ -24,8 +24,11 @@ type MissingRecord struct {
 	Guarantors map[string]string `json:"guarantors"`
 	Rounds     int               `json:"rounds"` // whole rounds asked so far
 	Since      time.Time         `json:"since"`
-	// Resolved is when a guarantor served it at last (zero: still missing).
+	// Resolved is when the record closed (zero: still missing); Served
+	// says whether a guarantor served it then, or it was no longer needed
+	// (a prefetched repeat the ledger held back, or the node stopping).
 	Resolved time.Time `json:"resolved,omitzero"`
+	Served   bool      `json:"served"`
 }
 
 // maxResolvedRecords bounds the resolved records kept for the API.
@@ -33,7 +36,7 @@ const maxResolvedRecords = 256
 
 // Missing is the evidence of collections not served: the open records
 // (bounded by what the fetcher has in flight, itself bounded) and the
-// most recent resolved ones.
+// most recent closed ones.
 type Missing struct {
 	mu       sync.Mutex
 	open     map[model.Identifier]*MissingRecord
@@ -63,7 +66,7 @@ func (s *Missing) report(r MissingRecord) bool {
 
 // resolve closes a collection's record, if it has one (served at last, or
 // no longer needed).
-func (s *Missing) resolve(id model.Identifier, now time.Time) {
+func (s *Missing) resolve(id model.Identifier, now time.Time, served bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.open[id]
@@ -72,7 +75,7 @@ func (s *Missing) resolve(id model.Identifier, now time.Time) {
 	}
 	delete(s.open, id)
 	s.m.missing.Set(float64(len(s.open)))
-	r.Resolved = now
+	r.Resolved, r.Served = now, served
 	if len(s.resolved) == maxResolvedRecords {
 		s.resolved = append(s.resolved[:0], s.resolved[1:]...)
 	}
