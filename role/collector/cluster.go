@@ -543,3 +543,7 @@ func (r readiness) Ready(b *model.Block) bool {
 	_, latest := r.c.cfg.Main.Latest()
 	return ok && h <= latest
 }
+
+// FinalizedHeight is the height of the cluster chain's newest finalized
+// block.
+func (c *Cluster) FinalizedHeight() uint64 { return chainHost{c}.FinalizedHeight() }

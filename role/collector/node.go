@@ -15,7 +15,6 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/collection"
-	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
@@ -335,6 +334,9 @@ func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/collections/{id}", n.handleCollection)
 }
 
+// Main is the node's view of the followed main chain.
+func (n *Node) Main() *Refs { return n.refs }
+
 // Running is the chain of the cluster this node currently runs.
 func (n *Node) Running() (model.ChainID, bool) {
 	n.mu.RLock()
@@ -418,14 +420,8 @@ func (n *Node) retire(rc *runningCluster) {
 func (n *Node) startCluster(e *epoch.Epoch, idx int) (*runningCluster, error) {
 	members, chain := e.Cluster(idx, n.main)
 	rc := &runningCluster{epoch: e.Counter, members: map[model.NodeID]bool{}}
-	cms := make([]committee.Member, 0, len(members))
 	names := map[model.NodeID]string{}
 	for _, m := range members {
-		pk, err := n.scheme.DecodePublicKey(m.StakingKey)
-		if err != nil {
-			return nil, fmt.Errorf("collector: member %s of cluster %d: %w", m.Name, idx, err)
-		}
-		cms = append(cms, committee.Member{ID: m.ID(), Weight: m.Weight, StakingKey: pk, Possession: m.Possession})
 		names[m.ID()] = m.Name
 		if m.ID() == n.self {
 			continue
@@ -435,10 +431,9 @@ func (n *Node) startCluster(e *epoch.Epoch, idx int) (*runningCluster, error) {
 			return nil, fmt.Errorf("collector: cluster peer %s: %w", m.Name, err)
 		}
 	}
-	// Every member derives the same committee: the seed is the chain ID.
-	com, err := committee.New(cms, chain)
+	com, err := ClusterCommittee(n.scheme, members, chain)
 	if err != nil {
-		return nil, fmt.Errorf("collector: cluster %d committee: %w", idx, err)
+		return nil, err
 	}
 	st, err := storage.OpenPebble(filepath.Join(n.cfg.DataDir, "clusters", chain.Hex()))
 	if err != nil {
