@@ -84,8 +84,8 @@ type Config struct {
 	// status queries). It runs on the consensus loop and must not block.
 	OnCollection func(chain model.ChainID, col *collection.Collection)
 	Names        func(model.NodeID) string
-	Logger   *slog.Logger
-	Registry prometheus.Registerer
+	Logger       *slog.Logger
+	Registry     prometheus.Registerer
 }
 
 func (c *Config) withDefaults() error {

@@ -158,8 +158,11 @@ func NewNode(cfg NodeConfig) (n *Node, err error) {
 	if len(cfg.Consensus) == 0 {
 		cfg.Consensus = defaults
 	}
-	if len(cfg.Upstreams) == 0 || len(cfg.Consensus) == 0 {
+	if len(cfg.Upstreams) == 0 {
 		return nil, errors.New("collector: no main-chain upstream: no consensus member lists an api in the genesis file and none is configured ([follower] upstreams)")
+	}
+	if len(cfg.Consensus) == 0 {
+		return nil, errors.New("collector: no consensus node to hand guarantees to: no consensus member lists an api in the genesis file")
 	}
 	if cfg.MaxHandoff <= 0 {
 		cfg.MaxHandoff = 1024
@@ -313,7 +316,7 @@ func (n *Node) ID() model.NodeID { return n.self }
 // Status describes the node as its observer does, named for its role.
 func (n *Node) Status() api.Status {
 	st := n.Observer.Status()
-	st.Name = "collection"
+	st.NodeID, st.Name = n.self, "collection"
 	return st
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +44,9 @@ type pipenet struct {
 	cons    *node.Node
 	consAPI *httptest.Server
 	fake    *fakeConsensus
+	// tls: collectors talk over the real TLS transport on loopback
+	// (their genesis addresses) instead of the in-memory network.
+	tls bool
 }
 
 func keysFrom(t *testing.T, n uint64) *genesis.NodeKeys {
@@ -58,7 +62,22 @@ func keysFrom(t *testing.T, n uint64) *genesis.NodeKeys {
 
 func newPipenet(t *testing.T, collectors, clusters int) *pipenet {
 	t.Helper()
-	p := &pipenet{t: t, hub: network.NewMemoryNetwork()}
+	return newPipenetOn(t, collectors, clusters, false)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newPipenetOn(t *testing.T, collectors, clusters int, tls bool) *pipenet {
+	t.Helper()
+	p := &pipenet{t: t, hub: network.NewMemoryNetwork(), tls: tls}
 	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: "collector-test", GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
 		LeaderSeed: fmt.Sprintf("%064x", 9), Params: genesis.DefaultParams()}
 	g.Params.TimeoutMinMS = 400
@@ -72,7 +91,11 @@ func newPipenet(t *testing.T, collectors, clusters int) *pipenet {
 	g.Validators = append(g.Validators, v)
 	for i := 0; i < collectors; i++ {
 		k := keysFrom(t, uint64(10+i))
-		v, err := k.Validator(fmt.Sprintf("col%d", i), fmt.Sprintf("127.0.0.1:%d", 2+i), 1)
+		addr := fmt.Sprintf("127.0.0.1:%d", 2+i)
+		if tls {
+			addr = freePort(t)
+		}
+		v, err := k.Validator(fmt.Sprintf("col%d", i), addr, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,13 +139,16 @@ func (p *pipenet) startCollector(i int, tweak func(*collector.NodeConfig)) *coll
 	reg := prometheus.NewRegistry()
 	cfg := collector.NodeConfig{
 		Genesis: p.g, Keys: p.colKeys[i], DataDir: p.dirs[i],
-		Upstreams: []string{p.consAPI.URL},
-		Consensus: []string{p.fake.srv.URL + fmt.Sprintf("/c%d", i)},
-		Transport: p.hub.Transport(p.colKeys[i].NodeID()),
+		Upstreams:    []string{p.consAPI.URL},
+		Consensus:    []string{p.fake.srv.URL + fmt.Sprintf("/c%d", i)},
+		Transport:    p.hub.Transport(p.colKeys[i].NodeID()),
 		PollInterval: 100 * time.Millisecond, Metrics: reg,
 	}
 	if os.Getenv("FLOE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("col", i)
+	}
+	if p.tls {
+		cfg.Transport = nil // the TLS transport on the genesis address
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -453,4 +479,44 @@ func TestCollectorsGuaranteeOverHTTPAndSurviveRestart(t *testing.T) {
 		st, err := cols[0].cl.CollectorTx(ctx, late.ID())
 		return err == nil && st.Status == "collected" && st.Guaranteed
 	})
+}
+
+// Three collectors of one cluster over the real TLS transport (pinned
+// network keys, frames tagged by chain) collect and guarantee what they
+// are sent, and the guarantees reach the consensus endpoint valid.
+func TestCollectorsOverTLS(t *testing.T) {
+	p := newPipenetOn(t, 3, 1, true)
+	cols := make([]*collectorNode, 3)
+	for i := range cols {
+		cols[i] = p.startCollector(i, nil)
+	}
+	ref := p.reference(t, 2, cols...)
+	ctx := context.Background()
+	txs := make([]collection.Tx, 30)
+	for i := range txs {
+		txs[i] = collection.Tx{Ref: ref, Body: []byte(fmt.Sprintf("tls tx %d", i))}
+	}
+	for i := 0; i < 3; i++ {
+		if resp, err := cols[i].cl.SubmitCollector(ctx, encodeTxs(txs[10*i:10*i+10])); err != nil || resp.Accepted != 10 {
+			t.Fatalf("submit to collector %d: %+v, %v", i, resp, err)
+		}
+	}
+	waitUntil(t, "every transaction guaranteed and handed off", 60*time.Second, func() bool {
+		for i, tx := range txs {
+			st, err := cols[i/10].cl.CollectorTx(ctx, tx.ID())
+			if err != nil || st.Status != "collected" || !st.Guaranteed {
+				return false
+			}
+			id, _ := model.ParseIdentifier(st.Collection)
+			if _, ok := p.fake.guarantee(id); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	p.fake.mu.Lock()
+	defer p.fake.mu.Unlock()
+	if len(p.fake.bad) > 0 {
+		t.Fatalf("consensus endpoint got bad input: %v", p.fake.bad)
+	}
 }
