@@ -41,6 +41,7 @@ type mainTracker struct {
 
 	mu       sync.RWMutex
 	target   uint64 // newest finalized height the observer announced
+	initial  uint64 // the height saved before this process started
 	schedule *epoch.Schedule
 	view     model.View // view of the newest block read
 	height   uint64     // its height
@@ -89,6 +90,9 @@ func (t *mainTracker) raise(h uint64) {
 // corrupt store.
 func (t *mainTracker) run(ctx context.Context, poll time.Duration) error {
 	if latest, err := t.src.LatestBlock(); err == nil {
+		t.mu.Lock()
+		t.initial = latest.Height
+		t.mu.Unlock()
 		t.raise(latest.Height)
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("collector: latest followed block: %w", err)
@@ -190,4 +194,13 @@ func (t *mainTracker) behind() bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.height < t.target
+}
+
+// replayed reports whether the tracker has read the chain saved before
+// this process started: before that, the epoch it has reached may be long
+// over, and no cluster should start for it.
+func (t *mainTracker) replayed() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.height >= t.initial
 }

@@ -374,7 +374,7 @@ func (n *Node) poolTxs() float64 {
 func (n *Node) advanced() {
 	n.ho.sweep()
 	e := n.tracker.current()
-	if e == nil {
+	if e == nil || !n.tracker.replayed() {
 		return
 	}
 	n.mu.RLock()
