@@ -231,7 +231,8 @@ func NewNode(cfg NodeConfig) (n *Node, err error) {
 		}
 		if n.transport, err = network.NewTLS(network.Config{
 			Self: n.self, Key: cfg.Keys.Network, ListenAddr: listen, Logger: n.log,
-			MaxFrameSize: chainTagLen + 2*n.rules.Limits.MaxBytes + (1 << 20),
+			// Frames of the cluster chains are the main chain's size plus the tag.
+			MaxFrameSize: network.DefaultMaxFrameSize + chainTagLen,
 		}); err != nil {
 			o.Stop()
 			return nil, fmt.Errorf("collector: start transport: %w", err)
