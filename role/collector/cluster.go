@@ -547,3 +547,7 @@ func (r readiness) Ready(b *model.Block) bool {
 // FinalizedHeight is the height of the cluster chain's newest finalized
 // block.
 func (c *Cluster) FinalizedHeight() uint64 { return chainHost{c}.FinalizedHeight() }
+
+// Drop removes pending transactions from the pool (the role gave up on
+// them: a reference block that never became known).
+func (c *Cluster) Drop(ids ...model.Identifier) { c.pool.remove(ids...) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/collection"
@@ -39,11 +40,10 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "empty transaction batch")
 		return
 	}
-	catchingUp := n.tracker.behind() || n.Observer.Status().Syncing
 	resp := api.SubmitResponse{Results: []api.SubmitResult{}}
 	retry := false
 	for i, b := range raw {
-		id, err := n.submitOne(b, catchingUp)
+		id, err := n.submitOne(b)
 		if err == nil {
 			resp.Accepted++
 			continue
@@ -52,7 +52,7 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		n.metrics.submitRefused.Inc()
 		code := api.CodeInvalid
 		switch {
-		case errors.Is(err, ErrPoolFull), errors.Is(err, ErrNotReady):
+		case errors.Is(err, ErrPoolFull), errors.Is(err, ErrNotReady), errors.Is(err, ErrTooManyUnresolved):
 			code, retry = api.CodeFull, true
 		case errors.Is(err, ErrDuplicate):
 			code = api.CodeDuplicate
@@ -77,26 +77,36 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // submitOne decodes, routes and queues one transaction.
-func (n *Node) submitOne(b []byte, catchingUp bool) (model.Identifier, error) {
+func (n *Node) submitOne(b []byte) (model.Identifier, error) {
 	tx, err := collection.DecodeTx(b, n.rules.Limits)
 	if err != nil {
 		return model.ZeroID, err
 	}
 	id := tx.ID()
-	c, err := n.route(tx, catchingUp)
+	c, known, err := n.route(tx)
 	if err != nil {
 		return id, err
 	}
-	return id, c.Submit(tx)
+	if !known {
+		if err := n.waiting.reserve(); err != nil {
+			return id, err
+		}
+	}
+	if err := c.Submit(tx); err != nil {
+		return id, err
+	}
+	if !known {
+		n.waiting.add(id, tx.Ref, c, time.Now())
+	}
+	return id, nil
 }
 
 // route finds the running cluster that may collect tx: the cluster of
 // the transaction's reference epoch must be this node's, and running. A
-// reference block this node has not followed yet is waited for (the pool
-// keeps it until the block comes) only while the node is catching up
-// with the main chain; level with it, the block is no finalized block and
-// the transaction is refused.
-func (n *Node) route(tx collection.Tx, catchingUp bool) (*Cluster, error) {
+// reference block this node has not followed yet (known false) is taken
+// to be of the running epoch: the transaction waits in the pool until
+// the block comes, within the bounds of unresolved.
+func (n *Node) route(tx collection.Tx) (c *Cluster, known bool, err error) {
 	n.mu.RLock()
 	rc := n.running
 	n.mu.RUnlock()
@@ -104,36 +114,33 @@ func (n *Node) route(tx collection.Tx, catchingUp bool) (*Cluster, error) {
 	h, counter, known := n.refs.RefHeight(tx.Ref)
 	if known {
 		if _, latest := n.refs.Latest(); h+n.rules.Expiry < latest {
-			return nil, fmt.Errorf("%w: reference block at height %d, the main chain is at %d", collection.ErrExpired, h, latest)
+			return nil, true, fmt.Errorf("%w: reference block at height %d, the main chain is at %d", collection.ErrExpired, h, latest)
 		}
 	} else {
-		if !catchingUp {
-			return nil, fmt.Errorf("%w: %v is no finalized main-chain block this collector knows (it is level with the main chain)", collection.ErrUnknownRef, tx.Ref)
-		}
 		if rc == nil {
-			return nil, ErrNotReady
+			return nil, false, ErrNotReady
 		}
 		counter = rc.epoch
 	}
 	e, ok := n.tracker.epochByCounter(counter)
 	if !ok {
-		return nil, fmt.Errorf("%w: epoch %d", ErrEpochNotRunning, counter)
+		return nil, known, fmt.Errorf("%w: epoch %d", ErrEpochNotRunning, counter)
 	}
 	mine, member := e.ClusterOfNode(n.self)
 	if !member {
-		return nil, fmt.Errorf("%w: epoch %d", ErrNotCollecting, counter)
+		return nil, known, fmt.Errorf("%w: epoch %d", ErrNotCollecting, counter)
 	}
 	if want := e.ClusterOfTx(id); want != mine {
-		return nil, fmt.Errorf("%w: transaction %v belongs to cluster %d of epoch %d, this node is in cluster %d",
+		return nil, known, fmt.Errorf("%w: transaction %v belongs to cluster %d of epoch %d, this node is in cluster %d",
 			collection.ErrWrongCluster, id, want, counter, mine)
 	}
 	if rc == nil {
-		return nil, ErrNotReady
+		return nil, known, ErrNotReady
 	}
 	if rc.epoch != counter {
-		return nil, fmt.Errorf("%w: reference epoch %d, running epoch %d", ErrEpochNotRunning, counter, rc.epoch)
+		return nil, known, fmt.Errorf("%w: reference epoch %d, running epoch %d", ErrEpochNotRunning, counter, rc.epoch)
 	}
-	return rc.c, nil
+	return rc.c, known, nil
 }
 
 // handleTx is GET /v1/collector/transactions/{id}: pending (in the

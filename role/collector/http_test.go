@@ -43,14 +43,16 @@ func get(t *testing.T, url string) int {
 }
 
 // Bad input to a collector's endpoints gets a 4xx with a reason and
-// changes nothing: a batch that does not decode, an oversize body, a
-// transaction of the other cluster, one referencing no finalized block,
-// malformed IDs. A full pool refuses with code "full".
+// changes nothing: a batch that does not decode, a malformed transaction,
+// an oversize body, a transaction of the other cluster, malformed IDs,
+// main-chain transactions. Transactions waiting for a reference block
+// not followed yet are bounded; a full pool answers 503 with Retry-After.
 func TestCollectorHTTPRefusesBadInput(t *testing.T) {
 	p := newPipenet(t, 2, 2)
 	c := p.startCollector(0, func(cfg *collector.NodeConfig) {
 		cfg.MaxBodyBytes = 4096
 		cfg.PoolTxs = 1
+		cfg.MaxUnresolved = 1
 	})
 	ref := p.reference(t, 2, c)
 	st, err := p.g.EpochState()
@@ -99,16 +101,6 @@ func TestCollectorHTTPRefusesBadInput(t *testing.T) {
 		t.Fatal("a refused transaction is known")
 	}
 
-	unknown := collection.Tx{Ref: crypto.Sum([]byte("no such block")), Body: []byte("x")}
-	for e.ClusterOfTx(unknown.ID()) != mine {
-		unknown.Body = append(unknown.Body, 'x')
-	}
-	code, sr, _ = post(t, c, mempool.EncodePayload(encodeTxs([]collection.Tx{unknown})))
-	if code != http.StatusBadRequest || !strings.Contains(sr.Results[0].Error, "unknown reference") {
-		t.Fatalf("unknown reference block: %d %+v", code, sr)
-	}
-	nothingPending("an unknown reference block")
-
 	big := collection.Tx{Ref: ref, Body: bytes.Repeat([]byte("b"), 5000)}
 	if code, _, _ := post(t, c, mempool.EncodePayload(encodeTxs([]collection.Tx{big}))); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversize body: %d", code)
@@ -130,15 +122,41 @@ func TestCollectorHTTPRefusesBadInput(t *testing.T) {
 		t.Fatalf("main-chain intake on a collector answered %d", resp.StatusCode)
 	}
 
-	// A pool of one: the second of a batch is refused as full (code
-	// "full": retry), not lost silently.
-	code, sr, _ = post(t, c, mempool.EncodePayload(encodeTxs(ours[1:3])))
-	if code != http.StatusAccepted || sr.Accepted != 1 || sr.Rejected != 1 {
-		t.Fatalf("batch into a pool of one: %d %+v", code, sr)
+	// A reference block not followed yet waits in the pool, within bounds:
+	// one may wait here, a second is refused for room (code "full").
+	unknown := collection.Tx{Ref: crypto.Sum([]byte("a block to come")), Body: []byte("x")}
+	for e.ClusterOfTx(unknown.ID()) != mine {
+		unknown.Body = append(unknown.Body, 'x')
+	}
+	code, sr, _ = post(t, c, mempool.EncodePayload(encodeTxs([]collection.Tx{unknown})))
+	if code != http.StatusAccepted || sr.Accepted != 1 {
+		t.Fatalf("unknown reference block: %d %+v", code, sr)
+	}
+	if cluster.Pending() != 1 || get(t, c.api.URL+"/v1/collector/transactions/"+unknown.ID().Hex()) != http.StatusOK {
+		t.Fatal("the transaction waiting for its reference block is not pending")
+	}
+	other := collection.Tx{Ref: crypto.Sum([]byte("another block to come")), Body: []byte("y")}
+	for e.ClusterOfTx(other.ID()) != mine {
+		other.Body = append(other.Body, 'y')
+	}
+	code, sr, hdr := post(t, c, mempool.EncodePayload(encodeTxs([]collection.Tx{other})))
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || sr.Results[0].Code != api.CodeFull ||
+		!strings.Contains(sr.Results[0].Error, "unknown reference") {
+		t.Fatalf("a second unknown reference block past the bound: %d %+v", code, sr)
+	}
+
+	// The pool (of one) is full now: a batch refused whole for room is a
+	// 503 with Retry-After, each transaction with code "full".
+	code, sr, hdr = post(t, c, mempool.EncodePayload(encodeTxs(ours[1:3])))
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || sr.Rejected != 2 {
+		t.Fatalf("batch into a full pool: %d %+v", code, sr)
 	}
 	for _, r := range sr.Results {
 		if r.Code != api.CodeFull {
-			t.Fatalf("refusal in a pool of one: %+v", r)
+			t.Fatalf("refusal in a full pool: %+v", r)
 		}
+	}
+	if cluster.Pending() != 1 {
+		t.Fatalf("%d pending after refusals, want 1", cluster.Pending())
 	}
 }

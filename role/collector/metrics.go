@@ -15,6 +15,7 @@ type nodeMetrics struct {
 	handoffQueued       prometheus.Gauge
 	handoffOutstanding  prometheus.Gauge
 	submitRefused       prometheus.Counter
+	unresolvedDropped   prometheus.Counter
 }
 
 func newNodeMetrics(reg prometheus.Registerer, poolTxs func() float64) *nodeMetrics {
@@ -35,9 +36,10 @@ func newNodeMetrics(reg prometheus.Registerer, poolTxs func() float64) *nodeMetr
 		handoffQueued:       g("floe_collector_handoff_queued", "Guarantees waiting for some consensus node to take them."),
 		handoffOutstanding:  g("floe_collector_handoff_outstanding", "Guarantees handed off and not yet seen included."),
 		submitRefused:       c("floe_collector_submit_refused_total", "Transactions refused at the collector's intake."),
+		unresolvedDropped:   c("floe_collector_unresolved_dropped_total", "Transactions dropped because their reference block stayed unknown."),
 	}
 	reg.MustRegister(m.collections, m.guaranteesFormed, m.guaranteesHandedOff, m.guaranteesRejected, m.guaranteesIncluded,
-		m.guaranteesExpired, m.handoffFailures, m.handoffQueued, m.handoffOutstanding, m.submitRefused,
+		m.guaranteesExpired, m.handoffFailures, m.handoffQueued, m.handoffOutstanding, m.submitRefused, m.unresolvedDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "floe_collector_pool_txs", Help: "Transactions pending in this node's running clusters' pools."}, poolTxs))
 	return m
 }

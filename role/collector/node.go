@@ -60,6 +60,10 @@ type NodeConfig struct {
 	// MaxBatchTxs its transactions (default 10,000).
 	MaxBodyBytes int64
 	MaxBatchTxs  int
+	// MaxUnresolved bounds the accepted transactions whose reference
+	// block this node has not followed yet (default 10,000); each waits
+	// at most 30 s for it.
+	MaxUnresolved int
 	// PollInterval is how often upstream heights are polled (default 1s).
 	PollInterval time.Duration
 	// ObserverWorkers and MaxUncertified tune the follower (observer.Config).
@@ -104,6 +108,7 @@ type Node struct {
 	tracker   *mainTracker
 	ho        *handoff
 	txs       *txIndex
+	waiting   *unresolved // accepted with a reference not followed yet
 	metrics   *nodeMetrics
 	reg       prometheus.Registerer
 	transport network.Transport
@@ -179,6 +184,9 @@ func NewNode(cfg NodeConfig) (n *Node, err error) {
 	if cfg.Retain <= 0 {
 		cfg.Retain = 4096
 	}
+	if cfg.MaxUnresolved <= 0 {
+		cfg.MaxUnresolved = defaultMaxUnresolved
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
@@ -195,8 +203,9 @@ func NewNode(cfg NodeConfig) (n *Node, err error) {
 	n = &Node{
 		cfg: cfg, log: cfg.Logger, self: cfg.Keys.NodeID(), main: model.MainChain(cfg.Genesis.ChainID),
 		scheme: crypto.BLS(), reg: cfg.Metrics,
-		rules: collection.Rules{Expiry: collection.DefaultExpiry, Limits: collection.DefaultLimits()},
-		txs:   newTxIndex(cfg.Retain * (retiredKeep + 1)),
+		rules:   collection.Rules{Expiry: collection.DefaultExpiry, Limits: collection.DefaultLimits()},
+		txs:     newTxIndex(cfg.Retain * (retiredKeep + 1)),
+		waiting: newUnresolved(cfg.MaxUnresolved, unresolvedGrace),
 	}
 	if _, ok := genesisEpochs.Schedule().Last().Member(n.self); !ok {
 		return nil, fmt.Errorf("collector: this node (%v) is not a member of the genesis epoch", n.self)
@@ -512,10 +521,13 @@ func (n *Node) receiveLoop() {
 // pumpEvery is how often formed guarantees move to the hand-off.
 const pumpEvery = 20 * time.Millisecond
 
-// pumpGuarantees takes formed guarantees while the hand-off has room.
+// pumpGuarantees takes formed guarantees while the hand-off has room,
+// and once a second sweeps the transactions waiting for their reference
+// block.
 func (n *Node) pumpGuarantees() {
 	t := time.NewTicker(pumpEvery)
 	defer t.Stop()
+	var lastSweep time.Time
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -528,6 +540,13 @@ func (n *Node) pumpGuarantees() {
 			all = append(all, n.running)
 		}
 		n.mu.RUnlock()
+		if now := time.Now(); now.Sub(lastSweep) >= time.Second {
+			lastSweep = now
+			known := func(ref model.Identifier) bool { _, _, ok := n.refs.RefHeight(ref); return ok }
+			if k := n.waiting.sweep(known, now); k > 0 {
+				n.metrics.unresolvedDropped.Add(float64(k))
+			}
+		}
 		for _, rc := range all {
 			room := n.ho.room()
 			if room == 0 {
