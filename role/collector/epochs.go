@@ -188,14 +188,6 @@ func (t *mainTracker) epochByCounter(c uint64) (*epoch.Epoch, bool) {
 	return e, err == nil
 }
 
-// behind reports whether the observer knows of finalized blocks the
-// tracker has not read yet.
-func (t *mainTracker) behind() bool {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.height < t.target
-}
-
 // replayed reports whether the tracker has read the chain saved before
 // this process started: before that, the epoch it has reached may be long
 // over, and no cluster should start for it.
