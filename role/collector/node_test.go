@@ -62,7 +62,7 @@ func keysFrom(t *testing.T, n uint64) *genesis.NodeKeys {
 
 func newPipenet(t *testing.T, collectors, clusters int) *pipenet {
 	t.Helper()
-	return newPipenetOn(t, collectors, clusters, false)
+	return newPipenetOn(t, collectors, clusters, false, nil)
 }
 
 func freePort(t *testing.T) string {
@@ -75,7 +75,7 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func newPipenetOn(t *testing.T, collectors, clusters int, tls bool) *pipenet {
+func newPipenetOn(t *testing.T, collectors, clusters int, tls bool, tweak func(*genesis.Genesis)) *pipenet {
 	t.Helper()
 	p := &pipenet{t: t, hub: network.NewMemoryNetwork(), tls: tls}
 	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: "collector-test", GenesisTime: time.Unix(1_700_000_000, 0).UTC(),
@@ -103,6 +103,9 @@ func newPipenetOn(t *testing.T, collectors, clusters int, tls bool) *pipenet {
 		g.Validators = append(g.Validators, v)
 		p.colKeys = append(p.colKeys, k)
 		p.dirs = append(p.dirs, t.TempDir())
+	}
+	if tweak != nil {
+		tweak(g)
 	}
 	p.g = g
 	p.fake = newFakeConsensus(t, g)
@@ -485,7 +488,7 @@ func TestCollectorsGuaranteeOverHTTPAndSurviveRestart(t *testing.T) {
 // network keys, frames tagged by chain) collect and guarantee what they
 // are sent, and the guarantees reach the consensus endpoint valid.
 func TestCollectorsOverTLS(t *testing.T) {
-	p := newPipenetOn(t, 3, 1, true)
+	p := newPipenetOn(t, 3, 1, true, nil)
 	cols := make([]*collectorNode, 3)
 	for i := range cols {
 		cols[i] = p.startCollector(i, nil)
