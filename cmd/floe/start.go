@@ -145,7 +145,9 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 		return runObserver(ctx, cfg, home, "", nil, log)
 	case config.RoleCollection:
 		return runCollection(ctx, cfg, home, log)
-	case config.RoleExecution, config.RoleAccess:
+	case config.RoleExecution:
+		return runExecution(ctx, cfg, home, log)
+	case config.RoleAccess:
 		return fmt.Errorf("role %q: not assembled into a process yet (docs/pipeline.md)", cfg.Role)
 	}
 
