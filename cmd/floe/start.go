@@ -143,9 +143,11 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 	switch cfg.Role {
 	case config.RoleObserver:
 		return runObserver(ctx, cfg, home, "", nil, log)
+	case config.RoleCollection:
+		return runCollection(ctx, cfg, home, log)
 	case config.RoleExecution:
 		return runExecution(ctx, cfg, home, log)
-	case config.RoleCollection, config.RoleAccess:
+	case config.RoleAccess:
 		return fmt.Errorf("role %q: not assembled into a process yet (docs/pipeline.md)", cfg.Role)
 	}
 
