@@ -22,6 +22,7 @@ import (
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/payload"
 	node "github.com/floe-bft/floe/role/consensus"
+	"github.com/floe-bft/floe/role/execution"
 )
 
 // pipeNet is a testnet of a pipeline network: its consensus nodes, plus
@@ -551,5 +552,58 @@ func TestNoPipelineRoutesWithoutClusters(t *testing.T) {
 	}
 	if res := nd.SubmitTxs([][]byte{setTx(t, "k", "v")}); res[0].Error != nil {
 		t.Errorf("a transaction on a network without clusters: %v", res[0].Error)
+	}
+}
+
+// TestPipelineIncludesAnExecutionNodesReceipts: a real execution node
+// (role/execution) follows the four consensus nodes over their HTTP APIs
+// and hands them receipts; the chain carries them, and each carrying
+// block's result is the root the execution node computed for that height.
+func TestPipelineIncludesAnExecutionNodesReceipts(t *testing.T) {
+	pn := newPipeNet(t, 4, 4, 1)
+	pn.startAll()
+	var urls []string
+	for _, nd := range pn.nodes {
+		urls = append(urls, serveAPI(t, nd).URL)
+	}
+	ex, err := execution.New(execution.Config{Genesis: pn.gen, DataDir: t.TempDir(), StakingKey: pn.executors[0].Staking,
+		Upstreams: urls, ReceiptTargets: urls, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Stop()
+	waitFor(t, "two receipts included", time.Minute, func() bool {
+		return metric(t, pn.regs[0], "floe_receipts_included_total") >= 2
+	})
+	genesisRoot, err := pn.gen.InitialRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	carried := 0
+	for h := uint64(1); h <= pn.finalized(0); h++ {
+		_, pl := pn.blockAt(t, 0, h)
+		r := pl.Receipt
+		if r == nil {
+			continue
+		}
+		carried++
+		if r.Executor != pn.executors[0].NodeID() || *pl.Result != r.Result() {
+			t.Fatalf("block %d: receipt %+v, result %+v", h, r, pl.Result)
+		}
+		b, _ := pn.blockAt(t, 0, r.Height)
+		if b.ID() != r.Block {
+			t.Fatalf("block %d carries a receipt for %v at height %d, the chain has %v", h, r.Block, r.Height, b.ID())
+		}
+		// No guarantee was ordered: executing the chain leaves the
+		// genesis state, whatever the height.
+		if r.Root != model.Identifier(genesisRoot) {
+			t.Fatalf("receipt for height %d names root %v, executing empty blocks gives the genesis root %v", r.Height, r.Root, genesisRoot)
+		}
+	}
+	if carried < 2 {
+		t.Fatalf("%d finalized blocks carry a receipt", carried)
 	}
 }
