@@ -299,6 +299,8 @@ func rejectionCode(err error) string {
 	switch {
 	case errors.Is(err, app.ErrInvalidTx):
 		return CodeInvalid
+	case errors.Is(err, ErrWrongRole):
+		return CodeWrongRole
 	case errors.Is(err, mempool.ErrTooLarge):
 		return CodeTooLarge
 	case errors.Is(err, mempool.ErrDuplicate):

@@ -59,7 +59,13 @@ type StreamEvent struct {
 // meant to stay open. An event longer than the client's size bound ends
 // the stream with ErrResponseTooLarge.
 func (c *Client) Stream(ctx context.Context, q BlockQuery, connected func(), fn func(StreamEvent) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/blocks/stream"+q.encode(), nil)
+	return c.Events(ctx, "/v1/blocks/stream"+q.encode(), connected, fn)
+}
+
+// Events opens any server-sent-event endpoint of the API at path (with
+// its query) and reads it as Stream does.
+func (c *Client) Events(ctx context.Context, path string, connected func(), fn func(StreamEvent) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return err
 	}

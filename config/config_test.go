@@ -130,3 +130,25 @@ func TestConfigRole(t *testing.T) {
 		t.Fatalf("FLOE_ROLE: %v %+v", err, cfg)
 	}
 }
+
+// A pipeline member's home runs its role and advertises a dialable API
+// URL in its genesis entry; an unspecified listen address advertises none.
+func TestInitRoleAndAPIURL(t *testing.T) {
+	home := t.TempDir()
+	v, err := Init(home, InitOptions{Name: "c0", P2P: "127.0.0.1:1", API: "127.0.0.1:8080", Weight: 1, Role: "collection"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Role != "collection" || v.API != "http://127.0.0.1:8080" {
+		t.Fatalf("entry role %q api %q", v.Role, v.API)
+	}
+	cfg, err := Load(home, func(string) (string, bool) { return "", false })
+	if err != nil || cfg.Role != RoleCollection {
+		t.Fatalf("floe.toml role %q (%v), want %q", cfg.Role, err, RoleCollection)
+	}
+	for addr, want := range map[string]string{"0.0.0.0:8080": "", "[::]:1": "", "": "", "node3:8080": "http://node3:8080"} {
+		if got := advertisedAPI(addr); got != want {
+			t.Errorf("advertisedAPI(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -18,6 +19,10 @@ type InitOptions struct {
 	// API and Debug are the listen addresses floe.toml gets (empty
 	// disables that listener).
 	API, Debug string
+	// APIURL is the base URL other roles reach this node's API at (the
+	// genesis entry's "api"); empty: http://API when API names a host
+	// other than an unspecified address, else none.
+	APIURL string
 	// LogLevel is floe.toml's log level (empty: info).
 	LogLevel string
 	// Weight is the voting weight in the genesis entry.
@@ -70,6 +75,10 @@ func Init(home string, o InitOptions) (genesis.Validator, error) {
 		return genesis.Validator{}, err
 	}
 	v.Role = role.String()
+	v.API = o.APIURL
+	if v.API == "" {
+		v.API = advertisedAPI(o.API)
+	}
 	if err := keys.Save(keysPath); err != nil {
 		return genesis.Validator{}, err
 	}
@@ -78,13 +87,27 @@ func Init(home string, o InitOptions) (genesis.Validator, error) {
 	if err := os.Chmod(keysPath, 0o600); err != nil {
 		return genesis.Validator{}, err
 	}
-	if err := WriteDefault(filepath.Join(cfgDir, File), "", o.API, o.Debug, o.LogLevel); err != nil {
+	if err := writeConfig(filepath.Join(cfgDir, File), role.String(), "", o.API, o.Debug, o.LogLevel); err != nil {
 		return genesis.Validator{}, err
 	}
 	if err := WriteJSON(filepath.Join(cfgDir, ValidatorFile), v); err != nil {
 		return genesis.Validator{}, err
 	}
 	return v, nil
+}
+
+// advertisedAPI is the URL of an API listening on addr when addr names
+// a host others can dial ("" for none or an unspecified address such as
+// 0.0.0.0:8080).
+func advertisedAPI(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	return "http://" + addr
 }
 
 // InitFollower writes a follower's home: floe.toml only, with the API

@@ -13,10 +13,15 @@ var configTemplate = template.Must(template.New("floe.toml").Parse(`# floe node 
 # override some of them: FLOE_API, FLOE_P2P, FLOE_DEBUG, FLOE_LOG_LEVEL,
 # FLOE_DATA_DIR, FLOE_ROLE.
 
-# What this node does: "consensus" (a committee member: orders, executes
-# and serves) or "observer" (follows the chain from the [follower]
-# upstreams' APIs without voting, executes it and serves the same reads).
-role = "consensus"
+# What this node does: "consensus" (a committee member: orders and
+# serves; in a network without collector clusters it also executes),
+# "observer" (follows the chain from the [follower] upstreams' APIs without
+# voting, executes it and serves the same reads), or one of the pipeline's
+# roles, which must match this node's genesis entry: "collection" (runs its
+# cluster's chain and certifies collections), "execution" (executes the
+# collections the main chain orders) or "access" (takes transactions and
+# tracks them); see docs/pipeline.md.
+role = "{{.Role}}"
 
 [p2p]
 # Address to accept peer connections on (host:port). Empty: this node's
@@ -79,11 +84,16 @@ gossip_interval = "5ms"
 // WriteDefault writes a commented floe.toml with the given addresses
 // and log level and defaults for everything else.
 func WriteDefault(path, p2p, api, debug, level string) error {
+	return writeConfig(path, RoleConsensus, p2p, api, debug, level)
+}
+
+// writeConfig is WriteDefault for a node of the given role.
+func writeConfig(path, role, p2p, api, debug, level string) error {
 	if level == "" {
 		level = "info"
 	}
 	var buf bytes.Buffer
-	if err := configTemplate.Execute(&buf, map[string]string{"P2P": p2p, "API": api, "Debug": debug, "Level": level}); err != nil {
+	if err := configTemplate.Execute(&buf, map[string]string{"Role": role, "P2P": p2p, "API": api, "Debug": debug, "Level": level}); err != nil {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)

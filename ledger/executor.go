@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/app/merkle"
+	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/storage"
 )
 
@@ -38,7 +40,10 @@ func (l *Ledger) executor(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if err := l.execute(h); err != nil {
+			if err := l.execute(ctx, h); err != nil {
+				if ctx.Err() != nil {
+					break // stopping while the transactions hook waited
+				}
 				return fmt.Errorf("execute height %d: %w", h, err)
 			}
 			now := time.Now()
@@ -50,7 +55,7 @@ func (l *Ledger) executor(ctx context.Context) error {
 	}
 }
 
-func (l *Ledger) execute(height uint64) error {
+func (l *Ledger) execute(ctx context.Context, height uint64) error {
 	b, err := l.store.FinalizedByHeight(height)
 	if err != nil {
 		return err
@@ -61,28 +66,18 @@ func (l *Ledger) execute(height uint64) error {
 		// finalized block with a bad payload means a byzantine supermajority.
 		return fmt.Errorf("finalized block has an invalid payload: %w", err)
 	}
-	txs := pl.Transactions
-	// Replicas refuse a block that repeats a transaction of its chain's last
-	// DedupWindow heights (chainTxs), so a finalized chain never does; this
-	// second check, defined by the chain alone like the first, keeps
-	// execution from ever applying a transaction twice within the window
-	// even if a byzantine supermajority finalized such a block.
-	ids, cached := l.txIDs.get(b.ID(), len(txs))
-	if !cached {
-		ids = idsOf(txs)
+	var fresh [][]byte
+	var freshIDs []model.Identifier
+	txCount := len(pl.Transactions)
+	if l.cfg.Hooks.Transactions != nil {
+		fresh, freshIDs, err = l.pipelineTxs(ctx, height, b, pl)
+		txCount = len(fresh)
+	} else {
+		fresh, freshIDs = l.payloadTxs(height, b, pl)
 	}
-	fresh := make([][]byte, 0, len(txs))
-	freshIDs := make([]model.Identifier, 0, len(txs))
-	for i, tx := range txs {
-		id := model.Identifier(ids[i])
-		if l.dedup.seen(id) {
-			continue
-		}
-		l.dedup.add(height, id)
-		fresh = append(fresh, tx)
-		freshIDs = append(freshIDs, id)
+	if err != nil {
+		return err
 	}
-	l.dedup.advance(height)
 	l.appMu.Lock()
 	results, writes, root, err := l.app.Execute(height, fresh)
 	l.appMu.Unlock()
@@ -112,8 +107,90 @@ func (l *Ledger) execute(height uint64) error {
 	if l.cfg.Hooks.Executed != nil {
 		l.cfg.Hooks.Executed(height, freshIDs)
 	}
-	l.subs.publish(FinalizedBlock{Block: b, TxCount: len(txs), StateRoot: root, Time: time.Now()})
+	l.subs.publish(FinalizedBlock{Block: b, TxCount: txCount, StateRoot: root, Time: time.Now()})
 	return nil
+}
+
+// payloadTxs returns the block's own transactions less those executed in
+// the last DedupWindow heights, and records them in that window.
+func (l *Ledger) payloadTxs(height uint64, b *model.Block, pl *payload.Payload) ([][]byte, []model.Identifier) {
+	txs := pl.Transactions
+	// Replicas refuse a block that repeats a transaction of its chain's last
+	// DedupWindow heights (chainTxs), so a finalized chain never does; this
+	// second check, defined by the chain alone like the first, keeps
+	// execution from ever applying a transaction twice within the window
+	// even if a byzantine supermajority finalized such a block.
+	ids, cached := l.txIDs.get(b.ID(), len(txs))
+	if !cached {
+		ids = idsOf(txs)
+	}
+	fresh := make([][]byte, 0, len(txs))
+	freshIDs := make([]model.Identifier, 0, len(txs))
+	for i, tx := range txs {
+		id := model.Identifier(ids[i])
+		if l.dedup.seen(id) {
+			continue
+		}
+		l.dedup.add(height, id)
+		fresh = append(fresh, tx)
+		freshIDs = append(freshIDs, id)
+	}
+	l.dedup.advance(height)
+	return fresh, freshIDs
+}
+
+// pipelineTxs asks Hooks.Transactions for the transactions of the block's
+// fresh guarantees, and records the block's collections in the window
+// once it has them (a stop while it waits changes nothing).
+func (l *Ledger) pipelineTxs(ctx context.Context, height uint64, b *model.Block, pl *payload.Payload) ([][]byte, []model.Identifier, error) {
+	view := *pl // the cached payload is shared: hand the hook a copy
+	view.Guarantees = l.freshGuarantees(pl.Guarantees)
+	txs, ids, err := l.cfg.Hooks.Transactions(ctx, b, &view)
+	if err != nil {
+		return nil, nil, fmt.Errorf("transactions of %d guarantees: %w", len(view.Guarantees), err)
+	}
+	if len(ids) != len(txs) {
+		return nil, nil, fmt.Errorf("transactions hook returned %d transactions and %d IDs", len(txs), len(ids))
+	}
+	for _, g := range pl.Guarantees {
+		l.collections.add(height, g.CollectionID)
+	}
+	l.collections.advance(height)
+	return txs, ids, nil
+}
+
+// CollectionWindow is the replay-protection window of pipeline networks
+// (Hooks.Transactions), in heights: a guarantee whose collection a
+// guarantee of the last CollectionWindow heights (or an earlier one of the
+// same block) named is not executed, and every appearance, executed or
+// not, renews the collection's place in the window. The rule reads the
+// chain's guarantees only, so every executor applies it alike and a
+// restart rebuilds it exactly from the stored payloads. Consensus nodes
+// refuse such a repeat already (collection.Inclusion: a guarantee's
+// reference is at most Expiry below its block, and the Index keeps its
+// collection until then), so with the default expiry an honest chain
+// never meets it; it keeps a byzantine supermajority's chain from making
+// executors apply a collection twice within the window. Transactions
+// repeated across collections are the clusters' rules' business
+// (a transaction in one collection of one cluster within its expiry);
+// execution does not check them.
+const CollectionWindow = collection.DefaultExpiry
+
+// freshGuarantees returns the guarantees the collection window lets
+// through, in order (it does not change the window).
+func (l *Ledger) freshGuarantees(gs []*collection.Guarantee) []*collection.Guarantee {
+	fresh := make([]*collection.Guarantee, 0, len(gs))
+	inBlock := make(map[model.Identifier]struct{}, len(gs))
+	for _, g := range gs {
+		if _, dup := inBlock[g.CollectionID]; dup || l.collections.seen(g.CollectionID) {
+			l.repeatedCollections.Inc()
+			l.log.Warn("finalized block repeats a collection: not executed again", "collection", g.CollectionID)
+			continue
+		}
+		inBlock[g.CollectionID] = struct{}{}
+		fresh = append(fresh, g)
+	}
+	return fresh
 }
 
 // DedupWindow is the replay-protection window, in heights: a block may not
@@ -126,16 +203,18 @@ func (l *Ledger) execute(height uint64) error {
 // the window is an in-memory map.
 const DedupWindow = 64
 
-// executedWindow remembers the IDs executed in the last DedupWindow
-// heights. It is rebuilt from the stored chain at start-up, so every node
-// applies the same rule.
+// executedWindow remembers the IDs added in the last size heights (the
+// transactions executed in the last DedupWindow, or the collections named
+// in the last CollectionWindow). It is rebuilt from the stored chain at
+// start-up, so every node applies the same rule.
 type executedWindow struct {
-	ids     map[model.Identifier]uint64 // ID → height executed
+	size    uint64
+	ids     map[model.Identifier]uint64 // ID → height added last
 	heights map[uint64][]model.Identifier
 }
 
-func newExecutedWindow() *executedWindow {
-	return &executedWindow{ids: make(map[model.Identifier]uint64), heights: make(map[uint64][]model.Identifier)}
+func newExecutedWindow(size uint64) *executedWindow {
+	return &executedWindow{size: size, ids: make(map[model.Identifier]uint64), heights: make(map[uint64][]model.Identifier)}
 }
 
 func (w *executedWindow) seen(id model.Identifier) bool {
@@ -150,10 +229,10 @@ func (w *executedWindow) add(height uint64, id model.Identifier) {
 
 // advance forgets the height that just left the window.
 func (w *executedWindow) advance(height uint64) {
-	if height < DedupWindow {
+	if height < w.size {
 		return
 	}
-	old := height - DedupWindow
+	old := height - w.size
 	for _, id := range w.heights[old] {
 		if w.ids[id] == old {
 			delete(w.ids, id)
@@ -163,8 +242,12 @@ func (w *executedWindow) advance(height uint64) {
 }
 
 // rebuildDedup replays the window from the stored results of the last
-// executed heights.
+// executed heights (with Hooks.Transactions, the collection window from
+// the stored payloads).
 func (l *Ledger) rebuildDedup(executed uint64) error {
+	if l.cfg.Hooks.Transactions != nil {
+		return l.rebuildCollections(executed)
+	}
 	from := uint64(1)
 	if executed > DedupWindow {
 		from = executed - DedupWindow + 1
@@ -186,6 +269,29 @@ func (l *Ledger) rebuildDedup(executed uint64) error {
 			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// rebuildCollections replays the collection window: every guarantee of
+// the last CollectionWindow executed heights, as pipelineTxs recorded them.
+func (l *Ledger) rebuildCollections(executed uint64) error {
+	from := uint64(1)
+	if executed > CollectionWindow {
+		from = executed - CollectionWindow + 1
+	}
+	for h := from; h <= executed; h++ {
+		b, err := l.store.FinalizedByHeight(h)
+		if err != nil {
+			return err
+		}
+		pl, err := l.Decoded(b)
+		if err != nil {
+			return fmt.Errorf("stored block %d: %w", h, err)
+		}
+		for _, g := range pl.Guarantees {
+			l.collections.add(h, g.CollectionID)
 		}
 	}
 	return nil

@@ -30,8 +30,12 @@ type WindowStats struct {
 }
 
 // Window returns the measurements since the previous call (or since the
-// load started) and starts a new window.
+// load started) and starts a new window. A pipeline run measures stages
+// instead (Summary.Pipeline): its windows hold only Submitted.
 func (h *Harness) Window() WindowStats {
+	if h.tr == nil {
+		return WindowStats{Submitted: h.gen.submitted.Load()}
+	}
 	w := h.tr.windowStats()
 	w.Submitted = h.gen.submitted.Load()
 	return w
@@ -43,6 +47,9 @@ func (h *Harness) Window() WindowStats {
 // kill nor the new process's start is reported as a crash; a later
 // unexpected exit of the new process is. It returns when the API answers.
 func (h *Harness) Restart(ctx context.Context, i int, timeout time.Duration) error {
+	if h.tr == nil {
+		return fmt.Errorf("restart: not supported in a pipeline run yet")
+	}
 	if i <= 0 || i >= len(h.gen.clients) {
 		return fmt.Errorf("restart: node%d is not a validator other than node0", i)
 	}

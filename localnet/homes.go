@@ -11,10 +11,11 @@ import (
 // the HomeWriter for nodes that run the floe binary.
 type ConfigHomes struct{}
 
-// WriteValidator writes keys, floe.toml and validator.json, overwriting.
+// WriteValidator writes keys, floe.toml and validator.json, overwriting;
+// the entry advertises the API at http://APIAddr.
 func (ConfigHomes) WriteValidator(h Home, keys *genesis.NodeKeys) (genesis.Validator, error) {
 	return config.Init(h.Dir, config.InitOptions{Name: h.Name, P2P: h.P2PAddr, API: h.APIAddr, Debug: h.DebugAddr,
-		LogLevel: h.LogLevel, Weight: 1, Force: true, Keys: keys})
+		LogLevel: h.LogLevel, Weight: 1, Force: true, Keys: keys, Role: h.Role})
 }
 
 // WriteFollower writes floe.toml with the follower's API address.

@@ -153,6 +153,14 @@ func (p *pendingTxs) remove(id [32]byte) (time.Time, bool) {
 	return t, ok
 }
 
+// get is when id was submitted, if it is pending.
+func (p *pendingTxs) get(id [32]byte) (time.Time, bool) {
+	p.mu.Lock()
+	t, ok := p.m[id]
+	p.mu.Unlock()
+	return t, ok
+}
+
 func (p *pendingTxs) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -173,6 +181,10 @@ type loadGen struct {
 	batch      int
 	inflight   int
 	pending    *pendingTxs
+	// envelope, if set, wraps each generated body into the transaction
+	// sent and gives its ID (a pipeline network's collection.Tx); nil
+	// sends the body, whose ID is its hash.
+	envelope func(body []byte) (tx []byte, id [32]byte)
 
 	nonce atomic.Uint64
 	rr    atomic.Uint64
@@ -310,6 +322,10 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 		c := g.next()
 		ids := make([][32]byte, len(txs))
 		for i, tx := range txs {
+			if g.envelope != nil {
+				txs[i], ids[i] = g.envelope(tx)
+				continue
+			}
 			ids[i] = crypto.Sum(tx)
 		}
 		// Recorded before sending: a transaction can be finalized before

@@ -80,6 +80,10 @@ type Options struct {
 	MaxPending int
 	// Kill, if set, SIGKILLs a validator during the load.
 	Kill *Kill
+	// Pipeline, if set, makes the network a pipeline network: collector
+	// clusters, execution and access nodes beside the validators, with
+	// the load through the access nodes (RunPipeline).
+	Pipeline *Pipeline
 	// Control, if set, runs in its own goroutine once the load has
 	// started, with a Harness on the running network; the run ends when
 	// it returns (or after Duration, if that comes first), and an error
@@ -125,6 +129,14 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--block-interval-ms must be in [0, %d)", p.TimeoutMinMS)
 	case p.IdleBlockIntervalMS != 0 && (p.IdleBlockIntervalMS < p.BlockIntervalMS || p.IdleBlockIntervalMS >= p.TimeoutMinMS):
 		return fmt.Errorf("--idle-block-interval-ms must be 0 or in [%d, %d)", p.BlockIntervalMS, p.TimeoutMinMS)
+	}
+	if pl := o.Pipeline; pl != nil {
+		if err := pl.validate(); err != nil {
+			return err
+		}
+		if o.EpochViews > 0 || o.Followers > 0 {
+			return fmt.Errorf("--epoch-views and --followers do not apply to a pipeline testnet yet")
+		}
 	}
 	if k := o.Kill; k != nil {
 		switch {
@@ -187,6 +199,8 @@ type Summary struct {
 	Followers         int    `json:"followers,omitempty"`
 	FollowerLagBlocks uint64 `json:"follower_lag_blocks,omitempty"`
 	FollowersAgree    *bool  `json:"followers_agree,omitempty"`
+	// Pipeline networks: the stages, roles and costs (RunPipeline).
+	Pipeline *PipelineSummary `json:"pipeline,omitempty"`
 }
 
 // rateName is the rate as the flag gives it.
@@ -208,6 +222,9 @@ func rateName(rate int) string {
 func Run(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Pipeline != nil {
+		return runPipeline(ctx, o, log)
 	}
 	shape, _ := newTxShape(o.TxSize, KeySpace) // validated
 	if o.HTTPClient == nil {

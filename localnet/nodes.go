@@ -54,6 +54,9 @@ type Home struct {
 	Name, Dir                   string
 	P2PAddr, APIAddr, DebugAddr string // empty: none
 	LogLevel                    string
+	// Role is the member's role ("": consensus), in its genesis entry
+	// and its floe.toml.
+	Role string
 }
 
 // Node is one node process of a testnet: a validator ('floe start') or a
@@ -177,7 +180,15 @@ func Setup(o Options) (*Network, error) {
 		}
 		net.Nodes = append(net.Nodes, tn)
 	}
-	if net.Genesis, err = o.genesis(net.Validators[:o.Nodes]); err != nil {
+	members := net.Validators[:o.Nodes:o.Nodes]
+	if o.Pipeline != nil {
+		roles, err := net.addPipeline(o, pool)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, roles...)
+	}
+	if net.Genesis, err = o.genesis(members); err != nil {
 		return nil, err
 	}
 	if err := net.addFollowers(o); err != nil {
@@ -209,6 +220,9 @@ func (o *Options) genesis(vals []genesis.Validator) (*genesis.Genesis, error) {
 	params := o.params()
 	if o.EpochViews > 0 {
 		params.TestEpochs(o.EpochViews)
+	}
+	if o.Pipeline != nil {
+		params.Clusters = o.Pipeline.Clusters
 	}
 	seed := crypto.Sum([]byte("floe testnet leader seed"))
 	g := &genesis.Genesis{ProtocolVersion: model.ProtocolVersion, ChainID: ChainID, Params: params, Validators: vals,

@@ -28,6 +28,9 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  WARNING       blocks held %d transactions, %d more than distinct ones finalized (included twice?)\n",
 			s.BlockTx, s.BlockTx-s.FinalizedTx)
 	}
+	if p := s.Pipeline; p != nil {
+		p.writeText(w)
+	}
 	fmt.Fprintf(w, "  stalls        longest run of seconds with nothing finalized: %d s\n", s.LongestStallS)
 	if s.Killed != "" {
 		fmt.Fprintf(w, "  kill          %s killed at %.1f s; %.0f tx/s finalized from then on\n", s.Killed, s.KilledAtS, s.FinalizedPerSAfterKill)
@@ -40,5 +43,31 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	if s.Error != "" {
 		fmt.Fprintf(w, "  ERROR: %s\n", s.Error)
+	}
+}
+
+// writeText prints a pipeline run's stages, roles and costs.
+func (p *PipelineSummary) writeText(w io.Writer) {
+	fmt.Fprintf(w, "  pipeline      %d cluster(s) of %d collectors, %d execution, %d access node(s)\n",
+		p.Clusters, p.ClusterSize, p.Executors, p.Access)
+	for _, name := range stageNames {
+		st := p.Stages[name]
+		fmt.Fprintf(w, "  %-13s %d tx: p50 %.1f ms, p99 %.1f ms, max %.1f ms after submission\n", name, st.Count, st.P50MS, st.P99MS, st.MaxMS)
+	}
+	fmt.Fprintf(w, "  collections   %.1f of the load's transactions on average, at most %d; %.2f guarantees per main-chain block\n",
+		p.CollectionSizeMean, p.CollectionSizeMax, p.GuaranteesPerBlock)
+	if p.ExpiredTx > 0 {
+		fmt.Fprintf(w, "  expired       %d tx expired before collection (refused, not lost)\n", p.ExpiredTx)
+	}
+	if p.RepeatedTx > 0 || p.ExecutionSlots > p.ExecutedTx {
+		fmt.Fprintf(w, "  WARNING       %d stage reports repeated; execution ran %d transactions for %d distinct executed\n",
+			p.RepeatedTx, p.ExecutionSlots, p.ExecutedTx)
+	}
+	fmt.Fprintf(w, "  consensus     executed %.0f and holds %.0f transactions (a pipeline's consensus nodes see only guarantees)\n",
+		p.ConsensusExecutedTx, p.ConsensusMempoolTx)
+	for _, role := range []string{"access", "collection", "consensus", "execution"} {
+		if c, ok := p.CPUSeconds[role]; ok {
+			fmt.Fprintf(w, "  cpu %-9s %.2f s, %.3f s per 1,000 executed tx\n", role, c, p.CPUSecondsPer1000Tx[role])
+		}
 	}
 }

@@ -51,7 +51,8 @@ genesis file); --api is where the client API listens.`,
 	f.StringVar(&o.API, "api", config.DefaultAPIAddr, "client API listen address (host:port; empty disables)")
 	f.StringVar(&o.Debug, "debug", "", "pprof listen address (host:port; empty disables)")
 	f.Uint64Var(&o.Weight, "weight", 1, "voting weight in validator.json")
-	f.StringVar(&o.Role, "role", "consensus", "role in validator.json: consensus, collection, execution or access (only consensus members are in the committee)")
+	f.StringVar(&o.APIURL, "api-url", "", "URL other roles reach this node's API at, for validator.json's \"api\" (default http://<api> unless --api listens on all interfaces)")
+	f.StringVar(&o.Role, "role", "consensus", "role in validator.json and floe.toml: consensus, collection, execution or access (only consensus members are in the committee)")
 	f.BoolVar(&o.Force, "force", false, "overwrite existing keys and configuration")
 	return cmd
 }

@@ -143,10 +143,12 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 	switch cfg.Role {
 	case config.RoleObserver:
 		return runObserver(ctx, cfg, home, "", nil, log)
+	case config.RoleCollection:
+		return runCollection(ctx, cfg, home, log)
+	case config.RoleExecution:
+		return runExecution(ctx, cfg, home, log)
 	case config.RoleAccess:
 		return runAccess(ctx, cfg, home, log)
-	case config.RoleCollection, config.RoleExecution:
-		return fmt.Errorf("role %q: not assembled into a process yet (docs/pipeline.md)", cfg.Role)
 	}
 
 	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))

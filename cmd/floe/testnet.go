@@ -28,6 +28,8 @@ type testnetFlags struct {
 	json                                 bool
 	epochViews                           uint64
 	idleMS, blockMS                      int64
+	// A pipeline network: --clusters > 0.
+	clusters, clusterSize, executors, access int
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -101,6 +103,11 @@ more (see docs/cli.md).`,
 	fs.Int64Var(&f.idleMS, "idle-block-interval-ms", genesis.DefaultIdleBlockIntervalMS, "how long a leader with nothing to order waits before proposing (0: no idle pacing)")
 	fs.Int64Var(&f.blockMS, "block-interval-ms", genesis.DefaultParams().BlockIntervalMS, "how long a leader waits after entering its view before proposing (batches light load into fewer blocks)")
 	fs.StringVar(&f.appState, "app-state", "", "initial application state: a file 'floe export' wrote (docs/upgrades.md)")
+	def := localnet.DefaultPipeline()
+	fs.IntVar(&f.clusters, "clusters", 0, "collector clusters: > 0 runs a pipeline network (access, collection, consensus and execution nodes as separate processes, load through the access nodes; docs/pipeline.md)")
+	fs.IntVar(&f.clusterSize, "cluster-size", def.ClusterSize, "with --clusters: collectors per cluster")
+	fs.IntVar(&f.executors, "executors", def.Executors, "with --clusters: execution nodes")
+	fs.IntVar(&f.access, "access", def.Access, "with --clusters: access nodes")
 	fs.StringVar(&f.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }
@@ -112,6 +119,9 @@ func (f *testnetFlags) options() (localnet.Options, error) {
 	params.BlockIntervalMS, params.IdleBlockIntervalMS = f.blockMS, f.idleMS
 	o := localnet.Options{Dir: f.dir, Nodes: f.nodes, Followers: f.followers, LogLevel: f.logLevel, Params: &params,
 		EpochViews: f.epochViews, Duration: f.duration, TxSize: f.txSize, MaxPending: f.maxPending}
+	if f.clusters > 0 {
+		o.Pipeline = &localnet.Pipeline{Clusters: f.clusters, ClusterSize: f.clusterSize, Executors: f.executors, Access: f.access}
+	}
 	var err error
 	if o.Rate, err = localnet.ParseRate(f.rate); err != nil {
 		return o, err

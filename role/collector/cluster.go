@@ -78,10 +78,14 @@ type Config struct {
 	MaxGuarantees int
 	// Retain bounds the finalized collections kept to serve by ID
 	// (default 4096).
-	Retain   int
-	Names    func(model.NodeID) string
-	Logger   *slog.Logger
-	Registry prometheus.Registerer
+	Retain int
+	// OnCollection, when set, is told each finalized non-empty collection
+	// once, when it is retained (the role indexes its transactions for
+	// status queries). It runs on the consensus loop and must not block.
+	OnCollection func(chain model.ChainID, col *collection.Collection)
+	Names        func(model.NodeID) string
+	Logger       *slog.Logger
+	Registry     prometheus.Registerer
 }
 
 func (c *Config) withDefaults() error {
@@ -241,12 +245,28 @@ func (c *Cluster) Handle(from model.NodeID, frame []byte) {
 // Guarantees takes the guarantees formed since the last call, oldest
 // first.
 func (c *Cluster) Guarantees() []*collection.Guarantee {
+	return c.TakeGuarantees(-1)
+}
+
+// TakeGuarantees takes at most n of the guarantees formed (all of them
+// when n < 0), oldest first. Those left keep counting against
+// MaxGuarantees: a hand-off that has no room leaves them here, and the
+// leader then proposes empty collections.
+func (c *Cluster) TakeGuarantees(n int) []*collection.Guarantee {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.formed
-	c.formed = nil
+	if n < 0 || n >= len(c.formed) {
+		out := c.formed
+		c.formed = nil
+		return out
+	}
+	out := slices.Clone(c.formed[:n])
+	c.formed = slices.Delete(c.formed, 0, n)
 	return out
 }
+
+// IsPending reports whether a transaction waits in the pool.
+func (c *Cluster) IsPending(id model.Identifier) bool { return c.pool.has(id) }
 
 // Collection returns a finalized collection this node guaranteed, by ID,
 // while it is retained.
@@ -340,16 +360,7 @@ func (c *Cluster) guarantee(p *collection.Payload) {
 	col := p.Collection
 	id := col.ID()
 	c.pool.remove(col.TxIDs()...)
-	c.mu.Lock()
-	if _, ok := c.colls[id]; !ok {
-		c.colls[id] = col
-		c.collFIFO = append(c.collFIFO, id)
-		for len(c.collFIFO) > c.cfg.Retain {
-			delete(c.colls, c.collFIFO[0])
-			c.collFIFO = c.collFIFO[1:]
-		}
-	}
-	c.mu.Unlock()
+	c.retain(col)
 	sig, err := collection.SignShare(c.cfg.Key, id, p.Ref, c.cfg.Chain)
 	if err != nil {
 		c.log.Error("sign guarantee share", "collection", id, "err", err)
@@ -361,6 +372,26 @@ func (c *Cluster) guarantee(p *collection.Payload) {
 	c.aggMu.Unlock()
 	c.formedOrLogged(g, err)
 	c.addShare(collection.Share{CollectionID: id, Ref: p.Ref, Signer: c.cfg.Self, Signature: sig})
+}
+
+// retain keeps a finalized collection to serve by ID (the oldest beyond
+// Retain go) and tells OnCollection about a new one.
+func (c *Cluster) retain(col *collection.Collection) {
+	id := col.ID()
+	c.mu.Lock()
+	_, seen := c.colls[id]
+	if !seen {
+		c.colls[id] = col
+		c.collFIFO = append(c.collFIFO, id)
+		for len(c.collFIFO) > c.cfg.Retain {
+			delete(c.colls, c.collFIFO[0])
+			c.collFIFO = c.collFIFO[1:]
+		}
+	}
+	c.mu.Unlock()
+	if !seen && c.cfg.OnCollection != nil {
+		c.cfg.OnCollection(c.cfg.Chain, col)
+	}
 }
 
 // addShare adds one member's share; a guarantee it completes is queued.
@@ -469,6 +500,11 @@ func (c *Cluster) rebuildIndex(st core.State) error {
 		if err := c.idx.Finalize(window[i].ID()); err != nil {
 			return fmt.Errorf("collector: rebuild index: %w", err)
 		}
+		// The collections of the window are retained again, so guarantors
+		// keep serving them by ID across a restart.
+		if p, err := c.payloadOf(window[i]); err == nil && p.NeedsGuarantee() {
+			c.retain(p.Collection)
+		}
 	}
 	for _, b := range byHeight(st.Blocks) {
 		if err := c.index(b); err != nil {
@@ -507,3 +543,11 @@ func (r readiness) Ready(b *model.Block) bool {
 	_, latest := r.c.cfg.Main.Latest()
 	return ok && h <= latest
 }
+
+// FinalizedHeight is the height of the cluster chain's newest finalized
+// block.
+func (c *Cluster) FinalizedHeight() uint64 { return chainHost{c}.FinalizedHeight() }
+
+// Drop removes pending transactions from the pool (the role gave up on
+// them: a reference block that never became known).
+func (c *Cluster) Drop(ids ...model.Identifier) { c.pool.remove(ids...) }

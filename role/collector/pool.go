@@ -105,3 +105,11 @@ func (p *pool) prune(dead func(collection.Tx) bool) int {
 	}
 	return n
 }
+
+// has reports whether id is pending.
+func (p *pool) has(id model.Identifier) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.txs[id]
+	return ok
+}

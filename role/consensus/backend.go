@@ -21,6 +21,12 @@ import (
 // still remembers it or only the store does.
 func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
 	out := make([]api.Submission, len(txs))
+	if n.pipe != nil {
+		for i, tx := range txs {
+			out[i] = api.Submission{ID: model.Identifier(crypto.Sum(tx)), Error: ErrPipelineNetwork}
+		}
+		return out
+	}
 	now := time.Now()
 	var accepted [][]byte
 	for i, tx := range txs {

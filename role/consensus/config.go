@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/network"
@@ -44,6 +45,20 @@ type Config struct {
 	// GossipInterval batches transactions gossiped to peers (default 5ms).
 	GossipInterval time.Duration
 
+	// GuaranteeExpiry is how many main-chain blocks a guarantee stays
+	// includable above its reference block in a pipeline network (default
+	// collection.DefaultExpiry). It is a rule every replica and cluster
+	// must share: set it only in tests.
+	GuaranteeExpiry uint64
+	// GuaranteePoolSize bounds guarantees waiting for a block (default
+	// 10,000, about 2 MB); beyond it intake answers busy, retry.
+	GuaranteePoolSize int
+	// GuaranteeIndexCap bounds the included collections the fork index
+	// holds (0: collection.DefaultIndexCap).
+	GuaranteeIndexCap int
+	// ReceiptPoolSize bounds the heights receipts are kept for (default 256).
+	ReceiptPoolSize int
+
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer // nil: metrics are not registered anywhere
 
@@ -72,6 +87,15 @@ func (c *Config) withDefaults() error {
 	}
 	if c.GossipInterval == 0 {
 		c.GossipInterval = 5 * time.Millisecond
+	}
+	if c.GuaranteeExpiry == 0 {
+		c.GuaranteeExpiry = collection.DefaultExpiry
+	}
+	if c.GuaranteePoolSize == 0 {
+		c.GuaranteePoolSize = 10_000
+	}
+	if c.ReceiptPoolSize == 0 {
+		c.ReceiptPoolSize = 256
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

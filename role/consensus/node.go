@@ -4,8 +4,9 @@
 // pure core, its verification pool, vote batching and block sync), a ledger
 // (package ledger: store, epochs, execution, reads), an authenticated
 // transport, and transaction intake (mempool, gossip, the chain's
-// no-repeat index). Until the pipeline moves execution to its own role,
-// consensus nodes execute the blocks they finalize.
+// no-repeat index). In a pipeline network (pipeline.go) it holds no
+// transactions: it orders collection guarantees and carries execution
+// nodes' receipts; otherwise it executes the blocks it finalizes.
 //
 // Goroutines (each documented where it is started):
 //   - the runner's: the consensus loop (the only owner of the engine and
@@ -63,6 +64,9 @@ type Node struct {
 	outbox *outbox
 	seen   *seenTxs  // submit times of local transactions, for latency
 	chain  *chainTxs // transactions on recent chains; owned by the consensus loop
+	// pipe is set in a pipeline network (genesis params.clusters > 0):
+	// guarantees and receipts instead of transactions (pipeline.go).
+	pipe *pipeline
 	// evidence keeps the equivocations the core reported (evidence.go).
 	evidence *evidence.Log
 
@@ -213,6 +217,11 @@ func (n *Node) routeRole(from model.NodeID, frame []byte) {
 	}
 	switch m.kind {
 	case kindTxs:
+		if n.pipe != nil {
+			// No transaction enters a pipeline network's consensus nodes.
+			n.metrics.Dropped.WithLabelValues("pipeline_txs").Inc()
+			return
+		}
 		for _, tx := range m.txs {
 			// Gossiped transactions are not re-gossiped: every node gossips
 			// what clients gave it to every peer directly.
@@ -286,7 +295,11 @@ func open(cfg Config, self model.NodeID) (*Node, core.State, error) {
 	n.mempool = mempool.New(mempool.Config{
 		MaxTxs: cfg.MempoolMaxTxs, MaxBytes: cfg.MempoolMaxBytes, MaxTxBytes: maxTxBytes,
 	}, n.led.CheckTx)
-	if err := n.loadChainTxs(st); err != nil {
+	if cfg.Genesis.Params.Clusters > 0 {
+		if n.pipe, err = newPipeline(n, st); err != nil {
+			return nil, st, fmt.Errorf("load included guarantees: %w", err)
+		}
+	} else if err := n.loadChainTxs(st); err != nil {
 		return nil, st, fmt.Errorf("load recent transactions: %w", err)
 	}
 	ok = true

@@ -40,6 +40,8 @@ type testnet struct {
 	real       bool
 	hub        *network.MemoryNetwork
 	stores     []*storage.Memory
+	// tune, if set, adjusts every node's configuration.
+	tune func(cfg *node.Config)
 }
 
 // config is node i's configuration on this testnet.
@@ -54,6 +56,9 @@ func (tn *testnet) config(i int, reg prometheus.Registerer) node.Config {
 			tn.stores[i] = storage.NewMemory()
 		}
 		cfg.Transport, cfg.Store = tn.hub.Transport(tn.keys[i].NodeID()), tn.stores[i]
+	}
+	if tn.tune != nil {
+		tn.tune(&cfg)
 	}
 	return cfg
 }

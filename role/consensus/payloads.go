@@ -28,6 +28,9 @@ type payloads struct {
 // their own: a block carries transactions or service events, never both,
 // so that the blocks light clients download whole stay small.
 func (p *payloads) Build(view model.View, parent *model.Block) []byte {
+	if p.n.pipe != nil {
+		return p.n.pipe.build(view, parent)
+	}
 	res := payload.Newest(p.n.latestResult(), p.n.resultOf(parent))
 	if events := p.n.governance.Ready(view, epoch.MaxEventsPerBlock); len(events) > 0 {
 		return (&payload.Payload{Result: &res, ServiceEvents: events}).Encode()
@@ -51,6 +54,9 @@ func (p *payloads) Build(view model.View, parent *model.Block) []byte {
 // service events wait, or a block between the finalized one and parent
 // carries transactions whose 2-chain must not wait for the idle interval.
 func (p *payloads) HasWork(parent *model.Block) bool {
+	if pp := p.n.pipe; pp != nil {
+		return p.n.governance.Pending() || pp.hasWork(parent)
+	}
 	if n, _ := p.n.mempool.Size(); n > 0 || p.n.governance.Pending() {
 		return true
 	}
@@ -62,6 +68,9 @@ func (p *payloads) HasWork(parent *model.Block) bool {
 // extending parent would already be full: the mempool, less what the
 // unfinalized chain below the block carries, holds a block's worth.
 func (p *payloads) Full(parent *model.Block) bool {
+	if p.n.pipe != nil {
+		return p.n.pipe.full()
+	}
 	count, bytes := p.n.mempool.Size()
 	if count < p.maxTxs && bytes < p.maxBytes {
 		return false
@@ -89,8 +98,12 @@ func (p *payloads) Validate(b, parent *model.Block) error {
 	if err := payload.CheckResult(b.Height, b.View, pl.Result, p.n.resultOf(parent)); err != nil {
 		return err
 	}
-	if err := p.n.checkResult(b.View, pl.Result); err != nil {
-		return err
+	if p.n.pipe == nil {
+		// In a pipeline network the result comes from a receipt instead
+		// (pipeline.validate): consensus nodes execute nothing.
+		if err := p.n.checkResult(b.View, pl.Result); err != nil {
+			return err
+		}
 	}
 	if events := pl.ServiceEvents; len(events) > 0 {
 		// Light clients download blocks with service events whole: those
@@ -105,8 +118,14 @@ func (p *payloads) Validate(b, parent *model.Block) error {
 				return fmt.Errorf("%w: service event %d: %v", model.ErrInvalid, i, err)
 			}
 		}
+		if p.n.pipe != nil {
+			return p.n.pipe.validate(b, parent, pl)
+		}
 		p.n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return nil
+	}
+	if p.n.pipe != nil {
+		return p.n.pipe.validate(b, parent, pl)
 	}
 	txs := pl.Transactions
 	for i, tx := range txs {
@@ -140,6 +159,14 @@ func (n *Node) trackBlock(b *model.Block) {
 	}
 	if len(pl.ServiceEvents) > 0 {
 		n.governance.MarkInFlight(pl.ServiceEvents, b.View)
+	}
+	if n.pipe != nil {
+		if err := n.pipe.track(b); err != nil {
+			n.log.Warn("block left out of the guarantee index", "height", b.Height, "view", b.View, "err", err)
+		}
+		return
+	}
+	if len(pl.ServiceEvents) > 0 {
 		n.chain.add(b.ID(), b.ParentID, b.Height, nil)
 		return
 	}
@@ -156,6 +183,10 @@ func (n *Node) trackBlock(b *model.Block) {
 // finalizeTxs moves a finalized block's transactions out of the mempool at
 // once (execution may run behind) and into the chain's window.
 func (n *Node) finalizeTxs(b *model.Block) {
+	if n.pipe != nil {
+		n.pipe.finalized(b)
+		return
+	}
 	ids, ok := n.chain.tracked(b.ID())
 	if !ok {
 		var err error

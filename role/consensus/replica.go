@@ -77,6 +77,9 @@ func (r *nodeReplica) Persist(out *core.Output) (core.Event, error) {
 // Ready: a proposal whose execution result names a height this node has
 // not executed cannot be checked yet.
 func (r *nodeReplica) Ready(b *model.Block) bool {
+	if p := r.n.pipe; p != nil {
+		return p.ready(b)
+	}
 	return resultHeight(b) <= r.n.led.ExecutedHeight()
 }
 
@@ -108,6 +111,11 @@ func (r *nodeReplica) applied(_ core.Event, out *core.Output) {
 	}
 	if len(out.Finalized) > 0 {
 		n.led.Finalized(out.Finalized[len(out.Finalized)-1].Height)
+		if n.pipe != nil {
+			// Proposals parked on a receipt or reference this node had
+			// not finalized may be checkable now.
+			n.run.SignalRetry()
+		}
 	}
 	if r.epochsChanged {
 		r.epochsChanged = false

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/config"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/role/collector"
+)
+
+var _ api.Node = (*collector.Node)(nil)
+
+// runCollection runs a collector (role = "collection"): it follows the
+// main chain from [follower] upstreams, or else from the genesis api of
+// every consensus member, runs its cluster of each epoch on p2p.listen (or
+// its genesis address) and hands guarantees to the consensus members'
+// APIs.
+func runCollection(ctx context.Context, cfg *config.Node, home string, log *slog.Logger) error {
+	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))
+	if err != nil {
+		return fmt.Errorf("%w (assemble one with 'floe genesis')", err)
+	}
+	keys, err := genesis.LoadKeys(filepath.Join(home, config.Dir, config.KeysFile))
+	if err != nil {
+		return err
+	}
+	upstreams, err := cfg.FollowerUpstreams(nil)
+	if errors.Is(err, config.ErrNoUpstream) {
+		upstreams = nil // the genesis api directory then (collector.ConsensusAPIs)
+	} else if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
+		return err
+	}
+	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
+		return collector.NewNode(collector.NodeConfig{
+			Genesis:         g,
+			Keys:            keys,
+			DataDir:         cfg.Storage.DataDir,
+			Upstreams:       upstreams,
+			P2PListen:       cfg.P2PListen(home),
+			PoolTxs:         cfg.Mempool.MaxTxs,
+			PoolBytes:       cfg.Mempool.MaxBytes,
+			PollInterval:    cfg.Node.StatusInterval.Duration,
+			ObserverWorkers: cfg.Follower.Workers,
+			MaxUncertified:  cfg.Follower.MaxUncertified,
+			Logger:          log,
+			Metrics:         reg,
+		})
+	})
+}

@@ -1,0 +1,32 @@
+package consensus
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// pipelineMetrics are a pipeline network's consensus-node series.
+type pipelineMetrics struct {
+	pending          prometheus.Gauge
+	included         prometheus.Counter
+	refused          *prometheus.CounterVec
+	receiptsIncluded prometheus.Counter
+	receiptsRefused  *prometheus.CounterVec
+}
+
+func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
+	m := &pipelineMetrics{
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_guarantees_pending",
+			Help: "Checked guarantees waiting in the pool for a block."}),
+		included: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_guarantees_included_total",
+			Help: "Guarantees included by finalized blocks."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_guarantees_refused_total",
+			Help: "Guarantees refused at intake or in a proposal, by broken rule (too_little_weight, bad_signature and unknown_cluster are forged)."},
+			[]string{"reason"}),
+		receiptsIncluded: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_receipts_included_total",
+			Help: "Execution receipts carried by finalized blocks."}),
+		receiptsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_receipts_refused_total",
+			Help: "Execution receipts refused at intake, by reason."}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.pending, m.included, m.refused, m.receiptsIncluded, m.receiptsRefused)
+	}
+	return m
+}

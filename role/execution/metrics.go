@@ -1,0 +1,53 @@
+package execution
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Fetch failure reasons, the values of floe_execution_fetch_failures_total's
+// reason label (a bounded set).
+const (
+	ReasonNotFound        = "not_found"        // the guarantor answered 404
+	ReasonRefused         = "refused"          // another HTTP error status
+	ReasonWrongCollection = "wrong_collection" // a collection with another ID
+	ReasonInvalid         = "invalid"          // an answer that does not decode under the limits
+	ReasonTimeout         = "timeout"          // no answer within the request timeout
+	ReasonUnreachable     = "unreachable"      // connection errors
+	ReasonNoAPI           = "no_api"           // no signer lists an API in the genesis directory
+)
+
+// metrics are the execution role's series (the ledger adds
+// floe_executed_height and floe_executed_txs_total).
+type metrics struct {
+	fetched         prometheus.Counter
+	fetchFailures   *prometheus.CounterVec
+	missing         prometheus.Gauge
+	missingTotal    prometheus.Counter
+	receiptsSent    prometheus.Counter
+	receiptFailures prometheus.Counter
+	receiptHeight   prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_collections_fetched_total",
+			Help: "Collections fetched from a guarantor and checked against their ID."}),
+		fetchFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_execution_fetch_failures_total",
+			Help: "Collection requests that gave nothing usable, by reason."}, []string{"reason"}),
+		missing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_execution_missing_collections",
+			Help: "Collections no guarantor served in a whole round of asking, still being retried."}),
+		missingTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_missing_collections_total",
+			Help: "Collections that became missing (no guarantor served them in a whole round)."}),
+		receiptsSent: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_receipts_sent_total",
+			Help: "Signed receipts a consensus node accepted."}),
+		receiptFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_receipt_failures_total",
+			Help: "Receipt submissions that failed (retried with the newest receipt)."}),
+		receiptHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_execution_receipt_height",
+			Help: "Height of the newest receipt signed."}),
+	}
+	for _, r := range []string{ReasonNotFound, ReasonRefused, ReasonWrongCollection, ReasonInvalid, ReasonTimeout, ReasonUnreachable, ReasonNoAPI} {
+		m.fetchFailures.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
+	}
+	return m
+}

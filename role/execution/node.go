@@ -1,0 +1,285 @@
+// Package execution is the execution role of a pipeline network (floe
+// start with role = "execution"): a process that follows the finalized
+// main chain from consensus nodes' APIs (an embedded observer), fetches
+// the collections each block's guarantees name from their guarantors,
+// executes them in block order with the application, and hands a signed
+// receipt (block, height, state root) for the newest executed height to
+// every consensus node, which include receipts in later blocks.
+//
+// It is an assembly: role/observer (follower engine, ledger, read API)
+// with ledger.Hooks.Transactions set to the collection fetcher
+// (fetcher.go) and ledger.Hooks.Executed to the receipt sender
+// (receipts.go). Goroutines beyond the observer's: one per collection
+// being fetched (bounded, fetcher), a receipt signer and one receipt
+// deliverer per consensus node. docs/pipeline.md, "The execution role".
+package execution
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/collection"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/ledger"
+	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/role/observer"
+)
+
+// Config configures an execution node.
+type Config struct {
+	Genesis *genesis.Genesis
+	// DataDir holds the Pebble database (chain, results, state).
+	DataDir string
+	// StakingKey signs receipts; its node ID is the receipts' executor,
+	// which consensus nodes check is an execution member of the epoch.
+	StakingKey crypto.PrivateKey
+	// Upstreams are the consensus nodes' API base URLs the main chain is
+	// followed from; empty: the genesis api of every consensus member.
+	Upstreams []string
+	// ReceiptTargets are the consensus nodes' API base URLs receipts go
+	// to; empty: the genesis api of every consensus member.
+	ReceiptTargets []string
+	// Fetch and Receipts tune collection fetching and receipt delivery.
+	Fetch    FetchConfig
+	Receipts ReceiptConfig
+	// Follower settings, as the observer's (zero: its defaults).
+	Workers        int
+	MaxUncertified int
+	PollInterval   time.Duration
+	// HTTPClient makes the requests to guarantors and consensus nodes
+	// (default: one without an overall timeout; requests carry their own).
+	HTTPClient *http.Client
+	// Seed starts the guarantor rotation (0: random).
+	Seed uint64
+
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer
+}
+
+// ErrExecution: an execution node takes no transactions (submit them to
+// an access node).
+var ErrExecution = errors.New("this node is an execution node: it does not accept transactions (submit them to an access node)")
+
+// ErrNoConsensusAPI: neither the configuration nor the genesis directory
+// names a consensus node's API.
+var ErrNoConsensusAPI = errors.New("execution: no consensus node API (list [follower] upstreams or give consensus members an api in the genesis file)")
+
+// Node is a running execution node. Its read API is the observer's
+// (blocks, transactions with their results, state with proofs from its
+// own ledger, streams, sync), plus GET /v1/execution/status.
+type Node struct {
+	*observer.Observer
+
+	cfg      Config
+	log      *slog.Logger
+	led      *ledger.Ledger // set by the ledger's Opened hook, before New returns
+	self     model.NodeID
+	m        *metrics
+	missing  *Missing
+	fetcher  *fetcher
+	receipts *receiptSender
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// ConsensusAPIs returns the genesis api of every consensus member that
+// lists one, in genesis order.
+func ConsensusAPIs(g *genesis.Genesis) ([]string, error) {
+	ids, _, err := g.Identities()
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	apis := g.APIs()
+	var out []string
+	for _, m := range ids {
+		if u, ok := apis[m.ID()]; ok && m.Role == epoch.RoleConsensus {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// New opens the store (Pebble in cfg.DataDir) and builds an execution
+// node; Start runs it.
+func New(cfg Config) (*Node, error) {
+	if cfg.Genesis == nil {
+		return nil, errors.New("execution: genesis is required")
+	}
+	if cfg.StakingKey == nil {
+		return nil, errors.New("execution: a staking key is required (it signs receipts)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+	defaults, err := ConsensusAPIs(cfg.Genesis)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Upstreams) == 0 {
+		cfg.Upstreams = defaults
+	}
+	if len(cfg.ReceiptTargets) == 0 {
+		cfg.ReceiptTargets = defaults
+	}
+	if len(cfg.Upstreams) == 0 || len(cfg.ReceiptTargets) == 0 {
+		return nil, ErrNoConsensusAPI
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, self: crypto.Sum(cfg.StakingKey.PublicKey().Bytes()), m: newMetrics(cfg.Metrics)}
+	n.missing = newMissing(n.m)
+	if err := n.checkMember(); err != nil {
+		return nil, err
+	}
+	apis := cfg.Genesis.APIs()
+	obs, err := observer.New(observer.Config{
+		Genesis: cfg.Genesis, DataDir: cfg.DataDir, Upstreams: cfg.Upstreams,
+		Workers: cfg.Workers, MaxUncertified: cfg.MaxUncertified, PollInterval: cfg.PollInterval,
+		HTTPClient: cfg.HTTPClient,
+		Hooks: ledger.Hooks{
+			Opened: func(l *ledger.Ledger) {
+				n.led = l
+				n.fetcher = newFetcher(cfg.Fetch, ledgerResolver(l, apis), n.ahead, cfg.HTTPClient, n.m, n.missing, n.log, cfg.Seed)
+				n.receipts = newReceiptSender(cfg.Receipts, cfg.StakingKey, l.EpochParams().ChainID, n.self,
+					cfg.ReceiptTargets, n.resultAt, cfg.HTTPClient, n.m, n.log)
+			},
+			Transactions: func(ctx context.Context, b *model.Block, pl *payload.Payload) ([][]byte, []model.Identifier, error) {
+				return n.fetcher.Transactions(ctx, b, pl)
+			},
+			Executed: func(height uint64, _ []model.Identifier) { n.receipts.Executed(height) },
+		},
+		Logger: cfg.Logger, Metrics: cfg.Metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.Observer = obs
+	return n, nil
+}
+
+// checkMember warns when the key is no execution member of the genesis
+// epoch: consensus nodes refuse its receipts until an epoch makes it one.
+func (n *Node) checkMember() error {
+	ids, _, err := n.cfg.Genesis.Identities()
+	if err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	for _, m := range ids {
+		if m.ID() == n.self {
+			if m.Role != epoch.RoleExecution {
+				n.log.Warn("this key is a genesis member of another role: consensus nodes will refuse its receipts",
+					"role", m.Role.String())
+			}
+			return nil
+		}
+	}
+	n.log.Warn("this key is no genesis member: consensus nodes refuse its receipts until an epoch makes it an execution member",
+		"node_id", n.self)
+	return nil
+}
+
+// ahead returns the guarantees of the finalized block at height, for
+// prefetching.
+func (n *Node) ahead(height uint64) ([]*collection.Guarantee, bool) {
+	if height > n.led.FinalizedHeight() {
+		return nil, false
+	}
+	b, err := n.led.BlockByHeight(height)
+	if err != nil {
+		return nil, false
+	}
+	pl, err := n.led.Decoded(b)
+	if err != nil {
+		return nil, false
+	}
+	return pl.Guarantees, true
+}
+
+// resultAt names the block and state root of an executed height.
+func (n *Node) resultAt(height uint64) (block, root model.Identifier, err error) {
+	b, err := n.led.BlockByHeight(height)
+	if err != nil {
+		return block, root, fmt.Errorf("block at executed height %d: %w", height, err)
+	}
+	root, err = n.led.ResultAt(height)
+	if err != nil {
+		return block, root, fmt.Errorf("state root at executed height %d: %w", height, err)
+	}
+	return b.ID(), root, nil
+}
+
+// Start runs the observer (which follows the chain and executes it) and
+// the receipt sender.
+func (n *Node) Start(ctx context.Context) error {
+	if err := n.Observer.Start(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	n.mu.Lock()
+	n.cancel = cancel
+	n.mu.Unlock()
+	n.receipts.run(rctx, func(f func()) {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); f() }()
+	})
+	// The receipt goroutines end with the observer (Stop, or a fatal error).
+	go func() {
+		select {
+		case <-rctx.Done():
+		case <-n.Observer.Done():
+			cancel()
+		}
+	}()
+	n.log.Info("execution node started", "node_id", n.self, "upstreams", len(n.cfg.Upstreams),
+		"receipt_targets", len(n.cfg.ReceiptTargets))
+	return nil
+}
+
+// Stop stops the receipt sender and the observer, and closes the store.
+func (n *Node) Stop() {
+	n.mu.Lock()
+	cancel := n.cancel
+	n.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	n.wg.Wait()
+	n.Observer.Stop()
+}
+
+// SubmitTxs refuses every transaction.
+func (n *Node) SubmitTxs(txs [][]byte) []api.Submission {
+	out := make([]api.Submission, len(txs))
+	for i := range out {
+		out[i].Error = ErrExecution
+	}
+	return out
+}
+
+// Status is the observer's, named "execution".
+func (n *Node) Status() api.Status {
+	st := n.Observer.Status()
+	st.Name = "execution"
+	st.NodeID = n.self
+	return st
+}
+
+// Missing is the evidence of collections no guarantor served.
+func (n *Node) Missing() *Missing { return n.missing }
