@@ -692,3 +692,43 @@ func FuzzSubmit(f *testing.F) {
 		}
 	})
 }
+
+// A finalized guarantee's collection, read from its guarantors, finalizes
+// the pending transactions it carries at that block's height, without
+// waiting for a collector poll; a collection that carries none of them
+// changes nothing.
+func TestFinalizedByCollection(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 4, k: 2, height: 5, tweak: func(c *Config) { c.PollInterval = time.Hour }})
+	x, other := tx(h.ref(5), 1), tx(h.ref(5), 2)
+	if status, _, _ := h.post(x.Encode()); status != http.StatusAccepted {
+		t.Fatal(status)
+	}
+	i, members := h.cluster(x.ID())
+	col := collection.NewCollection([]collection.Tx{other, x})
+	unrelated := collection.NewCollection([]collection.Tx{other})
+	for _, m := range members {
+		m.mu.Lock()
+		m.cols[col.ID()] = col.Encode()
+		m.cols[unrelated.ID()] = unrelated.Encode()
+		m.mu.Unlock()
+	}
+	chain := model.ClusterChain(testMain, 0, uint32(i))
+	g1, g2 := guar(t, unrelated.ID()), guar(t, col.ID())
+	g1.Chain, g2.Chain = chain, chain
+	h.finalize(&payload.Payload{Guarantees: []*collection.Guarantee{g1}}) // 6
+	h.eventually("the unrelated collection read", func() bool {
+		return testutil.ToFloat64(h.svc.m.fetches.WithLabelValues("ok")) == 1
+	})
+	if st := h.svc.TxStatus(x.ID()); st.Status != api.TxPending {
+		t.Fatalf("a collection without it moved it to %s", st.Status)
+	}
+	h.finalize(&payload.Payload{Guarantees: []*collection.Guarantee{g2}}) // 7
+	h.eventually("finalized", func() bool { return h.svc.TxStatus(x.ID()).Status == api.TxFinalized })
+	st := h.svc.TxStatus(x.ID()).Stages
+	if st.FinalizedHeight != 7 || st.Collection != col.ID().Hex() || st.ClusterChain != chain.Hex() || st.CollectedAt == 0 {
+		t.Fatalf("stages %+v", st)
+	}
+	if _, _, ok := h.svc.tr.lookup(other.ID()); ok {
+		t.Fatal("a transaction of another node is tracked")
+	}
+}

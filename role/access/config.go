@@ -45,6 +45,10 @@ type Config struct {
 	// (collection.DefaultLimits).
 	Expiry   uint64
 	TxLimits collection.Limits
+	// CollectionLimits bound a collection read from a guarantor (default:
+	// 10,000 transactions, 64 MiB, TxLimits.MaxTxBytes each; generous,
+	// since a collection is checked against its ID).
+	CollectionLimits collection.Limits
 
 	// Redundancy is how many members of the cluster each transaction is
 	// sent to (default 2; fewer when the cluster is smaller).
@@ -97,6 +101,9 @@ func (c *Config) defaults() error {
 	}
 	if c.TxLimits == (collection.Limits{}) {
 		c.TxLimits = collection.DefaultLimits()
+	}
+	if c.CollectionLimits == (collection.Limits{}) {
+		c.CollectionLimits = collection.Limits{MaxTxs: 10_000, MaxBytes: 64 << 20, MaxTxBytes: c.TxLimits.MaxTxBytes}
 	}
 	if c.Decode == nil {
 		lim := c.PayloadLimits

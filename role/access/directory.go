@@ -29,6 +29,9 @@ type Directory interface {
 	// Executors returns the API base URLs of epoch counter's execution
 	// members (those listing one).
 	Executors(counter uint64) []string
+	// ChainMembers returns the API base URLs of the members of the
+	// cluster that runs chain (nil for a chain of no known epoch).
+	ChainMembers(chain model.ChainID) []string
 }
 
 // Route is where one transaction goes.
@@ -58,6 +61,26 @@ func (d ScheduleDirectory) EpochOf(view model.View) (uint64, error) {
 		return 0, err
 	}
 	return e.Counter, nil
+}
+
+// ChainMembers finds the cluster running chain among the known epochs'.
+func (d ScheduleDirectory) ChainMembers(chain model.ChainID) []string {
+	for _, e := range d.Schedule().Epochs() {
+		for i := range e.Clusters {
+			if model.ClusterChain(d.Main, e.Counter, uint32(i)) != chain {
+				continue
+			}
+			members, _ := e.Cluster(i, d.Main)
+			var out []string
+			for _, m := range members {
+				if u, ok := d.APIs[m.ID()]; ok {
+					out = append(out, u)
+				}
+			}
+			return out
+		}
+	}
+	return nil
 }
 
 // Executors lists the epoch's execution members that have an API.

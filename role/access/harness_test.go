@@ -85,13 +85,26 @@ type fakeCollector struct {
 	hold      chan struct{} // non-nil: a batch waits for it to close
 	entered   chan struct{} // told when a batch arrives
 	collected map[model.Identifier]model.Identifier
+	cols      map[model.Identifier][]byte // served collections, encoded
 }
 
 func newFakeCollector(t testing.TB) *fakeCollector {
-	f := &fakeCollector{got: map[model.Identifier]int{}, collected: map[model.Identifier]model.Identifier{}, entered: make(chan struct{}, 1024)}
+	f := &fakeCollector{got: map[model.Identifier]int{}, collected: map[model.Identifier]model.Identifier{}, cols: map[model.Identifier][]byte{}, entered: make(chan struct{}, 1024)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/collector/transactions", f.submit)
 	mux.HandleFunc("GET /v1/collector/transactions/{id}", f.status)
+	mux.HandleFunc("GET /v1/collections/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := model.ParseIdentifier(r.PathValue("id"))
+		f.mu.Lock()
+		b, ok := f.cols[id]
+		f.mu.Unlock()
+		if !ok {
+			api.WriteError(w, http.StatusNotFound, "no such collection")
+			return
+		}
+		w.Header().Set("Content-Type", api.ContentTypeBinary)
+		_, _ = w.Write(b)
+	})
 	f.srv = httptest.NewServer(mux)
 	f.url = f.srv.URL
 	t.Cleanup(f.srv.Close)

@@ -19,6 +19,7 @@ type metrics struct {
 	txs        *prometheus.GaugeVec     // status
 	stages     *prometheus.HistogramVec // stage: seconds from submission
 	polls      *prometheus.CounterVec   // outcome
+	fetches    *prometheus.CounterVec   // outcome
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,9 +43,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 1.6, 18)}, []string{"stage"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_access_polls_total",
 			Help: "Collector status polls by answer: collected, pending, unknown, error."}, []string{"outcome"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_access_collection_fetches_total",
+			Help: "Collections of finalized guarantees read from guarantors, by outcome: ok, failed, no_member, skipped (queue full)."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.submitted, m.refused, m.forwarded, m.fwdFailed, m.fwdBatches, m.queue, m.txs, m.stages, m.polls)
+		reg.MustRegister(m.submitted, m.refused, m.forwarded, m.fwdFailed, m.fwdBatches, m.queue, m.txs, m.stages, m.polls, m.fetches)
 	}
 	return m
 }

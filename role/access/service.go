@@ -35,6 +35,7 @@ type Service struct {
 	clients   map[string]*client.Client // collectors' and executors'
 
 	outcomeSlots chan struct{} // execution results being fetched
+	fetches      chan fetchJob // finalized guarantees whose collection to read
 
 	// target is the newest finalized height announced; wake nudges the
 	// block processor.
@@ -60,6 +61,7 @@ func New(cfg Config) (*Service, error) {
 		wake:       make(chan struct{}, 1),
 	}
 	s.outcomeSlots = make(chan struct{}, cfg.PollWorkers)
+	s.fetches = make(chan fetchJob, fetchQueue)
 	s.tr = newTracker(cfg.TrackTxs, cfg.Expiry, cfg.PollInterval, s.m, s.hub.publish)
 	s.group = service.New(cfg.Logger, "access", nil, nil)
 	return s, nil
@@ -83,6 +85,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.goFunc(s.processLoop)
 	s.goFunc(s.poll)
+	for range fetchWorkers {
+		s.goFunc(s.fetch)
+	}
 	return nil
 }
 
@@ -170,6 +175,13 @@ func (s *Service) apply(b *model.Block) error {
 	for i, g := range p.Guarantees {
 		colls[i] = g.CollectionID
 	}
+	defer func() {
+		// After the block is applied, so a fetched collection finds its
+		// guarantee's height recorded.
+		for _, g := range p.Guarantees {
+			s.queueFetch(fetchJob{coll: g.CollectionID, chain: g.Chain, height: b.Height})
+		}
+	}()
 	var resultHeight uint64
 	if p.Result != nil {
 		resultHeight = p.Result.Height

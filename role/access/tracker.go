@@ -75,6 +75,7 @@ type tracker struct {
 	deadlines      heightHeap // pending/collected transactions by expiry height
 	execHeight     uint64     // newest executed height a finalized result names
 	latest         uint64     // newest finalized height seen
+	pending        int        // entries in status pending
 }
 
 func newTracker(capacity int, expiry uint64, interval time.Duration, m *metrics, publish func(api.TxEvent)) *tracker {
@@ -111,6 +112,7 @@ func (t *tracker) admit(e *entry, now time.Time, enqueue func() bool) (known boo
 	e.status = api.TxPending
 	e.submitted = now.UnixNano()
 	t.entries[e.id] = e
+	t.pending++
 	t.m.status(api.TxPending, 1)
 	t.due.push(dueItem{id: e.id, at: now.Add(t.interval).UnixNano()})
 	t.deadlines.add(heightItem{height: e.refHeight + t.expiry + 1, id: e.id, status: api.TxPending})
@@ -144,6 +146,9 @@ func (t *tracker) emit(e *entry, height uint64, at int64) {
 func (t *tracker) move(e *entry, status string) {
 	t.m.status(e.status, -1)
 	t.m.status(status, 1)
+	if e.status == api.TxPending {
+		t.pending--
+	}
 	e.status = status
 	if finished(status) {
 		t.finished.push(e.id)
@@ -231,6 +236,34 @@ func (t *tracker) collected(id, coll model.Identifier, chain string, now time.Ti
 	// A collection may be guaranteed up to Expiry blocks after its own
 	// reference, itself up to Expiry blocks above the transaction's.
 	t.deadlines.add(heightItem{height: e.refHeight + 2*t.expiry + 1, id: id, status: api.TxCollected})
+}
+
+// hasPending reports whether some transaction is pending.
+func (t *tracker) hasPending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pending > 0
+}
+
+// collectionFinalized applies the contents of a collection whose
+// guarantee a finalized block at height carries: its pending transactions
+// are collected and finalized at once (the ones a collector already named
+// were finalized with the block).
+func (t *tracker) collectionFinalized(coll model.Identifier, chain string, ids []model.Identifier, height uint64, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		e, ok := t.entries[id]
+		if !ok || e.status != api.TxPending {
+			continue
+		}
+		e.collection, e.hasCollection, e.clusterChain = coll, true, chain
+		e.collected = now.UnixNano()
+		t.move(e, api.TxCollected)
+		t.m.stage(api.TxCollected, e.collected-e.submitted)
+		t.emit(e, 0, e.collected)
+		t.finalize(e, height, now)
+	}
 }
 
 // finalize moves a collected transaction to finalized at height, and on to
