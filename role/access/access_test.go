@@ -158,6 +158,7 @@ func TestBadInput(t *testing.T) {
 	h := newHarness(t, harnessOpts{collectors: 4, k: 2, height: 30, tweak: func(c *Config) {
 		c.Expiry = expiry
 		c.TxLimits = collection.Limits{MaxTxs: 100, MaxBytes: 1 << 20, MaxTxBytes: 200}
+		c.RefWait = 50 * time.Millisecond
 	}})
 	// Height 30 is latest: height 20 is the oldest reference not expired
 	// (20 + 10 ≥ 30), 19 is expired (and still in the 20-height window,
@@ -730,5 +731,45 @@ func TestFinalizedByCollection(t *testing.T) {
 	}
 	if _, _, ok := h.svc.tr.lookup(other.ID()); ok {
 		t.Fatal("a transaction of another node is tracked")
+	}
+}
+
+// A reference block this node does not hold yet (another access node is a
+// block ahead) is waited for up to RefWait: the submission is answered
+// once the block arrives; one that never arrives is refused after it.
+func TestRefWait(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, tweak: func(c *Config) { c.RefWait = 5 * time.Second }})
+	next := h.chain.add(t, nil) // finalized upstream, not yet applied here
+	type answer struct {
+		status int
+		at     time.Time
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, _, _ := h.post(tx(next.ID(), 1).Encode())
+		done <- answer{status, time.Now()}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case a := <-done:
+		t.Fatalf("answered %d before the reference block arrived", a.status)
+	default:
+	}
+	arrived := time.Now()
+	h.svc.Finalized(next.Height)
+	a := <-done
+	if a.status != http.StatusAccepted || a.at.Before(arrived) {
+		t.Fatalf("after the block arrived: %d", a.status)
+	}
+	h.eventually("forwarded", func() bool { return h.totalReceived() == 2 })
+
+	h2 := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, tweak: func(c *Config) { c.RefWait = 100 * time.Millisecond }})
+	start := time.Now()
+	status, resp, _ := h2.post(tx(model.Identifier{1}, 1).Encode())
+	if status != http.StatusBadRequest || resp.Results[0].Code != api.CodeInvalid || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("never-arriving reference: %d %+v after %v", status, resp, time.Since(start))
+	}
+	if got := testutil.ToFloat64(h2.svc.m.refused.WithLabelValues(reasonUnknown)); got != 1 {
+		t.Fatalf("refused{unknown_ref} = %v, want 1 (counted once)", got)
 	}
 }

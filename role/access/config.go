@@ -26,6 +26,7 @@ const (
 	DefaultMaxSubscribers = 16
 	DefaultSubscriberBuf  = 8192
 	DefaultRequestTimeout = 5 * time.Second
+	DefaultRefWait        = 2 * time.Second
 )
 
 // Config configures the transaction path of an access node. Zero values
@@ -49,6 +50,13 @@ type Config struct {
 	// 10,000 transactions, 64 MiB, TxLimits.MaxTxBytes each; generous,
 	// since a collection is checked against its ID).
 	CollectionLimits collection.Limits
+
+	// RefWait is how long a submission whose reference block this node
+	// does not hold yet waits for it to arrive before it is refused
+	// (default 2s; negative: no wait). Access nodes follow the chain a
+	// little apart, so a reference another node just handed out is
+	// normal; the request is answered when the block arrives.
+	RefWait time.Duration
 
 	// Redundancy is how many members of the cluster each transaction is
 	// sent to (default 2; fewer when the cluster is smaller).
@@ -125,6 +133,9 @@ func (c *Config) defaults() error {
 		c.ForwardRetries = 0
 	} else if c.ForwardRetries == 0 {
 		c.ForwardRetries = DefaultForwardRetries
+	}
+	if c.RefWait == 0 {
+		c.RefWait = DefaultRefWait
 	}
 	if c.BatchWait <= 0 {
 		c.BatchWait = DefaultBatchWait

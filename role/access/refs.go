@@ -19,12 +19,16 @@ type refs struct {
 	latest   uint64
 	first    uint64 // the first height recorded
 	started  bool
+	// grown is closed (and replaced) whenever a block is recorded: a
+	// submission waiting for a reference block it does not hold yet
+	// wakes on it.
+	grown chan struct{}
 }
 
 type refEntry struct{ height, epoch uint64 }
 
 func newRefs(keep uint64) *refs {
-	return &refs{keep: max(keep, 1), byID: map[model.Identifier]refEntry{}, byHeight: map[uint64]model.Identifier{}}
+	return &refs{keep: max(keep, 1), byID: map[model.Identifier]refEntry{}, byHeight: map[uint64]model.Identifier{}, grown: make(chan struct{})}
 }
 
 // add records the next finalized block (the processor gives them in
@@ -40,6 +44,8 @@ func (r *refs) add(id model.Identifier, height, epoch uint64) {
 	if !r.started || height > r.latest {
 		r.latest, r.started = height, true
 	}
+	close(r.grown)
+	r.grown = make(chan struct{})
 	if height >= r.keep {
 		old := height - r.keep
 		if oldID, ok := r.byHeight[old]; ok {
@@ -55,6 +61,13 @@ func (r *refs) lookup(id model.Identifier) (e refEntry, latest uint64, ok bool) 
 	defer r.mu.RUnlock()
 	e, ok = r.byID[id]
 	return e, r.latest, ok
+}
+
+// changed returns a channel closed when the next block is recorded.
+func (r *refs) changed() <-chan struct{} {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.grown
 }
 
 // latestHeight is the newest finalized height recorded; ok false before

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/client"
@@ -208,14 +209,53 @@ func (s *Service) apiClient(url string) *client.Client {
 // accepted again without being forwarded twice.
 func (s *Service) Submit(txs [][]byte) []api.Submission {
 	out := make([]api.Submission, len(txs))
+	var waiting []int // transactions whose reference block is not here yet
 	for i, raw := range txs {
-		id, err := s.submit(raw)
+		id, err := s.submit(raw, false)
 		out[i] = api.Submission{ID: id, Error: err}
+		if errors.Is(err, errRefNotYet) {
+			waiting = append(waiting, i)
+		}
+	}
+	if len(waiting) == 0 {
+		return out
+	}
+	// Wait for the blocks they name, re-checking as blocks arrive, up to
+	// RefWait; then refuse what is still unknown.
+	timer := time.NewTimer(max(s.cfg.RefWait, 0))
+	defer timer.Stop()
+	for final := false; len(waiting) > 0; {
+		grown := s.refs.changed()
+		if !final {
+			select {
+			case <-grown:
+			case <-timer.C:
+				final = true
+			case <-s.ctx.Done():
+				final = true
+			}
+		}
+		still := waiting[:0]
+		for _, i := range waiting {
+			id, err := s.submit(txs[i], final)
+			out[i] = api.Submission{ID: id, Error: err}
+			if errors.Is(err, errRefNotYet) {
+				still = append(still, i)
+			}
+		}
+		waiting = still
 	}
 	return out
 }
 
-func (s *Service) submit(raw []byte) (model.Identifier, error) {
+// errRefNotYet: the reference block is not held yet; the submission
+// waits for it (never returned by Submit).
+var errRefNotYet = errors.New("reference block not held yet")
+
+// submit checks and queues one transaction; with final false, an unknown
+// reference is errRefNotYet (the caller waits for more blocks) rather than
+// a refusal.
+func (s *Service) submit(raw []byte, final bool) (model.Identifier, error) {
 	tx, err := collection.DecodeTx(raw, s.cfg.TxLimits)
 	if err != nil {
 		if errors.Is(err, collection.ErrTooLarge) {
@@ -228,6 +268,9 @@ func (s *Service) submit(raw []byte) (model.Identifier, error) {
 	id := tx.ID()
 	ref, latest, ok := s.refs.lookup(tx.Ref)
 	if !ok || ref.height > latest {
+		if !final && s.cfg.RefWait > 0 {
+			return id, errRefNotYet
+		}
 		s.m.refused.WithLabelValues(reasonUnknown).Inc()
 		return id, fmt.Errorf("%w: %v", ErrUnknownRef, tx.Ref)
 	}
