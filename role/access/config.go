@@ -23,6 +23,7 @@ const (
 	DefaultTrackTxs       = 1_000_000
 	DefaultPollInterval   = time.Second
 	DefaultPollWorkers    = 4
+	DefaultPollRate       = 200
 	DefaultMaxSubscribers = 16
 	DefaultSubscriberBuf  = 8192
 	DefaultRequestTimeout = 5 * time.Second
@@ -82,6 +83,12 @@ type Config struct {
 	// requests in flight (default 4).
 	PollInterval time.Duration
 	PollWorkers  int
+	// PollRate bounds the polls per second over all pending transactions
+	// (default 200): a collector answers each with an HTTP request, and
+	// finality is learned from finalized guarantees' collections anyway,
+	// so polling only dates the collected stage and must not load the
+	// collectors.
+	PollRate int
 
 	// MaxSubscribers bounds the event stream's subscribers (default 16),
 	// SubscriberBuffer each one's backlog (default 8192 events): a
@@ -127,6 +134,7 @@ func (c *Config) defaults() error {
 	setInt(&c.BatchTxs, DefaultBatchTxs)
 	setInt(&c.TrackTxs, DefaultTrackTxs)
 	setInt(&c.PollWorkers, DefaultPollWorkers)
+	setInt(&c.PollRate, DefaultPollRate)
 	setInt(&c.MaxSubscribers, DefaultMaxSubscribers)
 	setInt(&c.SubscriberBuffer, DefaultSubscriberBuf)
 	if c.ForwardRetries < 0 {

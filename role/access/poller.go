@@ -8,18 +8,16 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 )
 
-// pollTick is how often the poller looks for due polls; pollBatch bounds
-// the polls one tick hands out.
-const (
-	pollTick  = 100 * time.Millisecond
-	pollBatch = 1024
-)
+// pollTick is how often the poller looks for due polls; each tick hands
+// out PollRate/10 at most.
+const pollTick = 100 * time.Millisecond
 
 // poll asks, for each pending transaction once per PollInterval, one of
 // the collectors that took it (in turn) whether it was collected
 // (GET /v1/collector/transactions/{id}). PollWorkers requests at most are
-// in flight; when they cannot keep up, polls wait in the tracker's due
-// queue (bounded by the tracker) instead of piling up here.
+// in flight and PollRate per second; when they cannot keep up, polls wait
+// in the tracker's due queue (bounded by the tracker), oldest first,
+// instead of piling up here.
 func (s *Service) poll() {
 	jobs := make(chan pollJob, s.cfg.PollWorkers)
 	for range s.cfg.PollWorkers {
@@ -42,7 +40,7 @@ func (s *Service) poll() {
 			return
 		case <-t.C:
 		}
-		for _, j := range s.tr.takeDue(s.cfg.Now(), pollBatch) {
+		for _, j := range s.tr.takeDue(s.cfg.Now(), max(1, s.cfg.PollRate/10)) {
 			select {
 			case <-s.ctx.Done():
 				return
