@@ -65,6 +65,7 @@ func New(cfg Config) (*Service, error) {
 	s.fetches = make(chan fetchJob, fetchQueue)
 	s.tr = newTracker(cfg.TrackTxs, cfg.Expiry, cfg.PollInterval, s.m, s.hub.publish)
 	s.group = service.New(cfg.Logger, "access", nil, nil)
+	s.ctx = context.Background() // Start replaces it; nothing waits on it before
 	return s, nil
 }
 
@@ -209,7 +210,8 @@ func (s *Service) apiClient(url string) *client.Client {
 // accepted again without being forwarded twice.
 func (s *Service) Submit(txs [][]byte) []api.Submission {
 	out := make([]api.Submission, len(txs))
-	var waiting []int // transactions whose reference block is not here yet
+	grown := s.refs.changed() // before the first check: no block slips by
+	var waiting []int         // transactions whose reference block is not here yet
 	for i, raw := range txs {
 		id, err := s.submit(raw, false)
 		out[i] = api.Submission{ID: id, Error: err}
@@ -225,16 +227,14 @@ func (s *Service) Submit(txs [][]byte) []api.Submission {
 	timer := time.NewTimer(max(s.cfg.RefWait, 0))
 	defer timer.Stop()
 	for final := false; len(waiting) > 0; {
-		grown := s.refs.changed()
-		if !final {
-			select {
-			case <-grown:
-			case <-timer.C:
-				final = true
-			case <-s.ctx.Done():
-				final = true
-			}
+		select {
+		case <-grown:
+		case <-timer.C:
+			final = true
+		case <-s.ctx.Done():
+			final = true
 		}
+		grown = s.refs.changed()
 		still := waiting[:0]
 		for _, i := range waiting {
 			id, err := s.submit(txs[i], final)
