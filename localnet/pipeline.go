@@ -104,4 +104,3 @@ func (n *Network) ByRole(role string) []*Node {
 	}
 	return out
 }
-
