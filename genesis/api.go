@@ -8,6 +8,7 @@ import (
 
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/epoch"
 )
 
 // checkAPI accepts an empty API entry or an http(s) base URL with a host
@@ -40,6 +41,28 @@ func (g *Genesis) APIs() map[model.NodeID]string {
 			continue // Load refused such a file; a hand-built one is skipped
 		}
 		out[crypto.Sum(pk)] = strings.TrimRight(v.API, "/")
+	}
+	return out
+}
+
+// RoleAPIs lists the API base URL of every member of the role that lists
+// one, in genesis order: whom the pipeline's roles follow and hand their
+// work to by default (consensus members), or reach for collections.
+func (g *Genesis) RoleAPIs(role epoch.Role) []string {
+	apis := g.APIs()
+	var out []string
+	for _, v := range g.Validators {
+		r, err := v.ParsedRole()
+		if err != nil || r != role {
+			continue
+		}
+		pk, err := hex.DecodeString(v.StakingKey)
+		if err != nil {
+			continue // Load refused such a file; a hand-built one is skipped
+		}
+		if u, ok := apis[crypto.Sum(pk)]; ok {
+			out = append(out, u)
+		}
 	}
 	return out
 }

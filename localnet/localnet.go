@@ -227,15 +227,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) 
 		return runPipeline(ctx, o, log)
 	}
 	shape, _ := newTxShape(o.TxSize, KeySpace) // validated
-	if o.HTTPClient == nil {
-		// One transport for all API traffic, with enough idle connections
-		// per node that batches in flight do not reopen sockets, spread
-		// over client addresses (sources.go).
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			DialContext:  newSpreadDialer().DialContext,
-			MaxIdleConns: 256, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
-		}}
-	}
+	o.defaultHTTPClient()
 	net, err := Setup(o)
 	if err != nil {
 		return nil, err
@@ -257,41 +249,14 @@ func Run(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) 
 	logf("testnet: %d nodes in %s (logs: %s)", o.Nodes, dir, filepath.Join(dir, "nodeN", "node.log"))
 
 	sum := &Summary{Nodes: o.Nodes, Rate: rateName(o.Rate), TxSize: o.TxSize, Dir: dir}
-	var stopOnce sync.Once
-	stopNodes := func() error {
-		var errs []error
-		stopOnce.Do(func() {
-			errs = stopAll(nodes)
-			for _, tn := range nodes {
-				sum.MaxRSSMB = max(sum.MaxRSSMB, math.Round(float64(tn.MaxRSSKB())/1024*10)/10)
-			}
-		})
-		return errors.Join(errs...)
-	}
+	stopNodes := stopper(nodes, sum)
 	defer func() {
 		if serr := stopNodes(); serr != nil && err == nil {
 			err = serr
 		}
 	}()
-
-	// A node exiting on its own ends the run (every process of it: a
-	// node Harness.Restart started again is watched too).
-	nodeExit := make(chan *Node, len(nodes))
-	for _, tn := range nodes {
-		tn.onExit = func(tn *Node) {
-			select {
-			case nodeExit <- tn:
-			default:
-			}
-		}
-		if err := tn.Start(); err != nil {
-			return nil, err
-		}
-	}
-	if err := WaitReady(ctx, nodes, readyTimeout); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interrupted while the nodes were starting")
-		}
+	nodeExit, err := launch(ctx, nodes)
+	if err != nil {
 		return nil, err
 	}
 	logf("testnet: all %d APIs up; node0 API at http://%s, pprof at http://%s/debug/pprof/",
@@ -462,6 +427,60 @@ loop:
 		sum.Error = failure.Error()
 	}
 	return sum, failure
+}
+
+// defaultHTTPClient gives o one transport for all API traffic, with enough
+// idle connections per node that batches in flight do not reopen sockets,
+// spread over client addresses (sources.go), unless it has a client.
+func (o *Options) defaultHTTPClient() {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			DialContext:  newSpreadDialer().DialContext,
+			MaxIdleConns: 256, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
+		}}
+	}
+}
+
+// stopper returns the one function that stops the nodes (once, however
+// often it is called) and records their peak memory in sum.
+func stopper(nodes []*Node, sum *Summary) func() error {
+	var once sync.Once
+	return func() error {
+		var errs []error
+		once.Do(func() {
+			errs = stopAll(nodes)
+			for _, tn := range nodes {
+				sum.MaxRSSMB = max(sum.MaxRSSMB, math.Round(float64(tn.MaxRSSKB())/1024*10)/10)
+			}
+		})
+		return errors.Join(errs...)
+	}
+}
+
+// launch starts every node and waits for their APIs. A node exiting on
+// its own afterwards is sent on the returned channel, which ends the run
+// (every process of it: a node Harness.Restart started again is watched
+// too).
+func launch(ctx context.Context, nodes []*Node) (<-chan *Node, error) {
+	nodeExit := make(chan *Node, len(nodes))
+	for _, tn := range nodes {
+		tn.onExit = func(tn *Node) {
+			select {
+			case nodeExit <- tn:
+			default:
+			}
+		}
+		if err := tn.Start(); err != nil {
+			return nil, err
+		}
+	}
+	if err := WaitReady(ctx, nodes, readyTimeout); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted while the nodes were starting")
+		}
+		return nil, err
+	}
+	return nodeExit, nil
 }
 
 // stopAll stops the nodes in parallel (see Node.Stop) and returns their

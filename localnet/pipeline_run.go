@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -69,12 +68,7 @@ const refLag = 4
 // nodes, latency per stage from their transition streams.
 func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err error) {
 	shape, _ := newTxShape(o.TxSize, KeySpace) // validated
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			DialContext:  newSpreadDialer().DialContext,
-			MaxIdleConns: 256, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
-		}}
-	}
+	o.defaultHTTPClient()
 	net, err := Setup(o)
 	if err != nil {
 		return nil, err
@@ -95,38 +89,14 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 	sum := &Summary{Nodes: o.Nodes, Rate: rateName(o.Rate), TxSize: o.TxSize, Dir: dir}
 	ps := &PipelineSummary{Clusters: pl.Clusters, ClusterSize: pl.ClusterSize, Executors: pl.Executors, Access: pl.Access}
 	sum.Pipeline = ps
-	var stopOnce sync.Once
-	stopNodes := func() error {
-		var errs []error
-		stopOnce.Do(func() {
-			errs = stopAll(nodes)
-			for _, tn := range nodes {
-				sum.MaxRSSMB = max(sum.MaxRSSMB, math.Round(float64(tn.MaxRSSKB())/1024*10)/10)
-			}
-		})
-		return errors.Join(errs...)
-	}
+	stopNodes := stopper(nodes, sum)
 	defer func() {
 		if serr := stopNodes(); serr != nil && err == nil {
 			err = serr
 		}
 	}()
-	nodeExit := make(chan *Node, len(nodes))
-	for _, tn := range nodes {
-		tn.onExit = func(tn *Node) {
-			select {
-			case nodeExit <- tn:
-			default:
-			}
-		}
-		if err := tn.Start(); err != nil {
-			return nil, err
-		}
-	}
-	if err := WaitReady(ctx, nodes, readyTimeout); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interrupted while the nodes were starting")
-		}
+	nodeExit, err := launch(ctx, nodes)
+	if err != nil {
 		return nil, err
 	}
 	logf("testnet: all %d APIs up; access0 API at http://%s, consensus node0 at http://%s", len(nodes), access[0].APIAddr, consensus[0].APIAddr)

@@ -151,11 +151,7 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 		return runAccess(ctx, cfg, home, log)
 	}
 
-	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))
-	if err != nil {
-		return fmt.Errorf("%w (assemble one with 'floe genesis')", err)
-	}
-	keys, err := genesis.LoadKeys(filepath.Join(home, config.Dir, config.KeysFile))
+	g, keys, err := loadMember(home)
 	if err != nil {
 		return err
 	}
@@ -177,4 +173,26 @@ func runNode(ctx context.Context, home string, logOut io.Writer, faults node.Fau
 			Faults:          faults,
 		})
 	})
+}
+
+// loadGenesis reads the home's genesis file.
+func loadGenesis(home string) (*genesis.Genesis, error) {
+	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w (assemble one with 'floe genesis')", err)
+	}
+	return g, nil
+}
+
+// loadMember reads the home's genesis file and the member's keys.
+func loadMember(home string) (*genesis.Genesis, *genesis.NodeKeys, error) {
+	g, err := loadGenesis(home)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := genesis.LoadKeys(filepath.Join(home, config.Dir, config.KeysFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, keys, nil
 }

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/config"
-	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/role/access"
 	"github.com/floe-bft/floe/role/observer"
 )
@@ -25,15 +24,16 @@ var _ api.Node = (*access.Node)(nil)
 // (docs/pipeline.md, "The access role"). Per-client submission limits are
 // floe.toml's [api] submit_tx_rate / submit_tx_burst.
 func runAccess(ctx context.Context, cfg *config.Node, home string, log *slog.Logger) error {
-	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))
+	g, err := loadGenesis(home)
 	if err != nil {
-		return fmt.Errorf("%w (assemble one with 'floe genesis')", err)
+		return err
 	}
 	upstreams, err := cfg.FollowerUpstreams(nil)
 	if errors.Is(err, config.ErrNoUpstream) {
-		upstreams, err = access.GenesisUpstreams(g)
-	}
-	if err != nil {
+		if upstreams = g.RoleAPIs(epoch.RoleConsensus); len(upstreams) == 0 {
+			return fmt.Errorf("access: no upstream: the genesis lists no consensus member with an api, and floe.toml's [follower] upstreams is empty")
+		}
+	} else if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/config"
-	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/role/collector"
 )
 
@@ -24,11 +21,7 @@ var _ api.Node = (*collector.Node)(nil)
 // its genesis address) and hands guarantees to the consensus members'
 // APIs.
 func runCollection(ctx context.Context, cfg *config.Node, home string, log *slog.Logger) error {
-	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))
-	if err != nil {
-		return fmt.Errorf("%w (assemble one with 'floe genesis')", err)
-	}
-	keys, err := genesis.LoadKeys(filepath.Join(home, config.Dir, config.KeysFile))
+	g, keys, err := loadMember(home)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/config"
-	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/role/execution"
 )
 
@@ -23,11 +20,7 @@ var _ api.Node = (*execution.Node)(nil)
 // sends receipts signed with the staking key of config/keys.json to the
 // consensus members' genesis api.
 func runExecution(ctx context.Context, cfg *config.Node, home string, log *slog.Logger) error {
-	g, err := genesis.Load(filepath.Join(home, config.Dir, config.GenesisFile))
-	if err != nil {
-		return fmt.Errorf("%w (assemble one with 'floe genesis')", err)
-	}
-	keys, err := genesis.LoadKeys(filepath.Join(home, config.Dir, config.KeysFile))
+	g, keys, err := loadMember(home)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,11 @@ package access
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/crypto"
-	"github.com/floe-bft/floe/epoch"
-	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/role/observer"
 )
 
@@ -74,29 +69,6 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n.svc = svc
 	return n, nil
-}
-
-// GenesisUpstreams are the API base URLs of the genesis consensus members:
-// whom an access node follows when floe.toml lists no upstreams.
-func GenesisUpstreams(g *genesis.Genesis) ([]string, error) {
-	apis := g.APIs()
-	var out []string
-	for _, v := range g.Validators {
-		if role, err := v.ParsedRole(); err != nil || role != epoch.RoleConsensus {
-			continue
-		}
-		pk, err := hex.DecodeString(v.StakingKey)
-		if err != nil {
-			continue // genesis.Load refuses such a file
-		}
-		if u, ok := apis[crypto.Sum(pk)]; ok {
-			out = append(out, u)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("access: no upstream: the genesis lists no consensus member with an api, and floe.toml's [follower] upstreams is empty")
-	}
-	return out, nil
 }
 
 // Start starts the observer, then the transaction path (it reads the

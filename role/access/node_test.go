@@ -14,6 +14,7 @@ import (
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/role/access"
@@ -91,9 +92,9 @@ func TestNodeAssembled(t *testing.T) {
 		}
 		g.Validators = append(g.Validators, v)
 	}
-	ups, err := access.GenesisUpstreams(g)
-	if err != nil || len(ups) != 1 || ups[0] != dead.URL {
-		t.Fatalf("genesis upstreams %v %v, want the consensus member's API", ups, err)
+	ups := g.RoleAPIs(epoch.RoleConsensus)
+	if len(ups) != 1 || ups[0] != dead.URL {
+		t.Fatalf("genesis upstreams %v, want the consensus member's API", ups)
 	}
 	n, err := access.NewNode(access.NodeConfig{
 		Observer: observer.Config{Genesis: g, DataDir: t.TempDir(), Upstreams: ups},

@@ -131,32 +131,12 @@ type runningCluster struct {
 	wg      sync.WaitGroup
 }
 
-// ConsensusAPIs lists the genesis api of every consensus member, in
-// genesis order.
-func ConsensusAPIs(g *genesis.Genesis) ([]string, error) {
-	ids, _, err := g.Identities()
-	if err != nil {
-		return nil, err
-	}
-	apis := g.APIs()
-	var out []string
-	for _, m := range ids {
-		if u, ok := apis[m.ID()]; ok && m.Role == epoch.RoleConsensus {
-			out = append(out, u)
-		}
-	}
-	return out, nil
-}
-
 // NewNode opens the stores and builds a collector; Start runs it.
 func NewNode(cfg NodeConfig) (n *Node, err error) {
 	if cfg.Genesis == nil || cfg.Keys == nil || cfg.DataDir == "" {
 		return nil, errors.New("collector: genesis, keys and a data directory are required")
 	}
-	defaults, err := ConsensusAPIs(cfg.Genesis)
-	if err != nil {
-		return nil, err
-	}
+	defaults := cfg.Genesis.RoleAPIs(epoch.RoleConsensus)
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = defaults
 	}

@@ -95,23 +95,6 @@ type Node struct {
 	wg     sync.WaitGroup
 }
 
-// ConsensusAPIs returns the genesis api of every consensus member that
-// lists one, in genesis order.
-func ConsensusAPIs(g *genesis.Genesis) ([]string, error) {
-	ids, _, err := g.Identities()
-	if err != nil {
-		return nil, fmt.Errorf("genesis: %w", err)
-	}
-	apis := g.APIs()
-	var out []string
-	for _, m := range ids {
-		if u, ok := apis[m.ID()]; ok && m.Role == epoch.RoleConsensus {
-			out = append(out, u)
-		}
-	}
-	return out, nil
-}
-
 // New opens the store (Pebble in cfg.DataDir) and builds an execution
 // node; Start runs it.
 func New(cfg Config) (*Node, error) {
@@ -130,10 +113,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = uint64(time.Now().UnixNano())
 	}
-	defaults, err := ConsensusAPIs(cfg.Genesis)
-	if err != nil {
-		return nil, err
-	}
+	defaults := cfg.Genesis.RoleAPIs(epoch.RoleConsensus)
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = defaults
 	}
