@@ -311,6 +311,17 @@ func (x *Index) Pending(block model.Identifier) bool {
 	return false
 }
 
+// Unfinalized counts the transactions block and its unfinalized ancestors
+// carry: they are still in a proposer's pool (a pool drops transactions
+// at finality), so they do not fill the next block.
+func (x *Index) Unfinalized(block model.Identifier) int {
+	n := 0
+	for b, ok := x.blocks[block]; ok; b, ok = x.blocks[b.parent] {
+		n += len(b.entries)
+	}
+	return n
+}
+
 // Final reports whether a finalized collection carries transaction id
 // (while its expiry window is open): no fork can collect it again, so a
 // pool may drop it.

@@ -319,3 +319,27 @@ func TestIndexPending(t *testing.T) {
 		t.Fatal("pending with only empty blocks above the finalized one")
 	}
 }
+
+// Unfinalized counts the transactions of a block's unfinalized ancestry
+// only.
+func TestIndexUnfinalized(t *testing.T) {
+	root := model.Identifier{1}
+	x := collection.NewIndex(root, 0, 0, 10, 0)
+	a, b := model.Identifier{2}, model.Identifier{3}
+	e := func(i byte) collection.Entry { return collection.Entry{ID: model.Identifier{i}, RefHeight: 1} }
+	if err := x.Add(a, root, 1, []collection.Entry{e(9), e(8)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add(b, a, 1, []collection.Entry{e(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Unfinalized(b); got != 3 {
+		t.Fatalf("Unfinalized(b) = %d, want 3", got)
+	}
+	if err := x.Finalize(a); err != nil {
+		t.Fatal(err)
+	}
+	if got, gotRoot := x.Unfinalized(b), x.Unfinalized(root); got != 1 || gotRoot != 0 {
+		t.Fatalf("after finalizing a: Unfinalized(b) = %d, (root) = %d; want 1, 0", got, gotRoot)
+	}
+}

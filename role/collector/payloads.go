@@ -17,6 +17,7 @@ type payloads Cluster
 var (
 	_ core.Payloads     = (*payloads)(nil)
 	_ core.WorkReporter = (*payloads)(nil)
+	_ core.BlockFiller  = (*payloads)(nil)
 )
 
 func (p *payloads) main() collection.Main {
@@ -98,6 +99,19 @@ func (p *payloads) Validate(b, parent *model.Block) error {
 	}
 	_, err = p.cfg.Rules.Check(p.main(), parentRef, pl, fork)
 	return err
+}
+
+// Full tells a leader waiting out the block interval that a collection
+// extending parent would already be full: the pool, less what the
+// unfinalized blocks of parent's fork carry (they stay pooled until
+// finality), holds a collection's worth of transactions. At capacity
+// the cluster then proposes back to back instead of once per interval.
+func (p *payloads) Full(parent *model.Block) bool {
+	if (*Cluster)(p).backlogged() {
+		return false // it would propose empty collections back to back
+	}
+	n, _ := p.pool.size()
+	return n-p.idx.Unfinalized(parent.ID()) >= p.cfg.Rules.Limits.MaxTxs
 }
 
 // HasWork: transactions wait, or a collection awaits finality above the

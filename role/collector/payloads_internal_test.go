@@ -110,3 +110,36 @@ func TestValidateRefusesATransactionItsForkCollected(t *testing.T) {
 		t.Fatalf("leader extending a collected x again: %d transactions", p.Collection.Len())
 	}
 }
+
+// A leader waiting out the block interval proposes at once when its pool
+// holds a full collection beyond what the fork's unfinalized blocks
+// already carry, and not before: a pool whose transactions are all in
+// unfinalized blocks does not fill the next one.
+func TestFullCountsOnlyWhatTheForkDoesNotCarry(t *testing.T) {
+	c, root := soloCluster(t)
+	max := c.cfg.Rules.Limits.MaxTxs
+	txs := make([]collection.Tx, max)
+	for i := range txs {
+		txs[i] = collection.Tx{Ref: refID(90), Body: binary.BigEndian.AppendUint64([]byte("tx "), uint64(i))}
+		if err := c.pool.add(txs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := (*payloads)(c)
+	if !p.Full(root) {
+		t.Fatalf("%d pooled transactions, none on the fork: not full", max)
+	}
+	a := child(t, root, 1, &collection.Payload{Ref: refID(100), Collection: collection.NewCollection(txs[:1])})
+	if err := p.Validate(a, root); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.index(a); err != nil {
+		t.Fatal(err)
+	}
+	if p.Full(a) {
+		t.Fatalf("full extending a block that carries one of the %d pooled transactions", max)
+	}
+	if !p.Full(root) {
+		t.Fatal("the other fork's block counted against root")
+	}
+}
