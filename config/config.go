@@ -140,6 +140,20 @@ type Node struct {
 		Workers        int      `toml:"workers"`
 		MaxUncertified int      `toml:"max_uncertified"`
 	} `toml:"follower"`
+	// Access configures the access role (role = "access"); zero values
+	// take the role's defaults (docs/pipeline.md, "The access role").
+	Access struct {
+		// Redundancy is how many members of its cluster each
+		// transaction is sent to.
+		Redundancy int `toml:"redundancy"`
+		// QueueTxs bounds each cluster's forwarding queue; TrackTxs the
+		// transactions tracked through their stages.
+		QueueTxs int `toml:"queue_txs"`
+		TrackTxs int `toml:"track_txs"`
+		// RefWait is how long a submission naming a reference block this
+		// node does not hold yet waits for it.
+		RefWait Duration `toml:"ref_wait"`
+	} `toml:"access"`
 	Node struct {
 		VerifyWorkers  int      `toml:"verify_workers"`
 		VerifyQueue    int      `toml:"verify_queue"`

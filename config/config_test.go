@@ -1,11 +1,13 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -150,5 +152,37 @@ func TestInitRoleAndAPIURL(t *testing.T) {
 		if got := advertisedAPI(addr); got != want {
 			t.Errorf("advertisedAPI(%q) = %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// floe.toml's [access] section reaches the access role's settings; the
+// written default file loads with every value at "the role's default".
+func TestAccessSection(t *testing.T) {
+	home := t.TempDir()
+	if _, err := Init(home, InitOptions{Name: "a0", P2P: "127.0.0.1:1", API: "127.0.0.1:2", Weight: 1, Role: "access"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(home, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Access; a.Redundancy != 0 || a.QueueTxs != 0 || a.TrackTxs != 0 || a.RefWait.Duration != 0 {
+		t.Fatalf("default [access] = %+v, want zero values", a)
+	}
+	path := filepath.Join(home, Dir, File)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("redundancy = 0"), []byte("redundancy = 3"), 1)
+	b = bytes.Replace(b, []byte(`ref_wait = "0s"`), []byte(`ref_wait = "500ms"`), 1)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(home, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Access.Redundancy != 3 || cfg.Access.RefWait.Duration != 500*time.Millisecond {
+		t.Fatalf("[access] = %+v, want redundancy 3, ref_wait 500ms", cfg.Access)
 	}
 }

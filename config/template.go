@@ -70,6 +70,19 @@ data_dir = "data"
 max_txs = 200000
 max_bytes = 268435456 # 256 MiB
 
+[access]
+# The access role (role = "access"); 0 or "0s": the role's default.
+# Members of its cluster each transaction is sent to (default 2).
+redundancy = 0
+# Transactions waiting to be forwarded, per cluster (default 50000; beyond
+# it submissions get "busy, retry"), and tracked through their stages
+# (default 1000000).
+queue_txs = 0
+track_txs = 0
+# How long a submission naming a reference block this node does not hold
+# yet waits for it before it is refused (default 2s).
+ref_wait = "0s"
+
 [node]
 # Signature verification goroutines (0: the node's default).
 verify_workers = 0
