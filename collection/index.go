@@ -322,6 +322,28 @@ func (x *Index) Unfinalized(block model.Identifier) int {
 	return n
 }
 
+// Ancestor is block's ancestor at height (block itself at its own
+// height), walking the unfinalized blocks down to the finalized one; false
+// when block is not held or height is not on its way down.
+func (x *Index) Ancestor(block model.Identifier, height uint64) (model.Identifier, bool) {
+	for id := block; ; {
+		if id == x.final.id {
+			if height != x.final.height {
+				return model.ZeroID, false
+			}
+			return id, true
+		}
+		b, ok := x.blocks[id]
+		switch {
+		case !ok || b.height < height:
+			return model.ZeroID, false
+		case b.height == height:
+			return id, true
+		}
+		id = b.parent
+	}
+}
+
 // Final reports whether a finalized collection carries transaction id
 // (while its expiry window is open): no fork can collect it again, so a
 // pool may drop it.

@@ -343,3 +343,35 @@ func TestIndexUnfinalized(t *testing.T) {
 		t.Fatalf("after finalizing a: Unfinalized(b) = %d, (root) = %d; want 1, 0", got, gotRoot)
 	}
 }
+
+// Ancestor walks a block's unfinalized ancestry down to the finalized
+// block, and knows nothing of other forks or heights below the finalized
+// block.
+func TestIndexAncestor(t *testing.T) {
+	root := model.Identifier{1}
+	x := collection.NewIndex(root, 5, 0, 10, 0)
+	a, b, c, other := model.Identifier{2}, model.Identifier{3}, model.Identifier{4}, model.Identifier{5}
+	for _, add := range []struct {
+		id, parent model.Identifier
+		height     uint64
+	}{{a, root, 6}, {b, a, 7}, {c, b, 8}, {other, root, 6}} {
+		if err := x.Add(add.id, add.parent, add.height, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		from   model.Identifier
+		height uint64
+		want   model.Identifier
+		ok     bool
+	}{
+		{c, 8, c, true}, {c, 7, b, true}, {c, 6, a, true}, {c, 5, root, true},
+		{c, 4, model.ZeroID, false}, {c, 9, model.ZeroID, false},
+		{other, 6, other, true}, {model.Identifier{9}, 6, model.ZeroID, false},
+	} {
+		got, ok := x.Ancestor(tc.from, tc.height)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Ancestor(%v, %d) = %v %v, want %v %v", tc.from, tc.height, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -43,6 +43,10 @@ type pipeline struct {
 	rcpts   *receiptPool
 	checked *verifiedSet
 	index   *collection.Index
+	// views are the views of the unfinalized blocks in the index, for
+	// receipts a synced block carries for a height not final here yet
+	// (checkReceiptInAncestry). Owned by the consensus loop.
+	views blockViews
 	// intake bounds the guarantee batches being verified at once, so that
 	// collectors cannot take every core from the consensus loop.
 	intake chan struct{}
@@ -80,6 +84,7 @@ func newPipeline(n *Node, st core.State) (*pipeline, error) {
 		validators:    min(4, max(1, runtime.GOMAXPROCS(0))),
 		genesisResult: payload.Result{Height: 0, Root: root},
 		metrics:       newPipelineMetrics(cfg.Metrics),
+		views:         blockViews{},
 	}
 	if err := p.rebuild(st); err != nil {
 		return nil, err
@@ -244,7 +249,16 @@ func (p *pipeline) validate(b, parent *model.Block, pl *payload.Payload) error {
 			return fmt.Errorf("%w: block for view %d carries a receipt for height %d, not above its parent's result %d",
 				model.ErrInvalid, b.View, r.Height, want.Height)
 		}
-		if err := p.checkReceipt(r, p.refs.finalized()); err != nil {
+		if r.Height >= b.Height {
+			return fmt.Errorf("%w: block for view %d at height %d carries a receipt for height %d", model.ErrInvalid, b.View, b.Height, r.Height)
+		}
+		var err error
+		if fin := p.refs.finalized(); r.Height <= fin {
+			err = p.checkReceipt(r, fin)
+		} else {
+			err = p.checkReceiptInAncestry(r, parent)
+		}
+		if err != nil {
 			return fmt.Errorf("block for view %d: %w", b.View, err)
 		}
 		want = r.Result()
@@ -258,7 +272,11 @@ func (p *pipeline) validate(b, parent *model.Block, pl *payload.Payload) error {
 	}
 	// Validated blocks join the tree next: a synced child validated in
 	// the same step must find this one as its parent.
-	return p.index.Add(b.ID(), parent.ID(), b.Height, entries)
+	if err := p.index.Add(b.ID(), parent.ID(), b.Height, entries); err != nil {
+		return err
+	}
+	p.views.put(b)
+	return nil
 }
 
 // checkGuarantees is Inclusion.Check with the signature checks spread over
@@ -367,7 +385,11 @@ func (p *pipeline) track(b *model.Block) error {
 		}
 		entries = append(entries, collection.Entry{ID: g.CollectionID, RefHeight: h})
 	}
-	return p.index.Add(b.ID(), b.ParentID, b.Height, entries)
+	if err := p.index.Add(b.ID(), b.ParentID, b.Height, entries); err != nil {
+		return err
+	}
+	p.views.put(b)
+	return nil
 }
 
 // finalized moves a finalized block's guarantees out of the pool and into
@@ -408,6 +430,33 @@ func (p *pipeline) finalized(b *model.Block) {
 func (p *pipeline) finalizeIndex(b *model.Block) {
 	if err := p.index.Finalize(b.ID()); err != nil {
 		p.n.log.Error("guarantee index: finalize", "height", b.Height, "err", err)
+	}
+	p.views.prune(b.Height)
+}
+
+// blockViews maps the index's unfinalized blocks to their views and
+// heights; finalization prunes it with the index, so it holds what the
+// index holds.
+type blockViews map[model.Identifier]viewAt
+
+type viewAt struct {
+	view   model.View
+	height uint64
+}
+
+func (v blockViews) put(b *model.Block) { v[b.ID()] = viewAt{b.View, b.Height} }
+
+func (v blockViews) get(id model.Identifier) (model.View, bool) {
+	e, ok := v[id]
+	return e.view, ok
+}
+
+// prune forgets the blocks at or below the finalized height.
+func (v blockViews) prune(finalized uint64) {
+	for id, e := range v {
+		if e.height <= finalized {
+			delete(v, id)
+		}
 	}
 }
 

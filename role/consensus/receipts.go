@@ -132,7 +132,35 @@ func (p *pipeline) checkReceipt(r *payload.Receipt, finalized uint64) error {
 	if b.ID() != r.Block {
 		return fmt.Errorf("%w: height %d is block %v, the receipt names %v", ErrReceiptWrongBlock, r.Height, b.ID(), r.Block)
 	}
-	ep, err := p.n.led.Directory().Schedule().EpochAt(b.View)
+	return p.checkReceiptSigner(r, b.View)
+}
+
+// checkReceiptInAncestry checks a receipt a block carries for a height
+// above this node's finalized one, which only a block synced while
+// catching up can (a proposal waits until the height is final here:
+// ready): its block must be the carrying block's own ancestor at that
+// height (the block names its parent, the parent its own, down to the
+// finalized block), and its executor and signature are checked as
+// checkReceipt does, against the epoch of that ancestor's view. Every
+// replica that finalized the height decides the same: the ancestor it
+// holds there is the block it finalizes.
+func (p *pipeline) checkReceiptInAncestry(r *payload.Receipt, parent *model.Block) error {
+	anc, ok := p.index.Ancestor(parent.ID(), r.Height)
+	if !ok || anc != r.Block {
+		return fmt.Errorf("%w: height %d of this block's ancestry is not %v", ErrReceiptWrongBlock, r.Height, r.Block)
+	}
+	view, ok := p.views.get(anc)
+	if !ok {
+		return fmt.Errorf("%w: the view of ancestor %v at height %d is not known here", ErrReceiptWrongBlock, anc, r.Height)
+	}
+	return p.checkReceiptSigner(r, view)
+}
+
+// checkReceiptSigner checks that the executor is an execution member of
+// the epoch of view (the receipt's block's) and that the signature names
+// the main chain and verifies under its staking key.
+func (p *pipeline) checkReceiptSigner(r *payload.Receipt, view model.View) error {
+	ep, err := p.n.led.Directory().Schedule().EpochAt(view)
 	if err != nil {
 		return fmt.Errorf("%w: epoch of block %d: %v", ErrNotExecutor, r.Height, err)
 	}
