@@ -184,7 +184,7 @@ func (r *Runner) setup(ctx context.Context) error {
 	}
 	r.net, err = GenerateNetwork(r.dir, NetworkSpec{
 		Project: r.project, ChainID: "floe-e2e-" + r.m.Name, Validators: r.m.Validators, Followers: r.m.Followers,
-		Subnet: r.m.Subnet, APIPortBase: r.m.APIPortBase, LogLevel: r.m.LogLevel, Params: params,
+		Pipeline: r.m.Pipeline, Subnet: r.m.Subnet, APIPortBase: r.m.APIPortBase, LogLevel: r.m.LogLevel, Params: params,
 		Seed: r.m.Seed, Overrides: overrides,
 	})
 	if err != nil {
@@ -243,6 +243,9 @@ func (r *Runner) removeLeftovers(ctx context.Context) {
 	}
 	for j := 0; j < r.m.Followers; j++ {
 		_, _ = r.dk.docker(ctx, "rm", "--force", r.project+"-"+followerName(j))
+	}
+	for _, rm := range r.m.Pipeline.roleMembers() {
+		_, _ = r.dk.docker(ctx, "rm", "--force", r.project+"-"+rm.name)
 	}
 	_, _ = r.dk.docker(ctx, "network", "rm", r.project)
 }
