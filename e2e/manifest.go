@@ -251,6 +251,7 @@ var ViolationKinds = []string{
 	"state",       // two nodes hold different state roots at one height
 	"chain",       // a block does not verify (certificate, parent link, timestamp)
 	"lost-tx",     // an acknowledged transaction is missing on some node
+	"repeated-tx", // a pipeline transaction was executed twice
 	"evidence",    // some node recorded equivocation (conflicting signatures)
 	"node-exited", // a node stopped by itself
 	"epoch",       // an epoch transition was not committed on every node in time
