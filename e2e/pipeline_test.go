@@ -182,3 +182,21 @@ func TestClusterNoteFlagsAStalledHealthyCluster(t *testing.T) {
 		t.Fatalf("violations %v once cluster 1 executed", r.violations)
 	}
 }
+
+// The last settlement of the transactions submitted by a cutoff is when
+// the pipeline drained them.
+func TestPipeLedgerLastSettled(t *testing.T) {
+	l := newPipeLedger()
+	t0 := time.Unix(1000, 0)
+	l.submit([][32]byte{pipeID(1), pipeID(2)}, []int{0, 0}, 0, t0)
+	l.submit([][32]byte{pipeID(3)}, []int{0}, 0, t0.Add(5*time.Second))
+	l.update(pipeID(1), api.TxExecuted, t0.Add(time.Second), true)
+	l.update(pipeID(2), api.TxExpired, t0.Add(3*time.Second), true)
+	l.update(pipeID(3), api.TxExecuted, t0.Add(9*time.Second), true)
+	if got := l.lastSettled(t0.Add(time.Second)); !got.Equal(t0.Add(3 * time.Second)) {
+		t.Errorf("last settled %v, want t0+3s", got.Sub(t0))
+	}
+	if got := l.lastSettled(t0.Add(-time.Second)); !got.IsZero() {
+		t.Errorf("nothing was submitted by then, got %v", got)
+	}
+}

@@ -65,6 +65,10 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 		resume, all, ok := r.awaitRecovery(ctx, f.healed, heightAtHeal)
 		sr.Resume, sr.Recovery = resume, all
 		if !ok {
+			// A node that exited says why in its log: name it.
+			if err := r.checkContainers(ctx); err != nil {
+				return sr, fmt.Errorf("the network did not recover: %w", err)
+			}
 			return sr, fmt.Errorf("the network did not recover")
 		}
 		after = f.healed.Add(all)
