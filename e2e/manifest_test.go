@@ -76,6 +76,22 @@ func TestRepositoryManifests(t *testing.T) {
 			t.Errorf("%s expects violations", name)
 		}
 	}
+	// The pipeline manifest kills a collector and splits a cluster whose
+	// halves cannot reach a supermajority, while other clusters exist.
+	p := byName["pipeline"]
+	if p == nil || p.Pipeline.Clusters < 2 || p.Pipeline.ClusterSize < 4 || len(p.Expect.Violations) != 0 {
+		t.Fatalf("pipeline manifest: %+v", p)
+	}
+	killsCollector, splits := false, false
+	for _, s := range p.Steps {
+		for _, n := range s.Nodes {
+			killsCollector = killsCollector || s.Action == ActionKill && strings.HasPrefix(n, "collector")
+		}
+		splits = splits || s.Action == ActionPartition && s.Topology == TopologyCluster
+	}
+	if !killsCollector || !splits {
+		t.Errorf("pipeline manifest: kills a collector %v, splits a cluster %v", killsCollector, splits)
+	}
 	f := byName["fault-forget-safety"]
 	if f == nil || len(f.Expect.Violations) == 0 || !f.override("node0").UnsafeForgetSafetyData {
 		t.Fatalf("the fault manifest must break every node and expect a violation: %+v", f)

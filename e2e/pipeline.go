@@ -76,8 +76,14 @@ type pipeLedger struct {
 	expired   int
 	dropped   int // reported failed by the access node
 	repeats   int // "executed" reported again for an executed transaction
-	full      bool
+	// repeated are the first maxRepeatedKept transactions reported
+	// executed twice, so that a report names them (to find in the logs).
+	repeated [][32]byte
+	full     bool
 }
+
+// maxRepeatedKept bounds the repeated executions a report names.
+const maxRepeatedKept = 10
 
 func newPipeLedger() *pipeLedger { return &pipeLedger{txs: make(map[[32]byte]*pipeTx)} }
 
@@ -122,6 +128,9 @@ func (l *pipeLedger) update(id [32]byte, status string, at time.Time, stream boo
 		if stream {
 			t.executions++
 			l.repeats++
+			if len(l.repeated) < maxRepeatedKept {
+				l.repeated = append(l.repeated, id)
+			}
 		}
 		return false
 	}
@@ -502,10 +511,15 @@ func (r *Runner) checkExecutions(ctx context.Context) {
 	l := r.pipe.ledger
 	l.mu.Lock()
 	want, repeats := int64(l.executed), l.repeats
+	var named []string
+	for _, id := range l.repeated {
+		named = append(named, hex.EncodeToString(id[:]))
+	}
 	l.mu.Unlock()
 	rep := r.report.Pipeline
 	if repeats > 0 {
-		r.violate("repeated-tx", "access nodes reported %d executions of transactions already executed", repeats)
+		r.violate("repeated-tx", "access nodes reported %d executions of transactions already executed: %s",
+			repeats, strings.Join(named, ", "))
 	}
 	for _, nd := range r.reachableRole(config.RoleExecution) {
 		r.pipe.mu.Lock()

@@ -40,7 +40,7 @@ func TestPipeLedgerSettlesOnceAndCountsRepeats(t *testing.T) {
 		t.Errorf("a lookup counted as a repeated execution")
 	}
 	l.update(pipeID(1), api.TxExecuted, t0, true)
-	if l.repeats != 1 || l.executed != 1 {
+	if l.repeats != 1 || l.executed != 1 || len(l.repeated) != 1 || l.repeated[0] != pipeID(1) {
 		t.Errorf("repeats %d executed %d, want 1 and 1", l.repeats, l.executed)
 	}
 	l.update(pipeID(2), api.TxExpired, t0, true)
