@@ -17,7 +17,7 @@ import (
 // every node. final checks all acknowledged transactions' heights.
 func (r *Runner) check(ctx context.Context, final bool) string {
 	var mempools []string
-	for _, nd := range r.running() {
+	for _, nd := range r.runningChain() {
 		if st, err := nd.client.status(ctx); err == nil {
 			mempools = append(mempools, fmt.Sprintf("%s %d", nd.Name, st.MempoolTxs))
 		}
@@ -196,7 +196,7 @@ func (r *Runner) verifyEvidence(e api.EvidenceInfo) error {
 // node to have reached every acknowledged transaction's height.
 func (r *Runner) checkTxs(ctx context.Context, final bool) {
 	acked := r.ledger.ackedSnapshot()
-	nodes := r.running()
+	nodes := r.runningChain()
 	if len(nodes) == 0 {
 		return
 	}

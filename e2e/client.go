@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -74,4 +75,16 @@ func (c *client) submit(ctx context.Context, txs [][]byte) (rejected map[int]str
 func (c *client) submitEvent(ctx context.Context, e *epoch.Event) error {
 	_, err := within(ctx, 5*time.Second, func(ctx context.Context) (api.ServiceEventResponse, error) { return c.c.SubmitEvent(ctx, e) })
 	return err
+}
+
+// metric reads one series of the node's metrics; a missing series is an
+// error.
+func (c *client) metric(ctx context.Context, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	v, found, err := c.c.Metric(ctx, name)
+	if err == nil && !found {
+		err = fmt.Errorf("no series %s", name)
+	}
+	return v, err
 }

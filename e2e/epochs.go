@@ -368,7 +368,7 @@ func (r *Runner) epochTransition(ctx context.Context, s Step) (fault, error) {
 		for time.Now().Before(deadline.Add(time.Second)) && ctx.Err() == nil {
 			sts := r.statuses(ctx)
 			missing = missing[:0]
-			for _, nd := range r.nodes {
+			for _, nd := range r.chainNodes() {
 				st, ok := sts[nd.Index]
 				if !ok {
 					missing = append(missing, nd.Name+" (no answer)")
@@ -386,8 +386,8 @@ func (r *Runner) epochTransition(ctx context.Context, s Step) (fault, error) {
 				p.target, r.m.Checks.MaxRecovery.Duration, strings.Join(missing, ", "))
 			return note, nil
 		}
-		r.logf("  epoch %d committed on all %d nodes: %s", p.target, len(r.nodes), note)
-		return note + fmt.Sprintf("; all %d nodes know it", len(r.nodes)), nil
+		r.logf("  epoch %d committed on all %d nodes: %s", p.target, len(r.chainNodes()), note)
+		return note + fmt.Sprintf("; all %d nodes know it", len(r.chainNodes())), nil
 	}
 	return f, nil
 }

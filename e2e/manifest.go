@@ -52,12 +52,16 @@ type Manifest struct {
 	APIPortBase int    `toml:"api_port_base"`
 	LogLevel    string `toml:"log_level"`
 
-	Genesis GenesisParams  `toml:"genesis"`
-	Load    LoadSpec       `toml:"load"`
-	Checks  CheckSpec      `toml:"checks"`
-	Nodes   []NodeOverride `toml:"node"`
-	Steps   []Step         `toml:"step"`
-	Expect  Expectations   `toml:"expect"`
+	Genesis GenesisParams `toml:"genesis"`
+	// Pipeline, when its clusters is set, makes the network a pipeline
+	// network (docs/pipeline.md): collectors, execution and access nodes
+	// beside the validators, the load through the access nodes.
+	Pipeline PipelineSpec   `toml:"pipeline"`
+	Load     LoadSpec       `toml:"load"`
+	Checks   CheckSpec      `toml:"checks"`
+	Nodes    []NodeOverride `toml:"node"`
+	Steps    []Step         `toml:"step"`
+	Expect   Expectations   `toml:"expect"`
 
 	// path is the file the manifest came from, for messages.
 	path string
@@ -72,6 +76,55 @@ type GenesisParams struct {
 	// this many views, settled a quarter of an epoch before their end.
 	// 0: one epoch for ever (the default). Required by "epoch" steps.
 	EpochViews uint64 `toml:"epoch_views"`
+}
+
+// PipelineSpec are the role members of a pipeline network: collectors
+// (collector0, ...; dealt into Clusters clusters of ClusterSize by the
+// genesis epoch's random source), execution nodes (execution0, ...) and
+// access nodes (access0, ...). Clusters 0: no pipeline.
+type PipelineSpec struct {
+	Clusters    int `toml:"clusters"`
+	ClusterSize int `toml:"cluster_size"`
+	Executors   int `toml:"executors"`
+	Access      int `toml:"access"`
+}
+
+// enabled reports whether the manifest asks for a pipeline network.
+func (p PipelineSpec) enabled() bool { return p.Clusters > 0 }
+
+// members is how many role members the pipeline has.
+func (p PipelineSpec) members() int {
+	if !p.enabled() {
+		return 0
+	}
+	return p.Clusters*p.ClusterSize + p.Executors + p.Access
+}
+
+// Bounds of a pipeline network in containers.
+const (
+	maxClusters    = 8
+	maxClusterSize = 16
+	maxRoleNodes   = 8 // execution or access nodes
+)
+
+func (p PipelineSpec) validate() error {
+	if !p.enabled() {
+		if p != (PipelineSpec{}) {
+			return fmt.Errorf("pipeline: clusters is required (1 to %d) when cluster_size, executors or access is set", maxClusters)
+		}
+		return nil
+	}
+	switch {
+	case p.Clusters < 1 || p.Clusters > maxClusters:
+		return fmt.Errorf("pipeline.clusters = %d: want 1 to %d", p.Clusters, maxClusters)
+	case p.ClusterSize < 1 || p.ClusterSize > maxClusterSize:
+		return fmt.Errorf("pipeline.cluster_size = %d: want 1 to %d", p.ClusterSize, maxClusterSize)
+	case p.Executors < 1 || p.Executors > maxRoleNodes:
+		return fmt.Errorf("pipeline.executors = %d: want 1 to %d", p.Executors, maxRoleNodes)
+	case p.Access < 1 || p.Access > maxRoleNodes:
+		return fmt.Errorf("pipeline.access = %d: want 1 to %d", p.Access, maxRoleNodes)
+	}
+	return nil
 }
 
 // LoadSpec is the transaction load the runner keeps up during the run.
@@ -132,8 +185,13 @@ type Step struct {
 	// "ring" (each node reaches only its two neighbours) or "groups".
 	Topology string `toml:"topology"`
 	// Groups lists the sides of a "groups" partition by node name; a node
-	// in no group is alone.
+	// in no group is alone. The groups name validators or collectors (not
+	// both); the other kind keeps all its links.
 	Groups [][]string `toml:"groups"`
+	// Cluster is the collector cluster a "cluster" partition splits into
+	// two halves, neither with a supermajority of the cluster (its members
+	// keep reaching every other node).
+	Cluster *int `toml:"cluster"`
 	// Signal for "stop-all" ("TERM" by default: a clean stop) and "stop"
 	// ("KILL" by default): "TERM" or "KILL".
 	Signal string `toml:"signal"`
@@ -175,7 +233,14 @@ const (
 	TopologySplit    = "split"
 	TopologyRing     = "ring"
 	TopologyGroups   = "groups"
+	// TopologyCluster splits one collector cluster (Step.Cluster) into
+	// two halves: that cluster stalls, the others go on.
+	TopologyCluster = "cluster"
 )
+
+// SelectCollector selects a collector not chosen yet in the step, at
+// random (pipeline networks).
+const SelectCollector = "collector"
 
 // ViolationKinds are the kinds of failure the runner detects; manifests
 // name them in [expect] violations.
@@ -186,6 +251,7 @@ var ViolationKinds = []string{
 	"state",       // two nodes hold different state roots at one height
 	"chain",       // a block does not verify (certificate, parent link, timestamp)
 	"lost-tx",     // an acknowledged transaction is missing on some node
+	"repeated-tx", // a pipeline transaction was executed twice
 	"evidence",    // some node recorded equivocation (conflicting signatures)
 	"node-exited", // a node stopped by itself
 	"epoch",       // an epoch transition was not committed on every node in time
@@ -246,16 +312,19 @@ func (m *Manifest) validate() error {
 	if m.Followers < 0 || m.Followers > maxFollowers {
 		return fmt.Errorf("followers = %d: want 0 to %d", m.Followers, maxFollowers)
 	}
+	if err := m.Pipeline.validate(); err != nil {
+		return err
+	}
 	if m.Subnet == "" {
 		m.Subnet = "172.30.1.0/24"
 	}
-	if _, err := nodeIPs(m.Subnet, m.Validators+m.Followers); err != nil {
+	if _, err := nodeIPs(m.Subnet, m.totalNodes()); err != nil {
 		return err
 	}
 	if m.APIPortBase == 0 {
 		m.APIPortBase = 28080
 	}
-	if n := m.Validators + m.Followers; m.APIPortBase < 1024 || m.APIPortBase+n > 65535 {
+	if n := m.totalNodes(); m.APIPortBase < 1024 || m.APIPortBase+n > 65535 {
 		return fmt.Errorf("api_port_base = %d: want 1024 to %d", m.APIPortBase, 65535-n)
 	}
 	if m.LogLevel == "" {
@@ -301,6 +370,13 @@ func (m *Manifest) validate() error {
 	for j := 0; j < m.Followers; j++ {
 		names[followerName(j)] = true
 	}
+	collectors := map[string]bool{}
+	for _, rm := range m.Pipeline.roleMembers() {
+		names[rm.name] = true
+		if rm.role == config.RoleCollection {
+			collectors[rm.name] = true
+		}
+	}
 	for _, o := range m.Nodes {
 		if o.Name != "*" && !validators[o.Name] {
 			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, or \"*\")", o.Name, m.Validators-1)
@@ -316,19 +392,29 @@ func (m *Manifest) validate() error {
 		if m.Steps[i].Action == ActionStart && i > 0 && m.Steps[0].Action != ActionStart && !stoppedBefore(m.Steps[:i]) {
 			return fmt.Errorf("step %d (start): nothing to start (every node started at once before the schedule and none was stopped)", i+1)
 		}
-		if err := m.Steps[i].validate(names); err != nil {
+		if err := m.Steps[i].validate(names, m.Pipeline); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i+1, m.Steps[i].Action, err)
 		}
 		if m.Steps[i].Action == ActionEpoch && m.Genesis.EpochViews == 0 {
 			return fmt.Errorf("step %d (epoch): the network has no epochs: set [genesis] epoch_views", i+1)
 		}
 		if m.Steps[i].Action == ActionPartition || m.Steps[i].Fault == ActionPartition {
+			// One partition cuts validators or collectors, not both: the
+			// nodes in no group are alone among their kind.
+			kinds := map[bool]bool{}
 			for _, g := range m.Steps[i].Groups {
 				for _, n := range g {
-					if !validators[n] {
-						return fmt.Errorf("step %d: groups: %s is a follower; partitions cut validators only", i+1, n)
+					if !validators[n] && !collectors[n] {
+						return fmt.Errorf("step %d: groups: %s is neither a validator nor a collector; partitions cut validators or collectors only", i+1, n)
 					}
+					kinds[collectors[n]] = true
 				}
+			}
+			if len(kinds) > 1 {
+				return fmt.Errorf("step %d: groups name validators and collectors: a partition cuts one kind (the other keeps all its links)", i+1)
+			}
+			if c := m.Steps[i].Cluster; c != nil && *c >= m.Pipeline.Clusters {
+				return fmt.Errorf("step %d: cluster = %d: the network has clusters 0 to %d", i+1, *c, m.Pipeline.Clusters-1)
 			}
 		}
 	}
@@ -358,12 +444,13 @@ func knownViolation(kind string) bool {
 	return false
 }
 
-func (s *Step) validate(names map[string]bool) error {
+func (s *Step) validate(names map[string]bool, pl PipelineSpec) error {
 	for _, sel := range s.Nodes {
 		switch {
 		case sel == "leader", sel == "random", sel == "f", sel == "all", names[sel]:
+		case sel == SelectCollector && pl.enabled():
 		default:
-			return fmt.Errorf("nodes: %q is neither a node or follower name nor leader, random, f or all", sel)
+			return fmt.Errorf("nodes: %q is neither a node, follower or role member name nor leader, random, f, all (or collector in a pipeline network)", sel)
 		}
 	}
 	if s.LoadRate < 0 || s.LoadRate > maxRate {
@@ -406,6 +493,7 @@ func (s *Step) validate(names map[string]bool) error {
 		unused("order", s.Order != "" && s.Action != ActionStart),
 		unused("topology", s.Topology != "" && s.Action != ActionPartition && s.Fault != ActionPartition),
 		unused("groups", len(s.Groups) > 0 && s.Action != ActionPartition && s.Fault != ActionPartition),
+		unused("cluster", s.Cluster != nil && s.Topology != TopologyCluster),
 		unused("signal", s.Signal != "" && s.Action != ActionStopAll && s.Action != ActionStop),
 		unused("fault", s.Fault != "" && s.Action != ActionEpoch),
 	); err != nil {
@@ -435,6 +523,20 @@ func (s *Step) validate(names map[string]bool) error {
 		switch s.Topology {
 		case TopologyMinority, TopologySplit, TopologyRing:
 			return unused("groups", len(s.Groups) > 0)
+		case TopologyCluster:
+			if !pl.enabled() {
+				return fmt.Errorf("topology cluster needs a pipeline network ([pipeline] clusters)")
+			}
+			if s.Cluster == nil {
+				return fmt.Errorf("cluster is required with topology cluster")
+			}
+			if *s.Cluster < 0 || *s.Cluster >= pl.Clusters {
+				return fmt.Errorf("cluster = %d: the network has clusters 0 to %d", *s.Cluster, pl.Clusters-1)
+			}
+			if pl.ClusterSize < 2 {
+				return fmt.Errorf("topology cluster: a cluster of %d cannot be split", pl.ClusterSize)
+			}
+			return unused("groups", len(s.Groups) > 0)
 		case TopologyGroups:
 			seen := map[string]bool{}
 			for _, g := range s.Groups {
@@ -453,7 +555,7 @@ func (s *Step) validate(names map[string]bool) error {
 			}
 			return nil
 		default:
-			return fmt.Errorf("topology %q: want minority, split, ring or groups", s.Topology)
+			return fmt.Errorf("topology %q: want minority, split, ring, groups or cluster", s.Topology)
 		}
 	case ActionStop:
 		return errors.Join(s.signalOr("KILL"), needNodes(), unused("duration", d != 0))
@@ -468,7 +570,7 @@ func (s *Step) validate(names map[string]bool) error {
 			return fmt.Errorf("fault %q: want kill, pause, disconnect or partition", s.Fault)
 		}
 		sub := s.faultStep()
-		if err := sub.validate(names); err != nil {
+		if err := sub.validate(names, pl); err != nil {
 			return fmt.Errorf("fault %s: %w", s.Fault, err)
 		}
 		s.Topology = sub.Topology
@@ -566,6 +668,31 @@ const (
 func nodeName(i int) string { return fmt.Sprintf("node%d", i) }
 
 func followerName(j int) string { return fmt.Sprintf("follower%d", j) }
+
+// totalNodes counts every container: validators, followers, role members.
+func (m *Manifest) totalNodes() int { return m.Validators + m.Followers + m.Pipeline.members() }
+
+// roleMember is one role member of a pipeline network.
+type roleMember struct{ name, role string }
+
+// roleMembers lists the role members in node order: collectors, execution
+// nodes, access nodes (as localnet orders them).
+func (p PipelineSpec) roleMembers() []roleMember {
+	if !p.enabled() {
+		return nil
+	}
+	var out []roleMember
+	for i := 0; i < p.Clusters*p.ClusterSize; i++ {
+		out = append(out, roleMember{fmt.Sprintf("collector%d", i), config.RoleCollection})
+	}
+	for i := 0; i < p.Executors; i++ {
+		out = append(out, roleMember{fmt.Sprintf("execution%d", i), config.RoleExecution})
+	}
+	for i := 0; i < p.Access; i++ {
+		out = append(out, roleMember{fmt.Sprintf("access%d", i), config.RoleAccess})
+	}
+	return out
+}
 
 // nodeIPs gives n nodes the host addresses 10, 11, ... of subnet.
 func nodeIPs(subnet string, n int) ([]netip.Addr, error) {

@@ -76,6 +76,22 @@ func TestRepositoryManifests(t *testing.T) {
 			t.Errorf("%s expects violations", name)
 		}
 	}
+	// The pipeline manifest kills a collector and splits a cluster whose
+	// halves cannot reach a supermajority, while other clusters exist.
+	p := byName["pipeline"]
+	if p == nil || p.Pipeline.Clusters < 2 || p.Pipeline.ClusterSize < 4 || len(p.Expect.Violations) != 0 {
+		t.Fatalf("pipeline manifest: %+v", p)
+	}
+	killsCollector, splits := false, false
+	for _, s := range p.Steps {
+		for _, n := range s.Nodes {
+			killsCollector = killsCollector || s.Action == ActionKill && strings.HasPrefix(n, "collector")
+		}
+		splits = splits || s.Action == ActionPartition && s.Topology == TopologyCluster
+	}
+	if !killsCollector || !splits {
+		t.Errorf("pipeline manifest: kills a collector %v, splits a cluster %v", killsCollector, splits)
+	}
 	f := byName["fault-forget-safety"]
 	if f == nil || len(f.Expect.Violations) == 0 || !f.override("node0").UnsafeForgetSafetyData {
 		t.Fatalf("the fault manifest must break every node and expect a violation: %+v", f)
@@ -197,11 +213,11 @@ func TestBadManifests(t *testing.T) {
 		{gen100 + step2("action = \"epoch\"\nfault = \"kill\"\nduration = \"5s\""), "fault kill: nodes is required"},
 		{gen100 + step2("action = \"epoch\"\nfault = \"partition\"\nduration = \"5s\""), "fault partition: topology"},
 		{step("action = \"kill\"\nnodes = [\"node1\"]\nduration = \"5s\"\nfault = \"kill\""), "fault does not apply"},
-		{base + "followers = 1\n" + "[[step]]\naction = \"partition\"\ntopology = \"groups\"\ngroups = [[\"node0\", \"follower0\"]]\nduration = \"5s\"\n", "follower0 is a follower"},
-		{step("action = \"kill\"\nnodes = [\"follower0\"]\nduration = \"5s\""), "neither a node or follower name"},
+		{base + "followers = 1\n" + "[[step]]\naction = \"partition\"\ntopology = \"groups\"\ngroups = [[\"node0\", \"follower0\"]]\nduration = \"5s\"\n", "follower0 is neither a validator nor a collector"},
+		{step("action = \"kill\"\nnodes = [\"follower0\"]\nduration = \"5s\""), "neither a node, follower or role member name"},
 		{step("action = \"kill\"\nduration = \"5s\""), "nodes is required"},
 		{step("action = \"kill\"\nnodes = [\"node1\"]"), "duration is required"},
-		{step("action = \"kill\"\nnodes = [\"boss\"]\nduration = \"5s\""), "neither a node or follower name"},
+		{step("action = \"kill\"\nnodes = [\"boss\"]\nduration = \"5s\""), "neither a node, follower or role member name"},
 		{step("action = \"pause\"\nnodes = [\"leader\"]\nduration = \"5s\"\ntopology = \"ring\""), "topology does not apply"},
 		{step("action = \"partition\"\ntopology = \"star\"\nduration = \"5s\""), "topology \"star\""},
 		{step("action = \"partition\"\ntopology = \"groups\"\nduration = \"5s\""), "groups is required"},
@@ -213,10 +229,61 @@ func TestBadManifests(t *testing.T) {
 		{step("action = \"stop\"\nnodes = [\"node1\"]\nsignal = \"INT\""), "signal"},
 		{step("action = \"start\"\norder = \"sorted\""), "order"},
 		{base + "[expect]\nviolations = [\"sadness\"]\n", "not one of"},
+		{base + "[pipeline]\naccess = 1\n", "clusters is required"},
+		{base + "[pipeline]\nclusters = 1\ncluster_size = 0\nexecutors = 1\naccess = 1\n", "cluster_size = 0"},
+		{base + "[pipeline]\nclusters = 1\ncluster_size = 3\nexecutors = 0\naccess = 1\n", "executors = 0"},
+		{base + "[pipeline]\nclusters = 1\ncluster_size = 3\nexecutors = 1\naccess = 0\n", "access = 0"},
+		{base + "[pipeline]\nclusters = 2\ncluster_size = 2\nexecutors = 1\naccess = 1\n" + step2("action = \"partition\"\ntopology = \"cluster\"\ncluster = 2\nduration = \"5s\""), "cluster = 2"},
+		{base + "[pipeline]\nclusters = 2\ncluster_size = 2\nexecutors = 1\naccess = 1\n" + step2("action = \"partition\"\ntopology = \"cluster\"\nduration = \"5s\""), "cluster is required"},
+		{step("action = \"partition\"\ntopology = \"cluster\"\ncluster = 0\nduration = \"5s\""), "needs a pipeline network"},
+		{step("action = \"kill\"\nnodes = [\"collector\"]\nduration = \"5s\""), "neither a node"},
+		{step("action = \"kill\"\nnodes = [\"collector0\"]\nduration = \"5s\""), "neither a node"},
+		{base + "[pipeline]\nclusters = 1\ncluster_size = 3\nexecutors = 1\naccess = 1\n" + step2("action = \"partition\"\ntopology = \"groups\"\ngroups = [[\"node0\", \"collector0\"]]\nduration = \"5s\""), "validators and collectors"},
+		{base + "[pipeline]\nclusters = 1\ncluster_size = 3\nexecutors = 1\naccess = 1\n" + step2("action = \"partition\"\ntopology = \"groups\"\ngroups = [[\"access0\"]]\nduration = \"5s\""), "access0 is neither a validator nor a collector"},
 	} {
 		_, err := ParseManifest([]byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("manifest:\n%s\nerror %v, want one containing %q", tc.text, err, tc.want)
 		}
+	}
+}
+
+// A pipeline manifest names its role members in steps and partitions.
+func TestPipelineManifest(t *testing.T) {
+	m, err := ParseManifest([]byte(`name = "p"
+validators = 4
+[pipeline]
+clusters = 2
+cluster_size = 4
+executors = 1
+access = 1
+[[step]]
+action = "kill"
+nodes = ["collector5", "collector"]
+duration = "5s"
+[[step]]
+action = "partition"
+topology = "cluster"
+cluster = 1
+duration = "5s"
+[[step]]
+action = "partition"
+topology = "groups"
+groups = [["collector0", "collector1"]]
+duration = "5s"
+[[step]]
+action = "pause"
+nodes = ["access0", "execution0"]
+duration = "5s"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.totalNodes() != 4+8+2 || len(m.Pipeline.roleMembers()) != 10 || *m.Steps[1].Cluster != 1 {
+		t.Fatalf("pipeline %+v, %d nodes", m.Pipeline, m.totalNodes())
+	}
+	// The subnet must hold every container.
+	if _, err := ParseManifest([]byte("name = \"p\"\nvalidators = 4\nsubnet = \"10.9.0.0/24\"\n[pipeline]\nclusters = 8\ncluster_size = 16\nexecutors = 8\naccess = 8\n")); err != nil {
+		t.Fatal(err)
 	}
 }

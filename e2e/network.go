@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
@@ -53,7 +54,11 @@ type NetworkSpec struct {
 	Validators int
 	// Followers are 'floe follow' containers; follower j follows
 	// validator j mod Validators.
-	Followers   int
+	Followers int
+	// Pipeline adds role members after the followers (collectors,
+	// execution and access nodes, each 'floe start' in its role); zero:
+	// none.
+	Pipeline    PipelineSpec
 	Subnet      string
 	APIPortBase int
 	Image       string
@@ -73,8 +78,11 @@ type Node struct {
 	Index int // validators 0..V-1, then followers V..V+F-1
 	Name  string
 	// Follower marks a 'floe follow' node; Upstream is the API it follows.
-	Follower  bool
-	Upstream  string
+	Follower bool
+	Upstream string
+	// Role is a pipeline role member's role (config.RoleCollection,
+	// RoleExecution or RoleAccess); "" for validators and followers.
+	Role      string
 	Container string
 	IP        string // on the private network
 	APIURL    string // published on the host's loopback
@@ -91,6 +99,33 @@ type Network struct {
 	// Governance is the key the genesis lists as the only governance key:
 	// it signs the epoch service events.
 	Governance ed25519.PrivateKey
+	// Clusters are the genesis epoch's collector clusters by member name
+	// (pipeline networks): dealt by the epoch's random source, so the
+	// runner learns them from the genesis, not from the manifest.
+	Clusters [][]string
+}
+
+// privateAPI is the API base URL of a container on the private network,
+// what the genesis lists for the other roles.
+func privateAPI(ip string) string { return fmt.Sprintf("http://%s:%d", ip, apiPort) }
+
+// clusterNames is the genesis epoch's clusters (genesis.Clusters, the
+// deal epoch.AssignClusters makes from the leader seed) by member name.
+func clusterNames(g *genesis.Genesis) ([][]string, error) {
+	idx, err := g.Clusters()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(idx))
+	for i, c := range idx {
+		for _, k := range c {
+			if int(k) >= len(g.Validators) {
+				return nil, fmt.Errorf("cluster %d names member %d of %d", i, k, len(g.Validators))
+			}
+			out[i] = append(out[i], g.Validators[k].Name)
+		}
+	}
+	return out, nil
 }
 
 // ComposePath is the compose file's path.
@@ -118,7 +153,10 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 	if spec.LogLevel == "" {
 		spec.LogLevel = "info"
 	}
-	total := spec.Validators + spec.Followers
+	if err := spec.Pipeline.validate(); err != nil {
+		return nil, err
+	}
+	total := spec.Validators + spec.Followers + spec.Pipeline.members()
 	ips, err := nodeIPs(spec.Subnet, total)
 	if err != nil {
 		return nil, err
@@ -150,6 +188,11 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 		if vals[i], err = keys.Validator(name, fmt.Sprintf("%s:%d", nd.IP, p2pPort), 1); err != nil {
 			return nil, err
 		}
+		if spec.Pipeline.enabled() {
+			// The other roles reach the consensus nodes' APIs through the
+			// genesis (docs/pipeline.md, "Roles and wiring").
+			vals[i].API = privateAPI(nd.IP)
+		}
 		// The containers run as root; the host user may not be root, so
 		// the homes are world-writable (they hold test keys only).
 		if err := os.MkdirAll(filepath.Join(nd.Home, "config"), 0o777); err != nil {
@@ -179,6 +222,37 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 		}
 		net.Nodes = append(net.Nodes, nd)
 	}
+	for k, rm := range spec.Pipeline.roleMembers() {
+		i := spec.Validators + spec.Followers + k
+		nd := &Node{
+			Index: i, Name: rm.name, Role: rm.role, Container: spec.Project + "-" + rm.name, IP: ips[i].String(),
+			APIURL: fmt.Sprintf("http://127.0.0.1:%d", spec.APIPortBase+i),
+			Home:   filepath.Join(abs, rm.name), Override: NodeOverride{Name: rm.name},
+		}
+		keys, err := nodeKeys(spec, rm.name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := keys.Validator(rm.name, fmt.Sprintf("%s:%d", nd.IP, p2pPort), 1)
+		if err != nil {
+			return nil, err
+		}
+		v.Role, v.API = rm.role, privateAPI(nd.IP)
+		vals = append(vals, v)
+		for _, d := range []string{"config", "data"} {
+			if err := os.MkdirAll(filepath.Join(nd.Home, d), 0o777); err != nil {
+				return nil, err
+			}
+		}
+		if err := keys.Save(filepath.Join(nd.Home, "config", "keys.json")); err != nil {
+			return nil, err
+		}
+		net.Nodes = append(net.Nodes, nd)
+	}
+	if spec.Pipeline.enabled() {
+		spec.Params.Clusters = spec.Pipeline.Clusters
+		net.Spec.Params = spec.Params
+	}
 	leaderSeed := crypto.Sum([]byte("floe e2e leader seed"), []byte(spec.Project), []byte(strconv.FormatUint(spec.Seed, 10)))
 	govSeed := crypto.Sum([]byte("floe e2e governance"), []byte(spec.Project), []byte(strconv.FormatUint(spec.Seed, 10)))
 	if spec.RandomKeys {
@@ -200,6 +274,11 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 	}
 	if _, err := g.EpochState(); err != nil {
 		return nil, fmt.Errorf("invalid genesis epochs: %w", err)
+	}
+	if spec.Pipeline.enabled() {
+		if net.Clusters, err = clusterNames(g); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(abs, governanceKeyFile), []byte(hex.EncodeToString(govSeed[:])+"\n"), 0o600); err != nil {
 		return nil, err
@@ -245,6 +324,9 @@ func (n *Network) composeYAML() []byte {
 	var b bytes.Buffer
 	s := n.Spec
 	fmt.Fprintf(&b, "# Generated by floe e2e: %d validators and %d followers of chain %s on %s.\n", s.Validators, s.Followers, s.ChainID, s.Subnet)
+	if p := s.Pipeline; p.enabled() {
+		fmt.Fprintf(&b, "# Pipeline: %d clusters of %d collectors, %d execution and %d access nodes.\n", p.Clusters, p.ClusterSize, p.Executors, p.Access)
+	}
 	fmt.Fprintf(&b, "# Start: docker compose -p %s -f %s up -d   (or docker-compose)\n", s.Project, composeFile)
 	b.WriteString("version: \"2.4\"\n")
 	fmt.Fprintf(&b, "networks:\n  %s:\n    name: %s\n    ipam:\n      config:\n        - subnet: %s\n", networkKey, n.NetworkName(), s.Subnet)
@@ -281,6 +363,9 @@ func (nd *Node) env(logLevel string) [][2]string {
 		env = append(env, [2]string{"FLOE_P2P", fmt.Sprintf("0.0.0.0:%d", p2pPort)})
 	}
 	env = append(env, [2]string{"FLOE_LOG_LEVEL", logLevel})
+	if nd.Role != "" {
+		env = append(env, [2]string{config.EnvRole, nd.Role})
+	}
 	if d := nd.Override.ClockOffset.Duration; d != 0 {
 		env = append(env, [2]string{"FLOE_CLOCK_OFFSET", d.String()})
 	}
@@ -317,6 +402,9 @@ func (n *Network) WriteSummary(w io.Writer) error {
 		extra := ""
 		if nd.Follower {
 			extra = "  follows " + nd.Upstream
+		}
+		if nd.Role != "" {
+			extra = "  role " + nd.Role
 		}
 		if _, err := fmt.Fprintf(w, "%s  %s  api %s%s\n", nd.Container, nd.IP, nd.APIURL, extra); err != nil {
 			return err

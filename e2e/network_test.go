@@ -3,12 +3,14 @@ package e2e
 import (
 	"crypto/ed25519"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/genesis"
 )
 
@@ -168,5 +170,105 @@ func TestGenerateNetworkRefusals(t *testing.T) {
 		if _, err := GenerateNetwork(filepath.Join(t.TempDir(), "n"), spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", spec, err, tc.want)
 		}
+	}
+}
+
+func TestGeneratePipelineNetwork(t *testing.T) {
+	spec := testSpec()
+	spec.Followers = 1
+	spec.Pipeline = PipelineSpec{Clusters: 2, ClusterSize: 4, Executors: 1, Access: 1}
+	net, err := GenerateNetwork(filepath.Join(t.TempDir(), "net"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 validators, 1 follower, 8 collectors, execution0, access0.
+	if len(net.Nodes) != 15 {
+		t.Fatalf("%d nodes", len(net.Nodes))
+	}
+	byName := map[string]*Node{}
+	for _, nd := range net.Nodes {
+		byName[nd.Name] = nd
+	}
+	c7, ex, ac := byName["collector7"], byName["execution0"], byName["access0"]
+	if c7 == nil || ex == nil || ac == nil {
+		t.Fatalf("role members missing: %v", byName)
+	}
+	if c7.Role != "collection" || ex.Role != "execution" || ac.Role != "access" || ac.Index != 14 ||
+		ac.IP != "172.30.9.24" || ac.APIURL != "http://127.0.0.1:30014" {
+		t.Fatalf("access0 %+v, collector7 %+v", ac, c7)
+	}
+	g := net.Genesis
+	if g.Params.Clusters != 2 || len(g.Validators) != 4+10 {
+		t.Fatalf("genesis: clusters %d, %d entries", g.Params.Clusters, len(g.Validators))
+	}
+	entries := map[string]genesis.Validator{}
+	for _, v := range g.Validators {
+		entries[v.Name] = v
+	}
+	if v := entries["node2"]; v.API != "http://172.30.9.12:8080" || v.Role != "" {
+		t.Errorf("node2's entry: %+v", v)
+	}
+	if v := entries["access0"]; v.API != "http://172.30.9.24:8080" || v.Role != "access" {
+		t.Errorf("access0's entry: %+v", v)
+	}
+	if v := entries["collector0"]; v.API != "http://172.30.9.15:8080" || v.Role != "collection" || v.Address != "172.30.9.15:26656" {
+		t.Errorf("collector0's entry: %+v", v)
+	}
+	// The committee is the consensus members only.
+	com, members, err := g.Committee()
+	if err != nil || com.Size() != 4 || len(members) != 4 {
+		t.Fatalf("committee: %v, %d members", err, len(members))
+	}
+	// The runner's clusters are the genesis epoch's deal, by name: every
+	// collector in exactly one cluster of 4.
+	seen := map[string]int{}
+	if len(net.Clusters) != 2 {
+		t.Fatalf("clusters %v", net.Clusters)
+	}
+	est, err := g.EpochState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := est.Schedule().Epoch(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range net.Clusters {
+		if len(c) != 4 {
+			t.Errorf("cluster %d: %v", i, c)
+		}
+		members, _ := ep.Cluster(i, model.ZeroID)
+		for j, name := range c {
+			seen[name]++
+			if members[j].Name != name {
+				t.Errorf("cluster %d member %d: %s, the epoch says %s", i, j, name, members[j].Name)
+			}
+		}
+	}
+	for k := 0; k < 8; k++ {
+		if seen[fmt.Sprintf("collector%d", k)] != 1 {
+			t.Errorf("collector%d in %d clusters", k, seen[fmt.Sprintf("collector%d", k)])
+		}
+	}
+	keys, err := genesis.LoadKeys(filepath.Join(c7.Home, "config", "keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := keys.Validator("collector7", c7.IP+":26656", 1); err != nil || v.StakingKey != entries["collector7"].StakingKey {
+		t.Errorf("collector7's keys do not match its genesis entry: %v", err)
+	}
+	compose, err := os.ReadFile(net.ComposePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(compose)
+	for _, want := range []string{"container_name: floe-test-access0", "FLOE_ROLE: \"access\"", "FLOE_ROLE: \"collection\"",
+		"ipv4_address: 172.30.9.24", "\"127.0.0.1:30014:8080\"", "\"./execution0:/home/floe\""} {
+		if !strings.Contains(c, want) {
+			t.Errorf("compose.yaml lacks %q", want)
+		}
+	}
+	if strings.Count(c, "FLOE_ROLE") != 10 {
+		t.Errorf("%d FLOE_ROLE lines, want 10 (role members only)", strings.Count(c, "FLOE_ROLE"))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -118,6 +119,9 @@ type Report struct {
 	// of the runner's clock when it was first seen (skewed proposers).
 	TimestampLeadMS int64 `json:"timestamp_lead_ms"`
 
+	// Pipeline: the pipeline load's transactions (pipeline networks).
+	Pipeline *PipelineReport `json:"pipeline,omitempty"`
+
 	Violations []Violation `json:"violations"`
 	// SuppressedViolations were not kept: more than 20 of one kind.
 	SuppressedViolations int `json:"suppressed_violations,omitempty"`
@@ -132,6 +136,9 @@ func (r *Runner) newReport() *Report {
 	rep := &Report{Manifest: r.m.Name, Description: r.m.Description, Validators: r.m.Validators,
 		Followers: r.m.Followers, Compose: r.dk.ComposeCommand(), Dir: r.dir, Started: r.start, Expected: r.m.Expect.Violations,
 		MaxRecoveryMS: r.m.Checks.MaxRecovery.Milliseconds(), TimeoutMaxMS: r.net.Genesis.Params.TimeoutMaxMS}
+	if r.pipe != nil {
+		rep.Pipeline = &PipelineReport{Clusters: r.net.Clusters, ExecutionCounters: map[string]int64{}}
+	}
 	for _, nd := range r.net.Nodes {
 		rep.Nodes = append(rep.Nodes, NodeReport{Name: nd.Name, IP: nd.IP, Faults: nd.Override.describe()})
 	}
@@ -160,6 +167,18 @@ func (r *Runner) finishReport() {
 	rep.Epoch = r.epochs.startedEpoch()
 	rep.RootMatches = r.chain.rootMatchCount()
 	rep.FinalMempools = r.finalMempools
+	if p := rep.Pipeline; p != nil {
+		l := r.pipe.ledger
+		l.mu.Lock()
+		p.Submitted, p.Rejected, p.Failed = l.submitted, l.rejected, l.failed
+		p.Executed, p.Expired, p.Dropped, p.Repeats = l.executed, l.expired, l.dropped, l.repeats
+		for _, t := range l.txs {
+			if !t.settled() {
+				p.Unsettled++
+			}
+		}
+		l.mu.Unlock()
+	}
 	r.mu.Lock()
 	rep.TimestampLeadMS = r.maxTimestampLead.Milliseconds()
 	rep.Violations = append([]Violation{}, r.violations...)
@@ -245,6 +264,22 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "transactions: %d submitted, %d rejected, %d failed to submit, %d acknowledged finalized; %d checked on every node's chain, %d lookups\n",
 		rep.SubmittedTxs, rep.RejectedTxs, rep.FailedTxs, rep.AckedTxs, rep.TxsVerifiedOnAllNodes, rep.TxLookups)
+	if p := rep.Pipeline; p != nil {
+		for i, c := range p.Clusters {
+			fmt.Fprintf(w, "cluster %d: %s\n", i, strings.Join(c, ","))
+		}
+		names := make([]string, 0, len(p.ExecutionCounters))
+		for n := range p.ExecutionCounters {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var counters []string
+		for _, n := range names {
+			counters = append(counters, fmt.Sprintf("%s %d", n, p.ExecutionCounters[n]))
+		}
+		fmt.Fprintf(w, "pipeline: %d acknowledged by access nodes (%d rejected, %d failed to submit): %d executed, %d expired, %d failed after acceptance, %d never settled; %d repeated executions reported; executed-transaction counters: %s\n",
+			p.Submitted, p.Rejected, p.Failed, p.Executed, p.Expired, p.Dropped, p.Unsettled, p.Repeats, strings.Join(counters, ", "))
+	}
 	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps), %d state roots matched across nodes; finalized blocks reached epoch %d; block timestamps up to %d ms ahead of the runner's clock\n",
 		rep.FinalHeight, rep.VerifiedBlocks, rep.RootMatches, rep.Epoch, rep.TimestampLeadMS)
 	if len(rep.Violations) == 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/consensus/committee"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
@@ -62,7 +63,10 @@ type Runner struct {
 	nodes []*nodeState
 
 	ledger *ledger
-	chain  *chainRecord
+	// pipe is the pipeline load's state (nil unless the manifest has a
+	// [pipeline]).
+	pipe  *pipeline
+	chain *chainRecord
 	// trackerNext is the next height the tracker reads (from genesis: the
 	// chain record starts at height 0); owned by the tracker goroutine.
 	trackerNext uint64
@@ -111,6 +115,9 @@ func Run(ctx context.Context, m *Manifest, opts Options) (*Report, error) {
 	r := &Runner{m: m, opts: opts, project: "floe-e2e-" + m.Name, dir: filepath.Join(opts.Dir, m.Name),
 		rng: rand.New(rand.NewPCG(m.Seed, 0x9e3779b97f4a7c15)), ledger: newLedger(), chain: newChainRecord(),
 		evidence: make(map[string]bool), violationsOf: make(map[string]int)}
+	if m.Pipeline.enabled() {
+		r.pipe = &pipeline{ledger: newPipeLedger(), restarted: map[string]bool{}}
+	}
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -184,7 +191,7 @@ func (r *Runner) setup(ctx context.Context) error {
 	}
 	r.net, err = GenerateNetwork(r.dir, NetworkSpec{
 		Project: r.project, ChainID: "floe-e2e-" + r.m.Name, Validators: r.m.Validators, Followers: r.m.Followers,
-		Subnet: r.m.Subnet, APIPortBase: r.m.APIPortBase, LogLevel: r.m.LogLevel, Params: params,
+		Pipeline: r.m.Pipeline, Subnet: r.m.Subnet, APIPortBase: r.m.APIPortBase, LogLevel: r.m.LogLevel, Params: params,
 		Seed: r.m.Seed, Overrides: overrides,
 	})
 	if err != nil {
@@ -244,6 +251,9 @@ func (r *Runner) removeLeftovers(ctx context.Context) {
 	for j := 0; j < r.m.Followers; j++ {
 		_, _ = r.dk.docker(ctx, "rm", "--force", r.project+"-"+followerName(j))
 	}
+	for _, rm := range r.m.Pipeline.roleMembers() {
+		_, _ = r.dk.docker(ctx, "rm", "--force", r.project+"-"+rm.name)
+	}
 	_, _ = r.dk.docker(ctx, "network", "rm", r.project)
 }
 
@@ -300,7 +310,17 @@ func (r *Runner) execute(ctx context.Context) {
 	var loadDone, trackDone sync.WaitGroup
 	loadDone.Add(1)
 	trackDone.Add(1)
-	go func() { defer loadDone.Done(); r.runLoad(loadCtx) }()
+	if r.pipe != nil {
+		go func() { defer loadDone.Done(); r.runPipelineLoad(loadCtx) }()
+		for _, nd := range r.nodes {
+			if nd.Role == config.RoleAccess {
+				trackDone.Add(1)
+				go func() { defer trackDone.Done(); r.followAccess(trackCtx, nd) }()
+			}
+		}
+	} else {
+		go func() { defer loadDone.Done(); r.runLoad(loadCtx) }()
+	}
 	go func() { defer trackDone.Done(); r.runTracker(trackCtx) }()
 
 	steps := r.m.Steps
@@ -335,12 +355,22 @@ func (r *Runner) execute(ctx context.Context) {
 	if ctx.Err() == nil && r.allUp() {
 		r.drain(ctx)
 	}
+	var pipeNote string
+	if r.pipe != nil && ctx.Err() == nil {
+		// The access streams stay on while the last transactions settle.
+		r.logf("load stopped; waiting up to %v for the pipeline's transactions in flight", r.m.Checks.MaxRecovery.Duration)
+		pipeNote = r.checkPipeline(ctx, time.Now(), true)
+	}
 	stopTracker()
 	trackDone.Wait()
 	if ctx.Err() == nil {
 		r.logf("final check")
 		r.awaitAckedHeight(ctx)
 		r.finalMempools = r.check(ctx, true)
+		if r.pipe != nil {
+			r.logf("  %s", pipeNote)
+			r.checkExecutions(ctx)
+		}
 	}
 	r.finishReport()
 }
@@ -359,7 +389,7 @@ func (r *Runner) awaitAckedHeight(ctx context.Context) {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		sts := r.statuses(ctx)
 		reached := true
-		for _, nd := range r.running() {
+		for _, nd := range r.runningChain() {
 			if st, ok := sts[nd.Index]; !ok || st.FinalizedHeight < target {
 				reached = false
 			}
@@ -419,13 +449,15 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// reachable lists the nodes the runner expects to answer.
+// reachable lists the chain nodes (validators and followers) the runner
+// expects to answer. Pipeline role members are not chain nodes: they hold
+// no finalized chain of their own to compare, and sign no votes.
 func (r *Runner) reachable() []*nodeState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*nodeState
 	for _, nd := range r.nodes {
-		if nd.started && !nd.down && !nd.paused && !nd.disconnected {
+		if nd.Role == "" && nd.started && !nd.down && !nd.paused && !nd.disconnected {
 			out = append(out, nd)
 		}
 	}
@@ -487,10 +519,23 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 			out = append(out, nd)
 		}
 	}
+	pickCollector := func() error {
+		var free []*nodeState
+		for _, nd := range pool {
+			if !chosen[nd.Index] && nd.Role == config.RoleCollection {
+				free = append(free, nd)
+			}
+		}
+		if len(free) == 0 {
+			return fmt.Errorf("no collector left to choose at random")
+		}
+		add(free[r.rng.IntN(len(free))])
+		return nil
+	}
 	pickRandom := func() error {
 		var free []*nodeState
 		for _, nd := range pool {
-			if !chosen[nd.Index] && !nd.Follower { // random and f choose validators
+			if !chosen[nd.Index] && !nd.Follower && nd.Role == "" { // random and f choose validators
 				free = append(free, nd)
 			}
 		}
@@ -512,6 +557,10 @@ func (r *Runner) resolve(ctx context.Context, selectors []string, pool []*nodeSt
 			}
 		case "random":
 			if err := pickRandom(); err != nil {
+				return nil, "", err
+			}
+		case SelectCollector:
+			if err := pickCollector(); err != nil {
 				return nil, "", err
 			}
 		case "f":
@@ -577,13 +626,25 @@ func (r *Runner) currentLeader(ctx context.Context) (*nodeState, model.View, err
 	return nil, view, fmt.Errorf("the leader of view %d is not a known node", view)
 }
 
-// statuses asks every started node for its status; a node that does not
+// chainNodes lists the validators and followers: the nodes whose chains
+// the checks compare (not the pipeline's role members).
+func (r *Runner) chainNodes() []*nodeState {
+	var out []*nodeState
+	for _, nd := range r.nodes {
+		if nd.Role == "" {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// statuses asks every started chain node for its status; a node that does not
 // answer is missing from the map.
 func (r *Runner) statuses(ctx context.Context) map[int]api.StatusResponse {
 	r.mu.Lock()
 	var nodes []*nodeState
 	for _, nd := range r.nodes {
-		if nd.started {
+		if nd.started && nd.Role == "" {
 			nodes = append(nodes, nd)
 		}
 	}
@@ -628,8 +689,9 @@ func (r *Runner) awaitRecovery(ctx context.Context, healAt time.Time, heightAtHe
 	for ctx.Err() == nil {
 		last = r.statuses(ctx)
 		now := time.Now()
-		done := len(last) == len(r.nodes)
-		for _, nd := range r.nodes {
+		chainNodes := r.chainNodes()
+		done := len(last) == len(chainNodes)
+		for _, nd := range chainNodes {
 			st, answered := last[nd.Index]
 			if answered && st.FinalizedHeight > heightAtHeal && resume < 0 {
 				resume = now.Sub(healAt)
@@ -647,7 +709,7 @@ func (r *Runner) awaitRecovery(ctx context.Context, healAt time.Time, heightAtHe
 		sleep(ctx, recoveryPoll)
 	}
 	var parts []string
-	for _, nd := range r.nodes {
+	for _, nd := range r.chainNodes() {
 		if st, ok := last[nd.Index]; ok {
 			connected := 0
 			for _, p := range st.Peers {

@@ -18,6 +18,10 @@ type fault struct {
 	// after, if set, runs once recovery was measured (an epoch step's
 	// checks); its note goes into the step's report.
 	after func(ctx context.Context) (note string, err error)
+	// split says a cluster partition split collector cluster cluster:
+	// the step's report compares the clusters during the fault.
+	split   bool
+	cluster int
 }
 
 // runStep applies one step, waits for recovery, lets the network run for
@@ -61,6 +65,10 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 		resume, all, ok := r.awaitRecovery(ctx, f.healed, heightAtHeal)
 		sr.Resume, sr.Recovery = resume, all
 		if !ok {
+			// A node that exited says why in its log: name it.
+			if err := r.checkContainers(ctx); err != nil {
+				return sr, fmt.Errorf("the network did not recover: %w", err)
+			}
 			return sr, fmt.Errorf("the network did not recover")
 		}
 		after = f.healed.Add(all)
@@ -83,6 +91,11 @@ func (r *Runner) runStep(ctx context.Context, s Step) (StepReport, error) {
 		sr.Mempools = r.check(ctx, false)
 	} else {
 		r.checkEvidence(ctx)
+	}
+	if r.pipe != nil && s.Action != ActionStart {
+		notes := []string{sr.Note, f.clusterNote(r), r.checkPipeline(ctx, f.healed, false)}
+		sr.Note = joinNotes(notes)
+		r.logf("  %s", sr.Note)
 	}
 	return sr, ctx.Err()
 }
@@ -140,6 +153,17 @@ func (r *Runner) running() []*nodeState {
 	return out
 }
 
+// runningChain lists the running validators and followers.
+func (r *Runner) runningChain() []*nodeState {
+	var out []*nodeState
+	for _, nd := range r.running() {
+		if nd.Role == "" {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
 // applyStart starts the selected (default: all) nodes not started yet or
 // stopped, one every Interval, in random or given order.
 func (r *Runner) applyStart(ctx context.Context, s Step) (fault, error) {
@@ -183,6 +207,7 @@ func (r *Runner) applyStop(ctx context.Context, s Step) (fault, error) {
 	if err != nil {
 		return fault{}, err
 	}
+	r.noteRestarted(nodes)
 	f := fault{target: sortedNames(nodes) + note + " (SIG" + s.Signal + ")", applied: time.Now()}
 	if err := r.stopper(ctx, s.Signal)(containersOf(nodes)); err != nil {
 		return f, err
@@ -199,6 +224,7 @@ func (r *Runner) applyKill(ctx context.Context, s Step) (fault, error) {
 	if err != nil {
 		return fault{}, err
 	}
+	r.noteRestarted(nodes)
 	return r.outage(ctx, nodes, sortedNames(nodes)+note, s.Duration.Duration,
 		func(c []string) error { return r.dk.Kill(ctx, "KILL", c...) },
 		func(c []string) error { return r.dk.Start(ctx, c...) },
@@ -221,6 +247,7 @@ func (r *Runner) applyFreeze(ctx context.Context, s Step) (fault, error) {
 // applyStopAll stops every node (SIGTERM with a grace period, or SIGKILL)
 // and starts them all again after the step's duration.
 func (r *Runner) applyStopAll(ctx context.Context, s Step) (fault, error) {
+	r.noteRestarted(r.running())
 	return r.outage(ctx, r.running(), "all (SIG"+s.Signal+")", s.Duration.Duration, r.stopper(ctx, s.Signal),
 		func(c []string) error { return r.dk.Start(ctx, c...) },
 		func(n *nodeState, on bool) { n.down = on })
@@ -285,16 +312,28 @@ func (r *Runner) applyDisconnect(ctx context.Context, s Step) (fault, error) {
 // partition.go) for the step's duration. Followers are not partitioned:
 // they keep reaching the validator they follow.
 func (r *Runner) applyPartition(ctx context.Context, s Step) (fault, error) {
-	vals := r.nodes[:len(r.ids)]
+	vals, w := r.nodes[:len(r.ids)], r.weights
+	cluster := -1
+	if s.Topology == TopologyCluster || r.groupsNameCollectors(s) {
+		// A partition among collectors: the validators keep all links.
+		var err error
+		if vals, w, cluster, err = r.collectorPartition(&s); err != nil {
+			return fault{}, err
+		}
+		s.Topology = TopologyGroups
+	}
 	names := make([]string, len(vals))
 	for i, nd := range vals {
 		names[i] = nd.Name
 	}
-	reach, desc, err := partitionSides(s, r.weights, names, r.rng)
+	reach, desc, err := partitionSides(s, w, names, r.rng)
 	if err != nil {
 		return fault{}, err
 	}
-	f := fault{target: desc, applied: time.Now(), measure: r.allUp()}
+	if cluster >= 0 {
+		desc = fmt.Sprintf("cluster %d: %s", cluster, desc)
+	}
+	f := fault{target: desc, applied: time.Now(), measure: r.allUp(), split: cluster >= 0, cluster: max(cluster, 0)}
 	pids := make([]int, len(vals))
 	for i, nd := range vals {
 		st, err := r.dk.Inspect(ctx, nd.Container)
