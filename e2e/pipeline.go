@@ -55,7 +55,10 @@ type pipeTx struct {
 	executedAt  time.Time
 	settledAt   time.Time // when the runner learned its final status
 	executions  int       // "executed" transitions reported
-	reported    bool      // already reported as not settled (a violation)
+	// streamed: an access node's stream reported it executed (a lookup
+	// may learn it first; the stream's transition still comes, once).
+	streamed bool
+	reported bool // already reported as not settled (a violation)
 }
 
 // settled reports whether the transaction reached a final status: executed,
@@ -79,13 +82,21 @@ type pipeLedger struct {
 	// repeated are the first maxRepeatedKept transactions reported
 	// executed twice, so that a report names them (to find in the logs).
 	repeated [][32]byte
-	full     bool
+	// unacked are transactions the access nodes' streams report executed
+	// that no access node acknowledged to the runner: a batch whose answer
+	// the runner gave up on (a timeout) may still have been taken. The
+	// execution nodes executed them too, so the counters are compared
+	// with executed plus these.
+	unacked map[[32]byte]struct{}
+	full    bool
 }
 
 // maxRepeatedKept bounds the repeated executions a report names.
 const maxRepeatedKept = 10
 
-func newPipeLedger() *pipeLedger { return &pipeLedger{txs: make(map[[32]byte]*pipeTx)} }
+func newPipeLedger() *pipeLedger {
+	return &pipeLedger{txs: make(map[[32]byte]*pipeTx), unacked: make(map[[32]byte]struct{})}
+}
 
 // submit records transactions an access node accepted; false once full.
 func (l *pipeLedger) submit(ids [][32]byte, clusters []int, access int, at time.Time) bool {
@@ -122,17 +133,27 @@ func (l *pipeLedger) update(id [32]byte, status string, at time.Time, stream boo
 	defer l.mu.Unlock()
 	t := l.txs[id]
 	if t == nil {
-		return false // not this load's
+		// Not acknowledged: not this load's, or a batch the runner gave
+		// up on that the access node took anyway (bounded like txs).
+		if stream && status == api.TxExecuted && len(l.unacked) < maxTrackedTxs {
+			l.unacked[id] = struct{}{}
+		}
+		return false
 	}
-	if status == api.TxExecuted && t.status == api.TxExecuted {
-		if stream {
+	if status == api.TxExecuted && stream {
+		if t.streamed {
+			// A second transition on the streams: executed twice.
 			t.executions++
 			l.repeats++
 			if len(l.repeated) < maxRepeatedKept {
 				l.repeated = append(l.repeated, id)
 			}
+			return false
 		}
-		return false
+		t.streamed = true
+	}
+	if status == api.TxExecuted && t.status == api.TxExecuted {
+		return false // a lookup learned it first
 	}
 	r, known := rank[status]
 	if !known || r < rank[t.status] || t.settled() {
@@ -510,7 +531,7 @@ func maxTime(a, b time.Time) time.Time {
 func (r *Runner) checkExecutions(ctx context.Context) {
 	l := r.pipe.ledger
 	l.mu.Lock()
-	want, repeats := int64(l.executed), l.repeats
+	want, repeats := int64(l.executed+len(l.unacked)), l.repeats
 	var named []string
 	for _, id := range l.repeated {
 		named = append(named, hex.EncodeToString(id[:]))

@@ -25,6 +25,9 @@ func TestPipeLedgerSettlesOnceAndCountsRepeats(t *testing.T) {
 	if l.update(pipeID(9), api.TxExecuted, t0, true) {
 		t.Error("a transaction the load did not submit was counted")
 	}
+	if len(l.unacked) != 1 {
+		t.Errorf("an executed transaction nobody acknowledged is not kept for the counters: %d", len(l.unacked))
+	}
 	if ids, _ := l.unsettled(t0); len(ids) != 3 {
 		t.Fatalf("%d unsettled, want 3", len(ids))
 	}
@@ -47,6 +50,14 @@ func TestPipeLedgerSettlesOnceAndCountsRepeats(t *testing.T) {
 	if l.update(pipeID(2), api.TxExecuted, t0, true) || l.executed != 1 || l.expired != 1 {
 		t.Error("an expired transaction became executed")
 	}
+	// A lookup may learn an execution before the stream's transition
+	// arrives: that transition is the first, not a repeat.
+	l.submit([][32]byte{pipeID(4)}, []int{0}, 7, t0)
+	l.update(pipeID(4), api.TxExecuted, t0, false)
+	l.update(pipeID(4), api.TxExecuted, t0, true)
+	if l.repeats != 1 || l.executed != 2 {
+		t.Errorf("lookup then stream: repeats %d executed %d, want 1 (the earlier one) and 2", l.repeats, l.executed)
+	}
 	ids, txs := l.unsettled(t0)
 	if len(ids) != 1 || ids[0] != pipeID(3) || txs[0].access != 7 || txs[0].cluster != 0 {
 		t.Fatalf("unsettled %v %+v, want transaction 3 via node 7", ids, txs)
@@ -59,7 +70,7 @@ func TestPipeLedgerSettlesOnceAndCountsRepeats(t *testing.T) {
 		t.Error("a reported transaction was listed again")
 	}
 	exec, sub := l.clusterActivity(2, t0, t0.Add(2*time.Second))
-	if exec[0] != 1 || exec[1] != 0 || sub[0] != 2 || sub[1] != 1 {
+	if exec[0] != 2 || exec[1] != 0 || sub[0] != 3 || sub[1] != 1 {
 		t.Errorf("cluster activity executed %v submitted %v", exec, sub)
 	}
 }
