@@ -155,6 +155,11 @@ type NodeOverride struct {
 	// UnsafeForgetSafetyData makes the node forget its safety data at every
 	// start (FLOE_UNSAFE_FORGET_SAFETY_DATA): a deliberately broken node.
 	UnsafeForgetSafetyData bool `toml:"unsafe_forget_safety_data"`
+	// WithholdCollections makes a collector a byzantine guarantor: it
+	// signs guarantees but never serves its collections
+	// (FLOE_TEST_WITHHOLD_COLLECTIONS); execution must fetch them from
+	// another signer.
+	WithholdCollections bool `toml:"withhold_collections"`
 }
 
 // Expectations turn a run that should fail into a test of the runner: it
@@ -378,8 +383,16 @@ func (m *Manifest) validate() error {
 		}
 	}
 	for _, o := range m.Nodes {
-		if o.Name != "*" && !validators[o.Name] {
-			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, or \"*\")", o.Name, m.Validators-1)
+		switch {
+		case o.WithholdCollections && !collectors[o.Name]:
+			return fmt.Errorf("[[node]] %s: withhold_collections applies to a collector (collector0, ...) only", o.Name)
+		case collectors[o.Name]:
+			if o.ClockOffset.Duration != 0 || o.UnsafeForgetSafetyData {
+				return fmt.Errorf("[[node]] %s: a collector takes withhold_collections only", o.Name)
+			}
+			continue
+		case o.Name != "*" && !validators[o.Name]:
+			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, a collector, or \"*\")", o.Name, m.Validators-1)
 		}
 		if d := o.ClockOffset.Duration; d > 24*time.Hour || d < -24*time.Hour {
 			return fmt.Errorf("[[node]] %s: clock_offset %v: at most 24h either way", o.Name, d)
@@ -642,6 +655,19 @@ func (m *Manifest) override(name string) NodeOverride {
 				o.ClockOffset = x.ClockOffset
 			}
 			o.UnsafeForgetSafetyData = o.UnsafeForgetSafetyData || x.UnsafeForgetSafetyData
+			o.WithholdCollections = o.WithholdCollections || x.WithholdCollections
+		}
+	}
+	return o
+}
+
+// collectorOverride returns a collector's test faults (its own [[node]]
+// entry only: "*" entries are the validators').
+func (m *Manifest) collectorOverride(name string) NodeOverride {
+	o := NodeOverride{Name: name}
+	for _, x := range m.Nodes {
+		if x.Name == name {
+			o.WithholdCollections = o.WithholdCollections || x.WithholdCollections
 		}
 	}
 	return o

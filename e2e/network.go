@@ -227,7 +227,7 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 		nd := &Node{
 			Index: i, Name: rm.name, Role: rm.role, Container: spec.Project + "-" + rm.name, IP: ips[i].String(),
 			APIURL: fmt.Sprintf("http://127.0.0.1:%d", spec.APIPortBase+i),
-			Home:   filepath.Join(abs, rm.name), Override: NodeOverride{Name: rm.name},
+			Home:   filepath.Join(abs, rm.name), Override: overrideOr(spec.Overrides, rm.name),
 		}
 		keys, err := nodeKeys(spec, rm.name)
 		if err != nil {
@@ -372,7 +372,20 @@ func (nd *Node) env(logLevel string) [][2]string {
 	if nd.Override.UnsafeForgetSafetyData {
 		env = append(env, [2]string{"FLOE_UNSAFE_FORGET_SAFETY_DATA", "true"})
 	}
+	if nd.Override.WithholdCollections {
+		// role/collector.EnvWithholdCollections
+		env = append(env, [2]string{"FLOE_TEST_WITHHOLD_COLLECTIONS", "true"})
+	}
 	return env
+}
+
+// overrideOr is name's entry of overrides, or none.
+func overrideOr(overrides map[string]NodeOverride, name string) NodeOverride {
+	if o, ok := overrides[name]; ok {
+		o.Name = name
+		return o
+	}
+	return NodeOverride{Name: name}
 }
 
 // describe summarizes a node's test faults for reports ("" for none).
@@ -383,6 +396,9 @@ func (o NodeOverride) describe() string {
 	}
 	if o.UnsafeForgetSafetyData {
 		parts = append(parts, "forgets safety data")
+	}
+	if o.WithholdCollections {
+		parts = append(parts, "withholds its collections")
 	}
 	return strings.Join(parts, ", ")
 }

@@ -211,3 +211,38 @@ func TestPipeLedgerLastSettled(t *testing.T) {
 		t.Errorf("nothing was submitted by then, got %v", got)
 	}
 }
+
+// A manifest can make a collector a byzantine guarantor, and only a
+// collector: its container gets the test fault's switch.
+func TestWithholdingCollector(t *testing.T) {
+	base := "name = \"w\"\nvalidators = 4\nsubnet = \"172.30.9.0/24\"\napi_port_base = 29000\n" +
+		"[pipeline]\nclusters = 1\ncluster_size = 4\nexecutors = 1\naccess = 1\n"
+	if _, err := ParseManifest([]byte(base + "[[node]]\nname = \"collector2\"\nwithhold_collections = true\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		"[[node]]\nname = \"node1\"\nwithhold_collections = true\n",
+		"[[node]]\nname = \"*\"\nwithhold_collections = true\n",
+		"[[node]]\nname = \"collector1\"\nunsafe_forget_safety_data = true\n",
+	} {
+		if _, err := ParseManifest([]byte(base + bad)); err == nil {
+			t.Errorf("accepted:\n%s", bad)
+		}
+	}
+	spec := testSpec()
+	spec.Pipeline = PipelineSpec{Clusters: 1, ClusterSize: 4, Executors: 1, Access: 1}
+	spec.Overrides = map[string]NodeOverride{"collector2": {WithholdCollections: true}}
+	net, err := GenerateNetwork(t.TempDir()+"/net", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range net.Nodes {
+		has := false
+		for _, kv := range nd.env("info") {
+			has = has || kv[0] == "FLOE_TEST_WITHHOLD_COLLECTIONS" && kv[1] == "true"
+		}
+		if has != (nd.Name == "collector2") {
+			t.Errorf("%s: withholds %v", nd.Name, has)
+		}
+	}
+}

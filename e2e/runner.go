@@ -189,6 +189,11 @@ func (r *Runner) setup(ctx context.Context) error {
 	for i := 0; i < r.m.Validators; i++ {
 		overrides[nodeName(i)] = r.m.override(nodeName(i))
 	}
+	for _, rm := range r.m.Pipeline.roleMembers() {
+		if rm.role == config.RoleCollection {
+			overrides[rm.name] = r.m.collectorOverride(rm.name)
+		}
+	}
 	r.net, err = GenerateNetwork(r.dir, NetworkSpec{
 		Project: r.project, ChainID: "floe-e2e-" + r.m.Name, Validators: r.m.Validators, Followers: r.m.Followers,
 		Pipeline: r.m.Pipeline, Subnet: r.m.Subnet, APIPortBase: r.m.APIPortBase, LogLevel: r.m.LogLevel, Params: params,

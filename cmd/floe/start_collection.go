@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,20 +36,30 @@ func runCollection(ctx context.Context, cfg *config.Node, home string, log *slog
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err
 	}
+	withhold := false
+	if v, ok := os.LookupEnv(collector.EnvWithholdCollections); ok && v != "" {
+		if withhold, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%s=%q: want true or false", collector.EnvWithholdCollections, v)
+		}
+		if withhold {
+			log.Warn("TEST FAULT: this collector withholds every collection it guarantees (" + collector.EnvWithholdCollections + "); never on a real network")
+		}
+	}
 	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
 		return collector.NewNode(collector.NodeConfig{
-			Genesis:         g,
-			Keys:            keys,
-			DataDir:         cfg.Storage.DataDir,
-			Upstreams:       upstreams,
-			P2PListen:       cfg.P2PListen(home),
-			PoolTxs:         cfg.Mempool.MaxTxs,
-			PoolBytes:       cfg.Mempool.MaxBytes,
-			PollInterval:    cfg.Node.StatusInterval.Duration,
-			ObserverWorkers: cfg.Follower.Workers,
-			MaxUncertified:  cfg.Follower.MaxUncertified,
-			Logger:          log,
-			Metrics:         reg,
+			WithholdCollections: withhold,
+			Genesis:             g,
+			Keys:                keys,
+			DataDir:             cfg.Storage.DataDir,
+			Upstreams:           upstreams,
+			P2PListen:           cfg.P2PListen(home),
+			PoolTxs:             cfg.Mempool.MaxTxs,
+			PoolBytes:           cfg.Mempool.MaxBytes,
+			PollInterval:        cfg.Node.StatusInterval.Duration,
+			ObserverWorkers:     cfg.Follower.Workers,
+			MaxUncertified:      cfg.Follower.MaxUncertified,
+			Logger:              log,
+			Metrics:             reg,
 		})
 	})
 }

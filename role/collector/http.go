@@ -177,7 +177,7 @@ func (n *Node) handleCollection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	col, ok := n.collection(id)
-	if !ok {
+	if !ok || n.cfg.WithholdCollections {
 		api.WriteError(w, http.StatusNotFound, "collection not retained by this node")
 		return
 	}

@@ -69,6 +69,13 @@ type NodeConfig struct {
 	// ObserverWorkers and MaxUncertified tune the follower (observer.Config).
 	ObserverWorkers, MaxUncertified int
 
+	// WithholdCollections is a test fault (EnvWithholdCollections): the
+	// node signs and hands off guarantees as usual but answers every
+	// request for a collection with 404, as a byzantine guarantor would.
+	// Execution nodes must fetch from another signer. Never set it on a
+	// real network.
+	WithholdCollections bool
+
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
 }
@@ -130,6 +137,10 @@ type runningCluster struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
+
+// EnvWithholdCollections=true sets NodeConfig.WithholdCollections (the
+// end-to-end runner's byzantine guarantor, docs/e2e.md).
+const EnvWithholdCollections = "FLOE_TEST_WITHHOLD_COLLECTIONS"
 
 // NewNode opens the stores and builds a collector; Start runs it.
 func NewNode(cfg NodeConfig) (n *Node, err error) {
