@@ -160,6 +160,10 @@ type NodeOverride struct {
 	// (FLOE_TEST_WITHHOLD_COLLECTIONS); execution must fetch them from
 	// another signer.
 	WithholdCollections bool `toml:"withhold_collections"`
+	// ForgeGuarantees makes a collector hand every guarantee to the
+	// consensus nodes with a broken signature (FLOE_TEST_FORGE_GUARANTEES):
+	// they must refuse those and include the honest members' copies.
+	ForgeGuarantees bool `toml:"forge_guarantees"`
 }
 
 // Expectations turn a run that should fail into a test of the runner: it
@@ -384,11 +388,11 @@ func (m *Manifest) validate() error {
 	}
 	for _, o := range m.Nodes {
 		switch {
-		case o.WithholdCollections && !collectors[o.Name]:
-			return fmt.Errorf("[[node]] %s: withhold_collections applies to a collector (collector0, ...) only", o.Name)
+		case (o.WithholdCollections || o.ForgeGuarantees) && !collectors[o.Name]:
+			return fmt.Errorf("[[node]] %s: withhold_collections and forge_guarantees apply to a collector (collector0, ...) only", o.Name)
 		case collectors[o.Name]:
 			if o.ClockOffset.Duration != 0 || o.UnsafeForgetSafetyData {
-				return fmt.Errorf("[[node]] %s: a collector takes withhold_collections only", o.Name)
+				return fmt.Errorf("[[node]] %s: a collector takes withhold_collections and forge_guarantees only", o.Name)
 			}
 			continue
 		case o.Name != "*" && !validators[o.Name]:
@@ -668,6 +672,7 @@ func (m *Manifest) collectorOverride(name string) NodeOverride {
 	for _, x := range m.Nodes {
 		if x.Name == name {
 			o.WithholdCollections = o.WithholdCollections || x.WithholdCollections
+			o.ForgeGuarantees = o.ForgeGuarantees || x.ForgeGuarantees
 		}
 	}
 	return o

@@ -376,6 +376,10 @@ func (nd *Node) env(logLevel string) [][2]string {
 		// role/collector.EnvWithholdCollections
 		env = append(env, [2]string{"FLOE_TEST_WITHHOLD_COLLECTIONS", "true"})
 	}
+	if nd.Override.ForgeGuarantees {
+		// role/collector.EnvForgeGuarantees
+		env = append(env, [2]string{"FLOE_TEST_FORGE_GUARANTEES", "true"})
+	}
 	return env
 }
 
@@ -399,6 +403,9 @@ func (o NodeOverride) describe() string {
 	}
 	if o.WithholdCollections {
 		parts = append(parts, "withholds its collections")
+	}
+	if o.ForgeGuarantees {
+		parts = append(parts, "forges the guarantees it hands off")
 	}
 	return strings.Join(parts, ", ")
 }

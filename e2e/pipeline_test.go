@@ -223,6 +223,7 @@ func TestWithholdingCollector(t *testing.T) {
 	for _, bad := range []string{
 		"[[node]]\nname = \"node1\"\nwithhold_collections = true\n",
 		"[[node]]\nname = \"*\"\nwithhold_collections = true\n",
+		"[[node]]\nname = \"node0\"\nforge_guarantees = true\n",
 		"[[node]]\nname = \"collector1\"\nunsafe_forget_safety_data = true\n",
 	} {
 		if _, err := ParseManifest([]byte(base + bad)); err == nil {
@@ -231,18 +232,19 @@ func TestWithholdingCollector(t *testing.T) {
 	}
 	spec := testSpec()
 	spec.Pipeline = PipelineSpec{Clusters: 1, ClusterSize: 4, Executors: 1, Access: 1}
-	spec.Overrides = map[string]NodeOverride{"collector2": {WithholdCollections: true}}
+	spec.Overrides = map[string]NodeOverride{"collector2": {WithholdCollections: true}, "collector3": {ForgeGuarantees: true}}
 	net, err := GenerateNetwork(t.TempDir()+"/net", spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, nd := range net.Nodes {
-		has := false
+		withholds, forges := false, false
 		for _, kv := range nd.env("info") {
-			has = has || kv[0] == "FLOE_TEST_WITHHOLD_COLLECTIONS" && kv[1] == "true"
+			withholds = withholds || kv[0] == "FLOE_TEST_WITHHOLD_COLLECTIONS" && kv[1] == "true"
+			forges = forges || kv[0] == "FLOE_TEST_FORGE_GUARANTEES" && kv[1] == "true"
 		}
-		if has != (nd.Name == "collector2") {
-			t.Errorf("%s: withholds %v", nd.Name, has)
+		if withholds != (nd.Name == "collector2") || forges != (nd.Name == "collector3") {
+			t.Errorf("%s: withholds %v, forges %v", nd.Name, withholds, forges)
 		}
 	}
 }

@@ -36,18 +36,18 @@ func runCollection(ctx context.Context, cfg *config.Node, home string, log *slog
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err
 	}
-	withhold := false
-	if v, ok := os.LookupEnv(collector.EnvWithholdCollections); ok && v != "" {
-		if withhold, err = strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("%s=%q: want true or false", collector.EnvWithholdCollections, v)
-		}
-		if withhold {
-			log.Warn("TEST FAULT: this collector withholds every collection it guarantees (" + collector.EnvWithholdCollections + "); never on a real network")
-		}
+	withhold, err := testFault(collector.EnvWithholdCollections, "withholds every collection it guarantees", log)
+	if err != nil {
+		return err
+	}
+	forge, err := testFault(collector.EnvForgeGuarantees, "hands every guarantee off with a broken signature", log)
+	if err != nil {
+		return err
 	}
 	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
 		return collector.NewNode(collector.NodeConfig{
 			WithholdCollections: withhold,
+			ForgeGuarantees:     forge,
 			Genesis:             g,
 			Keys:                keys,
 			DataDir:             cfg.Storage.DataDir,
@@ -62,4 +62,21 @@ func runCollection(ctx context.Context, cfg *config.Node, home string, log *slog
 			Metrics:             reg,
 		})
 	})
+}
+
+// testFault reads a collector's test-fault switch from the environment
+// (true or false), warning loudly when it is on.
+func testFault(env, what string, log *slog.Logger) (bool, error) {
+	v, ok := os.LookupEnv(env)
+	if !ok || v == "" {
+		return false, nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", env, v)
+	}
+	if on {
+		log.Warn("TEST FAULT: this collector " + what + " (" + env + "); never on a real network")
+	}
+	return on, nil
 }

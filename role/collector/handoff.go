@@ -27,6 +27,9 @@ type handoff struct {
 	max     int
 	batch   int
 	targets []*hoTarget
+	// forge is the ForgeGuarantees test fault: every guarantee is handed
+	// off with a broken signature.
+	forge bool
 
 	mu          sync.Mutex
 	queue       []*hoEntry
@@ -219,6 +222,9 @@ func (h *handoff) run(ctx context.Context, i int) {
 		gs := make([]*collection.Guarantee, len(entries))
 		for j, e := range entries {
 			gs[j] = e.g
+			if h.forge {
+				gs[j] = forged(e.g)
+			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, hoTimeout)
 		resp, err := t.cl.SubmitGuarantees(rctx, gs)
@@ -244,4 +250,14 @@ func (h *handoff) run(ctx context.Context, i int) {
 		}
 		h.answered(i, entries, rejected)
 	}
+}
+
+// forged is g with its aggregate signature broken (the ForgeGuarantees
+// test fault): what a byzantine member hands off instead of the
+// certificate its cluster formed.
+func forged(g *collection.Guarantee) *collection.Guarantee {
+	f := *g
+	f.Signature = append([]byte(nil), g.Signature...)
+	f.Signature[len(f.Signature)-1] ^= 1
+	return &f
 }

@@ -150,3 +150,13 @@ func TestHandoffDeliversRetriesAndStaysBounded(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The forging test fault breaks the copy it hands off, never the
+// guarantee the node keeps (and serves to its cluster's aggregation).
+func TestForgedLeavesTheOriginal(t *testing.T) {
+	g := &collection.Guarantee{CollectionID: model.Identifier{1}, Signature: []byte{1, 2, 3}}
+	f := forged(g)
+	if string(g.Signature) != "\x01\x02\x03" || string(f.Signature) == string(g.Signature) || f.CollectionID != g.CollectionID {
+		t.Fatalf("original %x, forged %x", g.Signature, f.Signature)
+	}
+}

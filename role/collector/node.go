@@ -75,6 +75,11 @@ type NodeConfig struct {
 	// Execution nodes must fetch from another signer. Never set it on a
 	// real network.
 	WithholdCollections bool
+	// ForgeGuarantees is a test fault (EnvForgeGuarantees): the node
+	// hands every guarantee to consensus nodes with a broken signature,
+	// as a byzantine member would; they must refuse it (and count it)
+	// and include the honest members' copies.
+	ForgeGuarantees bool
 
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
@@ -142,6 +147,9 @@ type runningCluster struct {
 // end-to-end runner's byzantine guarantor, docs/e2e.md).
 const EnvWithholdCollections = "FLOE_TEST_WITHHOLD_COLLECTIONS"
 
+// EnvForgeGuarantees=true sets NodeConfig.ForgeGuarantees.
+const EnvForgeGuarantees = "FLOE_TEST_FORGE_GUARANTEES"
+
 // NewNode opens the stores and builds a collector; Start runs it.
 func NewNode(cfg NodeConfig) (n *Node, err error) {
 	if cfg.Genesis == nil || cfg.Keys == nil || cfg.DataDir == "" {
@@ -204,6 +212,7 @@ func NewNode(cfg NodeConfig) (n *Node, err error) {
 	n.refs = NewRefs(2 * n.rules.Expiry)
 	n.metrics = newNodeMetrics(cfg.Metrics, n.poolTxs)
 	n.ho = newHandoff(cfg.Consensus, cfg.MaxHandoff, cfg.HandoffBatch, n.rules.Expiry, n.refs, n.metrics, n.log)
+	n.ho.forge = cfg.ForgeGuarantees
 
 	mainDir := filepath.Join(cfg.DataDir, "main")
 	if err := os.MkdirAll(mainDir, 0o700); err != nil {
