@@ -29,7 +29,7 @@ const (
 )
 
 // dupFlood: submits dupBatch transactions of its own through node0 (a
-// legitimate client), waits until they are finalized, then resubmits the
+// legitimate client), waits until every validator finalized them, then resubmits the
 // same batch to every validator from the attacker's addresses, as fast as
 // FloodRate allows. Every resubmission must be refused as a duplicate (400,
 // code "duplicate") and nothing accepted again. (Governance events are not
@@ -43,15 +43,20 @@ func dupFlood(ctx context.Context, env *attackEnv, row *WindowResult) error {
 		}
 		return fmt.Errorf("submitting the batch to replay: %w", err)
 	}
+	// Finalized on every validator, not only node0: a validator a few
+	// blocks behind still holds the batch as pending, and answers a
+	// resubmission of a pending transaction as accepted (it is, once).
 	wctx, cancel := context.WithTimeout(ctx, dupFinalizeWait)
-	for _, i := range []int{0, len(txs) - 1} {
-		id := crypto.Sum(txs[i])
-		if _, err := ref.WaitFinalized(wctx, hex.EncodeToString(id[:])); err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				return nil
+	for _, tn := range env.nodes {
+		for _, i := range []int{0, len(txs) - 1} {
+			id := crypto.Sum(txs[i])
+			if _, err := tn.Client.WaitFinalized(wctx, hex.EncodeToString(id[:])); err != nil {
+				cancel()
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("the batch to replay was not finalized on %s: %w", tn.Name, err)
 			}
-			return fmt.Errorf("the batch to replay was not finalized: %w", err)
 		}
 	}
 	cancel()
