@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
 )
+
+// pipelineRatePerCluster is a pipeline testnet's default load per
+// cluster, in transactions per second.
+const pipelineRatePerCluster = 500
 
 // defaultTestnetDir is where 'floe testnet' puts its nodes (docs/cli.md).
 const defaultTestnetDir = "testnet-data"
@@ -61,6 +66,12 @@ latency_p50_ms, latency_p99_ms, finalized_blocks, timeouts, max_rss_mb and
 more (see docs/cli.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.clusters > 0 && !cmd.Flags().Changed("rate") {
+				// One cluster collects ~1,000-1,800 tx/s on a 2-core
+				// machine shared with every other role (docs/performance.md):
+				// the default load keeps each at about half of that.
+				f.rate = strconv.Itoa(pipelineRatePerCluster * f.clusters)
+			}
 			o, err := f.options()
 			if err != nil {
 				return err
@@ -93,7 +104,7 @@ more (see docs/cli.md).`,
 	fs.IntVar(&f.nodes, "nodes", 4, "number of node processes (committee size)")
 	fs.StringVar(&f.dir, "dir", defaultTestnetDir, "directory for the nodes' homes, logs and the genesis file")
 	fs.DurationVar(&f.duration, "duration", 0, "how long to run the load (0: until Ctrl-C)")
-	fs.StringVar(&f.rate, "rate", "1000", "transactions per second to submit, or 'max'")
+	fs.StringVar(&f.rate, "rate", "1000", "transactions per second to submit, or 'max' (with --clusters the default is 500 per cluster)")
 	fs.IntVar(&f.txSize, "tx-size", 250, "size of each transaction in bytes")
 	fs.BoolVar(&f.json, "json", false, "print one JSON summary object on stdout")
 	fs.StringVar(&f.logLevel, "log-level", "info", "nodes' log level (debug, info, warn, error)")
