@@ -1,6 +1,11 @@
 package api
 
-import "net/http"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
 
 // Answers of the pipeline's role-to-role endpoints (docs/pipeline.md,
 // "Roles and wiring"). The servers live with the roles that answer them.
@@ -48,3 +53,29 @@ func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, 
 
 // WriteError answers with {"error": msg}.
 func WriteError(w http.ResponseWriter, status int, msg string) { writeError(w, status, msg) }
+
+// RequireBinary answers 415 unless the request's body is ContentTypeBinary
+// (what names the body in the message); it reports whether to go on.
+func RequireBinary(w http.ResponseWriter, r *http.Request, what string) bool {
+	if ct := r.Header.Get("Content-Type"); ct != ContentTypeBinary {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("%s are sent as %s, not %q", what, ContentTypeBinary, ct))
+		return false
+	}
+	return true
+}
+
+// ReadBody reads a request body of at most limit bytes, answering 413
+// beyond it and 400 when it cannot be read; it reports whether to go on.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}

@@ -252,7 +252,23 @@ func (l *Ledger) rebuildDedup(executed uint64) error {
 	if executed > DedupWindow {
 		from = executed - DedupWindow + 1
 	}
-	for h := from; h <= executed; h++ {
+	return l.storedPayloads(from, executed, func(h uint64, pl *payload.Payload) error {
+		for _, tx := range pl.Transactions {
+			id := crypto.Sum(tx)
+			if r, err := l.store.TxResult(id); err == nil && r.Height == h && !l.dedup.seen(id) {
+				l.dedup.add(h, id)
+			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// storedPayloads calls fn with the decoded payload of every finalized
+// block from height from to height to, in order.
+func (l *Ledger) storedPayloads(from, to uint64, fn func(height uint64, pl *payload.Payload) error) error {
+	for h := from; h <= to; h++ {
 		b, err := l.store.FinalizedByHeight(h)
 		if err != nil {
 			return err
@@ -261,14 +277,8 @@ func (l *Ledger) rebuildDedup(executed uint64) error {
 		if err != nil {
 			return fmt.Errorf("stored block %d: %w", h, err)
 		}
-		txs := pl.Transactions
-		for _, tx := range txs {
-			id := crypto.Sum(tx)
-			if r, err := l.store.TxResult(id); err == nil && r.Height == h && !l.dedup.seen(id) {
-				l.dedup.add(h, id)
-			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return err
-			}
+		if err := fn(h, pl); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -281,20 +291,12 @@ func (l *Ledger) rebuildCollections(executed uint64) error {
 	if executed > CollectionWindow {
 		from = executed - CollectionWindow + 1
 	}
-	for h := from; h <= executed; h++ {
-		b, err := l.store.FinalizedByHeight(h)
-		if err != nil {
-			return err
-		}
-		pl, err := l.Decoded(b)
-		if err != nil {
-			return fmt.Errorf("stored block %d: %w", h, err)
-		}
+	return l.storedPayloads(from, executed, func(h uint64, pl *payload.Payload) error {
 		for _, g := range pl.Guarantees {
 			l.collections.add(h, g.CollectionID)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Application state reaches the store in periodic flushes, not per block:

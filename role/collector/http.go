@@ -3,7 +3,6 @@ package collector
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -21,14 +20,8 @@ import (
 // was accepted, 503 with Retry-After when none was and some were refused
 // for want of room (or of a running cluster), else 400.
 func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			api.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-			return
-		}
-		api.WriteError(w, http.StatusBadRequest, "read body: "+err.Error())
+	body, ok := api.ReadBody(w, r, n.cfg.MaxBodyBytes)
+	if !ok {
 		return
 	}
 	raw, err := mempool.DecodePayload(body, n.cfg.MaxBatchTxs)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 
@@ -52,18 +51,11 @@ func (n *Node) SubmitGuarantees(ctx context.Context, gs []*collection.Guarantee)
 }
 
 func (p *pipeline) handleGuarantees(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != api.ContentTypeBinary {
-		api.WriteError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("guarantees are sent as %s, not %q", api.ContentTypeBinary, ct))
+	if !api.RequireBinary(w, r, "guarantees") {
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxGuaranteeBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			api.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-			return
-		}
-		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("read body: %v", err))
+	raw, ok := api.ReadBody(w, r, maxGuaranteeBody)
+	if !ok {
 		return
 	}
 	gs, err := collection.DecodeGuarantees(raw, collection.MaxGuaranteeBatch)

@@ -3,7 +3,6 @@ package consensus
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 
@@ -51,18 +50,11 @@ func (n *Node) SubmitReceipt(r *payload.Receipt) error {
 }
 
 func (p *pipeline) handleReceipts(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != api.ContentTypeBinary {
-		api.WriteError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("receipts are sent as %s, not %q", api.ContentTypeBinary, ct))
+	if !api.RequireBinary(w, r, "receipts") {
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReceiptBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			api.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-			return
-		}
-		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("read body: %v", err))
+	raw, ok := api.ReadBody(w, r, maxReceiptBody)
+	if !ok {
 		return
 	}
 	rc, err := payload.DecodeReceipt(raw)
