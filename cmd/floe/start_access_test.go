@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/config"
-	"github.com/floe-bft/floe/genesis"
-	"github.com/floe-bft/floe/localnet"
 	node "github.com/floe-bft/floe/role/consensus"
 )
 
@@ -20,27 +17,12 @@ import (
 // clusters has nowhere to route a transaction, which it refuses (503,
 // nothing tracked) instead of the observer's blanket refusal.
 func TestStartAccessRole(t *testing.T) {
-	ports, err := localnet.FreePorts(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := filepath.Join(t.TempDir(), "solo")
-	v, err := initHome(home, "solo", ports[0], ports[1], ports[2], 1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := buildGenesis("access-chain", []genesis.Validator{v}, genesis.DefaultParams(), "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Save(filepath.Join(home, config.Dir, config.GenesisFile)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ports, home, ctx, cancel, _, done := startSolo(t, "access-chain")
 	defer cancel()
-	logs, done := startInProcess(ctx, home)
-	c := client.New(ports[1])
-	waitUntil(t, "the node's API", done, logs, func() bool { _, err := c.Status(ctx); return err == nil })
+	g, err := loadGenesis(home)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	acc := filepath.Join(t.TempDir(), "access")
 	if err := os.MkdirAll(filepath.Join(acc, config.Dir), 0o700); err != nil {

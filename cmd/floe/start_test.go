@@ -20,28 +20,12 @@ import (
 // TestStartSingleNode runs 'floe start' in-process for a one-member
 // committee and drives it through the client commands.
 func TestStartSingleNode(t *testing.T) {
-	ports, err := localnet.FreePorts(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := filepath.Join(t.TempDir(), "solo")
-	v, err := initHome(home, "solo", ports[0], ports[1], ports[2], 1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := buildGenesis("solo-chain", []genesis.Validator{v}, genesis.DefaultParams(), "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Save(filepath.Join(home, config.Dir, config.GenesisFile)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ports, home, ctx, cancel, c, done := startSolo(t, "solo-chain")
 	defer cancel()
-	logs, done := startInProcess(ctx, home)
-
-	c := client.New(ports[1])
-	waitUntil(t, "the API to answer", done, logs, func() bool { _, err := c.Status(ctx); return err == nil })
+	g, err := loadGenesis(home)
+	if err != nil {
+		t.Fatal(err)
+	}
 	url := "http://" + ports[1]
 	stdout, stderr, err := execute(t, "tx", "send", "greeting=hello", "--node", url, "--timeout", "20s")
 	if err != nil {
@@ -247,4 +231,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startSolo runs 'floe start' in process for a one-member committee on
+// chain (home "solo" with its API at ports[1]; ports[3] is free for a
+// second node) and waits for its API. cancel stops it; done reports its
+// exit.
+func startSolo(t *testing.T, chain string) (ports []string, home string, ctx context.Context, cancel context.CancelFunc, c *client.Client, done <-chan error) {
+	t.Helper()
+	ports, err := localnet.FreePorts(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home = filepath.Join(t.TempDir(), "solo")
+	v, err := initHome(home, "solo", ports[0], ports[1], ports[2], 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := buildGenesis(chain, []genesis.Validator{v}, genesis.DefaultParams(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Save(filepath.Join(home, config.Dir, config.GenesisFile)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	logs, d := startInProcess(ctx, home)
+	c = client.New(ports[1])
+	waitUntil(t, "the API to answer", d, logs, func() bool { _, err := c.Status(ctx); return err == nil })
+	return ports, home, ctx, cancel, c, d
 }
