@@ -44,13 +44,9 @@ type Store interface {
 	FinalizedRange(from, to uint64, max int) ([]*model.Block, error)
 }
 
-// MainView is what a collector knows of the main chain: its finalized
-// blocks (for reference blocks and expiry) and the newest of them.
-type MainView interface {
-	collection.RefLookup
-	// Latest is the newest finalized main-chain block this node holds.
-	Latest() (id model.Identifier, height uint64)
-}
+// MainView is what a collector knows of the main chain
+// (collection.MainView).
+type MainView = collection.MainView
 
 // Config assembles a Cluster.
 type Config struct {
@@ -127,7 +123,7 @@ type Cluster struct {
 	run      *chainrun.Runner
 	pool     *pool
 
-	idx       *collection.Index // owned by the consensus loop
+	chain     *collection.Chain // rules and no-repeat index; owned by the consensus loop
 	lastPrune time.Time         // consensus loop
 
 	aggMu sync.Mutex
@@ -170,6 +166,9 @@ func New(cfg Config) (*Cluster, error) {
 		if err := cfg.Store.Init(st); err != nil {
 			return nil, fmt.Errorf("collector: init cluster chain: %w", err)
 		}
+	}
+	if c.chain, err = collection.NewChain(cfg.Rules, cfg.Main, root, cfg.IndexCap); err != nil {
+		return nil, err
 	}
 	if err := c.rebuildIndex(st); err != nil {
 		return nil, err
@@ -302,7 +301,7 @@ func (c *Cluster) backlogged() bool {
 // It runs on the consensus loop after the output was persisted.
 func (c *Cluster) applied(_ core.Event, out *core.Output) {
 	for _, b := range byHeight(out.Blocks) {
-		if err := c.index(b); err != nil {
+		if err := c.chain.Add(b); err != nil {
 			c.log.Warn("cluster block not indexed: its descendants cannot be checked", "view", b.View, "err", err)
 		}
 	}
@@ -311,14 +310,14 @@ func (c *Cluster) applied(_ core.Event, out *core.Output) {
 		c.pruneExpired()
 	}
 	for _, b := range out.Finalized {
-		if err := c.idx.Finalize(b.ID()); err != nil {
+		p, err := c.chain.Finalize(b)
+		if err != nil {
 			c.log.Error("finalized cluster block missing from the index", "height", b.Height, "err", err)
+			continue
 		}
-		p, err := c.payloadOf(b)
-		if err != nil || !p.NeedsGuarantee() {
-			continue // a finalized payload was checked when voted on
+		if p.NeedsGuarantee() { // a finalized payload was checked when voted on
+			c.guarantee(p)
 		}
-		c.guarantee(p)
 	}
 }
 
@@ -339,19 +338,6 @@ func (c *Cluster) pruneExpired() {
 	}); n > 0 {
 		c.log.Debug("expired transactions dropped", "count", n)
 	}
-}
-
-// index adds b to the no-repeat index.
-func (c *Cluster) index(b *model.Block) error {
-	p, err := c.payloadOf(b)
-	if err != nil {
-		return err
-	}
-	entries, refHeight, err := c.entries(p)
-	if err != nil {
-		return err
-	}
-	return c.idx.Add(b.ID(), b.ParentID, refHeight, entries)
 }
 
 // guarantee retains a finalized collection, drops its transactions from
@@ -418,96 +404,16 @@ func (c *Cluster) formedOrLogged(g *collection.Guarantee, err error) {
 	c.log.Debug("guarantee formed", "collection", g.CollectionID, "signers", g.Signers.Count())
 }
 
-// payloadOf decodes a cluster block's payload (the root carries none).
-func (c *Cluster) payloadOf(b *model.Block) (*collection.Payload, error) {
-	if len(b.Payload) == 0 {
-		return &collection.Payload{}, nil
-	}
-	return collection.DecodePayload(b.Payload, c.cfg.Rules.Limits)
-}
-
-// entries are a payload's transactions with their reference heights for
-// the index, and the payload's own reference height.
-func (c *Cluster) entries(p *collection.Payload) ([]collection.Entry, uint64, error) {
-	if p.Ref == model.ZeroID {
-		return nil, 0, nil
-	}
-	refHeight, _, ok := c.cfg.Main.RefHeight(p.Ref)
-	if !ok {
-		return nil, 0, fmt.Errorf("%w: payload reference %v", collection.ErrUnknownRef, p.Ref)
-	}
-	txs := p.Collection.Txs()
-	out := make([]collection.Entry, 0, len(txs))
-	for _, tx := range txs {
-		h, _, ok := c.cfg.Main.RefHeight(tx.Ref)
-		if !ok {
-			return nil, 0, fmt.Errorf("%w: transaction reference %v", collection.ErrUnknownRef, tx.Ref)
-		}
-		out = append(out, collection.Entry{ID: tx.ID(), RefHeight: h})
-	}
-	return out, refHeight, nil
-}
-
-// rebuildIndex rebuilds the no-repeat index after a restart: from the
-// oldest finalized block whose collection can still matter (its
-// reference height within Expiry of the root's), through the root, then
-// the unfinalized blocks. Forgetting the older ones is safe for the same
-// reason pruning is (collection.Index.Finalize).
+// rebuildIndex rebuilds the no-repeat index after a restart: the
+// finalized window (whose collections are retained again, so guarantors
+// keep serving them by ID across a restart), then the unfinalized blocks.
 func (c *Cluster) rebuildIndex(st core.State) error {
-	expiry := c.cfg.Rules.Expiry
-	rootP, err := c.payloadOf(st.Root)
-	if err != nil {
-		return fmt.Errorf("collector: root payload: %w", err)
-	}
-	_, rootRef, err := c.entries(rootP)
-	if err != nil {
-		return fmt.Errorf("collector: rebuild index: the main chain must be followed past the cluster root's reference first: %w", err)
-	}
-	var window []*model.Block // finalized, newest first, the root included
-	start := st.Root
-	for start.Height > 0 {
-		p, err := c.payloadOf(start)
-		if err != nil {
-			return fmt.Errorf("collector: finalized block %d: %w", start.Height, err)
-		}
-		_, ref, err := c.entries(p)
-		if err != nil {
-			return fmt.Errorf("collector: rebuild index at height %d: %w", start.Height, err)
-		}
-		if ref+expiry < rootRef {
-			break
-		}
-		window = append(window, start)
-		parent, err := c.cfg.Store.FinalizedByHeight(start.Height - 1)
-		if err != nil {
-			return fmt.Errorf("collector: rebuild index: finalized height %d: %w", start.Height-1, err)
-		}
-		start = parent
-	}
-	startP, err := c.payloadOf(start)
-	if err != nil {
-		return err
-	}
-	_, startRef, err := c.entries(startP)
-	if err != nil {
-		return err
-	}
-	c.idx = collection.NewIndex(start.ID(), start.Height, startRef, expiry, c.cfg.IndexCap)
-	for i := len(window) - 1; i >= 0; i-- {
-		if err := c.index(window[i]); err != nil {
-			return fmt.Errorf("collector: rebuild index: %w", err)
-		}
-		if err := c.idx.Finalize(window[i].ID()); err != nil {
-			return fmt.Errorf("collector: rebuild index: %w", err)
-		}
-		// The collections of the window are retained again, so guarantors
-		// keep serving them by ID across a restart.
-		if p, err := c.payloadOf(window[i]); err == nil && p.NeedsGuarantee() {
-			c.retain(p.Collection)
-		}
+	parent := func(b *model.Block) (*model.Block, error) { return c.cfg.Store.FinalizedByHeight(b.Height - 1) }
+	if err := c.chain.Rebuild(st.Root, parent, c.cfg.IndexCap, c.retain); err != nil {
+		return fmt.Errorf("collector: %w", err)
 	}
 	for _, b := range byHeight(st.Blocks) {
-		if err := c.index(b); err != nil {
+		if err := c.chain.Add(b); err != nil {
 			c.log.Warn("unfinalized cluster block not indexed after restart", "view", b.View, "err", err)
 		}
 	}
@@ -534,15 +440,7 @@ func (s chainStore) Persist(out *core.Output) (core.Event, error) {
 // view has not finalized yet: checking it now would refuse a valid block.
 type readiness struct{ c *Cluster }
 
-func (r readiness) Ready(b *model.Block) bool {
-	p, err := r.c.payloadOf(b)
-	if err != nil || p.Ref == model.ZeroID {
-		return true // Validate refuses it
-	}
-	h, _, ok := r.c.cfg.Main.RefHeight(p.Ref)
-	_, latest := r.c.cfg.Main.Latest()
-	return ok && h <= latest
-}
+func (r readiness) Ready(b *model.Block) bool { return r.c.chain.Ready(b) }
 
 // FinalizedHeight is the height of the cluster chain's newest finalized
 // block.

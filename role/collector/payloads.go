@@ -1,10 +1,6 @@
 package collector
 
 import (
-	"errors"
-	"fmt"
-
-	"github.com/floe-bft/floe/collection"
 	core "github.com/floe-bft/floe/consensus"
 	"github.com/floe-bft/floe/consensus/model"
 )
@@ -20,85 +16,25 @@ var (
 	_ core.BlockFiller  = (*payloads)(nil)
 )
 
-func (p *payloads) main() collection.Main {
-	_, h := p.cfg.Main.Latest()
-	return collection.Main{Refs: p.cfg.Main, Finalized: h}
-}
-
-// parentRef is the reference block of parent's payload (zero for the
-// root).
-func (p *payloads) parentRef(parent *model.Block) (model.Identifier, error) {
-	pp, err := (*Cluster)(p).payloadOf(parent)
-	if err != nil {
-		return model.ZeroID, err
-	}
-	return pp.Ref, nil
-}
-
 // Build collects pending transactions that pass every rule on the fork
 // being extended, referencing the newest finalized main-chain block. With
-// the guarantee queue full it proposes an empty collection.
+// the guarantee queue full it proposes an empty collection. Candidates
+// that can never be collected leave the pool.
 func (p *payloads) Build(_ model.View, parent *model.Block) []byte {
 	c := (*Cluster)(p)
-	parentRef, err := p.parentRef(parent)
+	cands := c.pool.candidates(4 * p.cfg.Rules.Limits.MaxTxs)
+	payload, dead, err := c.chain.Build(parent, cands, !c.backlogged())
 	if err != nil {
-		c.log.Error("parent payload undecodable", "err", err)
-		return (&collection.Payload{}).Encode()
-	}
-	ref, _ := p.cfg.Main.Latest()
-	empty := (&collection.Payload{Ref: ref}).Encode()
-	fork, err := c.idx.Fork(parent.ID())
-	if err != nil || c.backlogged() {
-		return empty
-	}
-	rules := p.cfg.Rules
-	cands := c.pool.candidates(4 * rules.Limits.MaxTxs)
-	sel, err := rules.Select(p.main(), parentRef, ref, cands, fork, c.idx.Room())
-	if err != nil {
-		c.log.Debug("no collection: reference block unusable", "err", err)
-		if parentRef != model.ZeroID {
-			return (&collection.Payload{Ref: parentRef}).Encode()
-		}
-		return empty
-	}
-	// Candidates that broke a rule that never heals leave the pool (an
-	// expired one counts as refused, not lost), and so do transactions a
-	// finalized collection holds; unknown or later references and
-	// transactions only an unfinalized block holds may heal.
-	var dead []model.Identifier
-	for _, s := range sel.Skipped {
-		id := cands[s.Index].ID()
-		switch {
-		case errors.Is(s.Err, collection.ErrSeen):
-			if c.idx.Final(id) { // collected for good: resubmitted or sent to several members
-				dead = append(dead, id)
-			}
-		case !errors.Is(s.Err, collection.ErrUnknownRef) && !errors.Is(s.Err, collection.ErrRefAhead):
-			dead = append(dead, id)
-		}
+		c.log.Debug("empty collection", "err", err)
 	}
 	c.pool.remove(dead...)
-	return sel.Payload.Encode()
+	return payload
 }
 
 // Validate checks a proposed payload against the rules on the fork it
 // extends.
 func (p *payloads) Validate(b, parent *model.Block) error {
-	c := (*Cluster)(p)
-	pl, err := c.payloadOf(b)
-	if err != nil {
-		return fmt.Errorf("%w: cluster payload: %v", model.ErrInvalid, err)
-	}
-	parentRef, err := p.parentRef(parent)
-	if err != nil {
-		return fmt.Errorf("%w: parent payload: %v", model.ErrInvalid, err)
-	}
-	fork, err := c.idx.Fork(parent.ID())
-	if err != nil {
-		return fmt.Errorf("%w: parent not indexed: %v", model.ErrInvalid, err)
-	}
-	_, err = p.cfg.Rules.Check(p.main(), parentRef, pl, fork)
-	return err
+	return p.chain.Validate(b, parent)
 }
 
 // Full tells a leader waiting out the block interval that a collection
@@ -111,12 +47,12 @@ func (p *payloads) Full(parent *model.Block) bool {
 		return false // it would propose empty collections back to back
 	}
 	n, _ := p.pool.size()
-	return n-p.idx.Unfinalized(parent.ID()) >= p.cfg.Rules.Limits.MaxTxs
+	return p.chain.Full(parent, n)
 }
 
 // HasWork: transactions wait, or a collection awaits finality above the
 // finalized block.
 func (p *payloads) HasWork(parent *model.Block) bool {
 	n, _ := p.pool.size()
-	return n > 0 || p.idx.Pending(parent.ID())
+	return n > 0 || p.chain.Pending(parent)
 }

@@ -87,7 +87,7 @@ func TestValidateRefusesATransactionItsForkCollected(t *testing.T) {
 	if err := (*payloads)(c).Validate(a, root); err != nil {
 		t.Fatalf("first collection of x refused: %v", err)
 	}
-	if err := c.index(a); err != nil {
+	if err := c.chain.Add(a); err != nil {
 		t.Fatal(err)
 	}
 	b := child(t, a, 2, withX)
@@ -133,7 +133,7 @@ func TestFullCountsOnlyWhatTheForkDoesNotCarry(t *testing.T) {
 	if err := p.Validate(a, root); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.index(a); err != nil {
+	if err := c.chain.Add(a); err != nil {
 		t.Fatal(err)
 	}
 	if p.Full(a) {
