@@ -66,6 +66,8 @@ type Hooks struct {
 	// Ready tells whether a proposal's payload can be checked now (nil:
 	// always).
 	Ready replica.Readiness
+	// ReadyBlocks: Ready gates synced blocks too (replica.Config.ReadyBlocks).
+	ReadyBlocks bool
 	// Stepped sees every output before it takes effect.
 	Stepped func(ev core.Event, out *core.Output, err error)
 	// Applied runs after an output was persisted and sent, before the
@@ -186,7 +188,7 @@ func New(cfg Config) (*Runner, error) {
 		},
 	})
 	engine, err := replica.New(replica.Config{Core: cfg.Core, Store: cfg.Hooks.Store, Transport: (*glue)(r),
-		Ready: cfg.Hooks.Ready, Observer: (*glue)(r), MaxParked: cfg.MaxParked})
+		Ready: cfg.Hooks.Ready, ReadyBlocks: cfg.Hooks.ReadyBlocks, Observer: (*glue)(r), MaxParked: cfg.MaxParked})
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,10 @@ func (c *Chain) Build(parent *model.Block, cands []Tx, collect bool) (payload []
 }
 
 // Validate checks a proposed block's payload against the rules on the
-// fork it extends. Every error wraps model.ErrInvalid.
+// fork it extends. Every error wraps model.ErrInvalid. A block that passes
+// is indexed at once: the replica adds it to its tree right after, and
+// may check its child in the same step (a synced batch holds both), before
+// Add runs for the step's output.
 func (c *Chain) Validate(b, parent *model.Block) error {
 	p, err := c.PayloadOf(b)
 	if err != nil {
@@ -125,8 +128,15 @@ func (c *Chain) Validate(b, parent *model.Block) error {
 	if err != nil {
 		return fmt.Errorf("%w: parent not indexed: %w", model.ErrInvalid, err)
 	}
-	_, err = c.rules.Check(c.latest(), parentRef, p, fork)
-	return err
+	entries, err := c.rules.Check(c.latest(), parentRef, p, fork)
+	if err != nil {
+		return err
+	}
+	refHeight, _, _ := c.main.RefHeight(p.Ref) // Check found it
+	// A block the index cannot hold (ErrFull) is still valid: Add reports
+	// it again when the step's output is applied.
+	_ = c.idx.Add(b.ID(), b.ParentID, refHeight, entries)
+	return nil
 }
 
 // Ready reports whether b's reference block is finalized in this replica's
@@ -141,6 +151,16 @@ func (c *Chain) Ready(b *model.Block) bool {
 	h, _, ok := c.main.RefHeight(p.Ref)
 	_, latest := c.main.Latest()
 	return ok && h <= latest
+}
+
+// Candidates is how many of the oldest pooled transactions a leader
+// extending parent should offer Build: four collections' worth beyond
+// what parent's unfinalized blocks carry. Those stay pooled until
+// finality and Build skips them, so a fixed window would fill with them
+// while finality lags (failed views make the unfinalized chain long) and
+// the leader would propose empty collections with a full pool.
+func (c *Chain) Candidates(parent *model.Block) int {
+	return 4*c.rules.Limits.MaxTxs + c.idx.Unfinalized(parent.ID())
 }
 
 // Full reports whether pooled transactions, less what the unfinalized

@@ -77,7 +77,11 @@ type Core struct {
 	// passed the leader check (the ones this replica may vote for).
 	firstSeen  map[evidenceKey]*model.Proposal
 	conflicted map[evidenceKey]bool
-	proposals  map[model.View][]*model.Proposal
+	// held holds the first held-back proposal (HeldProposalEvent) for each
+	// member and view not in firstSeen: it is not delivered yet, but a
+	// different one is evidence all the same.
+	held      map[evidenceKey]*model.Proposal
+	proposals map[model.View][]*model.Proposal
 	// recent holds finalized blocks below the root that leader reputation
 	// may still read (Reputation.Span() views); leaders memoizes lookups.
 	recent  map[model.Identifier]*model.Block
@@ -139,6 +143,7 @@ func New(cfg Config, st State) (*Core, error) {
 		timeouts:     aggregate.NewTimeouts(cfg.Schedule, cfg.Scheme),
 		firstSeen:    make(map[evidenceKey]*model.Proposal),
 		conflicted:   make(map[evidenceKey]bool),
+		held:         make(map[evidenceKey]*model.Proposal),
 		proposals:    make(map[model.View][]*model.Proposal),
 		recent:       make(map[model.Identifier]*model.Block),
 		leaders:      make(map[leaderKey]model.NodeID),
@@ -204,6 +209,8 @@ func (c *Core) Step(now time.Time, ev Event) (Output, error) {
 	switch e := ev.(type) {
 	case ProposalEvent:
 		err = c.onProposal(e.Proposal)
+	case HeldProposalEvent:
+		c.onHeldProposal(e.Proposal)
 	case VoteEvent:
 		err = c.onVote(e.Vote)
 	case TimeoutEvent:
@@ -319,11 +326,14 @@ func (c *Core) onProposal(p *model.Proposal) error {
 		if c.conflicted[k] {
 			return fmt.Errorf("%w: further equivocating proposal for view %d dropped", ErrInvalid, b.View)
 		}
-		c.conflicted[k] = true
-		c.recordEvidence(model.Evidence{Kind: model.DoubleProposal, Offender: b.ProposerID, View: b.View,
-			Proposals: [2]*model.Proposal{prev, p}})
-	case len(c.firstSeen) < maxFirstSeen:
-		c.firstSeen[k] = p
+		c.doubleProposal(k, prev, p)
+	default:
+		if h := c.held[k]; h != nil && h.Block.ID() != b.ID() && !c.conflicted[k] {
+			c.doubleProposal(k, h, p)
+		}
+		if len(c.firstSeen) < maxFirstSeen {
+			c.firstSeen[k] = p
+		}
 	}
 	if c.forks.Block(b.ParentID) == nil {
 		// Its leader (with reputation on) and its payload are checked once
@@ -385,6 +395,37 @@ func (c *Core) addProposal(p *model.Proposal) error {
 	c.seenID, c.seenAt = b.ID(), c.now
 	c.tryVote(b)
 	return c.afterBlocksAdded()
+}
+
+// doubleProposal records two proposals by one member for one view, once.
+func (c *Core) doubleProposal(k evidenceKey, first, second *model.Proposal) {
+	c.conflicted[k] = true
+	c.recordEvidence(model.Evidence{Kind: model.DoubleProposal, Offender: second.Block.ProposerID, View: second.Block.View,
+		Proposals: [2]*model.Proposal{first, second}})
+}
+
+// onHeldProposal checks a proposal its driver holds back against those
+// seen for its view: a different one, delivered or held, is evidence. It
+// takes nothing else from the proposal, and marks nothing seen that would
+// make its later delivery a duplicate.
+func (c *Core) onHeldProposal(p *model.Proposal) {
+	b := p.Block
+	if b.View <= c.forks.Root().View {
+		return
+	}
+	k := evidenceKey{model.DoubleProposal, b.ProposerID, b.View}
+	prev := c.firstSeen[k]
+	if prev == nil {
+		prev = c.held[k]
+	}
+	switch {
+	case prev == nil:
+		if len(c.held) < maxFirstSeen {
+			c.held[k] = p
+		}
+	case prev.Block.ID() != b.ID() && !c.conflicted[k]:
+		c.doubleProposal(k, prev, p)
+	}
 }
 
 func (c *Core) addBlock(b *model.Block) error {
@@ -979,6 +1020,11 @@ func (c *Core) pruneProposals(below model.View) {
 	for k := range c.firstSeen {
 		if k.view < below {
 			delete(c.firstSeen, k)
+		}
+	}
+	for k := range c.held {
+		if k.view < below {
+			delete(c.held, k)
 		}
 	}
 	for k := range c.evidence {

@@ -13,6 +13,13 @@ type Event interface{ isEvent() }
 // ProposalEvent delivers a verified proposal.
 type ProposalEvent struct{ Proposal *model.Proposal }
 
+// HeldProposalEvent shows the core a verified proposal its driver holds
+// back until the payload can be checked (replica.Readiness). The core only
+// looks for equivocation: a held proposal and another one by the same
+// member for the same view, held or delivered, are evidence. The driver
+// delivers the held proposal as a ProposalEvent once it is checkable.
+type HeldProposalEvent struct{ Proposal *model.Proposal }
+
 // VoteEvent delivers a verified vote.
 type VoteEvent struct{ Vote *model.Vote }
 
@@ -45,11 +52,12 @@ type ScheduleEvent struct{ Schedule committee.Schedule }
 // now. Spurious ones are harmless.
 type WorkEvent struct{}
 
-func (WorkEvent) isEvent()        {}
-func (ScheduleEvent) isEvent()    {}
-func (ProposalEvent) isEvent()    {}
-func (VoteEvent) isEvent()        {}
-func (TimeoutEvent) isEvent()     {}
-func (TimerEvent) isEvent()       {}
-func (CertificateEvent) isEvent() {}
-func (BlocksEvent) isEvent()      {}
+func (WorkEvent) isEvent()         {}
+func (ScheduleEvent) isEvent()     {}
+func (ProposalEvent) isEvent()     {}
+func (HeldProposalEvent) isEvent() {}
+func (VoteEvent) isEvent()         {}
+func (TimeoutEvent) isEvent()      {}
+func (TimerEvent) isEvent()        {}
+func (CertificateEvent) isEvent()  {}
+func (BlocksEvent) isEvent()       {}

@@ -11,6 +11,8 @@
 package replica
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -93,6 +95,15 @@ type Config struct {
 	Observer Observer // nil: NopObserver
 	// MaxParked bounds waiting proposals (DefaultMaxParked if zero).
 	MaxParked int
+	// ReadyBlocks makes Ready gate every block, not only the vote on a
+	// proposal: set it when Validate itself needs what Ready waits for (a
+	// cluster chain's main-chain reference). Synced blocks and parked
+	// proposals' blocks that are not ready are then held (at most
+	// 8·MaxParked) and stepped by Retry once ready, instead of being
+	// refused and fetched again in a loop. Without it such a block joins
+	// the tree at once, so a replica that lags in execution still
+	// finalizes at the network's speed (the main chain).
+	ReadyBlocks bool
 }
 
 // Engine drives one core. See the package comment.
@@ -105,8 +116,11 @@ type Engine struct {
 	maxParked int
 	// parked proposals wait, one per view, until Ready.
 	parked map[model.View]*model.Proposal
-	timer  time.Time
-	fatal  error
+	// held blocks wait until Ready (Config.ReadyBlocks).
+	readyBlocks bool
+	held        map[model.Identifier]*model.Block
+	timer       time.Time
+	fatal       error
 }
 
 // New returns an Engine for cfg.Core. Call Start before Step.
@@ -115,7 +129,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("replica: core, store and transport are required")
 	}
 	e := &Engine{core: cfg.Core, store: cfg.Store, transport: cfg.Transport, ready: cfg.Ready, obs: cfg.Observer,
-		maxParked: cfg.MaxParked, parked: make(map[model.View]*model.Proposal)}
+		maxParked: cfg.MaxParked, parked: make(map[model.View]*model.Proposal),
+		readyBlocks: cfg.ReadyBlocks && cfg.Ready != nil, held: make(map[model.Identifier]*model.Block)}
 	if e.obs == nil {
 		e.obs = NopObserver{}
 	}
@@ -136,6 +151,9 @@ func (e *Engine) NextTimer() time.Time { return e.timer }
 // Parked is how many proposals wait for their payload to become checkable.
 func (e *Engine) Parked() int { return len(e.parked) }
 
+// Held is how many blocks wait to become ready (Config.ReadyBlocks).
+func (e *Engine) Held() int { return len(e.held) }
+
 // Start starts the core (a leader may propose) and applies its output.
 func (e *Engine) Start(now time.Time) error {
 	out, err := e.core.Start(now)
@@ -153,6 +171,13 @@ func (e *Engine) Step(now time.Time, ev consensus.Event) error {
 	if pe, ok := ev.(consensus.ProposalEvent); ok && e.ready != nil && !e.ready.Ready(pe.Proposal.Block) {
 		return e.park(now, pe.Proposal)
 	}
+	if be, ok := ev.(consensus.BlocksEvent); ok && e.readyBlocks {
+		ready := e.hold(be.Blocks)
+		if len(ready) == 0 {
+			return nil
+		}
+		ev = consensus.BlocksEvent{Blocks: ready}
+	}
 	out, err := e.core.Step(now, ev)
 	return e.apply(now, ev, out, err)
 }
@@ -165,6 +190,12 @@ func (e *Engine) Step(now time.Time, ev consensus.Event) error {
 // waits.
 func (e *Engine) park(now time.Time, p *model.Proposal) error {
 	b := p.Block
+	// First the equivocation check, which needs no payload: a held
+	// proposal conflicting with another by its proposer is evidence now,
+	// whether or not it is ever delivered.
+	if err := e.Step(now, consensus.HeldProposalEvent{Proposal: p}); err != nil {
+		return err
+	}
 	if err := e.Step(now, consensus.CertificateEvent{QC: b.QC, TC: b.TC}); err != nil {
 		return err
 	}
@@ -183,12 +214,56 @@ func (e *Engine) park(now time.Time, p *model.Proposal) error {
 	return nil
 }
 
+// hold keeps the blocks that are not ready (Config.ReadyBlocks) and
+// returns the others.
+func (e *Engine) hold(blocks []*model.Block) []*model.Block {
+	var ready []*model.Block
+	for _, b := range blocks {
+		switch {
+		case e.ready.Ready(b):
+			ready = append(ready, b)
+		case len(e.held) < 8*e.maxParked:
+			e.held[b.ID()] = b
+		}
+		// Beyond the bound a block is dropped: a later certificate or
+		// proposal makes the core fetch it again.
+	}
+	return ready
+}
+
 // Retry steps the parked proposals that became checkable, lowest view
 // first, and forgets those the replica has moved past. Call it when what
 // Readiness depends on advanced (a height was executed).
 func (e *Engine) Retry(now time.Time) error {
 	if e.fatal != nil {
 		return e.fatal
+	}
+	if len(e.held) > 0 {
+		final := e.core.Finalized().Height
+		var ready []*model.Block
+		for id, b := range e.held {
+			if b.Height <= final {
+				delete(e.held, id) // finalized past it: never needed
+				continue
+			}
+			if e.ready.Ready(b) {
+				delete(e.held, id)
+				ready = append(ready, b)
+			}
+		}
+		if len(ready) > 0 {
+			// In one order whatever the map's: runs repeat exactly.
+			slices.SortFunc(ready, func(a, b *model.Block) int {
+				if c := cmp.Compare(a.Height, b.Height); c != 0 {
+					return c
+				}
+				ai, bi := a.ID(), b.ID()
+				return bytes.Compare(ai[:], bi[:])
+			})
+			if err := e.Step(now, consensus.BlocksEvent{Blocks: ready}); err != nil {
+				return err
+			}
+		}
 	}
 	if len(e.parked) == 0 {
 		return nil

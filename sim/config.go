@@ -9,6 +9,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/floe-bft/floe/consensus"
@@ -131,6 +132,24 @@ type Config struct {
 	// extends already carries (test-only, like Faults: it proves the
 	// no-transaction-twice invariant catches a broken payload rule).
 	RepeatTxs bool
+
+	// Cluster runs the chain as a collector cluster's chain under Load:
+	// blocks carry collections of up to MaxBlockTxs transactions, built
+	// and checked by the collection role's code against a simulated main
+	// chain, and no transaction may be in two finalized collections (see
+	// collections.go). ExecLag does not apply.
+	Cluster bool
+	// BadLeaders is the number of byzantine identities of a cluster run
+	// that propose invalid collections and accept any; they count against
+	// the fault bound.
+	BadLeaders int
+	// AcceptAnyCollection makes honest cluster replicas accept any
+	// collection that decodes (test-only, like Faults: it proves the
+	// invariants catch what BadLeaders propose once the rules are off).
+	AcceptAnyCollection bool
+	// BadKind, when set, is the one kind of invalid collection bad leaders
+	// propose (BadCollectionKinds); empty: a kind drawn at random each time.
+	BadKind string
 }
 
 // DefaultConfig is a small, fault-free run.
@@ -181,6 +200,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sim: load must be 0..1000000 tx/s; exec lag, tx deadline and stall bound must not be negative")
 	case c.Load > 0 && (c.MaxBlockTxs <= 0 || c.MaxBlockTxs > 4096 || c.TxDeadline <= 0):
 		return fmt.Errorf("sim: a run under load needs max block txs in 1..4096 and a tx deadline")
+	case (c.BadLeaders > 0 || c.AcceptAnyCollection) && !c.Cluster:
+		return errNotCluster
+	case c.BadKind != "" && !slices.Contains(BadCollectionKinds, c.BadKind):
+		return fmt.Errorf("sim: bad kind %q: want one of %v", c.BadKind, BadCollectionKinds)
+	case c.BadLeaders < 0:
+		return fmt.Errorf("sim: bad leaders must not be negative")
+	case c.Cluster && (c.Load == 0 || c.RepeatTxs):
+		return fmt.Errorf("sim: a cluster run needs load, and has no repeat switch (use bad leaders with accept-any-collection)")
 	case c.Load > 0 && c.Byzantine > 0:
 		return fmt.Errorf("sim: adversaries build payloads without transactions; they do not combine with load")
 	}
@@ -188,4 +215,4 @@ func (c *Config) validate() error {
 }
 
 // faulty is the number of identities counted against the fault bound.
-func (c *Config) faulty() int { return c.Twins + c.Byzantine + c.Silent + c.Crashed }
+func (c *Config) faulty() int { return c.Twins + c.Byzantine + c.Silent + c.Crashed + c.BadLeaders }

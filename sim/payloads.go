@@ -23,6 +23,9 @@ const maxSimPayload = 64
 // Build tags the payload; under load it carries transactions and the
 // execution result (load.go). Without load there is nothing to execute.
 func (p *simPayloads) Build(view model.View, parent *model.Block) []byte {
+	if p.in.col != nil {
+		return p.in.col.build(parent)
+	}
 	if p.maxTxs > 0 {
 		return p.in.buildTxs(view, parent, p.tag, p.maxTxs)
 	}
@@ -33,6 +36,9 @@ func (p *simPayloads) Build(view model.View, parent *model.Block) []byte {
 }
 
 func (p *simPayloads) Validate(b, parent *model.Block) error {
+	if p.in.col != nil {
+		return p.in.col.validate(b, parent)
+	}
 	if p.maxTxs > 0 {
 		return p.in.validateTxs(b, parent, p.maxTxs)
 	}

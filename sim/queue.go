@@ -18,8 +18,9 @@ const (
 	evRestart
 	evNetChange
 	evSyncRetry
-	evLoad     // the client offers a batch of transactions
-	evExecuted // an instance finished executing height n
+	evLoad      // the client offers a batch of transactions
+	evExecuted  // an instance finished executing height n
+	evMainBlock // the simulated main chain finalized a block (cluster runs)
 )
 
 // wire is a message in flight between two instances.

@@ -49,7 +49,10 @@ func (r *simReplica) Persist(out *consensus.Output) (consensus.Event, error) {
 	for _, b := range out.Finalized {
 		s.inv.finalized(in, b)
 		in.lastFinal = b
-		if s.load != nil {
+		switch {
+		case s.col != nil:
+			s.finalizedCollection(in, b)
+		case s.load != nil:
 			s.finalizedTxs(in, b)
 		}
 	}
@@ -91,6 +94,9 @@ func (r *simReplica) Applied(_ consensus.Event, out *consensus.Output) {
 	for _, id := range out.Fetch {
 		s.requestBlock(in, id)
 	}
+	if in.col != nil {
+		in.col.applied(out)
+	}
 	if !out.NextTimer.IsZero() {
 		in.timerGen++
 		at := out.NextTimer.Sub(epoch)
@@ -105,8 +111,12 @@ func (r *simReplica) Applied(_ consensus.Event, out *consensus.Output) {
 }
 
 // Ready: under load, a proposal committing to a height this instance has
-// not executed yet waits.
+// not executed yet waits; in a cluster run, one referencing a main block
+// this instance has not seen final yet.
 func (r *simReplica) Ready(b *model.Block) bool {
+	if r.in.col != nil {
+		return r.in.col.chain.Ready(b)
+	}
 	return resultHeight(b, r.s.cfg.MaxBlockTxs) <= r.in.store.executed
 }
 
@@ -121,6 +131,10 @@ func resultHeight(b *model.Block, maxTxs int) uint64 {
 // Parked traces proposals that wait for execution.
 func (r *simReplica) Parked(b *model.Block, dropped bool) {
 	r.s.res.Parked++
+	if r.in.col != nil {
+		r.s.trace.add(r.s.now, "n%d parks the proposal for view %d until its main reference is final here (dropped %v)", r.in.idx, b.View, dropped)
+		return
+	}
 	r.s.trace.add(r.s.now, "n%d parks the proposal for view %d until h%d is executed (executed h%d, dropped %v)",
 		r.in.idx, b.View, resultHeight(b, r.s.cfg.MaxBlockTxs), r.in.store.executed, dropped)
 }

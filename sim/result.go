@@ -42,8 +42,22 @@ type Result struct {
 	TxOffered, TxFinalized     uint64
 	TxLatencyP50, TxLatencyMax time.Duration
 	LongestTxStall             time.Duration
-	// Parked counts proposals that waited for execution.
+	// Parked counts proposals that waited for execution (in a cluster
+	// run: for their main-chain reference).
 	Parked uint64
+	// Cluster runs: Collections counts non-empty collections finalized,
+	// TxResubmitted transactions offered again, TxExpired those of the
+	// cluster never collected whose reference expired (refused, not
+	// lost). BadCollectionsProposed counts the bad leaders' invalid
+	// proposals, BadCollectionsRefused honest replicas' refusals of them;
+	// HonestCollectionsRefused counts honest replicas refusing an honest
+	// proposer's collection, and IndexErrors blocks an honest replica
+	// could not index: both are liveness bugs and stay zero.
+	// UnreadyRefused counts blocks refused because they were checked
+	// before their main reference was final at the checking replica.
+	Collections, TxResubmitted, TxExpired                                                uint64
+	BadCollectionsProposed, BadCollectionsRefused, HonestCollectionsRefused, IndexErrors uint64
+	UnreadyRefused                                                                       uint64
 	// Trace holds the events leading to the first violation or failure.
 	Trace         []string
 	SimulatedTime time.Duration

@@ -40,6 +40,9 @@ const (
 	roleSilent
 	// roleCrashed: honest, down from the start and never up.
 	roleCrashed
+	// roleBadLeader: byzantine, in a cluster run: proposes invalid
+	// collections and accepts any (collections.go).
+	roleBadLeader
 )
 
 type identity struct {
@@ -51,7 +54,9 @@ type identity struct {
 
 // byzantine reports whether the identity may break the protocol; every
 // other identity's replicas are checked by the invariants and monitors.
-func (i *identity) byzantine() bool { return i.role == roleTwin || i.role == roleAdversary }
+func (i *identity) byzantine() bool {
+	return i.role == roleTwin || i.role == roleAdversary || i.role == roleBadLeader
+}
 
 type instance struct {
 	idx      int
@@ -76,11 +81,17 @@ type instance struct {
 	// finalizedAfterGST is set once it finalizes a block above the GST view.
 	finalizedAfterGST bool
 	adv               *adversary // set for roleAdversary
+	// col is the cluster-chain state of this life (cluster runs), mainLag
+	// how far behind the main chain it sees.
+	col     *colReplica
+	mainLag time.Duration
 }
 
 type sim struct {
 	cfg              Config
-	load             *loadState // nil without Config.Load
+	load             *loadState // nil without Config.Load, or in a cluster run
+	main             *simMain   // cluster runs
+	col              *colLoad   // cluster runs
 	chain            model.ChainID
 	rng              *rand.Rand
 	sched            scheduler
@@ -188,13 +199,24 @@ func newSim(cfg Config) (*sim, error) {
 			idt.role = roleSilent
 		case i < cfg.Twins+cfg.Byzantine+cfg.Silent+cfg.Crashed:
 			idt.role = roleCrashed
+		case i < cfg.Twins+cfg.Byzantine+cfg.Silent+cfg.Crashed+cfg.BadLeaders:
+			idt.role = roleBadLeader
 		}
 		s.ids = append(s.ids, idt)
+	}
+	if cfg.Cluster {
+		s.main = newSimMain(s)
 	}
 	if err := s.buildSchedule(); err != nil {
 		return nil, err
 	}
-	root, err := model.NewRootBlock(model.MainChain("floe-sim"), 0, 0, epoch.UnixMilli(), []byte("floe-sim-genesis"))
+	chain, rootPayload := model.MainChain("floe-sim"), []byte("floe-sim-genesis")
+	if cfg.Cluster {
+		// A cluster chain of the simulated main chain's epoch 1, whose
+		// root carries no collection, as the collection role's.
+		chain, rootPayload = model.ClusterChain(chain, 1, clusterIndex), nil
+	}
+	root, err := model.NewRootBlock(chain, 0, 0, epoch.UnixMilli(), rootPayload)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +245,9 @@ func newSim(cfg Config) (*sim, error) {
 			in.store = newMemStore(s.genesis)
 			in.lastFinal = root
 			in.payloads = &simPayloads{tag: uint16(in.idx), in: in}
-			if cfg.Load > 0 {
+			if cfg.Cluster {
+				in.mainLag = time.Duration(s.rng.Int64N(int64(mainLagMax)))
+			} else if cfg.Load > 0 {
 				in.payloads.maxTxs = cfg.MaxBlockTxs
 				in.repeatTxs = cfg.RepeatTxs
 			}
@@ -298,7 +322,10 @@ func (s *sim) run() {
 	if s.cfg.Crashes {
 		s.sched.push(&event{at: s.nextCrash(), kind: evCrash, inst: -1})
 	}
-	if s.cfg.Load > 0 {
+	switch {
+	case s.cfg.Cluster:
+		s.startCluster()
+	case s.cfg.Load > 0:
 		s.load = newLoadState()
 		s.sched.push(&event{at: 0, kind: evLoad})
 	}
@@ -475,7 +502,11 @@ func (s *sim) checkProgress() bool {
 	if allFinal && maxView >= model.View(s.cfg.Views) {
 		s.checkRate()
 		if s.res.LivenessFailure == "" {
-			s.checkTxs()
+			if s.col != nil {
+				s.checkCollections()
+			} else {
+				s.checkTxs()
+			}
 		}
 		return true
 	}
@@ -630,7 +661,13 @@ func (s *sim) handle(e *event) {
 			s.deliver(in, e.wire)
 		}
 	case evLoad:
-		s.offer()
+		if s.col != nil {
+			s.offerCollections()
+		} else {
+			s.offer()
+		}
+	case evMainBlock:
+		s.mainBlock()
 	case evExecuted:
 		in := s.insts[e.inst]
 		if in.up && e.gen == in.gen {
@@ -667,7 +704,13 @@ func (s *sim) startInstance(in *instance) {
 	}
 	glue := &simReplica{s: s, in: in}
 	rcfg := replica.Config{Core: core, Store: glue, Transport: glue, Observer: glue}
-	if s.cfg.Load > 0 {
+	if s.cfg.Cluster {
+		if in.col, err = s.newColReplica(in, st); err != nil {
+			s.violation(in, "cluster chain state not restored: %v", err)
+			return
+		}
+		rcfg.Ready, rcfg.ReadyBlocks = glue, true
+	} else if s.cfg.Load > 0 {
 		// A restarted replica replays the finalized chain before it runs
 		// (as a node re-executes from its store), and a crash emptied its
 		// pool.

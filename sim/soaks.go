@@ -67,6 +67,10 @@ func CISoaks(scale float64) []Soak {
 		KillUnderLoad(4, 1, n(100)),
 		KillUnderLoad(7, 2, n(50)),
 		LoadUnderFaults(n(100)),
+		ClusterUnderFaults(n(100)),
+		ClusterBadLeaders(4, 1, false, n(100)),
+		ClusterBadLeaders(7, 2, true, n(40)),
+		ClusterTwins(n(40)),
 		TwinsSearch(4, 1, 0, 8, n(4000)),
 		TwinsSearch(4, 0, 1, 8, n(1000)),
 	}
@@ -167,6 +171,75 @@ func LoadUnderFaults(seeds int) Soak {
 			c := faultMix(4, seed)
 			c.Silent, c.Views = 1, 300
 			underLoad(&c)
+			c.TxDeadline = 40 * time.Second
+			return c
+		},
+	}
+}
+
+// cluster sets a cluster run (collections.go): load tx/s offered, half of
+// them this cluster's, collections of up to 100.
+func cluster(c *Config, load int) {
+	c.Cluster, c.Load, c.MaxBlockTxs = true, load, 100
+}
+
+// ClusterUnderFaults runs a collector cluster's chain through the random
+// fault mix: no transaction in two finalized collections (none executed
+// twice), every finalized collection within the rules, and every
+// transaction offered after GST collected before it expires.
+func ClusterUnderFaults(seeds int) Soak {
+	return Soak{
+		Name:  "cluster chain of 4 under loss, partitions, crash-restarts: no tx executed twice, every tx collected",
+		Seeds: seeds,
+		Config: func(seed uint64) Config {
+			c := faultMix(4, seed)
+			c.Views = 300
+			cluster(&c, 150)
+			c.TxDeadline = 40 * time.Second
+			return c
+		},
+	}
+}
+
+// ClusterBadLeaders adds byzantine cluster leaders proposing invalid
+// collections (oversize, expired, another cluster's, repeated, reference
+// not final): honest replicas refuse each one, the invariants hold, and
+// every transaction offered after GST is collected. With faults, on the
+// random fault mix at a lower load (failed views cut the block rate).
+func ClusterBadLeaders(nodes, bad int, faults bool, seeds int) Soak {
+	name := fmt.Sprintf("cluster chain of %d with %d bad leaders: every bad collection refused, no tx executed twice", nodes, bad)
+	if faults {
+		name += ", under the fault mix"
+	}
+	return Soak{
+		Name:  name,
+		Seeds: seeds,
+		Config: func(seed uint64) Config {
+			c := DefaultConfig()
+			c.Seed, c.Nodes = seed, nodes
+			cluster(&c, 150)
+			c.TxDeadline = 5 * time.Second
+			if faults {
+				c = faultMix(nodes, seed)
+				cluster(&c, 50)
+				c.TxDeadline = 40 * time.Second
+			}
+			c.BadLeaders, c.Views = bad, 300
+			return c
+		},
+	}
+}
+
+// ClusterTwins: a twin in a cluster of 4 on the fault mix, at a load the
+// block rate left by its failed views carries.
+func ClusterTwins(seeds int) Soak {
+	return Soak{
+		Name:  "cluster chain of 4 with 1 twin under the fault mix: no tx executed twice, every tx collected",
+		Seeds: seeds,
+		Config: func(seed uint64) Config {
+			c := faultMix(4, seed)
+			c.Twins, c.Views = 1, 300
+			cluster(&c, 50)
 			c.TxDeadline = 40 * time.Second
 			return c
 		},

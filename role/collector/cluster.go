@@ -184,7 +184,9 @@ func New(cfg Config) (*Cluster, error) {
 	c.run, err = chainrun.New(chainrun.Config{
 		Self: cfg.Self, Core: cr, Host: chainHost{c}, Transport: cfg.Transport,
 		Hooks: chainrun.Hooks{
-			Store: chainStore{cfg.Store}, Ready: readiness{c}, Applied: c.applied,
+			// The rules need each block's main-chain reference, so an
+			// unready synced block waits too instead of being refused.
+			Store: chainStore{cfg.Store}, Ready: readiness{c}, ReadyBlocks: true, Applied: c.applied,
 		},
 		Logger: c.log, Metrics: chainrun.NewMetrics(cfg.Registry),
 	})

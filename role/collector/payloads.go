@@ -22,7 +22,7 @@ var (
 // that can never be collected leave the pool.
 func (p *payloads) Build(_ model.View, parent *model.Block) []byte {
 	c := (*Cluster)(p)
-	cands := c.pool.candidates(4 * p.cfg.Rules.Limits.MaxTxs)
+	cands := c.pool.candidates(c.chain.Candidates(parent))
 	payload, dead, err := c.chain.Build(parent, cands, !c.backlogged())
 	if err != nil {
 		c.log.Debug("empty collection", "err", err)
