@@ -11,8 +11,6 @@
 package replica
 
 import (
-	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -253,14 +251,7 @@ func (e *Engine) Retry(now time.Time) error {
 		}
 		if len(ready) > 0 {
 			// In one order whatever the map's: runs repeat exactly.
-			slices.SortFunc(ready, func(a, b *model.Block) int {
-				if c := cmp.Compare(a.Height, b.Height); c != 0 {
-					return c
-				}
-				ai, bi := a.ID(), b.ID()
-				return bytes.Compare(ai[:], bi[:])
-			})
-			if err := e.Step(now, consensus.BlocksEvent{Blocks: ready}); err != nil {
+			if err := e.Step(now, consensus.BlocksEvent{Blocks: model.ByHeight(ready)}); err != nil {
 				return err
 			}
 		}

@@ -240,16 +240,7 @@ func CheckBatch(blocks []*model.Block, max int, verify func(*model.Block) error)
 	if len(blocks) > max {
 		return nil, fmt.Errorf("%w: %d blocks in one answer, at most %d", model.ErrInvalid, len(blocks), max)
 	}
-	sorted := slices.Clone(blocks)
-	slices.SortStableFunc(sorted, func(a, b *model.Block) int {
-		switch {
-		case a.Height < b.Height:
-			return -1
-		case a.Height > b.Height:
-			return 1
-		}
-		return 0
-	})
+	sorted := model.ByHeight(blocks)
 	out := make([]*model.Block, 0, len(sorted))
 	for i, b := range sorted {
 		if b.IsRoot() {

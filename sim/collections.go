@@ -180,8 +180,7 @@ type colLoad struct {
 	submitted map[model.Identifier]time.Duration // offered, ours, not final
 	refOf     map[model.Identifier]uint64        // main height each submitted tx references
 	final     map[model.Identifier]uint64        // tx → cluster height of its collection
-	lastFinal time.Duration
-	latencies []time.Duration
+	txStats
 }
 
 // startCluster begins a cluster run.
@@ -271,25 +270,11 @@ func (s *sim) newColReplica(in *instance, st consensus.State) (*colReplica, erro
 	if err := chain.Rebuild(st.Root, parent, 0, nil); err != nil {
 		return nil, err
 	}
-	for _, b := range byHeight(st.Blocks) {
+	for _, b := range model.ByHeight(st.Blocks) {
 		_ = chain.Add(b) // a block of a dead fork may not connect; its descendants are refused
 	}
 	c.chain = chain
 	return c, nil
-}
-
-func byHeight(blocks []*model.Block) []*model.Block {
-	out := slices.Clone(blocks)
-	slices.SortFunc(out, func(a, b *model.Block) int {
-		switch {
-		case a.Height < b.Height:
-			return -1
-		case a.Height > b.Height:
-			return 1
-		}
-		return 0
-	})
-	return out
 }
 
 // build is the leader's side: the collection role's Build, or a bad
@@ -361,7 +346,7 @@ func (s *sim) identityOf(id model.NodeID) *identity {
 // expired ones.
 func (c *colReplica) applied(out *consensus.Output) {
 	s := c.s
-	for _, b := range byHeight(out.Blocks) {
+	for _, b := range model.ByHeight(out.Blocks) {
 		if err := c.chain.Add(b); err != nil && !c.bad {
 			s.res.IndexErrors++
 			s.trace.add(s.now, "n%d cannot index the block of view %d: %v", c.in.idx, b.View, err)
@@ -502,19 +487,9 @@ func (s *sim) finalizedCollection(in *instance, b *model.Block) {
 		}
 		first = true
 		ld.final[id] = b.Height
-		s.res.TxFinalized++
-		if at, ok := ld.submitted[id]; ok {
-			delete(ld.submitted, id)
-			if !s.faulty && at >= s.gstAt {
-				ld.latencies = append(ld.latencies, s.now-at)
-			}
-		}
-		if !s.faulty {
-			if gap := s.now - max(ld.lastFinal, s.gstAt); gap > s.res.LongestTxStall {
-				s.res.LongestTxStall = gap
-			}
-		}
-		ld.lastFinal = s.now
+		offered, ok := ld.submitted[id]
+		delete(ld.submitted, id)
+		s.txFinalized(&ld.txStats, offered, ok)
 	}
 	if first {
 		s.res.Collections++
@@ -536,11 +511,7 @@ func (s *sim) checkCollections() {
 		s.liveness("honest replicas could not index %d blocks", s.res.IndexErrors)
 		return
 	}
-	if len(ld.latencies) > 0 {
-		l := slices.Clone(ld.latencies)
-		slices.Sort(l)
-		s.res.TxLatencyP50, s.res.TxLatencyMax = l[len(l)/2], l[len(l)-1]
-	}
+	s.latencyPercentiles(&ld.txStats)
 	now := s.main.height()
 	for id, at := range ld.submitted {
 		expired := ld.refOf[id]+clusterExpiry < now

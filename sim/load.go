@@ -57,9 +57,38 @@ type loadState struct {
 	carry     float64                  // fractional transactions owed
 	submitted map[uint64]time.Duration // offered, not yet finalized anywhere
 	final     map[uint64]uint64        // transaction → height it was finalized at
-	// lastFinalAt is when a transaction was last finalized.
+	txStats
+}
+
+// txStats measure finalized transactions: when one was last finalized,
+// and the latencies of those offered after GST.
+type txStats struct {
 	lastFinalAt time.Duration
-	latencies   []time.Duration // of transactions offered after GST
+	latencies   []time.Duration
+}
+
+// txFinalized counts a transaction finalized for the first time, offered
+// at offeredAt if offered (a transaction the client tracks).
+func (s *sim) txFinalized(st *txStats, offeredAt time.Duration, offered bool) {
+	s.res.TxFinalized++
+	if offered && !s.faulty && offeredAt >= s.gstAt {
+		st.latencies = append(st.latencies, s.now-offeredAt)
+	}
+	if !s.faulty {
+		if gap := s.now - max(st.lastFinalAt, s.gstAt); gap > s.res.LongestTxStall {
+			s.res.LongestTxStall = gap
+		}
+	}
+	st.lastFinalAt = s.now
+}
+
+// latencyPercentiles sets the result's latency summary.
+func (s *sim) latencyPercentiles(st *txStats) {
+	if len(st.latencies) > 0 {
+		l := slices.Clone(st.latencies)
+		slices.Sort(l)
+		s.res.TxLatencyP50, s.res.TxLatencyMax = l[len(l)/2], l[len(l)-1]
+	}
 }
 
 func newLoadState() *loadState {
@@ -248,19 +277,9 @@ func (s *sim) finalizedTxs(in *instance, b *model.Block) {
 			continue
 		}
 		ld.final[id] = b.Height
-		s.res.TxFinalized++
-		if at, ok := ld.submitted[id]; ok {
-			delete(ld.submitted, id)
-			if !s.faulty && at >= s.gstAt {
-				ld.latencies = append(ld.latencies, s.now-at)
-			}
-		}
-		if !s.faulty {
-			if gap := s.now - max(ld.lastFinalAt, s.gstAt); gap > s.res.LongestTxStall {
-				s.res.LongestTxStall = gap
-			}
-		}
-		ld.lastFinalAt = s.now
+		at, ok := ld.submitted[id]
+		delete(ld.submitted, id)
+		s.txFinalized(&ld.txStats, at, ok)
 	}
 	if len(in.pool.ids) > 0 && len(ids) > 0 {
 		in.pool.prune(in.store.finalTxs)
@@ -297,11 +316,7 @@ func (s *sim) checkTxs() {
 	if ld == nil {
 		return
 	}
-	if len(ld.latencies) > 0 {
-		l := slices.Clone(ld.latencies)
-		slices.Sort(l)
-		s.res.TxLatencyP50, s.res.TxLatencyMax = l[len(l)/2], l[len(l)-1]
-	}
+	s.latencyPercentiles(&ld.txStats)
 	if len(ld.submitted) > 0 && !s.faulty {
 		if gap := s.now - max(ld.lastFinalAt, s.gstAt); gap > s.res.LongestTxStall {
 			s.res.LongestTxStall = gap

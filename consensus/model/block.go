@@ -1,8 +1,11 @@
 package model
 
 import (
+	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 
 	"github.com/floe-bft/floe/codec"
 )
@@ -222,4 +225,19 @@ func DecodeBlock(data []byte) (*Block, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// ByHeight returns blocks sorted by height, then ID: parents before
+// children, in one order whatever the input's, so every replica adds a
+// batch the same way.
+func ByHeight(blocks []*Block) []*Block {
+	out := slices.Clone(blocks)
+	slices.SortStableFunc(out, func(a, b *Block) int {
+		if c := cmp.Compare(a.Height, b.Height); c != 0 {
+			return c
+		}
+		ai, bi := a.ID(), b.ID()
+		return bytes.Compare(ai[:], bi[:])
+	})
+	return out
 }

@@ -15,7 +15,6 @@
 package collector
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -302,7 +301,7 @@ func (c *Cluster) backlogged() bool {
 // finalizes the index, retains the collections and signs their shares.
 // It runs on the consensus loop after the output was persisted.
 func (c *Cluster) applied(_ core.Event, out *core.Output) {
-	for _, b := range byHeight(out.Blocks) {
+	for _, b := range model.ByHeight(out.Blocks) {
 		if err := c.chain.Add(b); err != nil {
 			c.log.Warn("cluster block not indexed: its descendants cannot be checked", "view", b.View, "err", err)
 		}
@@ -414,20 +413,12 @@ func (c *Cluster) rebuildIndex(st core.State) error {
 	if err := c.chain.Rebuild(st.Root, parent, c.cfg.IndexCap, c.retain); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	for _, b := range byHeight(st.Blocks) {
+	for _, b := range model.ByHeight(st.Blocks) {
 		if err := c.chain.Add(b); err != nil {
 			c.log.Warn("unfinalized cluster block not indexed after restart", "view", b.View, "err", err)
 		}
 	}
 	return nil
-}
-
-// byHeight returns blocks sorted by height: a parent before its children,
-// as the index needs them.
-func byHeight(blocks []*model.Block) []*model.Block {
-	out := slices.Clone(blocks)
-	slices.SortFunc(out, func(a, b *model.Block) int { return cmp.Compare(a.Height, b.Height) })
-	return out
 }
 
 // chainStore persists each output of the cluster replica, synced, before
