@@ -212,3 +212,53 @@ type eventLog struct {
 func (l eventLog) Stepped(ev consensus.Event, _ *consensus.Output, _ error) {
 	*l.seen = append(*l.seen, ev)
 }
+
+// TestReadyBlocksHoldsUnreadySyncedBlocks: with Config.ReadyBlocks, synced
+// blocks whose payload is not checkable yet wait in the engine (bounded)
+// instead of reaching the core, which would refuse them and fetch them
+// again in a loop (the livelock the simulator found on cluster chains);
+// Retry adds them once ready. Without it they join the tree at once.
+func TestReadyBlocksHoldsUnreadySyncedBlocks(t *testing.T) {
+	for _, holds := range []bool{true, false} {
+		b := newBus(t)
+		ms := b.chain("held", 4, 1)
+		b.startAll(ms)
+		late := ms[3]
+		late.down = true
+		b.run(5 * time.Second)
+		synced := ms[0].final
+		if len(synced) < 3 {
+			t.Fatalf("only %d blocks finalized to sync", len(synced))
+		}
+		gate := &notReady{views: map[model.View]bool{}}
+		for _, blk := range synced {
+			gate.views[blk.View] = true
+		}
+		core := late.eng.Core()
+		eng, err := replica.New(replica.Config{Core: core, Store: late.store, Transport: late, Observer: late,
+			Ready: gate, ReadyBlocks: holds, MaxParked: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Step(b.now, consensus.BlocksEvent{Blocks: synced}); err != nil {
+			t.Fatal(err)
+		}
+		top := synced[len(synced)-1].ID()
+		if !holds {
+			if core.Block(top) == nil && core.Finalized().Height < synced[len(synced)-1].Height {
+				t.Fatal("without ReadyBlocks the synced blocks did not join the tree")
+			}
+			continue
+		}
+		if want := min(len(synced), 8); eng.Held() != want || core.Block(synced[1].ID()) != nil {
+			t.Fatalf("held %d of %d unready blocks (bound 8), second in the tree: %v", eng.Held(), len(synced), core.Block(synced[1].ID()) != nil)
+		}
+		gate.released = true
+		if err := eng.Retry(b.now); err != nil {
+			t.Fatal(err)
+		}
+		if eng.Held() != 0 || core.Block(synced[1].ID()) == nil && core.Finalized().Height < synced[1].Height {
+			t.Fatalf("after release: %d held, second block in the tree: %v", eng.Held(), core.Block(synced[1].ID()) != nil)
+		}
+	}
+}
