@@ -122,7 +122,7 @@ func (b Batch) Run() error {
 		Loss: c.Loss, Dup: c.Dup, Partitions: c.Partitions, Crashes: c.Crashes,
 		Stagger: c.Stagger, Weighted: c.Weighted, EpochViews: c.EpochViews, Crypto: crypto,
 		Byzantine: c.Byzantine, Silent: c.Silent, Crashed: c.Crashed, Slow: c.Slow, EpochWeights: c.EpochWeights, Inject: b.Inject,
-		Monitors: !c.NoMonitors, TwinsRounds: c.ScenarioRounds,
+		Monitors: !c.NoMonitors, TwinsRounds: c.ScenarioRounds, Load: c.Load, Cluster: c.Cluster, BadLeaders: c.BadLeaders,
 		// Non-nil so that "no failures" encodes as [] rather than null.
 		FailedSeeds: []uint64{},
 	}

@@ -40,6 +40,11 @@ type Summary struct {
 	Inject       []string `json:"inject,omitempty"`
 	TwinsRounds  int      `json:"twins_search_rounds,omitempty"`
 	Monitors     bool     `json:"monitors"`
+	// Load, Cluster and BadLeaders: a run under transaction load, on a
+	// collector cluster's chain (collections.go).
+	Load       int  `json:"load,omitempty"`
+	Cluster    bool `json:"cluster,omitempty"`
+	BadLeaders int  `json:"bad_leaders,omitempty"`
 
 	// ViewsSimulated sums the highest view every seed reached.
 	ViewsSimulated     uint64  `json:"views_simulated"`
@@ -67,7 +72,17 @@ type Summary struct {
 	SafetyViolations    int      `json:"safety_violations"`
 	LivenessFailures    int      `json:"liveness_failures"`
 	FailedSeeds         []uint64 `json:"failed_seeds"`
-	WallTimeS           float64  `json:"wall_time_s"`
+	// Transactions under load: offered, finalized (collected) once,
+	// re-offered, expired uncollected; collections finalized; the bad
+	// leaders' invalid collections and honest refusals of them.
+	TxOffered              uint64  `json:"tx_offered,omitempty"`
+	TxFinalized            uint64  `json:"tx_finalized,omitempty"`
+	TxResubmitted          uint64  `json:"tx_resubmitted,omitempty"`
+	TxExpired              uint64  `json:"tx_expired,omitempty"`
+	Collections            uint64  `json:"collections,omitempty"`
+	BadCollectionsProposed uint64  `json:"bad_collections_proposed,omitempty"`
+	BadCollectionsRefused  uint64  `json:"bad_collections_refused,omitempty"`
+	WallTimeS              float64 `json:"wall_time_s"`
 }
 
 // Add counts one seed's result.
@@ -100,6 +115,13 @@ func (s *Summary) Add(r Result) {
 	if s.BlocksAfterGST > 0 {
 		s.ViewsPerBlock = math.Round(float64(s.ViewsAfterGST)/float64(s.BlocksAfterGST)*1000) / 1000
 	}
+	s.TxOffered += r.TxOffered
+	s.TxFinalized += r.TxFinalized
+	s.TxResubmitted += r.TxResubmitted
+	s.TxExpired += r.TxExpired
+	s.Collections += r.Collections
+	s.BadCollectionsProposed += r.BadCollectionsProposed
+	s.BadCollectionsRefused += r.BadCollectionsRefused
 	s.SafetyViolations += len(r.SafetyViolations)
 	if r.LivenessFailure != "" {
 		s.LivenessFailures++
@@ -135,6 +157,15 @@ func (s *Summary) WriteText(w io.Writer, wall time.Duration) {
 		s.MinFinalizedPerSeed, s.ViewsSimulated, s.RulesChecked, s.AdversaryInjected, s.AdversaryRejected,
 		s.AdversaryDelivered, s.BlocksPerView, s.FailedViewFraction, s.ViewsPerBlock, s.Evidence, s.SafetyViolations, s.LivenessFailures,
 		wall.Round(time.Millisecond), status)
+	if s.Load == 0 {
+		return
+	}
+	fmt.Fprintf(w, "transactions            %d offered, %d finalized once, %d re-offered, %d expired uncollected\n",
+		s.TxOffered, s.TxFinalized, s.TxResubmitted, s.TxExpired)
+	if s.Cluster {
+		fmt.Fprintf(w, "collections             %d finalized; bad leaders' %d proposed, %d refusals\n",
+			s.Collections, s.BadCollectionsProposed, s.BadCollectionsRefused)
+	}
 }
 
 func joinSeeds(seeds []uint64) string {

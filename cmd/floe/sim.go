@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -61,6 +62,12 @@ configuration is rejected.`,
 	f.BoolVar(&o.Base.Stagger, "stagger", false, "start replicas at different times")
 	f.BoolVar(&o.Base.Weighted, "weighted", false, "give members different weights")
 	f.IntVar(&o.Base.EpochViews, "epoch-views", 0, "split views into epochs of this length, each with its own committee and leader seed (0: one epoch)")
+	f.IntVar(&o.Base.Load, "load", 0, "transactions offered a simulated second (0: none); needs --max-block-txs and --tx-deadline")
+	f.IntVar(&o.Base.MaxBlockTxs, "max-block-txs", 100, "transactions per block (per collection with --cluster) under --load")
+	f.DurationVar(&o.Base.TxDeadline, "tx-deadline", 40*time.Second, "under --load, every transaction offered after GST must be finalized (collected) within this")
+	f.BoolVar(&o.Base.Cluster, "cluster", false, "run a collector cluster's chain under --load: collections built and checked by the collection role's code (docs/simulator.md)")
+	f.IntVar(&o.Base.BadLeaders, "bad-leaders", 0, "with --cluster: byzantine identities proposing invalid collections (counted against the fault bound)")
+	f.StringVar(&o.Base.BadKind, "bad-kind", "", "with --bad-leaders: one kind of invalid collection ("+strings.Join(sim.BadCollectionKinds, ", ")+"; empty: random)")
 	f.StringVar(&o.Crypto, "crypto", "fast", "signature scheme: fast (insecure, for speed) or bls")
 	f.BoolVar(&o.Trace, "trace", false, "print every event to stderr (one seed only)")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON summary object on stdout; failure details go to stderr")
