@@ -154,6 +154,32 @@ type Node struct {
 		// node does not hold yet waits for it.
 		RefWait Duration `toml:"ref_wait"`
 	} `toml:"access"`
+	// Collection configures the collection role (role = "collection"):
+	// this node's bounds, not the cluster's rules (collection limits and
+	// expiry are the same for every member, so they are not settings).
+	// Zero values take the role's defaults (docs/pipeline.md).
+	Collection struct {
+		// MaxGuarantees bounds a cluster's formed guarantees not yet taken
+		// by the hand-off; while full its leader proposes empty
+		// collections.
+		MaxGuarantees int `toml:"max_guarantees"`
+		// Retain is how many finalized collections are kept to serve by ID.
+		Retain int `toml:"retain"`
+		// MaxHandoff bounds guarantees taken and not yet included by
+		// consensus.
+		MaxHandoff int `toml:"max_handoff"`
+	} `toml:"collection"`
+	// Execution configures the execution role (role = "execution"); zero
+	// values take the role's defaults.
+	Execution struct {
+		// FetchParallel bounds collection requests in flight;
+		// PrefetchBlocks is how many finalized blocks ahead have their
+		// collections fetched; FetchTimeout bounds one request to one
+		// guarantor.
+		FetchParallel  int      `toml:"fetch_parallel"`
+		PrefetchBlocks int      `toml:"prefetch_blocks"`
+		FetchTimeout   Duration `toml:"fetch_timeout"`
+	} `toml:"execution"`
 	Node struct {
 		VerifyWorkers  int      `toml:"verify_workers"`
 		VerifyQueue    int      `toml:"verify_queue"`
@@ -209,8 +235,12 @@ func Load(home string, lookupEnv func(string) (string, bool)) (*Node, error) {
 	if _, err := ParseLevel(c.Log.Level); err != nil {
 		return nil, err
 	}
+	a, col, ex := c.Access, c.Collection, c.Execution
 	if c.Mempool.MaxTxs < 0 || c.Mempool.MaxBytes < 0 || c.Node.VerifyWorkers < 0 || c.Node.VerifyQueue < 0 ||
-		c.Node.StatusInterval.Duration < 0 || c.Node.GossipInterval.Duration < 0 {
+		c.Node.StatusInterval.Duration < 0 || c.Node.GossipInterval.Duration < 0 ||
+		a.Redundancy < 0 || a.QueueTxs < 0 || a.TrackTxs < 0 || a.RefWait.Duration < 0 ||
+		col.MaxGuarantees < 0 || col.Retain < 0 || col.MaxHandoff < 0 ||
+		ex.FetchParallel < 0 || ex.PrefetchBlocks < 0 || ex.FetchTimeout.Duration < 0 {
 		return nil, fmt.Errorf("%s: negative values are not allowed", path)
 	}
 	return &c, nil

@@ -186,3 +186,43 @@ func TestAccessSection(t *testing.T) {
 		t.Fatalf("[access] = %+v, want redundancy 3, ref_wait 500ms", cfg.Access)
 	}
 }
+
+// The [collection] and [execution] sections load, default to zero (the
+// roles' defaults), and refuse negative values.
+func TestRoleSections(t *testing.T) {
+	home := t.TempDir()
+	if _, err := Init(home, InitOptions{Name: "c0", P2P: "127.0.0.1:1", API: "127.0.0.1:2", Weight: 1, Role: "collection"}); err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	cfg, err := Load(home, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Collection.Retain != 0 || cfg.Execution.FetchParallel != 0 || cfg.Execution.FetchTimeout.Duration != 0 {
+		t.Fatalf("defaults: %+v %+v", cfg.Collection, cfg.Execution)
+	}
+	path := filepath.Join(home, Dir, File)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bytes.Replace(orig, []byte("retain = 0"), []byte("retain = 100"), 1)
+	b = bytes.Replace(b, []byte(`fetch_timeout = "0s"`), []byte(`fetch_timeout = "2s"`), 1)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(home, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Collection.Retain != 100 || cfg.Execution.FetchTimeout.Duration != 2*time.Second {
+		t.Fatalf("loaded %+v %+v, want retain 100, fetch_timeout 2s", cfg.Collection, cfg.Execution)
+	}
+	b = bytes.Replace(orig, []byte("prefetch_blocks = 0"), []byte("prefetch_blocks = -1"), 1)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(home, noEnv); err == nil {
+		t.Fatal("a negative prefetch_blocks loaded")
+	}
+}

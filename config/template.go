@@ -83,6 +83,25 @@ track_txs = 0
 # yet waits for it before it is refused (default 2s).
 ref_wait = "0s"
 
+[collection]
+# The collection role (role = "collection"); 0: the role's default.
+# Formed guarantees not yet handed off, per cluster (default 1024; while
+# full the leader proposes empty collections), and guarantees handed to
+# consensus not yet included (default 1024).
+max_guarantees = 0
+max_handoff = 0
+# Finalized collections kept to serve by ID (default 4096).
+retain = 0
+
+[execution]
+# The execution role (role = "execution"); 0 or "0s": the role's default.
+# Collection requests in flight (default 8), finalized blocks whose
+# collections are fetched ahead (default 4), and the bound on one request
+# to one guarantor (default 5s).
+fetch_parallel = 0
+prefetch_blocks = 0
+fetch_timeout = "0s"
+
 [node]
 # Signature verification goroutines (0: the node's default).
 verify_workers = 0

@@ -39,10 +39,7 @@ func runAccess(ctx context.Context, cfg *config.Node, home string, log *slog.Log
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err
 	}
-	a := cfg.Access
-	if a.Redundancy < 0 || a.QueueTxs < 0 || a.TrackTxs < 0 || a.RefWait.Duration < 0 {
-		return fmt.Errorf("floe.toml [access]: settings must not be negative")
-	}
+	a := cfg.Access // config.Load refused negative values
 	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
 		return access.NewNode(access.NodeConfig{
 			Observer: observer.Config{

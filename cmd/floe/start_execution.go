@@ -39,8 +39,13 @@ func runExecution(ctx context.Context, cfg *config.Node, home string, log *slog.
 			Workers:        cfg.Follower.Workers,
 			MaxUncertified: cfg.Follower.MaxUncertified,
 			PollInterval:   cfg.Node.StatusInterval.Duration,
-			Logger:         log,
-			Metrics:        reg,
+			Fetch: execution.FetchConfig{
+				Parallel:       cfg.Execution.FetchParallel,
+				PrefetchBlocks: cfg.Execution.PrefetchBlocks,
+				RequestTimeout: cfg.Execution.FetchTimeout.Duration,
+			},
+			Logger:  log,
+			Metrics: reg,
 		})
 	})
 }
