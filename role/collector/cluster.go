@@ -435,6 +435,11 @@ type readiness struct{ c *Cluster }
 
 func (r readiness) Ready(b *model.Block) bool { return r.c.chain.Ready(b) }
 
+// MainAdvanced tells the cluster replica that the main chain's finalized
+// blocks advanced: proposals and blocks waiting for their reference block
+// (readiness) are retried.
+func (c *Cluster) MainAdvanced() { c.run.SignalRetry() }
+
 // FinalizedHeight is the height of the cluster chain's newest finalized
 // block.
 func (c *Cluster) FinalizedHeight() uint64 { return chainHost{c}.FinalizedHeight() }

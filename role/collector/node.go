@@ -383,13 +383,16 @@ func (n *Node) poolTxs() float64 {
 // runs.
 func (n *Node) advanced() {
 	n.ho.sweep()
+	n.mu.RLock()
+	cur := n.running
+	n.mu.RUnlock()
+	if cur != nil {
+		cur.c.MainAdvanced()
+	}
 	e := n.tracker.current()
 	if e == nil || !n.tracker.replayed() {
 		return
 	}
-	n.mu.RLock()
-	cur := n.running
-	n.mu.RUnlock()
 	if cur != nil && cur.epoch == e.Counter {
 		return
 	}
