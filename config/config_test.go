@@ -226,3 +226,26 @@ func TestRoleSections(t *testing.T) {
 		t.Fatal("a negative prefetch_blocks loaded")
 	}
 }
+
+// A testnet home's per-address connection and stream caps are off; the
+// rest of [api] keeps its defaults.
+func TestShareClientAddress(t *testing.T) {
+	home := t.TempDir()
+	if _, err := Init(home, InitOptions{Name: "n0", P2P: "127.0.0.1:1", API: "127.0.0.1:2", Weight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ShareClientAddress(home); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(home, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.API
+	if a.MaxStreamsPerIP == nil || *a.MaxStreamsPerIP != 0 || a.MaxConnectionsPerIP == nil || *a.MaxConnectionsPerIP != 0 || a.RateLimit != nil {
+		t.Fatalf("[api] after ShareClientAddress: streams/ip %v, conns/ip %v, rate %v", a.MaxStreamsPerIP, a.MaxConnectionsPerIP, a.RateLimit)
+	}
+	if err := ShareClientAddress(home); err == nil {
+		t.Fatal("a rewritten file was rewritten again")
+	}
+}
