@@ -96,10 +96,10 @@ func TestClusterPinnedRegressions(t *testing.T) {
 	// A twin's second proposal for a view arrived while not ready and was
 	// parked without the core seeing it: no evidence of the double
 	// proposal (consensus.HeldProposalEvent).
-	c := base(3, 500, 50, 300)
+	c := base(14, 500, 50, 300)
 	c.Twins, c.Loss, c.Partitions, c.Crashes, c.TxDeadline = 1, 0.05, true, true, 40*time.Second
 	if r := Run(c); len(r.SafetyViolations) > 0 {
-		t.Errorf("seed 3 (twin's held proposal): %v", r.SafetyViolations)
+		t.Errorf("seed 14 (twin's held proposal): %v", r.SafetyViolations)
 	}
 	// Synced blocks whose main reference was not final yet were refused
 	// and fetched again in a loop until the event budget ran out
