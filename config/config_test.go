@@ -227,14 +227,14 @@ func TestRoleSections(t *testing.T) {
 	}
 }
 
-// A testnet home's per-address connection and stream caps are off; the
-// rest of [api] keeps its defaults.
-func TestShareClientAddress(t *testing.T) {
+// A pipeline testnet's consensus homes hold more streams per address;
+// every other [api] limit keeps its default.
+func TestSetStreamsPerIP(t *testing.T) {
 	home := t.TempDir()
 	if _, err := Init(home, InitOptions{Name: "n0", P2P: "127.0.0.1:1", API: "127.0.0.1:2", Weight: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ShareClientAddress(home); err != nil {
+	if err := SetStreamsPerIP(home, 9); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(home, func(string) (string, bool) { return "", false })
@@ -242,10 +242,10 @@ func TestShareClientAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := cfg.API
-	if a.MaxStreamsPerIP == nil || *a.MaxStreamsPerIP != 0 || a.MaxConnectionsPerIP == nil || *a.MaxConnectionsPerIP != 0 || a.RateLimit != nil {
-		t.Fatalf("[api] after ShareClientAddress: streams/ip %v, conns/ip %v, rate %v", a.MaxStreamsPerIP, a.MaxConnectionsPerIP, a.RateLimit)
+	if a.MaxStreamsPerIP == nil || *a.MaxStreamsPerIP != 9 || a.MaxConnectionsPerIP != nil || a.MaxStreams != nil {
+		t.Fatalf("[api] after SetStreamsPerIP: streams/ip %v, conns/ip %v, streams %v", a.MaxStreamsPerIP, a.MaxConnectionsPerIP, a.MaxStreams)
 	}
-	if err := ShareClientAddress(home); err == nil {
+	if err := SetStreamsPerIP(home, 9); err == nil {
 		t.Fatal("a rewritten file was rewritten again")
 	}
 }

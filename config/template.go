@@ -133,28 +133,22 @@ func writeConfig(path, role, p2p, api, debug, level string) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-// ShareClientAddress rewrites the floe.toml under home for a node whose
-// peers all connect from one client address (a testnet on loopback, where
-// every process is 127.0.0.1): the per-address caps on connections and
-// streams would count the whole network as one client and refuse its own
-// roles' live streams, so they are turned off. Request and transaction
-// rates per address stay. Only a file written from the default template
-// changes; anything else is an error.
-func ShareClientAddress(home string) error {
+// SetStreamsPerIP rewrites the floe.toml under home, written from the
+// default template, so that one client address may hold n streams (block
+// streams and live sync subscriptions) instead of the default 4. A
+// pipeline testnet on loopback needs it: every process connects from
+// 127.0.0.1, and each collector, executor and access node follows every
+// consensus node's live stream. Every other limit keeps its default.
+func SetStreamsPerIP(home string, n int) error {
 	path := filepath.Join(home, Dir, File)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	for _, r := range []struct{ from, to string }{
-		{"# max_connections_per_ip = 64   # open connections of one client address",
-			"max_connections_per_ip = 0     # off: this network's nodes all connect from one address (loopback testnet)"},
-		{"# max_streams_per_ip = 4", "max_streams_per_ip = 0         # off: as max_connections_per_ip"},
-	} {
-		if !bytes.Contains(b, []byte(r.from)) {
-			return fmt.Errorf("%s: not the default template (no %q)", path, r.from)
-		}
-		b = bytes.Replace(b, []byte(r.from), []byte(r.to), 1)
+	const from = "# max_streams_per_ip = 4"
+	if !bytes.Contains(b, []byte(from)) {
+		return fmt.Errorf("%s: not the default template (no %q)", path, from)
 	}
-	return os.WriteFile(path, b, 0o644)
+	to := fmt.Sprintf("max_streams_per_ip = %d  # the network's own nodes share one loopback address", n)
+	return os.WriteFile(path, bytes.Replace(b, []byte(from), []byte(to), 1), 0o644)
 }

@@ -57,6 +57,14 @@ type Home struct {
 	// Role is the member's role ("": consensus), in its genesis entry
 	// and its floe.toml.
 	Role string
+	// SharedStreams is how many of the network's own nodes follow this
+	// node's live stream from the same loopback address (a pipeline
+	// network's collectors, executors and access nodes, for each consensus
+	// node); the per-address stream cap grows by that much. Without it,
+	// five observers from 127.0.0.1 exceeded the default of four; the one
+	// refused (429) followed the main chain by polling, seconds behind, and
+	// stalled its cluster of three at max rate.
+	SharedStreams int
 }
 
 // Node is one node process of a testnet: a validator ('floe start') or a
@@ -171,6 +179,9 @@ func Setup(o Options) (*Network, error) {
 	for i := 0; i < pool; i++ {
 		tn := o.newNode(fmt.Sprintf("node%d", i), addrs[3*i+1])
 		tn.P2PAddr, tn.DebugAddr = addrs[3*i], addrs[3*i+2]
+		if p := o.Pipeline; p != nil {
+			tn.SharedStreams = p.Clusters*p.ClusterSize + p.Executors + p.Access
+		}
 		keys, err := NodeKeys(i)
 		if err != nil {
 			return nil, err
