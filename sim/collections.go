@@ -174,7 +174,6 @@ type colReplica struct {
 // colLoad is the client's side and the global record of finalized
 // transactions.
 type colLoad struct {
-	main      *simMain
 	next      uint64
 	carry     float64
 	ticks     int
@@ -187,7 +186,7 @@ type colLoad struct {
 
 // startCluster begins a cluster run.
 func (s *sim) startCluster() {
-	s.col = &colLoad{main: s.main, next: 1, submitted: map[model.Identifier]time.Duration{},
+	s.col = &colLoad{next: 1, submitted: map[model.Identifier]time.Duration{},
 		refOf: map[model.Identifier]uint64{}, final: map[model.Identifier]uint64{}}
 	s.sched.push(&event{at: 0, kind: evLoad})
 	s.sched.push(&event{at: mainInterval, kind: evMainBlock})
@@ -196,13 +195,13 @@ func (s *sim) startCluster() {
 // freshTx is a new client transaction referencing a recent main block.
 func (s *sim) freshTx() collection.Tx {
 	ld := s.col
-	h := ld.main.height()
+	h := s.main.height()
 	if back := uint64(s.rng.IntN(4)); h > back {
 		h -= back
 	}
 	body := binary.BigEndian.AppendUint64([]byte("sim-tx  "), ld.next)
 	ld.next++
-	return collection.Tx{Ref: ld.main.id(h), Body: body}
+	return collection.Tx{Ref: s.main.id(h), Body: body}
 }
 
 // offerCollections is the client's tick.
@@ -217,7 +216,7 @@ func (s *sim) offerCollections() {
 		id := tx.ID()
 		if collection.ClusterOf(id, clusterK) == clusterIndex {
 			ld.submitted[id] = s.now
-			ld.refOf[id] = ld.main.ids[tx.Ref]
+			ld.refOf[id] = s.main.ids[tx.Ref]
 			s.res.TxOffered++
 		}
 		if len(ld.history) < historyMax {
