@@ -1,9 +1,16 @@
 package ledger
 
 import (
+	"bytes"
+	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
 )
 
 // resultRing keeps the state roots of the most recent executed heights, so
@@ -50,4 +57,37 @@ func (l *Ledger) ResultAt(height uint64) (model.Identifier, error) {
 		return model.Identifier(root), err
 	}
 	return l.store.StateRoot(height)
+}
+
+// GenesisResult is the root of a pipeline network's execution-result
+// tree: the genesis block executed into the genesis state
+// (payload.GenesisResult), which the first block's results name as
+// Previous. Every role computes it from the genesis file alone.
+func (l *Ledger) GenesisResult() (*payload.ExecutionResult, error) {
+	root, err := GenesisRegisterRoot(l.cfg.Genesis)
+	if err != nil {
+		return nil, err
+	}
+	return payload.GenesisResult(l.rootQC.BlockID, root), nil
+}
+
+// GenesisRegisterRoot is the state commitment of a pipeline network's
+// genesis state: the genesis file's initial key/value entries as
+// network-wide registers (owner empty), committed over their register
+// paths (state.RegisterID.Path) as execution nodes commit them.
+func GenesisRegisterRoot(g *genesis.Genesis) (model.Identifier, error) {
+	t := merkle.New()
+	if g.AppState == nil {
+		return t.Root(), nil
+	}
+	var ops []merkle.Op
+	err := g.AppState.Iterate(func(key, value []byte) error {
+		ops = append(ops, merkle.Op{Key: state.RegisterID{Key: string(key)}.Path(), Value: merkle.ValueHash(value)})
+		return nil
+	})
+	if err != nil {
+		return model.Identifier{}, fmt.Errorf("genesis state: %w", err)
+	}
+	slices.SortFunc(ops, func(a, b merkle.Op) int { return bytes.Compare(a.Key[:], b.Key[:]) })
+	return t.Update(ops), nil
 }

@@ -35,10 +35,16 @@ const (
 	// KindGuarantees: collection guarantees (pipeline networks); consensus
 	// nodes order them instead of transactions.
 	KindGuarantees Kind = 4
-	// KindReceipt: the execution receipt the block's Result comes from
-	// (pipeline networks).
-	KindReceipt Kind = 5
+	// Kind 5 held a single unchunked receipt; it is retired (refused as
+	// unknown): results are chunked since (KindReceipts).
+
+	// KindReceipts: execution receipts (pipeline networks), at most
+	// MaxReceipts; the block's Result follows from them (ResultOf).
+	KindReceipts Kind = 6
 )
+
+// MaxReceipts bounds the receipts one main-chain block carries.
+const MaxReceipts = 16
 
 // Sizes of the framing, for callers that budget a block's bytes:
 // TxOverhead is what a payload of transactions only adds to them (the
@@ -74,7 +80,7 @@ type Payload struct {
 	Transactions  [][]byte
 	ServiceEvents []*epoch.Event
 	Guarantees    []*collection.Guarantee
-	Receipt       *Receipt // nil: none
+	Receipts      []*Receipt
 }
 
 // Limits bound what Decode accepts.
@@ -86,7 +92,7 @@ type Limits struct {
 // Empty reports whether the payload carries nothing.
 func (p *Payload) Empty() bool {
 	return p.Result == nil && len(p.Transactions) == 0 && len(p.ServiceEvents) == 0 &&
-		len(p.Guarantees) == 0 && p.Receipt == nil
+		len(p.Guarantees) == 0 && len(p.Receipts) == 0
 }
 
 // Encode returns the canonical encoding: nil for the empty payload.
@@ -143,10 +149,17 @@ func (p *Payload) Encode() []byte {
 			g.EncodeTo(w)
 		}
 	}
-	if r := p.Receipt; r != nil {
-		w.Uint8(uint8(KindReceipt))
-		w.Uint32(uint32(receiptFixed + len(r.Signature)))
-		r.encodeTo(w)
+	if len(p.Receipts) > 0 {
+		size := 4
+		for _, r := range p.Receipts {
+			size += r.size()
+		}
+		w.Uint8(uint8(KindReceipts))
+		w.Uint32(uint32(size))
+		w.Uint32(uint32(len(p.Receipts)))
+		for _, r := range p.Receipts {
+			r.encodeTo(w)
+		}
 	}
 	return w.Bytes()
 }
@@ -259,8 +272,15 @@ func (p *Payload) decodeSection(kind Kind, body []byte, lim Limits) error {
 		for i := 0; i < count && r.Err() == nil; i++ {
 			p.Guarantees = append(p.Guarantees, collection.ReadGuarantee(r))
 		}
-	case KindReceipt:
-		p.Receipt = readReceipt(r)
+	case KindReceipts:
+		count := int(r.Uint32())
+		if err := checkCount(kind, count, MaxReceipts, r); err != nil {
+			return err
+		}
+		p.Receipts = make([]*Receipt, 0, count)
+		for i := 0; i < count && r.Err() == nil; i++ {
+			p.Receipts = append(p.Receipts, readReceipt(r))
+		}
 	default:
 		return fmt.Errorf("%w: unknown payload section %d", model.ErrInvalid, kind)
 	}

@@ -171,7 +171,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add((&payload.Payload{Transactions: [][]byte{[]byte("x")}, ServiceEvents: []*epoch.Event{commitEvent(f)}}).Encode())
 	f.Add((&payload.Payload{Guarantees: []*collection.Guarantee{testGuarantee(1)}}).Encode())
 	r, _ := testReceipt(f)
-	f.Add((&payload.Payload{Result: &payload.Result{Height: 7}, Receipt: r}).Encode())
+	f.Add((&payload.Payload{Result: &payload.Result{Height: 7}, Receipts: []*payload.Receipt{r}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		events, everr := payload.ServiceEventsOf(b)
 		p, err := payload.Decode(b, lim)

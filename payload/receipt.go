@@ -8,84 +8,83 @@ import (
 	"github.com/floe-bft/floe/crypto"
 )
 
-// Receipt is an execution node's signed claim about a finalized main-chain
-// block: executing every finalized block up to Height, the last of which
-// is Block, gave the application state root Root. Consensus nodes include
-// receipts in main-chain blocks (at most one per block, as the block's
-// Result) after checking that Executor is an execution member, that Block
-// is the finalized block at Height and the signature; it is the precursor
-// of the chunked receipts of the execution issue. A receipt is one
-// executor's word: until verification and sealing exist, a state root
-// included from a receipt is trusted as far as that executor is
-// (docs/pipeline.md, "Execution results").
+// Receipt is an execution node's signed claim that executing a finalized
+// main-chain block gave Result. Consensus nodes include receipts in
+// main-chain blocks (Payload.Receipts) after checking that Executor is an
+// execution member, that the result's block is the finalized block at its
+// height, that the result chains onto a result already incorporated on
+// the fork, and the signature. A receipt is one executor's word: until
+// verification and sealing exist, a state root included from a receipt is
+// trusted as far as that executor is (docs/execution.md, "Trust until
+// sealing").
 type Receipt struct {
-	Height    uint64
-	Block     model.Identifier
-	Root      model.Identifier
+	Result    ExecutionResult
 	Executor  model.NodeID
 	Signature []byte
 }
 
-// receiptFixed is the encoded size without the signature bytes.
-const receiptFixed = 8 + 32 + 32 + 32 + 2
+// MaxReceiptSize bounds an encoded receipt.
+const MaxReceiptSize = MaxResultSize + 32 + 2 + model.MaxSignatureSize
 
-// ReceiptMessage is what an executor signs under crypto.DomainReceipt:
-// the main chain's ID first, like every signed message, then the block,
-// its height and the state root.
-func ReceiptMessage(chain model.ChainID, block model.Identifier, height uint64, root model.Identifier) []byte {
-	w := codec.NewWriter(32 + 32 + 8 + 32)
+// ReceiptMessage is what an executor signs under crypto.DomainReceipt: the
+// main chain's ID first, like every signed message, then the result's ID
+// (which covers the block, its height, the previous result and every
+// chunk).
+func ReceiptMessage(chain model.ChainID, result model.Identifier) []byte {
+	w := codec.NewWriter(64)
 	w.Fixed(chain[:])
-	w.Fixed(block[:])
-	w.Uint64(height)
-	w.Fixed(root[:])
+	w.Fixed(result[:])
 	return w.Bytes()
 }
 
-// SignReceipt signs a receipt for (block, height, root) as executor.
-func SignReceipt(key crypto.PrivateKey, chain model.ChainID, executor model.NodeID, block model.Identifier, height uint64, root model.Identifier) (*Receipt, error) {
-	sig, err := key.Sign(crypto.DomainReceipt, ReceiptMessage(chain, block, height, root))
+// SignReceipt signs a receipt for result as executor.
+func SignReceipt(key crypto.PrivateKey, chain model.ChainID, executor model.NodeID, result *ExecutionResult) (*Receipt, error) {
+	if err := result.Check(); err != nil {
+		return nil, err
+	}
+	sig, err := key.Sign(crypto.DomainReceipt, ReceiptMessage(chain, result.ID()))
 	if err != nil {
 		return nil, err
 	}
-	return &Receipt{Height: height, Block: block, Root: root, Executor: executor, Signature: sig}, nil
+	return &Receipt{Result: *result, Executor: executor, Signature: sig}, nil
 }
 
 // Verify checks the signature against the executor's staking key. Whether
 // the key is an execution member's is the caller's check.
 func (r *Receipt) Verify(chain model.ChainID, key crypto.PublicKey) error {
-	if err := key.Verify(crypto.DomainReceipt, ReceiptMessage(chain, r.Block, r.Height, r.Root), r.Signature); err != nil {
-		return fmt.Errorf("%w: receipt for height %d by %v: %v", model.ErrInvalid, r.Height, r.Executor, err)
+	if err := key.Verify(crypto.DomainReceipt, ReceiptMessage(chain, r.Result.ID()), r.Signature); err != nil {
+		return fmt.Errorf("%w: receipt for height %d by %v: %v", model.ErrInvalid, r.Result.Height, r.Executor, err)
 	}
 	return nil
 }
 
-// Result is the state commitment the receipt claims.
-func (r *Receipt) Result() Result { return Result{Height: r.Height, Root: r.Root} }
+// Height is the height of the block the receipt is for.
+func (r *Receipt) Height() uint64 { return r.Result.Height }
 
-// Encode returns the canonical encoding: height, block, root, executor,
-// the signature with a 2-byte length.
+// Encode returns the canonical encoding: the result, the executor, the
+// signature with a 2-byte length.
 func (r *Receipt) Encode() []byte {
-	w := codec.NewWriter(receiptFixed + len(r.Signature))
+	w := codec.NewWriter(r.size())
 	r.encodeTo(w)
 	return w.Bytes()
 }
 
+func (r *Receipt) size() int {
+	return resultFixed + len(r.Result.Chunks)*chunkSize + 32 + 2 + len(r.Signature)
+}
+
 func (r *Receipt) encodeTo(w *codec.Writer) {
-	w.Uint64(r.Height)
-	w.Fixed(r.Block[:])
-	w.Fixed(r.Root[:])
+	r.Result.encodeTo(w)
 	w.Fixed(r.Executor[:])
 	w.Bytes16(r.Signature)
 }
 
 func readReceipt(r *codec.Reader) *Receipt {
-	rc := &Receipt{Height: r.Uint64()}
-	r.Fixed(rc.Block[:])
-	r.Fixed(rc.Root[:])
+	rc := &Receipt{Result: *readResult(r)}
 	r.Fixed(rc.Executor[:])
 	rc.Signature = r.Bytes16(model.MaxSignatureSize, "receipt signature")
-	if r.Err() == nil && (len(rc.Signature) == 0 || rc.Height == 0) {
-		r.Fail("receipt for height %d with a %d-byte signature", rc.Height, len(rc.Signature))
+	if r.Err() == nil && (len(rc.Signature) == 0 || rc.Result.Height == 0) {
+		r.Fail("receipt for height %d with a %d-byte signature", rc.Result.Height, len(rc.Signature))
 	}
 	return rc
 }

@@ -42,6 +42,22 @@ func Newest(own Result, parent *Result) Result {
 	return own
 }
 
+// FromReceipts is the Result of a pipeline network's block: the result
+// of the first receipt of the greatest height among those it carries,
+// when that height is above the parent's result; otherwise the parent's.
+// So a block's Result never goes back, and among disagreeing executors the
+// one the leader put first speaks for the block until sealing exists
+// (docs/execution.md, "Trust until sealing").
+func FromReceipts(parent Result, receipts []*Receipt) Result {
+	out := parent
+	for _, r := range receipts {
+		if r.Result.Height > out.Height {
+			out = r.Result.Summary()
+		}
+	}
+	return out
+}
+
 // ResultOpening proves a block's execution result against its header
 // without the rest of its payload: the result section in full and every
 // other section by its digest, enough to recompute model.PayloadHash.

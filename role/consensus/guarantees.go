@@ -34,6 +34,7 @@ func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	}
 	handle("POST /v1/guarantees", n.pipe.handleGuarantees)
 	handle("POST /v1/receipts", n.pipe.handleReceipts)
+	handle("GET /v1/execution/disagreements", n.pipe.handleDisagreements)
 }
 
 var _ api.RouteProvider = (*Node)(nil)

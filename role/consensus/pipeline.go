@@ -41,7 +41,13 @@ type pipeline struct {
 	cluster *clusterDir
 	pool    *guaranteePool
 	rcpts   *receiptPool
-	checked *verifiedSet
+	// rindex is the fork-aware record of incorporated results, owned by
+	// the consensus loop; receiptsChecked remembers verified receipt
+	// signatures (shared with intake).
+	rindex          *receiptIndex
+	receiptsChecked *hashSet
+	disagreements   *disagreements
+	checked         *verifiedSet
 	index   *collection.Index
 	// views are the views of the unfinalized blocks in the index, for
 	// receipts a synced block carries for a height not final here yet
@@ -64,9 +70,9 @@ type pipeline struct {
 func newPipeline(n *Node, st core.State) (*pipeline, error) {
 	cfg := n.cfg
 	expiry := cfg.GuaranteeExpiry
-	root, err := n.led.ResultAt(0)
+	genesisResult, err := n.led.GenesisResult()
 	if err != nil {
-		return nil, fmt.Errorf("genesis state root: %w", err)
+		return nil, err
 	}
 	p := &pipeline{
 		n:       n,
@@ -76,13 +82,17 @@ func newPipeline(n *Node, st core.State) (*pipeline, error) {
 		cluster: newClusterDir(n.led.Directory, n.epochParams.ChainID, n.scheme),
 		pool:    newGuaranteePool(cfg.GuaranteePoolSize, expiry),
 		rcpts:   newReceiptPool(cfg.ReceiptPoolSize),
-		checked: newVerifiedSet(4 * cfg.GuaranteePoolSize),
+		rindex:  newReceiptIndex(genesisResult),
+		// Every executor's receipts of a few heights: the pool's bound.
+		receiptsChecked: newHashSet(4 * cfg.ReceiptPoolSize),
+		disagreements:   newDisagreements(),
+		checked:         newVerifiedSet(4 * cfg.GuaranteePoolSize),
 		intake:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		// A block's guarantees are checked on up to four goroutines: each
 		// check is one pairing-heavy aggregate verification (~1 ms), so
 		// fan-out pays for itself from two guarantees on.
 		validators:    min(4, max(1, runtime.GOMAXPROCS(0))),
-		genesisResult: payload.Result{Height: 0, Root: root},
+		genesisResult: genesisResult.Summary(),
 		metrics:       newPipelineMetrics(cfg.Metrics),
 		views:         blockViews{},
 	}
@@ -124,6 +134,9 @@ func (p *pipeline) rebuild(st core.State) error {
 	}
 	if len(final) == 0 {
 		final = []*model.Block{st.Root}
+	}
+	if err := p.rebuildReceipts(top); err != nil {
+		return err
 	}
 	first := final[0]
 	p.index = collection.NewIndex(first.ID(), first.Height, first.Height, expiry, p.n.cfg.GuaranteeIndexCap)
@@ -174,10 +187,8 @@ func (p *pipeline) build(view model.View, parent *model.Block) []byte {
 		return (&payload.Payload{Result: &res, ServiceEvents: events}).Encode()
 	}
 	height := parent.Height + 1
-	pl := &payload.Payload{}
-	if r := p.rcpts.best(res.Height, height); r != nil {
-		pl.Receipt, res = r, r.Result()
-	}
+	pl := &payload.Payload{Receipts: p.selectReceipts(parent.ID(), height)}
+	res = payload.FromReceipts(res, pl.Receipts)
 	pl.Result = &res
 	fork, err := p.index.Fork(parent.ID())
 	if err != nil {
@@ -240,31 +251,15 @@ func (p *pipeline) validate(b, parent *model.Block, pl *payload.Payload) error {
 	if len(pl.Transactions) > 0 {
 		return fmt.Errorf("%w: block for view %d carries %d transactions: %v", model.ErrInvalid, b.View, len(pl.Transactions), ErrPipelineNetwork)
 	}
-	if len(pl.ServiceEvents) > 0 && (len(pl.Guarantees) > 0 || pl.Receipt != nil) {
-		return fmt.Errorf("%w: block for view %d carries service events beside guarantees or a receipt", model.ErrInvalid, b.View)
+	if len(pl.ServiceEvents) > 0 && (len(pl.Guarantees) > 0 || len(pl.Receipts) > 0) {
+		return fmt.Errorf("%w: block for view %d carries service events beside guarantees or receipts", model.ErrInvalid, b.View)
 	}
-	want := p.parentResult(parent)
-	if r := pl.Receipt; r != nil {
-		if r.Height <= want.Height {
-			return fmt.Errorf("%w: block for view %d carries a receipt for height %d, not above its parent's result %d",
-				model.ErrInvalid, b.View, r.Height, want.Height)
-		}
-		if r.Height >= b.Height {
-			return fmt.Errorf("%w: block for view %d at height %d carries a receipt for height %d", model.ErrInvalid, b.View, b.Height, r.Height)
-		}
-		var err error
-		if fin := p.refs.finalized(); r.Height <= fin {
-			err = p.checkReceipt(r, fin)
-		} else {
-			err = p.checkReceiptInAncestry(r, parent)
-		}
-		if err != nil {
-			return fmt.Errorf("block for view %d: %w", b.View, err)
-		}
-		want = r.Result()
+	want, err := p.validateReceipts(b, parent, pl.Receipts, p.parentResult(parent))
+	if err != nil {
+		return fmt.Errorf("block for view %d: %w", b.View, err)
 	}
 	if pl.Result == nil || *pl.Result != want {
-		return fmt.Errorf("%w: block for view %d carries result %v, its receipt or parent gives %v", model.ErrInvalid, b.View, pl.Result, want)
+		return fmt.Errorf("%w: block for view %d carries result %v, its receipts or parent give %v", model.ErrInvalid, b.View, pl.Result, want)
 	}
 	entries, err := p.checkGuarantees(b.Height, parent.ID(), pl.Guarantees)
 	if err != nil {
@@ -275,6 +270,7 @@ func (p *pipeline) validate(b, parent *model.Block, pl *payload.Payload) error {
 	if err := p.index.Add(b.ID(), parent.ID(), b.Height, entries); err != nil {
 		return err
 	}
+	p.rindex.addBlock(b.ID(), parent.ID(), b.Height, pl.Receipts)
 	p.views.put(b)
 	return nil
 }
@@ -348,8 +344,10 @@ func (p *pipeline) ready(b *model.Block) bool {
 		return true // Validate refuses it
 	}
 	fin := p.refs.finalized()
-	if r := pl.Receipt; r != nil && r.Height > fin && r.Height < b.Height {
-		return false
+	for _, r := range pl.Receipts {
+		if r.Height() > fin && r.Height() < b.Height {
+			return false
+		}
 	}
 	for _, g := range pl.Guarantees {
 		if _, _, ok := p.refs.RefHeight(g.Ref); ok {
@@ -388,6 +386,7 @@ func (p *pipeline) track(b *model.Block) error {
 	if err := p.index.Add(b.ID(), b.ParentID, b.Height, entries); err != nil {
 		return err
 	}
+	p.rindex.addBlock(b.ID(), b.ParentID, b.Height, pl.Receipts)
 	p.views.put(b)
 	return nil
 }
@@ -414,10 +413,7 @@ func (p *pipeline) finalized(b *model.Block) {
 		p.pool.finalized(ids, b.Height)
 		p.metrics.included.Add(float64(len(ids)))
 	}
-	if r := pl.Receipt; r != nil {
-		p.rcpts.prune(r.Height)
-		p.metrics.receiptsIncluded.Inc()
-	}
+	p.finalizeReceipts(b, pl.Receipts)
 	// Expired guarantees can never be included: sweep them out of the pool
 	// every so often (Select reports those it meets in between).
 	if b.Height >= p.sweptAt+64 {
@@ -425,6 +421,52 @@ func (p *pipeline) finalized(b *model.Block) {
 		p.pool.sweep(b.Height + 1)
 	}
 	p.metrics.pending.Set(float64(p.pool.len()))
+}
+
+// rebuildReceipts replays the receipts of the finalized blocks of the
+// last ReceiptWindow heights into the result index: every result a later
+// receipt may chain onto was incorporated there.
+func (p *pipeline) rebuildReceipts(top uint64) error {
+	from := uint64(1)
+	if top > ReceiptWindow {
+		from = top - ReceiptWindow
+	}
+	store := p.n.led.Store()
+	for h := from; h <= top; h++ {
+		b, err := store.FinalizedByHeight(h)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // below a snapshot root
+		}
+		if err != nil {
+			return fmt.Errorf("finalized block %d: %w", h, err)
+		}
+		pl, err := p.n.led.Decoded(b)
+		if err != nil {
+			return fmt.Errorf("finalized block %d: %w", h, err)
+		}
+		for _, d := range p.rindex.finalize(b.ID(), b.Height, pl.Receipts) {
+			p.disagreements.add(p.disagreementInfo(d, b.Height))
+		}
+	}
+	return nil
+}
+
+// finalizeReceipts moves a finalized block's receipts into the result
+// index, out of the pool, and records disagreements they reveal.
+func (p *pipeline) finalizeReceipts(b *model.Block, receipts []*payload.Receipt) {
+	for _, d := range p.rindex.finalize(b.ID(), b.Height, receipts) {
+		info := p.disagreementInfo(d, b.Height)
+		p.disagreements.add(info)
+		p.metrics.disagreements.Inc()
+		p.n.log.Warn("execution results disagree", "height", d.height, "block", d.block,
+			"result", info.Results[0].Result, "other_result", info.Results[1].Result, "other_executor", info.Results[1].ExecutorName)
+	}
+	floor := uint64(0)
+	if b.Height > ReceiptWindow {
+		floor = b.Height - ReceiptWindow
+	}
+	p.rcpts.included(receipts, floor)
+	p.metrics.receiptsIncluded.Add(float64(len(receipts)))
 }
 
 func (p *pipeline) finalizeIndex(b *model.Block) {

@@ -9,6 +9,7 @@ type pipelineMetrics struct {
 	refused          *prometheus.CounterVec
 	receiptsIncluded prometheus.Counter
 	receiptsRefused  *prometheus.CounterVec
+	disagreements    prometheus.Counter
 }
 
 func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
@@ -24,9 +25,11 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 			Help: "Execution receipts carried by finalized blocks."}),
 		receiptsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_receipts_refused_total",
 			Help: "Execution receipts refused at intake, by reason."}, []string{"reason"}),
+		disagreements: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_disagreements_total",
+			Help: "Finalized receipts whose result differs from one already incorporated for the same block."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pending, m.included, m.refused, m.receiptsIncluded, m.receiptsRefused)
+		reg.MustRegister(m.pending, m.included, m.refused, m.receiptsIncluded, m.receiptsRefused, m.disagreements)
 	}
 	return m
 }
