@@ -1,0 +1,161 @@
+package blockstm
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"github.com/floe-bft/floe/state"
+)
+
+// mvShards spreads the register map's lock; a power of two.
+const mvShards = 64
+
+// mvMemory is the multi-version memory of one block: per register, the
+// value each transaction's latest run wrote (or an estimate mark when
+// that run was aborted and the transaction will run again), ordered by
+// transaction. A read by transaction i sees the entry of the highest
+// transaction below i — what sequential execution would have left there
+// if every entry below i is final.
+type mvMemory struct {
+	seed   maphash.Seed
+	shards [mvShards]mvShard
+}
+
+type mvShard struct {
+	mu   sync.RWMutex
+	regs map[state.RegisterID]*mvRegister
+	_    [40]byte // keeps shards' locks on separate cache lines
+}
+
+// mvRegister holds one register's entries sorted by transaction, at most
+// one per transaction.
+type mvRegister struct {
+	mu      sync.Mutex
+	entries []mvEntry
+}
+
+type mvEntry struct {
+	tx, inc  int32
+	estimate bool
+	value    []byte
+}
+
+func newMVMemory() *mvMemory {
+	m := &mvMemory{seed: maphash.MakeSeed()}
+	for k := range m.shards {
+		m.shards[k].regs = make(map[state.RegisterID]*mvRegister)
+	}
+	return m
+}
+
+func (m *mvMemory) shard(id state.RegisterID) *mvShard {
+	return &m.shards[maphash.Comparable(m.seed, id)&(mvShards-1)]
+}
+
+func (m *mvMemory) lookup(id state.RegisterID) *mvRegister {
+	s := m.shard(id)
+	s.mu.RLock()
+	r := s.regs[id]
+	s.mu.RUnlock()
+	return r
+}
+
+func (m *mvMemory) lookupOrCreate(id state.RegisterID) *mvRegister {
+	if r := m.lookup(id); r != nil {
+		return r
+	}
+	s := m.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.regs[id]
+	if r == nil {
+		r = &mvRegister{}
+		s.regs[id] = r
+	}
+	return r
+}
+
+// search returns the position of tx's entry, or where it would go.
+func (r *mvRegister) search(tx int32) (int, bool) {
+	return slices.BinarySearchFunc(r.entries, tx, func(e mvEntry, t int32) int { return int(e.tx - t) })
+}
+
+// read returns what transaction tx reads of id from the transactions
+// before it: found false means none of them wrote it (read the start
+// state); blockedBy ≥ 0 means the latest writer's entry is an estimate.
+func (m *mvMemory) read(id state.RegisterID, tx int32) (value []byte, ver version, found bool, blockedBy int) {
+	r := m.lookup(id)
+	if r == nil {
+		return nil, version{}, false, -1
+	}
+	r.mu.Lock()
+	k, _ := r.search(tx)
+	if k == 0 {
+		r.mu.Unlock()
+		return nil, version{}, false, -1
+	}
+	e := r.entries[k-1]
+	r.mu.Unlock()
+	if e.estimate {
+		return nil, version{}, false, int(e.tx)
+	}
+	return e.value, version{tx: e.tx, inc: e.inc}, true, -1
+}
+
+// write sets tx's entry for id to a run's value.
+func (m *mvMemory) write(id state.RegisterID, tx, inc int32, value []byte) {
+	r := m.lookupOrCreate(id)
+	r.mu.Lock()
+	k, ok := r.search(tx)
+	e := mvEntry{tx: tx, inc: inc, value: value}
+	if ok {
+		r.entries[k] = e
+	} else {
+		r.entries = slices.Insert(r.entries, k, e)
+	}
+	r.mu.Unlock()
+}
+
+// remove drops tx's entry for id: its latest run no longer writes it.
+func (m *mvMemory) remove(id state.RegisterID, tx int32) {
+	r := m.lookup(id)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if k, ok := r.search(tx); ok {
+		r.entries = slices.Delete(r.entries, k, k+1)
+	}
+	r.mu.Unlock()
+}
+
+// markEstimate turns tx's entry for id into an estimate: the run that
+// wrote it was aborted, and readers should wait for the next one.
+func (m *mvMemory) markEstimate(id state.RegisterID, tx int32) {
+	r := m.lookup(id)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if k, ok := r.search(tx); ok {
+		r.entries[k].estimate = true
+	}
+	r.mu.Unlock()
+}
+
+// mvSource is the View source of one run of transaction tx in Execute.
+type mvSource struct {
+	mv   *mvMemory
+	base state.Reader
+	tx   int32
+}
+
+func (s *mvSource) read(id state.RegisterID) ([]byte, version, int, error) {
+	value, ver, found, blockedBy := s.mv.read(id, s.tx)
+	if blockedBy >= 0 || found {
+		return value, ver, blockedBy, nil
+	}
+	value, err := s.base.Get(id)
+	return value, startVersion, -1, err
+}

@@ -1,0 +1,238 @@
+package blockstm
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// txStatus is where a transaction's current incarnation stands.
+type txStatus uint8
+
+const (
+	readyToExecute txStatus = iota
+	executing
+	executed
+	aborting
+)
+
+// taskKind says what a worker does next.
+type taskKind uint8
+
+const (
+	noTask taskKind = iota
+	executeTask
+	validateTask
+)
+
+// task is a run or a validation of one incarnation.
+type task struct {
+	kind    taskKind
+	tx, inc int32
+}
+
+// txState is one transaction's incarnation, status and the transactions
+// waiting for its next run to finish, under one lock. Locks are taken
+// lower transaction first (a dependency is always on a lower one), so
+// they never deadlock.
+type txState struct {
+	mu     sync.Mutex
+	inc    int32
+	status txStatus
+	deps   []int32
+}
+
+// scheduler is Block-STM's collaborative scheduler: two indices sweep
+// the block, one handing out executions and one validations, each
+// lowered whenever work below it must be redone; the lower of the two
+// is served first, so the transactions everyone else's reads depend on
+// are run and checked first. The block is done when both indices are
+// past its end, no task is in flight, and no index was lowered while
+// that was checked.
+type scheduler struct {
+	n           int64
+	execIdx     atomic.Int64
+	validIdx    atomic.Int64
+	decreaseCnt atomic.Int64
+	active      atomic.Int64
+	done        atomic.Bool
+	txs         []txState
+}
+
+func newScheduler(n int) *scheduler {
+	return &scheduler{n: int64(n), txs: make([]txState, n)}
+}
+
+func lowerTo(idx *atomic.Int64, target int64) {
+	for {
+		cur := idx.Load()
+		if cur <= target || idx.CompareAndSwap(cur, target) {
+			return
+		}
+	}
+}
+
+func (s *scheduler) decreaseExecIdx(target int64) {
+	lowerTo(&s.execIdx, target)
+	s.decreaseCnt.Add(1)
+}
+
+func (s *scheduler) decreaseValidIdx(target int64) {
+	lowerTo(&s.validIdx, target)
+	s.decreaseCnt.Add(1)
+}
+
+// checkDone sets done when nothing is left. The decrease counter read
+// before and after catches an index lowered by a task that finished
+// between the reads of the indices and of the active count.
+func (s *scheduler) checkDone() {
+	observed := s.decreaseCnt.Load()
+	if min(s.execIdx.Load(), s.validIdx.Load()) >= s.n && s.active.Load() == 0 && observed == s.decreaseCnt.Load() {
+		s.done.Store(true)
+	}
+}
+
+// tryIncarnate starts transaction tx's next run if it is ready. The
+// caller counted itself active; on failure it is no longer.
+func (s *scheduler) tryIncarnate(tx int64) task {
+	if tx < s.n {
+		t := &s.txs[tx]
+		t.mu.Lock()
+		if t.status == readyToExecute {
+			t.status = executing
+			inc := t.inc
+			t.mu.Unlock()
+			return task{kind: executeTask, tx: int32(tx), inc: inc}
+		}
+		t.mu.Unlock()
+	}
+	s.active.Add(-1)
+	return task{}
+}
+
+func (s *scheduler) nextExecution() task {
+	if s.execIdx.Load() >= s.n {
+		s.checkDone()
+		return task{}
+	}
+	s.active.Add(1)
+	return s.tryIncarnate(s.execIdx.Add(1) - 1)
+}
+
+func (s *scheduler) nextValidation() task {
+	if s.validIdx.Load() >= s.n {
+		s.checkDone()
+		return task{}
+	}
+	s.active.Add(1)
+	tx := s.validIdx.Add(1) - 1
+	if tx < s.n {
+		t := &s.txs[tx]
+		t.mu.Lock()
+		status, inc := t.status, t.inc
+		t.mu.Unlock()
+		if status == executed {
+			return task{kind: validateTask, tx: int32(tx), inc: inc}
+		}
+	}
+	s.active.Add(-1)
+	return task{}
+}
+
+// nextTask hands out the lower of the next validation and the next
+// execution.
+func (s *scheduler) nextTask() task {
+	if s.validIdx.Load() < s.execIdx.Load() {
+		return s.nextValidation()
+	}
+	return s.nextExecution()
+}
+
+// addDependency parks tx until blocking's running incarnation finishes.
+// It returns false when blocking has already finished, and the caller
+// runs tx again at once.
+func (s *scheduler) addDependency(tx, blocking int32) bool {
+	b := &s.txs[blocking]
+	b.mu.Lock()
+	if b.status == executed {
+		b.mu.Unlock()
+		return false
+	}
+	t := &s.txs[tx]
+	t.mu.Lock()
+	t.status = aborting
+	t.mu.Unlock()
+	b.deps = append(b.deps, tx)
+	b.mu.Unlock()
+	s.active.Add(-1)
+	return true
+}
+
+// setReady makes tx's next incarnation runnable.
+func (s *scheduler) setReady(tx int32) {
+	t := &s.txs[tx]
+	t.mu.Lock()
+	t.inc++
+	t.status = readyToExecute
+	t.mu.Unlock()
+}
+
+// finishExecution records that tx's run ended, wakes the transactions
+// waiting for it, and says what to validate: if validation has passed
+// tx, tx itself, and everything above it too when the run wrote a
+// register its previous run did not (a reader above may have read past
+// it, a read validation would not otherwise revisit).
+func (s *scheduler) finishExecution(tx, inc int32, wroteNew bool) task {
+	t := &s.txs[tx]
+	t.mu.Lock()
+	t.status = executed
+	deps := t.deps
+	t.deps = nil
+	t.mu.Unlock()
+	if len(deps) > 0 {
+		lowest := deps[0]
+		for _, d := range deps {
+			s.setReady(d)
+			lowest = min(lowest, d)
+		}
+		s.decreaseExecIdx(int64(lowest))
+	}
+	if s.validIdx.Load() > int64(tx) {
+		if !wroteNew {
+			return task{kind: validateTask, tx: tx, inc: inc}
+		}
+		s.decreaseValidIdx(int64(tx))
+	}
+	s.active.Add(-1)
+	return task{}
+}
+
+// tryValidationAbort claims the abort of incarnation inc of tx; only the
+// first failed validation of an incarnation aborts it.
+func (s *scheduler) tryValidationAbort(tx, inc int32) bool {
+	t := &s.txs[tx]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.inc == inc && t.status == executed {
+		t.status = aborting
+		return true
+	}
+	return false
+}
+
+// finishValidation ends a validation. An aborted transaction runs again
+// (at once, by this worker, if the execution index has passed it) and
+// everything above it is validated again.
+func (s *scheduler) finishValidation(tx int32, aborted bool) task {
+	if aborted {
+		s.setReady(tx)
+		s.decreaseValidIdx(int64(tx) + 1)
+		if s.execIdx.Load() > int64(tx) {
+			if next := s.tryIncarnate(int64(tx)); next.kind != noTask {
+				return next
+			}
+			return task{} // tryIncarnate already left the active count
+		}
+	}
+	s.active.Add(-1)
+	return task{}
+}
