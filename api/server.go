@@ -494,6 +494,9 @@ type TxResponse struct {
 	Error  string      `json:"error,omitempty"`
 	// Stages: an access node's record of the pipeline steps (TxStages).
 	Stages *TxStages `json:"stages,omitempty"`
+	// Execution: the result, chunk and events of a pipeline network's
+	// execution (TxExecution).
+	Execution *TxExecution `json:"execution,omitempty"`
 }
 
 func (s *Server) handleTx(w http.ResponseWriter, r *http.Request) {
@@ -511,7 +514,7 @@ func (s *Server) handleTx(w http.ResponseWriter, r *http.Request) {
 		s.backendError(w, r, err)
 		return
 	}
-	resp := TxResponse{ID: id.Hex(), Status: st.Status, Stages: st.Stages}
+	resp := TxResponse{ID: id.Hex(), Status: st.Status, Stages: st.Stages, Execution: st.Execution}
 	if resp.Status == "" {
 		resp.Status = "unknown"
 	}

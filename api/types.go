@@ -13,6 +13,26 @@ type TxStatus struct {
 	// Stages is an access node's record of the transaction's steps
 	// (api/access.go); nil on other roles.
 	Stages *TxStages
+	// Execution is where and how a pipeline network executed it (an
+	// execution node's own record, or what an access node fetched from
+	// one); nil elsewhere.
+	Execution *TxExecution
+}
+
+// TxExecution is a transaction's execution in a pipeline network: the
+// execution result it belongs to (its ID is what receipts sign), its
+// chunk, the computation it used and the events it emitted.
+type TxExecution struct {
+	Result      string      `json:"result"`
+	Chunk       uint16      `json:"chunk"`
+	Computation uint64      `json:"computation"`
+	Events      []EventInfo `json:"events"`
+}
+
+// EventInfo is one event: its type and payload (hex).
+type EventInfo struct {
+	Type    string `json:"type"`
+	Payload string `json:"payload"`
 }
 
 // Submission is the outcome of submitting one transaction.

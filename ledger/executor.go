@@ -66,18 +66,8 @@ func (l *Ledger) execute(ctx context.Context, height uint64) error {
 		// finalized block with a bad payload means a byzantine supermajority.
 		return fmt.Errorf("finalized block has an invalid payload: %w", err)
 	}
-	var fresh [][]byte
-	var freshIDs []model.Identifier
 	txCount := len(pl.Transactions)
-	if l.cfg.Hooks.Transactions != nil {
-		fresh, freshIDs, err = l.pipelineTxs(ctx, height, b, pl)
-		txCount = len(fresh)
-	} else {
-		fresh, freshIDs = l.payloadTxs(height, b, pl)
-	}
-	if err != nil {
-		return err
-	}
+	fresh, freshIDs := l.payloadTxs(height, b, pl)
 	l.appMu.Lock()
 	results, writes, root, err := l.app.Execute(height, fresh)
 	l.appMu.Unlock()
@@ -128,70 +118,33 @@ func (l *Ledger) payloadTxs(height uint64, b *model.Block, pl *payload.Payload) 
 	freshIDs := make([]model.Identifier, 0, len(txs))
 	for i, tx := range txs {
 		id := model.Identifier(ids[i])
-		if l.dedup.seen(id) {
+		if l.dedup.Seen(id) {
 			continue
 		}
-		l.dedup.add(height, id)
+		l.dedup.Add(height, id)
 		fresh = append(fresh, tx)
 		freshIDs = append(freshIDs, id)
 	}
-	l.dedup.advance(height)
+	l.dedup.Advance(height)
 	return fresh, freshIDs
 }
 
-// pipelineTxs asks Hooks.Transactions for the transactions of the block's
-// fresh guarantees, and records the block's collections in the window
-// once it has them (a stop while it waits changes nothing).
-func (l *Ledger) pipelineTxs(ctx context.Context, height uint64, b *model.Block, pl *payload.Payload) ([][]byte, []model.Identifier, error) {
-	view := *pl // the cached payload is shared: hand the hook a copy
-	view.Guarantees = l.freshGuarantees(pl.Guarantees)
-	txs, ids, err := l.cfg.Hooks.Transactions(ctx, b, &view)
-	if err != nil {
-		return nil, nil, fmt.Errorf("transactions of %d guarantees: %w", len(view.Guarantees), err)
-	}
-	if len(ids) != len(txs) {
-		return nil, nil, fmt.Errorf("transactions hook returned %d transactions and %d IDs", len(txs), len(ids))
-	}
-	for _, g := range pl.Guarantees {
-		l.collections.add(height, g.CollectionID)
-	}
-	l.collections.advance(height)
-	return txs, ids, nil
-}
-
-// CollectionWindow is the replay-protection window of pipeline networks
-// (Hooks.Transactions), in heights: a guarantee whose collection a
-// guarantee of the last CollectionWindow heights (or an earlier one of the
-// same block) named is not executed, and every appearance, executed or
-// not, renews the collection's place in the window. The rule reads the
-// chain's guarantees only, so every executor applies it alike and a
-// restart rebuilds it exactly from the stored payloads. Consensus nodes
-// refuse such a repeat already (collection.Inclusion: a guarantee's
-// reference is at most Expiry below its block, and the Index keeps its
-// collection until then), so with the default expiry an honest chain
-// never meets it; it keeps a byzantine supermajority's chain from making
-// executors apply a collection twice within the window. Transactions
-// repeated across collections are the clusters' rules' business
-// (a transaction in one collection of one cluster within its expiry);
-// execution does not check them.
+// CollectionWindow is the replay-protection window of pipeline
+// networks, in heights: a guarantee whose collection a guarantee of the
+// last CollectionWindow heights (or an earlier one of the same block)
+// named is not executed, and every appearance, executed or not, renews
+// the collection's place in the window (Window.Fresh, Window.Record). The
+// rule reads the chain's guarantees only, so every executor applies it
+// alike and a restart rebuilds it exactly from the stored payloads.
+// Consensus nodes refuse such a repeat already (collection.Inclusion: a
+// guarantee's reference is at most Expiry below its block, and the Index
+// keeps its collection until then), so with the default expiry an honest
+// chain never meets it; it keeps a byzantine supermajority's chain from
+// making executors apply a collection twice within the window.
+// Transactions repeated across collections are the clusters' rules'
+// business (a transaction in one collection of one cluster within its
+// expiry); execution does not check them.
 const CollectionWindow = collection.DefaultExpiry
-
-// freshGuarantees returns the guarantees the collection window lets
-// through, in order (it does not change the window).
-func (l *Ledger) freshGuarantees(gs []*collection.Guarantee) []*collection.Guarantee {
-	fresh := make([]*collection.Guarantee, 0, len(gs))
-	inBlock := make(map[model.Identifier]struct{}, len(gs))
-	for _, g := range gs {
-		if _, dup := inBlock[g.CollectionID]; dup || l.collections.seen(g.CollectionID) {
-			l.repeatedCollections.Inc()
-			l.log.Warn("finalized block repeats a collection: not executed again", "collection", g.CollectionID)
-			continue
-		}
-		inBlock[g.CollectionID] = struct{}{}
-		fresh = append(fresh, g)
-	}
-	return fresh
-}
 
 // DedupWindow is the replay-protection window, in heights: a block may not
 // carry a transaction its chain carries in the last DedupWindow heights,
@@ -203,32 +156,36 @@ func (l *Ledger) freshGuarantees(gs []*collection.Guarantee) []*collection.Guara
 // the window is an in-memory map.
 const DedupWindow = 64
 
-// executedWindow remembers the IDs added in the last size heights (the
+// Window remembers the IDs added in the last size heights (the
 // transactions executed in the last DedupWindow, or the collections named
 // in the last CollectionWindow). It is rebuilt from the stored chain at
-// start-up, so every node applies the same rule.
-type executedWindow struct {
+// start-up, so every node applies the same rule. Not safe for concurrent
+// use: its owner is the execution loop.
+type Window struct {
 	size    uint64
 	ids     map[model.Identifier]uint64 // ID → height added last
 	heights map[uint64][]model.Identifier
 }
 
-func newExecutedWindow(size uint64) *executedWindow {
-	return &executedWindow{size: size, ids: make(map[model.Identifier]uint64), heights: make(map[uint64][]model.Identifier)}
+// NewWindow returns an empty window of size heights.
+func NewWindow(size uint64) *Window {
+	return &Window{size: size, ids: make(map[model.Identifier]uint64), heights: make(map[uint64][]model.Identifier)}
 }
 
-func (w *executedWindow) seen(id model.Identifier) bool {
+// Seen reports whether id was added within the window.
+func (w *Window) Seen(id model.Identifier) bool {
 	_, ok := w.ids[id]
 	return ok
 }
 
-func (w *executedWindow) add(height uint64, id model.Identifier) {
+// Add records id at height.
+func (w *Window) Add(height uint64, id model.Identifier) {
 	w.ids[id] = height
 	w.heights[height] = append(w.heights[height], id)
 }
 
-// advance forgets the height that just left the window.
-func (w *executedWindow) advance(height uint64) {
+// Advance forgets the height that just left the window.
+func (w *Window) Advance(height uint64) {
 	if height < w.size {
 		return
 	}
@@ -241,13 +198,35 @@ func (w *executedWindow) advance(height uint64) {
 	delete(w.heights, old)
 }
 
-// rebuildDedup replays the window from the stored results of the last
-// executed heights (with Hooks.Transactions, the collection window from
-// the stored payloads).
-func (l *Ledger) rebuildDedup(executed uint64) error {
-	if l.cfg.Hooks.Transactions != nil {
-		return l.rebuildCollections(executed)
+// Fresh splits a block's guarantees into those the collection rule lets
+// execute (in order) and the collection IDs it skips: a collection named
+// in the window, or earlier in the same block. It changes nothing.
+func (w *Window) Fresh(gs []*collection.Guarantee) (fresh []*collection.Guarantee, repeated []model.Identifier) {
+	fresh = make([]*collection.Guarantee, 0, len(gs))
+	inBlock := make(map[model.Identifier]struct{}, len(gs))
+	for _, g := range gs {
+		if _, dup := inBlock[g.CollectionID]; dup || w.Seen(g.CollectionID) {
+			repeated = append(repeated, g.CollectionID)
+			continue
+		}
+		inBlock[g.CollectionID] = struct{}{}
+		fresh = append(fresh, g)
 	}
+	return fresh, repeated
+}
+
+// Record adds every collection a block at height names (executed or
+// not: each appearance renews its place) and advances the window.
+func (w *Window) Record(height uint64, gs []*collection.Guarantee) {
+	for _, g := range gs {
+		w.Add(height, g.CollectionID)
+	}
+	w.Advance(height)
+}
+
+// rebuildDedup replays the window from the stored results of the last
+// executed heights.
+func (l *Ledger) rebuildDedup(executed uint64) error {
 	from := uint64(1)
 	if executed > DedupWindow {
 		from = executed - DedupWindow + 1
@@ -255,8 +234,8 @@ func (l *Ledger) rebuildDedup(executed uint64) error {
 	return l.storedPayloads(from, executed, func(h uint64, pl *payload.Payload) error {
 		for _, tx := range pl.Transactions {
 			id := crypto.Sum(tx)
-			if r, err := l.store.TxResult(id); err == nil && r.Height == h && !l.dedup.seen(id) {
-				l.dedup.add(h, id)
+			if r, err := l.store.TxResult(id); err == nil && r.Height == h && !l.dedup.Seen(id) {
+				l.dedup.Add(h, id)
 			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return err
 			}
@@ -282,21 +261,6 @@ func (l *Ledger) storedPayloads(from, to uint64, fn func(height uint64, pl *payl
 		}
 	}
 	return nil
-}
-
-// rebuildCollections replays the collection window: every guarantee of
-// the last CollectionWindow executed heights, as pipelineTxs recorded them.
-func (l *Ledger) rebuildCollections(executed uint64) error {
-	from := uint64(1)
-	if executed > CollectionWindow {
-		from = executed - CollectionWindow + 1
-	}
-	return l.storedPayloads(from, executed, func(h uint64, pl *payload.Payload) error {
-		for _, g := range pl.Guarantees {
-			l.collections.add(h, g.CollectionID)
-		}
-		return nil
-	})
 }
 
 // Application state reaches the store in periodic flushes, not per block:

@@ -60,35 +60,25 @@ type Config struct {
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer // nil: not registered
 	Hooks   Hooks
+	// ExternalExecution: the role executes the chain itself (a pipeline
+	// network's execution node, package execution), so the ledger's own
+	// execution of payload transactions is not what the role reports:
+	// floe_executed_height and floe_executed_txs_total are left for the
+	// role to register.
+	ExternalExecution bool
 }
 
 // Hooks are how a ledger tells its role what happened. Each may be nil.
-// They run on the ledger's goroutines and must not block, except
-// Transactions (below).
+// They run on the ledger's goroutines and must not block.
 type Hooks struct {
 	// Executed: height was executed; ids are the transactions that ran
 	// (repeats of recently executed ones are skipped).
 	Executed func(height uint64, ids []model.Identifier)
-	// Transactions, when set, supplies a finalized block's transactions
-	// instead of its payload's (a pipeline network's execution node
-	// fetches the collections the block's guarantees name): the bodies
-	// the application executes, in order, and their IDs (the envelope
-	// IDs, collection.Tx.ID), under which results are stored. The
-	// executor calls it in height order, with the payload's guarantees
-	// reduced to those whose collection did not appear in the last
-	// CollectionWindow heights or earlier in the block (pipelineWindow),
-	// and it may block (fetching) until ctx ends; an error stops the
-	// executor unless ctx ended. With it, replay protection is the
-	// collection window; the transaction window (DedupWindow) is not
-	// applied, as its IDs are not on the chain. nil: the payload's
-	// transactions, IDs crypto.Sum of each.
-	Transactions func(ctx context.Context, b *model.Block, pl *payload.Payload) (txs [][]byte, ids []model.Identifier, err error)
 	// Opened: Open succeeded. A role that hands its hooks to the ledger
 	// through another role (an execution node through its observer) gets
-	// hold of the ledger here, before any other hook runs: Transactions
-	// needs the epoch directory and the stored chain to find a
-	// guarantee's guarantors, and Executed the block and root a receipt
-	// names.
+	// hold of the ledger here, before any other hook runs (an execution
+	// node's collection fetcher needs the epoch directory and the stored
+	// chain to find a guarantee's guarantors).
 	Opened func(l *Ledger)
 	// Settled: a service event was accepted or rejected at finalization.
 	Settled func(id model.Identifier)
@@ -123,13 +113,7 @@ type Ledger struct {
 	// payloadCache decodes each block's payload once (payload.Cache).
 	payloadCache *payload.Cache
 	txIDs        *txIDCache      // transaction IDs of recent blocks
-	dedup        *executedWindow // transactions executed recently; owned by the executor
-	// collections: with Hooks.Transactions, the collection IDs the last
-	// CollectionWindow heights' guarantees named; owned by the executor.
-	collections *executedWindow
-	// repeatedCollections counts guarantees the collection window held
-	// back (a byzantine chain's repeats).
-	repeatedCollections prometheus.Counter
+	dedup        *Window // transactions executed recently; owned by the executor
 	// Application state written since the last flush, by key hash, and the
 	// height and root it corresponds to; owned by the executor.
 	dirty       map[[32]byte]storage.KV
@@ -163,21 +147,15 @@ func Open(cfg Config) (l *Ledger, st consensus.State, err error) {
 	l = &Ledger{
 		cfg: cfg, log: cfg.Logger, scheme: crypto.BLS(), rootQC: rootQC,
 		epochParams:     genesisEpochs.Params(),
-		metrics:         newMetrics(cfg.Metrics),
+		metrics:         newMetrics(cfg.Metrics, cfg.ExternalExecution),
 		finalizedSignal: make(chan struct{}, 1),
 		results:         newResultRing(),
 		subs:            newFanout[FinalizedBlock](subscriberBuffer, maxSubscribers),
 		live:            newFanout[SyncFrame](liveBuffer, maxLiveSubscribers),
 		payloadCache:    payload.NewCache(payloadCacheBytes, payload.Limits{MaxTxs: cfg.Genesis.Params.MaxBlockTxs}),
 		txIDs:           newTxIDCache(),
-		dedup:           newExecutedWindow(DedupWindow),
-		collections:     newExecutedWindow(CollectionWindow),
-		repeatedCollections: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_repeated_collections_total",
-			Help: "Guarantees not executed because their collection appeared within the collection window (pipeline networks)."}),
-		dirty: make(map[[32]byte]storage.KV),
-	}
-	if cfg.Metrics != nil && cfg.Hooks.Transactions != nil {
-		cfg.Metrics.MustRegister(l.repeatedCollections)
+		dedup:           NewWindow(DedupWindow),
+		dirty:           make(map[[32]byte]storage.KV),
 	}
 	if l.store = cfg.Store; l.store == nil {
 		if cfg.DataDir == "" {

@@ -13,7 +13,7 @@ type metrics struct {
 	epochExtensions prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, external bool) *metrics {
 	m := &metrics{
 		finalizedHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_finalized_height", Help: "Height of the last finalized block."}),
 		executedHeight:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_executed_height", Help: "Height of the last executed block."}),
@@ -25,7 +25,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Epoch fallback extensions: the next epoch was not committed in time."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.finalizedHeight, m.executedHeight, m.blockInterval, m.executedTxs, m.epoch, m.epochExtensions)
+		reg.MustRegister(m.finalizedHeight, m.blockInterval, m.epoch, m.epochExtensions)
+		if !external {
+			reg.MustRegister(m.executedHeight, m.executedTxs)
+		}
 	}
 	return m
 }

@@ -128,35 +128,32 @@ func newFetcher(cfg FetchConfig, resolve Resolver, ahead func(uint64) ([]*collec
 	}
 }
 
-// Transactions is the ledger hook: the bodies of the collections pl's
-// guarantees name, in guarantee then collection order, with their
-// envelope IDs. It waits for every collection until ctx ends.
-func (f *fetcher) Transactions(ctx context.Context, b *model.Block, pl *payload.Payload) ([][]byte, []model.Identifier, error) {
-	jobs := make([]*job, len(pl.Guarantees))
+// Collections returns the collections gs name (the guarantees of the
+// finalized block at height that execution runs), in order, each checked
+// against its ID. It waits for every collection until ctx ends: a
+// collection is never skipped.
+func (f *fetcher) Collections(ctx context.Context, height uint64, gs []*collection.Guarantee) ([]*collection.Collection, error) {
+	jobs := make([]*job, len(gs))
 	f.mu.Lock()
-	for i, g := range pl.Guarantees {
-		jobs[i] = f.startLocked(ctx, g, b.Height)
+	for i, g := range gs {
+		jobs[i] = f.startLocked(ctx, g, height)
 	}
 	f.mu.Unlock()
-	defer f.release(b.Height)
-	f.prefetchAfter(ctx, b.Height)
-	var txs [][]byte
-	var ids []model.Identifier
-	for _, j := range jobs {
+	defer f.release(height)
+	f.prefetchAfter(ctx, height)
+	cols := make([]*collection.Collection, len(jobs))
+	for i, j := range jobs {
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
 		if j.err != nil {
-			return nil, nil, fmt.Errorf("collection %v of block %d: %w", j.g.CollectionID, b.Height, j.err)
+			return nil, fmt.Errorf("collection %v of block %d: %w", j.g.CollectionID, height, j.err)
 		}
-		for i, tx := range j.col.Txs() {
-			txs = append(txs, tx.Body)
-			ids = append(ids, j.col.TxIDs()[i])
-		}
+		cols[i] = j.col
 	}
-	return txs, ids, nil
+	return cols, nil
 }
 
 // startLocked returns the job of g's collection, starting it if needed.

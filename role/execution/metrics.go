@@ -14,9 +14,15 @@ const (
 	ReasonNoAPI           = "no_api"           // no signer lists an API in the genesis directory
 )
 
-// metrics are the execution role's series (the ledger adds
-// floe_executed_height and floe_executed_txs_total).
+// metrics are the execution role's series. floe_executed_height and
+// floe_executed_txs_total are the execution loop's (the embedded
+// ledger's are not registered: ledger.Config.ExternalExecution).
 type metrics struct {
+	executedHeight      prometheus.Gauge
+	executedTxs         prometheus.Counter
+	blockSeconds        prometheus.Histogram
+	repeatedCollections prometheus.Counter
+	packsPruned         prometheus.Counter
 	fetched         prometheus.Counter
 	fetchFailures   *prometheus.CounterVec
 	missing         prometheus.Gauge
@@ -28,6 +34,15 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		executedHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_executed_height", Help: "Height of the last executed block."}),
+		executedTxs:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_txs_total", Help: "Transactions executed."}),
+		blockSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_execution_block_seconds",
+			Help: "Time to execute one block (its collections already fetched), commit its chunks and build its data packs.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		repeatedCollections: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_repeated_collections_total",
+			Help: "Guarantees a finalized block carried for a collection named in the collection window: not executed again."}),
+		packsPruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_packs_pruned_total",
+			Help: "Chunk data packs pruned past the retention window."}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_collections_fetched_total",
 			Help: "Collections fetched from a guarantor and checked against their ID."}),
 		fetchFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_execution_fetch_failures_total",
@@ -39,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		receiptsSent: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_receipts_sent_total",
 			Help: "Signed receipts a consensus node accepted."}),
 		receiptFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_receipt_failures_total",
-			Help: "Receipt submissions that failed (retried with the newest receipt)."}),
+			Help: "Receipt submissions that failed (retried unless the receipt itself was refused)."}),
 		receiptHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_execution_receipt_height",
 			Help: "Height of the newest receipt signed."}),
 	}
@@ -47,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.fetchFailures.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
+		reg.MustRegister(m.executedHeight, m.executedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
 	}
 	return m
 }

@@ -2,16 +2,19 @@
 // start with role = "execution"): a process that follows the finalized
 // main chain from consensus nodes' APIs (an embedded observer), fetches
 // the collections each block's guarantees name from their guarantors,
-// executes them in block order with the application, and hands a signed
-// receipt (block, height, state root) for the newest executed height to
-// every consensus node, which include receipts in later blocks.
+// executes them in block order (package execution: parallel, over the
+// disk-backed register state, one chunk per collection), keeps each
+// chunk's data pack, and hands a signed receipt for every executed
+// height's chunked result to every consensus node, which include
+// receipts in later blocks.
 //
 // It is an assembly: role/observer (follower engine, ledger, read API)
-// with ledger.Hooks.Transactions set to the collection fetcher
-// (fetcher.go) and ledger.Hooks.Executed to the receipt sender
-// (receipts.go). Goroutines beyond the observer's: one per collection
-// being fetched (bounded, fetcher), a receipt signer and one receipt
-// deliverer per consensus node. docs/pipeline.md, "The execution role".
+// whose finalized blocks the execution loop (runner.go) executes with
+// the collection fetcher (fetcher.go) and execution.Engine, the receipt
+// sender (receipts.go) and the reads (reads.go). Goroutines beyond the
+// observer's: the execution loop, one per collection being fetched
+// (bounded, fetcher), one receipt deliverer per consensus node.
+// docs/execution.md.
 package execution
 
 import (
@@ -53,6 +56,18 @@ type Config struct {
 	// Fetch and Receipts tune collection fetching and receipt delivery.
 	Fetch    FetchConfig
 	Receipts ReceiptConfig
+	// ExecWorkers is how many goroutines execute a block's transactions
+	// (blockstm); 0: GOMAXPROCS; 1: the plain sequential loop. A node
+	// setting: the results are the same whatever it is.
+	ExecWorkers int
+	// Retain is how many executed heights of state versions and chunk
+	// data packs are kept (default DefaultRetain); older ones are pruned
+	// online.
+	Retain uint64
+	// StateCacheBytes bounds the state store's caches (0: its defaults).
+	StateCacheBytes int64
+	// Fault is a test fault (EnvFault): a byzantine executor.
+	Fault Fault
 	// Follower settings, as the observer's (zero: its defaults).
 	Workers        int
 	MaxUncertified int
@@ -89,11 +104,25 @@ type Node struct {
 	missing  *Missing
 	fetcher  *fetcher
 	receipts *receiptSender
+	state    *state.Store
+	store    *execution.Store
+	runner   *runner
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	err    error // the execution loop's fatal error
 }
+
+// DefaultRetain is the default retention of state versions and data
+// packs, in executed heights: about a minute at 15 blocks/s, beyond the
+// time a verifier takes to fetch a pack and past any fork of unsealed
+// results (execution runs on finalized blocks only).
+const DefaultRetain = 1000
+
+// EnvFault names a test fault (Config.Fault) for the end-to-end runner:
+// "wrong_end_state", "wrong_events" or "withhold_packs".
+const EnvFault = "FLOE_TEST_EXECUTION_FAULT"
 
 // New opens the store (Pebble in cfg.DataDir) and builds an execution
 // node; Start runs it.
@@ -128,22 +157,24 @@ func New(cfg Config) (*Node, error) {
 	if err := n.checkMember(); err != nil {
 		return nil, err
 	}
+	if cfg.Retain == 0 {
+		cfg.Retain = DefaultRetain
+	}
 	apis := cfg.Genesis.APIs()
 	obs, err := observer.New(observer.Config{
 		Genesis: cfg.Genesis, DataDir: cfg.DataDir, Upstreams: cfg.Upstreams,
 		Workers: cfg.Workers, MaxUncertified: cfg.MaxUncertified, PollInterval: cfg.PollInterval,
 		HTTPClient: cfg.HTTPClient,
+		OnFinalized: func([]*model.Block) {
+			if n.runner != nil {
+				n.runner.wake()
+			}
+		},
 		Hooks: ledger.Hooks{
 			Opened: func(l *ledger.Ledger) {
 				n.led = l
 				n.fetcher = newFetcher(cfg.Fetch, ledgerResolver(l, apis), n.ahead, cfg.HTTPClient, n.m, n.missing, n.log, cfg.Seed)
-				n.receipts = newReceiptSender(cfg.Receipts, cfg.StakingKey, l.EpochParams().ChainID, n.self,
-					cfg.ReceiptTargets, n.resultAt, cfg.HTTPClient, n.m, n.log)
 			},
-			Transactions: func(ctx context.Context, b *model.Block, pl *payload.Payload) ([][]byte, []model.Identifier, error) {
-				return n.fetcher.Transactions(ctx, b, pl)
-			},
-			Executed: func(height uint64, _ []model.Identifier) { n.receipts.Executed(height) },
 		},
 		Logger: cfg.Logger, Metrics: cfg.Metrics,
 	})
@@ -151,7 +182,60 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.Observer = obs
+	if err := n.openExecution(); err != nil {
+		obs.Stop() // closes its store
+		return nil, err
+	}
 	return n, nil
+}
+
+// openExecution opens the state and execution stores (importing the
+// genesis state into a new one) and restores the execution loop.
+func (n *Node) openExecution() error {
+	cfg := n.cfg
+	var err error
+	stateDir, storeDir := "", ""
+	if cfg.DataDir != "" {
+		stateDir, storeDir = filepath.Join(cfg.DataDir, "state"), filepath.Join(cfg.DataDir, "execution")
+	}
+	if n.state, err = openState(stateDir, cfg.StateCacheBytes, n.cfg.Genesis); err != nil {
+		return err
+	}
+	if n.store, err = execution.OpenStore(storeDir); err != nil {
+		n.state.Close()
+		return err
+	}
+	genesisResult, err := n.led.GenesisResult()
+	if err != nil {
+		return n.closeStores(err)
+	}
+	n.receipts = newReceiptSender(cfg.Receipts, cfg.StakingKey, n.led.EpochParams().ChainID, n.self,
+		cfg.ReceiptTargets, n.store.Published, cfg.HTTPClient, n.m, n.log)
+	n.runner = &runner{
+		led: n.led, fetch: n.fetcher, store: n.store, state: n.state,
+		engine: &execution.Engine{State: n.state, VM: execution.KV{}, Workers: cfg.ExecWorkers},
+		window: ledger.NewWindow(ledger.CollectionWindow), fault: cfg.Fault, retain: cfg.Retain,
+		genesis: genesisResult, log: n.log, m: n.m, signal: make(chan struct{}, 1),
+		onExecuted: func(r *payload.ExecutionResult) {
+			if err := n.receipts.Executed(r); err != nil {
+				n.log.Error("execution: receipt", "height", r.Height, "err", err)
+			}
+		},
+	}
+	if err := n.runner.open(); err != nil {
+		return n.closeStores(err)
+	}
+	if n.runner.prev.EndState() != genesisResult.EndState() && n.runner.prev.Height == 0 {
+		return n.closeStores(fmt.Errorf("%w: the state store's genesis state does not match the genesis file", execution.ErrStateMismatch))
+	}
+	n.receipts.start(n.runner.prev.Height)
+	return nil
+}
+
+func (n *Node) closeStores(err error) error {
+	n.store.Close()
+	n.state.Close()
+	return err
 }
 
 // checkMember warns when the key is no execution member of the genesis
@@ -192,19 +276,6 @@ func (n *Node) ahead(height uint64) ([]*collection.Guarantee, bool) {
 	return pl.Guarantees, true
 }
 
-// resultAt names the block and state root of an executed height.
-func (n *Node) resultAt(height uint64) (block, root model.Identifier, err error) {
-	b, err := n.led.BlockByHeight(height)
-	if err != nil {
-		return block, root, fmt.Errorf("block at executed height %d: %w", height, err)
-	}
-	root, err = n.led.ResultAt(height)
-	if err != nil {
-		return block, root, fmt.Errorf("state root at executed height %d: %w", height, err)
-	}
-	return b.ID(), root, nil
-}
-
 // Start runs the observer (which follows the chain and executes it) and
 // the receipt sender.
 func (n *Node) Start(ctx context.Context) error {
@@ -219,6 +290,19 @@ func (n *Node) Start(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); f() }()
 	})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.runner.run(rctx); err != nil {
+			// An execution error is no condition to run on with: stop
+			// the node loudly (Err reports it).
+			n.log.Error("execution stopped", "err", err)
+			n.mu.Lock()
+			n.err = err
+			n.mu.Unlock()
+			go n.Observer.Stop()
+		}
+	}()
 	// The receipt goroutines end with the observer (Stop, or a fatal error).
 	go func() {
 		select {
@@ -242,6 +326,22 @@ func (n *Node) Stop() {
 	}
 	n.wg.Wait()
 	n.Observer.Stop()
+	if err := n.store.Close(); err != nil {
+		n.log.Error("close the execution store", "err", err)
+	}
+	if err := n.state.Close(); err != nil {
+		n.log.Error("close the state store", "err", err)
+	}
+}
+
+// Err is the execution loop's fatal error, else the observer's.
+func (n *Node) Err() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.err != nil {
+		return n.err
+	}
+	return n.Observer.Err()
 }
 
 // SubmitTxs refuses every transaction.

@@ -2,10 +2,10 @@ package execution
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/floe-bft/floe/client"
@@ -35,58 +35,121 @@ func (c *ReceiptConfig) defaults() {
 	}
 }
 
-// receiptSender signs a receipt for the newest executed height and hands
-// it to every consensus node. A newer receipt supersedes an older one for
-// inclusion (a block's result is the newest receipt's), so nothing
-// queues: the signer signs the newest height when it gets to it, and each
-// consensus node has one slot holding the newest receipt not yet
-// accepted, retried with backoff. Goroutines: one signer, one per
-// consensus node.
+// receiptSender hands every consensus node a receipt for every executed
+// height, in height order: a receipt chains onto the previous height's
+// result, so a block can carry it only once the one below is
+// incorporated. Each consensus node has a cursor, the lowest height it has
+// not answered for; a refusal of the receipt itself (invalid, too old)
+// moves the cursor on, anything else (not finalized there yet, busy,
+// unreachable) is retried with backoff. Receipts are signed once, when
+// their height is executed, and kept for a bounded window of recent
+// heights; an older one a slow node still needs is signed again from the
+// stored result. Goroutines: one per consensus node.
 type receiptSender struct {
 	cfg   ReceiptConfig
 	key   crypto.PrivateKey
 	chain model.ChainID
 	self  model.NodeID
-	// source names the block and state root at an executed height.
-	source func(height uint64) (block, root model.Identifier, err error)
-	http   *http.Client
-	m      *metrics
-	log    *slog.Logger
+	// load returns the published result of an executed height (from the
+	// store), for receipts no longer in the recent window.
+	load func(height uint64) (*payload.ExecutionResult, error)
+	http *http.Client
+	m    *metrics
+	log  *slog.Logger
 
-	executed atomic.Uint64 // newest executed height told
-	signal   chan struct{} // capacity 1
-	signed   atomic.Uint64 // height of the newest receipt signed
-	slots    []*receiptSlot
+	mu     sync.Mutex
+	recent map[uint64]*payload.Receipt // the newest recentReceipts heights
+	top    uint64                      // newest height signed
+	slots  []*receiptSlot
 }
 
-// receiptSlot is one consensus node's newest receipt not yet accepted.
+// recentReceipts bounds the signed receipts kept in memory.
+const recentReceipts = 1024
+
+// resendWindow is how many heights below the newest executed one a
+// restarted node offers again (a consensus node that already took or
+// included one answers it at no cost).
+const resendWindow = 256
+
+// receiptSlot is one consensus node's cursor.
 type receiptSlot struct {
 	url    string
 	signal chan struct{} // capacity 1
 	mu     sync.Mutex
-	r      *payload.Receipt
-	sent   uint64 // height of the newest receipt it accepted
+	next   uint64 // lowest height not answered yet
 }
 
 func newReceiptSender(cfg ReceiptConfig, key crypto.PrivateKey, chain model.ChainID, self model.NodeID, targets []string,
-	source func(uint64) (model.Identifier, model.Identifier, error), hc *http.Client, m *metrics, log *slog.Logger) *receiptSender {
+	load func(uint64) (*payload.ExecutionResult, error), hc *http.Client, m *metrics, log *slog.Logger) *receiptSender {
 	cfg.defaults()
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	s := &receiptSender{cfg: cfg, key: key, chain: chain, self: self, source: source, http: hc, m: m, log: log,
-		signal: make(chan struct{}, 1)}
+	s := &receiptSender{cfg: cfg, key: key, chain: chain, self: self, load: load, http: hc, m: m, log: log,
+		recent: map[uint64]*payload.Receipt{}}
 	for _, u := range targets {
-		s.slots = append(s.slots, &receiptSlot{url: u, signal: make(chan struct{}, 1)})
+		s.slots = append(s.slots, &receiptSlot{url: u, signal: make(chan struct{}, 1), next: 1})
 	}
 	return s
 }
 
-// Executed is told each executed height (ledger.Hooks.Executed); it never
-// blocks.
-func (s *receiptSender) Executed(height uint64) {
-	s.executed.Store(height)
-	notify(s.signal)
+// start positions every cursor a little below the newest executed height
+// (a restart offers the recent heights again).
+func (s *receiptSender) start(executed uint64) {
+	s.mu.Lock()
+	s.top = executed
+	s.mu.Unlock()
+	from := uint64(1)
+	if executed > resendWindow {
+		from = executed - resendWindow
+	}
+	for _, sl := range s.slots {
+		sl.mu.Lock()
+		sl.next = max(sl.next, from)
+		sl.mu.Unlock()
+	}
+}
+
+// Executed signs the receipt of a newly executed height's published
+// result and wakes every deliverer. It runs on the execution loop.
+func (s *receiptSender) Executed(r *payload.ExecutionResult) error {
+	rc, err := payload.SignReceipt(s.key, s.chain, s.self, r)
+	if err != nil {
+		return fmt.Errorf("sign the receipt of height %d: %w", r.Height, err)
+	}
+	s.mu.Lock()
+	s.recent[r.Height] = rc
+	if r.Height > recentReceipts {
+		delete(s.recent, r.Height-recentReceipts)
+	}
+	s.top = max(s.top, r.Height)
+	s.mu.Unlock()
+	s.m.receiptHeight.Set(float64(r.Height))
+	for _, sl := range s.slots {
+		notify(sl.signal)
+	}
+	return nil
+}
+
+// receipt returns the signed receipt of height.
+func (s *receiptSender) receipt(height uint64) (*payload.Receipt, error) {
+	s.mu.Lock()
+	rc, ok := s.recent[height]
+	s.mu.Unlock()
+	if ok {
+		return rc, nil
+	}
+	r, err := s.load(height)
+	if err != nil {
+		return nil, err
+	}
+	return payload.SignReceipt(s.key, s.chain, s.self, r)
+}
+
+func (s *receiptSender) newest() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.top
 }
 
 func notify(c chan struct{}) {
@@ -96,117 +159,85 @@ func notify(c chan struct{}) {
 	}
 }
 
-// run starts the signer and one deliverer per consensus node; go runs a
-// goroutine under the node's lifetime.
+// run starts one deliverer per consensus node; goFunc runs a goroutine
+// under the node's lifetime.
 func (s *receiptSender) run(ctx context.Context, goFunc func(func())) {
-	goFunc(func() { s.signLoop(ctx) })
 	for _, sl := range s.slots {
 		goFunc(func() { s.deliver(ctx, sl) })
 	}
 }
 
-func (s *receiptSender) signLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.signal:
-		}
-		h := s.executed.Load()
-		if h <= s.signed.Load() {
-			continue
-		}
-		r, err := s.sign(h)
-		if err != nil {
-			// The ledger executed h, so its block and root exist: this is
-			// a store error; the next executed height tries again.
-			s.log.Error("sign receipt", "height", h, "err", err)
-			continue
-		}
-		s.offer(r)
-	}
-}
-
-func (s *receiptSender) sign(height uint64) (*payload.Receipt, error) {
-	block, root, err := s.source(height)
-	if err != nil {
-		return nil, err
-	}
-	return payload.SignReceipt(s.key, s.chain, s.self, block, height, root)
-}
-
-// offer puts r in every slot whose receipt is older.
-func (s *receiptSender) offer(r *payload.Receipt) {
-	s.signed.Store(r.Height)
-	s.m.receiptHeight.Set(float64(r.Height))
-	for _, sl := range s.slots {
-		sl.mu.Lock()
-		if sl.r == nil || r.Height > sl.r.Height {
-			sl.r = r
-		}
-		sl.mu.Unlock()
-		notify(sl.signal)
-	}
-}
-
-// next returns the slot's receipt if it is newer than what the node
-// accepted.
-func (sl *receiptSlot) next() *payload.Receipt {
+func (sl *receiptSlot) cursor() uint64 {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	if sl.r == nil || sl.r.Height <= sl.sent {
-		return nil
-	}
-	return sl.r
+	return sl.next
 }
 
-func (sl *receiptSlot) accepted(height uint64) {
+func (sl *receiptSlot) advance(past uint64) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	sl.sent = max(sl.sent, height)
+	sl.next = max(sl.next, past+1)
 }
 
-// SentHeight is the height of the newest receipt the node accepted.
-func (sl *receiptSlot) SentHeight() uint64 {
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	return sl.sent
-}
+// AnsweredHeight is the newest height the node answered for.
+func (sl *receiptSlot) AnsweredHeight() uint64 { return sl.cursor() - 1 }
 
-// deliver submits the slot's newest receipt whenever it changes, retrying
-// with backoff (always the newest at the time) until the node accepts.
+// deliver submits the node's receipts from its cursor up to the newest
+// executed height, one at a time, retrying with backoff what it may take
+// later.
 func (s *receiptSender) deliver(ctx context.Context, sl *receiptSlot) {
 	c := client.New(sl.url, client.WithHTTPClient(s.http))
 	backoff := s.cfg.MinBackoff
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
 	for {
+		for h := sl.cursor(); h <= s.newest(); h = sl.cursor() {
+			rc, err := s.receipt(h)
+			if err != nil {
+				s.log.Error("receipt of an executed height", "height", h, "err", err)
+				if !wait(s.cfg.MaxBackoff) {
+					return
+				}
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+			err = c.SubmitReceipt(rctx, rc)
+			cancel()
+			switch {
+			case err == nil:
+				sl.advance(h)
+				s.m.receiptsSent.Inc()
+				backoff = s.cfg.MinBackoff
+			case client.IsStatus(err, http.StatusBadRequest) || client.IsStatus(err, http.StatusForbidden):
+				// The node refused the receipt itself (too old, or not
+				// ours to give): resending cannot change that.
+				s.m.receiptFailures.Inc()
+				s.log.Warn("receipt refused; moving on", "consensus_node", sl.url, "height", h, "err", err)
+				sl.advance(h)
+			default:
+				if ctx.Err() != nil {
+					return
+				}
+				s.m.receiptFailures.Inc()
+				s.log.Debug("receipt not taken yet; retrying", "consensus_node", sl.url, "height", h, "err", err)
+				if !wait(backoff) {
+					return
+				}
+				backoff = min(2*backoff, s.cfg.MaxBackoff)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-sl.signal:
-		}
-		for r := sl.next(); r != nil; r = sl.next() {
-			rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-			err := c.SubmitReceipt(rctx, r)
-			cancel()
-			if err == nil {
-				sl.accepted(r.Height)
-				s.m.receiptsSent.Inc()
-				backoff = s.cfg.MinBackoff
-				continue
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			s.m.receiptFailures.Inc()
-			s.log.Debug("receipt not accepted; retrying with the newest", "consensus_node", sl.url, "height", r.Height, "err", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			backoff = min(2*backoff, s.cfg.MaxBackoff)
 		}
 	}
 }

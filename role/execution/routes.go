@@ -14,7 +14,11 @@ import (
 type StatusResponse struct {
 	ExecutedHeight  uint64          `json:"executed_height"`
 	FinalizedHeight uint64          `json:"finalized_height"`
-	ReceiptHeight   uint64          `json:"receipt_height"`
+	// Result and EndState are the newest executed block's own result
+	// and its state commitment.
+	Result        string `json:"result"`
+	EndState      string `json:"end_state"`
+	ReceiptHeight uint64 `json:"receipt_height"`
 	Receipts        []ReceiptTarget `json:"receipts"`
 	Missing         []MissingRecord `json:"missing"`
 	Resolved        []MissingRecord `json:"resolved"`
@@ -23,28 +27,35 @@ type StatusResponse struct {
 // ReceiptTarget is one consensus node receipts go to.
 type ReceiptTarget struct {
 	URL string `json:"url"`
-	// AcceptedHeight is the height of the newest receipt it accepted.
-	AcceptedHeight uint64 `json:"accepted_height"`
+	// AnsweredHeight: the node answered (took, or refused for good) every
+	// receipt up to this height.
+	AnsweredHeight uint64 `json:"answered_height"`
 }
 
-// Routes serves GET /v1/execution/status (api.RouteProvider).
+// Routes serves the execution node's own endpoints (api.RouteProvider):
+// GET /v1/execution/status, /v1/execution/results/{height} and
+// /v1/execution/packs/{chunk}.
 func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/execution/status", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, n.ExecutionStatus())
 	})
+	handle("GET /v1/execution/results/{height}", n.handleResult)
+	handle("GET /v1/execution/packs/{chunk}", n.handlePack)
 }
 
 var _ api.RouteProvider = (*Node)(nil)
 
 // ExecutionStatus is what GET /v1/execution/status answers.
 func (n *Node) ExecutionStatus() StatusResponse {
+	at := n.runner.executed.Load()
 	st := StatusResponse{
-		ExecutedHeight: n.led.ExecutedHeight(), FinalizedHeight: n.led.FinalizedHeight(),
-		ReceiptHeight: n.receipts.signed.Load(),
+		ExecutedHeight: at.height, FinalizedHeight: n.led.FinalizedHeight(),
+		Result: at.result.Hex(), EndState: at.root.Hex(),
+		ReceiptHeight: n.receipts.newest(),
 		Missing:       n.missing.Open(), Resolved: n.missing.Resolved(),
 	}
 	for _, sl := range n.receipts.slots {
-		st.Receipts = append(st.Receipts, ReceiptTarget{URL: sl.url, AcceptedHeight: sl.SentHeight()})
+		st.Receipts = append(st.Receipts, ReceiptTarget{URL: sl.url, AnsweredHeight: sl.AnsweredHeight()})
 	}
 	return st
 }

@@ -64,9 +64,11 @@ type Config struct {
 	// roles build their view of the main chain from it). It runs on the
 	// follower engine's goroutine and must not block.
 	OnFinalized func(final []*model.Block)
-	// Hooks are passed to the ledger (an execution node supplies the
-	// transactions of each block from its collections).
+	// Hooks are passed to the ledger.
 	Hooks ledger.Hooks
+	// ExternalExecution is passed to the ledger: the role executes the
+	// chain itself (an execution node) and reports it.
+	ExternalExecution bool
 
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
@@ -147,7 +149,7 @@ func New(cfg Config) (o *Observer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	led, _, err := ledger.Open(ledger.Config{Genesis: cfg.Genesis, Store: pb, Logger: cfg.Logger, Metrics: cfg.Metrics, Hooks: cfg.Hooks})
+	led, _, err := ledger.Open(ledger.Config{Genesis: cfg.Genesis, Store: pb, Logger: cfg.Logger, Metrics: cfg.Metrics, Hooks: cfg.Hooks, ExternalExecution: cfg.ExternalExecution})
 	if err != nil {
 		return nil, err // Open closed the store
 	}

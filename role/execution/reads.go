@@ -1,0 +1,128 @@
+package execution
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/execution"
+	"github.com/floe-bft/floe/ledger"
+	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
+	"github.com/floe-bft/floe/storage"
+)
+
+// executedAt is the newest executed block as the reads see it.
+type executedAt struct {
+	height  uint64
+	version uint64
+	root    model.Identifier
+	result  model.Identifier // this node's own result ID
+}
+
+// TxStatus reports a transaction this node executed: "executed" with the
+// block height, its position, outcome, and the result, chunk, computation
+// and events (api.TxExecution). Anything else is unknown here
+// (storage.ErrNotFound: 404).
+func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
+	st, err := n.store.Tx(id)
+	if err != nil {
+		return api.TxStatus{}, err
+	}
+	b, err := n.led.BlockByHeight(st.Height)
+	if err != nil {
+		return api.TxStatus{}, fmt.Errorf("block of executed height %d: %w", st.Height, err)
+	}
+	res := &storage.TxResult{ID: id, Height: st.Height, View: b.View, Index: st.Index, OK: st.OK, Error: st.Error}
+	ex := &api.TxExecution{Result: st.Result.Hex(), Chunk: st.Chunk, Computation: st.Computation, Events: make([]api.EventInfo, len(st.Events))}
+	for i, e := range st.Events {
+		ex.Events[i] = api.EventInfo{Type: e.Type, Payload: hex.EncodeToString(e.Payload)}
+	}
+	return api.TxStatus{ID: id, Status: api.TxExecuted, Result: res, Execution: ex}, nil
+}
+
+// State reads the network-wide register named key (owner empty: what the
+// key/value application writes) at the newest executed block, with a
+// proof against that block's end state, which merkle.Verify checks with
+// the register's path (state.RegisterID.Path).
+func (n *Node) State(key []byte) (ledger.StateValue, error) {
+	id := state.RegisterID{Key: string(key)}
+	if err := id.Check(); err != nil {
+		return ledger.StateValue{}, fmt.Errorf("%w: %v", storage.ErrInvalid, err)
+	}
+	at := n.runner.executed.Load()
+	v, proof, err := n.state.Prove(at.version, id)
+	if err != nil {
+		return ledger.StateValue{}, err
+	}
+	return ledger.StateValue{Key: key, Value: v, Proof: proof.Encode(), Height: at.height, Root: at.root}, nil
+}
+
+// ResultResponse answers GET /v1/execution/results/{height}: the result
+// this node computed for the block, and the one it published when a test
+// fault made them differ.
+type ResultResponse struct {
+	Height    uint64 `json:"height"`
+	Block     string `json:"block"`
+	Result    string `json:"result"`
+	EndState  string `json:"end_state"`
+	Chunks    int    `json:"chunks"`
+	Published string `json:"published,omitempty"`
+	// Encoded is the result's canonical encoding (hex).
+	Encoded string `json:"encoded"`
+}
+
+func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
+	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, "height must be a decimal integer")
+		return
+	}
+	res, _, err := n.store.Result(h)
+	if errors.Is(err, execution.ErrNotFound) {
+		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("height %d is not executed here", h))
+		return
+	}
+	if err != nil {
+		api.WriteError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	resp := ResultResponse{Height: h, Block: res.Block.Hex(), Result: res.ID().Hex(), EndState: res.EndState().Hex(),
+		Chunks: len(res.Chunks), Encoded: hex.EncodeToString(res.Encode())}
+	if pub, err := n.store.Published(h); err == nil && pub.ID() != res.ID() {
+		resp.Published = pub.ID().Hex()
+	}
+	api.WriteJSON(w, http.StatusOK, resp)
+}
+
+// handlePack serves a chunk data pack by chunk ID (binary
+// execution.ChunkDataPack). Until verification nodes exist there is no
+// verifier to authorize: packs are served under the API's admission
+// limits to any client (docs/execution.md, "Chunk data packs").
+func (n *Node) handlePack(w http.ResponseWriter, r *http.Request) {
+	id, err := model.ParseIdentifier(r.PathValue("chunk"))
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, "chunk id must be 64 hex characters")
+		return
+	}
+	if n.cfg.Fault == FaultWithholdPacks {
+		api.WriteError(w, http.StatusNotFound, "chunk data pack not held here")
+		return
+	}
+	b, err := n.store.Pack(id)
+	if errors.Is(err, execution.ErrNotFound) {
+		api.WriteError(w, http.StatusNotFound, "chunk data pack not held here (never made, or pruned)")
+		return
+	}
+	if err != nil {
+		api.WriteError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", api.ContentTypeBinary)
+	_, _ = w.Write(b)
+}
+

@@ -1,0 +1,40 @@
+package execution
+
+import (
+	"fmt"
+
+	"github.com/floe-bft/floe/execution"
+	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/state"
+)
+
+// openState opens the register state in dir ("" in memory) and, when it
+// is new, commits the genesis file's initial key/value entries as
+// network-wide registers at execution.GenesisVersion, in one commit (the
+// genesis file is bounded by genesis.MaxFileBytes).
+func openState(dir string, cacheBytes int64, g *genesis.Genesis) (*state.Store, error) {
+	opts := state.Options{InMemory: dir == ""}
+	if cacheBytes > 0 {
+		opts.CacheBytes, opts.NodeCacheBytes = cacheBytes/2, cacheBytes/2
+	}
+	st, err := state.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	if v, _ := st.Latest(); v > 0 || g.AppState == nil {
+		return st, nil
+	}
+	var writes []state.Write
+	err = g.AppState.Iterate(func(key, value []byte) error {
+		writes = append(writes, state.Write{ID: state.RegisterID{Key: string(key)}, Value: append([]byte(nil), value...)})
+		return nil
+	})
+	if err == nil && len(writes) > 0 {
+		_, err = st.Commit(execution.GenesisVersion, writes)
+	}
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("import the genesis state: %w", err)
+	}
+	return st, nil
+}
