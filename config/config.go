@@ -179,6 +179,14 @@ type Node struct {
 		FetchParallel  int      `toml:"fetch_parallel"`
 		PrefetchBlocks int      `toml:"prefetch_blocks"`
 		FetchTimeout   Duration `toml:"fetch_timeout"`
+		// Workers execute a block's transactions in parallel (0: one per
+		// core; 1: sequentially); the results are the same either way.
+		Workers int `toml:"workers"`
+		// Retain is how many executed heights of state versions and
+		// chunk data packs are kept before online pruning.
+		Retain int `toml:"retain"`
+		// StateCacheMB bounds the state store's caches, in MiB.
+		StateCacheMB int `toml:"state_cache_mb"`
 	} `toml:"execution"`
 	Node struct {
 		VerifyWorkers  int      `toml:"verify_workers"`
@@ -240,7 +248,8 @@ func Load(home string, lookupEnv func(string) (string, bool)) (*Node, error) {
 		c.Node.StatusInterval.Duration < 0 || c.Node.GossipInterval.Duration < 0 ||
 		a.Redundancy < 0 || a.QueueTxs < 0 || a.TrackTxs < 0 || a.RefWait.Duration < 0 ||
 		col.MaxGuarantees < 0 || col.Retain < 0 || col.MaxHandoff < 0 ||
-		ex.FetchParallel < 0 || ex.PrefetchBlocks < 0 || ex.FetchTimeout.Duration < 0 {
+		ex.FetchParallel < 0 || ex.PrefetchBlocks < 0 || ex.FetchTimeout.Duration < 0 ||
+		ex.Workers < 0 || ex.Retain < 0 || ex.StateCacheMB < 0 {
 		return nil, fmt.Errorf("%s: negative values are not allowed", path)
 	}
 	return &c, nil

@@ -103,6 +103,14 @@ retain = 0
 fetch_parallel = 0
 prefetch_blocks = 0
 fetch_timeout = "0s"
+# Goroutines executing a block's transactions (0: one per core; 1: the
+# plain sequential loop). Parallel execution gives the same results.
+workers = 0
+# Executed heights of state versions and chunk data packs kept before
+# online pruning (0: 1000).
+retain = 0
+# State store caches in MiB (0: 128).
+state_cache_mb = 0
 
 [node]
 # Signature verification goroutines (0: the node's default).

@@ -30,6 +30,13 @@ func runExecution(ctx context.Context, cfg *config.Node, home string, log *slog.
 	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
 		return err
 	}
+	fault, err := execution.ParseFault(os.Getenv(execution.EnvFault))
+	if err != nil {
+		return err
+	}
+	if fault != execution.FaultNone {
+		log.Warn("TEST FAULT: this execution node is byzantine", "fault", string(fault))
+	}
 	return serveNode(ctx, cfg, g, log, func(reg prometheus.Registerer) (api.Node, error) {
 		return execution.New(execution.Config{
 			Genesis:        g,
@@ -44,8 +51,12 @@ func runExecution(ctx context.Context, cfg *config.Node, home string, log *slog.
 				PrefetchBlocks: cfg.Execution.PrefetchBlocks,
 				RequestTimeout: cfg.Execution.FetchTimeout.Duration,
 			},
-			Logger:  log,
-			Metrics: reg,
+			ExecWorkers:     cfg.Execution.Workers,
+			Retain:          uint64(cfg.Execution.Retain),
+			StateCacheBytes: int64(cfg.Execution.StateCacheMB) << 20,
+			Fault:           fault,
+			Logger:          log,
+			Metrics:         reg,
 		})
 	})
 }

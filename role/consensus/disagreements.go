@@ -92,4 +92,3 @@ func (n *Node) Disagreements() DisagreementsResponse {
 func (p *pipeline) handleDisagreements(w http.ResponseWriter, _ *http.Request) {
 	api.WriteJSON(w, http.StatusOK, p.disagreements.snapshot())
 }
-

@@ -48,7 +48,7 @@ type pipeline struct {
 	receiptsChecked *hashSet
 	disagreements   *disagreements
 	checked         *verifiedSet
-	index   *collection.Index
+	index           *collection.Index
 	// views are the views of the unfinalized blocks in the index, for
 	// receipts a synced block carries for a height not final here yet
 	// (checkReceiptInAncestry). Owned by the consensus loop.
@@ -87,7 +87,7 @@ func newPipeline(n *Node, st core.State) (*pipeline, error) {
 		receiptsChecked: newHashSet(4 * cfg.ReceiptPoolSize),
 		disagreements:   newDisagreements(),
 		checked:         newVerifiedSet(4 * cfg.GuaranteePoolSize),
-		intake:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		intake:          make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		// A block's guarantees are checked on up to four goroutines: each
 		// check is one pairing-heavy aggregate verification (~1 ms), so
 		// fan-out pays for itself from two guarantees on.

@@ -13,7 +13,6 @@ import (
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/payload"
 )
 
 // Guarantor is a collector that signed a guarantee, and so promised to

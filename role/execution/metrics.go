@@ -23,13 +23,13 @@ type metrics struct {
 	blockSeconds        prometheus.Histogram
 	repeatedCollections prometheus.Counter
 	packsPruned         prometheus.Counter
-	fetched         prometheus.Counter
-	fetchFailures   *prometheus.CounterVec
-	missing         prometheus.Gauge
-	missingTotal    prometheus.Counter
-	receiptsSent    prometheus.Counter
-	receiptFailures prometheus.Counter
-	receiptHeight   prometheus.Gauge
+	fetched             prometheus.Counter
+	fetchFailures       *prometheus.CounterVec
+	missing             prometheus.Gauge
+	missingTotal        prometheus.Counter
+	receiptsSent        prometheus.Counter
+	receiptFailures     prometheus.Counter
+	receiptHeight       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		executedHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_executed_height", Help: "Height of the last executed block."}),
 		executedTxs:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_txs_total", Help: "Transactions executed."}),
 		blockSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_execution_block_seconds",
-			Help: "Time to execute one block (its collections already fetched), commit its chunks and build its data packs.",
+			Help:    "Time to execute one block (its collections already fetched), commit its chunks and build its data packs.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		repeatedCollections: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_repeated_collections_total",
 			Help: "Guarantees a finalized block carried for a collection named in the collection window: not executed again."}),

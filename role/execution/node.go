@@ -10,7 +10,7 @@
 //
 // It is an assembly: role/observer (follower engine, ledger, read API)
 // whose finalized blocks the execution loop (runner.go) executes with
-// the collection fetcher (fetcher.go) and execution.Engine, the receipt
+// the collection fetcher (fetcher.go) and engine.Engine, the receipt
 // sender (receipts.go) and the reads (reads.go). Goroutines beyond the
 // observer's: the execution loop, one per collection being fetched
 // (bounded, fetcher), one receipt deliverer per consensus node.
@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -33,10 +34,12 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/epoch"
+	engine "github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/role/observer"
+	"github.com/floe-bft/floe/state"
 )
 
 // Config configures an execution node.
@@ -105,7 +108,7 @@ type Node struct {
 	fetcher  *fetcher
 	receipts *receiptSender
 	state    *state.Store
-	store    *execution.Store
+	store    *engine.Store
 	runner   *runner
 
 	mu     sync.Mutex
@@ -201,7 +204,7 @@ func (n *Node) openExecution() error {
 	if n.state, err = openState(stateDir, cfg.StateCacheBytes, n.cfg.Genesis); err != nil {
 		return err
 	}
-	if n.store, err = execution.OpenStore(storeDir); err != nil {
+	if n.store, err = engine.OpenStore(storeDir); err != nil {
 		n.state.Close()
 		return err
 	}
@@ -213,7 +216,7 @@ func (n *Node) openExecution() error {
 		cfg.ReceiptTargets, n.store.Published, cfg.HTTPClient, n.m, n.log)
 	n.runner = &runner{
 		led: n.led, fetch: n.fetcher, store: n.store, state: n.state,
-		engine: &execution.Engine{State: n.state, VM: execution.KV{}, Workers: cfg.ExecWorkers},
+		engine: &engine.Engine{State: n.state, VM: engine.KV{}, Workers: cfg.ExecWorkers},
 		window: ledger.NewWindow(ledger.CollectionWindow), fault: cfg.Fault, retain: cfg.Retain,
 		genesis: genesisResult, log: n.log, m: n.m, signal: make(chan struct{}, 1),
 		onExecuted: func(r *payload.ExecutionResult) {
@@ -226,7 +229,7 @@ func (n *Node) openExecution() error {
 		return n.closeStores(err)
 	}
 	if n.runner.prev.EndState() != genesisResult.EndState() && n.runner.prev.Height == 0 {
-		return n.closeStores(fmt.Errorf("%w: the state store's genesis state does not match the genesis file", execution.ErrStateMismatch))
+		return n.closeStores(fmt.Errorf("%w: the state store's genesis state does not match the genesis file", engine.ErrStateMismatch))
 	}
 	n.receipts.start(n.runner.prev.Height)
 	return nil

@@ -9,9 +9,8 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/execution"
+	engine "github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/ledger"
-	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/state"
 	"github.com/floe-bft/floe/storage"
 )
@@ -83,7 +82,7 @@ func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, _, err := n.store.Result(h)
-	if errors.Is(err, execution.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("height %d is not executed here", h))
 		return
 	}
@@ -114,7 +113,7 @@ func (n *Node) handlePack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := n.store.Pack(id)
-	if errors.Is(err, execution.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		api.WriteError(w, http.StatusNotFound, "chunk data pack not held here (never made, or pruned)")
 		return
 	}
@@ -125,4 +124,3 @@ func (n *Node) handlePack(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", api.ContentTypeBinary)
 	_, _ = w.Write(b)
 }
-

@@ -12,16 +12,16 @@ import (
 // still missing, execution waits for them; resolved: the most recent
 // that a guarantor served at last).
 type StatusResponse struct {
-	ExecutedHeight  uint64          `json:"executed_height"`
-	FinalizedHeight uint64          `json:"finalized_height"`
+	ExecutedHeight  uint64 `json:"executed_height"`
+	FinalizedHeight uint64 `json:"finalized_height"`
 	// Result and EndState are the newest executed block's own result
 	// and its state commitment.
-	Result        string `json:"result"`
-	EndState      string `json:"end_state"`
-	ReceiptHeight uint64 `json:"receipt_height"`
-	Receipts        []ReceiptTarget `json:"receipts"`
-	Missing         []MissingRecord `json:"missing"`
-	Resolved        []MissingRecord `json:"resolved"`
+	Result        string          `json:"result"`
+	EndState      string          `json:"end_state"`
+	ReceiptHeight uint64          `json:"receipt_height"`
+	Receipts      []ReceiptTarget `json:"receipts"`
+	Missing       []MissingRecord `json:"missing"`
+	Resolved      []MissingRecord `json:"resolved"`
 }
 
 // ReceiptTarget is one consensus node receipts go to.

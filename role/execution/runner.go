@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/floe-bft/floe/consensus/model"
-	"github.com/floe-bft/floe/execution"
+	engine "github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/state"
@@ -24,8 +24,8 @@ import (
 type runner struct {
 	led     *ledger.Ledger
 	fetch   *fetcher
-	engine  *execution.Engine
-	store   *execution.Store
+	engine  *engine.Engine
+	store   *engine.Store
 	state   *state.Store
 	window  *ledger.Window
 	fault   Fault
@@ -150,13 +150,18 @@ func (r *runner) executeNext(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	blk := execution.Block{ID: b.ID(), Height: h, Collections: cols, ServiceEvents: serviceEvents(pl)}
+	blk := engine.Block{ID: b.ID(), Height: h, Collections: cols, ServiceEvents: serviceEvents(pl)}
 	start := time.Now()
 	x, err := r.engine.Execute(ctx, blk, r.prev, r.prevVersion)
 	if err != nil {
 		return err
 	}
 	published := r.fault.publish(x.Result, r.published, r.genesis.EndState())
+	// The state versions become durable before the record that names
+	// them: after a crash the record never points past the state.
+	if err := r.state.Flush(); err != nil {
+		return fmt.Errorf("flush the state of height %d: %w", h, err)
+	}
 	if err := r.store.Save(x, published); err != nil {
 		return fmt.Errorf("save the result of height %d: %w", h, err)
 	}
@@ -178,7 +183,7 @@ func (r *runner) executeNext(ctx context.Context) error {
 // runs online, every 16 blocks, beside execution; a failure is logged
 // and retried at the next round (it frees disk, it changes no result).
 func (r *runner) prune(below uint64) {
-	if err := r.state.Prune(execution.ChunkVersion(below, 0)); err != nil && !errors.Is(err, state.ErrClosed) {
+	if err := r.state.Prune(engine.ChunkVersion(below, 0)); err != nil && !errors.Is(err, state.ErrClosed) {
 		r.log.Warn("execution: prune state versions", "below_height", below, "err", err)
 	}
 	if n, err := r.store.PrunePacks(below); err != nil {

@@ -3,14 +3,14 @@ package execution
 import (
 	"fmt"
 
-	"github.com/floe-bft/floe/execution"
+	engine "github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/state"
 )
 
 // openState opens the register state in dir ("" in memory) and, when it
 // is new, commits the genesis file's initial key/value entries as
-// network-wide registers at execution.GenesisVersion, in one commit (the
+// network-wide registers at engine.GenesisVersion, in one commit (the
 // genesis file is bounded by genesis.MaxFileBytes).
 func openState(dir string, cacheBytes int64, g *genesis.Genesis) (*state.Store, error) {
 	opts := state.Options{InMemory: dir == ""}
@@ -30,7 +30,7 @@ func openState(dir string, cacheBytes int64, g *genesis.Genesis) (*state.Store, 
 		return nil
 	})
 	if err == nil && len(writes) > 0 {
-		_, err = st.Commit(execution.GenesisVersion, writes)
+		_, err = st.Commit(engine.GenesisVersion, writes)
 	}
 	if err != nil {
 		st.Close()
