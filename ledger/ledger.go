@@ -112,8 +112,8 @@ type Ledger struct {
 	live *fanout[SyncFrame]
 	// payloadCache decodes each block's payload once (payload.Cache).
 	payloadCache *payload.Cache
-	txIDs        *txIDCache      // transaction IDs of recent blocks
-	dedup        *Window // transactions executed recently; owned by the executor
+	txIDs        *txIDCache // transaction IDs of recent blocks
+	dedup        *Window    // transactions executed recently; owned by the executor
 	// Application state written since the last flush, by key hash, and the
 	// height and root it corresponds to; owned by the executor.
 	dirty       map[[32]byte]storage.KV

@@ -8,7 +8,9 @@ import (
 	"github.com/floe-bft/floe/ledger"
 )
 
-func g(id byte) *collection.Guarantee { return &collection.Guarantee{CollectionID: model.Identifier{id}} }
+func g(id byte) *collection.Guarantee {
+	return &collection.Guarantee{CollectionID: model.Identifier{id}}
+}
 
 // The collection rule: a collection named within the window, or earlier
 // in the same block, is not executed again; every appearance renews its

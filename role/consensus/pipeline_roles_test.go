@@ -12,7 +12,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/collection"
-	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/network"
 	"github.com/floe-bft/floe/role/collector"
 	"github.com/floe-bft/floe/role/execution"
@@ -38,7 +38,8 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (role/execution, fetching collections from the guarantors' genesis api
 // and handing receipts back). Transactions submitted to a collector are
 // collected, guaranteed, ordered once by consensus, executed, and the
-// chain comes to carry a receipt whose root is the new state.
+// chain comes to carry a receipt whose end state is the new state, and a
+// block Result at least as high.
 func TestPipelineRolesEndToEnd(t *testing.T) {
 	pn := newPipeNet(t, 4, 4, 1)
 	pn.gen.Params.IdleBlockIntervalMS = 100
@@ -91,7 +92,7 @@ func TestPipelineRolesEndToEnd(t *testing.T) {
 		resp, err := col.SubmitCollector(context.Background(), txs)
 		return err == nil && resp.Accepted == len(txs)
 	})
-	genesisRoot, err := pn.gen.InitialRoot()
+	genesisRoot, err := ledger.GenesisRegisterRoot(pn.gen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +105,10 @@ func TestPipelineRolesEndToEnd(t *testing.T) {
 			if len(pl.Guarantees) > 0 && includedAt == 0 {
 				includedAt = h
 			}
-			if r := pl.Receipt; includedAt > 0 && r != nil && r.Height >= includedAt && r.Root != model.Identifier(genesisRoot) {
-				return true
+			for _, r := range pl.Receipts {
+				if includedAt > 0 && r.Height() >= includedAt && r.Result.EndState() != genesisRoot {
+					return pl.Result.Height >= r.Height()
+				}
 			}
 		}
 		return false
@@ -118,6 +121,9 @@ func TestPipelineRolesEndToEnd(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("collection %v ordered %d times", id, n)
 		}
+	}
+	if d := pn.nodes[0].Disagreements(); len(d.Disagreements) != 0 {
+		t.Fatalf("one honest executor disagrees with itself: %+v", d)
 	}
 	if got := metric(t, pn.regs[0], "floe_guarantees_refused_total"); got != 0 {
 		t.Fatalf("consensus node 0 refused %v guarantees of honest collectors", got)

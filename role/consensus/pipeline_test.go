@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/payload"
 	node "github.com/floe-bft/floe/role/consensus"
 	"github.com/floe-bft/floe/role/execution"
@@ -128,6 +130,55 @@ func randomID() model.Identifier {
 }
 
 func (pn *pipeNet) finalized(i int) uint64 { return pn.nodes[i].Status().FinalizedHeight }
+
+// genesisResult is the root of the network's result tree.
+func (pn *pipeNet) genesisResult(t testing.TB) *payload.ExecutionResult {
+	t.Helper()
+	g, _ := pn.blockAt(t, 0, 0)
+	root, err := ledger.GenesisRegisterRoot(pn.gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload.GenesisResult(g.ID(), root)
+}
+
+// resultChain is a chain of results for the finalized blocks 1..h of node
+// 0, from the genesis result: one chunk per guarantee of each block and
+// the system chunk, with made-up states (seed) that chain.
+func (pn *pipeNet) resultChain(t testing.TB, h uint64, seed byte) []*payload.ExecutionResult {
+	t.Helper()
+	prev := pn.genesisResult(t)
+	var out []*payload.ExecutionResult
+	for k := uint64(1); k <= h; k++ {
+		b, pl := pn.blockAt(t, 0, k)
+		r := &payload.ExecutionResult{Block: b.ID(), Height: k, Previous: prev.ID()}
+		state := prev.EndState()
+		for i := 0; i <= len(pl.Guarantees); i++ {
+			c := payload.Chunk{StartState: state, EndState: model.Identifier{seed, byte(k), byte(i), byte(k >> 8)}}
+			if i < len(pl.Guarantees) {
+				c.CollectionID = pl.Guarantees[i].CollectionID
+			}
+			state = c.EndState
+			r.Chunks = append(r.Chunks, c)
+		}
+		out = append(out, r)
+		prev = r
+	}
+	return out
+}
+
+// getJSON decodes a GET answer.
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
 
 func (pn *pipeNet) blockAt(t testing.TB, i int, h uint64) (*model.Block, *payload.Payload) {
 	b, err := pn.nodes[i].BlockByHeight(h)
@@ -254,34 +305,48 @@ func TestPipelineOrdersGuaranteesOnceAndCarriesReceipts(t *testing.T) {
 	}
 	submitAll(t, pn, gs[20:])
 
-	// (c) Receipts: a valid one from an executor, and refused ones.
+	// (c) Receipts: executor 0 signs a chained result for every height
+	// finalized everywhere; bad receipts are refused with their reason.
 	h := pn.finalized(0)
 	for i := range pn.nodes {
 		h = min(h, pn.finalized(i))
 	}
-	fb, _ := pn.blockAt(t, 0, h)
-	root := model.Identifier{0xab, 0xcd}
 	exec := pn.executors[0]
-	good, err := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), fb.ID(), h, root)
-	if err != nil {
-		t.Fatal(err)
+	results := pn.resultChain(t, h, 0xab)
+	var good []*payload.Receipt
+	for _, r := range results {
+		rc, err := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, rc)
 	}
+	last := results[len(results)-1]
 	collector := pn.others[0]
-	notExecutor, _ := payload.SignReceipt(collector.Staking, pn.main, collector.NodeID(), fb.ID(), h, root)
-	wrongBlock, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), model.Identifier{1}, h, root)
-	otherChain, _ := payload.SignReceipt(exec.Staking, model.MainChain("elsewhere"), exec.NodeID(), fb.ID(), h, root)
-	badSig := *good
-	badSig.Root = model.Identifier{0xee}
-	ahead, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), fb.ID(), h+1000, root)
+	notExecutor, _ := payload.SignReceipt(collector.Staking, pn.main, collector.NodeID(), last)
+	wrongBlock := *last
+	wrongBlock.Block = model.Identifier{1}
+	wrongBlockRc, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), &wrongBlock)
+	otherChain, _ := payload.SignReceipt(exec.Staking, model.MainChain("elsewhere"), exec.NodeID(), last)
+	badSig := *good[len(good)-1]
+	badSig.Result.Chunks = append([]payload.Chunk(nil), badSig.Result.Chunks...)
+	badSig.Result.Chunks[0].Computation++
+	aheadRes := *last
+	aheadRes.Height = h + 1000
+	ahead, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), &aheadRes)
+	extraChunk := *last
+	extraChunk.Chunks = append([]payload.Chunk{{CollectionID: randomID(), StartState: last.StartState(), EndState: last.StartState()}}, last.Chunks...)
+	wrongChunks, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), &extraChunk)
 	for name, c := range map[string]struct {
 		r    *payload.Receipt
 		want error
 	}{
 		"a collector's":          {notExecutor, node.ErrNotExecutor},
-		"another block's":        {wrongBlock, node.ErrReceiptWrongBlock},
+		"another block's":        {wrongBlockRc, node.ErrReceiptWrongBlock},
 		"another chain's":        {otherChain, node.ErrBadReceiptSignature},
-		"a tampered root":        {&badSig, node.ErrBadReceiptSignature},
+		"a tampered result":      {&badSig, node.ErrBadReceiptSignature},
 		"a height not finalized": {ahead, node.ErrReceiptNotFinalized},
+		"chunks not the block's": {wrongChunks, node.ErrReceiptChunks},
 	} {
 		if err := pn.nodes[1].SubmitReceipt(c.r); !errors.Is(err, c.want) {
 			t.Errorf("receipt %s: %v, want %v", name, err, c.want)
@@ -290,48 +355,87 @@ func TestPipelineOrdersGuaranteesOnceAndCarriesReceipts(t *testing.T) {
 	for name, c := range map[string]struct {
 		r      *payload.Receipt
 		status int
-	}{"a collector's": {notExecutor, http.StatusForbidden}, "a tampered root": {&badSig, http.StatusBadRequest},
+	}{"a collector's": {notExecutor, http.StatusForbidden}, "a tampered result": {&badSig, http.StatusBadRequest},
 		"a height not finalized": {ahead, http.StatusConflict}} {
 		if err := cl.SubmitReceipt(context.Background(), c.r); !client.IsStatus(err, c.status) {
 			t.Errorf("POST /v1/receipts with %s: %v, want HTTP %d", name, err, c.status)
 		}
 	}
-	if err := cl.SubmitReceipt(context.Background(), good); err != nil {
-		t.Fatalf("POST /v1/receipts: %v", err)
+	// Newest first: a leader can include a receipt only once the one
+	// below it is incorporated, so order of arrival does not matter.
+	for i := len(good) - 1; i >= 0; i-- {
+		if err := cl.SubmitReceipt(context.Background(), good[i]); err != nil {
+			t.Fatalf("POST /v1/receipts: %v", err)
+		}
+		for _, nd := range pn.nodes[1:] {
+			if err := nd.SubmitReceipt(good[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	for _, nd := range pn.nodes[1:] {
-		if err := nd.SubmitReceipt(good); err != nil {
+	// The same executor signing another result for a block it already
+	// answered for is refused (its first stays).
+	twice := pn.resultChain(t, 1, 0x77)[0]
+	conflicting, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), twice)
+	if err := pn.nodes[1].SubmitReceipt(conflicting); !errors.Is(err, node.ErrConflictingReceipt) {
+		t.Errorf("a second result for one block from one executor: %v", err)
+	}
+	// Executor 1 disagrees about height 1: its receipt chains onto the
+	// genesis result, so it is incorporated, and the disagreement is
+	// recorded.
+	other := pn.executors[1]
+	disagreeing, _ := payload.SignReceipt(other.Staking, pn.main, other.NodeID(), twice)
+	for _, nd := range pn.nodes {
+		if err := nd.SubmitReceipt(disagreeing); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	pn.waitIncluded(t, 0, ids)
-	// The receipt is carried, and results follow it: before it the genesis
-	// result, from it on its result, never anything else.
-	waitFor(t, "the receipt included", time.Minute, func() bool {
-		return metric(t, pn.regs[0], "floe_receipts_included_total") >= 1
+	waitFor(t, "every receipt included", time.Minute, func() bool {
+		return metric(t, pn.regs[0], "floe_receipts_included_total") >= float64(len(good)+1)
 	})
-	genesisRoot, err := pn.gen.InitialRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := payload.Result{Height: 0, Root: genesisRoot}
-	carried := 0
+	// Every receipt is carried once; each block's Result follows its
+	// receipts (the first of the greatest height above its parent's), so
+	// the results end at the last good receipt's.
+	genesisResult := pn.genesisResult(t)
+	want := genesisResult.Summary()
+	carried := map[[2]uint64]int{}
 	for hh := uint64(1); hh <= pn.finalized(0); hh++ {
 		_, pl := pn.blockAt(t, 0, hh)
-		if pl.Receipt != nil {
-			carried++
-			if r := pl.Receipt; r.Height != good.Height || r.Root != good.Root || r.Executor != good.Executor {
-				t.Fatalf("block %d carries an unexpected receipt %+v", hh, pl.Receipt)
+		for _, r := range pl.Receipts {
+			who := uint64(0)
+			if r.Executor == other.NodeID() {
+				who = 1
 			}
-			want = good.Result()
+			carried[[2]uint64{who, r.Height()}]++
+			if who == 0 && r.Result.ID() != results[r.Height()-1].ID() {
+				t.Fatalf("block %d carries an unexpected receipt %+v", hh, r)
+			}
 		}
+		want = payload.FromReceipts(want, pl.Receipts)
 		if pl.Result == nil || *pl.Result != want {
 			t.Fatalf("block %d carries result %+v, want %+v", hh, pl.Result, want)
 		}
 	}
-	if carried != 1 {
-		t.Fatalf("the receipt was carried by %d finalized blocks, want 1", carried)
+	if want != last.Summary() {
+		t.Fatalf("results end at %+v, want the last receipt's %+v", want, last.Summary())
+	}
+	for k, n := range carried {
+		if n != 1 {
+			t.Fatalf("executor %d's receipt for height %d carried %d times", k[0], k[1], n)
+		}
+	}
+	if len(carried) != len(good)+1 {
+		t.Fatalf("%d receipts carried, want %d", len(carried), len(good)+1)
+	}
+	d := pn.nodes[0].Disagreements()
+	if len(d.Disagreements) != 1 || d.Disagreements[0].Height != 1 || d.Disagreements[0].Results[1].Result != twice.ID().Hex() {
+		t.Fatalf("disagreements %+v, want executor 1's result for height 1", d)
+	}
+	var dresp node.DisagreementsResponse
+	if err := getJSON(srv.URL+"/v1/execution/disagreements", &dresp); err != nil || len(dresp.Disagreements) != 1 {
+		t.Fatalf("GET /v1/execution/disagreements: %+v, %v", dresp, err)
 	}
 
 	// Resubmitted after inclusion, to every node: known, never included again.
@@ -365,12 +469,12 @@ func TestPipelineOrdersGuaranteesOnceAndCarriesReceipts(t *testing.T) {
 	// (b), (e) and the receipt rules on the proposal side: a node opened on
 	// node 0's store (not started, so the test owns its loop's state)
 	// refuses blocks that break a rule.
-	validateSide(t, pn, gs[0], good)
+	validateSide(t, pn, gs[0], good, results)
 }
 
 // validateSide checks Validate on a node opened (not started) on node 0's
 // store, whose chain included included and the receipt good.
-func validateSide(t *testing.T, pn *pipeNet, included *collection.Guarantee, good *payload.Receipt) {
+func validateSide(t *testing.T, pn *pipeNet, included *collection.Guarantee, good []*payload.Receipt, results []*payload.ExecutionResult) {
 	reg := prometheus.NewRegistry()
 	nd, err := node.New(pn.config(0, reg))
 	if err != nil {
@@ -441,32 +545,53 @@ func validateSide(t *testing.T, pn *pipeNet, included *collection.Guarantee, goo
 	if err := nd.ValidatePayloadForTest(block(&payload.Payload{Result: &res, Transactions: [][]byte{setTx(t, "a", "b")}}), parent); !errors.Is(err, model.ErrInvalid) {
 		t.Errorf("a block with a transaction: %v", err)
 	}
-	// Receipts: a new valid one gives the block's result; the result must
-	// follow it; an old or bad one is refused; no receipt keeps the
-	// parent's result.
+	// Receipts: a new valid one (executor 1's for the last height, chained
+	// on executor 0's incorporated result below it) gives the block's
+	// result; the Result must follow the receipts; an included, unchained,
+	// misplaced or collector's receipt is refused.
 	exec := pn.executors[1]
-	newer, err := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), ref.ID(), ref.Height, model.Identifier{0x42})
+	lastRes := results[len(results)-1]
+	newer, err := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), lastRes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nr := newer.Result()
-	if err := nd.ValidatePayloadForTest(block(&payload.Payload{Result: &nr, Receipt: newer}), parent); err != nil {
-		t.Fatalf("a block with a newer valid receipt: %v", err)
+	sameAsParent := res
+	if err := nd.ValidatePayloadForTest(block(&payload.Payload{Result: &sameAsParent, Receipts: []*payload.Receipt{newer}}), parent); err != nil {
+		t.Fatalf("a block with another executor's agreeing receipt: %v", err)
 	}
+	unchained := *lastRes
+	unchained.Previous = randomID()
+	unchainedRc, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), &unchained)
+	wrongStart := *lastRes
+	wrongStart.Chunks = append([]payload.Chunk(nil), lastRes.Chunks...)
+	wrongStart.Chunks[0].StartState[0] ^= 1
+	if len(wrongStart.Chunks) > 1 {
+		wrongStart.Chunks[0].EndState = wrongStart.Chunks[0].StartState
+		for i := 1; i < len(wrongStart.Chunks); i++ {
+			wrongStart.Chunks[i].StartState = wrongStart.Chunks[i-1].EndState
+			wrongStart.Chunks[i].EndState = wrongStart.Chunks[i].StartState
+		}
+	} else {
+		wrongStart.Chunks[0].EndState = wrongStart.Chunks[0].StartState
+	}
+	wrongStartRc, _ := payload.SignReceipt(exec.Staking, pn.main, exec.NodeID(), &wrongStart)
 	collector := pn.others[1]
-	byCollector, _ := payload.SignReceipt(collector.Staking, pn.main, collector.NodeID(), ref.ID(), ref.Height, model.Identifier{0x42})
-	other := payload.Result{Height: res.Height, Root: model.Identifier{0x99}}
+	byCollector, _ := payload.SignReceipt(collector.Staking, pn.main, collector.NodeID(), lastRes)
+	other := payload.Result{Height: res.Height + 1, Root: model.Identifier{0x99}}
 	for name, c := range map[string]struct {
 		pl   *payload.Payload
 		want error
 	}{
-		"a result that is not the receipt's": {&payload.Payload{Result: &res, Receipt: newer}, model.ErrInvalid},
-		"a receipt not above the parent's":   {&payload.Payload{Result: &res, Receipt: good}, model.ErrInvalid},
-		"a collector's receipt":              {&payload.Payload{Result: &nr, Receipt: byCollector}, node.ErrNotExecutor},
-		"a result without a receipt":         {&payload.Payload{Result: &nr}, model.ErrInvalid},
-		"another root without a receipt":     {&payload.Payload{Result: &other}, model.ErrInvalid},
+		"an included receipt":               {&payload.Payload{Result: &res, Receipts: []*payload.Receipt{good[0]}}, node.ErrReceiptIncluded},
+		"an unchained receipt":              {&payload.Payload{Result: &res, Receipts: []*payload.Receipt{unchainedRc}}, node.ErrReceiptUnchained},
+		"a receipt starting elsewhere":      {&payload.Payload{Result: &res, Receipts: []*payload.Receipt{wrongStartRc}}, node.ErrReceiptChunks},
+		"a collector's receipt":             {&payload.Payload{Result: &res, Receipts: []*payload.Receipt{byCollector}}, node.ErrNotExecutor},
+		"a result its receipts do not give": {&payload.Payload{Result: &other, Receipts: []*payload.Receipt{newer}}, model.ErrInvalid},
+		"a result without a receipt":        {&payload.Payload{Result: &other}, model.ErrInvalid},
+		"one receipt twice in a block":      {&payload.Payload{Result: &res, Receipts: []*payload.Receipt{newer, newer}}, node.ErrReceiptIncluded},
 	} {
-		if err := nd.ValidatePayloadForTest(block(c.pl), parent); !errors.Is(err, c.want) {
+		err := nd.ValidatePayloadForTest(block(c.pl), parent)
+		if !errors.Is(err, c.want) || !errors.Is(err, model.ErrInvalid) {
 			t.Errorf("block with %s: %v, want %v", name, err, c.want)
 		}
 	}
@@ -557,8 +682,9 @@ func TestNoPipelineRoutesWithoutClusters(t *testing.T) {
 
 // TestPipelineIncludesAnExecutionNodesReceipts: a real execution node
 // (role/execution) follows the four consensus nodes over their HTTP APIs
-// and hands them receipts; the chain carries them, and each carrying
-// block's result is the root the execution node computed for that height.
+// and hands them receipts; the chain carries them in height order, each
+// chaining onto the one below, with the state the execution node
+// computed.
 func TestPipelineIncludesAnExecutionNodesReceipts(t *testing.T) {
 	pn := newPipeNet(t, 4, 4, 1)
 	pn.startAll()
@@ -578,29 +704,32 @@ func TestPipelineIncludesAnExecutionNodesReceipts(t *testing.T) {
 	waitFor(t, "two receipts included", time.Minute, func() bool {
 		return metric(t, pn.regs[0], "floe_receipts_included_total") >= 2
 	})
-	genesisRoot, err := pn.gen.InitialRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	genesis := pn.genesisResult(t)
 	carried := 0
+	prev := map[uint64]*payload.ExecutionResult{0: genesis}
 	for h := uint64(1); h <= pn.finalized(0); h++ {
 		_, pl := pn.blockAt(t, 0, h)
-		r := pl.Receipt
-		if r == nil {
-			continue
-		}
-		carried++
-		if r.Executor != pn.executors[0].NodeID() || *pl.Result != r.Result() {
-			t.Fatalf("block %d: receipt %+v, result %+v", h, r, pl.Result)
-		}
-		b, _ := pn.blockAt(t, 0, r.Height)
-		if b.ID() != r.Block {
-			t.Fatalf("block %d carries a receipt for %v at height %d, the chain has %v", h, r.Block, r.Height, b.ID())
-		}
-		// No guarantee was ordered: executing the chain leaves the
-		// genesis state, whatever the height.
-		if r.Root != model.Identifier(genesisRoot) {
-			t.Fatalf("receipt for height %d names root %v, executing empty blocks gives the genesis root %v", r.Height, r.Root, genesisRoot)
+		for _, r := range pl.Receipts {
+			carried++
+			if r.Executor != pn.executors[0].NodeID() || pl.Result.Height < r.Height() {
+				t.Fatalf("block %d: receipt %+v, result %+v", h, r, pl.Result)
+			}
+			b, _ := pn.blockAt(t, 0, r.Height())
+			if b.ID() != r.Result.Block {
+				t.Fatalf("block %d carries a receipt for %v at height %d, the chain has %v", h, r.Result.Block, r.Height(), b.ID())
+			}
+			// Receipts come in height order and chain.
+			p := prev[r.Height()-1]
+			if p == nil || r.Result.Previous != p.ID() {
+				t.Fatalf("block %d carries the receipt of height %d before one of height %d", h, r.Height(), r.Height()-1)
+			}
+			prev[r.Height()] = &r.Result
+			// No guarantee was ordered: executing the chain leaves the
+			// genesis state, whatever the height.
+			if r.Result.EndState() != genesis.EndState() || len(r.Result.Chunks) != 1 {
+				t.Fatalf("receipt for height %d ends at %v in %d chunks; executing empty blocks gives the genesis state %v in the system chunk",
+					r.Height(), r.Result.EndState(), len(r.Result.Chunks), genesis.EndState())
+			}
 		}
 	}
 	if carried < 2 {

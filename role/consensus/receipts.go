@@ -318,7 +318,7 @@ func (p *pipeline) validateReceipts(b, parent *model.Block, receipts []*payload.
 		}
 		if err := chain(v, r, b.Height); err != nil {
 			if errors.Is(err, ErrReceiptUnchained) {
-				err = fmt.Errorf("%w: %v", model.ErrInvalid, err)
+				err = fmt.Errorf("%w: %w", model.ErrInvalid, err)
 			}
 			return payload.Result{}, err
 		}

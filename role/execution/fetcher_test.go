@@ -193,6 +193,24 @@ func testFetcher(resolve Resolver, cfg FetchConfig, ahead func(uint64) ([]*colle
 	return newFetcher(cfg, resolve, ahead, nil, m, missing, slog.New(slog.DiscardHandler), 42), m, missing
 }
 
+// transactions fetches the collections of pl's guarantees for height
+// and flattens them into bodies and envelope IDs.
+func transactions(f *fetcher, ctx context.Context, height uint64, pl *payload.Payload) ([][]byte, []model.Identifier, error) {
+	cols, err := f.Collections(ctx, height, pl.Guarantees)
+	if err != nil {
+		return nil, nil, err
+	}
+	var txs [][]byte
+	var ids []model.Identifier
+	for _, c := range cols {
+		for _, tx := range c.Txs() {
+			txs = append(txs, tx.Body)
+		}
+		ids = append(ids, c.TxIDs()...)
+	}
+	return txs, ids, nil
+}
+
 func block(t *testing.T, height uint64) *model.Block {
 	t.Helper()
 	b, err := model.NewRootBlock(model.Identifier{1}, model.View(height), height, 0, nil)
@@ -236,7 +254,7 @@ func TestFetchPassesOverBadGuarantors(t *testing.T) {
 	for _, c := range cols {
 		pl.Guarantees = append(pl.Guarantees, n.guarantee(t, c, 0, 1, 2))
 	}
-	txs, ids, err := f.Transactions(context.Background(), block(t, 1), pl)
+	txs, ids, err := transactions(f, context.Background(), 1, pl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +283,7 @@ func TestFetchPassesOverBadGuarantors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	before := servers[2].asked.Load() + servers[3].asked.Load()
-	_, _, err = f.Transactions(ctx, block(t, 2), &payload.Payload{Guarantees: []*collection.Guarantee{n.guarantee(t, cols[0], 0, 1)}})
+	_, _, err = transactions(f, ctx, 2, &payload.Payload{Guarantees: []*collection.Guarantee{n.guarantee(t, cols[0], 0, 1)}})
 	if err == nil || ctx.Err() == nil {
 		t.Fatalf("a collection no signer serves was supplied: %v", err)
 	}
@@ -300,7 +318,7 @@ func TestFetchWaitsForMissingCollection(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		txs, ids, err := f.Transactions(context.Background(), block(t, 7), pl)
+		txs, ids, err := transactions(f, context.Background(), 7, pl)
 		done <- result{txs, ids, err}
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -370,7 +388,7 @@ func TestFetchBoundedAndPrefetches(t *testing.T) {
 		return nil, false
 	}
 	f, _, _ := testFetcher(n.resolver(), FetchConfig{Parallel: 2, PrefetchBlocks: 2}, ahead)
-	txs, ids, err := f.Transactions(context.Background(), block(t, 1), &payload.Payload{Guarantees: gs[:8]})
+	txs, ids, err := transactions(f, context.Background(), 1, &payload.Payload{Guarantees: gs[:8]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +406,7 @@ func TestFetchBoundedAndPrefetches(t *testing.T) {
 	if got := asked(servers); got != 12 {
 		t.Fatalf("asked %d times before height 2 executes, want 12 (prefetch)", got)
 	}
-	txs, ids, err = f.Transactions(context.Background(), block(t, 2), &payload.Payload{Guarantees: gs[8:]})
+	txs, ids, err = transactions(f, context.Background(), 2, &payload.Payload{Guarantees: gs[8:]})
 	if err != nil {
 		t.Fatal(err)
 	}

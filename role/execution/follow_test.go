@@ -1,18 +1,21 @@
 package execution
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/floe-bft/floe/app/kvstore"
+	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -20,6 +23,7 @@ import (
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/testchain"
 	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
 )
 
 // upstreamServer serves a certified segment as a consensus node's sync
@@ -66,7 +70,7 @@ func (u *upstreamServer) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		u.receipts[rc.Height] = rc
+		u.receipts[rc.Height()] = rc
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		http.Error(w, "no route", http.StatusNotFound)
@@ -78,9 +82,11 @@ func (u *upstreamServer) serve(w http.ResponseWriter, r *http.Request) {
 // one that answers 404 and one that serves another collection, never
 // asking the member that did not sign), executes the bodies in block
 // order, once each even when the chain repeats a guarantee, answers for
-// transactions by envelope ID, and hands the consensus node a receipt for
-// the newest executed height whose block and state root are the chain's
-// and the direct execution's.
+// transactions by envelope ID with their result and events, and hands the
+// consensus node a receipt for every executed height: results that chain
+// from the genesis result, one chunk per executed collection plus the
+// system chunk, ending in the state the direct execution of the same
+// bodies reaches.
 func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 	cols := testCollections(3)
 	servers := []*guarantorServer{
@@ -156,41 +162,77 @@ func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no receipt for height 5: executed %d, finalized %d, status %+v", node.led.ExecutedHeight(),
+			t.Fatalf("no receipt for height 5: finalized %d, status %+v",
 				node.led.FinalizedHeight(), node.ExecutionStatus())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// The state the direct execution of the same bodies reaches.
+	// The state the direct execution of the same bodies reaches, committed
+	// over register paths.
 	app, err := kvstore.New(func(func(k, v []byte) error) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	bodies := func(cs ...*collection.Collection) [][]byte {
-		var out [][]byte
+	final := map[string][]byte{}
+	for h, cs := range [][]*collection.Collection{{cols[0], cols[1]}, {cols[2]}} {
+		var txs [][]byte
 		for _, c := range cs {
 			for _, tx := range c.Txs() {
-				out = append(out, tx.Body)
+				txs = append(txs, tx.Body)
 			}
 		}
-		return out
-	}
-	var want [32]byte
-	for h, txs := range [][][]byte{bodies(cols[0], cols[1]), bodies(cols[2]), nil, nil, nil} {
-		if _, _, want, err = app.Execute(uint64(h+1), txs); err != nil {
+		_, writes, _, err := app.Execute(uint64(h+1), txs)
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, w := range writes {
+			final[string(w.Key)] = w.Value
+		}
 	}
+	var ops []merkle.Op
+	for k, v := range final {
+		if v != nil {
+			ops = append(ops, merkle.Op{Key: state.RegisterID{Key: k}.Path(), Value: merkle.ValueHash(v)})
+		}
+	}
+	slices.SortFunc(ops, func(a, b merkle.Op) int { return bytes.Compare(a.Key[:], b.Key[:]) })
+	want := merkle.New().Update(ops)
+
 	up.mu.Lock()
-	r, bad := up.receipts[5], up.bad
+	receipts, bad := up.receipts, up.bad
 	up.mu.Unlock()
-	if len(bad) != 0 || r.Block != seg.Blocks[4].ID() || r.Root != model.Identifier(want) || r.Executor != keys[5].NodeID() {
-		t.Fatalf("receipt %+v (refused %v): want block %v, root %x", r, bad, seg.Blocks[4].ID(), want)
+	if len(bad) != 0 {
+		t.Fatalf("receipts refused: %v", bad)
+	}
+	genesisResult, err := node.led.GenesisResult()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := genesisResult
+	wantChunks := []int{3, 2, 1, 1, 1} // height 4 repeats c0: not executed again
+	for h := uint64(1); h <= 5; h++ {
+		r := receipts[h]
+		if r == nil {
+			t.Fatalf("no receipt for height %d", h)
+		}
+		res := &r.Result
+		if res.Block != seg.Blocks[h-1].ID() || res.Previous != prev.ID() || res.StartState() != prev.EndState() ||
+			len(res.Chunks) != wantChunks[h-1] || r.Executor != keys[5].NodeID() {
+			t.Fatalf("height %d: result %+v does not chain onto %v or has %d chunks (want %d)", h, res, prev.ID(), len(res.Chunks), wantChunks[h-1])
+		}
+		prev = res
+	}
+	if c := receipts[1].Result.Chunks; c[0].CollectionID != cols[0].ID() || c[1].CollectionID != cols[1].ID() || c[0].TxCount != uint32(cols[0].Len()) {
+		t.Fatalf("chunks of height 1: %+v", c)
+	}
+	if got := receipts[5].Result.EndState(); got != model.Identifier(want) {
+		t.Fatalf("end state %v, direct execution gives %x", got, want)
 	}
 	st, err := node.TxStatus(cols[2].TxIDs()[1])
-	if err != nil || st.Result == nil || st.Result.Height != 2 || st.Result.Index != 1 || !st.Result.OK {
-		t.Fatalf("status of an executed transaction by envelope ID: %+v %v", st, err)
+	if err != nil || st.Result == nil || st.Result.Height != 2 || st.Result.Index != 1 || !st.Result.OK ||
+		st.Execution == nil || st.Execution.Result != receipts[2].Result.ID().Hex() || len(st.Execution.Events) != 1 {
+		t.Fatalf("status of an executed transaction by envelope ID: %+v %+v %v", st, st.Execution, err)
 	}
 	if servers[3].asked.Load() != 0 {
 		t.Fatal("a member that did not sign was asked")
@@ -198,7 +240,8 @@ func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 	if asked := servers[0].asked.Load() + servers[1].asked.Load() + servers[2].asked.Load(); asked < 3 {
 		t.Fatalf("signers asked %d times for 3 collections", asked)
 	}
-	if st := node.ExecutionStatus(); len(st.Missing) != 0 || st.ExecutedHeight != 5 || st.Receipts[0].AcceptedHeight != 5 {
+	if st := node.ExecutionStatus(); len(st.Missing) != 0 || st.ExecutedHeight != 5 || st.Receipts[0].AnsweredHeight != 5 ||
+		st.EndState != model.Identifier(want).Hex() {
 		t.Fatalf("execution status %+v", st)
 	}
 }

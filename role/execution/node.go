@@ -167,7 +167,7 @@ func New(cfg Config) (*Node, error) {
 	obs, err := observer.New(observer.Config{
 		Genesis: cfg.Genesis, DataDir: cfg.DataDir, Upstreams: cfg.Upstreams,
 		Workers: cfg.Workers, MaxUncertified: cfg.MaxUncertified, PollInterval: cfg.PollInterval,
-		HTTPClient: cfg.HTTPClient,
+		HTTPClient: cfg.HTTPClient, ExternalExecution: true,
 		OnFinalized: func([]*model.Block) {
 			if n.runner != nil {
 				n.runner.wake()

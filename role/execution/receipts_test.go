@@ -20,21 +20,28 @@ import (
 
 // receiptServer is a consensus node's POST /v1/receipts that verifies
 // every receipt against the executor's key and the main chain, records
-// the heights it accepted, holds the first request until released, and
-// answers 503 to the first busy requests.
+// the heights it accepted, holds the first request until released,
+// answers 503 to the first busy requests and 400 to the heights in
+// refuse.
 type receiptServer struct {
 	*httptest.Server
 	mu       sync.Mutex
 	heights  []uint64
+	results  map[uint64]model.Identifier
 	bad      []error
 	busy     int
+	refuse   map[uint64]bool
 	arrived  chan uint64 // each request's height, as it arrives
 	release  chan struct{}
 	holdNext bool
 }
 
-func newReceiptServer(t *testing.T, chain model.ChainID, keys *genesis.NodeKeys, busy int, hold bool) *receiptServer {
-	s := &receiptServer{busy: busy, arrived: make(chan uint64, 64), release: make(chan struct{}), holdNext: hold}
+func newReceiptServer(t *testing.T, chain model.ChainID, keys *genesis.NodeKeys, busy int, hold bool, refuse ...uint64) *receiptServer {
+	s := &receiptServer{busy: busy, arrived: make(chan uint64, 64), release: make(chan struct{}), holdNext: hold,
+		refuse: map[uint64]bool{}, results: map[uint64]model.Identifier{}}
+	for _, h := range refuse {
+		s.refuse[h] = true
+	}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/v1/receipts" {
 			http.Error(w, "no route", http.StatusNotFound)
@@ -58,8 +65,9 @@ func newReceiptServer(t *testing.T, chain model.ChainID, keys *genesis.NodeKeys,
 		if busy {
 			s.busy--
 		}
+		refused := s.refuse[rc.Height()]
 		s.mu.Unlock()
-		s.arrived <- rc.Height
+		s.arrived <- rc.Height()
 		if hold {
 			<-s.release
 		}
@@ -68,8 +76,13 @@ func newReceiptServer(t *testing.T, chain model.ChainID, keys *genesis.NodeKeys,
 			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
 			return
 		}
+		if refused {
+			http.Error(w, `{"error":"receipt older than the receipt window"}`, http.StatusBadRequest)
+			return
+		}
 		s.mu.Lock()
-		s.heights = append(s.heights, rc.Height)
+		s.heights = append(s.heights, rc.Height())
+		s.results[rc.Height()] = rc.Result.ID()
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	}))
@@ -83,75 +96,91 @@ func (s *receiptServer) accepted() ([]uint64, []error) {
 	return append([]uint64(nil), s.heights...), append([]error(nil), s.bad...)
 }
 
-// Receipts are signed by the executor over (main chain, block, height,
-// root) for the block and root of the executed height; each consensus
-// node gets the newest: heights executed while a submission was pending
-// are superseded, not queued, and a busy node gets the newest on retry.
-func TestReceiptsSignedNewestWins(t *testing.T) {
+// testResultAt is a result for height h chained onto h-1's.
+func testResultAt(h uint64) *payload.ExecutionResult {
+	r := &payload.ExecutionResult{Block: model.Identifier{0xB, byte(h)}, Height: h,
+		Chunks: []payload.Chunk{{StartState: model.Identifier{0xA, byte(h - 1)}, EndState: model.Identifier{0xA, byte(h)}}}}
+	if h > 1 {
+		r.Previous = testResultAt(h - 1).ID()
+	}
+	return r
+}
+
+// Every consensus node gets a receipt for every executed height, in
+// height order, each signed by the executor over the main chain and the
+// result's ID: a node that held a request back gets the heights executed
+// meanwhile after it, a busy node gets them on retry, and a height a node
+// refuses for good is passed over. A restarted sender offers the recent
+// heights again, signing them from the stored results.
+func TestReceiptsEveryHeightInOrder(t *testing.T) {
 	k, err := genesis.KeysFromSeed(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	chain := model.MainChain("receipts")
-	blockOf := func(h uint64) model.Identifier { return model.Identifier{0xB, byte(h)} }
-	rootOf := func(h uint64) model.Identifier { return model.Identifier{0xA, byte(h)} }
-	source := func(h uint64) (model.Identifier, model.Identifier, error) { return blockOf(h), rootOf(h), nil }
 	held := newReceiptServer(t, chain, k, 0, true)
 	busy := newReceiptServer(t, chain, k, 2, false)
+	picky := newReceiptServer(t, chain, k, 0, false, 3)
 	m := newMetrics(nil)
+	load := func(h uint64) (*payload.ExecutionResult, error) { return testResultAt(h), nil }
 	s := newReceiptSender(ReceiptConfig{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, k.Staking, chain, k.NodeID(),
-		[]string{held.URL, busy.URL}, source, nil, m, slog.New(slog.DiscardHandler))
+		[]string{held.URL, busy.URL, picky.URL}, load, nil, m, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); close(held.release); wg.Wait() }()
 	s.run(ctx, func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() })
 
-	s.Executed(1)
+	if err := s.Executed(testResultAt(1)); err != nil {
+		t.Fatal(err)
+	}
 	if h := <-held.arrived; h != 1 {
 		t.Fatalf("first receipt for height %d", h)
 	}
 	for h := uint64(2); h <= 5; h++ {
-		s.Executed(h)
+		if err := s.Executed(testResultAt(h)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	waitFor(t, func() bool { return s.signed.Load() == 5 })
 	held.release <- struct{}{}
 	waitFor(t, func() bool {
 		a, _ := held.accepted()
 		b, _ := busy.accepted()
-		return len(a) == 2 && len(b) >= 1 && b[len(b)-1] == 5
+		c, _ := picky.accepted()
+		return len(a) == 5 && len(b) == 5 && len(c) == 4
 	})
-	got, bad := held.accepted()
-	if len(bad) != 0 || got[0] != 1 || got[1] != 5 {
-		t.Fatalf("held node accepted heights %v (refused %v), want [1 5]: 2..4 superseded", got, bad)
+	for name, srv := range map[string]*receiptServer{"held": held, "busy": busy} {
+		if got, bad := srv.accepted(); len(bad) != 0 || !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
+			t.Fatalf("%s node accepted heights %v (refused %v), want 1..5 in order", name, got, bad)
+		}
 	}
-	if got, bad := busy.accepted(); len(bad) != 0 || !slices.IsSorted(got) || len(got) != len(slices.Compact(slices.Clone(got))) {
-		t.Fatalf("busy node accepted %v (refused %v): each receipt newer than the last", got, bad)
+	if got, _ := picky.accepted(); !slices.Equal(got, []uint64{1, 2, 4, 5}) {
+		t.Fatalf("a node refusing height 3 accepted %v, want it passed over", got)
+	}
+	for h := uint64(1); h <= 5; h++ {
+		if held.results[h] != testResultAt(h).ID() {
+			t.Fatalf("height %d: receipt for result %v, want %v", h, held.results[h], testResultAt(h).ID())
+		}
+	}
+	if f := testutil.ToFloat64(m.receiptFailures); f != 3 {
+		t.Fatalf("receipt failures %v, want the 2 busy answers and the refusal", f)
+	}
+	if st := s.slots[2].AnsweredHeight(); st != 5 {
+		t.Fatalf("the picky node answered up to %d", st)
 	}
 
-	// The receipt itself: executor, block, root, and a signature over the
-	// main chain that holds for no other chain.
-	sl := s.slots[0]
-	r := sl.next()
-	if r != nil {
-		t.Fatalf("slot still holds height %d after it was accepted", r.Height)
+	// A restarted sender (nothing signed in memory) offers the last
+	// heights again from the stored results.
+	again := newReceiptServer(t, chain, k, 0, false)
+	s2 := newReceiptSender(ReceiptConfig{MinBackoff: 5 * time.Millisecond}, k.Staking, chain, k.NodeID(),
+		[]string{again.URL}, load, nil, newMetrics(nil), slog.New(slog.DiscardHandler))
+	s2.start(7)
+	s2.run(ctx, func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() })
+	for _, sl := range s2.slots {
+		notify(sl.signal)
 	}
-	sl.mu.Lock()
-	r = sl.r
-	sl.mu.Unlock()
-	if r.Height != 5 || r.Block != blockOf(5) || r.Root != rootOf(5) || r.Executor != k.NodeID() {
-		t.Fatalf("receipt %+v", r)
-	}
-	if err := r.Verify(chain, k.Staking.PublicKey()); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Verify(model.MainChain("other"), k.Staking.PublicKey()); err == nil {
-		t.Fatal("receipt verifies for another chain")
-	}
-	if sent := testutil.ToFloat64(m.receiptsSent); sent < 3 {
-		t.Fatalf("receipts sent %v", sent)
-	}
-	if f := testutil.ToFloat64(m.receiptFailures); f != 2 {
-		t.Fatalf("receipt failures %v, want the 2 busy answers", f)
+	waitFor(t, func() bool { a, _ := again.accepted(); return len(a) == 7 })
+	if got, bad := again.accepted(); len(bad) != 0 || got[0] != 1 || got[6] != 7 {
+		t.Fatalf("restarted sender delivered %v (refused %v)", got, bad)
 	}
 }
 
