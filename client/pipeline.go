@@ -69,6 +69,29 @@ func (c *Client) SubmitReceipt(ctx context.Context, r *payload.Receipt) error {
 	return c.do(ctx, http.MethodPost, "/v1/receipts", api.ContentTypeBinary, r.Encode(), nil)
 }
 
+// ExecutionResult asks an execution node for the result it computed for
+// the finalized block at height (GET /v1/execution/results/{height}).
+func (c *Client) ExecutionResult(ctx context.Context, height uint64) (api.ExecutionResultResponse, error) {
+	var resp api.ExecutionResultResponse
+	err := c.get(ctx, fmt.Sprintf("/v1/execution/results/%d", height), &resp)
+	return resp, err
+}
+
+// ChunkDataPack fetches a chunk data pack from an execution node (GET
+// /v1/execution/packs/{chunk}), undecoded: execution.DecodeChunkDataPack
+// reads it and execution.VerifyChunk checks it.
+func (c *Client) ChunkDataPack(ctx context.Context, chunk model.Identifier) ([]byte, error) {
+	return c.raw(ctx, http.MethodGet, "/v1/execution/packs/"+chunk.Hex())
+}
+
+// Disagreements lists the blocks for which a consensus node's finalized
+// chain incorporated disagreeing execution results.
+func (c *Client) Disagreements(ctx context.Context) (api.DisagreementsResponse, error) {
+	var resp api.DisagreementsResponse
+	err := c.get(ctx, "/v1/execution/disagreements", &resp)
+	return resp, err
+}
+
 // raw sends a request without a body and returns the body of a 2xx answer undecoded
 // (bounded like every answer); other statuses give an *Error.
 func (c *Client) raw(ctx context.Context, method, path string) ([]byte, error) {

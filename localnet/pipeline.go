@@ -26,9 +26,9 @@ const (
 
 // DefaultPipeline is what 'floe testnet --pipeline' runs when no role flag
 // says otherwise: small enough for a 2-core laptop (4 consensus nodes, 3
-// collectors, one execution and one access node: 9 processes).
+// collectors, two execution nodes and one access node: 10 processes).
 func DefaultPipeline() Pipeline {
-	return Pipeline{Clusters: 1, ClusterSize: 3, Executors: 1, Access: 1}
+	return Pipeline{Clusters: 1, ClusterSize: 3, Executors: 2, Access: 1}
 }
 
 func (p *Pipeline) validate() error {

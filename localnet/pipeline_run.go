@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/config"
@@ -46,6 +47,12 @@ type PipelineSummary struct {
 	// executed and hold in their mempools: 0 in a pipeline network.
 	ConsensusExecutedTx float64 `json:"consensus_executed_tx"`
 	ConsensusMempoolTx  float64 `json:"consensus_mempool_tx"`
+	// ResultsCompared is how many heights every execution node executed
+	// and had the same result for (compared by result ID, which covers
+	// every chunk's end state, events hash, transaction count and
+	// computation); Disagreements is what consensus node 0 recorded.
+	ResultsCompared int `json:"results_compared"`
+	Disagreements   int `json:"disagreements"`
 	// CPUSecondsPer1000Tx is each role's CPU time (all its processes)
 	// per 1,000 executed transactions.
 	CPUSecondsPer1000Tx map[string]float64 `json:"cpu_s_per_1000_tx"`
@@ -58,6 +65,7 @@ const (
 	metricMempoolTxs         = "floe_mempool_txs"
 	metricGuaranteesIncluded = "floe_guarantees_included_total"
 	metricFinalizedHeight    = "floe_finalized_height"
+	metricExecutedHeight     = "floe_executed_height"
 )
 
 // refLag is how far below access0's newest finalized block the load's
@@ -245,6 +253,14 @@ loop:
 		ps.ConsensusMempoolTx += metricOr0(fctx, c, metricMempoolTxs)
 	}
 	sum.Timeouts = sumTimeouts(fctx, consensus)
+	if failure == nil && !sum.Interrupted {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		ps.ResultsCompared, failure = compareResults(cctx, executors)
+		if d, err := consensus[0].Client.Disagreements(cctx); err == nil {
+			ps.Disagreements = len(d.Disagreements)
+		}
+		ccancel()
+	}
 	cancelRun()
 	if controlDone != nil {
 		<-controlDone // it saw runCtx end
@@ -293,6 +309,36 @@ loop:
 		sum.Error = failure.Error()
 	}
 	return sum, failure
+}
+
+// compareResults checks that every execution node computed the same
+// result for every height all of them executed, and returns how many
+// heights it compared. Honest execution nodes never differ: a
+// difference fails the run.
+func compareResults(ctx context.Context, executors []*Node) (int, error) {
+	top := math.MaxFloat64
+	for _, e := range executors {
+		top = min(top, metricOr0(ctx, e, metricExecutedHeight))
+	}
+	if len(executors) < 2 {
+		return 0, nil
+	}
+	for h := uint64(1); h <= uint64(top); h++ {
+		var first api.ExecutionResultResponse
+		for i, e := range executors {
+			r, err := e.Client.ExecutionResult(ctx, h)
+			if err != nil {
+				return int(h - 1), fmt.Errorf("result of height %d from %s: %w", h, e.Name, err)
+			}
+			if i == 0 {
+				first = r
+			} else if r.Result != first.Result {
+				return int(h - 1), fmt.Errorf("execution nodes disagree at height %d: %s has result %s (end state %s), %s has %s (end state %s)",
+					h, executors[0].Name, first.Result, first.EndState, e.Name, r.Result, r.EndState)
+			}
+		}
+	}
+	return int(top), nil
 }
 
 // counters are the node metrics a pipeline run differences.

@@ -65,6 +65,10 @@ func (p *PipelineSummary) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  consensus     executed %.0f and holds %.0f transactions (a pipeline's consensus nodes see only guarantees)\n",
 		p.ConsensusExecutedTx, p.ConsensusMempoolTx)
+	if p.Executors > 1 {
+		fmt.Fprintf(w, "  results       %d execution nodes agree on the result of every height up to %d; consensus recorded %d disagreements\n",
+			p.Executors, p.ResultsCompared, p.Disagreements)
+	}
 	for _, role := range []string{"access", "collection", "consensus", "execution"} {
 		if c, ok := p.CPUSeconds[role]; ok {
 			fmt.Fprintf(w, "  cpu %-9s %.2f s, %.3f s per 1,000 executed tx\n", role, c, p.CPUSecondsPer1000Tx[role])

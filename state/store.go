@@ -399,7 +399,14 @@ func (s *Store) newRecordReader() (*recordReader, error) {
 	return &recordReader{it}, nil
 }
 
-func (r *recordReader) close() { _ = r.it.Close() }
+// close closes the iterator once: Pebble pools closed iterators across
+// databases, so a second Close would corrupt one in use elsewhere.
+func (r *recordReader) close() {
+	if r.it != nil {
+		_ = r.it.Close()
+		r.it = nil
+	}
+}
 
 // at returns the newest record of path at or below version; a zero
 // record (value nil, version 0) if there is none.

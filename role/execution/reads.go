@@ -61,20 +61,6 @@ func (n *Node) State(key []byte) (ledger.StateValue, error) {
 	return ledger.StateValue{Key: key, Value: v, Proof: proof.Encode(), Height: at.height, Root: at.root}, nil
 }
 
-// ResultResponse answers GET /v1/execution/results/{height}: the result
-// this node computed for the block, and the one it published when a test
-// fault made them differ.
-type ResultResponse struct {
-	Height    uint64 `json:"height"`
-	Block     string `json:"block"`
-	Result    string `json:"result"`
-	EndState  string `json:"end_state"`
-	Chunks    int    `json:"chunks"`
-	Published string `json:"published,omitempty"`
-	// Encoded is the result's canonical encoding (hex).
-	Encoded string `json:"encoded"`
-}
-
 func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
 	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
 	if err != nil {
@@ -90,7 +76,7 @@ func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	resp := ResultResponse{Height: h, Block: res.Block.Hex(), Result: res.ID().Hex(), EndState: res.EndState().Hex(),
+	resp := api.ExecutionResultResponse{Height: h, Block: res.Block.Hex(), Result: res.ID().Hex(), EndState: res.EndState().Hex(),
 		Chunks: len(res.Chunks), Encoded: hex.EncodeToString(res.Encode())}
 	if pub, err := n.store.Published(h); err == nil && pub.ID() != res.ID() {
 		resp.Published = pub.ID().Hex()

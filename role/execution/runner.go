@@ -182,8 +182,12 @@ func (r *runner) executeNext(ctx context.Context) error {
 // prune drops state versions and data packs of heights below below. It
 // runs online, every 16 blocks, beside execution; a failure is logged
 // and retried at the next round (it frees disk, it changes no result).
+// The state keeps every version from the end state of height below-1 on:
+// the start state of height below's first chunk.
 func (r *runner) prune(below uint64) {
-	if err := r.state.Prune(engine.ChunkVersion(below, 0)); err != nil && !errors.Is(err, state.ErrClosed) {
+	if _, v, err := r.store.Result(below - 1); err != nil {
+		r.log.Warn("execution: prune state versions", "below_height", below, "err", err)
+	} else if err := r.state.Prune(v); err != nil && !errors.Is(err, state.ErrClosed) {
 		r.log.Warn("execution: prune state versions", "below_height", below, "err", err)
 	}
 	if n, err := r.store.PrunePacks(below); err != nil {

@@ -1,0 +1,48 @@
+package api
+
+// ExecutionResultResponse answers an execution node's
+// GET /v1/execution/results/{height}: the result it computed for the
+// block, and the one it published when a test fault made them differ.
+type ExecutionResultResponse struct {
+	Height    uint64 `json:"height"`
+	Block     string `json:"block"`
+	Result    string `json:"result"`
+	EndState  string `json:"end_state"`
+	Chunks    int    `json:"chunks"`
+	Published string `json:"published,omitempty"`
+	// Encoded is the result's canonical encoding (hex).
+	Encoded string `json:"encoded"`
+}
+
+// ResultInfo is one executor's result in a disagreement.
+type ResultInfo struct {
+	Result       string `json:"result"`
+	Executor     string `json:"executor,omitempty"`
+	ExecutorName string `json:"executor_name,omitempty"`
+	EndState     string `json:"end_state,omitempty"`
+	// Receipt is the receipt's canonical encoding (hex): signed by the
+	// executor, checkable by anyone holding the epoch's identities.
+	Receipt string `json:"receipt,omitempty"`
+}
+
+// Disagreement is a finalized block for which finalized main-chain blocks
+// incorporated two different execution results: at most one of them is
+// what executing the block gives. Verification and sealing will decide
+// which; until then it is evidence for operators.
+type Disagreement struct {
+	Height uint64 `json:"height"`
+	Block  string `json:"block"`
+	// IncludedAt is the main-chain height whose block carried the second
+	// result.
+	IncludedAt uint64 `json:"included_at"`
+	// Results are the result incorporated first (its ID) and the
+	// disagreeing receipt.
+	Results [2]ResultInfo `json:"results"`
+}
+
+// DisagreementsResponse is the body of a consensus node's
+// GET /v1/execution/disagreements.
+type DisagreementsResponse struct {
+	Disagreements []Disagreement `json:"disagreements"`
+	Dropped       int            `json:"dropped"`
+}
