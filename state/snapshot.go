@@ -211,7 +211,7 @@ func (im *Importer) Add(chunk []Write) error {
 			return fmt.Errorf("%w: %v out of path order", ErrInvalidSnapshot, w.ID)
 		}
 		im.last, im.started = path, true
-		ops = append(ops, op{key: path, value: merkle.ValueHash(w.Value)})
+		ops = append(ops, op{key: path, value: merkle.ValueHash(w.Value), version: im.version, id: w.ID, raw: w.Value})
 	}
 	if len(ops) == 0 {
 		return nil
@@ -221,9 +221,6 @@ func (im *Importer) Add(chunk []Write) error {
 	defer s.writeMu.Unlock()
 	tw := &treeWriter{s: s, version: im.version, batch: s.db.NewBatch()}
 	defer tw.batch.Close()
-	for i := range chunk {
-		tw.batch.Set(valueKey(&ops[i].key, im.version), encodeRecord(chunk[i].ID, chunk[i].Value), nil)
-	}
 	var zero merkle.Hash
 	root, err := tw.update(im.root, 0, &zero, ops)
 	if err == nil {
