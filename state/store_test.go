@@ -318,3 +318,24 @@ func TestCrashLeavesACompleteVersion(t *testing.T) {
 	}
 	t.Logf("versions after crashes: %v", seen)
 }
+
+func TestPageCacheStaysWithinItsBound(t *testing.T) {
+	s, err := Open("", Options{InMemory: true, NodeCacheBytes: 50 * pageBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := newModel()
+	rng := rand.New(rand.NewPCG(15, 15))
+	for v := uint64(1); v <= 5; v++ {
+		ws := randomWrites(rng, 2000, 5000, 0.1)
+		want := m.apply(ws)
+		if got, err := s.Commit(v, ws); err != nil || got != want {
+			t.Fatalf("version %d: %x %v, want %x", v, got, err, want)
+		}
+		if n := s.cache.len(); n > 50 {
+			t.Fatalf("%d pages cached, bound 50", n)
+		}
+	}
+	checkVersion(t, s, 5, m.tree.Root(), m.values, 5000)
+}
