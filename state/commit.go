@@ -10,11 +10,16 @@ import (
 	"github.com/floe-bft/floe/app/merkle"
 )
 
-// op is one change of a commit, by path; del for deletes.
+// op is one change of a commit, by path: set the register id to raw
+// (value = its hash), or delete it (del). version is the version of the
+// value record of a leaf (ops also carry existing leaves through build).
 type op struct {
-	key   merkle.Hash
-	value merkle.Hash
-	del   bool
+	key     merkle.Hash
+	value   merkle.Hash
+	del     bool
+	version uint64
+	id      RegisterID
+	raw     []byte
 }
 
 // treeWriter applies sorted changes to the paged tree and collects what
@@ -76,39 +81,20 @@ func (s *Store) Commit(version uint64, writes []Write) (merkle.Hash, error) {
 
 	tw := &treeWriter{s: s, version: version, batch: s.db.NewBatch(), stale: true}
 	defer tw.batch.Close()
-	rr, err := s.newRecordReader()
-	if err != nil {
-		return merkle.Hash{}, err
-	}
-	defer rr.close()
 	ops := make([]op, 0, len(changes))
 	for i := range changes {
 		c := &changes[i]
 		if i+1 < len(changes) && changes[i+1].path == c.path {
 			continue
 		}
-		prev, err := rr.at(&c.path, latest)
-		if err != nil {
-			return merkle.Hash{}, err
+		o := op{key: c.path, del: c.w.Value == nil, id: c.w.ID, raw: c.w.Value, version: version}
+		if !o.del {
+			o.value = merkle.ValueHash(c.w.Value)
 		}
-		if c.w.Value == nil && prev.value == nil {
-			continue // deleting an absent register
-		}
-		if prev.version != 0 {
-			tw.batch.Set(staleKey(version, staleSuperseded, valueKey(&c.path, prev.version)), nil, nil)
-		}
-		tw.batch.Set(valueKey(&c.path, version), encodeRecord(c.w.ID, c.w.Value), nil)
-		if c.w.Value == nil {
-			// The tombstone hides older records until they are pruned;
-			// after that, absence needs no record.
-			tw.batch.Set(staleKey(version, staleTombstone, valueKey(&c.path, version)), nil, nil)
-			ops = append(ops, op{key: c.path, del: true})
-		} else {
-			ops = append(ops, op{key: c.path, value: merkle.ValueHash(c.w.Value)})
-		}
+		ops = append(ops, o)
 	}
-	rr.close()
 
+	var err error
 	newRoot := root
 	if len(ops) > 0 {
 		var zero merkle.Hash
@@ -141,22 +127,35 @@ func (tw *treeWriter) update(c child, depth int, prefix *merkle.Hash, ops []op) 
 	switch c.kind {
 	case kindEmpty:
 		sets := make([]op, 0, len(ops))
-		for _, o := range ops {
-			if !o.del {
-				sets = append(sets, o)
+		for i := range ops {
+			if !ops[i].del { // a delete here is of an absent register: nothing
+				tw.put(&ops[i])
+				sets = append(sets, ops[i])
 			}
 		}
 		return tw.build(depth, prefix, sets), nil
 
 	case kindLeaf:
+		for i := range ops {
+			o := &ops[i]
+			if o.key == c.a {
+				tw.supersede(&c)
+			}
+			switch {
+			case !o.del:
+				tw.put(o)
+			case o.key == c.a:
+				tw.tombstone(o)
+			}
+		}
 		if len(ops) == 1 && ops[0].key == c.a {
 			if ops[0].del {
 				return child{}, nil
 			}
-			return child{kind: kindLeaf, a: c.a, b: ops[0].value}, nil
+			return child{kind: kindLeaf, version: tw.version, a: c.a, b: ops[0].value}, nil
 		}
 		// Merge the existing leaf into the sets unless an op overrides it.
-		old := op{key: c.a, value: c.b}
+		old := op{key: c.a, value: c.b, version: c.version}
 		sets := make([]op, 0, len(ops)+1)
 		placed := false
 		for _, o := range ops {
@@ -207,7 +206,7 @@ func (tw *treeWriter) build(depth int, prefix *merkle.Hash, sets []op) child {
 	case 0:
 		return child{}
 	case 1:
-		return child{kind: kindLeaf, a: sets[0].key, b: sets[0].value}
+		return child{kind: kindLeaf, version: sets[0].version, a: sets[0].key, b: sets[0].value}
 	}
 	var slots [16]child
 	for i := 0; i < len(sets); {
@@ -245,4 +244,27 @@ func (tw *treeWriter) finish(depth int, prefix *merkle.Hash, slots *[16]child) c
 	tw.batch.Set(key, p.encode(), nil)
 	tw.written = append(tw.written, writtenPage{key, p})
 	return child{kind: kindPage, version: tw.version, b: p.hashes[1]}
+}
+
+// put writes o's value record.
+func (tw *treeWriter) put(o *op) {
+	tw.batch.Set(valueKey(&o.key, tw.version), encodeRecord(o.id, o.raw), nil)
+}
+
+// tombstone records the deletion of o's register: an empty record that
+// hides the older ones for the versions that still read them, and is
+// itself dropped by pruning once they are gone (the stale index orders it
+// after them).
+func (tw *treeWriter) tombstone(o *op) {
+	key := valueKey(&o.key, tw.version)
+	tw.batch.Set(key, nil, nil)
+	tw.batch.Set(staleKey(tw.version, staleTombstone, key), nil, nil)
+}
+
+// supersede records that the value record of leaf is not needed from this
+// version on.
+func (tw *treeWriter) supersede(leaf *child) {
+	if tw.stale {
+		tw.batch.Set(staleKey(tw.version, staleSuperseded, valueKey(&leaf.a, leaf.version)), nil, nil)
+	}
 }

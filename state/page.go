@@ -30,7 +30,9 @@ const (
 )
 
 // child is a slot of a page (or the root of a version): empty; a leaf with
-// a = key hash and b = value hash; or a page with its version and b = hash.
+// a = key hash, b = value hash and the version of its value record (so a
+// commit knows which record it supersedes without a lookup); or a page
+// with its version and b = hash.
 type child struct {
 	kind    uint8
 	version uint64
@@ -98,12 +100,13 @@ func newPage(slots *[16]child) *page {
 	return p
 }
 
-// encodeChild appends c: u8 kind, then key and value hash (leaf) or
-// version and hash (page).
+// encodeChild appends c: u8 kind, then version, key hash and value hash
+// (leaf) or version and hash (page).
 func encodeChild(out []byte, c *child) []byte {
 	out = append(out, c.kind)
 	switch c.kind {
 	case kindLeaf:
+		out = binary.BigEndian.AppendUint64(out, c.version)
 		out = append(out, c.a[:]...)
 		out = append(out, c.b[:]...)
 	case kindPage:
@@ -123,12 +126,13 @@ func decodeChild(b []byte) (child, []byte, error) {
 	switch c.kind {
 	case kindEmpty:
 	case kindLeaf:
-		if len(b) < 64 {
+		if len(b) < 72 {
 			return c, nil, fmt.Errorf("truncated leaf")
 		}
-		copy(c.a[:], b[:32])
-		copy(c.b[:], b[32:64])
-		b = b[64:]
+		c.version = binary.BigEndian.Uint64(b[:8])
+		copy(c.a[:], b[8:40])
+		copy(c.b[:], b[40:72])
+		b = b[72:]
 	case kindPage:
 		if len(b) < 40 {
 			return c, nil, fmt.Errorf("truncated page reference")
@@ -145,7 +149,7 @@ func decodeChild(b []byte) (child, []byte, error) {
 // encode is a page's stored form: the 16 slots in order. Its hash is not
 // stored: the parent holds it, and decode recomputes it.
 func (p *page) encode() []byte {
-	out := make([]byte, 0, 16*41)
+	out := make([]byte, 0, 16*41+32)
 	for s := range p.slots {
 		out = encodeChild(out, &p.slots[s])
 	}

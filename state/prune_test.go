@@ -148,12 +148,13 @@ func TestReadsDuringCommitsAndPruning(t *testing.T) {
 	commit := func(v uint64) {
 		ws := randomWrites(rng, 60, space, 0.3)
 		root := m.apply(ws)
-		if _, err := s.Commit(v, ws); err != nil {
-			t.Error(err)
-		}
+		// Recorded before the commit makes v visible to the readers.
 		mu.Lock()
 		snaps[v], roots[v] = m.clone(), root
 		mu.Unlock()
+		if _, err := s.Commit(v, ws); err != nil {
+			t.Error(err)
+		}
 	}
 	commit(1)
 	versions := uint64(60)

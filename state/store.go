@@ -109,6 +109,8 @@ type Options struct {
 	Sync bool
 	// InMemory keeps everything in memory (tests): dir is ignored.
 	InMemory bool
+
+	fs vfs.FS // tests: a crashable in-memory file system
 }
 
 func (o *Options) withDefaults() {
@@ -169,6 +171,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
 		dir = ""
+	}
+	if opts.fs != nil {
+		po.FS = opts.fs
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
