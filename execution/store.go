@@ -168,6 +168,33 @@ func (s *Store) Save(x *Executed, published *payload.ExecutionResult) error {
 	return b.Commit(pebble.Sync)
 }
 
+// ClearExecuted forgets the executed marker (durably): the node then
+// starts from the genesis result, as one that executed nothing. State
+// sync clears it before it replaces the state.
+func (s *Store) ClearExecuted() error {
+	return s.db.Delete([]byte{keyExecuted}, pebble.Sync)
+}
+
+// SaveSynced records a result whose state was imported (state sync) as
+// this node's own at height r.Height, with the state version holding it.
+// The node has no outcomes or packs of that height: it did not execute it.
+func (s *Store) SaveSynced(r *payload.ExecutionResult, version uint64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	rec := binary.BigEndian.AppendUint64(nil, version)
+	if err := b.Set(heightKey(keyResult, r.Height), append(rec, r.Encode()...), nil); err != nil {
+		return err
+	}
+	if err := b.Delete(heightKey(keyPublished, r.Height), nil); err != nil {
+		return err
+	}
+	marker := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.Height), version)
+	if err := b.Set([]byte{keyExecuted}, marker, nil); err != nil {
+		return err
+	}
+	return b.Commit(pebble.Sync)
+}
+
 // StoredTx is a transaction's outcome with the result it belongs to.
 type StoredTx struct {
 	TxOutcome

@@ -77,26 +77,23 @@ func (u *upstreamServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// An execution node follows a certified main chain whose blocks carry
-// guarantees, fetches each collection from a signer that serves it (past
-// one that answers 404 and one that serves another collection, never
-// asking the member that did not sign), executes the bodies in block
-// order, once each even when the chain repeats a guarantee, answers for
-// transactions by envelope ID with their result and events, and hands the
-// consensus node a receipt for every executed height: results that chain
-// from the genesis result, one chunk per executed collection plus the
-// system chunk, ending in the state the direct execution of the same
-// bodies reaches.
-func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
-	cols := testCollections(3)
-	servers := []*guarantorServer{
-		newGuarantorServer(t, notFound, cols),
-		newGuarantorServer(t, serve, cols),
-		newGuarantorServer(t, wrong, cols),
-		newGuarantorServer(t, serve, cols), // not a signer
-	}
+// followEnv is a pipeline genesis whose consensus member's API is an
+// upstreamServer, the members' keys, a test chain from the genesis root
+// signed by the consensus member, and a guarantee maker.
+type followEnv struct {
+	n         *clusterNet
+	up        *upstreamServer
+	keys      []*genesis.NodeKeys
+	tc        *testchain.Chain
+	root      *model.Block
+	rootQC    *model.QC
+	guarantee func(c *collection.Collection) *collection.Guarantee
+}
+
+func newFollowEnv(t *testing.T, urls func(i int) string) *followEnv {
+	t.Helper()
 	up := newUpstreamServer(t)
-	n := newClusterNet(t, func(i int) string { return servers[i].URL })
+	n := newClusterNet(t, urls)
 	n.g.Validators[0].API = up.URL
 	n.g.Params.LeaderReputation = nil // the test chain's leaders are the plain schedule's
 	keys := make([]*genesis.NodeKeys, 6)
@@ -122,11 +119,45 @@ func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc = tc.WithRoot(root, rootQC)
-	g := func(c *collection.Collection) *collection.Guarantee {
+	env := &followEnv{n: n, up: up, keys: keys, tc: tc, root: root, rootQC: rootQC}
+	env.guarantee = func(c *collection.Collection) *collection.Guarantee {
 		gt := n.guarantee(t, c, 0, 1, 2)
 		gt.Ref = root.ID()
 		return gt
 	}
+	up.mu.Lock()
+	up.chain, up.exec = model.MainChain(n.g.ChainID), keys[5].Staking.PublicKey()
+	up.mu.Unlock()
+	return env
+}
+
+// set makes seg the chain the upstream serves.
+func (u *upstreamServer) set(seg testchain.Segment) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.seg = seg
+}
+
+// An execution node follows a certified main chain whose blocks carry
+// guarantees, fetches each collection from a signer that serves it (past
+// one that answers 404 and one that serves another collection, never
+// asking the member that did not sign), executes the bodies in block
+// order, once each even when the chain repeats a guarantee, answers for
+// transactions by envelope ID with their result and events, and hands the
+// consensus node a receipt for every executed height: results that chain
+// from the genesis result, one chunk per executed collection plus the
+// system chunk, ending in the state the direct execution of the same
+// bodies reaches.
+func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
+	cols := testCollections(3)
+	servers := []*guarantorServer{
+		newGuarantorServer(t, notFound, cols),
+		newGuarantorServer(t, serve, cols),
+		newGuarantorServer(t, wrong, cols),
+		newGuarantorServer(t, serve, cols), // not a signer
+	}
+	env := newFollowEnv(t, func(i int) string { return servers[i].URL })
+	n, up, keys, g, root := env.n, env.up, env.keys, env.guarantee, env.root
 	// Heights 1..6; 6 is certified, not finalized. Height 4 repeats c0.
 	payloads := []*payload.Payload{
 		{Guarantees: []*collection.Guarantee{g(cols[0]), g(cols[1])}},
@@ -135,13 +166,11 @@ func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 		{Guarantees: []*collection.Guarantee{g(cols[0])}},
 		{}, {},
 	}
-	seg, err := tc.Extend(root, rootQC, len(payloads), func(i int) []byte { return payloads[i].Encode() })
+	seg, err := env.tc.Extend(root, env.rootQC, len(payloads), func(i int) []byte { return payloads[i].Encode() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	up.mu.Lock()
-	up.seg, up.chain, up.exec = seg, model.MainChain(n.g.ChainID), keys[5].Staking.PublicKey()
-	up.mu.Unlock()
+	up.set(seg)
 
 	node, err := New(Config{Genesis: n.g, DataDir: t.TempDir(), StakingKey: keys[5].Staking, PollInterval: 20 * time.Millisecond,
 		Fetch:    FetchConfig{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond},

@@ -23,6 +23,7 @@ type metrics struct {
 	blockSeconds        prometheus.Histogram
 	repeatedCollections prometheus.Counter
 	packsPruned         prometheus.Counter
+	stateSyncs          prometheus.Counter
 	fetched             prometheus.Counter
 	fetchFailures       *prometheus.CounterVec
 	missing             prometheus.Gauge
@@ -43,6 +44,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Guarantees a finalized block carried for a collection named in the collection window: not executed again."}),
 		packsPruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_packs_pruned_total",
 			Help: "Chunk data packs pruned past the retention window."}),
+		stateSyncs: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_state_syncs_total",
+			Help: "State syncs: the state of an incorporated result imported from another execution node."}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_collections_fetched_total",
 			Help: "Collections fetched from a guarantor and checked against their ID."}),
 		fetchFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_execution_fetch_failures_total",
@@ -62,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.fetchFailures.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.executedHeight, m.executedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
+		reg.MustRegister(m.executedHeight, m.executedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.stateSyncs, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
 	}
 	return m
 }

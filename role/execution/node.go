@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -69,6 +70,8 @@ type Config struct {
 	Retain uint64
 	// StateCacheBytes bounds the state store's caches (0: its defaults).
 	StateCacheBytes int64
+	// Sync tunes state sync (statesync.go).
+	Sync SyncConfig
 	// Fault is a test fault (EnvFault): a byzantine executor.
 	Fault Fault
 	// Follower settings, as the observer's (zero: its defaults).
@@ -107,9 +110,10 @@ type Node struct {
 	missing  *Missing
 	fetcher  *fetcher
 	receipts *receiptSender
-	state    *state.Store
 	store    *engine.Store
 	runner   *runner
+	// snapshots bounds the state snapshots served at once.
+	snapshots chan struct{}
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -155,7 +159,7 @@ func New(cfg Config) (*Node, error) {
 	if len(cfg.Upstreams) == 0 || len(cfg.ReceiptTargets) == 0 {
 		return nil, ErrNoConsensusAPI
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, self: crypto.Sum(cfg.StakingKey.PublicKey().Bytes()), m: newMetrics(cfg.Metrics)}
+	n := &Node{cfg: cfg, log: cfg.Logger, snapshots: make(chan struct{}, maxSnapshotStreams), self: crypto.Sum(cfg.StakingKey.PublicKey().Bytes()), m: newMetrics(cfg.Metrics)}
 	n.missing = newMissing(n.m)
 	if err := n.checkMember(); err != nil {
 		return nil, err
@@ -201,22 +205,57 @@ func (n *Node) openExecution() error {
 	if cfg.DataDir != "" {
 		stateDir, storeDir = filepath.Join(cfg.DataDir, "state"), filepath.Join(cfg.DataDir, "execution")
 	}
-	if n.state, err = openState(stateDir, cfg.StateCacheBytes, n.cfg.Genesis); err != nil {
+	if n.store, err = engine.OpenStore(storeDir); err != nil {
 		return err
 	}
-	if n.store, err = engine.OpenStore(storeDir); err != nil {
-		n.state.Close()
+	_, _, executed, err := n.store.Executed()
+	if err != nil {
+		n.store.Close()
+		return err
+	}
+	if stateDir != "" {
+		// A node that recorded no executed block starts from the genesis
+		// state: whatever a state directory holds then (an interrupted
+		// state sync) is dropped, and so is an unfinished import.
+		if !executed {
+			if err := os.RemoveAll(stateDir); err != nil {
+				n.store.Close()
+				return err
+			}
+		}
+		if err := os.RemoveAll(stateDir + ".sync"); err != nil {
+			n.store.Close()
+			return err
+		}
+	}
+	opts := stateOptions(stateDir, cfg.StateCacheBytes)
+	st, err := openState(stateDir, opts, n.cfg.Genesis)
+	if err != nil {
+		n.store.Close()
 		return err
 	}
 	genesisResult, err := n.led.GenesisResult()
 	if err != nil {
-		return n.closeStores(err)
+		return n.closeStores(st, err)
 	}
 	n.receipts = newReceiptSender(cfg.Receipts, cfg.StakingKey, n.led.EpochParams().ChainID, n.self,
 		cfg.ReceiptTargets, n.store.Published, cfg.HTTPClient, n.m, n.log)
+	sync := cfg.Sync
+	if sync.Behind == 0 {
+		sync.Behind = DefaultSyncBehind
+	}
+	if sync.Timeout <= 0 {
+		sync.Timeout = 10 * time.Minute
+	}
+	if sync.Retry <= 0 {
+		sync.Retry = 10 * time.Second
+	}
+	if len(sync.Peers) == 0 {
+		sync.Peers = n.peerExecutors()
+	}
 	n.runner = &runner{
-		led: n.led, fetch: n.fetcher, store: n.store, state: n.state,
-		engine: &engine.Engine{State: n.state, VM: engine.KV{}, Workers: cfg.ExecWorkers},
+		led: n.led, fetch: n.fetcher, store: n.store,
+		engine: &engine.Engine{VM: engine.KV{}, Workers: cfg.ExecWorkers},
 		window: ledger.NewWindow(ledger.CollectionWindow), fault: cfg.Fault, retain: cfg.Retain,
 		genesis: genesisResult, log: n.log, m: n.m, signal: make(chan struct{}, 1),
 		onExecuted: func(r *payload.ExecutionResult) {
@@ -224,20 +263,43 @@ func (n *Node) openExecution() error {
 				n.log.Error("execution: receipt", "height", r.Height, "err", err)
 			}
 		},
+		onSynced:   n.receipts.start,
+		sync:       sync,
+		httpClient: cfg.HTTPClient, stateDir: stateDir, stateOpts: opts,
 	}
+	n.runner.setState(st)
 	if err := n.runner.open(); err != nil {
-		return n.closeStores(err)
+		return n.closeStores(st, err)
 	}
 	if n.runner.prev.EndState() != genesisResult.EndState() && n.runner.prev.Height == 0 {
-		return n.closeStores(fmt.Errorf("%w: the state store's genesis state does not match the genesis file", engine.ErrStateMismatch))
+		return n.closeStores(st, fmt.Errorf("%w: the state store's genesis state does not match the genesis file", engine.ErrStateMismatch))
 	}
 	n.receipts.start(n.runner.prev.Height)
 	return nil
 }
 
-func (n *Node) closeStores(err error) error {
+// peerExecutors are the API base URLs of the other genesis execution
+// members.
+func (n *Node) peerExecutors() []string {
+	ids, _, err := n.cfg.Genesis.Identities()
+	if err != nil {
+		return nil
+	}
+	apis := n.cfg.Genesis.APIs()
+	var out []string
+	for _, m := range ids {
+		if m.Role == epoch.RoleExecution && m.ID() != n.self {
+			if u := apis[m.ID()]; u != "" {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+func (n *Node) closeStores(st *state.Store, err error) error {
 	n.store.Close()
-	n.state.Close()
+	st.Close()
 	return err
 }
 
@@ -332,7 +394,7 @@ func (n *Node) Stop() {
 	if err := n.store.Close(); err != nil {
 		n.log.Error("close the execution store", "err", err)
 	}
-	if err := n.state.Close(); err != nil {
+	if err := n.runner.stateStore().Close(); err != nil {
 		n.log.Error("close the state store", "err", err)
 	}
 }

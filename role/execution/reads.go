@@ -54,7 +54,7 @@ func (n *Node) State(key []byte) (ledger.StateValue, error) {
 		return ledger.StateValue{}, fmt.Errorf("%w: %v", storage.ErrInvalid, err)
 	}
 	at := n.runner.executed.Load()
-	v, proof, err := n.state.Prove(at.version, id)
+	v, proof, err := n.runner.stateStore().Prove(at.version, id)
 	if err != nil {
 		return ledger.StateValue{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -22,11 +23,12 @@ import (
 // so it never misses one and needs no unbounded buffer; the observer only
 // wakes it. It is the only writer of the state and the execution store.
 type runner struct {
-	led     *ledger.Ledger
-	fetch   *fetcher
-	engine  *engine.Engine
-	store   *engine.Store
-	state   *state.Store
+	led    *ledger.Ledger
+	fetch  *fetcher
+	engine *engine.Engine
+	store  *engine.Store
+	// st is the state; only state sync replaces it, readers load it.
+	st      atomic.Pointer[state.Store]
 	window  *ledger.Window
 	fault   Fault
 	retain  uint64
@@ -42,8 +44,23 @@ type runner struct {
 	published   *payload.ExecutionResult
 
 	onExecuted func(published *payload.ExecutionResult)
+	// onSynced is told the height a state sync brought the node to.
+	onSynced func(height uint64)
+
+	// State sync (statesync.go).
+	sync       SyncConfig
+	httpClient *http.Client
+	stateDir   string
+	stateOpts  state.Options
 	// executed is the newest executed block for concurrent readers.
 	executed atomic.Pointer[executedAt]
+}
+
+func (r *runner) stateStore() *state.Store { return r.st.Load() }
+
+func (r *runner) setState(st *state.Store) {
+	r.st.Store(st)
+	r.engine.State = st
 }
 
 func (r *runner) publishExecuted() {
@@ -69,7 +86,7 @@ func (r *runner) open() error {
 	}
 	if !ok {
 		r.prev, r.published = r.genesis, r.genesis
-		r.prevVersion, _ = r.state.Latest()
+		r.prevVersion, _ = r.stateStore().Latest()
 		r.publishExecuted()
 		return nil
 	}
@@ -80,14 +97,25 @@ func (r *runner) open() error {
 		return fmt.Errorf("published result of executed height %d: %w", h, err)
 	}
 	r.prevVersion = version
-	if latest, _ := r.state.Latest(); latest > version {
+	if latest, _ := r.stateStore().Latest(); latest > version {
 		// Chunks of the next block committed before a crash, its results
 		// not: drop them and execute the block again.
-		if err := r.state.Rollback(version); err != nil {
+		if err := r.stateStore().Rollback(version); err != nil {
 			return fmt.Errorf("roll the state back to version %d (executed height %d): %w", version, h, err)
 		}
 		r.log.Info("execution: dropped state versions of a block interrupted by a crash", "executed_height", h, "from_version", latest)
 	}
+	if err := r.rebuildWindow(h); err != nil {
+		return err
+	}
+	r.m.executedHeight.Set(float64(h))
+	r.publishExecuted()
+	return nil
+}
+
+// rebuildWindow replays the collection window from the stored chain up to
+// executed height h.
+func (r *runner) rebuildWindow(h uint64) error {
 	from := uint64(1)
 	if h > ledger.CollectionWindow {
 		from = h - ledger.CollectionWindow + 1
@@ -103,8 +131,6 @@ func (r *runner) open() error {
 		}
 		r.window.Record(height, pl.Guarantees)
 	}
-	r.m.executedHeight.Set(float64(h))
-	r.publishExecuted()
 	return nil
 }
 
@@ -112,8 +138,19 @@ func (r *runner) open() error {
 func (r *runner) run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var syncedAt time.Time
 	for {
 		for r.prev.Height < r.led.FinalizedHeight() {
+			if time.Since(syncedAt) > r.sync.Retry {
+				syncedAt = time.Now()
+				if _, err := r.syncState(ctx); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("state sync: %w", err)
+				}
+				continue
+			}
 			if err := r.executeNext(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -159,7 +196,7 @@ func (r *runner) executeNext(ctx context.Context) error {
 	published := r.fault.publish(x.Result, r.published, r.genesis.EndState())
 	// The state versions become durable before the record that names
 	// them: after a crash the record never points past the state.
-	if err := r.state.Flush(); err != nil {
+	if err := r.stateStore().Flush(); err != nil {
 		return fmt.Errorf("flush the state of height %d: %w", h, err)
 	}
 	if err := r.store.Save(x, published); err != nil {
@@ -187,7 +224,7 @@ func (r *runner) executeNext(ctx context.Context) error {
 func (r *runner) prune(below uint64) {
 	if _, v, err := r.store.Result(below - 1); err != nil {
 		r.log.Warn("execution: prune state versions", "below_height", below, "err", err)
-	} else if err := r.state.Prune(v); err != nil && !errors.Is(err, state.ErrClosed) {
+	} else if err := r.stateStore().Prune(v); err != nil && !errors.Is(err, state.ErrClosed) {
 		r.log.Warn("execution: prune state versions", "below_height", below, "err", err)
 	}
 	if n, err := r.store.PrunePacks(below); err != nil {

@@ -8,15 +8,21 @@ import (
 	"github.com/floe-bft/floe/state"
 )
 
-// openState opens the register state in dir ("" in memory) and, when it
-// is new, commits the genesis file's initial key/value entries as
-// network-wide registers at engine.GenesisVersion, in one commit (the
-// genesis file is bounded by genesis.MaxFileBytes).
-func openState(dir string, cacheBytes int64, g *genesis.Genesis) (*state.Store, error) {
+// stateOptions are the state store's options for dir ("": in memory)
+// within cacheBytes of caches (0: the store's defaults).
+func stateOptions(dir string, cacheBytes int64) state.Options {
 	opts := state.Options{InMemory: dir == ""}
 	if cacheBytes > 0 {
 		opts.CacheBytes, opts.NodeCacheBytes = cacheBytes/2, cacheBytes/2
 	}
+	return opts
+}
+
+// openState opens the register state in dir ("" in memory) and, when it
+// is new, commits the genesis file's initial key/value entries as
+// network-wide registers at engine.GenesisVersion, in one commit (the
+// genesis file is bounded by genesis.MaxFileBytes).
+func openState(dir string, opts state.Options, g *genesis.Genesis) (*state.Store, error) {
 	st, err := state.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
