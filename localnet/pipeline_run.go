@@ -53,6 +53,10 @@ type PipelineSummary struct {
 	// computation); Disagreements is what consensus node 0 recorded.
 	ResultsCompared int `json:"results_compared"`
 	Disagreements   int `json:"disagreements"`
+	// ConsensusBytesPer1000Tx is the encoded size of the main-chain
+	// blocks finalized during the run (what every consensus node stores
+	// and sends its peers) per 1,000 executed transactions.
+	ConsensusBytesPer1000Tx float64 `json:"consensus_bytes_per_1000_tx"`
 	// CPUSecondsPer1000Tx is each role's CPU time (all its processes)
 	// per 1,000 executed transactions.
 	CPUSecondsPer1000Tx map[string]float64 `json:"cpu_s_per_1000_tx"`
@@ -253,8 +257,10 @@ loop:
 		ps.ConsensusMempoolTx += metricOr0(fctx, c, metricMempoolTxs)
 	}
 	sum.Timeouts = sumTimeouts(fctx, consensus)
+	var blockBytes int64
 	if failure == nil && !sum.Interrupted {
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		blockBytes = chainBytes(cctx, consensus[0], uint64(before.height)+1, uint64(after.height))
 		ps.ResultsCompared, failure = compareResults(cctx, executors)
 		if d, err := consensus[0].Client.Disagreements(cctx); err == nil {
 			ps.Disagreements = len(d.Disagreements)
@@ -275,6 +281,9 @@ loop:
 	ps.ExecutionSlots = int64(after.executed - before.executed)
 	if blocks := after.height - before.height; blocks > 0 {
 		ps.GuaranteesPerBlock = round2((after.guarantees - before.guarantees) / blocks)
+	}
+	if ps.ExecutedTx > 0 {
+		ps.ConsensusBytesPer1000Tx = math.Round(float64(blockBytes) / float64(ps.ExecutedTx) * 1000)
 	}
 	ps.CPUSeconds, ps.CPUSecondsPer1000Tx = map[string]float64{}, map[string]float64{}
 	for role, c := range cpu1 {
@@ -309,6 +318,26 @@ loop:
 		sum.Error = failure.Error()
 	}
 	return sum, failure
+}
+
+// chainBytes sums the encoded size of the finalized blocks from..to as
+// node reports them (GET /v1/chain); 0 if it cannot read them.
+func chainBytes(ctx context.Context, node *Node, from, to uint64) int64 {
+	var total int64
+	for h := from; h <= to; {
+		blocks, err := node.Client.Chain(ctx, h, 100)
+		if err != nil || len(blocks) == 0 {
+			return 0
+		}
+		for _, b := range blocks {
+			if b.Height > to {
+				return total
+			}
+			total += int64(len(b.Block) / 2) // hex
+			h = b.Height + 1
+		}
+	}
+	return total
 }
 
 // compareResults checks that every execution node computed the same

@@ -63,8 +63,8 @@ func (p *PipelineSummary) writeText(w io.Writer) {
 		fmt.Fprintf(w, "  WARNING       %d stage reports repeated; execution ran %d transactions for %d distinct executed\n",
 			p.RepeatedTx, p.ExecutionSlots, p.ExecutedTx)
 	}
-	fmt.Fprintf(w, "  consensus     executed %.0f and holds %.0f transactions (a pipeline's consensus nodes see only guarantees)\n",
-		p.ConsensusExecutedTx, p.ConsensusMempoolTx)
+	fmt.Fprintf(w, "  consensus     executed %.0f and holds %.0f transactions (a pipeline's consensus nodes see only guarantees); %.0f block bytes per 1,000 tx\n",
+		p.ConsensusExecutedTx, p.ConsensusMempoolTx, p.ConsensusBytesPer1000Tx)
 	if p.Executors > 1 {
 		fmt.Fprintf(w, "  results       %d execution nodes agree on the result of every height up to %d; consensus recorded %d disagreements\n",
 			p.Executors, p.ResultsCompared, p.Disagreements)
