@@ -19,7 +19,7 @@ var hotKeys = []int{1, 2, 4, 16, 64, 1024}
 func TestExecuteEqualsSequential(t *testing.T) {
 	seeds, n := 40, 200
 	if testing.Short() {
-		seeds, n = 8, 100
+		seeds, n = 15, 150
 	}
 	for _, hot := range hotKeys {
 		for seed := range uint64(seeds) {

@@ -1,0 +1,325 @@
+package blockstm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/floe-bft/floe/state"
+)
+
+// Contention levels of the benchmark's transfer workload.
+const (
+	// ContentionLow: each transaction transfers between two random
+	// registers of BenchConfig.Keys.
+	ContentionLow = "low"
+	// ContentionMedium: between two of BenchConfig.MediumKeys.
+	ContentionMedium = "medium"
+	// ContentionFull: every transaction transfers from one register.
+	ContentionFull = "full"
+)
+
+// ErrBenchConfig is returned for a BenchConfig out of range.
+var ErrBenchConfig = errors.New("blockstm: invalid bench config")
+
+// BenchConfig sets up RunBench. Zero fields take the defaults in
+// brackets.
+type BenchConfig struct {
+	// Txs per block [1000].
+	Txs int
+	// Work is the CPU a transaction spends besides its reads and writes
+	// (SHA-256 over 32 bytes, repeated; calibrated at start) [50µs].
+	Work time.Duration
+	// Keys is the low-contention key space [100,000].
+	Keys int
+	// MediumKeys is the medium-contention key space [100].
+	MediumKeys int
+	// Workers lists the parallel settings measured [1, 2].
+	Workers []int
+	// Rounds is how many blocks each measurement executes; the median
+	// counts [5].
+	Rounds int
+	// Seed picks the transfers [1].
+	Seed uint64
+}
+
+func (c BenchConfig) withDefaults() (BenchConfig, error) {
+	if c.Txs == 0 {
+		c.Txs = 1000
+	}
+	if c.Work == 0 {
+		c.Work = 50 * time.Microsecond
+	}
+	if c.Keys == 0 {
+		c.Keys = 100_000
+	}
+	if c.MediumKeys == 0 {
+		c.MediumKeys = 100
+	}
+	if len(c.Workers) == 0 {
+		c.Workers = []int{1, 2}
+	}
+	if c.Rounds == 0 {
+		c.Rounds = 5
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	switch {
+	case c.Txs < 1 || c.Txs > MaxTxs:
+		return c, fmt.Errorf("%w: %d transactions (1 to %d)", ErrBenchConfig, c.Txs, MaxTxs)
+	case c.Work < 0 || c.Work > time.Second:
+		return c, fmt.Errorf("%w: work %v per transaction (0 to 1s)", ErrBenchConfig, c.Work)
+	case c.Keys < 2 || c.Keys > 10_000_000 || c.MediumKeys < 2 || c.MediumKeys > c.Keys:
+		return c, fmt.Errorf("%w: key spaces %d and %d (2 ≤ medium ≤ low ≤ 10,000,000)", ErrBenchConfig, c.MediumKeys, c.Keys)
+	case c.Rounds < 1 || c.Rounds > 1000:
+		return c, fmt.Errorf("%w: %d rounds (1 to 1000)", ErrBenchConfig, c.Rounds)
+	}
+	for _, w := range c.Workers {
+		if w < 1 || w > MaxWorkers {
+			return c, fmt.Errorf("%w: %d workers (1 to %d)", ErrBenchConfig, w, MaxWorkers)
+		}
+	}
+	return c, nil
+}
+
+// BenchRow is one measurement: a mode ("sequential" or "workers=N") at
+// one contention.
+type BenchRow struct {
+	Contention string
+	Mode       string
+	// Workers is 0 for sequential.
+	Workers  int
+	TxPerSec float64
+	// Speedup is TxPerSec over sequential's at the same contention.
+	Speedup float64
+	// Efficiency is Speedup per worker (1 for sequential): the share of
+	// each core's sequential throughput a parallel worker delivers.
+	Efficiency float64
+}
+
+// BenchReport is RunBench's result.
+type BenchReport struct {
+	Config BenchConfig
+	// HashesPerTx is the calibrated work: SHA-256 runs per transaction.
+	HashesPerTx int
+	// Cores is GOMAXPROCS during the run.
+	Cores int
+	Rows  []BenchRow
+}
+
+// RunBench measures transfer blocks executed by Sequential and by
+// Execute with each worker count at low, medium and full contention, and
+// checks that every parallel output equals the sequential one.
+func RunBench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return BenchReport{}, err
+	}
+	rep := BenchReport{Config: cfg, HashesPerTx: calibrateHashes(cfg.Work), Cores: runtime.GOMAXPROCS(0)}
+	base := benchBase(cfg.Keys)
+	for _, contention := range []string{ContentionLow, ContentionMedium, ContentionFull} {
+		blk := newTransferBlock(cfg, contention, rep.HashesPerTx)
+		want, err := Sequential(base, cfg.Txs, blk.run)
+		if err != nil {
+			return rep, err
+		}
+		seq, err := medianTxPerSec(ctx, cfg, func() error {
+			_, err := Sequential(base, cfg.Txs, blk.run)
+			return err
+		})
+		if err != nil {
+			return rep, err
+		}
+		rep.Rows = append(rep.Rows, BenchRow{Contention: contention, Mode: "sequential", TxPerSec: seq, Speedup: 1, Efficiency: 1})
+		for _, w := range cfg.Workers {
+			tps, err := medianTxPerSec(ctx, cfg, func() error {
+				got, err := Execute(ctx, base, cfg.Txs, blk.run, Options{Workers: w})
+				if err == nil && !reflect.DeepEqual(got, want) {
+					err = fmt.Errorf("blockstm: %s contention, %d workers: output differs from sequential", contention, w)
+				}
+				return err
+			})
+			if err != nil {
+				return rep, err
+			}
+			rep.Rows = append(rep.Rows, BenchRow{
+				Contention: contention, Mode: fmt.Sprintf("workers=%d", w), Workers: w,
+				TxPerSec: tps, Speedup: tps / seq, Efficiency: tps / seq / float64(w),
+			})
+		}
+	}
+	return rep, nil
+}
+
+func medianTxPerSec(ctx context.Context, cfg BenchConfig, run func() error) (float64, error) {
+	durations := make([]time.Duration, cfg.Rounds)
+	for k := range durations {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		if err := run(); err != nil {
+			return 0, err
+		}
+		durations[k] = time.Since(start)
+	}
+	slices.Sort(durations)
+	return float64(cfg.Txs) / durations[len(durations)/2].Seconds(), nil
+}
+
+// String is the report as a table, with the per-core projection.
+func (r BenchReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "block execution: %d tx/block, ~%v work/tx (%d SHA-256), %d cores, median of %d blocks\n",
+		r.Config.Txs, r.Config.Work, r.HashesPerTx, r.Cores, r.Config.Rounds)
+	fmt.Fprintf(&b, "%-10s %-11s %12s %8s %11s\n", "contention", "mode", "tx/s", "speedup", "efficiency")
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, "%-10s %-11s %12.0f %7.2fx %10.0f%%\n", row.Contention, row.Mode, row.TxPerSec, row.Speedup, 100*row.Efficiency)
+	}
+	b.WriteString("projection (sequential tx/s × cores × efficiency of the widest setting; an upper bound, efficiency falls with more cores):\n")
+	for _, c := range []string{ContentionLow, ContentionMedium, ContentionFull} {
+		var seq float64
+		var widest BenchRow
+		for _, row := range r.Rows {
+			if row.Contention != c {
+				continue
+			}
+			if row.Workers == 0 {
+				seq = row.TxPerSec
+			} else if row.Workers >= widest.Workers {
+				widest = row
+			}
+		}
+		if widest.Workers == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-7s %6.0f tx/s per core;", c, seq*widest.Efficiency)
+		for _, cores := range []int{8, 32} {
+			fmt.Fprintf(&b, " %d cores ≤ %.0f tx/s;", cores, seq*widest.Efficiency*float64(cores))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// transferBlock is the benchmark's block: transaction i moves amount[i]
+// from from[i] to to[i] after hashes SHA-256 runs seeded by what it read
+// (the stand-in for a program's execution), or fails if the balance is
+// short, and emits an event with the digest.
+type transferBlock struct {
+	from, to []state.RegisterID
+	amount   []uint64
+	hashes   int
+}
+
+func benchKey(k int) state.RegisterID {
+	return state.RegisterID{Owner: "bench", Key: "acct" + fmt.Sprint(k)}
+}
+
+const benchStartBalance = 1_000_000
+
+// benchBase is the start state: keys accounts holding benchStartBalance.
+func benchBase(keys int) state.MapReader {
+	base := make(state.MapReader, keys)
+	for k := range keys {
+		base[benchKey(k)] = binary.BigEndian.AppendUint64(nil, benchStartBalance)
+	}
+	return base
+}
+
+func newTransferBlock(cfg BenchConfig, contention string, hashes int) *transferBlock {
+	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(len(contention))))
+	b := &transferBlock{
+		from: make([]state.RegisterID, cfg.Txs), to: make([]state.RegisterID, cfg.Txs),
+		amount: make([]uint64, cfg.Txs), hashes: hashes,
+	}
+	pair := func(space int) (int, int) {
+		x := rng.IntN(space)
+		y := rng.IntN(space - 1)
+		if y >= x {
+			y++
+		}
+		return x, y
+	}
+	for i := range cfg.Txs {
+		var x, y int
+		switch contention {
+		case ContentionLow:
+			x, y = pair(cfg.Keys)
+		case ContentionMedium:
+			x, y = pair(cfg.MediumKeys)
+		default:
+			x, y = 0, 1+rng.IntN(cfg.Keys-1)
+		}
+		b.from[i], b.to[i], b.amount[i] = benchKey(x), benchKey(y), uint64(1+rng.IntN(100))
+	}
+	return b
+}
+
+func (b *transferBlock) run(i int, v View) (Result, error) {
+	x, err := v.Get(b.from[i])
+	if err != nil {
+		return Result{}, err
+	}
+	y, err := v.Get(b.to[i])
+	if err != nil {
+		return Result{}, err
+	}
+	seed := make([]byte, 0, 24)
+	seed = binary.BigEndian.AppendUint64(seed, uint64(i))
+	seed = append(append(seed, x...), y...)
+	digest := burn(sha256.Sum256(seed), b.hashes)
+	event := Event{Type: "transfer", Payload: digest[:8]}
+	res := Result{Events: []Event{event}, Computation: uint64(b.hashes)}
+	fromBalance, toBalance := balance(x), balance(y)
+	if fromBalance < b.amount[i] {
+		res.Error = "insufficient balance"
+		return res, nil
+	}
+	if err := v.Set(b.from[i], binary.BigEndian.AppendUint64(nil, fromBalance-b.amount[i])); err != nil {
+		return Result{}, err
+	}
+	if err := v.Set(b.to[i], binary.BigEndian.AppendUint64(nil, toBalance+b.amount[i])); err != nil {
+		return Result{}, err
+	}
+	res.OK = true
+	return res, nil
+}
+
+func balance(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// burn is the deterministic work: SHA-256 of its own output, n times.
+func burn(d [32]byte, n int) [32]byte {
+	for range n {
+		d = sha256.Sum256(d[:])
+	}
+	return d
+}
+
+// calibrateHashes is how many SHA-256 runs take work on this machine
+// (the fastest of a few trials, so a noisy neighbour does not inflate
+// the count).
+func calibrateHashes(work time.Duration) int {
+	const trial = 20_000
+	best := time.Duration(1 << 62)
+	for range 5 {
+		start := time.Now()
+		burn([32]byte{}, trial)
+		best = min(best, time.Since(start))
+	}
+	return max(1, int(int64(work)*trial/int64(max(best, 1))))
+}
