@@ -104,6 +104,9 @@ type BenchRow struct {
 	// Efficiency is Speedup per worker (1 for sequential): the share of
 	// each core's sequential throughput a parallel worker delivers.
 	Efficiency float64
+	// RunsPerTx is how many times Func ran per transaction (1 is no
+	// wasted work; runs cut short waiting for another count too).
+	RunsPerTx float64
 }
 
 // BenchReport is RunBench's result.
@@ -127,53 +130,62 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	rep := BenchReport{Config: cfg, HashesPerTx: calibrateHashes(cfg.Work), Cores: runtime.GOMAXPROCS(0)}
 	base := benchBase(cfg.Keys)
 	for _, contention := range []string{ContentionLow, ContentionMedium, ContentionFull} {
-		blk := newTransferBlock(cfg, contention, rep.HashesPerTx)
-		want, err := Sequential(base, cfg.Txs, blk.run)
+		rows, err := benchContention(ctx, cfg, base, contention, rep.HashesPerTx)
 		if err != nil {
 			return rep, err
 		}
-		seq, err := medianTxPerSec(ctx, cfg, func() error {
-			_, err := Sequential(base, cfg.Txs, blk.run)
-			return err
-		})
-		if err != nil {
-			return rep, err
-		}
-		rep.Rows = append(rep.Rows, BenchRow{Contention: contention, Mode: "sequential", TxPerSec: seq, Speedup: 1, Efficiency: 1})
-		for _, w := range cfg.Workers {
-			tps, err := medianTxPerSec(ctx, cfg, func() error {
-				got, err := Execute(ctx, base, cfg.Txs, blk.run, Options{Workers: w})
-				if err == nil && !reflect.DeepEqual(got, want) {
-					err = fmt.Errorf("blockstm: %s contention, %d workers: output differs from sequential", contention, w)
-				}
-				return err
-			})
-			if err != nil {
-				return rep, err
-			}
-			rep.Rows = append(rep.Rows, BenchRow{
-				Contention: contention, Mode: fmt.Sprintf("workers=%d", w), Workers: w,
-				TxPerSec: tps, Speedup: tps / seq, Efficiency: tps / seq / float64(w),
-			})
-		}
+		rep.Rows = append(rep.Rows, rows...)
 	}
 	return rep, nil
 }
 
-func medianTxPerSec(ctx context.Context, cfg BenchConfig, run func() error) (float64, error) {
-	durations := make([]time.Duration, cfg.Rounds)
-	for k := range durations {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		if err := run(); err != nil {
-			return 0, err
-		}
-		durations[k] = time.Since(start)
+// benchContention measures one contention. Each round runs every mode
+// once, in turn, so a noisy neighbour's load falls on all modes alike.
+func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, contention string, hashes int) ([]BenchRow, error) {
+	blk := newTransferBlock(cfg, contention, hashes)
+	want, err := Sequential(base, cfg.Txs, blk.run)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(durations)
-	return float64(cfg.Txs) / durations[len(durations)/2].Seconds(), nil
+	modes := append([]int{0}, cfg.Workers...)
+	durations := make([][]time.Duration, len(modes))
+	runs := make([]int64, len(modes))
+	for range cfg.Rounds {
+		for k, w := range modes {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			start := time.Now()
+			if w == 0 {
+				_, err = Sequential(base, cfg.Txs, blk.run)
+			} else {
+				var got *Output
+				var st runStats
+				got, st, err = execute(ctx, base, cfg.Txs, blk.run, Options{Workers: w})
+				runs[k] += st.runs
+				if err == nil && !reflect.DeepEqual(got, want) {
+					err = fmt.Errorf("blockstm: %s contention, %d workers: output differs from sequential", contention, w)
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+			durations[k] = append(durations[k], time.Since(start))
+		}
+	}
+	rows := make([]BenchRow, len(modes))
+	for k, w := range modes {
+		slices.Sort(durations[k])
+		tps := float64(cfg.Txs) / durations[k][len(durations[k])/2].Seconds()
+		rows[k] = BenchRow{Contention: contention, Mode: "sequential", TxPerSec: tps, RunsPerTx: 1}
+		if w > 0 {
+			rows[k].Mode, rows[k].Workers = fmt.Sprintf("workers=%d", w), w
+			rows[k].RunsPerTx = float64(runs[k]) / float64(cfg.Rounds*cfg.Txs)
+		}
+		rows[k].Speedup = tps / rows[0].TxPerSec
+		rows[k].Efficiency = rows[k].Speedup / float64(max(w, 1))
+	}
+	return rows, nil
 }
 
 // String is the report as a table, with the per-core projection.
@@ -181,9 +193,9 @@ func (r BenchReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "block execution: %d tx/block, ~%v work/tx (%d SHA-256), %d cores, median of %d blocks\n",
 		r.Config.Txs, r.Config.Work, r.HashesPerTx, r.Cores, r.Config.Rounds)
-	fmt.Fprintf(&b, "%-10s %-11s %12s %8s %11s\n", "contention", "mode", "tx/s", "speedup", "efficiency")
+	fmt.Fprintf(&b, "%-10s %-11s %12s %8s %11s %8s\n", "contention", "mode", "tx/s", "speedup", "efficiency", "runs/tx")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "%-10s %-11s %12.0f %7.2fx %10.0f%%\n", row.Contention, row.Mode, row.TxPerSec, row.Speedup, 100*row.Efficiency)
+		fmt.Fprintf(&b, "%-10s %-11s %12.0f %7.2fx %10.0f%% %8.2f\n", row.Contention, row.Mode, row.TxPerSec, row.Speedup, 100*row.Efficiency, row.RunsPerTx)
 	}
 	b.WriteString("projection (sequential tx/s × cores × efficiency of the widest setting; an upper bound, efficiency falls with more cores):\n")
 	for _, c := range []string{ContentionLow, ContentionMedium, ContentionFull} {
