@@ -42,13 +42,20 @@ type executor struct {
 	stats    execStats
 }
 
-func (e *executor) statsSnapshot() runStats {
-	return runStats{runs: e.stats.runs.Load(), waits: e.stats.waits.Load(), aborts: e.stats.aborts.Load(), inPlace: e.stats.inPlace.Load()}
-}
-
-// execStats count the work behind one Execute, for the benchmark report.
+// execStats count the work behind one Execute, for the benchmark
+// report: runs of Func (waits: runs cut short to wait as a dependency),
+// validations that aborted, reads that waited in place.
 type execStats struct {
 	runs, waits, aborts, inPlace atomic.Int64
+}
+
+// runStats is a snapshot of execStats.
+type runStats struct {
+	runs, waits, aborts, inPlace int64
+}
+
+func (e *executor) statsSnapshot() runStats {
+	return runStats{runs: e.stats.runs.Load(), waits: e.stats.waits.Load(), aborts: e.stats.aborts.Load(), inPlace: e.stats.inPlace.Load()}
 }
 
 // Execute runs transactions 0..n-1 of a block over base with opts.Workers
@@ -61,11 +68,6 @@ type execStats struct {
 func Execute(ctx context.Context, base state.Reader, n int, run Func, opts Options) (*Output, error) {
 	out, _, err := execute(ctx, base, n, run, opts)
 	return out, err
-}
-
-// runStats is what an Execute cost beyond one run per transaction.
-type runStats struct {
-	runs, waits, aborts, inPlace int64
 }
 
 // execute is Execute, with what it cost.
