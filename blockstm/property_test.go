@@ -17,7 +17,7 @@ var hotKeys = []int{1, 2, 4, 16, 64, 1024}
 // every contention, Execute with any worker count returns exactly what
 // Sequential returns.
 func TestExecuteEqualsSequential(t *testing.T) {
-	seeds, n := 40, 200
+	seeds, n := 100, 200
 	if testing.Short() {
 		seeds, n = 15, 150
 	}
