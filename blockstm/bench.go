@@ -107,6 +107,10 @@ type BenchRow struct {
 	// RunsPerTx is how many times Func ran per transaction (1 is no
 	// wasted work; runs cut short waiting for another count too).
 	RunsPerTx float64
+	// CPUPerTx is the process's CPU time per transaction (all rounds,
+	// including garbage collection and idle workers' spinning; 0 where
+	// unknown): steadier than TxPerSec on a shared machine.
+	CPUPerTx time.Duration
 }
 
 // BenchReport is RunBench's result.
@@ -150,12 +154,13 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 	modes := append([]int{0}, cfg.Workers...)
 	durations := make([][]time.Duration, len(modes))
 	runs := make([]int64, len(modes))
+	cpu := make([]time.Duration, len(modes))
 	for range cfg.Rounds {
 		for k, w := range modes {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			start := time.Now()
+			start, startCPU := time.Now(), processCPU()
 			if w == 0 {
 				_, err = Sequential(base, cfg.Txs, blk.run)
 			} else {
@@ -171,13 +176,17 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 				return nil, err
 			}
 			durations[k] = append(durations[k], time.Since(start))
+			cpu[k] += processCPU() - startCPU
 		}
 	}
 	rows := make([]BenchRow, len(modes))
 	for k, w := range modes {
 		slices.Sort(durations[k])
 		tps := float64(cfg.Txs) / durations[k][len(durations[k])/2].Seconds()
-		rows[k] = BenchRow{Contention: contention, Mode: "sequential", TxPerSec: tps, RunsPerTx: 1}
+		rows[k] = BenchRow{
+			Contention: contention, Mode: "sequential", TxPerSec: tps, RunsPerTx: 1,
+			CPUPerTx: cpu[k] / time.Duration(cfg.Rounds*cfg.Txs),
+		}
 		if w > 0 {
 			rows[k].Mode, rows[k].Workers = fmt.Sprintf("workers=%d", w), w
 			rows[k].RunsPerTx = float64(runs[k]) / float64(cfg.Rounds*cfg.Txs)
@@ -193,9 +202,10 @@ func (r BenchReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "block execution: %d tx/block, ~%v work/tx (%d SHA-256), %d cores, median of %d blocks\n",
 		r.Config.Txs, r.Config.Work, r.HashesPerTx, r.Cores, r.Config.Rounds)
-	fmt.Fprintf(&b, "%-10s %-11s %12s %8s %11s %8s\n", "contention", "mode", "tx/s", "speedup", "efficiency", "runs/tx")
+	fmt.Fprintf(&b, "%-10s %-11s %12s %8s %11s %8s %9s\n", "contention", "mode", "tx/s", "speedup", "efficiency", "runs/tx", "CPU/tx")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "%-10s %-11s %12.0f %7.2fx %10.0f%% %8.2f\n", row.Contention, row.Mode, row.TxPerSec, row.Speedup, 100*row.Efficiency, row.RunsPerTx)
+		fmt.Fprintf(&b, "%-10s %-11s %12.0f %7.2fx %10.0f%% %8.2f %7.1fµs\n", row.Contention, row.Mode, row.TxPerSec,
+			row.Speedup, 100*row.Efficiency, row.RunsPerTx, float64(row.CPUPerTx)/float64(time.Microsecond))
 	}
 	b.WriteString("projection (sequential tx/s × cores × efficiency of the widest setting; an upper bound, efficiency falls with more cores):\n")
 	for _, c := range []string{ContentionLow, ContentionMedium, ContentionFull} {
