@@ -97,10 +97,15 @@ type BenchRow struct {
 	Contention string
 	Mode       string
 	// Workers is 0 for sequential.
-	Workers  int
+	Workers int
+	// TxPerSec is from the median round.
 	TxPerSec float64
 	// Speedup is TxPerSec over sequential's at the same contention.
 	Speedup float64
+	// BestTxPerSec is from the fastest round, and BestSpeedup compares
+	// fastest rounds: noise only adds time, so on a shared machine they
+	// are the better estimate of what the code does on idle cores.
+	BestTxPerSec, BestSpeedup float64
 	// Efficiency is Speedup per worker (1 for sequential): the share of
 	// each core's sequential throughput a parallel worker delivers.
 	Efficiency float64
@@ -183,8 +188,9 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 	for k, w := range modes {
 		slices.Sort(durations[k])
 		tps := float64(cfg.Txs) / durations[k][len(durations[k])/2].Seconds()
+		best := float64(cfg.Txs) / durations[k][0].Seconds()
 		rows[k] = BenchRow{
-			Contention: contention, Mode: "sequential", TxPerSec: tps, RunsPerTx: 1,
+			Contention: contention, Mode: "sequential", TxPerSec: tps, BestTxPerSec: best, RunsPerTx: 1,
 			CPUPerTx: cpu[k] / time.Duration(cfg.Rounds*cfg.Txs),
 		}
 		if w > 0 {
@@ -192,6 +198,7 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 			rows[k].RunsPerTx = float64(runs[k]) / float64(cfg.Rounds*cfg.Txs)
 		}
 		rows[k].Speedup = tps / rows[0].TxPerSec
+		rows[k].BestSpeedup = best / rows[0].BestTxPerSec
 		rows[k].Efficiency = rows[k].Speedup / float64(max(w, 1))
 	}
 	return rows, nil
@@ -200,14 +207,17 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 // String is the report as a table, with the per-core projection.
 func (r BenchReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "block execution: %d tx/block, ~%v work/tx (%d SHA-256), %d cores, median of %d blocks\n",
+	fmt.Fprintf(&b, "block execution: %d tx/block, ~%v work/tx (%d SHA-256), %d cores, %d blocks per mode (median; best = fastest)\n",
 		r.Config.Txs, r.Config.Work, r.HashesPerTx, r.Cores, r.Config.Rounds)
-	fmt.Fprintf(&b, "%-10s %-11s %12s %8s %11s %8s %9s\n", "contention", "mode", "tx/s", "speedup", "efficiency", "runs/tx", "CPU/tx")
+	fmt.Fprintf(&b, "%-10s %-11s %8s %8s %11s %9s %8s %8s %9s\n",
+		"contention", "mode", "tx/s", "speedup", "efficiency", "best tx/s", "speedup", "runs/tx", "CPU/tx")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "%-10s %-11s %12.0f %7.2fx %10.0f%% %8.2f %7.1fµs\n", row.Contention, row.Mode, row.TxPerSec,
-			row.Speedup, 100*row.Efficiency, row.RunsPerTx, float64(row.CPUPerTx)/float64(time.Microsecond))
+		fmt.Fprintf(&b, "%-10s %-11s %8.0f %7.2fx %10.0f%% %9.0f %7.2fx %8.2f %7.1fµs\n", row.Contention, row.Mode,
+			row.TxPerSec, row.Speedup, 100*row.Efficiency, row.BestTxPerSec, row.BestSpeedup, row.RunsPerTx,
+			float64(row.CPUPerTx)/float64(time.Microsecond))
 	}
-	b.WriteString("projection (sequential tx/s × cores × efficiency of the widest setting; an upper bound, efficiency falls with more cores):\n")
+	b.WriteString("projection per core (fastest rounds: sequential tx/s × best speedup ÷ workers of the widest setting;\n" +
+		"linear in cores, so an upper bound — efficiency falls as cores grow):\n")
 	for _, c := range []string{ContentionLow, ContentionMedium, ContentionFull} {
 		var seq float64
 		var widest BenchRow
@@ -216,7 +226,7 @@ func (r BenchReport) String() string {
 				continue
 			}
 			if row.Workers == 0 {
-				seq = row.TxPerSec
+				seq = row.BestTxPerSec
 			} else if row.Workers >= widest.Workers {
 				widest = row
 			}
@@ -224,11 +234,8 @@ func (r BenchReport) String() string {
 		if widest.Workers == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "  %-7s %6.0f tx/s per core;", c, seq*widest.Efficiency)
-		for _, cores := range []int{8, 32} {
-			fmt.Fprintf(&b, " %d cores ≤ %.0f tx/s;", cores, seq*widest.Efficiency*float64(cores))
-		}
-		b.WriteString("\n")
+		perCore := seq * widest.BestSpeedup / float64(widest.Workers)
+		fmt.Fprintf(&b, "  %-7s %6.0f tx/s per core; 8 cores ≤ %.0f tx/s; 32 cores ≤ %.0f tx/s\n", c, perCore, 8*perCore, 32*perCore)
 	}
 	return b.String()
 }
