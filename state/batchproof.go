@@ -454,7 +454,8 @@ func collapses(l, r *pnode) bool {
 
 // VerifyBatch checks p against root and returns every register it covers,
 // sorted by path: its value, or nil for a register proven absent. After
-// it, p serves Get and Apply.
+// it, p serves Get and Apply (concurrently, as they only read it);
+// VerifyBatch itself must not run concurrently with other uses of p.
 func VerifyBatch(root merkle.Hash, p *BatchProof) ([]Write, error) {
 	if p == nil || p.tree == nil {
 		return nil, invalid("empty")
