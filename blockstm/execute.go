@@ -36,6 +36,26 @@ type executor struct {
 	sched *scheduler
 	last  []atomic.Pointer[incarnation]
 	stop  atomic.Bool
+	// recorded counts transactions with a finished run, the denominator
+	// of a register's hotness.
+	recorded atomic.Int64
+	stats    execStats
+}
+
+// execStats count the work behind one Execute, for the benchmark
+// report: runs of Func (waits: runs cut short to wait as a dependency),
+// validations that aborted, reads that waited in place.
+type execStats struct {
+	runs, waits, aborts, inPlace atomic.Int64
+}
+
+// runStats is a snapshot of execStats.
+type runStats struct {
+	runs, waits, aborts, inPlace int64
+}
+
+func (e *executor) statsSnapshot() runStats {
+	return runStats{runs: e.stats.runs.Load(), waits: e.stats.waits.Load(), aborts: e.stats.aborts.Load(), inPlace: e.stats.inPlace.Load()}
 }
 
 // Execute runs transactions 0..n-1 of a block over base with opts.Workers
@@ -46,24 +66,30 @@ type executor struct {
 // block's runs settle). Cancelling ctx stops the workers between tasks
 // and returns ctx's error. n is at most MaxTxs.
 func Execute(ctx context.Context, base state.Reader, n int, run Func, opts Options) (*Output, error) {
+	out, _, err := execute(ctx, base, n, run, opts)
+	return out, err
+}
+
+// execute is Execute, with what it cost.
+func execute(ctx context.Context, base state.Reader, n int, run Func, opts Options) (*Output, runStats, error) {
 	if err := checkTxCount(n); err != nil {
-		return nil, err
+		return nil, runStats{}, err
 	}
 	if base == nil {
-		return nil, errNilBase
+		return nil, runStats{}, errNilBase
 	}
 	workers := opts.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	if workers < 0 || workers > MaxWorkers {
-		return nil, fmt.Errorf("%w: %d workers (0 to %d)", ErrInvalidOptions, opts.Workers, MaxWorkers)
+		return nil, runStats{}, fmt.Errorf("%w: %d workers (0 to %d)", ErrInvalidOptions, opts.Workers, MaxWorkers)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, runStats{}, err
 	}
 	if n == 0 {
-		return newOutput(0), nil
+		return newOutput(0), runStats{}, nil
 	}
 	e := &executor{
 		base:  base,
@@ -72,7 +98,11 @@ func Execute(ctx context.Context, base state.Reader, n int, run Func, opts Optio
 		sched: newScheduler(n),
 		last:  make([]atomic.Pointer[incarnation], n),
 	}
-	release := context.AfterFunc(ctx, func() { e.stop.Store(true) })
+	release := context.AfterFunc(ctx, func() {
+		e.stop.Store(true)
+		e.sched.wake()
+		e.sched.wakeRunWaiters()
+	})
 	defer release()
 
 	var wg sync.WaitGroup
@@ -82,11 +112,12 @@ func Execute(ctx context.Context, base state.Reader, n int, run Func, opts Optio
 	wg.Wait()
 	if !e.sched.done.Load() {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, e.statsSnapshot(), err
 		}
-		return nil, errIncomplete
+		return nil, e.statsSnapshot(), errIncomplete
 	}
-	return e.output(n)
+	out, err := e.output(n)
+	return out, e.statsSnapshot(), err
 }
 
 // work is one worker's loop: finish the task in hand (a finished task
@@ -101,7 +132,7 @@ func (e *executor) work() {
 			t = e.validate(t)
 		default:
 			if t = e.sched.nextTask(); t.kind == noTask {
-				runtime.Gosched()
+				e.sched.waitForWork(&e.stop)
 			}
 		}
 	}
@@ -112,9 +143,11 @@ func (e *executor) work() {
 // finished run publishes its writes and read set.
 func (e *executor) execute(t task) task {
 	for {
-		v := newView(&mvSource{mv: e.mv, base: e.base, tx: t.tx})
+		v := newView(&mvSource{e: e, tx: t.tx})
 		res, err := runTx(e.run, int(t.tx), v)
+		e.stats.runs.Add(1)
 		if v.blockedBy >= 0 {
+			e.stats.waits.Add(1)
 			if e.sched.addDependency(t.tx, int32(v.blockedBy)) {
 				return task{}
 			}
@@ -140,6 +173,8 @@ func (e *executor) record(t task, v *txView, res Result, err error) bool {
 	var prev []state.Write
 	if p := e.last[t.tx].Load(); p != nil {
 		prev = p.writes
+	} else {
+		e.recorded.Add(1)
 	}
 	wroteNew := false
 	i, j := 0, 0
@@ -169,6 +204,42 @@ func (e *executor) record(t task, v *txView, res Result, err error) bool {
 	return wroteNew
 }
 
+// Hot registers. Block-STM waits only for writers it knows of (an
+// estimate left by an aborted run); a transaction's first run writes
+// nothing until it ends, so at full contention every reader of the hot
+// register races its predecessor and most first runs are wasted. When
+// most transactions of the block write a register, a reader instead
+// waits for the nearest unfinished transaction between the version it
+// found and itself, as if that one had left an estimate. This only
+// chooses when a run starts, never what a run reads or what is accepted
+// (validation is unchanged), so it cannot change the Output; it cannot
+// deadlock because it waits only for a lower transaction, like an
+// estimate does, and the lowest unfinished transaction never waits.
+const (
+	// hotMinRecorded is how many transactions must have run before
+	// hotness is judged.
+	hotMinRecorded = 8
+	// hotScan bounds how far below itself a reader looks for an
+	// unfinished transaction.
+	hotScan = 32
+)
+
+// likelyWriter returns the transaction tx should wait for before reading
+// a register that writers transactions write and whose latest version
+// below tx is from transaction from (-1: the start state), or -1.
+func (e *executor) likelyWriter(writers int, from, tx int32) int {
+	recorded := e.recorded.Load()
+	if recorded < hotMinRecorded || int64(2*writers) <= recorded {
+		return -1
+	}
+	for m := tx - 1; m > from && m >= tx-hotScan; m-- {
+		if !e.sched.isExecuted(m) {
+			return int(m)
+		}
+	}
+	return -1
+}
+
 // validate re-reads an incarnation's read set: it is valid when every
 // register still resolves to the same writer's same run. An invalid
 // incarnation that this validation is first to abort has its writes
@@ -177,6 +248,7 @@ func (e *executor) validate(t task) task {
 	valid := e.validReads(t.tx)
 	aborted := !valid && e.sched.tryValidationAbort(t.tx, t.inc)
 	if aborted {
+		e.stats.aborts.Add(1)
 		for _, w := range e.last[t.tx].Load().writes {
 			e.mv.markEstimate(w.ID, t.tx)
 		}
@@ -187,7 +259,7 @@ func (e *executor) validate(t task) task {
 func (e *executor) validReads(tx int32) bool {
 	p := e.last[tx].Load()
 	for _, r := range p.reads {
-		_, ver, found, blockedBy := e.mv.read(r.id, tx)
+		_, ver, found, blockedBy, _ := e.mv.read(r.id, tx)
 		switch {
 		case blockedBy >= 0:
 			return false

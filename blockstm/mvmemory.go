@@ -84,23 +84,26 @@ func (r *mvRegister) search(tx int32) (int, bool) {
 // read returns what transaction tx reads of id from the transactions
 // before it: found false means none of them wrote it (read the start
 // state); blockedBy ≥ 0 means the latest writer's entry is an estimate.
-func (m *mvMemory) read(id state.RegisterID, tx int32) (value []byte, ver version, found bool, blockedBy int) {
+// writers is how many transactions of the whole block currently write
+// id, the hint of how hot it is.
+func (m *mvMemory) read(id state.RegisterID, tx int32) (value []byte, ver version, found bool, blockedBy, writers int) {
 	r := m.lookup(id)
 	if r == nil {
-		return nil, version{}, false, -1
+		return nil, startVersion, false, -1, 0
 	}
 	r.mu.Lock()
+	writers = len(r.entries)
 	k, _ := r.search(tx)
 	if k == 0 {
 		r.mu.Unlock()
-		return nil, version{}, false, -1
+		return nil, startVersion, false, -1, writers
 	}
 	e := r.entries[k-1]
 	r.mu.Unlock()
 	if e.estimate {
-		return nil, version{}, false, int(e.tx)
+		return nil, version{}, false, int(e.tx), writers
 	}
-	return e.value, version{tx: e.tx, inc: e.inc}, true, -1
+	return e.value, version{tx: e.tx, inc: e.inc}, true, -1, writers
 }
 
 // write sets tx's entry for id to a run's value.
@@ -146,16 +149,30 @@ func (m *mvMemory) markEstimate(id state.RegisterID, tx int32) {
 
 // mvSource is the View source of one run of transaction tx in Execute.
 type mvSource struct {
-	mv   *mvMemory
-	base state.Reader
-	tx   int32
+	e  *executor
+	tx int32
 }
 
 func (s *mvSource) read(id state.RegisterID) ([]byte, version, int, error) {
-	value, ver, found, blockedBy := s.mv.read(id, s.tx)
-	if blockedBy >= 0 || found {
-		return value, ver, blockedBy, nil
+	for {
+		value, ver, found, blockedBy, writers := s.e.mv.read(id, s.tx)
+		if blockedBy < 0 {
+			blockedBy = s.e.likelyWriter(writers, ver.tx, s.tx)
+		}
+		if blockedBy < 0 {
+			if found {
+				return value, ver, -1, nil
+			}
+			value, err := s.e.base.Get(id)
+			return value, startVersion, -1, err
+		}
+		// The value depends on a run of blockedBy: wait for it here if it
+		// is in progress (cheaper than abandoning this run and walking
+		// the scheduler's index back to it), else end this run and wait
+		// as a dependency.
+		s.e.stats.inPlace.Add(1)
+		if s.e.sched.waitForRun(int32(blockedBy), &s.e.stop) != runFinished {
+			return nil, version{}, blockedBy, nil
+		}
 	}
-	value, err := s.base.Get(id)
-	return value, startVersion, -1, err
 }

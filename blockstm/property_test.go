@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // contention settings: hot keys from one (every transaction touches the
@@ -16,9 +17,9 @@ var hotKeys = []int{1, 2, 4, 16, 64, 1024}
 // every contention, Execute with any worker count returns exactly what
 // Sequential returns.
 func TestExecuteEqualsSequential(t *testing.T) {
-	seeds, n := 40, 200
+	seeds, n := 100, 200
 	if testing.Short() {
-		seeds, n = 8, 100
+		seeds, n = 15, 150
 	}
 	for _, hot := range hotKeys {
 		for seed := range uint64(seeds) {
@@ -33,7 +34,10 @@ func checkEqual(t *testing.T, name string, b testBlock, workers []int) {
 	t.Helper()
 	want, werr := Sequential(b.base, len(b.txs), b.fn())
 	for _, w := range workers {
-		got, gerr := Execute(context.Background(), b.base, len(b.txs), b.fn(), Options{Workers: w})
+		// A hang is a failure too: the deadline turns it into one.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		got, gerr := Execute(ctx, b.base, len(b.txs), b.fn(), Options{Workers: w})
+		cancel()
 		if fmt.Sprint(gerr) != fmt.Sprint(werr) {
 			t.Fatalf("%s workers %d: error %v, sequential %v", name, w, gerr, werr)
 		}
@@ -50,6 +54,9 @@ func diffOutputs(want, got *Output) string {
 			return fmt.Sprintf("output %v, want %v", got, want)
 		}
 		return ""
+	}
+	if len(want.Results) != len(got.Results) {
+		return fmt.Sprintf("%d results, want %d", len(got.Results), len(want.Results))
 	}
 	for i := range want.Results {
 		switch {

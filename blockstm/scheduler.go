@@ -1,9 +1,14 @@
 package blockstm
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// runSpin is how long a run waiting for another spins before parking.
+const runSpin = 200 * time.Microsecond
 
 // txStatus is where a transaction's current incarnation stands.
 type txStatus uint8
@@ -56,10 +61,127 @@ type scheduler struct {
 	active      atomic.Int64
 	done        atomic.Bool
 	txs         []txState
+
+	// Idle workers park instead of spinning, so that on a shared machine
+	// they do not take CPU from the worker running the transaction that
+	// everyone waits for. They wake when an index is lowered (new work),
+	// when the block is done, or on stop.
+	idleMu sync.Mutex
+	idle   *sync.Cond
+	parked atomic.Int32
+
+	// A run that needs the result of a run in progress waits for it in
+	// place (waitForRun); runs ending broadcast here.
+	runMu      sync.Mutex
+	runEnded   *sync.Cond
+	runWaiters atomic.Int32
 }
 
 func newScheduler(n int) *scheduler {
-	return &scheduler{n: int64(n), txs: make([]txState, n)}
+	s := &scheduler{n: int64(n), txs: make([]txState, n)}
+	s.idle = sync.NewCond(&s.idleMu)
+	s.runEnded = sync.NewCond(&s.runMu)
+	return s
+}
+
+// wakeRunWaiters rouses runs waiting in place; called after a run ends
+// (its status left executing) and on stop.
+func (s *scheduler) wakeRunWaiters() {
+	if s.runWaiters.Load() > 0 {
+		s.runMu.Lock()
+		s.runEnded.Broadcast()
+		s.runMu.Unlock()
+	}
+}
+
+// runWait is what waitForRun found.
+type runWait uint8
+
+const (
+	// runFinished: the transaction's latest run has ended with its
+	// writes recorded (now, or after waiting): read again.
+	runFinished runWait = iota
+	// runNotRunning: nobody is running it; wait for it as a dependency.
+	runNotRunning
+	// runStopped: the block was stopped while waiting.
+	runStopped
+)
+
+// waitForRun waits while transaction tx is being run. It spins first
+// (for up to runSpin: a transaction's run is tens of microseconds, less
+// than waking a parked thread costs on a busy machine, and the waiter is
+// next on the critical path), then parks. Waiting in place cannot
+// deadlock: a worker waits only for a lower transaction that another
+// worker is running at that moment, so the worker running the lowest
+// such transaction waits for nobody and its run ends (Func terminates),
+// waking those above it in turn.
+func (s *scheduler) waitForRun(tx int32, stop *atomic.Bool) runWait {
+	status := func() txStatus {
+		t := &s.txs[tx]
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.status
+	}
+	check := func() (runWait, bool) {
+		if stop.Load() {
+			return runStopped, true
+		}
+		switch status() {
+		case executed:
+			return runFinished, true
+		case executing:
+			return 0, false
+		default:
+			return runNotRunning, true
+		}
+	}
+	deadline := time.Now().Add(runSpin)
+	for k := 1; ; k++ {
+		if w, ok := check(); ok {
+			return w
+		}
+		if k%64 == 0 && time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.runWaiters.Add(1)
+	defer s.runWaiters.Add(-1)
+	for {
+		if w, ok := check(); ok {
+			return w
+		}
+		s.runEnded.Wait()
+	}
+}
+
+// wake rouses parked workers. Callers change what waitForWork checks
+// first; waitForWork counts itself parked before checking, so one of the
+// two always sees the other (sequentially consistent atomics).
+func (s *scheduler) wake() {
+	if s.parked.Load() > 0 {
+		s.idleMu.Lock()
+		s.idle.Broadcast()
+		s.idleMu.Unlock()
+	}
+}
+
+// waitForWork parks a worker that found no task while both indices are
+// past the block's end: only a lowered index can bring work then. It
+// checks for the end first: the worker whose task ended last may be the
+// one parking (its own check can have seen another worker's fleeting
+// claim of an index past the end), and a parked worker checks nothing.
+func (s *scheduler) waitForWork(stop *atomic.Bool) {
+	s.checkDone()
+	s.idleMu.Lock()
+	s.parked.Add(1)
+	for !s.done.Load() && !stop.Load() && min(s.execIdx.Load(), s.validIdx.Load()) >= s.n {
+		s.idle.Wait()
+	}
+	s.parked.Add(-1)
+	s.idleMu.Unlock()
 }
 
 func lowerTo(idx *atomic.Int64, target int64) {
@@ -74,11 +196,13 @@ func lowerTo(idx *atomic.Int64, target int64) {
 func (s *scheduler) decreaseExecIdx(target int64) {
 	lowerTo(&s.execIdx, target)
 	s.decreaseCnt.Add(1)
+	s.wake()
 }
 
 func (s *scheduler) decreaseValidIdx(target int64) {
 	lowerTo(&s.validIdx, target)
 	s.decreaseCnt.Add(1)
+	s.wake()
 }
 
 // checkDone sets done when nothing is left. The decrease counter read
@@ -88,6 +212,7 @@ func (s *scheduler) checkDone() {
 	observed := s.decreaseCnt.Load()
 	if min(s.execIdx.Load(), s.validIdx.Load()) >= s.n && s.active.Load() == 0 && observed == s.decreaseCnt.Load() {
 		s.done.Store(true)
+		s.wake()
 	}
 }
 
@@ -163,6 +288,7 @@ func (s *scheduler) addDependency(tx, blocking int32) bool {
 	t.mu.Unlock()
 	b.deps = append(b.deps, tx)
 	b.mu.Unlock()
+	s.wakeRunWaiters()
 	s.active.Add(-1)
 	return true
 }
@@ -188,6 +314,7 @@ func (s *scheduler) finishExecution(tx, inc int32, wroteNew bool) task {
 	deps := t.deps
 	t.deps = nil
 	t.mu.Unlock()
+	s.wakeRunWaiters()
 	if len(deps) > 0 {
 		lowest := deps[0]
 		for _, d := range deps {
@@ -235,4 +362,12 @@ func (s *scheduler) finishValidation(tx int32, aborted bool) task {
 	}
 	s.active.Add(-1)
 	return task{}
+}
+
+// isExecuted reports whether tx's latest run has finished.
+func (s *scheduler) isExecuted(tx int32) bool {
+	t := &s.txs[tx]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status == executed
 }

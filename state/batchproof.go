@@ -21,6 +21,9 @@ var (
 	ErrIncompleteProof = errors.New("batch proof does not open enough of the tree")
 	// ErrNotVerified: the proof is read or applied before VerifyBatch.
 	ErrNotVerified = errors.New("batch proof not verified")
+	// ErrBatchTooLarge: the proof of the requested registers would exceed
+	// MaxBatchProofSize, so no verifier would decode it; ask for fewer.
+	ErrBatchTooLarge = errors.New("batch proof too large")
 )
 
 // MaxBatchProofSize bounds an encoded batch proof.
@@ -97,7 +100,36 @@ func (s *Store) ProveBatch(version uint64, ids []RegisterID) (*BatchProof, error
 	if err != nil {
 		return nil, err
 	}
-	return &BatchProof{tree: tree, absent: b.absent}, nil
+	p := &BatchProof{tree: tree, absent: b.absent}
+	if size := p.size(); size > MaxBatchProofSize {
+		return nil, fmt.Errorf("%w: %d registers make %d bytes, at most %d", ErrBatchTooLarge, len(keys), size, MaxBatchProofSize)
+	}
+	return p, nil
+}
+
+// size is len(p.Encode()), without encoding.
+func (p *BatchProof) size() int {
+	n := 4
+	for _, id := range p.absent {
+		n += 2 + len(id.Encode())
+	}
+	var walk func(*pnode)
+	walk = func(x *pnode) {
+		n++
+		switch x.kind {
+		case pOpaque:
+			n += 32
+		case pHalves, pForeign:
+			n += 64
+		case pRegister:
+			n += 2 + len(x.id.Encode()) + 4 + len(x.value)
+		case pInner:
+			walk(x.left)
+			walk(x.right)
+		}
+	}
+	walk(p.tree)
+	return n
 }
 
 type pkey struct {
@@ -422,7 +454,8 @@ func collapses(l, r *pnode) bool {
 
 // VerifyBatch checks p against root and returns every register it covers,
 // sorted by path: its value, or nil for a register proven absent. After
-// it, p serves Get and Apply.
+// it, p serves Get and Apply (concurrently, as they only read it);
+// VerifyBatch itself must not run concurrently with other uses of p.
 func VerifyBatch(root merkle.Hash, p *BatchProof) ([]Write, error) {
 	if p == nil || p.tree == nil {
 		return nil, invalid("empty")

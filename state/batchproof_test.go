@@ -48,6 +48,9 @@ func TestBatchProofsVerifyAndApplyLikeCommit(t *testing.T) {
 		if !bytes.Equal(dec.Encode(), p.Encode()) {
 			t.Fatal("encoding not canonical")
 		}
+		if p.size() != len(p.Encode()) {
+			t.Fatalf("size %d, encoding %d bytes", p.size(), len(p.Encode()))
+		}
 		got, err := VerifyBatch(root, dec)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
