@@ -52,7 +52,7 @@ func testBlocks(seed uint64, n, keys int) []Block {
 
 // run executes blocks on a fresh in-memory state with workers and returns
 // every result and the executed outputs.
-func run(t *testing.T, blocks []Block, workers int) []*Executed {
+func run(t testing.TB, blocks []Block, workers int) []*Executed {
 	t.Helper()
 	st, err := state.OpenMemory()
 	if err != nil {
@@ -77,7 +77,7 @@ func run(t *testing.T, blocks []Block, workers int) []*Executed {
 	return out
 }
 
-func mustRoot(t *testing.T, st *state.Store, v uint64) [32]byte {
+func mustRoot(t testing.TB, st *state.Store, v uint64) [32]byte {
 	t.Helper()
 	r, err := st.Root(v)
 	if err != nil {
