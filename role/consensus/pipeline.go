@@ -447,6 +447,10 @@ func (p *pipeline) rebuildReceipts(top uint64) error {
 		for _, d := range p.rindex.finalize(b.ID(), b.Height, pl.Receipts) {
 			p.disagreements.add(p.disagreementInfo(d, b.Height))
 		}
+		p.rcpts.included(pl.Receipts, 0)
+	}
+	if top > ReceiptWindow {
+		p.rcpts.included(nil, top-ReceiptWindow)
 	}
 	return nil
 }

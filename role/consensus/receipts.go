@@ -43,6 +43,10 @@ var (
 	// ErrConflictingReceipt: the executor already signed another result
 	// for the same block (its first one is kept).
 	ErrConflictingReceipt = fmt.Errorf("%w: executor signed two results for one block", model.ErrInvalid)
+	// ErrReceiptPoolFull: the executor already has as many receipts
+	// waiting as the pool keeps for one executor; not invalid: they are
+	// included lowest first, so the executor retries (HTTP 503).
+	ErrReceiptPoolFull = errors.New("receipt pool full for this executor")
 	// ErrNotExecutor: the receipt's executor is no execution member of the
 	// epoch of the block it is for.
 	ErrNotExecutor = fmt.Errorf("%w: receipt signer is not an execution member", model.ErrInvalid)
@@ -86,6 +90,9 @@ func (p *pipeline) handleReceipts(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrReceiptNotFinalized):
 		w.Header().Set("Retry-After", "1")
 		api.WriteError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, ErrReceiptPoolFull):
+		w.Header().Set("Retry-After", "1")
+		api.WriteError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, ErrNotExecutor):
 		api.WriteError(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, model.ErrInvalid):
@@ -131,6 +138,8 @@ func receiptReason(err error) string {
 		return "too_old"
 	case errors.Is(err, ErrConflictingReceipt):
 		return "conflicting"
+	case errors.Is(err, ErrReceiptPoolFull):
+		return "pool_full"
 	case errors.Is(err, ErrNotExecutor):
 		return "not_executor"
 	case errors.Is(err, ErrBadReceiptSignature):
@@ -328,25 +337,31 @@ func (p *pipeline) validateReceipts(b, parent *model.Block, receipts []*payload.
 }
 
 // receiptPool keeps valid receipts not yet carried by a finalized block,
-// one per executor and height, at most max per executor (the highest go
-// first: receipts are included in height order, so the lowest are the
-// ones wanted next). Executors are bounded by the membership intake
-// checks.
+// one per executor and height, at most max per executor: beyond, intake
+// answers ErrReceiptPoolFull and the executor retries (receipts are
+// included lowest first, so the pool drains; dropping one instead would
+// leave a gap its later receipts could never chain across). It remembers
+// which (executor, height) finalized blocks carried, within the receipt
+// window, so a receipt offered again after its inclusion is a no-op
+// rather than a stale entry. Executors are bounded by the membership
+// intake checks.
 type receiptPool struct {
-	mu    sync.Mutex
-	max   int
-	byKey map[execAt]*payload.Receipt
-	count map[model.NodeID]int
-	floor uint64 // heights below are no longer wanted
+	mu      sync.Mutex
+	max     int
+	byKey   map[execAt]*payload.Receipt
+	count   map[model.NodeID]int
+	carried map[execAt]model.Identifier // carried by finalized blocks: the result ID
+	floor   uint64                      // heights below are no longer wanted
 }
 
 func newReceiptPool(max int) *receiptPool {
-	return &receiptPool{max: max, byKey: map[execAt]*payload.Receipt{}, count: map[model.NodeID]int{}}
+	return &receiptPool{max: max, byKey: map[execAt]*payload.Receipt{}, count: map[model.NodeID]int{},
+		carried: map[execAt]model.Identifier{}}
 }
 
-// add keeps r unless the pool holds the same executor's receipt for the
-// height: the same result is a no-op, another result is
-// ErrConflictingReceipt.
+// add keeps r unless the pool or the finalized chain holds the same
+// executor's receipt for the height: the same result is a no-op, another
+// result is ErrConflictingReceipt.
 func (q *receiptPool) add(r *payload.Receipt) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -354,24 +369,21 @@ func (q *receiptPool) add(r *payload.Receipt) error {
 	if r.Height() < q.floor {
 		return nil
 	}
+	id := r.Result.ID()
+	if old, ok := q.carried[at]; ok {
+		if old != id {
+			return fmt.Errorf("%w: height %d", ErrConflictingReceipt, at.height)
+		}
+		return nil
+	}
 	if old, ok := q.byKey[at]; ok {
-		if old.Result.ID() != r.Result.ID() {
+		if old.Result.ID() != id {
 			return fmt.Errorf("%w: height %d", ErrConflictingReceipt, at.height)
 		}
 		return nil
 	}
 	if q.count[r.Executor] >= q.max {
-		var high execAt
-		for k := range q.byKey {
-			if k.executor == r.Executor && k.height > high.height {
-				high = k
-			}
-		}
-		if high.height < at.height {
-			return nil // above every kept one: not wanted before those
-		}
-		delete(q.byKey, high)
-		q.count[r.Executor]--
+		return fmt.Errorf("%w: %d waiting", ErrReceiptPoolFull, q.count[r.Executor])
 	}
 	q.byKey[at] = r
 	q.count[r.Executor]++
@@ -413,6 +425,7 @@ func (q *receiptPool) included(receipts []*payload.Receipt, floor uint64) {
 			delete(q.byKey, at)
 			q.count[r.Executor]--
 		}
+		q.carried[at] = r.Result.ID()
 	}
 	if floor <= q.floor {
 		return
@@ -422,6 +435,11 @@ func (q *receiptPool) included(receipts []*payload.Receipt, floor uint64) {
 		if at.height < floor {
 			delete(q.byKey, at)
 			q.count[at.executor]--
+		}
+	}
+	for at := range q.carried {
+		if at.height < floor {
+			delete(q.carried, at)
 		}
 	}
 }

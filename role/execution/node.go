@@ -172,9 +172,10 @@ func New(cfg Config) (*Node, error) {
 		Genesis: cfg.Genesis, DataDir: cfg.DataDir, Upstreams: cfg.Upstreams,
 		Workers: cfg.Workers, MaxUncertified: cfg.MaxUncertified, PollInterval: cfg.PollInterval,
 		HTTPClient: cfg.HTTPClient, ExternalExecution: true,
-		OnFinalized: func([]*model.Block) {
+		OnFinalized: func(final []*model.Block) {
 			if n.runner != nil {
 				n.runner.wake()
+				n.noteCarried(final)
 			}
 		},
 		Hooks: ledger.Hooks{
@@ -276,6 +277,22 @@ func (n *Node) openExecution() error {
 	}
 	n.receipts.start(n.runner.prev.Height)
 	return nil
+}
+
+// noteCarried tells the receipt sender the heights of this node's
+// receipts that newly finalized blocks carry.
+func (n *Node) noteCarried(final []*model.Block) {
+	for _, b := range final {
+		pl, err := n.led.Decoded(b)
+		if err != nil {
+			continue // the executor meets it and stops the node
+		}
+		for _, r := range pl.Receipts {
+			if r.Executor == n.self {
+				n.receipts.Carried(r.Height())
+			}
+		}
+	}
 }
 
 // peerExecutors are the API base URLs of the other genesis execution

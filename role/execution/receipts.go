@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/floe-bft/floe/client"
@@ -21,6 +22,9 @@ type ReceiptConfig struct {
 	// MinBackoff and MaxBackoff bound the wait before retrying a consensus
 	// node that refused or did not answer (default 200ms doubling up to 5s).
 	MinBackoff, MaxBackoff time.Duration
+	// RewindEvery is how often a deliverer checks that the chain keeps
+	// carrying this node's receipts (default 5s; see rewind).
+	RewindEvery time.Duration
 }
 
 func (c *ReceiptConfig) defaults() {
@@ -32,6 +36,9 @@ func (c *ReceiptConfig) defaults() {
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = max(5*time.Second, c.MinBackoff)
+	}
+	if c.RewindEvery <= 0 {
+		c.RewindEvery = 5 * time.Second
 	}
 }
 
@@ -61,7 +68,12 @@ type receiptSender struct {
 	recent map[uint64]*payload.Receipt // the newest recentReceipts heights
 	top    uint64                      // newest height signed
 	slots  []*receiptSlot
+
+	// carried is the newest height whose receipt of this node a
+	// finalized block carries (Carried).
+	carried atomic.Uint64
 }
+
 
 // recentReceipts bounds the signed receipts kept in memory.
 const recentReceipts = 1024
@@ -131,6 +143,37 @@ func (s *receiptSender) Executed(r *payload.ExecutionResult) error {
 	return nil
 }
 
+// Carried is told the height of a receipt of this node a finalized block
+// carries.
+func (s *receiptSender) Carried(height uint64) {
+	for {
+		cur := s.carried.Load()
+		if height <= cur || s.carried.CompareAndSwap(cur, height) {
+			return
+		}
+	}
+}
+
+// rewind moves the cursor back to just above the newest carried height
+// when the chain stopped carrying this node's receipts and the cursor is
+// ahead of it (at most resendWindow back): the receipts in between went
+// missing on the way (every consensus node restarted and lost its pool,
+// say) and are offered again, since a receipt can only chain onto the one
+// below it.
+func (sl *receiptSlot) rewind(carried, newest uint64) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	to := carried + 1
+	if newest > resendWindow {
+		to = max(to, newest-resendWindow)
+	}
+	if to >= sl.next {
+		return false
+	}
+	sl.next = to
+	return true
+}
+
 // receipt returns the signed receipt of height.
 func (s *receiptSender) receipt(height uint64) (*payload.Receipt, error) {
 	s.mu.Lock()
@@ -198,6 +241,9 @@ func (s *receiptSender) deliver(ctx context.Context, sl *receiptSlot) {
 			return true
 		}
 	}
+	check := time.NewTicker(s.cfg.RewindEvery)
+	defer check.Stop()
+	lastCarried := s.carried.Load()
 	for {
 		for h := sl.cursor(); h <= s.newest(); h = sl.cursor() {
 			rc, err := s.receipt(h)
@@ -238,6 +284,12 @@ func (s *receiptSender) deliver(ctx context.Context, sl *receiptSlot) {
 		case <-ctx.Done():
 			return
 		case <-sl.signal:
+		case <-check.C:
+			carried := s.carried.Load()
+			if carried == lastCarried && sl.rewind(carried, s.newest()) {
+				s.log.Info("receipts not carried lately: offering them again", "consensus_node", sl.url, "from", carried+1)
+			}
+			lastCarried = carried
 		}
 	}
 }

@@ -184,6 +184,37 @@ func TestReceiptsEveryHeightInOrder(t *testing.T) {
 	}
 }
 
+// When the chain stops carrying a node's receipts while its cursor is
+// ahead (the consensus nodes lost what they took), the sender offers the
+// heights above the newest carried one again.
+func TestReceiptsOfferedAgainWhenNotCarried(t *testing.T) {
+	k, err := genesis.KeysFromSeed(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := model.MainChain("receipts")
+	srv := newReceiptServer(t, chain, k, 0, false)
+	load := func(h uint64) (*payload.ExecutionResult, error) { return testResultAt(h), nil }
+	s := newReceiptSender(ReceiptConfig{MinBackoff: 5 * time.Millisecond, RewindEvery: 30 * time.Millisecond}, k.Staking, chain, k.NodeID(),
+		[]string{srv.URL}, load, nil, newMetrics(nil), slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	s.run(ctx, func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() })
+	for h := uint64(1); h <= 5; h++ {
+		if err := s.Executed(testResultAt(h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { a, _ := srv.accepted(); return len(a) == 5 })
+	s.Carried(2) // the chain carried up to 2, and then nothing
+	waitFor(t, func() bool { a, _ := srv.accepted(); return len(a) >= 8 })
+	got, _ := srv.accepted()
+	if !slices.Equal(got[5:8], []uint64{3, 4, 5}) {
+		t.Fatalf("offered again %v, want 3, 4, 5", got[5:])
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
