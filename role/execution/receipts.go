@@ -74,7 +74,6 @@ type receiptSender struct {
 	carried atomic.Uint64
 }
 
-
 // recentReceipts bounds the signed receipts kept in memory.
 const recentReceipts = 1024
 
