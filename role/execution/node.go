@@ -159,13 +159,13 @@ func New(cfg Config) (*Node, error) {
 	if len(cfg.Upstreams) == 0 || len(cfg.ReceiptTargets) == 0 {
 		return nil, ErrNoConsensusAPI
 	}
+	if cfg.Retain == 0 {
+		cfg.Retain = DefaultRetain
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, snapshots: make(chan struct{}, maxSnapshotStreams), self: crypto.Sum(cfg.StakingKey.PublicKey().Bytes()), m: newMetrics(cfg.Metrics)}
 	n.missing = newMissing(n.m)
 	if err := n.checkMember(); err != nil {
 		return nil, err
-	}
-	if cfg.Retain == 0 {
-		cfg.Retain = DefaultRetain
 	}
 	apis := cfg.Genesis.APIs()
 	obs, err := observer.New(observer.Config{

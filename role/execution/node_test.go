@@ -56,6 +56,11 @@ func TestNodeAssembles(t *testing.T) {
 	if got := node.cfg.Upstreams; len(got) != 1 || got[0] != "http://consensus.invalid" || node.cfg.ReceiptTargets[0] != got[0] {
 		t.Fatalf("upstreams %v, receipt targets %v", got, node.cfg.ReceiptTargets)
 	}
+	// The defaults reach the execution loop (a zero retention pruned every
+	// pack and state version at once: found by the container runner).
+	if node.runner.retain != DefaultRetain || node.runner.sync.Behind != DefaultSyncBehind {
+		t.Fatalf("execution loop retains %d heights, syncs beyond %d", node.runner.retain, node.runner.sync.Behind)
+	}
 	if subs := node.SubmitTxs([][]byte{{1}}); !errors.Is(subs[0].Error, ErrExecution) {
 		t.Fatalf("submission: %v", subs[0].Error)
 	}
