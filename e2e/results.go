@@ -13,6 +13,7 @@ import (
 	"github.com/floe-bft/floe/api"
 	apiclient "github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/config"
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/payload"
@@ -43,8 +44,8 @@ import (
 // node (all of them in a run of up to that many; beyond, a spread of the
 // older ones and every recent one), looks at most maxDisagreementHeights
 // disagreeing heights up, and samples packSampleHeights heights' packs
-// among the packWindow newest executed heights (execution nodes prune
-// packs after execution.DefaultRetain heights).
+// among the packWindow newest executed heights (execution nodes keep
+// packs for role/execution.DefaultRetain = 1000 heights: well within).
 const (
 	maxResultHeights       = 2000
 	maxDisagreementHeights = 512
@@ -92,12 +93,15 @@ type resultsCheck struct {
 	answers map[string]map[uint64]api.ExecutionResultResponse // node → height →
 	// lookups bounds the results looked up one by one (disagreements).
 	lookups int
+	// executed is each honest node's floe_executed_height.
+	executed map[string]uint64
 }
 
 // checkResults runs the execution-results check and records its report.
 func (r *Runner) checkResults(ctx context.Context) {
 	rc := &resultsCheck{r: r, rep: &ResultsReport{Disagreements: map[string]int{}, Attributed: map[string]int{}},
-		byzIDs: map[string]string{}, agreed: map[uint64]string{}, answers: map[string]map[uint64]api.ExecutionResultResponse{}}
+		byzIDs: map[string]string{}, agreed: map[uint64]string{}, answers: map[string]map[uint64]api.ExecutionResultResponse{},
+		executed: map[string]uint64{}}
 	rc.classify()
 	rc.compare(ctx)
 	rc.disagreements(ctx)
@@ -226,6 +230,7 @@ func (c *resultsCheck) compare(ctx context.Context) {
 			continue
 		}
 		nodes = append(nodes, nd)
+		c.executed[nd.Name] = uint64(h)
 		top = min(top, uint64(h))
 	}
 	if len(nodes) == 0 {
@@ -455,68 +460,101 @@ func short(id string) string {
 }
 
 // packs verifies the data packs of a few sampled recent heights with
-// collections on an honest executor that serves them, and checks that
-// every withholding executor refuses the same chunks.
+// collections on every honest executor that serves them, and checks that
+// every withholding executor refuses the same chunks. The newest such
+// height is always in the sample: a node that serves it but not older
+// ones prunes too early; one that serves none does not serve packs.
 func (c *resultsCheck) packs(ctx context.Context) {
-	var server *nodeState
+	var servers []*nodeState
 	for _, nd := range c.honest {
 		if nd.Override.ExecutionFault != ExecFaultWithholdPacks && len(c.answers[nd.Name]) > 0 {
-			server = nd
-			break
+			servers = append(servers, nd)
 		}
 	}
-	if server == nil {
+	if len(servers) == 0 {
 		if len(c.withholders) > 0 {
 			c.note("no honest executor serving packs answered: packs not checked")
 		}
 		return
 	}
+	ref := servers[0]
 	var candidates []uint64
-	for h, resp := range c.answers[server.Name] {
+	for h, resp := range c.answers[ref.Name] {
 		if resp.Chunks > 1 && h+packWindow > c.rep.UpTo {
 			candidates = append(candidates, h)
 		}
 	}
-	sort.Slice(candidates, func(i, j int) bool { return candidates[i] < candidates[j] })
-	c.r.rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	if len(candidates) == 0 {
 		c.note("no recent height with collections: packs not checked")
 		return
 	}
-	for _, h := range candidates[:min(packSampleHeights, len(candidates))] {
-		resp := c.answers[server.Name][h]
-		res, err := decodeServedResult(resp)
-		if err != nil {
-			c.r.violate("results", "%s serves an undecodable result for height %d: %v", server.Name, h, err)
-			continue
-		}
-		for i := range res.Chunks {
-			chunk := payload.ChunkID(res.ID(), i)
-			raw, err := server.client.pack(ctx, chunk)
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i] < candidates[j] })
+	newest := candidates[len(candidates)-1]
+	rest := candidates[:len(candidates)-1]
+	c.r.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	sample := append([]uint64{newest}, rest[:min(packSampleHeights-1, len(rest))]...)
+	sort.Slice(sample, func(i, j int) bool { return sample[i] < sample[j] })
+	for _, nd := range servers {
+		var missing, served []uint64
+		missingChunks, chunks := 0, 0
+		for _, h := range sample {
+			resp, ok := c.answers[nd.Name][h]
+			if !ok {
+				continue
+			}
+			res, err := decodeServedResult(resp)
 			if err != nil {
-				if apiclient.IsStatus(err, http.StatusNotFound) {
-					c.r.violate("results", "%s does not serve the data pack of chunk %d of height %d (%s)", server.Name, i, h, short(chunk.Hex()))
-				} else {
-					c.note("%s: data pack of chunk %d of height %d: %v", server.Name, i, h, err)
-				}
+				c.r.violate("results", "%s serves an undecodable result for height %d: %v", nd.Name, h, err)
 				continue
 			}
-			if err := verifyPack(res, i, raw); err != nil {
-				c.r.violate("results", "%s's data pack of chunk %d of height %d does not verify: %v", server.Name, i, h, err)
-				continue
-			}
-			c.rep.PacksVerified++
-			for _, w := range c.withholders {
-				_, err := w.client.pack(ctx, chunk)
-				switch {
-				case apiclient.IsStatus(err, http.StatusNotFound):
-					c.rep.PacksWithheld++
-				case err == nil:
-					c.r.violate("results", "%s, set to withhold its data packs, served chunk %d of height %d", w.Name, i, h)
-				default:
-					c.note("%s: data pack of chunk %d of height %d: %v", w.Name, i, h, err)
+			miss := 0
+			for i := range res.Chunks {
+				chunks++
+				chunk := payload.ChunkID(res.ID(), i)
+				raw, err := nd.client.pack(ctx, chunk)
+				if err != nil {
+					if apiclient.IsStatus(err, http.StatusNotFound) {
+						miss++
+					} else {
+						c.note("%s: data pack of chunk %d of height %d: %v", nd.Name, i, h, err)
+					}
+					continue
+				}
+				if err := verifyPack(res, i, raw); err != nil {
+					c.r.violate("results", "%s's data pack of chunk %d of height %d does not verify: %v", nd.Name, i, h, err)
+					continue
+				}
+				c.rep.PacksVerified++
+				if nd == ref {
+					c.checkWithheld(ctx, chunk, i, h)
 				}
 			}
+			missingChunks += miss
+			if miss > 0 {
+				missing = append(missing, h)
+			} else {
+				served = append(served, h)
+			}
+		}
+		if missingChunks > 0 {
+			c.r.violate("results", "%s answers 404 for %d of the %d data packs of sampled heights %v (executed height %d; packs of the newest %d heights must be served), while it served every pack of heights %v",
+				nd.Name, missingChunks, chunks, missing, c.executed[nd.Name], packWindow, served)
+		}
+	}
+}
+
+// checkWithheld asks every withholding executor for a chunk's pack, which
+// it must refuse (404).
+func (c *resultsCheck) checkWithheld(ctx context.Context, chunk model.Identifier, i int, h uint64) {
+	for _, w := range c.withholders {
+		_, err := w.client.pack(ctx, chunk)
+		switch {
+		case apiclient.IsStatus(err, http.StatusNotFound):
+			c.rep.PacksWithheld++
+		case err == nil:
+			c.r.violate("results", "%s, set to withhold its data packs, served chunk %d of height %d", w.Name, i, h)
+		default:
+			c.note("%s: data pack of chunk %d of height %d: %v", w.Name, i, h, err)
 		}
 	}
 }
@@ -553,7 +591,7 @@ func verifyPack(res *payload.ExecutionResult, i int, raw []byte) error {
 // resultsLine summarizes the check for the text report.
 func (rr *ResultsReport) line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "results: %s agree on %d heights compared up to %d", orNone(rr.Honest), rr.Compared, rr.UpTo)
+	fmt.Fprintf(&b, "results: %d heights up to %d compared across %s", rr.Compared, rr.UpTo, orNone(rr.Honest))
 	if len(rr.Byzantine) > 0 {
 		fmt.Fprintf(&b, "; %s published %d wrong results among the recent heights", strings.Join(rr.Byzantine, ","), rr.Published)
 	}

@@ -337,11 +337,12 @@ func TestResultsCheckPassesAnHonestRunWithAByzantineExecutor(t *testing.T) {
 			t.Errorf("%s: %d disagreements, %d the byzantine executor's", nd.Name, rep.Disagreements[nd.Name], rep.Attributed[nd.Name])
 		}
 	}
-	// 4 heights with a collection: 2 chunks each, all verified.
-	if rep.PacksVerified != 8 || rep.PacksWithheld != 0 {
+	// 4 heights with a collection, 2 chunks each, on both honest
+	// executors: all verified.
+	if rep.PacksVerified != 16 || rep.PacksWithheld != 0 {
 		t.Errorf("packs verified %d, withheld %d", rep.PacksVerified, rep.PacksWithheld)
 	}
-	if line := rep.line(); !strings.Contains(line, "execution0,execution1 agree on 8 heights") || !strings.Contains(line, "node0 2 (2 byzantine)") {
+	if line := rep.line(); !strings.Contains(line, "8 heights up to 8 compared across execution0,execution1") || !strings.Contains(line, "node0 2 (2 byzantine)") {
 		t.Errorf("report line %q", line)
 	}
 }
@@ -384,9 +385,16 @@ func TestResultsCheckCatches(t *testing.T) {
 				w.exec[0].packs[id] = bad
 			}
 		}, "execution0's data pack of chunk"},
-		"an honest executor not serving a pack": {true, false, func(w *resultsWorld) {
+		"an honest executor serving no pack": {true, false, func(w *resultsWorld) {
 			w.exec[0].packs = map[model.Identifier][]byte{}
-		}, "execution0 does not serve the data pack"},
+		}, "execution0 answers 404 for 8 of the 8 data packs of sampled heights [2 4 6 8]"},
+		"an honest executor pruning its packs too early": {true, false, func(w *resultsWorld) {
+			for _, x := range w.chain[:7] {
+				for _, p := range x.Packs {
+					delete(w.exec[1].packs, p.ChunkID)
+				}
+			}
+		}, "execution1 answers 404 for 6 of the 8 data packs of sampled heights [2 4 6] (executed height 8; packs of the newest 400 heights must be served), while it served every pack of heights [8]"},
 		"a withholding executor serving a pack": {false, true, func(w *resultsWorld) {
 			w.exec[1].withholds = false
 		}, "execution1, set to withhold its data packs, served chunk"},
@@ -422,7 +430,9 @@ func TestResultsCheckWithholderAndDownNode(t *testing.T) {
 	if len(w.r.violations) != 0 {
 		t.Fatalf("violations:\n%s", violationsText(w.r))
 	}
-	if rep.PacksVerified != 8 || rep.PacksWithheld != 8 || len(rep.Honest) != 3 {
+	// execution0 and execution2 serve (8 packs each), execution1 refuses
+	// each of execution0's.
+	if rep.PacksVerified != 16 || rep.PacksWithheld != 8 || len(rep.Honest) != 3 {
 		t.Errorf("packs verified %d, withheld %d; honest %v", rep.PacksVerified, rep.PacksWithheld, rep.Honest)
 	}
 	// execution0 down; execution1 trails at height 6: compared up to 6
