@@ -26,66 +26,6 @@ import (
 	"github.com/floe-bft/floe/state"
 )
 
-// An execution node can be made byzantine, and only an execution node;
-// its container gets the fault's switch and the report says so.
-func TestExecutionFaultOption(t *testing.T) {
-	base := "name = \"x\"\nvalidators = 4\nsubnet = \"172.30.9.0/24\"\napi_port_base = 29000\n" +
-		"[pipeline]\nclusters = 1\ncluster_size = 4\nexecutors = 2\naccess = 1\n"
-	for _, f := range []string{ExecFaultWrongEndState, ExecFaultWrongEvents, ExecFaultWithholdPacks} {
-		m, err := ParseManifest([]byte(base + "[[node]]\nname = \"execution1\"\nexecution_fault = \"" + f + "\"\n"))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if got := m.executorOverride("execution1").ExecutionFault; got != f {
-			t.Errorf("execution1's fault %q, want %q", got, f)
-		}
-		if got := m.executorOverride("execution0").ExecutionFault; got != "" {
-			t.Errorf("execution0 got fault %q", got)
-		}
-	}
-	for bad, want := range map[string]string{
-		"[[node]]\nname = \"node1\"\nexecution_fault = \"wrong_end_state\"\n":                                                                           "execution node",
-		"[[node]]\nname = \"*\"\nexecution_fault = \"wrong_end_state\"\n":                                                                               "execution node",
-		"[[node]]\nname = \"collector0\"\nexecution_fault = \"wrong_events\"\n":                                                                         "execution node",
-		"[[node]]\nname = \"access0\"\nexecution_fault = \"withhold_packs\"\n":                                                                          "execution node",
-		"[[node]]\nname = \"execution2\"\nexecution_fault = \"wrong_end_state\"\n":                                                                      "execution node",
-		"[[node]]\nname = \"execution0\"\nexecution_fault = \"lie\"\n":                                                                                  "want wrong_end_state",
-		"[[node]]\nname = \"execution0\"\nclock_offset = \"1s\"\n":                                                                                      "execution_fault only",
-		"[[node]]\nname = \"execution0\"\nexecution_fault = \"withhold_packs\"\nwithhold_collections = true\n":                                          "execution_fault only",
-		"[[node]]\nname = \"execution0\"\nexecution_fault = \"wrong_events\"\n[[node]]\nname = \"execution1\"\nexecution_fault = \"wrong_end_state\"\n": "at least one must be honest",
-	} {
-		_, err := ParseManifest([]byte(base + bad))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %v, want one saying %q", bad, err, want)
-		}
-	}
-	spec := testSpec()
-	spec.Pipeline = PipelineSpec{Clusters: 1, ClusterSize: 4, Executors: 2, Access: 1}
-	spec.Overrides = map[string]NodeOverride{"execution1": {ExecutionFault: ExecFaultWrongEndState}}
-	net, err := GenerateNetwork(t.TempDir()+"/net", spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, nd := range net.Nodes {
-		fault := ""
-		for _, kv := range nd.env("info") {
-			if kv[0] == "FLOE_TEST_EXECUTION_FAULT" {
-				fault = kv[1]
-			}
-		}
-		want := ""
-		if nd.Name == "execution1" {
-			want = ExecFaultWrongEndState
-		}
-		if fault != want {
-			t.Errorf("%s: FLOE_TEST_EXECUTION_FAULT %q, want %q", nd.Name, fault, want)
-		}
-		if nd.Name == "execution1" && !strings.Contains(nd.Override.describe(), "wrong end states") {
-			t.Errorf("describe: %q", nd.Override.describe())
-		}
-	}
-}
-
 // The heights compared are all of them up to the cap, and beyond it a
 // bounded set that keeps the newest ones and spreads over the rest.
 func TestResultHeights(t *testing.T) {
