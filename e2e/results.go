@@ -52,7 +52,11 @@ const (
 	packSampleHeights      = 4
 	packWindow             = 400
 	resultsParallel        = 4 // requests in flight per execution node
-	metricExecutedHeight   = "floe_executed_height"
+	// byzantineHeights: the newest compared heights read from a byzantine
+	// executor up front (its published results; more are looked up one
+	// by one for the disagreements).
+	byzantineHeights     = 200
+	metricExecutedHeight = "floe_executed_height"
 )
 
 // ResultsReport is what the execution-results check found.
@@ -64,7 +68,8 @@ type ResultsReport struct {
 	UpTo     uint64   `json:"up_to"`
 	Honest   []string `json:"honest_executors"`
 	// Byzantine publish results other than what they computed; Published
-	// counts the compared heights at which one did.
+	// counts, among the newest byzantineHeights compared heights, those
+	// at which one did.
 	Byzantine []string `json:"byzantine_executors,omitempty"`
 	Published int      `json:"wrong_results_published,omitempty"`
 	// Disagreements lists, per consensus node, how many disagreements it
@@ -88,7 +93,8 @@ type resultsCheck struct {
 	honest, byzantine, withholders []*nodeState
 	// byzIDs names the byzantine executors by node ID (hex) and name.
 	byzIDs map[string]string
-	// agreed is the honest result ID by height; fetched caches answers.
+	// agreed is the honest result ID by height; answers caches what
+	// each node served.
 	agreed  map[uint64]string
 	answers map[string]map[uint64]api.ExecutionResultResponse // node → height →
 	// lookups bounds the results looked up one by one (disagreements).
@@ -301,7 +307,7 @@ func (c *resultsCheck) compare(ctx context.Context) {
 	if len(c.byzantine) > 0 {
 		// The byzantine executor computes honestly and publishes its own
 		// results: how many of the compared heights did it lie about?
-		recent := heights[max(0, len(heights)-200):]
+		recent := heights[max(0, len(heights)-byzantineHeights):]
 		for _, nd := range c.byzantine {
 			got, err := fetchResults(ctx, nd, recent)
 			if err != nil {
