@@ -8,6 +8,7 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	apiclient "github.com/floe-bft/floe/client"
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
 )
 
@@ -87,4 +88,22 @@ func (c *client) metric(ctx context.Context, name string) (float64, error) {
 		err = fmt.Errorf("no series %s", name)
 	}
 	return v, err
+}
+
+// result asks an execution node for its result at height.
+func (c *client) result(ctx context.Context, height uint64) (api.ExecutionResultResponse, error) {
+	return within(ctx, 5*time.Second, func(ctx context.Context) (api.ExecutionResultResponse, error) {
+		return c.c.ExecutionResult(ctx, height)
+	})
+}
+
+// pack fetches a chunk data pack from an execution node, undecoded.
+func (c *client) pack(ctx context.Context, chunk model.Identifier) ([]byte, error) {
+	return within(ctx, 10*time.Second, func(ctx context.Context) ([]byte, error) { return c.c.ChunkDataPack(ctx, chunk) })
+}
+
+// disagreements lists what a consensus node recorded as disagreeing
+// execution results.
+func (c *client) disagreements(ctx context.Context) (api.DisagreementsResponse, error) {
+	return within(ctx, 5*time.Second, c.c.Disagreements)
 }

@@ -164,6 +164,26 @@ type NodeOverride struct {
 	// consensus nodes with a broken signature (FLOE_TEST_FORGE_GUARANTEES):
 	// they must refuse those and include the honest members' copies.
 	ForgeGuarantees bool `toml:"forge_guarantees"`
+	// ExecutionFault makes an execution node byzantine
+	// (FLOE_TEST_EXECUTION_FAULT): ExecFaultWrongEndState or
+	// ExecFaultWrongEvents publish receipts for results other than the
+	// ones it computed (consensus must record disagreements),
+	// ExecFaultWithholdPacks serves no chunk data pack. It still executes
+	// honestly.
+	ExecutionFault string `toml:"execution_fault"`
+}
+
+// The execution test faults (role/execution.Fault, EnvFault).
+const (
+	ExecFaultWrongEndState = "wrong_end_state" // publishes every state commitment flipped, consistently chained
+	ExecFaultWrongEvents   = "wrong_events"    // publishes every chunk's events hash flipped
+	ExecFaultWithholdPacks = "withhold_packs"  // serves no chunk data pack (404)
+)
+
+// publishesWrong reports whether an execution fault makes the node
+// publish results other than the ones it computed.
+func publishesWrong(fault string) bool {
+	return fault == ExecFaultWrongEndState || fault == ExecFaultWrongEvents
 }
 
 // Expectations turn a run that should fail into a test of the runner: it
@@ -264,6 +284,7 @@ var ViolationKinds = []string{
 	"evidence",    // some node recorded equivocation (conflicting signatures)
 	"node-exited", // a node stopped by itself
 	"epoch",       // an epoch transition was not committed on every node in time
+	"results",     // execution results: honest executors differ, a disagreement is missing or unexplained, a data pack does not verify
 	"aborted",     // the schedule could not be carried out
 }
 
@@ -379,15 +400,37 @@ func (m *Manifest) validate() error {
 	for j := 0; j < m.Followers; j++ {
 		names[followerName(j)] = true
 	}
-	collectors := map[string]bool{}
+	collectors, executors := map[string]bool{}, map[string]bool{}
 	for _, rm := range m.Pipeline.roleMembers() {
 		names[rm.name] = true
-		if rm.role == config.RoleCollection {
+		switch rm.role {
+		case config.RoleCollection:
 			collectors[rm.name] = true
+		case config.RoleExecution:
+			executors[rm.name] = true
 		}
 	}
+	wrongExecutors := 0
 	for _, o := range m.Nodes {
 		switch {
+		case o.ExecutionFault != "" && !executors[o.Name]:
+			return fmt.Errorf("[[node]] %s: execution_fault applies to an execution node (execution0, ...) only", o.Name)
+		case executors[o.Name]:
+			switch o.ExecutionFault {
+			case ExecFaultWrongEndState, ExecFaultWrongEvents:
+				wrongExecutors++
+			case ExecFaultWithholdPacks:
+			case "":
+				return fmt.Errorf("[[node]] %s: an execution node takes execution_fault only (%s, %s or %s)", o.Name,
+					ExecFaultWrongEndState, ExecFaultWrongEvents, ExecFaultWithholdPacks)
+			default:
+				return fmt.Errorf("[[node]] %s: execution_fault %q: want %s, %s or %s", o.Name, o.ExecutionFault,
+					ExecFaultWrongEndState, ExecFaultWrongEvents, ExecFaultWithholdPacks)
+			}
+			if o.ClockOffset.Duration != 0 || o.UnsafeForgetSafetyData || o.WithholdCollections || o.ForgeGuarantees {
+				return fmt.Errorf("[[node]] %s: an execution node takes execution_fault only", o.Name)
+			}
+			continue
 		case (o.WithholdCollections || o.ForgeGuarantees) && !collectors[o.Name]:
 			return fmt.Errorf("[[node]] %s: withhold_collections and forge_guarantees apply to a collector (collector0, ...) only", o.Name)
 		case collectors[o.Name]:
@@ -396,11 +439,16 @@ func (m *Manifest) validate() error {
 			}
 			continue
 		case o.Name != "*" && !validators[o.Name]:
-			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, a collector, or \"*\")", o.Name, m.Validators-1)
+			return fmt.Errorf("[[node]] name %q: no such node (node0 to node%d, a collector, an execution node, or \"*\")", o.Name, m.Validators-1)
 		}
 		if d := o.ClockOffset.Duration; d > 24*time.Hour || d < -24*time.Hour {
 			return fmt.Errorf("[[node]] %s: clock_offset %v: at most 24h either way", o.Name, d)
 		}
+	}
+	if wrongExecutors > 0 && wrongExecutors >= m.Pipeline.Executors {
+		// Byzantine executors publishing the same wrong results agree with
+		// each other: with no honest one nobody disagrees.
+		return fmt.Errorf("[[node]]: every execution node publishes wrong results; at least one must be honest (or withhold_packs) to disagree with them")
 	}
 	if len(m.Steps) > maxSteps {
 		return fmt.Errorf("%d steps: at most %d", len(m.Steps), maxSteps)
@@ -673,6 +721,18 @@ func (m *Manifest) collectorOverride(name string) NodeOverride {
 		if x.Name == name {
 			o.WithholdCollections = o.WithholdCollections || x.WithholdCollections
 			o.ForgeGuarantees = o.ForgeGuarantees || x.ForgeGuarantees
+		}
+	}
+	return o
+}
+
+// executorOverride returns an execution node's test fault (its own
+// [[node]] entry only).
+func (m *Manifest) executorOverride(name string) NodeOverride {
+	o := NodeOverride{Name: name}
+	for _, x := range m.Nodes {
+		if x.Name == name && x.ExecutionFault != "" {
+			o.ExecutionFault = x.ExecutionFault
 		}
 	}
 	return o

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floe-bft/floe/config"
 )
 
 // The manifests in the repository parse and cover what they promise.
@@ -91,6 +93,27 @@ func TestRepositoryManifests(t *testing.T) {
 	}
 	if !killsCollector || !splits {
 		t.Errorf("pipeline manifest: kills a collector %v, splits a cluster %v", killsCollector, splits)
+	}
+	// CI's pipeline manifest carries the execution faults: a byzantine
+	// executor beside at least two honest ones, one of which is killed.
+	honest, wrong, killsExecutor := 0, 0, false
+	for _, rm := range p.Pipeline.roleMembers() {
+		if rm.role == config.RoleExecution {
+			if publishesWrong(p.executorOverride(rm.name).ExecutionFault) {
+				wrong++
+			} else {
+				honest++
+			}
+		}
+	}
+	for _, s := range p.Steps {
+		for _, n := range s.Nodes {
+			killsExecutor = killsExecutor || s.Action == ActionKill && strings.HasPrefix(n, "execution") &&
+				!publishesWrong(p.executorOverride(n).ExecutionFault)
+		}
+	}
+	if wrong == 0 || honest < 2 || !killsExecutor {
+		t.Errorf("pipeline manifest: %d byzantine and %d honest executors, kills an honest one %v", wrong, honest, killsExecutor)
 	}
 	f := byName["fault-forget-safety"]
 	if f == nil || len(f.Expect.Violations) == 0 || !f.override("node0").UnsafeForgetSafetyData {
@@ -285,5 +308,65 @@ duration = "5s"
 	// The subnet must hold every container.
 	if _, err := ParseManifest([]byte("name = \"p\"\nvalidators = 4\nsubnet = \"10.9.0.0/24\"\n[pipeline]\nclusters = 8\ncluster_size = 16\nexecutors = 8\naccess = 8\n")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An execution node can be made byzantine, and only an execution node;
+// its container gets the fault's switch and the report says so.
+func TestExecutionFaultOption(t *testing.T) {
+	base := "name = \"x\"\nvalidators = 4\nsubnet = \"172.30.9.0/24\"\napi_port_base = 29000\n" +
+		"[pipeline]\nclusters = 1\ncluster_size = 4\nexecutors = 2\naccess = 1\n"
+	for _, f := range []string{ExecFaultWrongEndState, ExecFaultWrongEvents, ExecFaultWithholdPacks} {
+		m, err := ParseManifest([]byte(base + "[[node]]\nname = \"execution1\"\nexecution_fault = \"" + f + "\"\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if got := m.executorOverride("execution1").ExecutionFault; got != f {
+			t.Errorf("execution1's fault %q, want %q", got, f)
+		}
+		if got := m.executorOverride("execution0").ExecutionFault; got != "" {
+			t.Errorf("execution0 got fault %q", got)
+		}
+	}
+	for bad, want := range map[string]string{
+		"[[node]]\nname = \"node1\"\nexecution_fault = \"wrong_end_state\"\n":                                                                           "execution node",
+		"[[node]]\nname = \"*\"\nexecution_fault = \"wrong_end_state\"\n":                                                                               "execution node",
+		"[[node]]\nname = \"collector0\"\nexecution_fault = \"wrong_events\"\n":                                                                         "execution node",
+		"[[node]]\nname = \"access0\"\nexecution_fault = \"withhold_packs\"\n":                                                                          "execution node",
+		"[[node]]\nname = \"execution2\"\nexecution_fault = \"wrong_end_state\"\n":                                                                      "execution node",
+		"[[node]]\nname = \"execution0\"\nexecution_fault = \"lie\"\n":                                                                                  "want wrong_end_state",
+		"[[node]]\nname = \"execution0\"\nclock_offset = \"1s\"\n":                                                                                      "execution_fault only",
+		"[[node]]\nname = \"execution0\"\nexecution_fault = \"withhold_packs\"\nwithhold_collections = true\n":                                          "execution_fault only",
+		"[[node]]\nname = \"execution0\"\nexecution_fault = \"wrong_events\"\n[[node]]\nname = \"execution1\"\nexecution_fault = \"wrong_end_state\"\n": "at least one must be honest",
+	} {
+		_, err := ParseManifest([]byte(base + bad))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one saying %q", bad, err, want)
+		}
+	}
+	spec := testSpec()
+	spec.Pipeline = PipelineSpec{Clusters: 1, ClusterSize: 4, Executors: 2, Access: 1}
+	spec.Overrides = map[string]NodeOverride{"execution1": {ExecutionFault: ExecFaultWrongEndState}}
+	net, err := GenerateNetwork(t.TempDir()+"/net", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range net.Nodes {
+		fault := ""
+		for _, kv := range nd.env("info") {
+			if kv[0] == "FLOE_TEST_EXECUTION_FAULT" {
+				fault = kv[1]
+			}
+		}
+		want := ""
+		if nd.Name == "execution1" {
+			want = ExecFaultWrongEndState
+		}
+		if fault != want {
+			t.Errorf("%s: FLOE_TEST_EXECUTION_FAULT %q, want %q", nd.Name, fault, want)
+		}
+		if nd.Name == "execution1" && !strings.Contains(nd.Override.describe(), "wrong end states") {
+			t.Errorf("describe: %q", nd.Override.describe())
+		}
 	}
 }

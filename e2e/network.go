@@ -380,6 +380,10 @@ func (nd *Node) env(logLevel string) [][2]string {
 		// role/collector.EnvForgeGuarantees
 		env = append(env, [2]string{"FLOE_TEST_FORGE_GUARANTEES", "true"})
 	}
+	if f := nd.Override.ExecutionFault; f != "" {
+		// role/execution.EnvFault
+		env = append(env, [2]string{"FLOE_TEST_EXECUTION_FAULT", f})
+	}
 	return env
 }
 
@@ -406,6 +410,14 @@ func (o NodeOverride) describe() string {
 	}
 	if o.ForgeGuarantees {
 		parts = append(parts, "forges the guarantees it hands off")
+	}
+	switch o.ExecutionFault {
+	case ExecFaultWrongEndState:
+		parts = append(parts, "byzantine executor: publishes wrong end states")
+	case ExecFaultWrongEvents:
+		parts = append(parts, "byzantine executor: publishes wrong events hashes")
+	case ExecFaultWithholdPacks:
+		parts = append(parts, "withholds its chunk data packs")
 	}
 	return strings.Join(parts, ", ")
 }

@@ -266,6 +266,8 @@ type PipelineReport struct {
 	// ExecutionCounters are each execution node's floe_executed_txs_total
 	// at the end (it must equal Executed: nothing ran twice).
 	ExecutionCounters map[string]int64 `json:"execution_counters"`
+	// Results is the execution-results check (results.go).
+	Results *ResultsReport `json:"results,omitempty"`
 }
 
 // pipeline is the runner's state for a pipeline network.

@@ -279,6 +279,12 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "pipeline: %d acknowledged by access nodes (%d rejected, %d failed to submit): %d executed, %d expired, %d failed after acceptance, %d never settled; %d repeated executions reported; executed-transaction counters: %s\n",
 			p.Submitted, p.Rejected, p.Failed, p.Executed, p.Expired, p.Dropped, p.Unsettled, p.Repeats, strings.Join(counters, ", "))
+		if p.Results != nil {
+			fmt.Fprintln(w, p.Results.line())
+			for _, n := range p.Results.Notes {
+				fmt.Fprintf(w, "  results: %s\n", n)
+			}
+		}
 	}
 	fmt.Fprintf(w, "chain: height %d, %d blocks verified (certificates, parent links, leaders, timestamps), %d state roots matched across nodes; finalized blocks reached epoch %d; block timestamps up to %d ms ahead of the runner's clock\n",
 		rep.FinalHeight, rep.VerifiedBlocks, rep.RootMatches, rep.Epoch, rep.TimestampLeadMS)

@@ -190,8 +190,11 @@ func (r *Runner) setup(ctx context.Context) error {
 		overrides[nodeName(i)] = r.m.override(nodeName(i))
 	}
 	for _, rm := range r.m.Pipeline.roleMembers() {
-		if rm.role == config.RoleCollection {
+		switch rm.role {
+		case config.RoleCollection:
 			overrides[rm.name] = r.m.collectorOverride(rm.name)
+		case config.RoleExecution:
+			overrides[rm.name] = r.m.executorOverride(rm.name)
 		}
 	}
 	r.net, err = GenerateNetwork(r.dir, NetworkSpec{
@@ -375,6 +378,7 @@ func (r *Runner) execute(ctx context.Context) {
 		if r.pipe != nil {
 			r.logf("  %s", pipeNote)
 			r.checkExecutions(ctx)
+			r.checkResults(ctx)
 		}
 	}
 	r.finishReport()
