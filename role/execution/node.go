@@ -155,13 +155,14 @@ func New(cfg Config) (*Node, error) {
 	if len(cfg.Upstreams) == 0 || len(cfg.ReceiptTargets) == 0 {
 		return nil, ErrNoConsensusAPI
 	}
+	if cfg.Retain == 0 {
+		// Before n.cfg takes its copy: the runner prunes by n.cfg.Retain.
+		cfg.Retain = DefaultRetain
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, self: crypto.Sum(cfg.StakingKey.PublicKey().Bytes()), m: newMetrics(cfg.Metrics)}
 	n.missing = newMissing(n.m)
 	if err := n.checkMember(); err != nil {
 		return nil, err
-	}
-	if cfg.Retain == 0 {
-		cfg.Retain = DefaultRetain
 	}
 	apis := cfg.Genesis.APIs()
 	obs, err := observer.New(observer.Config{
