@@ -485,8 +485,8 @@ func (b testBackend) TxStatus(id model.Identifier) (api.TxStatus, error) {
 func (b testBackend) BlockByHeight(h uint64) (*model.Block, error) {
 	return b.s.cfg.Chain.BlockByHeight(h)
 }
-func (b testBackend) LatestBlock() (*model.Block, error) { return b.s.cfg.Chain.LatestBlock() }
-func (b testBackend) Status() api.Status                 { return api.Status{} }
+func (b testBackend) LatestBlock() (*model.Block, error)          { return b.s.cfg.Chain.LatestBlock() }
+func (b testBackend) Status() api.Status                          { return api.Status{} }
 func (b testBackend) State(key []byte) (ledger.StateValue, error) { return b.s.State(key) }
 func (b testBackend) SubscribeFinalized(context.Context) (<-chan ledger.FinalizedBlock, error) {
 	return nil, fmt.Errorf("not served")

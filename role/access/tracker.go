@@ -85,8 +85,8 @@ type tracker struct {
 	// maxExecBytes.
 	execBytes    int
 	maxExecBytes int
-	latest         uint64     // newest finalized height seen
-	pending        int        // entries in status pending
+	latest       uint64 // newest finalized height seen
+	pending      int    // entries in status pending
 }
 
 func newTracker(capacity int, expiry uint64, interval time.Duration, m *metrics, publish func(api.TxEvent)) *tracker {
