@@ -80,14 +80,14 @@ func (s *Service) State(key []byte) (ledger.StateValue, error) {
 // none verifying is ErrUnproven. A block without a Result, or whose
 // Result is still the genesis state, is ErrNoResult.
 func (s *Service) ProveRegister(ctx context.Context, key []byte, b *model.Block) (ProvenRead, error) {
-	p, err := s.cfg.Decode(b)
+	result, err := payload.ResultOf(b.Payload) // the result section alone
 	if err != nil {
 		return ProvenRead{}, fmt.Errorf("access: finalized block %d: %w", b.Height, err)
 	}
-	if p.Result == nil || p.Result.Height == 0 {
+	if result == nil || result.Height == 0 {
 		return ProvenRead{}, ErrNoResult
 	}
-	res := *p.Result
+	res := *result
 	ep, err := s.cfg.Directory.EpochOf(b.View)
 	if err != nil {
 		return ProvenRead{}, fmt.Errorf("access: epoch of finalized block %d: %w", b.Height, err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/internal/testchain"
 	"github.com/floe-bft/floe/light"
 	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/state"
@@ -271,5 +274,88 @@ func TestExecutionRecordsBounded(t *testing.T) {
 	h.svc.tr.mu.Unlock()
 	if used != 0 {
 		t.Fatalf("%d bytes of records after their transaction was forgotten", used)
+	}
+}
+
+// testchainView is a testchain as the access node's Chain and Directory:
+// one epoch's worth of routing, with the execution nodes at executors.
+type testchainView struct {
+	c         *testchain.EpochChain
+	executors []string
+}
+
+func (v testchainView) BlockByHeight(h uint64) (*model.Block, error) { return v.c.FinalizedByHeight(h) }
+func (v testchainView) LatestBlock() (*model.Block, error) {
+	return v.c.FinalizedByHeight(v.c.FinalizedHeight())
+}
+func (v testchainView) EpochOf(model.View) (uint64, error) { return 0, nil }
+func (v testchainView) Route(uint64, model.Identifier) (Route, error) {
+	return Route{}, ErrNoRoute
+}
+func (v testchainView) Executors(uint64) []string           { return v.executors }
+func (v testchainView) ChainMembers(model.ChainID) []string { return nil }
+
+// A light client of a pipeline network verifies, end to end, the state
+// proofs an access node builds from execution nodes' answers over a
+// chain with real QCs: finality of the block, its Result, and the
+// register's value over the register encoding. A lying execution node
+// listed first changes nothing.
+func TestLightClientVerifiesAccessStateProofs(t *testing.T) {
+	c, err := testchain.NewEpochChain(testchain.EpochChainConfig{Epochs: 1, Registers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(lie bool) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key, _ := hex.DecodeString(strings.TrimPrefix(r.URL.Path, "/v1/execution/state/"))
+			height, _ := strconv.ParseUint(r.URL.Query().Get("height"), 10, 64)
+			value, proof, err := c.ProveState(key, height)
+			if err != nil {
+				api.WriteError(w, http.StatusNotFound, err.Error())
+				return
+			}
+			if lie {
+				value = []byte("forged")
+			}
+			resp := api.ExecutionStateResponse{Key: hex.EncodeToString(key), Found: value != nil, Proof: hex.EncodeToString(proof), Height: height}
+			if value != nil {
+				resp.Value = hex.EncodeToString(value)
+			}
+			api.WriteJSON(w, http.StatusOK, resp)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	view := testchainView{c: c, executors: []string{serve(true), serve(false)}}
+	svc, err := New(Config{Chain: view, Directory: view})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := c.LightSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewLightSource(base, svc)
+	cl, err := light.New(c.LightGenesis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := cl.FastForward(ctx, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"latest", "absent"} {
+		p, err := src.State(ctx, []byte(key), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := cl.VerifyState(p, []byte(key), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		want, _, _ := c.ProveState([]byte(key), r.Height)
+		if string(r.Value) != string(want) || r.Found() != (key != "absent") || r.Root != c.Root(r.Height) {
+			t.Fatalf("%s at %d: %q, want %q", key, r.Height, r.Value, want)
+		}
 	}
 }

@@ -81,12 +81,12 @@ type tracker struct {
 	awaitExec      heightHeap // finalized transactions by finalized height
 	deadlines      heightHeap // pending/collected transactions by expiry height
 	execHeight     uint64     // newest executed height a finalized result names
+	latest         uint64     // newest finalized height seen
+	pending        int        // entries in status pending
 	// execBytes is what the kept execution records take, at most
 	// maxExecBytes.
 	execBytes    int
 	maxExecBytes int
-	latest       uint64 // newest finalized height seen
-	pending      int    // entries in status pending
 }
 
 func newTracker(capacity int, expiry uint64, interval time.Duration, m *metrics, publish func(api.TxEvent)) *tracker {
