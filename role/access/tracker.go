@@ -422,7 +422,8 @@ func (t *tracker) lookup(id model.Identifier) (status string, stages *api.TxStag
 
 // outcome records an executed transaction's result as an execution node
 // reported it: ok and execErr always, the execution record (x, may be
-// nil) if it fits the budget. kept reports that x was kept.
+// nil) if it fits the budget. kept reports that the transaction has a
+// kept record now (x, or one an earlier concurrent lookup kept).
 func (t *tracker) outcome(id model.Identifier, ok bool, execErr string, x *api.TxExecution) (kept bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -432,7 +433,7 @@ func (t *tracker) outcome(id model.Identifier, ok bool, execErr string, x *api.T
 	}
 	e.hasOutcome, e.ok, e.execErr = true, ok, execErr
 	if x == nil || e.execution != nil {
-		return false
+		return e.execution != nil
 	}
 	size := executionSize(x)
 	if size > maxTxExecutionBytes || t.execBytes+size > t.maxExecBytes {
