@@ -46,3 +46,23 @@ type DisagreementsResponse struct {
 	Disagreements []Disagreement `json:"disagreements"`
 	Dropped       int            `json:"dropped"`
 }
+
+// ExecutionStateResponse answers an execution node's
+// GET /v1/execution/state/{key}?height=H: the network-wide register named
+// key (owner empty) in the end state of executed height H, with its
+// Merkle proof against that state root. The proof is over the register's
+// encoding (state.RegisterID.Encode), not the raw key:
+// merkle.Verify(root, state.RegisterID{Key: key}.Encode(), value, proof).
+// An absent register is Found false with a proof of its absence.
+type ExecutionStateResponse struct {
+	Key   string `json:"key"`
+	Found bool   `json:"found"`
+	Value string `json:"value,omitempty"`
+	Proof string `json:"proof"`
+	// Height is the executed height whose end state was read, EndState
+	// that state's root and Result this node's own result for the height
+	// (the one its receipt signs, unless a test fault made them differ).
+	Height   uint64 `json:"height"`
+	EndState string `json:"end_state"`
+	Result   string `json:"result"`
+}

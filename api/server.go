@@ -787,7 +787,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 // ---- GET /v1/state/{key} ----
 
 // StateResponse is a state read. Value is absent (and Found false) when the
-// key is not set; Proof then proves the absence.
+// key is not set; Proof then proves the absence. Height is the executed
+// height whose end state was read and Root that state's commitment.
 type StateResponse struct {
 	Key    string `json:"key"`
 	Found  bool   `json:"found"`
@@ -795,8 +796,21 @@ type StateResponse struct {
 	Proof  string `json:"proof"`
 	Height uint64 `json:"height"`
 	Root   string `json:"root"`
-	Error  string `json:"error,omitempty"` // set on 404
+	// BlockHeight and Sealed are set by access nodes of pipeline
+	// networks (docs/pipeline.md, "Reads in a pipeline network"): the
+	// read is proven against the Result (Height, Root) of the finalized
+	// main-chain block at BlockHeight, and Sealed says whether that result
+	// is sealed — always false until sealing exists, so the read rests on
+	// the executor whose receipt the chain incorporated.
+	BlockHeight uint64 `json:"block_height,omitempty"`
+	Sealed      *bool  `json:"sealed,omitempty"`
+	Error       string `json:"error,omitempty"` // set on 404
 }
+
+// ErrStateUnavailable: the node cannot serve a proven state read right now
+// (an access node whose execution nodes gave no answer that verifies, or
+// whose chain names no executed result yet): 503 with Retry-After.
+var ErrStateUnavailable = errors.New("state read unavailable")
 
 func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 	var key []byte
@@ -828,12 +842,21 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if errors.Is(err, ErrStateUnavailable) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
 		s.backendError(w, r, err)
 		return
 	}
 	resp := StateResponse{
 		Key: hex.EncodeToString(key), Found: sv.Value != nil, Proof: hex.EncodeToString(sv.Proof),
-		Height: sv.Height, Root: hex.EncodeToString(sv.Root[:]),
+		Height: sv.Height, Root: hex.EncodeToString(sv.Root[:]), BlockHeight: sv.BlockHeight,
+	}
+	if sv.Pipeline {
+		sealed := sv.Sealed
+		resp.Sealed = &sealed
 	}
 	if !resp.Found {
 		resp.Error = "key not found"

@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/collection"
@@ -74,6 +76,23 @@ func (c *Client) SubmitReceipt(ctx context.Context, r *payload.Receipt) error {
 func (c *Client) ExecutionResult(ctx context.Context, height uint64) (api.ExecutionResultResponse, error) {
 	var resp api.ExecutionResultResponse
 	err := c.get(ctx, fmt.Sprintf("/v1/execution/results/%d", height), &resp)
+	return resp, err
+}
+
+// ExecutionState asks an execution node for the network-wide register
+// named key in the end state of executed height (0: its newest), with the
+// proof (GET /v1/execution/state/{key}?height=H). Nothing in the answer
+// is checked here: verify the proof against a root you trust with
+// merkle.Verify(root, state.RegisterID{Key: key}.Encode(), value, proof).
+// A height the node has not executed, or whose state it pruned, is an
+// *Error with status 404.
+func (c *Client) ExecutionState(ctx context.Context, key []byte, height uint64) (api.ExecutionStateResponse, error) {
+	path := "/v1/execution/state/" + hex.EncodeToString(key)
+	if height != 0 {
+		path += "?height=" + strconv.FormatUint(height, 10)
+	}
+	var resp api.ExecutionStateResponse
+	err := c.get(ctx, path, &resp)
 	return resp, err
 }
 

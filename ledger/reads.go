@@ -23,6 +23,12 @@ type StateValue struct {
 	Proof  []byte
 	Height uint64
 	Root   [32]byte
+	// Pipeline marks a read an access node proved against the Result of
+	// the finalized block at BlockHeight; Sealed says whether that result
+	// is sealed (never yet: sealing does not exist).
+	Pipeline    bool
+	BlockHeight uint64
+	Sealed      bool
 }
 
 const (

@@ -210,9 +210,10 @@ func buildSegment(r BlockReader, height uint64) (*Segment, int, error) {
 	return nil, 0, fmt.Errorf("%w: no two consecutive views certified within %d blocks after height %d", ErrUnavailable, MaxSegmentBlocks, height)
 }
 
-// newestProvable is the newest height whose finality the finalized blocks
-// prove: k with k+1 in the next view and k+2 finalized.
-func newestProvable(r BlockReader) (uint64, error) {
+// NewestProvable is the newest height whose finality the finalized blocks
+// prove: k with k+1 in the next view and k+2 finalized. ErrUnavailable:
+// none among the newest MaxSegmentBlocks heights.
+func NewestProvable(r BlockReader) (uint64, error) {
 	tip := r.FinalizedHeight()
 	for k := tip; k >= 1 && k+MaxSegmentBlocks >= tip; k-- {
 		if k+2 > tip {
@@ -277,7 +278,7 @@ func (s *ChainSource) Transition(_ context.Context, counter uint64) (*Transition
 // Final implements Source.
 func (s *ChainSource) Final(_ context.Context, height uint64) (*Segment, error) {
 	if height == 0 {
-		h, err := newestProvable(s.Blocks)
+		h, err := NewestProvable(s.Blocks)
 		if err != nil {
 			return nil, err
 		}
@@ -303,7 +304,7 @@ func (s *ChainSource) State(_ context.Context, key []byte, height uint64) (*Stat
 		return nil, fmt.Errorf("%w: height %d is not finalized (finalized: %d)", ErrUnavailable, height, tip)
 	}
 	if height == 0 {
-		newest, err := newestProvable(s.Blocks)
+		newest, err := NewestProvable(s.Blocks)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
 )
 
 // maxMerkleProof bounds an encoded Merkle proof.
@@ -30,6 +31,11 @@ type Genesis struct {
 	// and seed); later epochs' come in their EpochSetup and are checked
 	// the same way.
 	Clusters [][]uint16
+	// Pipeline marks a pipeline network (genesis params.clusters > 0):
+	// its state is execution nodes' register state, whose Merkle paths
+	// hash the register's encoding (state.RegisterID.Encode) rather than
+	// the raw key, so state proofs are checked over that encoding.
+	Pipeline bool
 }
 
 // Step is what one Advance did to the client's schedule.
@@ -64,8 +70,9 @@ func (p eventPos) before(q eventPos) bool {
 // extends its schedule with epochs proven by a committee it already knows.
 // Safe for concurrent use; verification holds the client's lock.
 type Client struct {
-	params epoch.Params
-	rootQC *model.QC
+	params   epoch.Params
+	rootQC   *model.QC
+	pipeline bool
 
 	mu       sync.Mutex
 	epochs   []*epoch.Epoch
@@ -89,7 +96,7 @@ func New(g Genesis) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("light client genesis: %w", err)
 	}
-	c := &Client{params: g.Params, rootQC: rootQC}
+	c := &Client{params: g.Params, rootQC: rootQC, pipeline: g.Pipeline}
 	c.setEpochs(st.Schedule().Epochs())
 	return c, nil
 }
@@ -389,10 +396,22 @@ func (r StateResult) Found() bool { return r.Value != nil }
 // VerifyState checks a state proof for key: its segment proves a block
 // final, and its Merkle proof proves the value (or absence) against that
 // block's state commitment. height, if not 0, is the block height asked
-// for.
+// for. In a pipeline network the key names the network-wide register
+// (state.RegisterID{Key: key}) and the proof is over its encoding; the
+// commitment is the Result the block carries, which until sealing exists
+// is one execution node's signed word (docs/light.md, "Pipeline
+// networks").
 func (c *Client) VerifyState(p *StateProof, key []byte, height uint64) (StateResult, error) {
 	if p == nil {
 		return StateResult{}, fmt.Errorf("%w: no state proof", ErrIncomplete)
+	}
+	path := key
+	if c.pipeline {
+		id := state.RegisterID{Key: string(key)}
+		if err := id.Check(); err != nil {
+			return StateResult{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		path = id.Encode()
 	}
 	if !bytes.Equal(p.Key, key) {
 		return StateResult{}, fmt.Errorf("%w: proof is for another key", ErrIncomplete)
@@ -408,7 +427,7 @@ func (c *Client) VerifyState(p *StateProof, key []byte, height uint64) (StateRes
 	if err != nil {
 		return StateResult{}, fmt.Errorf("%w: %v", ErrForged, err)
 	}
-	if err := merkle.Verify(merkle.Hash(res.Root), key, p.Value, p.Proof); err != nil {
+	if err := merkle.Verify(merkle.Hash(res.Root), path, p.Value, p.Proof); err != nil {
 		return StateResult{}, fmt.Errorf("%w: state at height %d: %v", ErrForged, res.Height, err)
 	}
 	return StateResult{Block: b, Height: res.Height, Root: res.Root, Key: bytes.Clone(key), Value: bytes.Clone(p.Value)}, nil

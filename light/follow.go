@@ -94,6 +94,9 @@ func Follow(ctx context.Context, out io.Writer, g Genesis, peer string, key []by
 	} else {
 		fmt.Fprintf(out, "key %q is absent (verified: state after height %d, final block %d)\n", key, r.Height, r.Block.Header.Height)
 	}
+	if g.Pipeline {
+		fmt.Fprintf(out, "result of height %d not sealed: it is the execution result the final block's Result follows, one execution node's signed word (docs/pipeline.md)\n", r.Height)
+	}
 	return nil
 }
 

@@ -96,8 +96,26 @@ func TestLoadGenesis(t *testing.T) {
 		t.Fatal(err)
 	}
 	lg, err := light.LoadGenesis(path)
-	if err != nil || len(lg.Identities) != 1 || lg.Identities[0].Name != "solo" || lg.Seed[0] != 7 {
+	if err != nil || len(lg.Identities) != 1 || lg.Identities[0].Name != "solo" || lg.Seed[0] != 7 || lg.Pipeline {
 		t.Fatalf("light genesis %+v, %v", lg, err)
+	}
+	ckeys, err := genesis.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ckeys.Validator("collector", "127.0.0.1:30001", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Role = "collection"
+	params := genesis.DefaultParams()
+	params.Clusters = 1
+	pipe, err := genesis.Build("light-test", []genesis.Validator{v, c}, params, strings.Repeat("07", 32), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lg, err := light.GenesisOf(pipe); err != nil || !lg.Pipeline {
+		t.Fatalf("a genesis with clusters: pipeline %v, %v", lg.Pipeline, err)
 	}
 	if err := light.Follow(context.Background(), io.Discard, lg, "127.0.0.1:1", nil); err == nil {
 		t.Fatal("following an address nobody listens on succeeded")

@@ -12,7 +12,8 @@ func LoadGenesis(path string) (Genesis, error) {
 	return GenesisOf(g)
 }
 
-// GenesisOf is what a light client of g's chain trusts.
+// GenesisOf is what a light client of g's chain trusts; a genesis with
+// params.clusters > 0 is a pipeline network's (Genesis.Pipeline).
 func GenesisOf(g *genesis.Genesis) (Genesis, error) {
 	p, err := g.EpochParams()
 	if err != nil {
@@ -26,5 +27,5 @@ func GenesisOf(g *genesis.Genesis) (Genesis, error) {
 	if err != nil {
 		return Genesis{}, err
 	}
-	return Genesis{Params: p, Identities: ids, Seed: seed, Clusters: clusters}, nil
+	return Genesis{Params: p, Identities: ids, Seed: seed, Clusters: clusters, Pipeline: g.Params.Clusters > 0}, nil
 }

@@ -3,6 +3,7 @@ package light_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -182,5 +183,74 @@ func TestHTTPSourceBoundsBodies(t *testing.T) {
 	}
 	if _, err := src.Final(ctx, 1); !errors.Is(err, light.ErrMalformed) {
 		t.Fatalf("garbage: %v", err)
+	}
+}
+
+// In a pipeline network (genesis clusters > 0) the state is execution
+// nodes' registers: a light client checks proofs over the register's
+// encoding (state.RegisterID.Encode), so it accepts the register proofs
+// of such a chain and refuses raw-key proofs of the same keys, and a
+// single-chain client refuses register proofs. A key no register can
+// have is a bad request.
+func TestPipelineStateProofsUseRegisterEncoding(t *testing.T) {
+	regs := newChain(t, testchain.EpochChainConfig{Epochs: 1, Registers: true})
+	raw := newChain(t, testchain.EpochChainConfig{Epochs: 1})
+	ctx := context.Background()
+	pipeline := newClient(t, regs)
+	if !regs.LightGenesis().Pipeline {
+		t.Fatal("a register chain's light genesis is not a pipeline network's")
+	}
+	if _, err := pipeline.FastForward(ctx, sourceOf(t, regs), nil); err != nil {
+		t.Fatal(err)
+	}
+	single := newClient(t, raw)
+	if _, err := single.FastForward(ctx, sourceOf(t, raw), nil); err != nil {
+		t.Fatal(err)
+	}
+	g := raw.LightGenesis()
+	g.Pipeline = true
+	rawAsPipeline, err := light.New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawAsPipeline.FastForward(ctx, sourceOf(t, raw), nil); err != nil {
+		t.Fatal(err)
+	}
+	tip := regs.FinalizedHeight()
+	for _, key := range []string{"latest", fmt.Sprintf("k/%d", tip-4), "absent"} {
+		p, err := sourceOf(t, regs).State(ctx, []byte(key), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pipeline.VerifyState(p, []byte(key), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		want, _, _ := regs.ProveState([]byte(key), r.Height)
+		if string(r.Value) != string(want) || r.Found() != (want != nil) || (key == "absent") == r.Found() {
+			t.Fatalf("%s at %d: got %q, want %q", key, r.Height, r.Value, want)
+		}
+		if key == "absent" {
+			continue // an absence proof may hold under both paths
+		}
+		if _, err := single.VerifyState(p, []byte(key), 0); !errors.Is(err, light.ErrForged) {
+			t.Fatalf("%s: a single-chain client took a register proof: %v", key, err)
+		}
+		q, err := sourceOf(t, raw).State(ctx, []byte(key), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rawAsPipeline.VerifyState(q, []byte(key), 0); !errors.Is(err, light.ErrForged) {
+			t.Fatalf("%s: a pipeline client took a raw-key proof: %v", key, err)
+		}
+	}
+	p, err := sourceOf(t, regs).State(ctx, []byte("latest"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("k", 257)
+	p.Key = []byte(long)
+	if _, err := pipeline.VerifyState(p, []byte(long), 0); !errors.Is(err, light.ErrBadRequest) {
+		t.Fatalf("a key no register can have: %v", err)
 	}
 }

@@ -24,7 +24,10 @@ node for each epoch's transition proof in turn, verifies every QC and hash
 link against the committee it already knows and adopts the next committee,
 printing each epoch it adopts. Then it proves the newest final block the
 node can show, and with --key (UTF-8) or --key-hex verifies that key's value
-or absence in the state that block commits to.
+or absence in the state that block commits to. In a pipeline network
+(genesis clusters > 0) ask an access node: the key is the network-wide
+register, and the state is the execution result the block's Result
+follows, not sealed yet (docs/pipeline.md, "Reads in a pipeline network").
 
 Any forged or incomplete answer stops it with a non-zero exit status.`,
 		Args: cobra.NoArgs,

@@ -18,6 +18,7 @@ import (
 	"github.com/floe-bft/floe/epoch"
 	"github.com/floe-bft/floe/light"
 	blockpayload "github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
 )
 
 // EpochChainConfig describes a multi-epoch chain.
@@ -46,6 +47,11 @@ type EpochChainConfig struct {
 	// Tail is how many blocks in consecutive views follow the last
 	// transition (default 8), so that recent heights are provable.
 	Tail int
+	// Registers commits the state as a pipeline network's execution
+	// nodes do: each key is the network-wide register
+	// state.RegisterID{Key: key}, whose path hashes the register's
+	// encoding; the light genesis is then a pipeline network's.
+	Registers bool
 }
 
 // EpochChain is a finalized chain built from an EpochChainConfig. Heights
@@ -352,10 +358,18 @@ func (c *EpochChain) add(v model.View, events []*epoch.Event) error {
 	return nil
 }
 
+// path is a key's place in the state tree.
+func (c *EpochChain) path(key []byte) merkle.Hash {
+	if c.cfg.Registers {
+		return state.RegisterID{Key: string(key)}.Path()
+	}
+	return merkle.KeyHash(key)
+}
+
 func (c *EpochChain) execute(h uint64) model.Identifier {
 	var ops []merkle.Op
 	for _, w := range c.writes[h] {
-		ops = append(ops, merkle.Op{Key: merkle.KeyHash(w.key), Value: merkle.ValueHash(w.value)})
+		ops = append(ops, merkle.Op{Key: c.path(w.key), Value: merkle.ValueHash(w.value)})
 	}
 	return model.Identifier(c.tree.Update(ops))
 }
@@ -444,20 +458,20 @@ func (c *EpochChain) ProveState(key []byte, resultHeight uint64) (value, proof [
 	if resultHeight >= uint64(len(c.roots)) {
 		return nil, nil, ErrNoState
 	}
-	state := map[string][]byte{}
+	values := map[string][]byte{}
 	t := merkle.New()
 	for h := uint64(1); h <= resultHeight; h++ {
 		var ops []merkle.Op
 		for _, w := range c.writes[h] {
-			ops = append(ops, merkle.Op{Key: merkle.KeyHash(w.key), Value: merkle.ValueHash(w.value)})
-			state[string(w.key)] = w.value
+			ops = append(ops, merkle.Op{Key: c.path(w.key), Value: merkle.ValueHash(w.value)})
+			values[string(w.key)] = w.value
 		}
 		t.Update(ops)
 	}
 	if model.Identifier(t.Root()) != c.roots[resultHeight] {
 		return nil, nil, fmt.Errorf("testchain: rebuilt state root of height %d differs", resultHeight)
 	}
-	return slices.Clone(state[string(key)]), t.Prove(merkle.KeyHash(key)).Encode(), nil
+	return slices.Clone(values[string(key)]), t.Prove(c.path(key)).Encode(), nil
 }
 
 // Root is the state root after executing height.
@@ -465,7 +479,7 @@ func (c *EpochChain) Root(height uint64) model.Identifier { return c.roots[heigh
 
 // LightGenesis is what a light client of this chain trusts.
 func (c *EpochChain) LightGenesis() light.Genesis {
-	return light.Genesis{Params: c.Params, Identities: c.Identities, Seed: c.Seed, Clusters: c.Clusters}
+	return light.Genesis{Params: c.Params, Identities: c.Identities, Seed: c.Seed, Clusters: c.Clusters, Pipeline: c.cfg.Registers}
 }
 
 // LightSource serves light proofs of this chain, with an event index built

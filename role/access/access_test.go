@@ -329,8 +329,9 @@ func TestTracking(t *testing.T) {
 		t.Fatalf("an outcome before any execution node had one: %+v", r.Stages)
 	}
 	h.executor.set(id, false, "boom")
-	if _, r := h.getTx(id); r.Stages.OK == nil || *r.Stages.OK || r.Stages.ExecError != "boom" {
-		t.Fatalf("outcome %+v", r.Stages)
+	if _, r := h.getTx(id); r.Stages.OK == nil || *r.Stages.OK || r.Stages.ExecError != "boom" ||
+		r.Execution == nil || r.Execution.Result != id.Hex()[:16]+"-result" || len(r.Execution.Events) != 1 {
+		t.Fatalf("outcome %+v %+v", r.Stages, r.Execution)
 	}
 	h.executor.mu.Lock()
 	asked := h.executor.asked
@@ -685,7 +686,7 @@ func FuzzSubmit(f *testing.F) {
 			}
 			return
 		}
-		if _, _, ok := h.svc.tr.lookup(x.ID()); derr != nil && ok {
+		if _, _, _, _, ok := h.svc.tr.lookup(x.ID()); derr != nil && ok {
 			t.Fatal("a malformed transaction is tracked")
 		}
 		if h.svc.tr.size() != before && derr != nil {
@@ -729,7 +730,7 @@ func TestFinalizedByCollection(t *testing.T) {
 	if st.FinalizedHeight != 7 || st.Collection != col.ID().Hex() || st.ClusterChain != chain.Hex() || st.CollectedAt == 0 {
 		t.Fatalf("stages %+v", st)
 	}
-	if _, _, ok := h.svc.tr.lookup(other.ID()); ok {
+	if _, _, _, _, ok := h.svc.tr.lookup(other.ID()); ok {
 		t.Fatal("a transaction of another node is tracked")
 	}
 }

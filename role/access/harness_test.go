@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/floe-bft/floe/api"
+	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/crypto"
@@ -20,6 +24,7 @@ import (
 	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
 )
 
 // ---- a synthetic finalized main chain ----
@@ -213,22 +218,30 @@ type harness struct {
 	byID       map[model.NodeID]*fakeCollector
 	svc        *Service
 	api        *httptest.Server
-	executor   *fakeExecutor
+	executor   *fakeExecutor   // executors[0]
+	executors  []*fakeExecutor // in the epoch's order of execution members
 }
 
 // fakeExecutor answers GET /v1/transactions/{id} as an execution node
-// does for the results it holds.
+// does for the results it holds, and GET /v1/execution/state/{key} from
+// the register states it holds by height, honestly or with the fault
+// stateFault names.
 type fakeExecutor struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	results map[string]api.TxResponse
 	asked   int
+
+	states     map[uint64]*registerState
+	stateFault string // "", "down", "wrong_value", "other_root", "raw_key", "wrong_height", "absent"
+	stateAsked int
 }
 
 func newFakeExecutor(t testing.TB) *fakeExecutor {
-	f := &fakeExecutor{results: map[string]api.TxResponse{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Path[len("/v1/transactions/"):]
+	f := &fakeExecutor{results: map[string]api.TxResponse{}, states: map[uint64]*registerState{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/transactions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.asked++
@@ -238,19 +251,103 @@ func newFakeExecutor(t testing.TB) *fakeExecutor {
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, res)
-	}))
+	})
+	mux.HandleFunc("GET /v1/execution/state/{key}", f.serveState)
+	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-func (f *fakeExecutor) set(id model.Identifier, ok bool, msg string) {
+// set records an executed transaction's outcome, with a result and
+// events of payloadBytes bytes.
+func (f *fakeExecutor) set(id model.Identifier, ok bool, msg string) { f.setSized(id, ok, msg, 4) }
+
+func (f *fakeExecutor) setSized(id model.Identifier, ok bool, msg string, payloadBytes int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.results[id.Hex()] = api.TxResponse{ID: id.Hex(), Status: "finalized", OK: &ok, Error: msg}
+	x := &api.TxExecution{Result: id.Hex()[:16] + "-result", Chunk: 2, Computation: 7,
+		Events: []api.EventInfo{{Type: "kv.set", Payload: strings.Repeat("ab", payloadBytes)}}}
+	f.results[id.Hex()] = api.TxResponse{ID: id.Hex(), Status: "executed", OK: &ok, Error: msg, Execution: x}
+}
+
+func (f *fakeExecutor) serveState(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stateAsked++
+	key, err := hex.DecodeString(r.PathValue("key"))
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, "bad key")
+		return
+	}
+	height, _ := strconv.ParseUint(r.URL.Query().Get("height"), 10, 64)
+	st, ok := f.states[height]
+	switch {
+	case f.stateFault == "down":
+		api.WriteError(w, http.StatusInternalServerError, "disk on fire")
+		return
+	case !ok:
+		api.WriteError(w, http.StatusNotFound, "height not executed here")
+		return
+	case f.stateFault == "other_root":
+		// A consistent proof, of another state: the one a lying executor
+		// computed.
+		st = newRegisterState(map[string]string{string(key): "forged"})
+	}
+	resp := st.answer(key, height)
+	switch f.stateFault {
+	case "wrong_value":
+		resp.Found, resp.Value = true, hex.EncodeToString([]byte("forged"))
+	case "raw_key":
+		resp.Proof = hex.EncodeToString(st.rawTree.Prove(merkle.KeyHash(key)).Encode())
+	case "wrong_height":
+		resp.Height++
+	case "absent":
+		resp.Found, resp.Value = false, ""
+	}
+	api.WriteJSON(w, http.StatusOK, resp)
+}
+
+// registerState is an execution state of network-wide registers, as
+// execution nodes commit it (paths over the register encoding), and the
+// same values committed over raw keys (what a proof must not be).
+type registerState struct {
+	values  map[string][]byte
+	tree    *merkle.Tree
+	rawTree *merkle.Tree
+}
+
+func newRegisterState(values map[string]string) *registerState {
+	s := &registerState{values: map[string][]byte{}, tree: merkle.New(), rawTree: merkle.New()}
+	var ops, raw []merkle.Op
+	for k, v := range values {
+		s.values[k] = []byte(v)
+		ops = append(ops, merkle.Op{Key: state.RegisterID{Key: k}.Path(), Value: merkle.ValueHash([]byte(v))})
+		raw = append(raw, merkle.Op{Key: merkle.KeyHash([]byte(k)), Value: merkle.ValueHash([]byte(v))})
+	}
+	s.tree.Update(ops)
+	s.rawTree.Update(raw)
+	return s
+}
+
+func (s *registerState) root() model.Identifier { return model.Identifier(s.tree.Root()) }
+
+// answer is an honest execution node's answer for key at height.
+func (s *registerState) answer(key []byte, height uint64) api.ExecutionStateResponse {
+	v := s.values[string(key)]
+	resp := api.ExecutionStateResponse{
+		Key: hex.EncodeToString(key), Found: v != nil,
+		Proof:  hex.EncodeToString(s.tree.Prove(state.RegisterID{Key: string(key)}.Path()).Encode()),
+		Height: height, EndState: s.root().Hex(),
+	}
+	if v != nil {
+		resp.Value = hex.EncodeToString(v)
+	}
+	return resp
 }
 
 type harnessOpts struct {
 	collectors, k int
+	executors     int // default 1
 	height        uint64
 	limits        *api.Limits
 	tweak         func(*Config)
@@ -269,10 +366,13 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		h.byID[m.ID()] = f
 		apis[m.ID()] = f.url
 	}
-	h.executor = newFakeExecutor(t)
-	exe := testIdentity(t, 100, epoch.RoleExecution)
-	ids = append(ids, exe)
-	apis[exe.ID()] = h.executor.srv.URL
+	for i := range max(o.executors, 1) {
+		f := newFakeExecutor(t)
+		exe := testIdentity(t, 100+i, epoch.RoleExecution)
+		ids = append(ids, exe)
+		apis[exe.ID()] = f.srv.URL
+		h.executors = append(h.executors, f)
+	}
 	seed := crypto.Sum([]byte("access test seed"))
 	clusters, err := epoch.AssignClusters(ids, seed, o.k)
 	if err != nil {
@@ -283,6 +383,16 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if h.state, err = epoch.Genesis(p, ids, seed, clusters); err != nil {
 		t.Fatal(err)
 	}
+	// Order the fakes as the directory lists the epoch's executors.
+	byURL := map[string]*fakeExecutor{}
+	for _, f := range h.executors {
+		byURL[f.srv.URL] = f
+	}
+	h.executors = h.executors[:0]
+	for _, m := range h.state.Schedule().Last().Members(epoch.RoleExecution) {
+		h.executors = append(h.executors, byURL[apis[m.ID()]])
+	}
+	h.executor = h.executors[0]
 	cfg := Config{
 		Chain:        h.chain,
 		Directory:    ScheduleDirectory{Schedule: h.state.Schedule, APIs: apis, Main: testMain},
@@ -375,11 +485,9 @@ func (b testBackend) TxStatus(id model.Identifier) (api.TxStatus, error) {
 func (b testBackend) BlockByHeight(h uint64) (*model.Block, error) {
 	return b.s.cfg.Chain.BlockByHeight(h)
 }
-func (b testBackend) LatestBlock() (*model.Block, error) { return b.s.cfg.Chain.LatestBlock() }
-func (b testBackend) Status() api.Status                 { return api.Status{} }
-func (b testBackend) State([]byte) (ledger.StateValue, error) {
-	return ledger.StateValue{}, fmt.Errorf("not served")
-}
+func (b testBackend) LatestBlock() (*model.Block, error)          { return b.s.cfg.Chain.LatestBlock() }
+func (b testBackend) Status() api.Status                          { return api.Status{} }
+func (b testBackend) State(key []byte) (ledger.StateValue, error) { return b.s.State(key) }
 func (b testBackend) SubscribeFinalized(context.Context) (<-chan ledger.FinalizedBlock, error) {
 	return nil, fmt.Errorf("not served")
 }

@@ -20,6 +20,9 @@ type metrics struct {
 	stages     *prometheus.HistogramVec // stage: seconds from submission
 	polls      *prometheus.CounterVec   // outcome
 	fetches    *prometheus.CounterVec   // outcome
+	// stateAnswers: execution nodes' answers to proven state reads.
+	stateAnswers *prometheus.CounterVec // outcome: ok, bad_proof, error
+	execInfo     *prometheus.CounterVec // outcome: kept, not_kept
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,9 +48,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Collector status polls by answer: collected, pending, unknown, error."}, []string{"outcome"}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_access_collection_fetches_total",
 			Help: "Collections of finalized guarantees read from guarantors, by outcome: ok, failed, no_member, skipped (queue full)."}, []string{"outcome"}),
+		stateAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_access_state_answers_total",
+			Help: "Execution nodes' answers to proven state reads, by outcome: ok (the proof verified against the finalized result), bad_proof (it did not: never served), error (failed, refused, timed out)."}, []string{"outcome"}),
+		execInfo: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_access_tx_executions_total",
+			Help: "Executed transactions' results and events fetched from execution nodes, by outcome: kept, not_kept (over the memory budget: fetched again when read)."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.submitted, m.refused, m.forwarded, m.fwdFailed, m.fwdBatches, m.queue, m.txs, m.stages, m.polls, m.fetches)
+		reg.MustRegister(m.submitted, m.refused, m.forwarded, m.fwdFailed, m.fwdBatches, m.queue, m.txs, m.stages, m.polls, m.fetches,
+			m.stateAnswers, m.execInfo)
 	}
 	return m
 }

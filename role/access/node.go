@@ -7,6 +7,8 @@ import (
 
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/ledger"
+	"github.com/floe-bft/floe/light"
 	"github.com/floe-bft/floe/role/observer"
 )
 
@@ -21,6 +23,7 @@ type Node struct {
 var (
 	_ api.Node          = (*Node)(nil)
 	_ api.RouteProvider = (*Node)(nil)
+	_ api.LightBackend  = (*Node)(nil)
 )
 
 // NodeConfig configures an access node: the observer's settings and the
@@ -124,6 +127,17 @@ func (n *Node) Status() api.Status {
 	st.MempoolTxs = n.svc.tr.size()
 	return st
 }
+
+// State reads the network-wide register named key, proven against the
+// newest finalized block's Result with an execution node's proof
+// (Service.State), in place of the observer's own ledger, which executes
+// nothing in a pipeline network.
+func (n *Node) State(key []byte) (ledger.StateValue, error) { return n.svc.State(key) }
+
+// LightSource serves light clients: the observer's finality and epoch
+// proofs, with state proofs from execution nodes checked against the
+// chain's Results (LightSource).
+func (n *Node) LightSource() light.Source { return NewLightSource(n.Observer.LightSource(), n.svc) }
 
 // Routes serves the event stream (Service.Routes).
 func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) { n.svc.Routes(handle) }

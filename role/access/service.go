@@ -299,31 +299,43 @@ func (s *Service) submit(raw []byte, final bool) (model.Identifier, error) {
 	return id, nil
 }
 
-// TxStatus reports a tracked transaction: its status and stages; one this
-// node does not track is "unknown" (the API answers 404).
+// TxStatus reports a tracked transaction: its status and stages, and for
+// an executed one the result ID, chunk, computation and events an
+// execution node reported; one this node does not track is "unknown"
+// (the API answers 404).
 func (s *Service) TxStatus(id model.Identifier) api.TxStatus {
-	status, stages, ok := s.tr.lookup(id)
+	status, stages, x, fetch, ok := s.tr.lookup(id)
 	if !ok {
 		return api.TxStatus{ID: id, Status: "unknown"}
 	}
-	if status == api.TxExecuted && stages.OK == nil && s.fetchOutcome(id, stages.Epoch) {
-		status, stages, _ = s.tr.lookup(id)
+	if fetch {
+		if got, fetched := s.fetchOutcome(id, stages.Epoch); fetched {
+			status, stages, x, _, _ = s.tr.lookup(id)
+			if x == nil {
+				x = got // not kept (over the budget): this answer still has it
+			}
+		}
 	}
-	return api.TxStatus{ID: id, Status: status, Stages: stages}
+	return api.TxStatus{ID: id, Status: status, Stages: stages, Execution: x}
 }
 
 // fetchOutcome asks the epoch's execution nodes for an executed
 // transaction's result (GET /v1/transactions/{id}: they store results
-// under the envelope ID) and records the first answer that has one. At
-// most PollWorkers lookups run at once; beyond, the answer goes without
-// the outcome (the next lookup fetches it). It reports whether one was
-// recorded.
-func (s *Service) fetchOutcome(id model.Identifier, epoch uint64) bool {
+// under the envelope ID) and records the first answer that has one: its
+// outcome, and its execution record (result ID, chunk, computation,
+// events) within the tracker's budget. At most PollWorkers lookups run
+// at once; beyond, the answer goes without them (the next lookup fetches
+// them). It returns the execution record fetched and whether an answer
+// was recorded.
+//
+// Nothing here is proven: the outcome and events are the answering
+// executor's word, as the result it signed is until sealing exists.
+func (s *Service) fetchOutcome(id model.Identifier, epoch uint64) (*api.TxExecution, bool) {
 	select {
 	case s.outcomeSlots <- struct{}{}:
 		defer func() { <-s.outcomeSlots }()
 	default:
-		return false
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
 	defer cancel()
@@ -333,10 +345,18 @@ func (s *Service) fetchOutcome(id model.Identifier, epoch uint64) bool {
 			s.log.Debug("access: execution node has no result", "executor", url, "tx", id, "err", err)
 			continue
 		}
-		s.tr.outcome(id, *r.OK, r.Error)
-		return true
+		if r.Execution != nil {
+			outcome := "not_kept"
+			if s.tr.outcome(id, *r.OK, r.Error, r.Execution) {
+				outcome = "kept"
+			}
+			s.m.execInfo.WithLabelValues(outcome).Inc()
+		} else {
+			s.tr.outcome(id, *r.OK, r.Error, nil)
+		}
+		return r.Execution, true
 	}
-	return false
+	return nil, false
 }
 
 // Routes serves the access node's own endpoint: GET /v1/access/events.

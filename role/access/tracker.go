@@ -29,6 +29,13 @@ type entry struct {
 	hasOutcome      bool // an execution node reported ok / execErr
 	ok              bool
 	execErr         string
+	// execution is the result, chunk and events an execution node
+	// reported, kept within the tracker's byte budget (execBytes its
+	// share); execDropped: it had one that did not fit, so a read fetches
+	// it again.
+	execution   *api.TxExecution
+	execBytes   int
+	execDropped bool
 
 	submitted, collected, finalized, executed, expired, failed int64
 }
@@ -76,6 +83,10 @@ type tracker struct {
 	execHeight     uint64     // newest executed height a finalized result names
 	latest         uint64     // newest finalized height seen
 	pending        int        // entries in status pending
+	// execBytes is what the kept execution records take, at most
+	// maxExecBytes.
+	execBytes    int
+	maxExecBytes int
 }
 
 func newTracker(capacity int, expiry uint64, interval time.Duration, m *metrics, publish func(api.TxEvent)) *tracker {
@@ -84,7 +95,26 @@ func newTracker(capacity int, expiry uint64, interval time.Duration, m *metrics,
 		entries:      make(map[model.Identifier]*entry),
 		byCollection: make(map[model.Identifier][]model.Identifier),
 		finalColls:   make(map[model.Identifier]uint64),
+		maxExecBytes: maxExecutionBytes,
 	}
+}
+
+// Bounds of the execution records (results and events) the tracker
+// keeps: one transaction's at most maxTxExecutionBytes, all together at
+// most maxExecutionBytes. A record over either is not kept; reading the
+// transaction fetches it again (at most PollWorkers lookups at once).
+const (
+	maxTxExecutionBytes = 16 << 10
+	maxExecutionBytes   = 64 << 20
+)
+
+// executionSize estimates what a kept execution record takes.
+func executionSize(x *api.TxExecution) int {
+	n := 64 + len(x.Result)
+	for _, e := range x.Events {
+		n += 32 + len(e.Type) + len(e.Payload)
+	}
+	return n
 }
 
 // admit starts tracking e unless it is tracked already (known true, and
@@ -108,6 +138,7 @@ func (t *tracker) admit(e *entry, now time.Time, enqueue func() bool) (known boo
 	}
 	if ok {
 		t.m.status(old.status, -1) // its place in the finished queue goes stale
+		t.execBytes -= old.execBytes
 	}
 	e.status = api.TxPending
 	e.submitted = now.UnixNano()
@@ -129,6 +160,7 @@ func (t *tracker) evictOne() bool {
 		}
 		if e, ok := t.entries[id]; ok && finished(e.status) {
 			delete(t.entries, id)
+			t.execBytes -= e.execBytes
 			t.m.status(e.status, -1)
 			return true
 		}
@@ -361,13 +393,15 @@ func (t *tracker) dropFromCollection(e *entry) {
 	}
 }
 
-// lookup returns a tracked transaction's status and stages.
-func (t *tracker) lookup(id model.Identifier) (string, *api.TxStages, bool) {
+// lookup returns a tracked transaction's status, stages and kept
+// execution record; fetch reports that it is executed and an execution
+// node's report is missing (never fetched, or not kept).
+func (t *tracker) lookup(id model.Identifier) (status string, stages *api.TxStages, x *api.TxExecution, fetch, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.entries[id]
 	if !ok {
-		return "", nil, false
+		return "", nil, nil, false, false
 	}
 	st := &api.TxStages{
 		RefHeight: e.refHeight, Epoch: e.epoch, Cluster: e.cluster,
@@ -382,17 +416,33 @@ func (t *tracker) lookup(id model.Identifier) (string, *api.TxStages, bool) {
 		ok := e.ok
 		st.OK, st.ExecError = &ok, e.execErr
 	}
-	return e.status, st, true
+	fetch = e.status == api.TxExecuted && (!e.hasOutcome || e.execDropped)
+	return e.status, st, e.execution, fetch, true
 }
 
 // outcome records an executed transaction's result as an execution node
-// reported it.
-func (t *tracker) outcome(id model.Identifier, ok bool, execErr string) {
+// reported it: ok and execErr always, the execution record (x, may be
+// nil) if it fits the budget. kept reports that the transaction has a
+// kept record now (x, or one an earlier concurrent lookup kept).
+func (t *tracker) outcome(id model.Identifier, ok bool, execErr string, x *api.TxExecution) (kept bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if e, found := t.entries[id]; found && e.status == api.TxExecuted {
-		e.hasOutcome, e.ok, e.execErr = true, ok, execErr
+	e, found := t.entries[id]
+	if !found || e.status != api.TxExecuted {
+		return false
 	}
+	e.hasOutcome, e.ok, e.execErr = true, ok, execErr
+	if x == nil || e.execution != nil {
+		return e.execution != nil
+	}
+	size := executionSize(x)
+	if size > maxTxExecutionBytes || t.execBytes+size > t.maxExecBytes {
+		e.execDropped = true
+		return false
+	}
+	e.execution, e.execBytes, e.execDropped = x, size, false
+	t.execBytes += size
+	return true
 }
 
 // size is the number of tracked transactions.

@@ -273,4 +273,5 @@ func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 		st.EndState != model.Identifier(want).Hex() {
 		t.Fatalf("execution status %+v", st)
 	}
+	checkStateReads(t, node, receipts, final)
 }

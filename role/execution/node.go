@@ -160,6 +160,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, ErrNoConsensusAPI
 	}
 	if cfg.Retain == 0 {
+		// Before n.cfg takes its copy: the runner prunes by n.cfg.Retain.
 		cfg.Retain = DefaultRetain
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, snapshots: make(chan struct{}, maxSnapshotStreams), self: crypto.Sum(cfg.StakingKey.PublicKey().Bytes()), m: newMetrics(cfg.Metrics)}

@@ -61,6 +61,83 @@ func (n *Node) State(key []byte) (ledger.StateValue, error) {
 	return ledger.StateValue{Key: key, Value: v, Proof: proof.Encode(), Height: at.height, Root: at.root}, nil
 }
 
+// ErrNotExecutedHere: the node has not executed the height asked for.
+var ErrNotExecutedHere = errors.New("height not executed here")
+
+// RegisterAt reads the network-wide register named key in the end state
+// of executed height (0: the newest executed height), with its proof
+// against that state. Expected errors: ErrNotExecutedHere,
+// state.ErrVersionPruned (the height's state versions were pruned),
+// state.ErrUnknownVersion, state.ErrInvalidRegister (a bad key).
+func (n *Node) RegisterAt(key []byte, height uint64) (api.ExecutionStateResponse, error) {
+	id := state.RegisterID{Key: string(key)}
+	if err := id.Check(); err != nil {
+		return api.ExecutionStateResponse{}, err
+	}
+	at := *n.runner.executed.Load()
+	if height != 0 && height != at.height {
+		if height > at.height {
+			return api.ExecutionStateResponse{}, fmt.Errorf("%w: height %d (executed: %d)", ErrNotExecutedHere, height, at.height)
+		}
+		res, version, err := n.store.Result(height)
+		if errors.Is(err, engine.ErrNotFound) {
+			return api.ExecutionStateResponse{}, fmt.Errorf("%w: height %d has no stored result", ErrNotExecutedHere, height)
+		}
+		if err != nil {
+			return api.ExecutionStateResponse{}, err
+		}
+		at = executedAt{height: height, version: version, root: res.EndState(), result: res.ID()}
+	}
+	v, proof, err := n.runner.stateStore().Prove(at.version, id)
+	if err != nil {
+		return api.ExecutionStateResponse{}, fmt.Errorf("state of height %d (version %d): %w", at.height, at.version, err)
+	}
+	resp := api.ExecutionStateResponse{
+		Key: hex.EncodeToString(key), Found: v != nil, Proof: hex.EncodeToString(proof.Encode()),
+		Height: at.height, EndState: at.root.Hex(), Result: at.result.Hex(),
+	}
+	if v != nil {
+		resp.Value = hex.EncodeToString(v)
+	}
+	return resp, nil
+}
+
+// handleState serves GET /v1/execution/state/{key}?height=H (key in hex):
+// RegisterAt. An absent register is 200 with found false and the proof
+// of its absence; a height not executed here, or whose state was pruned,
+// is 404.
+func (n *Node) handleState(w http.ResponseWriter, r *http.Request) {
+	key, err := hex.DecodeString(r.PathValue("key"))
+	if err != nil || len(key) == 0 || len(key) > state.MaxKeySize {
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("key must be 1..%d bytes of hex", state.MaxKeySize))
+		return
+	}
+	var height uint64
+	for k, vs := range r.URL.Query() {
+		if k != "height" || len(vs) != 1 {
+			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("unknown or repeated query parameter %q (only height)", k))
+			return
+		}
+		if height, err = strconv.ParseUint(vs[0], 10, 64); err != nil || height == 0 {
+			api.WriteError(w, http.StatusBadRequest, "height must be a positive decimal integer")
+			return
+		}
+	}
+	resp, err := n.RegisterAt(key, height)
+	switch {
+	case err == nil:
+		api.WriteJSON(w, http.StatusOK, resp)
+	case errors.Is(err, state.ErrInvalidRegister):
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrNotExecutedHere), errors.Is(err, state.ErrUnknownVersion):
+		api.WriteError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, state.ErrVersionPruned):
+		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("%v: this node keeps the state of its newest %d executed heights", err, n.cfg.Retain))
+	default:
+		api.WriteError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
 func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
 	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
 	if err != nil {

@@ -34,7 +34,8 @@ type ReceiptTarget struct {
 
 // Routes serves the execution node's own endpoints (api.RouteProvider):
 // GET /v1/execution/status, /v1/execution/results/{height},
-// /v1/execution/packs/{chunk} and /v1/execution/snapshot/{height}.
+// /v1/execution/packs/{chunk}, /v1/execution/snapshot/{height} and
+// /v1/execution/state/{key}.
 func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/execution/status", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, n.ExecutionStatus())
@@ -42,6 +43,7 @@ func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/execution/results/{height}", n.handleResult)
 	handle("GET /v1/execution/packs/{chunk}", n.handlePack)
 	handle("GET /v1/execution/snapshot/{height}", n.handleSnapshot)
+	handle("GET /v1/execution/state/{key}", n.handleState)
 }
 
 var _ api.RouteProvider = (*Node)(nil)
