@@ -41,4 +41,3 @@ func FuzzDecodeChunkDataPack(f *testing.F) {
 		}
 	})
 }
-
