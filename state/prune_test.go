@@ -64,6 +64,7 @@ func TestPruneKeepsRetainedVersionsAndShrinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.pruneBatchKeys = 7 // many batches
 	rng := rand.New(rand.NewPCG(8, 8))
 	const space = 600
 	m := newModel()

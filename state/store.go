@@ -35,6 +35,7 @@ var (
 //	'F'                                  -> layout version (8)
 //	'M'                                  -> latest version (8)
 //	'O'                                  -> oldest retained version (8)
+//	'C'                                  -> stale index empty below this version (8)
 //	'R' | version(8)                     -> root child (encodeChild)
 //	'N' | depth(1) | prefix | version(8) -> page; prefix = ceil(depth/2) bytes
 //	'V' | path(32) | ^version(8)         -> u16 len | RegisterID.Encode() | value; empty = deleted
@@ -50,6 +51,7 @@ const (
 	keyLayout   = 'F'
 	keyLatest   = 'M'
 	keyOldest   = 'O'
+	keyCleared  = 'C'
 	prefixRoot  = 'R'
 	prefixNode  = 'N'
 	prefixValue = 'V'
@@ -137,6 +139,10 @@ type Store struct {
 	// writeMu serializes Commit and the import; pruneMu serializes Prune.
 	writeMu sync.Mutex
 	pruneMu sync.Mutex
+	// cleared (guarded by pruneMu): the stale index holds nothing with a
+	// since below it. pruneBatchKeys: the bound of one deletion batch.
+	cleared        uint64
+	pruneBatchKeys int
 
 	// mu guards the fields below. A read holds it shared for its whole
 	// duration, so pruning (which holds it exclusively while it moves
@@ -179,7 +185,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, sync: opts.Sync, cache: newPageCache(int(opts.NodeCacheBytes / pageBytes))}
+	s := &Store{db: db, sync: opts.Sync, cache: newPageCache(int(opts.NodeCacheBytes / pageBytes)), pruneBatchKeys: pruneBatchKeys}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -214,6 +220,9 @@ func (s *Store) load() error {
 		return err
 	}
 	if s.oldest, _, err = s.getU64([]byte{keyOldest}); err != nil {
+		return err
+	}
+	if s.cleared, _, err = s.getU64([]byte{keyCleared}); err != nil {
 		return err
 	}
 	if s.latest > 0 {
