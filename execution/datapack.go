@@ -62,12 +62,32 @@ func (p *ChunkDataPack) Encode() []byte {
 		w.Uint32(0)
 	}
 	w.Bytes32(p.Proof)
-	w.Uint32(uint32(len(p.ServiceEvents)))
-	for _, e := range p.ServiceEvents {
+	writeEvents(w, p.ServiceEvents)
+	return w.Bytes()
+}
+
+// writeEvents encodes events: u32 count, each u16 type and u32 payload.
+func writeEvents(w *codec.Writer, events []payload.Event) {
+	w.Uint32(uint32(len(events)))
+	for _, e := range events {
 		w.Bytes16([]byte(e.Type))
 		w.Bytes32(e.Payload)
 	}
-	return w.Bytes()
+}
+
+// readEvents decodes writeEvents' output, at most max events.
+func readEvents(r *codec.Reader, max int) []payload.Event {
+	n := int(r.Uint32())
+	if r.Err() == nil && n > max {
+		r.Fail("%d events, at most %d", n, max)
+	}
+	var out []payload.Event
+	for i := 0; i < n && r.Err() == nil; i++ {
+		typ := r.Bytes16(1<<16-1, "event type")
+		pl := r.Bytes32(maxPackEventBytes, "event payload")
+		out = append(out, payload.Event{Type: string(typ), Payload: pl})
+	}
+	return out
 }
 
 // DecodeChunkDataPack decodes Encode's output within MaxDataPackSize;
@@ -89,15 +109,7 @@ func DecodeChunkDataPack(b []byte) (*ChunkDataPack, error) {
 		p.Collection = c
 	}
 	p.Proof = r.Bytes32(state.MaxBatchProofSize, "proof")
-	n := int(r.Uint32())
-	if r.Err() == nil && n > maxPackEvents {
-		r.Fail("%d events, at most %d", n, maxPackEvents)
-	}
-	for i := 0; i < n && r.Err() == nil; i++ {
-		typ := r.Bytes16(1<<16-1, "event type")
-		pl := r.Bytes32(maxPackEventBytes, "event payload")
-		p.ServiceEvents = append(p.ServiceEvents, payload.Event{Type: string(typ), Payload: pl})
-	}
+	p.ServiceEvents = readEvents(r, maxPackEvents)
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPack, err)
 	}

@@ -257,11 +257,7 @@ func encodeOutcome(o *TxOutcome, result model.Identifier) []byte {
 	w.Bool(o.OK)
 	w.Bytes16([]byte(o.Error))
 	w.Uint64(o.Computation)
-	w.Uint32(uint32(len(o.Events)))
-	for _, e := range o.Events {
-		w.Bytes16([]byte(e.Type))
-		w.Bytes32(e.Payload)
-	}
+	writeEvents(w, o.Events)
 	return w.Bytes()
 }
 
@@ -275,15 +271,7 @@ func decodeOutcome(id model.Identifier, b []byte) (StoredTx, error) {
 	st.OK = r.Bool()
 	st.Error = string(r.Bytes16(1<<16-1, "error"))
 	st.Computation = r.Uint64()
-	n := int(r.Uint32())
-	if r.Err() == nil && n > maxOutcomeEvents {
-		r.Fail("%d events", n)
-	}
-	for i := 0; i < n && r.Err() == nil; i++ {
-		typ := r.Bytes16(1<<16-1, "event type")
-		pl := r.Bytes32(maxPackEventBytes, "event payload")
-		st.Events = append(st.Events, payload.Event{Type: string(typ), Payload: pl})
-	}
+	st.Events = readEvents(r, maxOutcomeEvents)
 	if err := r.Done(); err != nil {
 		return StoredTx{}, fmt.Errorf("%w: outcome of %v: %v", storage.ErrCorrupt, id, err)
 	}

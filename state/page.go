@@ -199,20 +199,8 @@ func withNibble(prefix merkle.Hash, d, v int) merkle.Hash {
 	return prefix
 }
 
-// bit returns bit i (0 = most significant of byte 0) of h.
-func bit(h *merkle.Hash, i int) int { return int(h[i>>3]>>(7-uint(i&7))) & 1 }
+// bit and commonPrefix are the path arithmetic of the commitment
+// (app/merkle's).
+func bit(h *merkle.Hash, i int) int { return merkle.Bit(h, i) }
 
-// commonPrefix is the number of leading bits a and b share (256 if equal).
-func commonPrefix(a, b *merkle.Hash) int {
-	for i := 0; i < 32; i++ {
-		if x := a[i] ^ b[i]; x != 0 {
-			n := i * 8
-			for x&0x80 == 0 {
-				x <<= 1
-				n++
-			}
-			return n
-		}
-	}
-	return 256
-}
+func commonPrefix(a, b *merkle.Hash) int { return merkle.CommonPrefix(a, b) }

@@ -80,10 +80,18 @@ func InnerHash(left, right Hash) Hash {
 }
 
 // bit returns bit i of h (0 = most significant bit of h[0]).
-func bit(h *Hash, i int) int { return int(h[i>>3]>>(7-uint(i&7))) & 1 }
+func bit(h *Hash, i int) int { return Bit(h, i) }
 
-// commonPrefix is the number of leading bits a and b share (256 if equal).
-func commonPrefix(a, b *Hash) int {
+// Bit returns bit i of h (0 = most significant bit of h[0]): which child a
+// path takes at depth i.
+func Bit(h *Hash, i int) int { return int(h[i>>3]>>(7-uint(i&7))) & 1 }
+
+// commonPrefix is CommonPrefix.
+func commonPrefix(a, b *Hash) int { return CommonPrefix(a, b) }
+
+// CommonPrefix is the number of leading bits a and b share (256 if equal):
+// the depth at which their paths part.
+func CommonPrefix(a, b *Hash) int {
 	for i := 0; i < 32; i++ {
 		if x := a[i] ^ b[i]; x != 0 {
 			n := i * 8

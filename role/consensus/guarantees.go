@@ -381,41 +381,12 @@ func (d *clusterDir) Cluster(epochCounter uint64, chain model.ChainID) (*committ
 // aggregate signature this node checked (collection.Verified): a block's
 // guarantees usually reached this node's intake first. Bounded: the
 // oldest are forgotten first.
-type verifiedSet struct {
-	mu    sync.Mutex
-	max   int
-	set   map[[32]byte]struct{}
-	order [][32]byte
-	head  int
-}
+type verifiedSet struct{ set *hashSet }
 
-func newVerifiedSet(max int) *verifiedSet {
-	return &verifiedSet{max: max, set: make(map[[32]byte]struct{}, max), order: make([][32]byte, 0, max)}
-}
+func newVerifiedSet(max int) *verifiedSet { return &verifiedSet{newHashSet(max)} }
 
 func verifiedKey(g *collection.Guarantee) [32]byte { return sha256.Sum256(g.Encode()) }
 
-func (s *verifiedSet) Has(g *collection.Guarantee) bool {
-	k := verifiedKey(g)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.set[k]
-	return ok
-}
+func (s *verifiedSet) Has(g *collection.Guarantee) bool { return s.set.has(verifiedKey(g)) }
 
-func (s *verifiedSet) Add(g *collection.Guarantee) {
-	k := verifiedKey(g)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.set[k]; ok {
-		return
-	}
-	if len(s.order) < s.max {
-		s.order = append(s.order, k)
-	} else {
-		delete(s.set, s.order[s.head])
-		s.order[s.head] = k
-		s.head = (s.head + 1) % s.max
-	}
-	s.set[k] = struct{}{}
-}
+func (s *verifiedSet) Add(g *collection.Guarantee) { s.set.add(verifiedKey(g)) }
