@@ -156,7 +156,11 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 	if err != nil {
 		return nil, err
 	}
-	modes := append([]int{0}, cfg.Workers...)
+	// Modes: 0 sequential, w > 0 Execute with w workers, -1 Adaptive with
+	// the widest worker count (one instance across the rounds, as a node
+	// keeps it across blocks).
+	modes := append(append([]int{0}, cfg.Workers...), -1)
+	adaptive := &Adaptive{Workers: slices.Max(cfg.Workers)}
 	durations := make([][]time.Duration, len(modes))
 	runs := make([]int64, len(modes))
 	cpu := make([]time.Duration, len(modes))
@@ -166,9 +170,16 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 				return nil, err
 			}
 			start, startCPU := time.Now(), processCPU()
-			if w == 0 {
+			switch {
+			case w == 0:
 				_, err = Sequential(base, cfg.Txs, blk.run)
-			} else {
+			case w < 0:
+				var got *Output
+				got, err = adaptive.Execute(ctx, base, cfg.Txs, blk.run)
+				if err == nil && !reflect.DeepEqual(got, want) {
+					err = fmt.Errorf("blockstm: %s contention, adaptive: output differs from sequential", contention)
+				}
+			default:
 				var got *Output
 				var st runStats
 				got, st, err = execute(ctx, base, cfg.Txs, blk.run, Options{Workers: w})
@@ -197,9 +208,13 @@ func benchContention(ctx context.Context, cfg BenchConfig, base state.Reader, co
 			rows[k].Mode, rows[k].Workers = fmt.Sprintf("workers=%d", w), w
 			rows[k].RunsPerTx = float64(runs[k]) / float64(cfg.Rounds*cfg.Txs)
 		}
+		if w < 0 {
+			rows[k].Mode, rows[k].Workers = "adaptive", adaptive.Workers
+			rows[k].RunsPerTx = 0 // not counted: its parallel blocks run inside Execute
+		}
 		rows[k].Speedup = tps / rows[0].TxPerSec
 		rows[k].BestSpeedup = best / rows[0].BestTxPerSec
-		rows[k].Efficiency = rows[k].Speedup / float64(max(w, 1))
+		rows[k].Efficiency = rows[k].Speedup / float64(max(rows[k].Workers, 1))
 	}
 	return rows, nil
 }
@@ -227,7 +242,7 @@ func (r BenchReport) String() string {
 			}
 			if row.Workers == 0 {
 				seq = row.BestTxPerSec
-			} else if row.Workers >= widest.Workers {
+			} else if row.Mode != "adaptive" && row.Workers >= widest.Workers {
 				widest = row
 			}
 		}

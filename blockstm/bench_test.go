@@ -54,11 +54,11 @@ func TestRunBenchSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Rows) != 9 {
-		t.Fatalf("%d rows, want 9", len(rep.Rows))
+	if len(rep.Rows) != 12 {
+		t.Fatalf("%d rows, want 12", len(rep.Rows))
 	}
 	text := rep.String()
-	for _, want := range []string{"low", "medium", "full", "sequential", "workers=2", "projection"} {
+	for _, want := range []string{"low", "medium", "full", "sequential", "workers=2", "adaptive", "projection"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("report lacks %q:\n%s", want, text)
 		}

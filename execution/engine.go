@@ -70,6 +70,10 @@ type Engine struct {
 	State   *state.Store
 	VM      VM
 	Workers int // blockstm workers; 0 = GOMAXPROCS, 1 = sequential loop
+
+	// adaptive chooses, block by block, between parallel and sequential
+	// execution (both give the same output).
+	adaptive *blockstm.Adaptive
 }
 
 // Execute runs blk on top of prev (the result of height blk.Height-1,
@@ -157,14 +161,19 @@ func (e *Engine) Execute(ctx context.Context, blk Block, prev *payload.Execution
 	return x, nil
 }
 
-// run executes the block's transactions: blockstm with Workers > 1 (or 0),
-// the plain sequential loop with 1. Both give the same Output.
+// run executes the block's transactions: with Workers 1 the plain
+// sequential loop; otherwise blockstm.Adaptive, which runs a block in
+// parallel unless the recent blocks' critical paths say it cannot gain.
+// Every choice gives the same Output.
 func (e *Engine) run(ctx context.Context, base state.Reader, txs [][]byte) (*blockstm.Output, error) {
 	fn := func(i int, v blockstm.View) (blockstm.Result, error) { return e.VM.Run(txs[i], v) }
 	if e.Workers == 1 {
 		return blockstm.Sequential(base, len(txs), fn)
 	}
-	return blockstm.Execute(ctx, base, len(txs), fn, blockstm.Options{Workers: e.Workers})
+	if e.adaptive == nil {
+		e.adaptive = &blockstm.Adaptive{Workers: e.Workers}
+	}
+	return e.adaptive.Execute(ctx, base, len(txs), fn)
 }
 
 // chunkOf builds chunk i's summary (all but the states and collection)
