@@ -18,7 +18,9 @@ import (
 // sequential steps, so n/d is the most parallelism there is. Blocks of a
 // chain under one workload look alike: after a parallel block with n/d
 // below MinParallelism, the next Backoff blocks run sequentially, and then
-// a block probes in parallel again. Blocks with fewer than MinTxs
+// a block probes in parallel again; each probe that finds the workload
+// still contended doubles the backoff (up to MaxBackoff), so a lasting
+// hot spot costs one parallel block in many. Blocks with fewer than MinTxs
 // transactions always run sequentially. Not safe for concurrent use: one
 // execution loop owns it.
 type Adaptive struct {
@@ -28,13 +30,14 @@ type Adaptive struct {
 	// MinTxs is the smallest block run in parallel (default 4 per worker).
 	MinTxs int
 	// Backoff is how many blocks run sequentially after a contended one
-	// (default 8).
-	Backoff int
+	// (default 8); MaxBackoff bounds its doubling (default 64).
+	Backoff, MaxBackoff int
 	// MinParallelism is the smallest n/CriticalPath worth running in
 	// parallel (default 1.5).
 	MinParallelism float64
 
 	sequentialLeft int
+	backoff        int // the current backoff: Backoff, doubled per contended probe
 	// Parallel and SequentialBlocks count the choices, for reports.
 	ParallelBlocks, SequentialBlocks int
 }
@@ -66,10 +69,21 @@ func (a *Adaptive) Execute(ctx context.Context, base state.Reader, n int, run Fu
 		minPar = 1.5
 	}
 	if float64(n) < minPar*float64(out.CriticalPath()) {
-		a.sequentialLeft = a.Backoff
-		if a.sequentialLeft <= 0 {
-			a.sequentialLeft = 8
+		base, most := a.Backoff, a.MaxBackoff
+		if base <= 0 {
+			base = 8
 		}
+		if most < base {
+			most = max(64, base)
+		}
+		if a.backoff == 0 {
+			a.backoff = base
+		} else {
+			a.backoff = min(2*a.backoff, most)
+		}
+		a.sequentialLeft = a.backoff
+	} else {
+		a.backoff = 0
 	}
 	return out, nil
 }

@@ -37,9 +37,9 @@ func TestAdaptiveChoosesAndAgrees(t *testing.T) {
 	base := state.MapReader{}
 	a := &Adaptive{Workers: 2, Backoff: 3}
 	full, low := counterBlock(1), counterBlock(26)
-	for b := 0; b < 9; b++ {
+	for b := 0; b < 12; b++ {
 		run := full
-		if b >= 5 {
+		if b >= 10 {
 			run = low
 		}
 		want, err := Sequential(base, 40, run)
@@ -51,15 +51,16 @@ func TestAdaptiveChoosesAndAgrees(t *testing.T) {
 			t.Fatalf("block %d: output differs from sequential (%v)", b, err)
 		}
 	}
-	// Blocks 0 (probe, contended), 1-3 sequential, 4 probe (contended),
-	// 5-7 sequential (backoff), 8 probe on the low-contention load.
-	if a.ParallelBlocks != 3 || a.SequentialBlocks != 6 {
-		t.Fatalf("parallel %d, sequential %d blocks; want 3 and 6", a.ParallelBlocks, a.SequentialBlocks)
+	// Blocks 0 (probe, contended), 1-3 sequential (backoff 3), 4 probe
+	// (still contended), 5-10 sequential (backoff doubled to 6; the last
+	// of them already on the low-contention load), 11 a probe on it.
+	if a.ParallelBlocks != 3 || a.SequentialBlocks != 9 {
+		t.Fatalf("parallel %d, sequential %d blocks; want 3 and 9", a.ParallelBlocks, a.SequentialBlocks)
 	}
-	if a.sequentialLeft != 0 {
-		t.Fatal("an uncontended block set a backoff")
+	if a.sequentialLeft != 0 || a.backoff != 0 {
+		t.Fatal("an uncontended probe left a backoff")
 	}
-	if _, err := a.Execute(context.Background(), base, 3, low); err != nil || a.SequentialBlocks != 7 {
+	if _, err := a.Execute(context.Background(), base, 3, low); err != nil || a.SequentialBlocks != 10 {
 		t.Fatalf("a 3-transaction block: %v, sequential blocks %d", err, a.SequentialBlocks)
 	}
 	out, _ := Sequential(base, 40, full)
