@@ -98,9 +98,12 @@ func (c *Client) ExecutionState(ctx context.Context, key []byte, height uint64) 
 
 // ChunkDataPack fetches a chunk data pack from an execution node (GET
 // /v1/execution/packs/{chunk}), undecoded: execution.DecodeChunkDataPack
-// reads it and execution.VerifyChunk checks it.
-func (c *Client) ChunkDataPack(ctx context.Context, chunk model.Identifier) ([]byte, error) {
-	return c.raw(ctx, http.MethodGet, "/v1/execution/packs/"+chunk.Hex())
+// reads it and execution.VerifyChunk checks it. Packs are served to
+// staked nodes only: auth is the requester's signature for this chunk
+// (payload.SignPackRequest); without it the node answers 401, to a node
+// not authorized 403.
+func (c *Client) ChunkDataPack(ctx context.Context, chunk model.Identifier, auth payload.PackAuth) ([]byte, error) {
+	return c.raw(ctx, http.MethodGet, "/v1/execution/packs/"+chunk.Hex(), payload.PackAuthHeader, auth.Header())
 }
 
 // Disagreements lists the blocks for which a consensus node's finalized
@@ -111,12 +114,16 @@ func (c *Client) Disagreements(ctx context.Context) (api.DisagreementsResponse, 
 	return resp, err
 }
 
-// raw sends a request without a body and returns the body of a 2xx answer undecoded
-// (bounded like every answer); other statuses give an *Error.
-func (c *Client) raw(ctx context.Context, method, path string) ([]byte, error) {
+// raw sends a request without a body, with headers given as name, value
+// pairs, and returns the body of a 2xx answer undecoded (bounded like
+// every answer); other statuses give an *Error.
+func (c *Client) raw(ctx context.Context, method, path string, headers ...string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
 		return nil, err
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -31,12 +31,13 @@ const (
 // blsDSTs is indexed by Domain. Built once so signing and verification do not
 // allocate the tag each time.
 var blsDSTs = [...][]byte{
-	DomainVote:       []byte(blsProtocolPrefix + blsSigCiphersuite + "VOTE_"),
-	DomainTimeout:    []byte(blsProtocolPrefix + blsSigCiphersuite + "TIMEOUT_"),
-	DomainProposal:   []byte(blsProtocolPrefix + blsSigCiphersuite + "PROPOSAL_"),
-	DomainPossession: []byte(blsProtocolPrefix + blsPopCiphersuite),
-	DomainGuarantee:  []byte(blsProtocolPrefix + blsSigCiphersuite + "GUARANTEE_"),
-	DomainReceipt:    []byte(blsProtocolPrefix + blsSigCiphersuite + "RECEIPT_"),
+	DomainVote:        []byte(blsProtocolPrefix + blsSigCiphersuite + "VOTE_"),
+	DomainTimeout:     []byte(blsProtocolPrefix + blsSigCiphersuite + "TIMEOUT_"),
+	DomainProposal:    []byte(blsProtocolPrefix + blsSigCiphersuite + "PROPOSAL_"),
+	DomainPossession:  []byte(blsProtocolPrefix + blsPopCiphersuite),
+	DomainGuarantee:   []byte(blsProtocolPrefix + blsSigCiphersuite + "GUARANTEE_"),
+	DomainReceipt:     []byte(blsProtocolPrefix + blsSigCiphersuite + "RECEIPT_"),
+	DomainPackRequest: []byte(blsProtocolPrefix + blsSigCiphersuite + "PACK_REQUEST_"),
 }
 
 // BLSDomainSeparationTag returns the hash-to-curve DST used for domain d, so

@@ -24,12 +24,13 @@ type Domain uint8
 
 // The signing domains. Values are part of the wire format and must not change.
 const (
-	DomainVote       Domain = 1 // a vote for (view, block ID)
-	DomainTimeout    Domain = 2 // a timeout for (view, newest QC view)
-	DomainProposal   Domain = 3 // a leader's signature over a proposed block
-	DomainPossession Domain = 4 // proof of possession of a staking key
-	DomainGuarantee  Domain = 5 // a collection guarantee share: (cluster chain, collection ID, reference block)
-	DomainReceipt    Domain = 6 // an execution receipt: (main chain, block ID, height, state root)
+	DomainVote        Domain = 1 // a vote for (view, block ID)
+	DomainTimeout     Domain = 2 // a timeout for (view, newest QC view)
+	DomainProposal    Domain = 3 // a leader's signature over a proposed block
+	DomainPossession  Domain = 4 // proof of possession of a staking key
+	DomainGuarantee   Domain = 5 // a collection guarantee share: (cluster chain, collection ID, reference block)
+	DomainReceipt     Domain = 6 // an execution receipt: (main chain, block ID, height, state root)
+	DomainPackRequest Domain = 7 // a request for a chunk data pack: (main chain, chunk ID, time)
 )
 
 // String names the domain for logs and errors.
@@ -47,13 +48,15 @@ func (d Domain) String() string {
 		return "guarantee"
 	case DomainReceipt:
 		return "receipt"
+	case DomainPackRequest:
+		return "pack request"
 	default:
 		return fmt.Sprintf("domain(%d)", uint8(d))
 	}
 }
 
 // Valid reports whether d is one of the defined domains.
-func (d Domain) Valid() bool { return d >= DomainVote && d <= DomainReceipt }
+func (d Domain) Valid() bool { return d >= DomainVote && d <= DomainPackRequest }
 
 // Expected, benign errors. Anything else returned by this package is a bug.
 var (

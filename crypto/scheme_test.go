@@ -15,7 +15,7 @@ import (
 // drift from the semantics real nodes get from BLS.
 var schemes = []Scheme{BLS(), Fast()}
 
-var signDomains = []Domain{DomainVote, DomainTimeout, DomainProposal, DomainGuarantee, DomainReceipt}
+var signDomains = []Domain{DomainVote, DomainTimeout, DomainProposal, DomainGuarantee, DomainReceipt, DomainPackRequest}
 
 func seed(i int) []byte {
 	s := Sum([]byte("floe-test-seed"), binary.BigEndian.AppendUint64(nil, uint64(i)))
@@ -107,7 +107,7 @@ func TestSignVerify(t *testing.T) {
 				wantErr(t, fmt.Sprintf("%v/%s wrong key", d, name), pks[1].Verify(d, msg, sig), ErrInvalidSignature)
 				wrong := append(bytes.Clone(msg), 0)
 				wantErr(t, fmt.Sprintf("%v/%s wrong message", d, name), pks[0].Verify(d, wrong, sig), ErrInvalidSignature)
-				for _, other := range []Domain{DomainVote, DomainTimeout, DomainProposal, DomainPossession, DomainGuarantee, DomainReceipt} {
+				for _, other := range []Domain{DomainVote, DomainTimeout, DomainProposal, DomainPossession, DomainGuarantee, DomainReceipt, DomainPackRequest} {
 					if other != d {
 						wantErr(t, fmt.Sprintf("%v/%s verified as %v", d, name, other), pks[0].Verify(other, msg, sig), ErrInvalidSignature)
 					}
@@ -121,7 +121,7 @@ func TestInvalidDomain(t *testing.T) {
 	forEachScheme(t, func(t *testing.T, s Scheme) {
 		sks, pks := testKeys(t, s, 1)
 		sig := mustSign(t, sks[0], DomainVote, []byte("m"))
-		for _, d := range []Domain{0, DomainReceipt + 1, 255} {
+		for _, d := range []Domain{0, DomainPackRequest + 1, 255} {
 			_, err := sks[0].Sign(d, []byte("m"))
 			wantErr(t, fmt.Sprintf("Sign(%v)", d), err, ErrInvalidDomain)
 			wantErr(t, fmt.Sprintf("Verify(%v)", d), pks[0].Verify(d, []byte("m"), sig), ErrInvalidDomain)
@@ -558,7 +558,7 @@ func TestBLSAggregateKeyRoundtrip(t *testing.T) {
 
 func TestBLSDomainSeparationTags(t *testing.T) {
 	seen := map[string]Domain{}
-	for d := DomainVote; d <= DomainReceipt; d++ {
+	for d := DomainVote; d <= DomainPackRequest; d++ {
 		dst, err := BLSDomainSeparationTag(d)
 		if err != nil {
 			t.Fatal(err)
@@ -575,9 +575,10 @@ func TestBLSDomainSeparationTags(t *testing.T) {
 		t.Errorf("DST for domain 0: %v", err)
 	}
 	for d, want := range map[Domain]string{
-		DomainVote:      "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_VOTE_",
-		DomainGuarantee: "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_GUARANTEE_",
-		DomainReceipt:   "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_RECEIPT_",
+		DomainVote:        "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_VOTE_",
+		DomainGuarantee:   "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_GUARANTEE_",
+		DomainReceipt:     "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_RECEIPT_",
+		DomainPackRequest: "FLOE-V01-BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_PACK_REQUEST_",
 	} {
 		if got, _ := BLSDomainSeparationTag(d); string(got) != want {
 			t.Errorf("%v DST %q, want %q (wire format)", d, got, want)

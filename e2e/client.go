@@ -10,6 +10,7 @@ import (
 	apiclient "github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/epoch"
+	"github.com/floe-bft/floe/payload"
 )
 
 // client talks to one node's API on the host's loopback. Every request has
@@ -97,9 +98,10 @@ func (c *client) result(ctx context.Context, height uint64) (api.ExecutionResult
 	})
 }
 
-// pack fetches a chunk data pack from an execution node, undecoded.
-func (c *client) pack(ctx context.Context, chunk model.Identifier) ([]byte, error) {
-	return within(ctx, 10*time.Second, func(ctx context.Context) ([]byte, error) { return c.c.ChunkDataPack(ctx, chunk) })
+// pack fetches a chunk data pack from an execution node, undecoded,
+// with a request signed by auth (a zero PackAuth: unsigned).
+func (c *client) pack(ctx context.Context, chunk model.Identifier, auth payload.PackAuth) ([]byte, error) {
+	return within(ctx, 10*time.Second, func(ctx context.Context) ([]byte, error) { return c.c.ChunkDataPack(ctx, chunk, auth) })
 }
 
 // disagreements lists what a consensus node recorded as disagreeing

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/floe-bft/floe/api"
 	apiclient "github.com/floe-bft/floe/client"
@@ -78,9 +79,11 @@ type ResultsReport struct {
 	Attributed    map[string]int `json:"disagreements_of_byzantine"`
 	// PacksVerified counts data packs re-executed against their chunk;
 	// PacksWithheld the 404 answers of executors withholding theirs.
-	PacksVerified int      `json:"packs_verified"`
-	PacksWithheld int      `json:"packs_withheld"`
-	Notes         []string `json:"notes,omitempty"`
+	PacksVerified int `json:"packs_verified"`
+	PacksWithheld int `json:"packs_withheld"`
+	// PacksRefusedUnsigned counts unsigned pack requests refused (401).
+	PacksRefusedUnsigned int      `json:"packs_refused_unsigned"`
+	Notes                []string `json:"notes,omitempty"`
 }
 
 // resultsCheck is one run of the check over the execution and consensus
@@ -101,13 +104,17 @@ type resultsCheck struct {
 	lookups int
 	// executed is each honest node's floe_executed_height.
 	executed map[string]uint64
+	// signer signs pack requests: packs are served to staked nodes only,
+	// so the check asks as a consensus node, with its keys.
+	signer *genesis.NodeKeys
+	chain  model.ChainID
 }
 
 // checkResults runs the execution-results check and records its report.
 func (r *Runner) checkResults(ctx context.Context) {
 	rc := &resultsCheck{r: r, rep: &ResultsReport{Disagreements: map[string]int{}, Attributed: map[string]int{}},
 		byzIDs: map[string]string{}, agreed: map[uint64]string{}, answers: map[string]map[uint64]api.ExecutionResultResponse{},
-		executed: map[string]uint64{}}
+		executed: map[string]uint64{}, chain: r.verifier.Chain()}
 	rc.classify()
 	rc.compare(ctx)
 	rc.disagreements(ctx)
@@ -483,6 +490,22 @@ func (c *resultsCheck) packs(ctx context.Context) {
 		}
 		return
 	}
+	for _, nd := range c.r.nodes {
+		if nd.Role != "" || nd.Follower { // validators (consensus nodes) have no role name
+			continue
+		}
+		keys, err := genesis.LoadKeys(filepath.Join(nd.Home, "config", "keys.json"))
+		if err != nil {
+			c.note("%s's keys: %v", nd.Name, err)
+			continue
+		}
+		c.signer = keys
+		break
+	}
+	if c.signer == nil {
+		c.r.violate("results", "no consensus node's keys to sign pack requests with: packs not checked")
+		return
+	}
 	ref := servers[0]
 	var candidates []uint64
 	for h, resp := range c.answers[ref.Name] {
@@ -517,7 +540,7 @@ func (c *resultsCheck) packs(ctx context.Context) {
 			for i := range res.Chunks {
 				chunks++
 				chunk := payload.ChunkID(res.ID(), i)
-				raw, err := nd.client.pack(ctx, chunk)
+				raw, err := c.pack(ctx, nd, chunk)
 				if err != nil {
 					if apiclient.IsStatus(err, http.StatusNotFound) {
 						miss++
@@ -533,6 +556,9 @@ func (c *resultsCheck) packs(ctx context.Context) {
 				c.rep.PacksVerified++
 				if nd == ref {
 					c.checkWithheld(ctx, chunk, i, h)
+					if i == 0 {
+						c.checkUnsigned(ctx, nd, chunk)
+					}
 				}
 			}
 			missingChunks += miss
@@ -549,11 +575,35 @@ func (c *resultsCheck) packs(ctx context.Context) {
 	}
 }
 
+// pack asks nd for chunk's data pack, signed as the check's consensus
+// node.
+func (c *resultsCheck) pack(ctx context.Context, nd *nodeState, chunk model.Identifier) ([]byte, error) {
+	auth, err := payload.SignPackRequest(c.signer.Staking, c.chain, c.signer.NodeID(), chunk, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return nd.client.pack(ctx, chunk, auth)
+}
+
+// checkUnsigned asks nd for a chunk's pack without signing: it must
+// refuse (401), packs are for staked nodes only.
+func (c *resultsCheck) checkUnsigned(ctx context.Context, nd *nodeState, chunk model.Identifier) {
+	_, err := nd.client.pack(ctx, chunk, payload.PackAuth{})
+	switch {
+	case apiclient.IsStatus(err, http.StatusUnauthorized):
+		c.rep.PacksRefusedUnsigned++
+	case err == nil:
+		c.r.violate("results", "%s served a chunk data pack to an unsigned request", nd.Name)
+	default:
+		c.note("%s: unsigned pack request: %v", nd.Name, err)
+	}
+}
+
 // checkWithheld asks every withholding executor for a chunk's pack, which
 // it must refuse (404).
 func (c *resultsCheck) checkWithheld(ctx context.Context, chunk model.Identifier, i int, h uint64) {
 	for _, w := range c.withholders {
-		_, err := w.client.pack(ctx, chunk)
+		_, err := c.pack(ctx, w, chunk)
 		switch {
 		case apiclient.IsStatus(err, http.StatusNotFound):
 			c.rep.PacksWithheld++
@@ -613,7 +663,7 @@ func (rr *ResultsReport) line() string {
 	if len(parts) > 0 {
 		fmt.Fprintf(&b, "; disagreements listed: %s", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(&b, "; %d data packs verified, %d withheld", rr.PacksVerified, rr.PacksWithheld)
+	fmt.Fprintf(&b, "; %d data packs verified, %d withheld, %d unsigned requests refused", rr.PacksVerified, rr.PacksWithheld, rr.PacksRefusedUnsigned)
 	return b.String()
 }
 

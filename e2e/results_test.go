@@ -53,7 +53,10 @@ type fakeExecutor struct {
 	results   map[uint64]api.ExecutionResultResponse
 	packs     map[model.Identifier][]byte
 	withholds bool
-	height    uint64
+	// servesUnsigned: packs go to requests without a valid signed
+	// authorization too (a real node refuses them, 401).
+	servesUnsigned bool
+	height         uint64
 }
 
 func (f *fakeExecutor) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -72,6 +75,10 @@ func (f *fakeExecutor) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		json.NewEncoder(w).Encode(resp)
 	case strings.HasPrefix(req.URL.Path, "/v1/execution/packs/"):
 		id, err := model.ParseIdentifier(strings.TrimPrefix(req.URL.Path, "/v1/execution/packs/"))
+		if _, aerr := payload.ParsePackAuth(req.Header.Get(payload.PackAuthHeader)); aerr != nil && !f.servesUnsigned {
+			api.WriteError(w, http.StatusUnauthorized, aerr.Error())
+			return
+		}
 		p, ok := f.packs[id]
 		if err != nil || !ok || f.withholds {
 			api.WriteError(w, http.StatusNotFound, "not held here")
@@ -279,8 +286,8 @@ func TestResultsCheckPassesAnHonestRunWithAByzantineExecutor(t *testing.T) {
 	}
 	// 4 heights with a collection, 2 chunks each, on both honest
 	// executors: all verified.
-	if rep.PacksVerified != 16 || rep.PacksWithheld != 0 {
-		t.Errorf("packs verified %d, withheld %d", rep.PacksVerified, rep.PacksWithheld)
+	if rep.PacksVerified != 16 || rep.PacksWithheld != 0 || rep.PacksRefusedUnsigned != 4 {
+		t.Errorf("packs verified %d, withheld %d, unsigned refused %d", rep.PacksVerified, rep.PacksWithheld, rep.PacksRefusedUnsigned)
 	}
 	if line := rep.line(); !strings.Contains(line, "8 heights up to 8 compared across execution0,execution1") || !strings.Contains(line, "node0 2 (2 byzantine)") {
 		t.Errorf("report line %q", line)
@@ -325,6 +332,9 @@ func TestResultsCheckCatches(t *testing.T) {
 				w.exec[0].packs[id] = bad
 			}
 		}, "execution0's data pack of chunk"},
+		"an executor serving packs to unsigned requests": {true, false, func(w *resultsWorld) {
+			w.exec[0].servesUnsigned = true
+		}, "execution0 served a chunk data pack to an unsigned request"},
 		"an honest executor serving no pack": {true, false, func(w *resultsWorld) {
 			w.exec[0].packs = map[model.Identifier][]byte{}
 		}, "execution0 answers 404 for 8 of the 8 data packs of sampled heights [2 4 6 8]"},

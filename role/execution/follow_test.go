@@ -274,4 +274,5 @@ func TestNodeFollowsAndExecutesGuaranteedCollections(t *testing.T) {
 		t.Fatalf("execution status %+v", st)
 	}
 	checkStateReads(t, node, receipts, final)
+	checkPackAuthorization(t, node, keys, receipts)
 }

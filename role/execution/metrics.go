@@ -23,6 +23,7 @@ type metrics struct {
 	blockSeconds        prometheus.Histogram
 	repeatedCollections prometheus.Counter
 	packsPruned         prometheus.Counter
+	packsRefused        prometheus.Counter
 	stateSyncs          prometheus.Counter
 	fetched             prometheus.Counter
 	fetchFailures       *prometheus.CounterVec
@@ -44,6 +45,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Guarantees a finalized block carried for a collection named in the collection window: not executed again."}),
 		packsPruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_packs_pruned_total",
 			Help: "Chunk data packs pruned past the retention window."}),
+		packsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_pack_requests_refused_total",
+			Help: "Chunk data pack requests refused: unsigned, expired, badly signed or from a node not authorized."}),
 		stateSyncs: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_state_syncs_total",
 			Help: "State syncs: the state of an incorporated result imported from another execution node."}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_execution_collections_fetched_total",
@@ -65,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.fetchFailures.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.executedHeight, m.executedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.stateSyncs, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
+		reg.MustRegister(m.executedHeight, m.executedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.packsRefused, m.stateSyncs, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
 	}
 	return m
 }

@@ -160,30 +160,3 @@ func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
 	}
 	api.WriteJSON(w, http.StatusOK, resp)
 }
-
-// handlePack serves a chunk data pack by chunk ID (binary
-// execution.ChunkDataPack). Until verification nodes exist there is no
-// verifier to authorize: packs are served under the API's admission
-// limits to any client (docs/execution.md, "Chunk data packs").
-func (n *Node) handlePack(w http.ResponseWriter, r *http.Request) {
-	id, err := model.ParseIdentifier(r.PathValue("chunk"))
-	if err != nil {
-		api.WriteError(w, http.StatusBadRequest, "chunk id must be 64 hex characters")
-		return
-	}
-	if n.cfg.Fault == FaultWithholdPacks {
-		api.WriteError(w, http.StatusNotFound, "chunk data pack not held here")
-		return
-	}
-	b, err := n.store.Pack(id)
-	if errors.Is(err, engine.ErrNotFound) {
-		api.WriteError(w, http.StatusNotFound, "chunk data pack not held here (never made, or pruned)")
-		return
-	}
-	if err != nil {
-		api.WriteError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", api.ContentTypeBinary)
-	_, _ = w.Write(b)
-}
