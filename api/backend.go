@@ -25,7 +25,9 @@ type Backend interface {
 	// Status describes the node.
 	Status() Status
 	// State reads a key of the application state with a Merkle proof.
-	State(key []byte) (ledger.StateValue, error)
+	// ctx is the request's: a read that asks other nodes (an access
+	// node's) stops when the client goes away.
+	State(ctx context.Context, key []byte) (ledger.StateValue, error)
 	// SubscribeFinalized streams executed finalized blocks until ctx ends.
 	// A subscriber that falls too far behind is dropped (channel closed);
 	// one too many is refused (ledger.ErrTooManySubscribers).

@@ -836,7 +836,7 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("key of %d bytes; at most %d", len(key), maxKeyBytes))
 		return
 	}
-	sv, err := s.b.State(key)
+	sv, err := s.b.State(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, app.ErrInvalidTx) || errors.Is(err, storage.ErrInvalid) {
 			writeError(w, http.StatusBadRequest, err.Error())

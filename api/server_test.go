@@ -179,7 +179,7 @@ func (f *fakeBackend) Status() Status {
 	return f.status
 }
 
-func (f *fakeBackend) State(key []byte) (ledger.StateValue, error) {
+func (f *fakeBackend) State(_ context.Context, key []byte) (ledger.StateValue, error) {
 	v := f.state[string(key)]
 	return ledger.StateValue{Key: key, Value: v, Proof: []byte("proof:" + string(key)), Height: 3, Root: [32]byte{9}}, nil
 }

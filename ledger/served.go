@@ -21,8 +21,9 @@ func (s Served) BlockByHeight(h uint64) (*model.Block, error) { return s.l.Block
 // LatestBlock returns the last finalized block.
 func (s Served) LatestBlock() (*model.Block, error) { return s.l.LatestBlock() }
 
-// State reads a key of the executed application state with its proof.
-func (s Served) State(key []byte) (StateValue, error) { return s.l.State(key) }
+// State reads a key of the executed application state with its proof
+// (a local read: ctx is not needed).
+func (s Served) State(_ context.Context, key []byte) (StateValue, error) { return s.l.State(key) }
 
 // SubscribeFinalized streams executed finalized blocks until ctx ends.
 func (s Served) SubscribeFinalized(ctx context.Context) (<-chan FinalizedBlock, error) {

@@ -272,8 +272,13 @@ func (f *fakeExecutor) setSized(id model.Identifier, ok bool, msg string, payloa
 
 func (f *fakeExecutor) serveState(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.stateAsked++
+	if f.stateFault == "hang" { // answers nothing until the asker gives up
+		f.mu.Unlock()
+		<-r.Context().Done()
+		return
+	}
+	defer f.mu.Unlock()
 	key, err := hex.DecodeString(r.PathValue("key"))
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, "bad key")
@@ -485,9 +490,11 @@ func (b testBackend) TxStatus(id model.Identifier) (api.TxStatus, error) {
 func (b testBackend) BlockByHeight(h uint64) (*model.Block, error) {
 	return b.s.cfg.Chain.BlockByHeight(h)
 }
-func (b testBackend) LatestBlock() (*model.Block, error)          { return b.s.cfg.Chain.LatestBlock() }
-func (b testBackend) Status() api.Status                          { return api.Status{} }
-func (b testBackend) State(key []byte) (ledger.StateValue, error) { return b.s.State(key) }
+func (b testBackend) LatestBlock() (*model.Block, error) { return b.s.cfg.Chain.LatestBlock() }
+func (b testBackend) Status() api.Status                 { return api.Status{} }
+func (b testBackend) State(ctx context.Context, key []byte) (ledger.StateValue, error) {
+	return b.s.State(ctx, key)
+}
 func (b testBackend) SubscribeFinalized(context.Context) (<-chan ledger.FinalizedBlock, error) {
 	return nil, fmt.Errorf("not served")
 }

@@ -132,7 +132,9 @@ func (n *Node) Status() api.Status {
 // newest finalized block's Result with an execution node's proof
 // (Service.State), in place of the observer's own ledger, which executes
 // nothing in a pipeline network.
-func (n *Node) State(key []byte) (ledger.StateValue, error) { return n.svc.State(key) }
+func (n *Node) State(ctx context.Context, key []byte) (ledger.StateValue, error) {
+	return n.svc.State(ctx, key)
+}
 
 // LightSource serves light clients: the observer's finality and epoch
 // proofs, with state proofs from execution nodes checked against the

@@ -53,8 +53,9 @@ type ProvenRead struct {
 // proven against the Result of the newest finalized block, with the
 // result's height and root, and not sealed. Errors: storage.ErrInvalid
 // for a key no register can have (400), ErrNoResult or ErrUnproven
-// (api.ErrStateUnavailable, 503).
-func (s *Service) State(key []byte) (ledger.StateValue, error) {
+// (api.ErrStateUnavailable, 503). The executors are asked under ctx
+// (the request's) and the service's lifetime, whichever ends first.
+func (s *Service) State(ctx context.Context, key []byte) (ledger.StateValue, error) {
 	if err := (state.RegisterID{Key: string(key)}).Check(); err != nil {
 		return ledger.StateValue{}, fmt.Errorf("%w: %v", storage.ErrInvalid, err)
 	}
@@ -62,7 +63,11 @@ func (s *Service) State(key []byte) (ledger.StateValue, error) {
 	if err != nil {
 		return ledger.StateValue{}, fmt.Errorf("access: newest finalized block: %w", err)
 	}
-	r, err := s.ProveRegister(s.ctx, key, b)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	r, err := s.ProveRegister(ctx, key, b)
 	if err != nil {
 		return ledger.StateValue{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -127,6 +128,30 @@ func TestStateNeverServesAnUnprovenAnswer(t *testing.T) {
 	}
 }
 
+// A state read stops asking executors when its request ends: a client
+// that goes away does not hold the access node's requests for the
+// per-executor timeout (5 s) each.
+func TestStateReadEndsWithItsRequest(t *testing.T) {
+	h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, executors: 2})
+	st := newRegisterState(map[string]string{"alpha": "1"})
+	for _, f := range h.executors {
+		f.states[4] = st
+		f.stateFault = "hang"
+	}
+	h.finalize(&payload.Payload{Result: &payload.Result{Height: 4, Root: st.root()}})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := h.svc.State(ctx, []byte("alpha"))
+	if !errors.Is(err, ErrUnproven) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read of a cancelled request: %v", err)
+	}
+	// Two executors at 5 s each would be 10 s; the request's end stops both.
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("the read went on for %v after its request ended", d)
+	}
+}
+
 // Until a finalized block names an executed result (height 0: the
 // genesis state), there is nothing to prove a read against: 503.
 func TestStateBeforeAnyResult(t *testing.T) {
@@ -135,7 +160,7 @@ func TestStateBeforeAnyResult(t *testing.T) {
 		t.Fatalf("no result: %d", code)
 	}
 	h.finalize(&payload.Payload{Result: &payload.Result{Height: 0, Root: model.Identifier(merkle.Empty)}})
-	_, err := h.svc.State([]byte("alpha"))
+	_, err := h.svc.State(context.Background(), []byte("alpha"))
 	if !errors.Is(err, ErrNoResult) {
 		t.Fatalf("genesis result: %v", err)
 	}

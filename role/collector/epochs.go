@@ -112,7 +112,29 @@ func (t *mainTracker) run(ctx context.Context, poll time.Duration) error {
 	}
 }
 
+// root records the root block (height 0) as a reference: it is the
+// newest finalized block a client sees until height 1 is finalized, so
+// transactions name it (access nodes know it; without it here they would
+// wait unresolved for a block that never comes). The root carries no
+// guarantees or service events.
+func (t *mainTracker) root() error {
+	b, err := t.src.BlockByHeight(0)
+	if err != nil {
+		return fmt.Errorf("collector: root block: %w", err)
+	}
+	e, err := t.state.Schedule().EpochAt(b.View)
+	if err != nil {
+		return fmt.Errorf("collector: epoch of the root block: %w", err)
+	}
+	return t.refs.Finalized(b.ID(), 0, e.Counter)
+}
+
 func (t *mainTracker) catchUp(ctx context.Context) error {
+	if t.next == 1 {
+		if err := t.root(); err != nil {
+			return err
+		}
+	}
 	for ctx.Err() == nil {
 		t.mu.RLock()
 		target := t.target

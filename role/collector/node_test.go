@@ -523,3 +523,30 @@ func TestCollectorsOverTLS(t *testing.T) {
 		t.Fatalf("consensus endpoint got bad input: %v", p.fake.bad)
 	}
 }
+
+// A transaction naming the root block (height 0), the newest finalized
+// block a client sees before height 1, is collected: the collector knows
+// the root as a reference like every finalized block (it used to wait
+// unresolved for it forever).
+func TestTransactionReferencingTheRootIsCollected(t *testing.T) {
+	p := newPipenet(t, 1, 1)
+	c := p.startCollector(0, nil)
+	root, err := p.cons.BlockByHeight(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the collector to know the root", 30*time.Second, func() bool {
+		h, _, ok := c.n.Main().RefHeight(root.ID())
+		return ok && h == 0
+	})
+	ctx := context.Background()
+	tx := collection.Tx{Ref: root.ID(), Body: []byte("names the root")}
+	waitUntil(t, "the transaction accepted (the cluster running)", 30*time.Second, func() bool {
+		resp, err := c.cl.SubmitCollector(ctx, encodeTxs([]collection.Tx{tx}))
+		return err == nil && resp.Accepted == 1
+	})
+	waitUntil(t, "the transaction collected", 30*time.Second, func() bool {
+		st, err := c.cl.CollectorTx(ctx, tx.ID())
+		return err == nil && st.Status == "collected"
+	})
+}

@@ -2,6 +2,7 @@ package consensus_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func TestTwoChainsShareANetworkAndRejectEachOther(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, nd := range tn.nodes {
-			v, err := nd.State([]byte("chain"))
+			v, err := nd.State(context.Background(), []byte("chain"))
 			if err != nil {
 				t.Fatal(err)
 			}

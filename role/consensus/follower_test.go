@@ -118,11 +118,11 @@ func TestFollowerFollowsParticipantsAndFollowers(t *testing.T) {
 	})
 	sameBlocks(t, tn.nodes[0], f1, target)
 	sameBlocks(t, f1, f2, target)
-	v0, err := tn.nodes[0].State([]byte("k7"))
+	v0, err := tn.nodes[0].State(context.Background(), []byte("k7"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1, err := f1.State([]byte("k7"))
+	v1, err := f1.State(context.Background(), []byte("k7"))
 	if err != nil || !bytes.Equal(v1.Value, []byte("v")) {
 		t.Fatalf("follower state: %q, %v", v1.Value, err)
 	}

@@ -72,7 +72,7 @@ func TestLightClientFollowsNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "key written", 30*time.Second, func() bool {
-		v, _ := n.State([]byte("light-key"))
+		v, _ := n.State(context.Background(), []byte("light-key"))
 		return string(v.Value) == "light-value"
 	})
 	proof, err := src.State(ctx, []byte("light-key"), 0)

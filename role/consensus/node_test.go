@@ -241,7 +241,7 @@ func TestFourNodesAgreeOnBlocksStateAndTransactions(t *testing.T) {
 		if bad.Result.OK || bad.Result.Error == "" {
 			t.Fatalf("node %d: deleting a missing key must fail with a reason, got %+v", i, bad.Result)
 		}
-		v, err := nd.State([]byte("k7"))
+		v, err := nd.State(context.Background(), []byte("k7"))
 		if err != nil || string(v.Value) != "v7" {
 			t.Fatalf("node %d: state k7 = %q, %v", i, v.Value, err)
 		}
@@ -285,7 +285,7 @@ func TestStoppedNodeRestartsAndCatchesUp(t *testing.T) {
 	})
 	h := tn.minExecuted(all(4)...)
 	tn.sameChain(h, all(4)...)
-	v, err := tn.nodes[3].State([]byte("r19"))
+	v, err := tn.nodes[3].State(context.Background(), []byte("r19"))
 	if err != nil || string(v.Value) != "x" {
 		t.Fatalf("restarted node state r19 = %q, %v", v.Value, err)
 	}

@@ -1,6 +1,7 @@
 package execution
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func (n *Node) TxStatus(id model.Identifier) (api.TxStatus, error) {
 // key/value application writes) at the newest executed block, with a
 // proof against that block's end state, which merkle.Verify checks with
 // the register's path (state.RegisterID.Path).
-func (n *Node) State(key []byte) (ledger.StateValue, error) {
+func (n *Node) State(_ context.Context, key []byte) (ledger.StateValue, error) {
 	id := state.RegisterID{Key: string(key)}
 	if err := id.Check(); err != nil {
 		return ledger.StateValue{}, fmt.Errorf("%w: %v", storage.ErrInvalid, err)

@@ -95,7 +95,7 @@ func TestRestartAfterACrashMidBlock(t *testing.T) {
 			t.Fatalf("height %d: the restarted node's result %v, the uninterrupted node's %v", h, ra.ID(), rc.ID())
 		}
 	}
-	v, err := a.State([]byte("c1-t0"))
+	v, err := a.State(context.Background(), []byte("c1-t0"))
 	if err != nil || string(v.Value) != "v" {
 		t.Fatalf("a register the crash left a wrong value in: %q, %v", v.Value, err)
 	}

@@ -142,11 +142,11 @@ func TestStateSyncFromAnIncorporatedResult(t *testing.T) {
 		t.Fatal("the synced node has a result below the height it synced to")
 	}
 	// State reads on the synced node are those of the executing node.
-	va, err := a.State([]byte("c0-t0"))
+	va, err := a.State(context.Background(), []byte("c0-t0"))
 	if err != nil || len(va.Value) == 0 {
 		t.Fatalf("state read on the executing node: %+v, %v", va, err)
 	}
-	vb, err := b.State([]byte("c0-t0"))
+	vb, err := b.State(context.Background(), []byte("c0-t0"))
 	if err != nil || !bytes.Equal(va.Value, vb.Value) || va.Root != vb.Root {
 		t.Fatalf("state read on the synced node %+v (%v), on the executing node %+v", vb, err, va)
 	}
