@@ -158,7 +158,7 @@ func VerifyChunk(vm VM, result *payload.ExecutionResult, i int, p *ChunkDataPack
 	}
 	txs := p.Collection.Txs()
 	out, err := blockstm.Sequential(packReader{proof}, len(txs), func(j int, v blockstm.View) (blockstm.Result, error) {
-		return vm.Run(txs[j].Body, v)
+		return vm.Run(TxContext{Block: result.Block, Height: result.Height, Chunk: uint16(i), Pos: uint32(j)}, txs[j].Body, v)
 	})
 	if err != nil {
 		return err

@@ -99,16 +99,18 @@ func (e *Engine) Execute(ctx context.Context, blk Block, prev *payload.Execution
 			ErrStateMismatch, prevVersion, root, prev.Height, prev.EndState())
 	}
 	var txs [][]byte
+	var ctxs []TxContext
 	var ids []model.Identifier
 	bounds := make([]int, 0, len(blk.Collections)+1)
-	for _, c := range blk.Collections {
-		for _, tx := range c.Txs() {
+	for i, c := range blk.Collections {
+		for j, tx := range c.Txs() {
 			txs = append(txs, tx.Body)
+			ctxs = append(ctxs, TxContext{Block: blk.ID, Height: blk.Height, Chunk: uint16(i), Pos: uint32(j)})
 		}
 		ids = append(ids, c.TxIDs()...)
 		bounds = append(bounds, len(txs))
 	}
-	out, err := e.run(ctx, e.State.Reader(prevVersion), txs)
+	out, err := e.run(ctx, e.State.Reader(prevVersion), ctxs, txs)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +167,8 @@ func (e *Engine) Execute(ctx context.Context, blk Block, prev *payload.Execution
 // sequential loop; otherwise blockstm.Adaptive, which runs a block in
 // parallel unless the recent blocks' critical paths say it cannot gain.
 // Every choice gives the same Output.
-func (e *Engine) run(ctx context.Context, base state.Reader, txs [][]byte) (*blockstm.Output, error) {
-	fn := func(i int, v blockstm.View) (blockstm.Result, error) { return e.VM.Run(txs[i], v) }
+func (e *Engine) run(ctx context.Context, base state.Reader, ctxs []TxContext, txs [][]byte) (*blockstm.Output, error) {
+	fn := func(i int, v blockstm.View) (blockstm.Result, error) { return e.VM.Run(ctxs[i], txs[i], v) }
 	if e.Workers == 1 {
 		return blockstm.Sequential(base, len(txs), fn)
 	}

@@ -6,15 +6,27 @@ import (
 
 	"github.com/floe-bft/floe/app/kvstore"
 	"github.com/floe-bft/floe/blockstm"
+	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/state"
 )
 
 // VM executes one transaction body through a view of the state. It must
-// be deterministic in the body and what it reads; a failed transaction is
-// a Result with OK false (and writes nothing it must not); an error is a
-// state failure that stops execution.
+// be deterministic in the context, the body and what it reads; a failed
+// transaction is a Result with OK false (and writes nothing it must not);
+// an error is a state failure that stops execution.
 type VM interface {
-	Run(tx []byte, v blockstm.View) (blockstm.Result, error)
+	Run(tx TxContext, body []byte, v blockstm.View) (blockstm.Result, error)
+}
+
+// TxContext is what a transaction knows of where it runs besides the
+// state: its block and its place in the block's chunks. A verifier
+// re-executing one chunk from its data pack knows exactly this (the
+// result names the block), so a VM may use nothing else.
+type TxContext struct {
+	Block  model.Identifier
+	Height uint64
+	Chunk  uint16 // index of the transaction's chunk (its collection) in the block
+	Pos    uint32 // position in the chunk
 }
 
 // KV is the key/value application as a VM over registers: a set or delete
@@ -39,7 +51,7 @@ const (
 )
 
 // Run applies one kvstore transaction.
-func (KV) Run(raw []byte, v blockstm.View) (blockstm.Result, error) {
+func (KV) Run(_ TxContext, raw []byte, v blockstm.View) (blockstm.Result, error) {
 	tx, err := kvstore.Decode(raw)
 	if err != nil {
 		return blockstm.Result{Error: err.Error(), Computation: kvBaseComputation}, nil
