@@ -55,6 +55,9 @@ type DisagreementsResponse struct {
 // merkle.Verify(root, state.RegisterID{Key: key}.Encode(), value, proof).
 // An absent register is Found false with a proof of its absence.
 type ExecutionStateResponse struct {
+	// Owner is the register's owner in hex, empty for a network-wide
+	// register (what the key/value application writes).
+	Owner string `json:"owner,omitempty"`
 	Key   string `json:"key"`
 	Found bool   `json:"found"`
 	Value string `json:"value,omitempty"`

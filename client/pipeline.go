@@ -87,9 +87,23 @@ func (c *Client) ExecutionResult(ctx context.Context, height uint64) (api.Execut
 // A height the node has not executed, or whose state it pruned, is an
 // *Error with status 404.
 func (c *Client) ExecutionState(ctx context.Context, key []byte, height uint64) (api.ExecutionStateResponse, error) {
-	path := "/v1/execution/state/" + hex.EncodeToString(key)
+	return c.ExecutionRegister(ctx, nil, key, height)
+}
+
+// ExecutionRegister is ExecutionState for the register (owner, key); an
+// empty owner is a network-wide register. The proof is over
+// state.RegisterID{Owner: string(owner), Key: string(key)}.Encode().
+func (c *Client) ExecutionRegister(ctx context.Context, owner, key []byte, height uint64) (api.ExecutionStateResponse, error) {
+	q := url.Values{}
 	if height != 0 {
-		path += "?height=" + strconv.FormatUint(height, 10)
+		q.Set("height", strconv.FormatUint(height, 10))
+	}
+	if len(owner) > 0 {
+		q.Set("owner", hex.EncodeToString(owner))
+	}
+	path := "/v1/execution/state/" + hex.EncodeToString(key)
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	var resp api.ExecutionStateResponse
 	err := c.get(ctx, path, &resp)

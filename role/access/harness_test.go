@@ -233,7 +233,7 @@ type fakeExecutor struct {
 	asked   int
 
 	states     map[uint64]*registerState
-	stateFault string // "", "down", "wrong_value", "other_root", "raw_key", "wrong_height", "absent"
+	stateFault string // "", "down", "wrong_value", "other_root", "raw_key", "wrong_height", "absent", "other_owner"
 	stateAsked int
 }
 
@@ -308,6 +308,8 @@ func (f *fakeExecutor) serveState(w http.ResponseWriter, r *http.Request) {
 		resp.Height++
 	case "absent":
 		resp.Found, resp.Value = false, ""
+	case "other_owner": // the same key's register under another owner
+		resp.Owner = "01"
 	}
 	api.WriteJSON(w, http.StatusOK, resp)
 }

@@ -64,7 +64,7 @@ func (l *LightSource) State(ctx context.Context, key []byte, height uint64) (*li
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.svc.ProveRegister(ctx, key, b)
+	r, err := l.svc.ProveRegister(ctx, state.RegisterID{Key: string(key)}, b)
 	if errors.Is(err, ErrNoResult) || errors.Is(err, ErrUnproven) {
 		return nil, fmt.Errorf("%w: %v", light.ErrUnavailable, err)
 	}

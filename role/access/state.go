@@ -1,7 +1,6 @@
 package access
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -40,6 +39,7 @@ var (
 // ProvenRead is a register read proven against a finalized block's
 // Result.
 type ProvenRead struct {
+	Owner []byte // empty: a network-wide register
 	Key   []byte
 	Value []byte // nil: absent
 	Proof []byte // merkle.Proof encoding, over state.RegisterID{Key}.Encode()
@@ -67,7 +67,7 @@ func (s *Service) State(ctx context.Context, key []byte) (ledger.StateValue, err
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	r, err := s.ProveRegister(ctx, key, b)
+	r, err := s.ProveRegister(ctx, state.RegisterID{Key: string(key)}, b)
 	if err != nil {
 		return ledger.StateValue{}, err
 	}
@@ -77,14 +77,14 @@ func (s *Service) State(ctx context.Context, key []byte) (ledger.StateValue, err
 	}, nil
 }
 
-// ProveRegister reads key at the Result finalized block b carries from
+// ProveRegister reads register id at the Result finalized block b carries from
 // the execution nodes of b's epoch, in turn, and returns the first answer
 // whose proof verifies against the Result's root over the register
 // encoding. An executor that fails, answers for another height, or
 // serves a proof that does not verify is passed over (and counted);
 // none verifying is ErrUnproven. A block without a Result, or whose
 // Result is still the genesis state, is ErrNoResult.
-func (s *Service) ProveRegister(ctx context.Context, key []byte, b *model.Block) (ProvenRead, error) {
+func (s *Service) ProveRegister(ctx context.Context, id state.RegisterID, b *model.Block) (ProvenRead, error) {
 	result, err := payload.ResultOf(b.Payload) // the result section alone
 	if err != nil {
 		return ProvenRead{}, fmt.Errorf("access: finalized block %d: %w", b.Height, err)
@@ -101,11 +101,11 @@ func (s *Service) ProveRegister(ctx context.Context, key []byte, b *model.Block)
 	var errs []error
 	for _, url := range executors {
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		ans, err := s.apiClient(url).ExecutionState(rctx, key, res.Height)
+		ans, err := s.apiClient(url).ExecutionRegister(rctx, []byte(id.Owner), []byte(id.Key), res.Height)
 		cancel()
 		var value, proof []byte
 		if err == nil {
-			value, proof, err = verifyRegister(res, key, ans)
+			value, proof, err = verifyRegister(res, id, ans)
 		}
 		if err != nil {
 			outcome := "error"
@@ -119,7 +119,7 @@ func (s *Service) ProveRegister(ctx context.Context, key []byte, b *model.Block)
 			continue
 		}
 		s.m.stateAnswers.WithLabelValues("ok").Inc()
-		return ProvenRead{Key: bytes.Clone(key), Value: value, Proof: proof, Result: res, Block: b}, nil
+		return ProvenRead{Owner: []byte(id.Owner), Key: []byte(id.Key), Value: value, Proof: proof, Result: res, Block: b}, nil
 	}
 	if len(executors) == 0 {
 		errs = append(errs, fmt.Errorf("epoch %d lists no execution node with an api", ep))
@@ -127,16 +127,16 @@ func (s *Service) ProveRegister(ctx context.Context, key []byte, b *model.Block)
 	return ProvenRead{}, fmt.Errorf("%w (height %d, root %v): %w", ErrUnproven, res.Height, res.Root, errors.Join(errs...))
 }
 
-// verifyRegister checks an execution node's answer for key against res:
-// the height asked, the key asked, and a Merkle proof of the value (or
+// verifyRegister checks an execution node's answer for id against res:
+// the height asked, the register asked, and a Merkle proof of the value (or
 // its absence) under res.Root over the register's encoding. It returns
 // the value (nil: absent) and the proof.
-func verifyRegister(res payload.Result, key []byte, ans api.ExecutionStateResponse) (value, proof []byte, err error) {
+func verifyRegister(res payload.Result, id state.RegisterID, ans api.ExecutionStateResponse) (value, proof []byte, err error) {
 	if ans.Height != res.Height {
 		return nil, nil, fmt.Errorf("%w: answer for height %d, asked %d", ErrBadProof, ans.Height, res.Height)
 	}
-	if ans.Key != hex.EncodeToString(key) {
-		return nil, nil, fmt.Errorf("%w: answer for key %q", ErrBadProof, ans.Key)
+	if ans.Key != hex.EncodeToString([]byte(id.Key)) || ans.Owner != hex.EncodeToString([]byte(id.Owner)) {
+		return nil, nil, fmt.Errorf("%w: answer for register (%q, %q)", ErrBadProof, ans.Owner, ans.Key)
 	}
 	if ans.Found {
 		if value, err = hex.DecodeString(ans.Value); err != nil || len(value) == 0 || len(value) > state.MaxValueSize {
@@ -151,7 +151,6 @@ func verifyRegister(res payload.Result, key []byte, ans api.ExecutionStateRespon
 	if proof, err = hex.DecodeString(ans.Proof); err != nil {
 		return nil, nil, fmt.Errorf("%w: proof is not hex", ErrBadProof)
 	}
-	id := state.RegisterID{Key: string(key)}
 	if err := merkle.Verify(merkle.Hash(res.Root), id.Encode(), value, proof); err != nil {
 		return nil, nil, fmt.Errorf("%w: against the end state %v of height %d: %v", ErrBadProof, res.Root, res.Height, err)
 	}

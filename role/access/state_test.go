@@ -104,7 +104,7 @@ func TestStateProvenAgainstFinalizedResult(t *testing.T) {
 // node down, lying or answering for another height, the read is 503 with
 // Retry-After and no value, after asking each of them.
 func TestStateNeverServesAnUnprovenAnswer(t *testing.T) {
-	for _, fault := range []string{"down", "wrong_value", "other_root", "raw_key", "wrong_height", "absent"} {
+	for _, fault := range []string{"down", "wrong_value", "other_root", "raw_key", "wrong_height", "absent", "other_owner"} {
 		t.Run(fault, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{collectors: 2, k: 1, height: 5, executors: 2})
 			st := newRegisterState(map[string]string{"alpha": "1"})

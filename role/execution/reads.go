@@ -65,13 +65,12 @@ func (n *Node) State(_ context.Context, key []byte) (ledger.StateValue, error) {
 // ErrNotExecutedHere: the node has not executed the height asked for.
 var ErrNotExecutedHere = errors.New("height not executed here")
 
-// RegisterAt reads the network-wide register named key in the end state
-// of executed height (0: the newest executed height), with its proof
-// against that state. Expected errors: ErrNotExecutedHere,
+// RegisterAt reads register id in the end state of executed height (0:
+// the newest executed height), with its proof against that state (over
+// id.Encode()). Expected errors: ErrNotExecutedHere,
 // state.ErrVersionPruned (the height's state versions were pruned),
-// state.ErrUnknownVersion, state.ErrInvalidRegister (a bad key).
-func (n *Node) RegisterAt(key []byte, height uint64) (api.ExecutionStateResponse, error) {
-	id := state.RegisterID{Key: string(key)}
+// state.ErrUnknownVersion, state.ErrInvalidRegister (a bad owner or key).
+func (n *Node) RegisterAt(id state.RegisterID, height uint64) (api.ExecutionStateResponse, error) {
 	if err := id.Check(); err != nil {
 		return api.ExecutionStateResponse{}, err
 	}
@@ -94,7 +93,7 @@ func (n *Node) RegisterAt(key []byte, height uint64) (api.ExecutionStateResponse
 		return api.ExecutionStateResponse{}, fmt.Errorf("state of height %d (version %d): %w", at.height, at.version, err)
 	}
 	resp := api.ExecutionStateResponse{
-		Key: hex.EncodeToString(key), Found: v != nil, Proof: hex.EncodeToString(proof.Encode()),
+		Owner: hex.EncodeToString([]byte(id.Owner)), Key: hex.EncodeToString([]byte(id.Key)), Found: v != nil, Proof: hex.EncodeToString(proof.Encode()),
 		Height: at.height, EndState: at.root.Hex(), Result: at.result.Hex(),
 	}
 	if v != nil {
@@ -103,8 +102,8 @@ func (n *Node) RegisterAt(key []byte, height uint64) (api.ExecutionStateResponse
 	return resp, nil
 }
 
-// handleState serves GET /v1/execution/state/{key}?height=H (key in hex):
-// RegisterAt. An absent register is 200 with found false and the proof
+// handleState serves GET /v1/execution/state/{key}?height=H&owner=O (key
+// and owner in hex; no owner: a network-wide register): RegisterAt. An absent register is 200 with found false and the proof
 // of its absence; a height not executed here, or whose state was pruned,
 // is 404.
 func (n *Node) handleState(w http.ResponseWriter, r *http.Request) {
@@ -114,17 +113,29 @@ func (n *Node) handleState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var height uint64
+	var owner []byte
 	for k, vs := range r.URL.Query() {
-		if k != "height" || len(vs) != 1 {
-			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("unknown or repeated query parameter %q (only height)", k))
+		if len(vs) != 1 {
+			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("repeated query parameter %q", k))
 			return
 		}
-		if height, err = strconv.ParseUint(vs[0], 10, 64); err != nil || height == 0 {
-			api.WriteError(w, http.StatusBadRequest, "height must be a positive decimal integer")
+		switch k {
+		case "height":
+			if height, err = strconv.ParseUint(vs[0], 10, 64); err != nil || height == 0 {
+				api.WriteError(w, http.StatusBadRequest, "height must be a positive decimal integer")
+				return
+			}
+		case "owner":
+			if owner, err = hex.DecodeString(vs[0]); err != nil || len(owner) == 0 || len(owner) > state.MaxOwnerSize {
+				api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("owner must be 1..%d bytes of hex", state.MaxOwnerSize))
+				return
+			}
+		default:
+			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q (height, owner)", k))
 			return
 		}
 	}
-	resp, err := n.RegisterAt(key, height)
+	resp, err := n.RegisterAt(state.RegisterID{Owner: string(owner), Key: string(key)}, height)
 	switch {
 	case err == nil:
 		api.WriteJSON(w, http.StatusOK, resp)

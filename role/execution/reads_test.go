@@ -63,6 +63,18 @@ func checkStateReads(t *testing.T, n *Node, receipts map[uint64]*payload.Receipt
 	check("c2-t1", 1, 1, nil)            // written at height 2
 	check("nobody-wrote-this", 3, 3, nil)
 
+	// An owned register: the same key under an owner is another register,
+	// absent here, and its proof of absence is over the owned encoding.
+	owned := state.RegisterID{Owner: "\x01\x02", Key: "c0-t0"}
+	r, err := c.ExecutionRegister(ctx, []byte(owned.Owner), []byte(owned.Key), 0)
+	if err != nil || r.Found || r.Owner != "0102" || r.Height != 5 {
+		t.Fatalf("owned register: %+v, %v", r, err)
+	}
+	ownedProof, _ := hex.DecodeString(r.Proof)
+	if err := merkle.Verify(merkle.Hash(receipts[5].Result.EndState()), owned.Encode(), nil, ownedProof); err != nil {
+		t.Fatalf("owned register's proof of absence: %v", err)
+	}
+
 	status := func(path string) int {
 		t.Helper()
 		resp, err := http.Get(srv.URL + path)
@@ -74,12 +86,15 @@ func checkStateReads(t *testing.T, n *Node, receipts map[uint64]*payload.Receipt
 	}
 	key := hex.EncodeToString([]byte("c0-t0"))
 	for path, want := range map[string]int{
-		"/v1/execution/state/" + key + "?height=6":                        http.StatusNotFound,
-		"/v1/execution/state/" + key + "?height=0":                        http.StatusBadRequest,
-		"/v1/execution/state/" + key + "?height=x":                        http.StatusBadRequest,
-		"/v1/execution/state/" + key + "?h=1":                             http.StatusBadRequest,
-		"/v1/execution/state/zz":                                          http.StatusBadRequest,
-		"/v1/execution/state/" + strings.Repeat("ab", state.MaxKeySize+1): http.StatusBadRequest,
+		"/v1/execution/state/" + key + "?height=6":                                            http.StatusNotFound,
+		"/v1/execution/state/" + key + "?height=0":                                            http.StatusBadRequest,
+		"/v1/execution/state/" + key + "?height=x":                                            http.StatusBadRequest,
+		"/v1/execution/state/" + key + "?h=1":                                                 http.StatusBadRequest,
+		"/v1/execution/state/" + key + "?owner=zz":                                            http.StatusBadRequest,
+		"/v1/execution/state/" + key + "?owner=" + strings.Repeat("ab", state.MaxOwnerSize+1): http.StatusBadRequest,
+		"/v1/execution/state/" + key + "?owner=01&owner=02":                                   http.StatusBadRequest,
+		"/v1/execution/state/zz":                                                              http.StatusBadRequest,
+		"/v1/execution/state/" + strings.Repeat("ab", state.MaxKeySize+1):                     http.StatusBadRequest,
 	} {
 		if got := status(path); got != want {
 			t.Fatalf("GET %s: %d, want %d", path, got, want)
