@@ -50,8 +50,11 @@ func (r Role) String() string {
 // proposal key's sequence number when ProposerValid, and runs the
 // operation only when Err is nil.
 type Verdict struct {
-	// PayerAuthorized: every envelope signature is valid and they weigh
-	// at least account.Threshold. The fee may be charged.
+	// PayerAuthorized: every envelope signature is valid, they weigh at
+	// least account.Threshold, and ProposerValid. The fee may be charged.
+	// It requires ProposerValid because only the sequence number stops a
+	// replay: without it, every replay of a signed transaction whose
+	// proposal key fails would charge the payer again.
 	PayerAuthorized bool
 	// ProposerValid: the proposal key exists, is not revoked, signed
 	// validly, and its sequence number is the transaction's. Its sequence
@@ -191,7 +194,10 @@ func Check(tx *Transaction, chain model.ChainID, lookup KeyLookup, workers int) 
 		proposerErr = roleErr(tx.ProposalKey.Address, false)
 	}
 	payerErr := roleErr(tx.Payer, true)
-	v.PayerAuthorized = payerErr == nil
+	// The fee is charged only together with a sequence number advance, so
+	// each envelope the payer signed costs it at most once: a replay (or
+	// any transaction whose proposal key fails) is refused for free.
+	v.PayerAuthorized = payerErr == nil && v.ProposerValid
 	switch {
 	case proposerErr != nil:
 		v.Err, v.Role = proposerErr, Role{Kind: RoleProposer}

@@ -128,13 +128,13 @@ func TestCheckSequenceNumber(t *testing.T) {
 	w := newWorld()
 	tx := simpleTx(t, w)
 	w.keys[tx.Payer][0].SeqNum = 7
-	// Replay (key moved on) and too early: not ProposerValid, but the
-	// payer's signature is fine.
+	// Replay (key moved on) and too early: not ProposerValid, and though
+	// the payer's signature is fine, no fee (a replay costs nothing).
 	for _, seq := range []uint64{0, 6, 8} {
 		tx.ProposalKey.SeqNum = seq
 		tx.EnvelopeSignatures = nil
 		w.signEnvelope(t, tx, tx.Payer, 0)
-		wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrSequenceNumber, proposerRole, true, false)
+		wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrSequenceNumber, proposerRole, false, false)
 	}
 	tx.ProposalKey.SeqNum = 7
 	tx.EnvelopeSignatures = nil
@@ -146,7 +146,7 @@ func TestCheckKeyFailures(t *testing.T) {
 	// Revoked proposal key.
 	w, tx, p, a, y := multiParty(t)
 	w.keys[p][1].Revoked = true
-	wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrRevokedKey, proposerRole, true, false)
+	wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrRevokedKey, proposerRole, false, false)
 
 	// Revoked authorizer key: every signature must be usable.
 	w, tx, _, a, _ = multiParty(t)
@@ -166,7 +166,7 @@ func TestCheckKeyFailures(t *testing.T) {
 	// Unknown proposer account.
 	w, tx, p, _, _ = multiParty(t)
 	delete(w.keys, p)
-	wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrUnknownAccount, proposerRole, true, false)
+	wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrUnknownAccount, proposerRole, false, false)
 
 	// The proposal key did not sign (another key of the proposer did).
 	w, tx, p, _, y = multiParty(t)
@@ -174,7 +174,7 @@ func TestCheckKeyFailures(t *testing.T) {
 	tx.EnvelopeSignatures = nil
 	w.signEnvelope(t, tx, y, 0)
 	w.signEnvelope(t, tx, y, 1)
-	wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrMissingProposalSignature, proposerRole, true, false)
+	wantVerdict(t, Check(tx, chain, w.lookup, 1), ErrMissingProposalSignature, proposerRole, false, false)
 }
 
 func removeSig(sigs []Signature, a account.Address, idx uint32) []Signature {
