@@ -1,0 +1,328 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+)
+
+func call(t *testing.T, rt *Runtime, p *Program, fn string, gas uint64, args ...uint64) (Result, error) {
+	t.Helper()
+	return rt.Call(context.Background(), p, fn, args, gas, nil)
+}
+
+// TestGasHandComputed pins the gas of small programs to values computed by
+// hand from the cost table, on both engines.
+func TestGasHandComputed(t *testing.T) {
+	add := mustCompile(t, "add", DefaultLimits())
+	compute := mustCompile(t, "compute", DefaultLimits())
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			// local.get + local.get + i32.add = 3 (end costs nothing).
+			res, err := call(t, e.rt, add, "add", 1000, 40, 2)
+			if err != nil || res.Values[0] != 42 || res.GasUsed != 3 {
+				t.Fatalf("add: %v %+v, want 42 and gas 3", err, res)
+			}
+			// sum: per iteration the loop head (local.get, i64.eqz, br_if
+			// = 3) and the body (9 instructions ending in br = 9), then a
+			// last head (3) and the final local.get (1): 12n + 4.
+			for _, n := range []uint64{0, 1, 10, 1000} {
+				res, err := call(t, e.rt, compute, "sum", 1<<40, n)
+				if err != nil || res.Values[0] != n*(n+1)/2 || res.GasUsed != 12*n+4 {
+					t.Fatalf("sum(%d): %v %+v, want %d and gas %d", n, err, res, n*(n+1)/2, 12*n+4)
+				}
+			}
+		})
+	}
+}
+
+// TestOutOfGas: an unbounded loop ends with ErrOutOfGas having used its
+// whole limit, and the exhaustion point is exact: sum(100) needs exactly
+// 1204 gas on either engine.
+func TestOutOfGas(t *testing.T) {
+	compute := mustCompile(t, "compute", DefaultLimits())
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			for i := 0; i < 3; i++ {
+				res, err := call(t, e.rt, compute, "spin", 100_000)
+				wantErr(t, err, ErrOutOfGas)
+				if res.GasUsed != 100_000 {
+					t.Fatalf("spin used %d, want the whole limit", res.GasUsed)
+				}
+			}
+			_, err := call(t, e.rt, compute, "sum", 1203, 100)
+			wantErr(t, err, ErrOutOfGas)
+			res, err := call(t, e.rt, compute, "sum", 1204, 100)
+			if err != nil || res.GasUsed != 1204 {
+				t.Fatalf("sum(100) with exactly enough gas: %v %+v", err, res)
+			}
+			_, err = call(t, e.rt, compute, "spin", 0)
+			wantErr(t, err, ErrOutOfGas)
+		})
+	}
+}
+
+func TestCallDepth(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxCallDepth = 50
+	compute := mustCompile(t, "compute", lim)
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			_, err := call(t, e.rt, compute, "recurse", 1<<40, 0)
+			wantErr(t, err, ErrCallDepth)
+			// countdown(n) makes n nested calls: exactly MaxCallDepth fit.
+			res, err := call(t, e.rt, compute, "countdown", 1<<40, 50)
+			if err != nil || res.Values[0] != 50 {
+				t.Fatalf("countdown(50): %v %+v", err, res)
+			}
+			_, err = call(t, e.rt, compute, "countdown", 1<<40, 51)
+			wantErr(t, err, ErrCallDepth)
+		})
+	}
+	// The ceiling: the default limits recurse on both engines without
+	// reaching wazero's own stack limits, and the maximum allowed depth
+	// still ends in ErrCallDepth rather than an engine stack overflow.
+	lim.MaxCallDepth = ceilCallDepth
+	deep := mustCompile(t, "compute", lim)
+	for _, e := range engines(t, 0) {
+		_, err := call(t, e.rt, deep, "recurse", 1<<40, 0)
+		wantErr(t, err, ErrCallDepth)
+	}
+}
+
+func TestMemoryGrow(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxMemoryPages = 16
+	compute := mustCompile(t, "compute", lim)
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			// Grows from 1 page until refused at the clamped maximum.
+			res, err := call(t, e.rt, compute, "grow", 1<<40)
+			if err != nil || res.Values[0] != 16 {
+				t.Fatalf("grow: %v %+v, want 16 pages", err, res)
+			}
+			if res.GasUsed < 15*CostPerPage {
+				t.Fatalf("grow used %d gas, want at least %d for 15 pages", res.GasUsed, 15*CostPerPage)
+			}
+			// Not enough gas for the pages: out of gas, not a bigger memory.
+			_, err = call(t, e.rt, compute, "grow", 5*CostPerPage)
+			wantErr(t, err, ErrOutOfGas)
+			res, err = call(t, e.rt, compute, "grow_huge", 1<<40)
+			if err != nil || uint32(res.Values[0]) != math.MaxUint32 {
+				t.Fatalf("grow_huge: %v %+v, want -1", err, res)
+			}
+			if res.GasUsed != CostMemoryGrow+CostBase {
+				t.Fatalf("a refused grow used %d gas, want %d", res.GasUsed, CostMemoryGrow+CostBase)
+			}
+		})
+	}
+}
+
+func TestTraps(t *testing.T) {
+	compute := mustCompile(t, "compute", DefaultLimits())
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				fn     string
+				args   []uint64
+				reason string
+			}{
+				{"div", []uint64{1, 0}, "integer divide by zero"},
+				{"oob", nil, "out of bounds memory access"},
+				{"trap", nil, "unreachable"},
+				{"indirect", []uint64{7, 1}, "invalid table access"},
+			} {
+				_, err := e.rt.Call(context.Background(), compute, tc.fn, tc.args, 1<<20, nil)
+				wantErr(t, err, ErrTrap)
+				if got := TrapReason(err); got != tc.reason {
+					t.Fatalf("%s: trap reason %q, want %q", tc.fn, got, tc.reason)
+				}
+			}
+			res, err := call(t, e.rt, compute, "indirect", 1<<20, 1, 21)
+			if err != nil || res.Values[0] != 42 {
+				t.Fatalf("indirect double: %v %+v", err, res)
+			}
+			res, err = call(t, e.rt, compute, "indirect", 1<<20, 0, 10)
+			if err != nil || res.Values[0] != 55 {
+				t.Fatalf("indirect fib: %v %+v", err, res)
+			}
+		})
+	}
+}
+
+func TestNoFunction(t *testing.T) {
+	compute := mustCompile(t, "compute", DefaultLimits())
+	rt := engines(t, 0)[0].rt
+	for _, tc := range []struct {
+		fn   string
+		args []uint64
+	}{
+		{"missing", nil},
+		{"memory", nil},
+		{"floe_gas", nil},
+		{"sum", nil},                 // wrong number of arguments
+		{"div", []uint64{1 << 32, 1}}, // does not fit i32
+	} {
+		_, err := rt.Call(context.Background(), compute, tc.fn, tc.args, 1000, nil)
+		wantErr(t, err, ErrNoFunction)
+	}
+	_, err := rt.Call(context.Background(), nil, "sum", nil, 1000, nil)
+	wantErr(t, err, ErrNoFunction)
+}
+
+func TestHostFunctions(t *testing.T) {
+	host := mustCompile(t, "host", DefaultLimits())
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			// pay(n): local.get + call (1 + 5), then the host charges n.
+			res, err := call(t, e.rt, host, "pay", 1000, 500)
+			if err != nil || res.GasUsed != 6+500 {
+				t.Fatalf("pay(500): %v %+v, want gas 506", err, res)
+			}
+			res, err = call(t, e.rt, host, "pay", 1000, 995)
+			wantErr(t, err, ErrOutOfGas)
+			if res.GasUsed != 1000 {
+				t.Fatalf("out of gas in a host function used %d", res.GasUsed)
+			}
+			// echo copies "hello" from 16 to 256 and returns its first byte.
+			res, err = call(t, e.rt, host, "echo", 1000, 16, 5)
+			if err != nil || res.Values[0] != 'h' {
+				t.Fatalf("echo: %v %+v", err, res)
+			}
+			_, err = call(t, e.rt, host, "echo", 1000, PageSize-2, 5)
+			wantErr(t, err, ErrMemoryAccess)
+		})
+	}
+}
+
+func TestNestedCall(t *testing.T) {
+	add := mustCompile(t, "add", DefaultLimits())
+	host := mustCompile(t, "host", DefaultLimits())
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			env := &hostEnv{nested: add, nestedFn: "add"}
+			// call_other(x) = nested add(x, 2) + 1. Gas: local.get + call
+			// (6), nested add (3), then i32.const + i32.add (2).
+			res, err := e.rt.Call(context.Background(), host, "call_other", []uint64{40}, 1000, env)
+			if err != nil || res.Values[0] != 43 || res.GasUsed != 6+3+2 {
+				t.Fatalf("call_other: %v %+v, want 43 and gas 11", err, res)
+			}
+			// The nested call shares the remaining gas: with 8 gas the
+			// caller has 2 left when add (3) starts.
+			_, err = e.rt.Call(context.Background(), host, "call_other", []uint64{40}, 8, env)
+			wantErr(t, err, ErrOutOfGas)
+			// A program calling itself through the host stops at the
+			// shared call depth.
+			env = &hostEnv{nestedFn: "call_other"}
+			env.nested = host
+			_, err = e.rt.Call(context.Background(), host, "call_other", []uint64{1}, 1<<40, env)
+			wantErr(t, err, ErrCallDepth)
+		})
+	}
+}
+
+// TestCancel: a canceled context stops a running program, as ErrCanceled
+// and not as a trap. The host function cancels, so the test is not timed.
+func TestCancel(t *testing.T) {
+	host := mustCompile(t, "host", DefaultLimits())
+	for _, e := range engines(t, 0) {
+		t.Run(e.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, err := e.rt.Call(ctx, host, "poke_then_spin", nil, math.MaxInt64, &hostEnv{poke: cancel})
+			wantErr(t, err, ErrCanceled)
+			if errors.Is(err, ErrTrap) || errors.Is(err, ErrOutOfGas) {
+				t.Fatalf("cancellation reported as %v", err)
+			}
+			_, err = e.rt.Call(ctx, host, "pay", []uint64{1}, 100, nil)
+			wantErr(t, err, ErrCanceled)
+		})
+	}
+}
+
+// TestEnginesAgree runs the same calls on both engines: same values, gas
+// and error class.
+func TestEnginesAgree(t *testing.T) {
+	compute := mustCompile(t, "compute", DefaultLimits())
+	es := engines(t, 0)
+	for x := int64(-5); x < 300; x += 7 {
+		for _, gas := range []uint64{50, 400, 1 << 30} {
+			a, errA := es[0].rt.Call(context.Background(), compute, "mix", []uint64{uint64(x)}, gas, nil)
+			b, errB := es[1].rt.Call(context.Background(), compute, "mix", []uint64{uint64(x)}, gas, nil)
+			if fmt.Sprint(a) != fmt.Sprint(b) || errClass(errA) != errClass(errB) {
+				t.Fatalf("mix(%d) gas %d: %v %v vs %v %v", x, gas, a, errA, b, errB)
+			}
+		}
+	}
+}
+
+func errClass(err error) string {
+	for _, e := range []error{ErrOutOfGas, ErrCallDepth, ErrNoFunction, ErrMemoryAccess, ErrCanceled, ErrHost} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	if errors.Is(err, ErrTrap) {
+		return "trap: " + TrapReason(err)
+	}
+	if err != nil {
+		return "other: " + err.Error()
+	}
+	return ""
+}
+
+// TestCacheBounded: the cache never holds more than its size, and calls on
+// evicted programs recompile transparently, also under concurrency.
+func TestCacheBounded(t *testing.T) {
+	var progs []*Program
+	for depth := uint32(10); depth < 16; depth++ {
+		lim := DefaultLimits()
+		lim.MaxCallDepth = depth // a different instrumented module each
+		progs = append(progs, mustCompile(t, "compute", lim))
+	}
+	for _, e := range engines(t, 2) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 6; i++ {
+					p := progs[(g+i)%len(progs)]
+					res, err := e.rt.Call(context.Background(), p, "sum", []uint64{10}, 1000, nil)
+					if err != nil || res.Values[0] != 55 || res.GasUsed != 124 {
+						errs <- fmt.Errorf("%s: %v %+v", e.name, err, res)
+						return
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if n := e.rt.Cached(); n > 2 {
+			t.Fatalf("%s: %d modules cached, bound 2", e.name, n)
+		}
+	}
+}
+
+func TestRuntimeCompile(t *testing.T) {
+	rt := engines(t, 4)[1].rt
+	p, err := rt.Compile(context.Background(), fixture(t, "host"), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Cached() != 1 {
+		t.Fatalf("Runtime.Compile did not cache the module")
+	}
+	if _, err := rt.Call(context.Background(), p, "pay", []uint64{1}, 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.Compile(context.Background(), fixture(t, "import_unknown"), DefaultLimits())
+	wantErr(t, err, ErrImport)
+}
