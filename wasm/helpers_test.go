@@ -60,6 +60,12 @@ func testHosts(rt **Runtime) []HostFunc {
 				}
 				return c.Write(256, b)
 			}},
+		{Name: "boom", Signature: Signature{},
+			Fn: func(ctx context.Context, c *Call, stack []uint64) error {
+				var m map[string]int
+				m["x"] = 1 // a host bug: nil map write
+				return nil
+			}},
 		{Name: "poke", Signature: Signature{},
 			Fn: func(ctx context.Context, c *Call, stack []uint64) error {
 				if env, ok := c.Env().(*hostEnv); ok && env.poke != nil {
@@ -77,11 +83,18 @@ type engine struct {
 
 // engines returns a runtime per wazero engine, both with testHosts.
 func engines(t testing.TB, cacheSize int) []engine {
+	return enginesWith(t, Config{CacheSize: cacheSize})
+}
+
+// enginesWith is engines with a configuration; Interpreter is set per
+// engine.
+func enginesWith(t testing.TB, cfg Config) []engine {
 	t.Helper()
 	var out []engine
 	for _, interp := range []bool{true, false} {
 		rt := new(*Runtime)
-		r, err := NewRuntime(context.Background(), Config{Interpreter: interp, CacheSize: cacheSize}, testHosts(rt))
+		cfg.Interpreter = interp
+		r, err := NewRuntime(context.Background(), cfg, testHosts(rt))
 		if err != nil {
 			t.Fatal(err)
 		}

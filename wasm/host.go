@@ -107,13 +107,23 @@ func (h HostFunc) wrap() api.GoModuleFunc {
 		if !ok || c.mod != mod {
 			panic(fmt.Errorf("%w: %s called outside Runtime.Call", ErrHost, h.Name))
 		}
-		if err := h.Fn(ctx, c, stack); err != nil {
+		if err := h.run(ctx, c, stack); err != nil {
 			if c.hostErr == nil {
 				c.hostErr = err
 			}
 			panic(hostAbort{name: h.Name})
 		}
 	}
+}
+
+// run calls Fn, turning a panic of the host code into ErrHost.
+func (h HostFunc) run(ctx context.Context, c *Call, stack []uint64) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s panicked: %v", ErrHost, h.Name, p)
+		}
+	}()
+	return h.Fn(ctx, c, stack)
 }
 
 func apiTypes(ts []ValueType) []api.ValueType {

@@ -21,6 +21,14 @@ type Config struct {
 	// CacheSize bounds the number of compiled modules kept (LRU).
 	// Zero means DefaultCacheSize.
 	CacheSize int
+	// IgnoreCancel stops a canceled context from interrupting a running
+	// call (it is still checked before each call starts); gas alone bounds
+	// the run. wazero implements interruption by leaving compiled code at
+	// every loop iteration and function entry to check the module's state,
+	// which makes tight compiled loops many times slower (see
+	// docs/wasm.md); with gas metering in place the VM may prefer to trade
+	// the safety net for speed.
+	IgnoreCancel bool
 }
 
 // DefaultCacheSize is the number of compiled modules a Runtime keeps unless
@@ -68,7 +76,7 @@ func NewRuntime(ctx context.Context, cfg Config, hosts []HostFunc) (*Runtime, er
 	if cfg.Interpreter {
 		wcfg = wazero.NewRuntimeConfigInterpreter()
 	}
-	wcfg = wcfg.WithCoreFeatures(coreFeatures).WithCloseOnContextDone(true)
+	wcfg = wcfg.WithCoreFeatures(coreFeatures).WithCloseOnContextDone(!cfg.IgnoreCancel)
 	wz := wazero.NewRuntimeWithConfig(ctx, wcfg)
 	b := wz.NewHostModuleBuilder("env")
 	for _, h := range hosts {
@@ -213,12 +221,15 @@ func (r *Runtime) Call(ctx context.Context, prog *Program, function string, args
 // ordered so that the answer depends only on the program, its input and
 // its gas: gas and depth are read from the instance's own counters.
 func (r *Runtime) classify(ctx context.Context, c *Call, prog *Program, left int64, res *Result, gasLimit uint64, callErr error) error {
+	// wazero reports an interruption by a done context as an exit error
+	// (the module was closed under the running code). A call that ended
+	// on its own keeps its deterministic outcome even if ctx is done by now.
 	var exit *sys.ExitError
-	if errors.As(callErr, &exit) || ctx.Err() != nil {
+	if errors.As(callErr, &exit) {
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("%w: %w", ErrCanceled, cerr)
 		}
-		return fmt.Errorf("%w: module exited: %v", ErrCanceled, callErr)
+		return fmt.Errorf("%w: module exited with code %d", ErrCanceled, exit.ExitCode())
 	}
 	if left < 0 {
 		res.GasUsed = gasLimit

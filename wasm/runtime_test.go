@@ -163,7 +163,7 @@ func TestNoFunction(t *testing.T) {
 		{"missing", nil},
 		{"memory", nil},
 		{"floe_gas", nil},
-		{"sum", nil},                 // wrong number of arguments
+		{"sum", nil},                  // wrong number of arguments
 		{"div", []uint64{1 << 32, 1}}, // does not fit i32
 	} {
 		_, err := rt.Call(context.Background(), compute, tc.fn, tc.args, 1000, nil)
@@ -194,6 +194,8 @@ func TestHostFunctions(t *testing.T) {
 			}
 			_, err = call(t, e.rt, host, "echo", 1000, PageSize-2, 5)
 			wantErr(t, err, ErrMemoryAccess)
+			_, err = call(t, e.rt, host, "boom", 1000)
+			wantErr(t, err, ErrHost)
 		})
 	}
 }
@@ -237,6 +239,18 @@ func TestCancel(t *testing.T) {
 			if errors.Is(err, ErrTrap) || errors.Is(err, ErrOutOfGas) {
 				t.Fatalf("cancellation reported as %v", err)
 			}
+			_, err = e.rt.Call(ctx, host, "pay", []uint64{1}, 100, nil)
+			wantErr(t, err, ErrCanceled)
+		})
+	}
+	// With IgnoreCancel, gas alone ends the run; a context canceled
+	// beforehand still stops the call from starting.
+	for _, e := range enginesWith(t, Config{IgnoreCancel: true}) {
+		t.Run(e.name+"/ignore", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, err := e.rt.Call(ctx, host, "poke_then_spin", nil, 100_000, &hostEnv{poke: cancel})
+			wantErr(t, err, ErrOutOfGas)
 			_, err = e.rt.Call(ctx, host, "pay", []uint64{1}, 100, nil)
 			wantErr(t, err, ErrCanceled)
 		})

@@ -5,6 +5,7 @@
   (import "env" "nested" (func $nested (param i32) (result i32)))
   (import "env" "echo" (func $echo (param i32 i32)))
   (import "env" "poke" (func $poke))
+  (import "env" "boom" (func $boom))
   (memory (export "memory") 1)
   (data (i32.const 16) "hello")
 
@@ -18,6 +19,9 @@
   (func (export "poke_then_spin")
     (call $poke)
     (loop $l (br $l)))
+
+  ;; The host function panics: the call fails with ErrHost.
+  (func (export "boom") (call $boom))
 
   ;; Asks the host to copy memory[ptr..ptr+len) to memory[256..).
   (func (export "echo") (param i32 i32) (result i32)
