@@ -129,8 +129,15 @@ func decodeBody(m *module, sig Signature, raw []byte, lim Limits) (body, error) 
 				pop(uint32(len(m.types[ti].Params)))
 				push(uint32(len(m.types[ti].Results)))
 			}
-		case immLocal, immGlobal:
+		case immLocal:
 			r.u32()
+		case immGlobal:
+			// The metering counters are appended after the module's own
+			// globals: an index past them would be valid once instrumented
+			// and let the program reset its own gas.
+			if g := r.u32(); r.err == nil && g >= uint32(len(m.globals)) {
+				return b, fmt.Errorf("%w: global %d out of range", ErrMalformed, g)
+			}
 		case immMemarg:
 			r.u32()
 			r.u32()

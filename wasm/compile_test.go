@@ -106,6 +106,11 @@ func TestCompileHandBuilt(t *testing.T) {
 		{"type mismatch", mod(0x41, 0, opEnd), ErrMalformed}, // wazero's check
 		{"truncated", mod(opNop, opEnd)[:30], ErrMalformed},
 		{"magic", []byte("\x00ASM\x01\x00\x00\x00"), ErrMalformed},
+		// Indices that only exist after instrumentation: the gas counter
+		// (global 0 here) and the memory.grow helper (function 1).
+		{"set gas", mod(opI64Const, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, opGlobalSet, 0, opEnd), ErrMalformed},
+		{"get depth", mod(opGlobalGet, 1, 0x1A, opEnd), ErrMalformed},
+		{"call helper", mod(opI32Const, 1, opMemoryGrow, 0, 0x1A, opI32Const, 1, opCall, 1, 0x1A, opEnd), ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Compile(tc.code, nil, DefaultLimits())
