@@ -50,7 +50,7 @@ func FuzzCallDeterministic(f *testing.F) {
 	for _, seed := range []struct {
 		x   int64
 		gas uint64
-	}{{1, 1 << 30}, {63, 500}, {-1, 1 << 20}, {0, 100}, {12345, 3000}} {
+	}{{1, 1 << 30}, {63, 1500}, {-1, 1 << 20}, {0, 100}, {12345, 3000}} {
 		f.Add(seed.x, seed.gas)
 	}
 	compute := mustCompile(f, "compute", DefaultLimits())

@@ -18,6 +18,7 @@ type Program struct {
 	instrumented []byte
 	exports      map[string]Signature
 	limits       Limits
+	memPages     uint32 // initial memory pages
 }
 
 // CodeHash is the SHA-256 of the original module binary.
@@ -28,6 +29,11 @@ func (p *Program) Instrumented() []byte { return append([]byte(nil), p.instrumen
 
 // Limits returns the limits the program was compiled under.
 func (p *Program) Limits() Limits { return p.limits }
+
+// InstanceCost is the gas every call pays before the program runs: its
+// initial memory, which the engine allocates and zeroes for each fresh
+// instance, at CostPerPage a page (as if grown).
+func (p *Program) InstanceCost() uint64 { return uint64(p.memPages) * CostPerPage }
 
 // Function returns the signature of an exported function.
 func (p *Program) Function(name string) (Signature, bool) {
@@ -93,6 +99,7 @@ func prepare(code []byte, imports []Import, lim Limits) (*Program, error) {
 		instrumented: out,
 		exports:      make(map[string]Signature),
 		limits:       lim,
+		memPages:     m.memMin,
 	}
 	for _, e := range m.exports {
 		if e.kind == kindFunc {

@@ -139,6 +139,8 @@ func (r *Runtime) acquire(ctx context.Context, p *Program) (*cacheEntry, error) 
 // caller's remaining gas and what it uses is charged to the caller, and it
 // starts at the caller's call depth plus one.
 //
+// Every call first pays prog.InstanceCost() for its fresh instance.
+//
 // Errors wrap ErrOutOfGas, ErrCallDepth, ErrTrap, ErrNoFunction,
 // ErrMemoryAccess, ErrCanceled or ErrHost (or a host function's own error).
 // GasUsed is set on errors too; out of gas it equals the limit.
@@ -182,6 +184,9 @@ func (r *Runtime) Call(ctx context.Context, prog *Program, function string, args
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrCanceled, err)
 	}
+	if cost := prog.InstanceCost(); cost > gasLimit {
+		return Result{GasUsed: gasLimit}, fmt.Errorf("%w: instance costs %d, limit %d", ErrOutOfGas, cost, gasLimit)
+	}
 	e, err := r.acquire(ctx, prog)
 	if err != nil {
 		return Result{}, err
@@ -201,7 +206,7 @@ func (r *Runtime) Call(ctx context.Context, prog *Program, function string, args
 	if !ok1 || !ok2 || fn == nil {
 		return Result{}, fmt.Errorf("%w: instrumented module lacks its metering exports", ErrHost)
 	}
-	gas.Set(gasLimit)
+	gas.Set(gasLimit - prog.InstanceCost())
 	dep.Set(uint64(depth))
 	c := &Call{rt: r, prog: prog, mod: mod, gas: gas, depth: dep, env: env}
 	stack := make([]uint64, max(len(sig.Params), len(sig.Results)))

@@ -21,18 +21,23 @@ func TestGasHandComputed(t *testing.T) {
 	compute := mustCompile(t, "compute", DefaultLimits())
 	for _, e := range engines(t, 0) {
 		t.Run(e.name, func(t *testing.T) {
-			// local.get + local.get + i32.add = 3 (end costs nothing).
-			res, err := call(t, e.rt, add, "add", 1000, 40, 2)
-			if err != nil || res.Values[0] != 42 || res.GasUsed != 3 {
-				t.Fatalf("add: %v %+v, want 42 and gas 3", err, res)
+			// One page of memory (1024), then local.get + local.get +
+			// i32.add = 3 (end costs nothing).
+			res, err := call(t, e.rt, add, "add", 10000, 40, 2)
+			if err != nil || res.Values[0] != 42 || res.GasUsed != 1024+3 {
+				t.Fatalf("add: %v %+v, want 42 and gas 1027", err, res)
 			}
-			// sum: per iteration the loop head (local.get, i64.eqz, br_if
-			// = 3) and the body (9 instructions ending in br = 9), then a
-			// last head (3) and the final local.get (1): 12n + 4.
+			if add.InstanceCost() != CostPerPage {
+				t.Fatalf("instance cost %d", add.InstanceCost())
+			}
+			// sum: one page (1024); per iteration the loop head
+			// (local.get, i64.eqz, br_if = 3) and the body (9
+			// instructions ending in br = 9), then a last head (3) and
+			// the final local.get (1): 1024 + 12n + 4.
 			for _, n := range []uint64{0, 1, 10, 1000} {
 				res, err := call(t, e.rt, compute, "sum", 1<<40, n)
-				if err != nil || res.Values[0] != n*(n+1)/2 || res.GasUsed != 12*n+4 {
-					t.Fatalf("sum(%d): %v %+v, want %d and gas %d", n, err, res, n*(n+1)/2, 12*n+4)
+				if err != nil || res.Values[0] != n*(n+1)/2 || res.GasUsed != 1024+12*n+4 {
+					t.Fatalf("sum(%d): %v %+v, want %d and gas %d", n, err, res, n*(n+1)/2, 1024+12*n+4)
 				}
 			}
 		})
@@ -41,7 +46,7 @@ func TestGasHandComputed(t *testing.T) {
 
 // TestOutOfGas: an unbounded loop ends with ErrOutOfGas having used its
 // whole limit, and the exhaustion point is exact: sum(100) needs exactly
-// 1204 gas on either engine.
+// 1024 + 1204 gas on either engine.
 func TestOutOfGas(t *testing.T) {
 	compute := mustCompile(t, "compute", DefaultLimits())
 	for _, e := range engines(t, 0) {
@@ -53,10 +58,10 @@ func TestOutOfGas(t *testing.T) {
 					t.Fatalf("spin used %d, want the whole limit", res.GasUsed)
 				}
 			}
-			_, err := call(t, e.rt, compute, "sum", 1203, 100)
+			_, err := call(t, e.rt, compute, "sum", 1024+1203, 100)
 			wantErr(t, err, ErrOutOfGas)
-			res, err := call(t, e.rt, compute, "sum", 1204, 100)
-			if err != nil || res.GasUsed != 1204 {
+			res, err := call(t, e.rt, compute, "sum", 1024+1204, 100)
+			if err != nil || res.GasUsed != 1024+1204 {
 				t.Fatalf("sum(100) with exactly enough gas: %v %+v", err, res)
 			}
 			_, err = call(t, e.rt, compute, "spin", 0)
@@ -114,8 +119,8 @@ func TestMemoryGrow(t *testing.T) {
 			if err != nil || uint32(res.Values[0]) != math.MaxUint32 {
 				t.Fatalf("grow_huge: %v %+v, want -1", err, res)
 			}
-			if res.GasUsed != CostMemoryGrow+CostBase {
-				t.Fatalf("a refused grow used %d gas, want %d", res.GasUsed, CostMemoryGrow+CostBase)
+			if want := uint64(CostPerPage + CostMemoryGrow + CostBase); res.GasUsed != want {
+				t.Fatalf("a refused grow used %d gas, want %d", res.GasUsed, want)
 			}
 		})
 	}
@@ -177,24 +182,25 @@ func TestHostFunctions(t *testing.T) {
 	host := mustCompile(t, "host", DefaultLimits())
 	for _, e := range engines(t, 0) {
 		t.Run(e.name, func(t *testing.T) {
-			// pay(n): local.get + call (1 + 5), then the host charges n.
-			res, err := call(t, e.rt, host, "pay", 1000, 500)
-			if err != nil || res.GasUsed != 6+500 {
-				t.Fatalf("pay(500): %v %+v, want gas 506", err, res)
+			// pay(n): one page, local.get + call (1 + 5), then the host
+			// charges n.
+			res, err := call(t, e.rt, host, "pay", 2000, 500)
+			if err != nil || res.GasUsed != 1024+6+500 {
+				t.Fatalf("pay(500): %v %+v, want gas 1530", err, res)
 			}
-			res, err = call(t, e.rt, host, "pay", 1000, 995)
+			res, err = call(t, e.rt, host, "pay", 2000, 2000-1024-6+1)
 			wantErr(t, err, ErrOutOfGas)
-			if res.GasUsed != 1000 {
+			if res.GasUsed != 2000 {
 				t.Fatalf("out of gas in a host function used %d", res.GasUsed)
 			}
 			// echo copies "hello" from 16 to 256 and returns its first byte.
-			res, err = call(t, e.rt, host, "echo", 1000, 16, 5)
+			res, err = call(t, e.rt, host, "echo", 2000, 16, 5)
 			if err != nil || res.Values[0] != 'h' {
 				t.Fatalf("echo: %v %+v", err, res)
 			}
-			_, err = call(t, e.rt, host, "echo", 1000, PageSize-2, 5)
+			_, err = call(t, e.rt, host, "echo", 2000, PageSize-2, 5)
 			wantErr(t, err, ErrMemoryAccess)
-			_, err = call(t, e.rt, host, "boom", 1000)
+			_, err = call(t, e.rt, host, "boom", 2000)
 			wantErr(t, err, ErrHost)
 		})
 	}
@@ -206,16 +212,25 @@ func TestNestedCall(t *testing.T) {
 	for _, e := range engines(t, 0) {
 		t.Run(e.name, func(t *testing.T) {
 			env := &hostEnv{nested: add, nestedFn: "add"}
-			// call_other(x) = nested add(x, 2) + 1. Gas: local.get + call
-			// (6), nested add (3), then i32.const + i32.add (2).
-			res, err := e.rt.Call(context.Background(), host, "call_other", []uint64{40}, 1000, env)
-			if err != nil || res.Values[0] != 43 || res.GasUsed != 6+3+2 {
-				t.Fatalf("call_other: %v %+v, want 43 and gas 11", err, res)
+			// call_other(x) = nested add(x, 2) + 1. Gas: the caller's page,
+			// local.get + call (6), nested add (its page and 3), then
+			// i32.const + i32.add (2).
+			const want = 1024 + 6 + 1024 + 3 + 2
+			res, err := e.rt.Call(context.Background(), host, "call_other", []uint64{40}, 10000, env)
+			if err != nil || res.Values[0] != 43 || res.GasUsed != want {
+				t.Fatalf("call_other: %v %+v, want 43 and gas %d", err, res, want)
 			}
-			// The nested call shares the remaining gas: with 8 gas the
-			// caller has 2 left when add (3) starts.
-			_, err = e.rt.Call(context.Background(), host, "call_other", []uint64{40}, 8, env)
+			// The nested call shares the remaining gas: one less and add
+			// runs out inside the nested call.
+			res, err = e.rt.Call(context.Background(), host, "call_other", []uint64{40}, want-1, env)
 			wantErr(t, err, ErrOutOfGas)
+			if res.GasUsed != want-1 {
+				t.Fatalf("nested out of gas used %d", res.GasUsed)
+			}
+			res, err = e.rt.Call(context.Background(), host, "call_other", []uint64{40}, want, env)
+			if err != nil || res.GasUsed != want {
+				t.Fatalf("call_other with exactly enough gas: %v %+v", err, res)
+			}
 			// A program calling itself through the host stops at the
 			// shared call depth.
 			env = &hostEnv{nestedFn: "call_other"}
@@ -263,7 +278,7 @@ func TestEnginesAgree(t *testing.T) {
 	compute := mustCompile(t, "compute", DefaultLimits())
 	es := engines(t, 0)
 	for x := int64(-5); x < 300; x += 7 {
-		for _, gas := range []uint64{50, 400, 1 << 30} {
+		for _, gas := range []uint64{1100, 1500, 1 << 30} {
 			a, errA := es[0].rt.Call(context.Background(), compute, "mix", []uint64{uint64(x)}, gas, nil)
 			b, errB := es[1].rt.Call(context.Background(), compute, "mix", []uint64{uint64(x)}, gas, nil)
 			if fmt.Sprint(a) != fmt.Sprint(b) || errClass(errA) != errClass(errB) {
@@ -306,8 +321,8 @@ func TestCacheBounded(t *testing.T) {
 				defer wg.Done()
 				for i := 0; i < 6; i++ {
 					p := progs[(g+i)%len(progs)]
-					res, err := e.rt.Call(context.Background(), p, "sum", []uint64{10}, 1000, nil)
-					if err != nil || res.Values[0] != 55 || res.GasUsed != 124 {
+					res, err := e.rt.Call(context.Background(), p, "sum", []uint64{10}, 2000, nil)
+					if err != nil || res.Values[0] != 55 || res.GasUsed != 1024+124 {
 						errs <- fmt.Errorf("%s: %v %+v", e.name, err, res)
 						return
 					}
@@ -334,7 +349,7 @@ func TestRuntimeCompile(t *testing.T) {
 	if rt.Cached() != 1 {
 		t.Fatalf("Runtime.Compile did not cache the module")
 	}
-	if _, err := rt.Call(context.Background(), p, "pay", []uint64{1}, 100, nil); err != nil {
+	if _, err := rt.Call(context.Background(), p, "pay", []uint64{1}, 2000, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = rt.Compile(context.Background(), fixture(t, "import_unknown"), DefaultLimits())
