@@ -9,6 +9,11 @@ type instr struct {
 	start, end uint32
 }
 
+// MaxBlockNesting bounds how deeply blocks, loops and ifs nest in one
+// function. Engines compile nested control recursively; the bound keeps
+// compilation far from any stack limit.
+const MaxBlockNesting = 1024
+
 // ctrlFrame tracks an open block for the stack-height bound.
 type ctrlFrame struct {
 	op          byte
@@ -96,6 +101,9 @@ func decodeBody(m *module, sig Signature, raw []byte, lim Limits) (body, error) 
 			results := blockType(r)
 			if r.err != nil {
 				return b, r.err
+			}
+			if len(frames) > MaxBlockNesting {
+				return b, fmt.Errorf("%w: blocks nested deeper than %d", ErrTooLarge, MaxBlockNesting)
 			}
 			frames = append(frames, ctrlFrame{op: op, height: height, results: results})
 		case immLabel:

@@ -88,6 +88,22 @@ func TestCompileHandBuilt(t *testing.T) {
 	if _, err := Compile(mod(opNop, opEnd), nil, DefaultLimits()); err != nil {
 		t.Fatalf("valid module refused: %v", err)
 	}
+	nested := func(n int) []byte {
+		var body []byte
+		for i := 0; i < n; i++ {
+			body = append(body, opBlock, blockEmpty)
+		}
+		for i := 0; i <= n; i++ {
+			body = append(body, opEnd)
+		}
+		return body
+	}
+	// These bodies outgrow mod's one-byte sizes: decode them directly.
+	if _, err := decodeBody(&module{}, Signature{}, append([]byte{0}, nested(MaxBlockNesting)...), DefaultLimits()); err != nil {
+		t.Fatalf("nesting at the limit refused: %v", err)
+	}
+	_, err := decodeBody(&module{}, Signature{}, append([]byte{0}, nested(MaxBlockNesting+1)...), DefaultLimits())
+	wantErr(t, err, ErrTooLarge)
 	for _, tc := range []struct {
 		name string
 		code []byte

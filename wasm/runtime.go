@@ -42,6 +42,10 @@ type Runtime struct {
 	wz      wazero.Runtime
 	imports []Import
 	cache   *moduleCache
+	// modCfg instantiates programs anonymously (so instances of the same
+	// program can coexist) and runs no start function (none is allowed,
+	// and wazero would otherwise call an export named "_start").
+	modCfg wazero.ModuleConfig
 }
 
 // Result is what a successful call returns.
@@ -89,7 +93,12 @@ func NewRuntime(ctx context.Context, cfg Config, hosts []HostFunc) (*Runtime, er
 		_ = wz.Close(ctx)
 		return nil, fmt.Errorf("%w: host module: %v", ErrLimits, err)
 	}
-	return &Runtime{wz: wz, imports: imports, cache: newModuleCache(cfg.CacheSize)}, nil
+	return &Runtime{
+		wz:      wz,
+		imports: imports,
+		cache:   newModuleCache(cfg.CacheSize),
+		modCfg:  wazero.NewModuleConfig().WithName("").WithStartFunctions(),
+	}, nil
 }
 
 // Close releases the runtime and every compiled module. No call may be
@@ -192,7 +201,7 @@ func (r *Runtime) Call(ctx context.Context, prog *Program, function string, args
 		return Result{}, err
 	}
 	defer r.cache.release(ctx, e)
-	mod, err := r.wz.InstantiateModule(ctx, e.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := r.wz.InstantiateModule(ctx, e.compiled, r.modCfg)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return Result{}, fmt.Errorf("%w: %w", ErrCanceled, cerr)
