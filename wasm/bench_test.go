@@ -105,7 +105,7 @@ func BenchmarkCallCached(b *testing.B) {
 	for _, e := range engines(b, 0) {
 		b.Run(e.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := e.rt.Call(ctx, prog, "add", []uint64{40, 2}, 1000, nil); err != nil {
+				if _, err := e.rt.Call(ctx, prog, "add", []uint64{40, 2}, 10000, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
