@@ -8,11 +8,14 @@ package wasm
 
 // isBoundary reports whether op ends a metering segment: after it control
 // may arrive from elsewhere (block/loop/if/else bodies, the code after an
-// end, which branches reach), continue conditionally (br_if), or return
-// from a call.
+// end, which branches reach), or return from a call. br_if is not a
+// boundary: its fall-through is reached only from the br_if itself, so
+// the code after it is charged with the code before it, and a taken
+// br_if has paid for a few instructions it skipped. That halves the
+// charges in a typical loop (exit test, body, back branch).
 func isBoundary(op byte) bool {
 	switch op {
-	case opBlock, opLoop, opIf, opElse, opEnd, opBr, opBrIf, opBrTable,
+	case opBlock, opLoop, opIf, opElse, opEnd, opBr, opBrTable,
 		opReturn, opUnreachable, opCall, opCallIndirect:
 		return true
 	}

@@ -30,14 +30,15 @@ func TestGasHandComputed(t *testing.T) {
 			if add.InstanceCost() != CostPerPage {
 				t.Fatalf("instance cost %d", add.InstanceCost())
 			}
-			// sum: one page (1024); per iteration the loop head
-			// (local.get, i64.eqz, br_if = 3) and the body (9
-			// instructions ending in br = 9), then a last head (3) and
-			// the final local.get (1): 1024 + 12n + 4.
+			// sum: one page (1024); the loop body is one segment of 12
+			// (the exit test local.get, i64.eqz, br_if, then 9 ending in
+			// br), charged on every entry including the last, when br_if
+			// exits; then the final local.get (1): 1024 + 12(n+1) + 1.
 			for _, n := range []uint64{0, 1, 10, 1000} {
+				want := 1024 + 12*(n+1) + 1
 				res, err := call(t, e.rt, compute, "sum", 1<<40, n)
-				if err != nil || res.Values[0] != n*(n+1)/2 || res.GasUsed != 1024+12*n+4 {
-					t.Fatalf("sum(%d): %v %+v, want %d and gas %d", n, err, res, n*(n+1)/2, 1024+12*n+4)
+				if err != nil || res.Values[0] != n*(n+1)/2 || res.GasUsed != want {
+					t.Fatalf("sum(%d): %v %+v, want %d and gas %d", n, err, res, n*(n+1)/2, want)
 				}
 			}
 		})
@@ -46,7 +47,7 @@ func TestGasHandComputed(t *testing.T) {
 
 // TestOutOfGas: an unbounded loop ends with ErrOutOfGas having used its
 // whole limit, and the exhaustion point is exact: sum(100) needs exactly
-// 1024 + 1204 gas on either engine.
+// 1024 + 1213 gas on either engine.
 func TestOutOfGas(t *testing.T) {
 	compute := mustCompile(t, "compute", DefaultLimits())
 	for _, e := range engines(t, 0) {
@@ -58,10 +59,10 @@ func TestOutOfGas(t *testing.T) {
 					t.Fatalf("spin used %d, want the whole limit", res.GasUsed)
 				}
 			}
-			_, err := call(t, e.rt, compute, "sum", 1024+1203, 100)
+			_, err := call(t, e.rt, compute, "sum", 1024+1212, 100)
 			wantErr(t, err, ErrOutOfGas)
-			res, err := call(t, e.rt, compute, "sum", 1024+1204, 100)
-			if err != nil || res.GasUsed != 1024+1204 {
+			res, err := call(t, e.rt, compute, "sum", 1024+1213, 100)
+			if err != nil || res.GasUsed != 1024+1213 {
 				t.Fatalf("sum(100) with exactly enough gas: %v %+v", err, res)
 			}
 			_, err = call(t, e.rt, compute, "spin", 0)
@@ -322,7 +323,7 @@ func TestCacheBounded(t *testing.T) {
 				for i := 0; i < 6; i++ {
 					p := progs[(g+i)%len(progs)]
 					res, err := e.rt.Call(context.Background(), p, "sum", []uint64{10}, 2000, nil)
-					if err != nil || res.Values[0] != 55 || res.GasUsed != 1024+124 {
+					if err != nil || res.Values[0] != 55 || res.GasUsed != 1024+133 {
 						errs <- fmt.Errorf("%s: %v %+v", e.name, err, res)
 						return
 					}

@@ -9,7 +9,7 @@
   (func (export "spin")
     (loop $l (br $l)))
 
-  ;; sum(n) = n + (n-1) + ... + 1. Gas is 12n + 4 (see wasm_test.go).
+  ;; sum(n) = n + (n-1) + ... + 1. Gas is 1024 + 12(n+1) + 1 (runtime_test.go).
   (func (export "sum") (param $n i64) (result i64) (local $acc i64)
     (block $done
       (loop $top
