@@ -102,7 +102,9 @@ func prepare(code []byte, imports []Import, lim Limits) (*Program, error) {
 		memPages:     m.memMin,
 	}
 	for _, e := range m.exports {
-		if e.kind == kindFunc {
+		// A re-exported import is a host function, callable only by the
+		// program's own code (it needs the calling instance).
+		if e.kind == kindFunc && e.index >= uint32(len(m.imports)) {
 			sig, _ := m.funcType(e.index)
 			p.exports[e.name] = sig
 		}

@@ -260,6 +260,9 @@ func (r *Runtime) classify(ctx context.Context, c *Call, prog *Program, left int
 		}
 		return fmt.Errorf("%w: %w", ErrHost, c.hostErr)
 	}
+	if errors.Is(callErr, ErrHost) {
+		return fmt.Errorf("%w", callErr)
+	}
 	if c.depthNow() > prog.limits.MaxCallDepth {
 		return fmt.Errorf("%w: limit %d", ErrCallDepth, prog.limits.MaxCallDepth)
 	}

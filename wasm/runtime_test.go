@@ -177,6 +177,9 @@ func TestNoFunction(t *testing.T) {
 	}
 	_, err := rt.Call(context.Background(), nil, "sum", nil, 1000, nil)
 	wantErr(t, err, ErrNoFunction)
+	host := mustCompile(t, "host", DefaultLimits())
+	_, err = rt.Call(context.Background(), host, "charge", []uint64{1}, 10000, nil)
+	wantErr(t, err, ErrNoFunction)
 }
 
 func TestHostFunctions(t *testing.T) {

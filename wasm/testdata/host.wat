@@ -7,6 +7,8 @@
   (import "env" "poke" (func $poke))
   (import "env" "boom" (func $boom))
   (memory (export "memory") 1)
+  ;; A re-exported import is not a function of the program.
+  (export "charge" (func $charge))
   (data (i32.const 16) "hello")
 
   (func (export "pay") (param i64)
