@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
 )
 
 func call(t *testing.T, rt *Runtime, p *Program, fn string, gas uint64, args ...uint64) (Result, error) {
@@ -358,4 +360,60 @@ func TestRuntimeCompile(t *testing.T) {
 	}
 	_, err = rt.Compile(context.Background(), fixture(t, "import_unknown"), DefaultLimits())
 	wantErr(t, err, ErrImport)
+}
+
+// TestInstrumentationPreservesResults runs the original module with plain
+// wazero and the instrumented one through the runtime: with enough gas,
+// the results are the same.
+func TestInstrumentationPreservesResults(t *testing.T) {
+	ctx := context.Background()
+	code := fixture(t, "compute")
+	lim := DefaultLimits()
+	lim.MaxMemoryPages = 1000 // compute's declared maximum: grow reaches it too
+	prog := mustCompile(t, "compute", lim)
+	wz := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures))
+	defer wz.Close(ctx)
+	cm, err := wz.CompileModule(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := engines(t, 0)[1].rt
+	for _, tc := range []struct {
+		fn   string
+		args []uint64
+	}{
+		{"sum", []uint64{77}}, {"fib", []uint64{15}}, {"countdown", []uint64{100}},
+		{"indirect", []uint64{1, 9}}, {"grow", nil}, {"div", []uint64{100, 7}},
+	} {
+		want := plainCall(t, wz, cm, tc.fn, tc.args...)
+		res, err := rt.Call(ctx, prog, tc.fn, tc.args, 1<<40, nil)
+		if err != nil || fmt.Sprint(res.Values) != fmt.Sprint(want) {
+			t.Fatalf("%s%v: instrumented %v %v, original %v", tc.fn, tc.args, res.Values, err, want)
+		}
+	}
+	for x := uint64(1); x < 2000; x += 13 {
+		if x&0xff == 0 {
+			continue // mix divides by x & 0xff
+		}
+		want := plainCall(t, wz, cm, "mix", x)
+		res, err := rt.Call(ctx, prog, "mix", []uint64{x}, 1<<40, nil)
+		if err != nil || fmt.Sprint(res.Values) != fmt.Sprint(want) {
+			t.Fatalf("mix(%d): instrumented %v %v, original %v", x, res.Values, err, want)
+		}
+	}
+}
+
+func plainCall(t *testing.T, wz wazero.Runtime, cm wazero.CompiledModule, fn string, args ...uint64) []uint64 {
+	t.Helper()
+	ctx := context.Background()
+	mod, err := wz.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	out, err := mod.ExportedFunction(fn).Call(ctx, args...)
+	if err != nil {
+		t.Fatalf("plain %s: %v", fn, err)
+	}
+	return out
 }
