@@ -11,6 +11,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/supranational/blst v0.3.17
+	github.com/tetratelabs/wazero v1.12.0
 	golang.org/x/sys v0.48.0
 	golang.org/x/time v0.16.0
 )

@@ -1,0 +1,3 @@
+;; Refused under the default limits: 1000 initial pages.
+(module
+  (memory (export "memory") 1000))

@@ -1,0 +1,4 @@
+;; Refused: an f32 local.
+(module
+  (memory (export "memory") 1)
+  (func (export "f") (local f32)))

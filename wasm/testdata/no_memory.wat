@@ -1,0 +1,3 @@
+;; Refused: no memory.
+(module
+  (func (export "f")))
