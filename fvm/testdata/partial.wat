@@ -1,0 +1,22 @@
+;; Writes its storage, pays 10 tokens to arg 0 and emits an event, then
+;; aborts: none of it may stay.
+(module
+  (import "env" "set" (func $set (param i32 i32 i32 i32)))
+  (import "env" "arg" (func $arg (param i32 i32) (result i32)))
+  (import "env" "transfer" (func $transfer (param i32 i64) (result i32)))
+  (import "env" "emit" (func $emit (param i32 i32 i32 i32)))
+  (import "env" "abort" (func $abort (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "kv")
+  (data (i32.const 8) "changed my mind")
+  (func (export "run")
+    (call $set (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1))
+    (drop (call $arg (i32.const 0) (i32.const 32)))
+    (drop (call $transfer (i32.const 32) (i64.const 10)))
+    (call $emit (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 2))
+    (call $abort (i32.const 8) (i32.const 15)))
+  (func (export "ok")
+    (call $set (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1))
+    (drop (call $arg (i32.const 0) (i32.const 32)))
+    (drop (call $transfer (i32.const 32) (i64.const 10)))
+    (call $emit (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 2))))
