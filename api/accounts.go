@@ -5,7 +5,7 @@ package api
 type AccountKey struct {
 	Index     uint32 `json:"index"`
 	PublicKey string `json:"public_key"` // hex
-	SigAlgo   string `json:"sig_algo"`   // account.SigAlgo.String: "ECDSA_P256" or "ED25519"
+	SigAlgo   string `json:"sig_algo"`   // account.SigAlgo.String: "ECDSA_P256" or "Ed25519"
 	HashAlgo  string `json:"hash_algo"`  // account.HashAlgo.String: "SHA2_256", "SHA3_256" or "NONE"
 	Weight    uint32 `json:"weight"`
 	Revoked   bool   `json:"revoked"`
