@@ -17,6 +17,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/genesis"
+	floeledger "github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/payload"
 )
 
@@ -108,6 +109,8 @@ type resultsCheck struct {
 	// so the check asks as a consensus node, with its keys.
 	signer *genesis.NodeKeys
 	chain  model.ChainID
+	// vm re-executes chunks from their packs: the network's VM.
+	vm execution.VM
 }
 
 // checkResults runs the execution-results check and records its report.
@@ -506,6 +509,13 @@ func (c *resultsCheck) packs(ctx context.Context) {
 		c.r.violate("results", "no consensus node's keys to sign pack requests with: packs not checked")
 		return
 	}
+	vm, closeVM, err := floeledger.NewVM(ctx, c.r.net.Genesis)
+	if err != nil {
+		c.r.violate("results", "the network's VM: %v", err)
+		return
+	}
+	defer closeVM()
+	c.vm = vm
 	ref := servers[0]
 	var candidates []uint64
 	for h, resp := range c.answers[ref.Name] {
@@ -549,7 +559,7 @@ func (c *resultsCheck) packs(ctx context.Context) {
 					}
 					continue
 				}
-				if err := verifyPack(res, i, raw); err != nil {
+				if err := verifyPack(c.vm, res, i, raw); err != nil {
 					c.r.violate("results", "%s's data pack of chunk %d of height %d does not verify: %v", nd.Name, i, h, err)
 					continue
 				}
@@ -635,13 +645,14 @@ func decodeServedResult(resp api.ExecutionResultResponse) (*payload.ExecutionRes
 	return res, nil
 }
 
-// verifyPack re-executes chunk i of res from a served data pack.
-func verifyPack(res *payload.ExecutionResult, i int, raw []byte) error {
+// verifyPack re-executes chunk i of res from a served data pack on vm,
+// the network's VM (floeledger.NewVM).
+func verifyPack(vm execution.VM, res *payload.ExecutionResult, i int, raw []byte) error {
 	p, err := execution.DecodeChunkDataPack(raw)
 	if err != nil {
 		return err
 	}
-	return execution.VerifyChunk(execution.KV{}, res, i, p)
+	return execution.VerifyChunk(vm, res, i, p)
 }
 
 // resultsLine summarizes the check for the text report.

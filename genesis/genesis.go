@@ -186,6 +186,10 @@ type Genesis struct {
 	// genesis block commits to its root, so nodes given different states
 	// are on different chains.
 	AppState *kvstore.StateFile `json:"app_state,omitempty"`
+	// Accounts, in a pipeline network, are the genesis accounts of the
+	// accounts VM: with them execution nodes run signed transactions
+	// (docs/programs.md); without them the key/value application.
+	Accounts *Accounts `json:"accounts,omitempty"`
 }
 
 // Member is a validated committee (consensus) member with its peer-to-peer
@@ -216,6 +220,11 @@ func Load(path string) (*Genesis, error) {
 	if g.AppState != nil {
 		if err := g.AppState.Check(); err != nil {
 			return nil, fmt.Errorf("genesis %s: app_state: %w", path, err)
+		}
+	}
+	if g.Accounts != nil {
+		if err := g.Accounts.Check(); err != nil {
+			return nil, fmt.Errorf("genesis %s: accounts: %w", path, err)
 		}
 	}
 	return &g, nil

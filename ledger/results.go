@@ -2,12 +2,15 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/floe-bft/floe/app/merkle"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/execution"
+	"github.com/floe-bft/floe/fvm"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/state"
@@ -72,22 +75,73 @@ func (l *Ledger) GenesisResult() (*payload.ExecutionResult, error) {
 }
 
 // GenesisRegisterRoot is the state commitment of a pipeline network's
-// genesis state: the genesis file's initial key/value entries as
-// network-wide registers (owner empty), committed over their register
-// paths (state.RegisterID.Path) as execution nodes commit them.
+// genesis state (GenesisWrites), committed over register paths
+// (state.RegisterID.Path) as execution nodes commit them.
 func GenesisRegisterRoot(g *genesis.Genesis) (model.Identifier, error) {
-	t := merkle.New()
-	if g.AppState == nil {
-		return t.Root(), nil
-	}
-	var ops []merkle.Op
-	err := g.AppState.Iterate(func(key, value []byte) error {
-		ops = append(ops, merkle.Op{Key: state.RegisterID{Key: string(key)}.Path(), Value: merkle.ValueHash(value)})
-		return nil
-	})
+	writes, err := GenesisWrites(g)
 	if err != nil {
-		return model.Identifier{}, fmt.Errorf("genesis state: %w", err)
+		return model.Identifier{}, err
+	}
+	ops := make([]merkle.Op, 0, len(writes))
+	for _, w := range writes {
+		ops = append(ops, merkle.Op{Key: w.ID.Path(), Value: merkle.ValueHash(w.Value)})
 	}
 	slices.SortFunc(ops, func(a, b merkle.Op) int { return bytes.Compare(a.Key[:], b.Key[:]) })
-	return t.Update(ops), nil
+	return merkle.New().Update(ops), nil
+}
+
+// GenesisWrites is a pipeline network's genesis state as registers: the
+// genesis file's initial key/value entries as network-wide registers
+// (owner empty), and with an accounts section the accounts VM's genesis
+// accounts (fvm.GenesisWrites).
+func GenesisWrites(g *genesis.Genesis) ([]state.Write, error) {
+	var writes []state.Write
+	if g.AppState != nil {
+		err := g.AppState.Iterate(func(key, value []byte) error {
+			writes = append(writes, state.Write{ID: state.RegisterID{Key: string(key)}, Value: append([]byte(nil), value...)})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("genesis state: %w", err)
+		}
+	}
+	if a := g.Accounts; a != nil {
+		service, err := genesisAccount(a.Service)
+		if err != nil {
+			return nil, fmt.Errorf("genesis service account: %w", err)
+		}
+		accounts := make([]fvm.GenesisAccount, len(a.Accounts))
+		for i, s := range a.Accounts {
+			if accounts[i], err = genesisAccount(s); err != nil {
+				return nil, fmt.Errorf("genesis account %d: %w", i, err)
+			}
+		}
+		aw, err := fvm.GenesisWrites(model.MainChain(g.ChainID), service, accounts)
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, aw...)
+	}
+	return writes, nil
+}
+
+func genesisAccount(s genesis.AccountSpec) (fvm.GenesisAccount, error) {
+	keys, err := s.DecodedKeys()
+	return fvm.GenesisAccount{Keys: keys, Balance: s.Balance}, err
+}
+
+// NewVM is the VM a pipeline network's transactions run on: the accounts
+// VM (signed transactions, package fvm) when the genesis has accounts,
+// the key/value application otherwise. Execution nodes run it, and
+// whoever re-executes a chunk from its data pack must use the same.
+// close releases it.
+func NewVM(ctx context.Context, g *genesis.Genesis) (vm execution.VM, close func(), err error) {
+	if g.Accounts == nil {
+		return execution.KV{}, func() {}, nil
+	}
+	v, err := fvm.New(ctx, fvm.Config{Chain: model.MainChain(g.ChainID), GasPrice: g.Accounts.GasPrice})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, func() { _ = v.Close(context.WithoutCancel(ctx)) }, nil
 }

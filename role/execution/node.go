@@ -112,6 +112,8 @@ type Node struct {
 	receipts *receiptSender
 	store    *engine.Store
 	runner   *runner
+	// closeVM releases the VM (programs' compiled code).
+	closeVM func()
 	// snapshots bounds the state snapshots served at once.
 	snapshots chan struct{}
 
@@ -240,6 +242,11 @@ func (n *Node) openExecution() error {
 	if err != nil {
 		return n.closeStores(st, err)
 	}
+	vm, closeVM, err := ledger.NewVM(context.Background(), n.cfg.Genesis)
+	if err != nil {
+		return n.closeStores(st, fmt.Errorf("execution: the VM: %w", err))
+	}
+	n.closeVM = closeVM
 	n.receipts = newReceiptSender(cfg.Receipts, cfg.StakingKey, n.led.EpochParams().ChainID, n.self,
 		cfg.ReceiptTargets, n.store.Published, cfg.HTTPClient, n.m, n.log)
 	sync := cfg.Sync
@@ -257,7 +264,7 @@ func (n *Node) openExecution() error {
 	}
 	n.runner = &runner{
 		led: n.led, fetch: n.fetcher, store: n.store,
-		engine: &engine.Engine{VM: engine.KV{}, Workers: cfg.ExecWorkers},
+		engine: &engine.Engine{VM: vm, Workers: cfg.ExecWorkers},
 		window: ledger.NewWindow(ledger.CollectionWindow), fault: cfg.Fault, retain: cfg.Retain,
 		genesis: genesisResult, log: n.log, m: n.m, signal: make(chan struct{}, 1),
 		onExecuted: func(r *payload.ExecutionResult) {
@@ -318,6 +325,9 @@ func (n *Node) peerExecutors() []string {
 func (n *Node) closeStores(st *state.Store, err error) error {
 	n.store.Close()
 	st.Close()
+	if n.closeVM != nil {
+		n.closeVM()
+	}
 	return err
 }
 
@@ -415,6 +425,7 @@ func (n *Node) Stop() {
 	if err := n.runner.stateStore().Close(); err != nil {
 		n.log.Error("close the state store", "err", err)
 	}
+	n.closeVM()
 }
 
 // Err is the execution loop's fatal error, else the observer's.

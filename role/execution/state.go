@@ -5,6 +5,7 @@ import (
 
 	engine "github.com/floe-bft/floe/execution"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/ledger"
 	"github.com/floe-bft/floe/state"
 )
 
@@ -19,22 +20,18 @@ func stateOptions(dir string, cacheBytes int64) state.Options {
 }
 
 // openState opens the register state in dir ("" in memory) and, when it
-// is new, commits the genesis file's initial key/value entries as
-// network-wide registers at engine.GenesisVersion, in one commit (the
-// genesis file is bounded by genesis.MaxFileBytes).
+// is new, commits the genesis state (ledger.GenesisWrites: the genesis
+// file's key/value entries, and its accounts) at engine.GenesisVersion,
+// in one commit (the genesis file is bounded by genesis.MaxFileBytes).
 func openState(dir string, opts state.Options, g *genesis.Genesis) (*state.Store, error) {
 	st, err := state.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	if v, _ := st.Latest(); v > 0 || g.AppState == nil {
+	if v, _ := st.Latest(); v > 0 {
 		return st, nil
 	}
-	var writes []state.Write
-	err = g.AppState.Iterate(func(key, value []byte) error {
-		writes = append(writes, state.Write{ID: state.RegisterID{Key: string(key)}, Value: append([]byte(nil), value...)})
-		return nil
-	})
+	writes, err := ledger.GenesisWrites(g)
 	if err == nil && len(writes) > 0 {
 		_, err = st.Commit(engine.GenesisVersion, writes)
 	}
