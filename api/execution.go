@@ -69,3 +69,33 @@ type ExecutionStateResponse struct {
 	EndState string `json:"end_state"`
 	Result   string `json:"result"`
 }
+
+// MaxRegistersPerRequest bounds the registers of one
+// ExecutionRegistersRequest.
+const MaxRegistersPerRequest = 256
+
+// RegisterRef names a register: owner (empty: network-wide) and key, hex.
+type RegisterRef struct {
+	Owner string `json:"owner,omitempty"`
+	Key   string `json:"key"`
+}
+
+// ExecutionRegistersRequest is the body of an execution node's
+// POST /v1/execution/registers: registers to read in the end state of
+// executed height Height (0: the newest), with one batch proof.
+type ExecutionRegistersRequest struct {
+	Height    uint64        `json:"height,omitempty"`
+	Registers []RegisterRef `json:"registers"`
+}
+
+// ExecutionRegistersResponse answers it: a state.BatchProof (hex of its
+// encoding) covering every register asked for, with their values or
+// their absence, against EndState, the end state of executed height
+// Height (Result is this node's result for it). state.VerifyBatch checks
+// it against a root you trust; BatchProof.Get then reads each register.
+type ExecutionRegistersResponse struct {
+	Height   uint64 `json:"height"`
+	EndState string `json:"end_state"`
+	Result   string `json:"result"`
+	Proof    string `json:"proof"`
+}

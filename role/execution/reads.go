@@ -3,6 +3,7 @@ package execution
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,19 +75,9 @@ func (n *Node) RegisterAt(id state.RegisterID, height uint64) (api.ExecutionStat
 	if err := id.Check(); err != nil {
 		return api.ExecutionStateResponse{}, err
 	}
-	at := *n.runner.executed.Load()
-	if height != 0 && height != at.height {
-		if height > at.height {
-			return api.ExecutionStateResponse{}, fmt.Errorf("%w: height %d (executed: %d)", ErrNotExecutedHere, height, at.height)
-		}
-		res, version, err := n.store.Result(height)
-		if errors.Is(err, engine.ErrNotFound) {
-			return api.ExecutionStateResponse{}, fmt.Errorf("%w: height %d has no stored result", ErrNotExecutedHere, height)
-		}
-		if err != nil {
-			return api.ExecutionStateResponse{}, err
-		}
-		at = executedAt{height: height, version: version, root: res.EndState(), result: res.ID()}
+	at, err := n.executedAtHeight(height)
+	if err != nil {
+		return api.ExecutionStateResponse{}, err
 	}
 	v, proof, err := n.runner.stateStore().Prove(at.version, id)
 	if err != nil {
@@ -100,6 +91,87 @@ func (n *Node) RegisterAt(id state.RegisterID, height uint64) (api.ExecutionStat
 		resp.Value = hex.EncodeToString(v)
 	}
 	return resp, nil
+}
+
+// executedAtHeight is executed height (0: the newest) as the reads see
+// it: ErrNotExecutedHere for a height not executed, or without a stored
+// result.
+func (n *Node) executedAtHeight(height uint64) (executedAt, error) {
+	at := *n.runner.executed.Load()
+	if height == 0 || height == at.height {
+		return at, nil
+	}
+	if height > at.height {
+		return executedAt{}, fmt.Errorf("%w: height %d (executed: %d)", ErrNotExecutedHere, height, at.height)
+	}
+	res, version, err := n.store.Result(height)
+	if errors.Is(err, engine.ErrNotFound) {
+		return executedAt{}, fmt.Errorf("%w: height %d has no stored result", ErrNotExecutedHere, height)
+	}
+	if err != nil {
+		return executedAt{}, err
+	}
+	return executedAt{height: height, version: version, root: res.EndState(), result: res.ID()}, nil
+}
+
+// RegistersAt proves registers ids in the end state of executed height
+// (0: the newest) with one batch proof. Errors as RegisterAt's.
+func (n *Node) RegistersAt(ids []state.RegisterID, height uint64) (api.ExecutionRegistersResponse, error) {
+	for _, id := range ids {
+		if err := id.Check(); err != nil {
+			return api.ExecutionRegistersResponse{}, err
+		}
+	}
+	at, err := n.executedAtHeight(height)
+	if err != nil {
+		return api.ExecutionRegistersResponse{}, err
+	}
+	proof, err := n.runner.stateStore().ProveBatch(at.version, ids)
+	if err != nil {
+		return api.ExecutionRegistersResponse{}, fmt.Errorf("state of height %d (version %d): %w", at.height, at.version, err)
+	}
+	return api.ExecutionRegistersResponse{Height: at.height, EndState: at.root.Hex(), Result: at.result.Hex(),
+		Proof: hex.EncodeToString(proof.Encode())}, nil
+}
+
+// maxRegistersBody bounds a POST /v1/execution/registers body.
+const maxRegistersBody = 64 << 10
+
+// handleRegisters serves POST /v1/execution/registers
+// (api.ExecutionRegistersRequest): RegistersAt.
+func (n *Node) handleRegisters(w http.ResponseWriter, r *http.Request) {
+	var req api.ExecutionRegistersRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRegistersBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("body must be a JSON registers request of at most %d bytes: %v", maxRegistersBody, err))
+		return
+	}
+	if len(req.Registers) == 0 || len(req.Registers) > api.MaxRegistersPerRequest {
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("1 to %d registers per request", api.MaxRegistersPerRequest))
+		return
+	}
+	ids := make([]state.RegisterID, len(req.Registers))
+	for i, ref := range req.Registers {
+		owner, err1 := hex.DecodeString(ref.Owner)
+		key, err2 := hex.DecodeString(ref.Key)
+		if err1 != nil || err2 != nil {
+			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("register %d: owner and key must be hex", i))
+			return
+		}
+		ids[i] = state.RegisterID{Owner: string(owner), Key: string(key)}
+	}
+	resp, err := n.RegistersAt(ids, req.Height)
+	switch {
+	case err == nil:
+		api.WriteJSON(w, http.StatusOK, resp)
+	case errors.Is(err, state.ErrInvalidRegister):
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrNotExecutedHere), errors.Is(err, state.ErrUnknownVersion), errors.Is(err, state.ErrVersionPruned):
+		api.WriteError(w, http.StatusNotFound, err.Error())
+	default:
+		api.WriteError(w, http.StatusInternalServerError, err.Error())
+	}
 }
 
 // handleState serves GET /v1/execution/state/{key}?height=H&owner=O (key

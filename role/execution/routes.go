@@ -34,8 +34,8 @@ type ReceiptTarget struct {
 
 // Routes serves the execution node's own endpoints (api.RouteProvider):
 // GET /v1/execution/status, /v1/execution/results/{height},
-// /v1/execution/packs/{chunk}, /v1/execution/snapshot/{height} and
-// /v1/execution/state/{key}.
+// /v1/execution/packs/{chunk}, /v1/execution/snapshot/{height},
+// /v1/execution/state/{key}; POST /v1/execution/registers.
 func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/execution/status", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, n.ExecutionStatus())
@@ -44,6 +44,7 @@ func (n *Node) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/execution/packs/{chunk}", n.handlePack)
 	handle("GET /v1/execution/snapshot/{height}", n.handleSnapshot)
 	handle("GET /v1/execution/state/{key}", n.handleState)
+	handle("POST /v1/execution/registers", n.handleRegisters)
 }
 
 var _ api.RouteProvider = (*Node)(nil)
