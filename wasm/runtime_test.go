@@ -391,6 +391,27 @@ func TestInstrumentationPreservesResults(t *testing.T) {
 			t.Fatalf("%s%v: instrumented %v %v, original %v", tc.fn, tc.args, res.Values, err, want)
 		}
 	}
+	control := fixture(t, "control")
+	cprog := mustCompile(t, "control", DefaultLimits())
+	ccm, err := wz.CompileModule(ctx, control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fn   string
+		args []uint64
+	}{
+		{"dead", []uint64{0}}, {"dead", []uint64{1}}, {"nested", []uint64{0}}, {"nested", []uint64{9}},
+		{"switch", []uint64{0}}, {"switch", []uint64{3}}, {"switch", []uint64{4}}, {"switch", []uint64{5}}, {"switch", []uint64{1 << 31}},
+	} {
+		want := plainCall(t, wz, ccm, tc.fn, tc.args...)
+		for _, e := range engines(t, 0) {
+			res, err := e.rt.Call(ctx, cprog, tc.fn, tc.args, 1<<40, nil)
+			if err != nil || fmt.Sprint(res.Values) != fmt.Sprint(want) {
+				t.Fatalf("%s: %s%v: instrumented %v %v, original %v", e.name, tc.fn, tc.args, res.Values, err, want)
+			}
+		}
+	}
 	for x := uint64(1); x < 2000; x += 13 {
 		if x&0xff == 0 {
 			continue // mix divides by x & 0xff
