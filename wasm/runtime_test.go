@@ -360,6 +360,14 @@ func TestRuntimeCompile(t *testing.T) {
 	}
 	_, err = rt.Compile(context.Background(), fixture(t, "import_unknown"), DefaultLimits())
 	wantErr(t, err, ErrImport)
+	// A program compiled for other host functions is refused at call time.
+	bare, err := NewRuntime(context.Background(), Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close(context.Background())
+	_, err = bare.Call(context.Background(), p, "pay", []uint64{1}, 2000, nil)
+	wantErr(t, err, ErrImport)
 }
 
 // TestInstrumentationPreservesResults runs the original module with plain
