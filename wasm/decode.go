@@ -1,7 +1,9 @@
 package wasm
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -446,9 +448,22 @@ func (m *module) decodeCode(r *reader, lim Limits) {
 		}
 		b, err := decodeBody(m, m.types[m.funcs[i]], raw, lim)
 		if err != nil {
-			r.failErr(fmt.Errorf("function %d: %w", uint32(len(m.imports))+i, err))
+			r.failErr(inFunction(err, uint32(len(m.imports))+i))
 			return
 		}
 		m.code = append(m.code, b)
 	}
+}
+
+// inFunction names the function an error is about, after the sentinel's
+// text so that messages read "wasm: floating point is not allowed:
+// function 3: ...".
+func inFunction(err error, fi uint32) error {
+	for _, sentinel := range []error{ErrMalformed, ErrUnsupported, ErrFloatingPoint, ErrTooLarge} {
+		if errors.Is(err, sentinel) {
+			detail := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+			return fmt.Errorf("%w: function %d: %s", sentinel, fi, detail)
+		}
+	}
+	return fmt.Errorf("function %d: %w", fi, err)
 }
