@@ -61,8 +61,8 @@ func benchPlain(b *testing.B, interpreter, cancel bool, code []byte, n uint64) {
 	}
 }
 
-// BenchmarkCompile measures deploy-time work on compute.wasm (436 bytes,
-// 14 functions): decoding, validation and instrumentation alone; the
+// BenchmarkCompile measures deploy-time work on compute.wasm (471 bytes,
+// 13 functions): decoding, validation and instrumentation alone; the
 // package's Compile (adds wazero's validation); and a cold compile with
 // the compiler engine (what a cache miss costs on the first call).
 func BenchmarkCompile(b *testing.B) {

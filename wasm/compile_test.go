@@ -23,6 +23,8 @@ func TestCompileRefusals(t *testing.T) {
 		{"import_signature", ErrImport},
 		{"import_wasi", ErrImport},
 		{"import_memory", ErrImport},
+		{"data_oob", ErrMalformed},
+		{"elem_oob", ErrMalformed},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			_, err := Compile(fixture(t, tc.fixture), hostImports(), DefaultLimits())

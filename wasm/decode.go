@@ -1,7 +1,9 @@
 package wasm
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -264,6 +266,7 @@ func (m *module) decodeTable(r *reader, lim Limits) {
 			r.failErr(fmt.Errorf("%w: table of %d elements, limit %d", ErrTooLarge, lo, lim.MaxTableSize))
 			return
 		}
+		m.tableMin = lo
 	}
 	m.table = r.buf
 }
@@ -287,6 +290,16 @@ func (m *module) decodeMemory(r *reader, lim Limits) {
 		return
 	}
 	m.memMin, m.memMax, m.hasMemMax, m.hasMemory = lo, hi, hasMax, true
+}
+
+// offsetExpr reads a segment offset: an i32 constant, used unsigned.
+func offsetExpr(r *reader) uint32 {
+	e := constExpr(r, I32)
+	if r.err != nil {
+		return 0
+	}
+	v := (&reader{buf: e[1:]}).signed(32)
+	return uint32(v)
 }
 
 // constExpr reads a constant initializer of the given type: i32.const or
@@ -389,12 +402,17 @@ func (m *module) decodeElements(r *reader) {
 			r.failErr(fmt.Errorf("%w: element segment %d flags %d (bulk memory / reference types)", ErrUnsupported, i, flags))
 			return
 		}
-		constExpr(r, I32)
+		offset := offsetExpr(r)
 		k := count(r, 1)
 		for j := uint32(0); j < k && r.err == nil; j++ {
 			if fi := r.u32(); r.err == nil && fi >= nFuncs {
 				r.fail("element segment %d: function %d out of range", i, fi)
 			}
+		}
+		// Offsets are constants: a segment that cannot fit would fail
+		// every instantiation, so it is refused at deploy time.
+		if r.err == nil && (m.table == nil || uint64(offset)+uint64(k) > uint64(m.tableMin)) {
+			r.fail("element segment %d [%d, +%d) outside the table of %d", i, offset, k, m.tableMin)
 		}
 	}
 	m.elements = r.buf
@@ -407,8 +425,12 @@ func (m *module) decodeData(r *reader) {
 			r.failErr(fmt.Errorf("%w: data segment %d flags %d (bulk memory)", ErrUnsupported, i, flags))
 			return
 		}
-		constExpr(r, I32)
-		r.bytes(r.u32())
+		offset := offsetExpr(r)
+		n := r.u32()
+		r.bytes(n)
+		if r.err == nil && uint64(offset)+uint64(n) > uint64(m.memMin)*PageSize {
+			r.fail("data segment %d [%d, +%d) outside the initial memory of %d pages", i, offset, n, m.memMin)
+		}
 	}
 	m.data = r.buf
 }
@@ -426,9 +448,22 @@ func (m *module) decodeCode(r *reader, lim Limits) {
 		}
 		b, err := decodeBody(m, m.types[m.funcs[i]], raw, lim)
 		if err != nil {
-			r.failErr(fmt.Errorf("function %d: %w", uint32(len(m.imports))+i, err))
+			r.failErr(inFunction(err, uint32(len(m.imports))+i))
 			return
 		}
 		m.code = append(m.code, b)
 	}
+}
+
+// inFunction names the function an error is about, after the sentinel's
+// text so that messages read "wasm: floating point is not allowed:
+// function 3: ...".
+func inFunction(err error, fi uint32) error {
+	for _, sentinel := range []error{ErrMalformed, ErrUnsupported, ErrFloatingPoint, ErrTooLarge} {
+		if errors.Is(err, sentinel) {
+			detail := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+			return fmt.Errorf("%w: function %d: %s", sentinel, fi, detail)
+		}
+	}
+	return fmt.Errorf("function %d: %w", fi, err)
 }

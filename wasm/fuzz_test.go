@@ -14,7 +14,7 @@ import (
 // module that both our decoder and wazero accept is never broken by the
 // instrumentation.
 func FuzzCompile(f *testing.F) {
-	for _, name := range []string{"add", "compute", "host", "float_op", "start", "bigmem", "import_unknown", "no_memory"} {
+	for _, name := range []string{"add", "compute", "control", "host", "float_op", "start", "bigmem", "import_unknown", "no_memory"} {
 		f.Add(fixture(f, name))
 	}
 	ctx := context.Background()

@@ -114,6 +114,7 @@ type module struct {
 	imports   []importEntry // functions only; anything else is refused
 	funcs     []uint32      // type index of each defined function
 	table     []byte        // raw table section payload, nil if none
+	tableMin  uint32
 	memMin    uint32
 	memMax    uint32
 	hasMemMax bool

@@ -29,8 +29,6 @@ const (
 	opI32Add       = 0x6A
 	opI32Sub       = 0x6B
 	opI32GtU       = 0x4B
-	opI32Eq        = 0x46
-	opI32Const0    = 0x41
 	opI64LtS       = 0x53
 	opI64Sub       = 0x7D
 	opI64Mul       = 0x7E

@@ -18,7 +18,8 @@ type Program struct {
 	instrumented []byte
 	exports      map[string]Signature
 	limits       Limits
-	memPages     uint32 // initial memory pages
+	memPages     uint32   // initial memory pages
+	imports      []Import // the host functions it imports
 }
 
 // CodeHash is the SHA-256 of the original module binary.
@@ -100,6 +101,9 @@ func prepare(code []byte, imports []Import, lim Limits) (*Program, error) {
 		exports:      make(map[string]Signature),
 		limits:       lim,
 		memPages:     m.memMin,
+	}
+	for _, im := range m.imports {
+		p.imports = append(p.imports, Import{Name: im.name, Signature: m.types[im.typeIdx]})
 	}
 	for _, e := range m.exports {
 		// A re-exported import is a host function, callable only by the

@@ -132,6 +132,17 @@ func (r *Runtime) acquire(ctx context.Context, p *Program) (*cacheEntry, error) 
 	if e := r.cache.get(p.key); e != nil {
 		return e, nil
 	}
+	// A program compiled against other host functions than this
+	// runtime's would fail to instantiate; say why.
+	for _, im := range p.imports {
+		ok := false
+		for _, h := range r.imports {
+			ok = ok || (h.Name == im.Name && h.Signature.Equal(im.Signature))
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: env.%s%s is not a host function of this runtime", ErrImport, im.Name, im.Signature)
+		}
+	}
 	cm, err := r.wz.CompileModule(ctx, p.instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)

@@ -360,6 +360,14 @@ func TestRuntimeCompile(t *testing.T) {
 	}
 	_, err = rt.Compile(context.Background(), fixture(t, "import_unknown"), DefaultLimits())
 	wantErr(t, err, ErrImport)
+	// A program compiled for other host functions is refused at call time.
+	bare, err := NewRuntime(context.Background(), Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close(context.Background())
+	_, err = bare.Call(context.Background(), p, "pay", []uint64{1}, 2000, nil)
+	wantErr(t, err, ErrImport)
 }
 
 // TestInstrumentationPreservesResults runs the original module with plain
@@ -389,6 +397,27 @@ func TestInstrumentationPreservesResults(t *testing.T) {
 		res, err := rt.Call(ctx, prog, tc.fn, tc.args, 1<<40, nil)
 		if err != nil || fmt.Sprint(res.Values) != fmt.Sprint(want) {
 			t.Fatalf("%s%v: instrumented %v %v, original %v", tc.fn, tc.args, res.Values, err, want)
+		}
+	}
+	control := fixture(t, "control")
+	cprog := mustCompile(t, "control", DefaultLimits())
+	ccm, err := wz.CompileModule(ctx, control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fn   string
+		args []uint64
+	}{
+		{"dead", []uint64{0}}, {"dead", []uint64{1}}, {"nested", []uint64{0}}, {"nested", []uint64{9}},
+		{"switch", []uint64{0}}, {"switch", []uint64{3}}, {"switch", []uint64{4}}, {"switch", []uint64{5}}, {"switch", []uint64{1 << 31}},
+	} {
+		want := plainCall(t, wz, ccm, tc.fn, tc.args...)
+		for _, e := range engines(t, 0) {
+			res, err := e.rt.Call(ctx, cprog, tc.fn, tc.args, 1<<40, nil)
+			if err != nil || fmt.Sprint(res.Values) != fmt.Sprint(want) {
+				t.Fatalf("%s: %s%v: instrumented %v %v, original %v", e.name, tc.fn, tc.args, res.Values, err, want)
+			}
 		}
 	}
 	for x := uint64(1); x < 2000; x += 13 {
