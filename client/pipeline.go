@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/mempool"
 	"github.com/floe-bft/floe/payload"
+	"github.com/floe-bft/floe/state"
 )
 
 // ErrWrongCollection: a guarantor answered with a collection whose ID is
@@ -152,4 +154,23 @@ func (c *Client) raw(ctx context.Context, method, path string, headers ...string
 		return nil, newError(resp.StatusCode, b)
 	}
 	return b, nil
+}
+
+// ExecutionRegisters asks an execution node for registers in the end
+// state of executed height (0: its newest) with one batch proof (POST
+// /v1/execution/registers). Nothing is checked here: decode the proof
+// with state.DecodeBatchProof, check it against a root you trust with
+// state.VerifyBatch, then read the registers with BatchProof.Get.
+func (c *Client) ExecutionRegisters(ctx context.Context, height uint64, ids []state.RegisterID) (api.ExecutionRegistersResponse, error) {
+	req := api.ExecutionRegistersRequest{Height: height, Registers: make([]api.RegisterRef, len(ids))}
+	for i, id := range ids {
+		req.Registers[i] = api.RegisterRef{Owner: hex.EncodeToString([]byte(id.Owner)), Key: hex.EncodeToString([]byte(id.Key))}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return api.ExecutionRegistersResponse{}, err
+	}
+	var resp api.ExecutionRegistersResponse
+	err = c.do(ctx, http.MethodPost, "/v1/execution/registers", "application/json", body, &resp)
+	return resp, err
 }

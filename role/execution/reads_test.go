@@ -75,6 +75,44 @@ func checkStateReads(t *testing.T, n *Node, receipts map[uint64]*payload.Receipt
 		t.Fatalf("owned register's proof of absence: %v", err)
 	}
 
+	// Many registers with one batch proof: it verifies against the
+	// height's end state and holds each value (or its absence).
+	ids := []state.RegisterID{{Key: "c0-t0"}, {Key: "c2-t1"}, {Key: "nobody-wrote-this"}, owned}
+	br, err := c.ExecutionRegisters(ctx, 0, ids)
+	if err != nil || br.Height != 5 || br.EndState != receipts[5].Result.EndState().Hex() {
+		t.Fatalf("registers: %+v, %v", br, err)
+	}
+	rawProof, _ := hex.DecodeString(br.Proof)
+	bp, err := state.DecodeBatchProof(rawProof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.VerifyBatch(merkle.Hash(receipts[5].Result.EndState()), bp); err != nil {
+		t.Fatalf("batch proof: %v", err)
+	}
+	for _, id := range ids {
+		v, err := bp.Get(id)
+		if err != nil || !bytes.Equal(v, final[id.Key]) && id.Owner == "" || id.Owner != "" && v != nil {
+			t.Fatalf("%+v in the batch proof: %q, %v", id, v, err)
+		}
+	}
+	for body, want := range map[string]int{
+		`{"registers":[]}`:                         http.StatusBadRequest,
+		`{"registers":[{"key":"zz"}]}`:             http.StatusBadRequest,
+		`{"height":99,"registers":[{"key":"00"}]}`: http.StatusNotFound,
+		`{"registers":[{"key":"00"}],"extra":1}`:   http.StatusBadRequest,
+		`not json`:                                 http.StatusBadRequest,
+	} {
+		resp, err := http.Post(srv.URL+"/v1/execution/registers", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("POST %s: %d, want %d", body, resp.StatusCode, want)
+		}
+	}
+
 	status := func(path string) int {
 		t.Helper()
 		resp, err := http.Get(srv.URL + path)
