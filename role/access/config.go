@@ -103,6 +103,11 @@ type Config struct {
 	// Now is the clock of the stage times (default time.Now).
 	Now func() time.Time
 
+	// Accounts, in a network of accounts, checks signed transactions at
+	// ingress and serves accounts (accounts.go); nil: transactions are
+	// opaque bodies (the key/value application).
+	Accounts *Accounts
+
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
 }
@@ -162,6 +167,16 @@ func (c *Config) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if a := c.Accounts; a != nil {
+		if a.Chain == (model.ChainID{}) {
+			return errors.New("access: Accounts needs the chain ID")
+		}
+		setInt(&a.CacheAccounts, 10_000)
+		setInt(&a.Workers, 2)
+		if a.CacheTTL <= 0 {
+			a.CacheTTL = 5 * time.Second
+		}
 	}
 	return nil
 }

@@ -40,4 +40,21 @@ const (
 	reasonExpired   = "expired_ref"
 	reasonBusy      = "busy"
 	reasonNoRoute   = "no_route"
+	reasonUnauth    = "unauthorized"
+	reasonCannotPay = "cannot_pay"
+	reasonNoAccount = "accounts_unavailable"
 )
+
+// signedReason is the metrics reason of a refused signed transaction.
+func signedReason(err error) string {
+	switch {
+	case errors.Is(err, ErrUnauthorizedTx):
+		return reasonUnauth
+	case errors.Is(err, ErrCannotPay):
+		return reasonCannotPay
+	case errors.Is(err, ErrAccountsUnavailable):
+		return reasonNoAccount
+	default:
+		return reasonMalformed
+	}
+}

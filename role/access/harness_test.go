@@ -235,6 +235,12 @@ type fakeExecutor struct {
 	states     map[uint64]*registerState
 	stateFault string // "", "down", "wrong_value", "other_root", "raw_key", "wrong_height", "absent", "other_owner"
 	stateAsked int
+
+	// accounts answers POST /v1/execution/registers from its newest
+	// version, for whatever height is asked (accounts_test.go); forged
+	// answers from forged instead.
+	accounts *state.Store
+	forged   *state.Store
 }
 
 func newFakeExecutor(t testing.TB) *fakeExecutor {
@@ -253,6 +259,7 @@ func newFakeExecutor(t testing.TB) *fakeExecutor {
 		api.WriteJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("GET /v1/execution/state/{key}", f.serveState)
+	mux.HandleFunc("POST /v1/execution/registers", f.serveRegisters)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

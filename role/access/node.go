@@ -59,6 +59,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	ac.Chain = obs
 	ac.Directory = ScheduleDirectory{Schedule: obs.Schedule, APIs: g.APIs(), Main: model.MainChain(g.ChainID)}
 	ac.Decode = obs.Decoded
+	if g.Accounts != nil && ac.Accounts == nil {
+		ac.Accounts = &Accounts{Chain: model.MainChain(g.ChainID), GasPrice: g.Accounts.GasPrice}
+	}
 	if ac.Logger == nil {
 		ac.Logger = cfg.Observer.Logger
 	}

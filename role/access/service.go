@@ -44,6 +44,9 @@ type Service struct {
 	wake   chan struct{}
 	next   uint64 // the processor's next height (its goroutine only)
 
+	// accounts caches proven accounts for ingress (Config.Accounts).
+	accounts *accountCache
+
 	group *service.Group
 	ctx   context.Context
 }
@@ -60,6 +63,9 @@ func New(cfg Config) (*Service, error) {
 		forwarders: make(map[queueKey]*forwarder),
 		clients:    make(map[string]*client.Client),
 		wake:       make(chan struct{}, 1),
+	}
+	if a := cfg.Accounts; a != nil {
+		s.accounts = newAccountCache(a.CacheAccounts, a.CacheTTL, cfg.Now)
 	}
 	s.outcomeSlots = make(chan struct{}, cfg.PollWorkers)
 	s.fetches = make(chan fetchJob, fetchQueue)
@@ -278,6 +284,12 @@ func (s *Service) submit(raw []byte, final bool) (model.Identifier, error) {
 		s.m.refused.WithLabelValues(reasonExpired).Inc()
 		return id, fmt.Errorf("%w: reference height %d + expiry %d < finalized height %d", ErrExpiredRef, ref.height, s.cfg.Expiry, latest)
 	}
+	if s.cfg.Accounts != nil {
+		if err := s.checkSigned(s.ctx, tx.Ref, tx.Body); err != nil {
+			s.m.refused.WithLabelValues(signedReason(err)).Inc()
+			return id, err
+		}
+	}
 	route, err := s.cfg.Directory.Route(ref.epoch, id)
 	if err != nil {
 		s.m.refused.WithLabelValues(reasonNoRoute).Inc()
@@ -362,4 +374,7 @@ func (s *Service) fetchOutcome(id model.Identifier, epoch uint64) (*api.TxExecut
 // Routes serves the access node's own endpoint: GET /v1/access/events.
 func (s *Service) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/access/events", s.handleEvents)
+	if s.cfg.Accounts != nil {
+		handle("GET /v1/accounts/{address}", s.handleAccount)
+	}
 }
