@@ -137,7 +137,7 @@ func TestSignedTransactionsCheckedAtIngress(t *testing.T) {
 		}
 		return n
 	}
-	w.h.eventually("both forwarded", func() bool { return forwarded() >= 2 })
+	w.h.eventually("both forwarded to both members", func() bool { return forwarded() >= 4 })
 	before := forwarded()
 	cases := map[string]struct {
 		tx   []byte
