@@ -185,6 +185,13 @@ type loadGen struct {
 	// sent and gives its ID (a pipeline network's collection.Tx); nil
 	// sends the body, whose ID is its hash.
 	envelope func(body []byte) (tx []byte, id [32]byte)
+	// source, if set, makes the transactions instead of the shape: up to
+	// n envelopes with their IDs (fewer when it has no more to give now:
+	// the rest counts as skipped). dropped, if set, is told of every
+	// transaction that left pending without being finalized (refused,
+	// failed request).
+	source  func(n int) ([][]byte, [][32]byte, error)
+	dropped func(id [32]byte)
 
 	nonce atomic.Uint64
 	rr    atomic.Uint64
@@ -221,7 +228,7 @@ const ticksPerSecond = 50
 
 // run generates load until ctx ends, then waits for the batches in flight.
 func (g *loadGen) run(ctx context.Context) {
-	batches := make(chan [][]byte, g.inflight)
+	batches := make(chan txBatch, g.inflight)
 	var wg sync.WaitGroup
 	for w := 0; w < g.inflight; w++ {
 		wg.Add(1)
@@ -235,15 +242,30 @@ func (g *loadGen) run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (g *loadGen) makeBatch(rng *rand.Rand, n int, value []byte) [][]byte {
+// txBatch is one submission: transactions, and their IDs when the source
+// made them (nil: the worker computes them).
+type txBatch struct {
+	txs [][]byte
+	ids [][32]byte
+}
+
+func (g *loadGen) makeBatch(rng *rand.Rand, n int, value []byte) txBatch {
+	if g.source != nil {
+		txs, ids, err := g.source(n)
+		if err != nil {
+			g.lastErr.Store(err.Error())
+		}
+		g.skipped.Add(int64(n - len(txs)))
+		return txBatch{txs: txs, ids: ids}
+	}
 	txs := make([][]byte, n)
 	for i := range txs {
 		txs[i] = g.shape.build(rng, g.nonce.Add(1), value)
 	}
-	return txs
+	return txBatch{txs: txs}
 }
 
-func (g *loadGen) generate(ctx context.Context, batches chan<- [][]byte) {
+func (g *loadGen) generate(ctx context.Context, batches chan<- txBatch) {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	value := make([]byte, g.shape.valueLen)
 	for i := range value {
@@ -263,6 +285,15 @@ func (g *loadGen) generate(ctx context.Context, batches chan<- [][]byte) {
 				}
 			}
 			b := g.makeBatch(rng, g.batch, value)
+			if len(b.txs) == 0 {
+				// The source has nothing to give (every slot in flight).
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -288,12 +319,21 @@ func (g *loadGen) generate(ctx context.Context, batches chan<- [][]byte) {
 				// free; checking first avoids building batches only to
 				// drop them.
 				if len(batches) < cap(batches) {
-					batches <- g.makeBatch(rng, n, value)
+					if b := g.makeBatch(rng, n, value); len(b.txs) > 0 {
+						batches <- b
+					}
 				} else {
 					g.skipped.Add(int64(n))
 				}
 			}
 		}
+	}
+}
+
+// drop tells the source a transaction will not be finalized.
+func (g *loadGen) drop(id [32]byte) {
+	if g.dropped != nil {
+		g.dropped(id)
 	}
 }
 
@@ -313,20 +353,26 @@ func (g *loadGen) next() *client.Client {
 
 // worker submits batches; after a refusal (mempool full) or a failed
 // request it backs off, so an overloaded node is given time to drain.
-func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
+func (g *loadGen) worker(ctx context.Context, batches <-chan txBatch) {
 	backoff := time.Duration(0)
-	for txs := range batches {
+	for b := range batches {
+		txs, ids := b.txs, b.ids
 		if ctx.Err() != nil {
+			for _, id := range ids {
+				g.drop(id)
+			}
 			continue // drain without sending
 		}
 		c := g.next()
-		ids := make([][32]byte, len(txs))
-		for i, tx := range txs {
-			if g.envelope != nil {
-				txs[i], ids[i] = g.envelope(tx)
-				continue
+		if ids == nil {
+			ids = make([][32]byte, len(txs))
+			for i, tx := range txs {
+				if g.envelope != nil {
+					txs[i], ids[i] = g.envelope(tx)
+					continue
+				}
+				ids[i] = crypto.Sum(tx)
 			}
-			ids[i] = crypto.Sum(tx)
 		}
 		// Recorded before sending: a transaction can be finalized before
 		// the answer to its POST arrives.
@@ -341,6 +387,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 		case err != nil && !errors.As(err, &ae):
 			for _, id := range ids {
 				g.pending.remove(id)
+				g.drop(id)
 			}
 			g.failed.Add(int64(len(txs)))
 			g.lastErr.Store(err.Error())
@@ -348,6 +395,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 		case resp.Accepted+resp.Rejected != len(txs):
 			for _, id := range ids {
 				g.pending.remove(id)
+				g.drop(id)
 			}
 			g.rejected.Add(int64(len(txs)))
 			if err != nil {
@@ -360,6 +408,7 @@ func (g *loadGen) worker(ctx context.Context, batches <-chan [][]byte) {
 					continue
 				}
 				g.pending.remove(ids[r.Index])
+				g.drop(ids[r.Index])
 				g.rejected.Add(1)
 				g.lastErr.Store(r.Error)
 				if r.Code == api.CodeFull {

@@ -106,6 +106,9 @@ type Network struct {
 	// (with epochs one more than the genesis committee).
 	Validators []genesis.Validator
 	Genesis    *genesis.Genesis
+	// loadAccounts are the accounts the load signs for, in a pipeline
+	// network of accounts.
+	loadAccounts []loadAccount
 }
 
 // PrepareDir makes dir usable: created if missing, wiped if a previous
@@ -201,6 +204,18 @@ func Setup(o Options) (*Network, error) {
 	}
 	if net.Genesis, err = o.genesis(members); err != nil {
 		return nil, err
+	}
+	if p := o.Pipeline; p != nil && p.accounts() {
+		n, k := p.LoadAccounts, p.KeysPerAccount
+		if n == 0 {
+			n = DefaultLoadAccounts
+		}
+		if k == 0 {
+			k = DefaultKeysPerAccount
+		}
+		if net.Genesis.Accounts, net.loadAccounts, err = setupAccounts(o.Dir, model.MainChain(net.Genesis.ChainID), n, k); err != nil {
+			return nil, fmt.Errorf("testnet accounts: %w", err)
+		}
 	}
 	if err := net.addFollowers(o); err != nil {
 		return nil, err

@@ -16,7 +16,15 @@ type Pipeline struct {
 	ClusterSize int // collectors per cluster
 	Executors   int // execution nodes
 	Access      int // access nodes
+	// App is what the network runs: AppAccounts (signed transfers between
+	// LoadAccounts accounts of KeysPerAccount keys; "" means it) or AppKV.
+	App            string
+	LoadAccounts   int
+	KeysPerAccount int
 }
+
+// accounts reports whether the network runs the accounts VM.
+func (p *Pipeline) accounts() bool { return p.App == "" || p.App == AppAccounts }
 
 // Bounds of a pipeline testnet on one machine.
 const (
@@ -41,6 +49,12 @@ func (p *Pipeline) validate() error {
 		return fmt.Errorf("--executors must be between 1 and %d", MaxNodes)
 	case p.Access < 1 || p.Access > MaxNodes:
 		return fmt.Errorf("--access must be between 1 and %d", MaxNodes)
+	case p.App != "" && p.App != AppAccounts && p.App != AppKV:
+		return fmt.Errorf("--app must be %s or %s", AppAccounts, AppKV)
+	case p.LoadAccounts < 0 || p.LoadAccounts > 10_000:
+		return fmt.Errorf("--accounts must be between 1 and 10000")
+	case p.KeysPerAccount < 0 || p.KeysPerAccount > 32:
+		return fmt.Errorf("--keys-per-account must be between 1 and 32")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/floe-bft/floe/account"
 	"github.com/floe-bft/floe/api"
 	"github.com/floe-bft/floe/client"
 	"github.com/floe-bft/floe/collection"
@@ -23,10 +24,20 @@ import (
 // collection sizes and guarantees per block, and the evidence that
 // consensus nodes hold and execute no transactions.
 type PipelineSummary struct {
-	Clusters    int `json:"clusters"`
-	ClusterSize int `json:"cluster_size"`
-	Executors   int `json:"executors"`
-	Access      int `json:"access"`
+	// App is what the network ran (AppAccounts, AppKV); in a network of
+	// accounts ServiceAccount is the service account's address and
+	// ServiceKey the file with its key (for the CLI).
+	App            string `json:"app"`
+	ServiceAccount string `json:"service_account,omitempty"`
+	ServiceKey     string `json:"service_key,omitempty"`
+	// FailedTx is what execution node 0 executed during the run with a
+	// failed outcome (floe_executed_failed_txs_total): 0 for a load of
+	// valid transactions.
+	FailedTx    int64 `json:"failed_tx"`
+	Clusters    int   `json:"clusters"`
+	ClusterSize int   `json:"cluster_size"`
+	Executors   int   `json:"executors"`
+	Access      int   `json:"access"`
 	// Stages: collected, finalized, executed.
 	Stages         map[string]StageLatency `json:"stages"`
 	ExecutedTx     int64                   `json:"executed_tx"`
@@ -66,6 +77,7 @@ type PipelineSummary struct {
 // Metric names read from the nodes (docs/pipeline.md).
 const (
 	metricExecutedTxs        = "floe_executed_txs_total"
+	metricFailedTxs          = "floe_executed_failed_txs_total"
 	metricMempoolTxs         = "floe_mempool_txs"
 	metricGuaranteesIncluded = "floe_guarantees_included_total"
 	metricFinalizedHeight    = "floe_finalized_height"
@@ -99,7 +111,12 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 		o.Nodes, pl.Clusters, pl.ClusterSize, pl.Executors, pl.Access, dir, filepath.Join(dir, "NAME", "node.log"))
 
 	sum := &Summary{Nodes: o.Nodes, Rate: rateName(o.Rate), TxSize: o.TxSize, Dir: dir}
-	ps := &PipelineSummary{Clusters: pl.Clusters, ClusterSize: pl.ClusterSize, Executors: pl.Executors, Access: pl.Access}
+	ps := &PipelineSummary{Clusters: pl.Clusters, ClusterSize: pl.ClusterSize, Executors: pl.Executors, Access: pl.Access, App: AppKV}
+	if pl.accounts() {
+		ps.App = AppAccounts
+		ps.ServiceAccount = account.ServiceAddress(model.MainChain(net.Genesis.ChainID)).Hex()
+		ps.ServiceKey = filepath.Join(dir, ServiceKeyFile)
+	}
 	sum.Pipeline = ps
 	stopNodes := stopper(nodes, sum)
 	defer func() {
@@ -161,6 +178,11 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 
 	pending := newPendingTxs()
 	st := newStageTracker(pending)
+	var sl *signedLoad
+	if pl.accounts() {
+		sl = newSignedLoad(model.MainChain(net.Genesis.ChainID), net.loadAccounts, func() model.Identifier { return *ref.Load() })
+		st.settled = sl.settled
+	}
 	var subscribed sync.WaitGroup
 	subscribed.Add(len(access))
 	for _, a := range access {
@@ -184,6 +206,12 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 	gen.envelope = func(body []byte) ([]byte, [32]byte) {
 		tx := collection.Tx{Ref: *ref.Load(), Body: body}
 		return tx.Encode(), tx.ID()
+	}
+	if sl != nil {
+		gen.source = sl.take
+		gen.dropped = func(id [32]byte) { sl.settled(id, false) }
+		logf("testnet: accounts: service account %s (key %s); the load signs transfers between %d accounts with %d keys each (%d in flight at most)",
+			ps.ServiceAccount, ps.ServiceKey, len(net.loadAccounts), len(net.loadAccounts[0].keys), sl.slots())
 	}
 	before := readCounters(runCtx, consensus[0], executors[0])
 	cpu0 := roleCPU(nodes)
@@ -279,6 +307,7 @@ loop:
 	ps.ExecutedTx = lat["executed"].Count
 	ps.ExecutedTxPerS = round2(float64(ps.ExecutedTx) / elapsed.Seconds())
 	ps.ExecutionSlots = int64(after.executed - before.executed)
+	ps.FailedTx = int64(after.failed - before.failed)
 	if blocks := after.height - before.height; blocks > 0 {
 		ps.GuaranteesPerBlock = round2((after.guarantees - before.guarantees) / blocks)
 	}
@@ -371,11 +400,12 @@ func compareResults(ctx context.Context, executors []*Node) (int, error) {
 }
 
 // counters are the node metrics a pipeline run differences.
-type counters struct{ executed, guarantees, height float64 }
+type counters struct{ executed, failed, guarantees, height float64 }
 
 func readCounters(ctx context.Context, consensus, execution *Node) counters {
 	return counters{
 		executed:   metricOr0(ctx, execution, metricExecutedTxs),
+		failed:     metricOr0(ctx, execution, metricFailedTxs),
 		guarantees: metricOr0(ctx, consensus, metricGuaranteesIncluded),
 		height:     metricOr0(ctx, consensus, metricFinalizedHeight),
 	}

@@ -39,6 +39,9 @@ var stageNames = [numStages]string{"collected", "finalized", "executed"}
 // expired: refused, not lost).
 type stageTracker struct {
 	pending *pendingTxs
+	// settled, if set, is told when a transaction's block is finalized
+	// (or it was executed: spent true) or it expired (spent false).
+	settled func(id [32]byte, spent bool)
 
 	mu       sync.Mutex
 	counting bool
@@ -97,6 +100,14 @@ func (t *stageTracker) event(e *accessEvent) {
 	for i, name := range stageNames {
 		if e.Status == name {
 			stage = i
+		}
+	}
+	if t.settled != nil {
+		switch {
+		case stage == stageFinalized || stage == stageExecuted:
+			t.settled(id, true)
+		case e.Status == "expired":
+			t.settled(id, false)
 		}
 	}
 	submitted, ok := t.pending.get(id)

@@ -29,6 +29,8 @@ const defaultTestnetDir = "testnet-data"
 type testnetFlags struct {
 	nodes, followers, txSize, maxPending int
 	dir, rate, logLevel, kill, appState  string
+	app                                  string
+	loadAccounts, keysPerAccount         int
 	duration                             time.Duration
 	json                                 bool
 	epochViews                           uint64
@@ -119,6 +121,9 @@ more (see docs/cli.md).`,
 	fs.IntVar(&f.clusterSize, "cluster-size", def.ClusterSize, "with --clusters: collectors per cluster")
 	fs.IntVar(&f.executors, "executors", def.Executors, "with --clusters: execution nodes")
 	fs.IntVar(&f.access, "access", def.Access, "with --clusters: access nodes")
+	fs.StringVar(&f.app, "app", localnet.AppAccounts, "with --clusters: what the network runs: accounts (signed transfers between many accounts; the service account's key is written to DIR/"+localnet.ServiceKeyFile+") or kv (unsigned key/value writes, a benchmark application)")
+	fs.IntVar(&f.loadAccounts, "accounts", localnet.DefaultLoadAccounts, "with --app accounts: genesis accounts the load signs for")
+	fs.IntVar(&f.keysPerAccount, "keys-per-account", localnet.DefaultKeysPerAccount, "with --app accounts: keys per load account (each key has one transaction in flight)")
 	fs.StringVar(&f.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }
@@ -131,7 +136,8 @@ func (f *testnetFlags) options() (localnet.Options, error) {
 	o := localnet.Options{Dir: f.dir, Nodes: f.nodes, Followers: f.followers, LogLevel: f.logLevel, Params: &params,
 		EpochViews: f.epochViews, Duration: f.duration, TxSize: f.txSize, MaxPending: f.maxPending}
 	if f.clusters > 0 {
-		o.Pipeline = &localnet.Pipeline{Clusters: f.clusters, ClusterSize: f.clusterSize, Executors: f.executors, Access: f.access}
+		o.Pipeline = &localnet.Pipeline{Clusters: f.clusters, ClusterSize: f.clusterSize, Executors: f.executors, Access: f.access,
+			App: f.app, LoadAccounts: f.loadAccounts, KeysPerAccount: f.keysPerAccount}
 	}
 	var err error
 	if o.Rate, err = localnet.ParseRate(f.rate); err != nil {

@@ -20,6 +20,7 @@ const (
 type metrics struct {
 	executedHeight      prometheus.Gauge
 	executedTxs         prometheus.Counter
+	failedTxs           prometheus.Counter
 	blockSeconds        prometheus.Histogram
 	repeatedCollections prometheus.Counter
 	packsPruned         prometheus.Counter
@@ -38,6 +39,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		executedHeight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_executed_height", Help: "Height of the last executed block."}),
 		executedTxs:    prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_txs_total", Help: "Transactions executed."}),
+		failedTxs: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_executed_failed_txs_total",
+			Help: "Transactions executed that failed (their outcome says why; they changed nothing but fees and sequence numbers)."}),
 		blockSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_execution_block_seconds",
 			Help:    "Time to execute one block (its collections already fetched), commit its chunks and build its data packs.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
@@ -68,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.fetchFailures.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.executedHeight, m.executedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.packsRefused, m.stateSyncs, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
+		reg.MustRegister(m.executedHeight, m.executedTxs, m.failedTxs, m.blockSeconds, m.repeatedCollections, m.packsPruned, m.packsRefused, m.stateSyncs, m.fetched, m.fetchFailures, m.missing, m.missingTotal, m.receiptsSent, m.receiptFailures, m.receiptHeight)
 	}
 	return m
 }

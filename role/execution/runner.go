@@ -208,6 +208,13 @@ func (r *runner) executeNext(ctx context.Context) error {
 	txs := len(x.Txs)
 	r.m.executedHeight.Set(float64(h))
 	r.m.executedTxs.Add(float64(txs))
+	failed := 0
+	for _, o := range x.Txs {
+		if !o.OK {
+			failed++
+		}
+	}
+	r.m.failedTxs.Add(float64(failed))
 	r.m.blockSeconds.Observe(time.Since(start).Seconds())
 	r.onExecuted(published)
 	if h > r.retain && h%16 == 0 {
