@@ -116,7 +116,7 @@ func execute(ctx context.Context, base state.Reader, n int, run Func, opts Optio
 		}
 		return nil, e.statsSnapshot(), errIncomplete
 	}
-	out, err := e.output(n)
+	out, err := e.output(n, workers)
 	return out, e.statsSnapshot(), err
 }
 
@@ -274,8 +274,12 @@ func (e *executor) validReads(tx int32) bool {
 	return true
 }
 
-// output assembles the final incarnations, Sequential's way.
-func (e *executor) output(n int) (*Output, error) {
+// output assembles the final incarnations, Sequential's way. The
+// per-transaction read lists and the block's net writes are built by up
+// to workers goroutines (each a share of the transactions and of the
+// multi-version memory's shards), so that this tail of the block, which
+// no other work overlaps, is not one core's.
+func (e *executor) output(n, workers int) (*Output, error) {
 	out := newOutput(n)
 	for i := range n {
 		p := e.last[i].Load()
@@ -285,8 +289,56 @@ func (e *executor) output(n int) (*Output, error) {
 		if p.err != nil {
 			return nil, fmt.Errorf("transaction %d: %w", i, p.err)
 		}
-		out.Results[i], out.Reads[i], out.Writes[i] = p.result, readIDs(p.reads), slices.Clip(p.writes)
+		out.Results[i], out.Writes[i] = p.result, slices.Clip(p.writes)
 	}
-	out.Final = netWrites(out.Writes)
+	parts := max(1, min(workers, outputParts, n/outputMinTxs))
+	finals := make([][]state.Write, parts)
+	part := func(k int) {
+		for i := k * n / parts; i < (k+1)*n/parts; i++ {
+			out.Reads[i] = readIDs(e.last[i].Load().reads)
+		}
+		finals[k] = e.mv.finalWrites(k*mvShards/parts, (k+1)*mvShards/parts)
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < parts; k++ {
+		wg.Go(func() { part(k) })
+	}
+	part(0)
+	wg.Wait()
+	out.Final = mergeWrites(finals)
 	return out, nil
+}
+
+// outputParts bounds the goroutines assembling an Output; outputMinTxs
+// is the fewest transactions worth a goroutine of their own.
+const (
+	outputParts  = 8
+	outputMinTxs = 64
+)
+
+// mergeWrites merges write lists each sorted by ID with no ID in two
+// lists; nil when there are none, as netWrites.
+func mergeWrites(lists [][]state.Write) []state.Write {
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	if total == 0 {
+		return nil
+	}
+	if len(lists) == 1 {
+		return lists[0]
+	}
+	out := make([]state.Write, 0, total)
+	for len(out) < total {
+		best := -1
+		for k, l := range lists {
+			if len(l) > 0 && (best < 0 || CompareIDs(l[0].ID, lists[best][0].ID) < 0) {
+				best = k
+			}
+		}
+		out = append(out, lists[best][0])
+		lists[best] = lists[best][1:]
+	}
+	return out
 }

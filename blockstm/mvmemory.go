@@ -147,6 +147,23 @@ func (m *mvMemory) markEstimate(id state.RegisterID, tx int32) {
 	r.mu.Unlock()
 }
 
+// finalWrites returns the net writes held in shards [from, to), sorted
+// by ID: per register, the entry of the highest transaction that writes
+// it. Once the block is done every entry is its transaction's final run's
+// write, so this is what merging the final write sets gives. Called when
+// no run is in flight.
+func (m *mvMemory) finalWrites(from, to int) []state.Write {
+	var ws []state.Write
+	for k := from; k < to; k++ {
+		for id, r := range m.shards[k].regs {
+			if len(r.entries) > 0 {
+				ws = append(ws, state.Write{ID: id, Value: r.entries[len(r.entries)-1].value})
+			}
+		}
+	}
+	return sortWrites(ws)
+}
+
 // mvSource is the View source of one run of transaction tx in Execute.
 type mvSource struct {
 	e  *executor

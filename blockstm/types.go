@@ -145,6 +145,25 @@ func netWrites(perTx [][]state.Write) []state.Write {
 	return out
 }
 
+// sortWrites returns ws sorted by ID, for writes of distinct registers.
+// It sorts positions and then moves each write once: swapping the writes
+// themselves costs a write barrier per pointer while the collector runs.
+func sortWrites(ws []state.Write) []state.Write {
+	if len(ws) < 2 {
+		return ws
+	}
+	pos := make([]int32, len(ws))
+	for k := range pos {
+		pos[k] = int32(k)
+	}
+	slices.SortFunc(pos, func(a, b int32) int { return CompareIDs(ws[a].ID, ws[b].ID) })
+	out := make([]state.Write, len(ws))
+	for k, p := range pos {
+		out[k] = ws[p]
+	}
+	return out
+}
+
 // Options are a node's execution settings; they never change the Output.
 type Options struct {
 	// Workers is how many goroutines execute. 0 means GOMAXPROCS. One
