@@ -44,6 +44,7 @@ type txState struct {
 	inc    int32
 	status txStatus
 	deps   []int32
+	_      [24]byte // neighbours, run by other workers, on their own cache line
 }
 
 // scheduler is Block-STM's collaborative scheduler: two indices sweep
@@ -54,13 +55,20 @@ type txState struct {
 // past its end, no task is in flight, and no index was lowered while
 // that was checked.
 type scheduler struct {
-	n           int64
+	n   int64
+	txs []txState
+	// The counters every worker changes each get a cache line, apart
+	// from the fields only read.
+	_           pad
 	execIdx     atomic.Int64
+	_           pad
 	validIdx    atomic.Int64
+	_           pad
 	decreaseCnt atomic.Int64
+	_           pad
 	active      atomic.Int64
+	_           pad
 	done        atomic.Bool
-	txs         []txState
 
 	// Idle workers park instead of spinning, so that on a shared machine
 	// they do not take CPU from the worker running the transaction that
@@ -69,6 +77,7 @@ type scheduler struct {
 	idleMu sync.Mutex
 	idle   *sync.Cond
 	parked atomic.Int32
+	_      pad
 
 	// A run that needs the result of a run in progress waits for it in
 	// place (waitForRun); runs ending broadcast here.
@@ -174,6 +183,9 @@ func (s *scheduler) wake() {
 // one parking (its own check can have seen another worker's fleeting
 // claim of an index past the end), and a parked worker checks nothing.
 func (s *scheduler) waitForWork(stop *atomic.Bool) {
+	if min(s.execIdx.Load(), s.validIdx.Load()) < s.n {
+		return // an index is inside the block: ask again, no need to park
+	}
 	s.checkDone()
 	s.idleMu.Lock()
 	s.parked.Add(1)
