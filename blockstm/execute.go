@@ -361,8 +361,10 @@ func (e *executor) outputTxs(out *Output, lo, hi int) {
 			ids = append(ids, r.id)
 		}
 		slices.SortFunc(ids[a:], CompareIDs)
-		out.Reads[i] = ids[a:len(ids):len(ids)] // empty, not nil, as readIDs
-		if len(p.writes) > 0 {                  // else nil, as Sequential's
+		// Reads empty but not nil, as readIDs makes them; Writes nil
+		// when empty, as Sequential's.
+		out.Reads[i] = ids[a:len(ids):len(ids)]
+		if len(p.writes) > 0 {
 			b := len(ws)
 			ws = append(ws, p.writes...)
 			out.Writes[i] = ws[b:len(ws):len(ws)]
