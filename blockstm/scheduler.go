@@ -318,7 +318,8 @@ func (s *scheduler) setReady(tx int32) {
 // waiting for it, and says what to validate: if validation has passed
 // tx, tx itself, and everything above it too when the run wrote a
 // register its previous run did not (a reader above may have read past
-// it, a read validation would not otherwise revisit).
+// it, a read validation would not otherwise revisit). The validation of
+// tx is handed back to this worker directly.
 func (s *scheduler) finishExecution(tx, inc int32, wroteNew bool) task {
 	t := &s.txs[tx]
 	t.mu.Lock()
@@ -336,10 +337,13 @@ func (s *scheduler) finishExecution(tx, inc int32, wroteNew bool) task {
 		s.decreaseExecIdx(int64(lowest))
 	}
 	if s.validIdx.Load() > int64(tx) {
-		if !wroteNew {
-			return task{kind: validateTask, tx: tx, inc: inc}
+		if wroteNew {
+			// The paper lowers the validation index to tx; this worker
+			// then takes tx's validation itself, as if it had claimed
+			// that index at once, and the index goes to tx+1.
+			s.decreaseValidIdx(int64(tx) + 1)
 		}
-		s.decreaseValidIdx(int64(tx))
+		return task{kind: validateTask, tx: tx, inc: inc}
 	}
 	s.active.Add(-1)
 	return task{}
