@@ -129,8 +129,15 @@ func (o *Output) NetWrites(from, to int) ([]state.Write, error) {
 
 // netWrites merges per-transaction write sets, later ones winning.
 func netWrites(perTx [][]state.Write) []state.Write {
-	last := make(map[state.RegisterID]int)
-	var out []state.Write
+	total := 0
+	for _, ws := range perTx {
+		total += len(ws)
+	}
+	if total == 0 {
+		return nil
+	}
+	last := make(map[state.RegisterID]int, total)
+	out := make([]state.Write, 0, total)
 	for _, ws := range perTx {
 		for _, w := range ws {
 			if k, ok := last[w.ID]; ok {
@@ -141,8 +148,7 @@ func netWrites(perTx [][]state.Write) []state.Write {
 			out = append(out, w)
 		}
 	}
-	slices.SortFunc(out, func(a, b state.Write) int { return CompareIDs(a.ID, b.ID) })
-	return out
+	return sortWrites(out)
 }
 
 // sortWrites returns ws sorted by ID, for writes of distinct registers.
