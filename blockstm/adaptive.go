@@ -93,7 +93,11 @@ func (a *Adaptive) Execute(ctx context.Context, base state.Reader, n int, run Fu
 // wrote last: no schedule runs the block in fewer sequential steps. It is
 // n at full contention and 1 for transactions that share nothing.
 func (o *Output) CriticalPath() int {
-	lastWriter := make(map[state.RegisterID]int)
+	writes := 0
+	for _, ws := range o.Writes {
+		writes += len(ws)
+	}
+	lastWriter := make(map[state.RegisterID]int, writes)
 	depth := make([]int, len(o.Results))
 	longest := 0
 	for i := range o.Results {

@@ -26,7 +26,21 @@ type incarnation struct {
 	writes []state.Write
 	result Result
 	err    error
+
+	// The run's view, its source and the first buffers of its read and
+	// write sets share the incarnation's allocation: one per run.
+	view     txView
+	src      mvSource
+	readBuf  [runBuf]readEntry
+	writeBuf [runBuf]state.Write
 }
+
+// runBuf is how many reads and writes a run holds before its sets
+// allocate: most transactions touch a few registers.
+const runBuf = 4
+
+// pad keeps what it follows off the next fields' cache line.
+type pad [64]byte
 
 // executor is one block's parallel execution.
 type executor struct {
@@ -36,10 +50,13 @@ type executor struct {
 	sched *scheduler
 	last  []atomic.Pointer[incarnation]
 	stop  atomic.Bool
+	_     pad
 	// recorded counts transactions with a finished run, the denominator
 	// of a register's hotness.
 	recorded atomic.Int64
-	stats    execStats
+	_        pad
+	// stats sums the workers' counts when they end.
+	stats execStats
 }
 
 // execStats count the work behind one Execute, for the benchmark
@@ -52,6 +69,13 @@ type execStats struct {
 // runStats is a snapshot of execStats.
 type runStats struct {
 	runs, waits, aborts, inPlace int64
+}
+
+func (s *execStats) add(r runStats) {
+	s.runs.Add(r.runs)
+	s.waits.Add(r.waits)
+	s.aborts.Add(r.aborts)
+	s.inPlace.Add(r.inPlace)
 }
 
 func (e *executor) statsSnapshot() runStats {
@@ -94,7 +118,7 @@ func execute(ctx context.Context, base state.Reader, n int, run Func, opts Optio
 	e := &executor{
 		base:  base,
 		run:   run,
-		mv:    newMVMemory(),
+		mv:    newMVMemory(n),
 		sched: newScheduler(n),
 		last:  make([]atomic.Pointer[incarnation], n),
 	}
@@ -116,20 +140,24 @@ func execute(ctx context.Context, base state.Reader, n int, run Func, opts Optio
 		}
 		return nil, e.statsSnapshot(), errIncomplete
 	}
-	out, err := e.output(n)
+	out, err := e.output(n, workers)
 	return out, e.statsSnapshot(), err
 }
 
 // work is one worker's loop: finish the task in hand (a finished task
 // may hand over the next one directly), else ask the scheduler.
+// It counts its work locally and adds it to the block's stats when it
+// ends.
 func (e *executor) work() {
+	var st runStats
+	defer func() { e.stats.add(st) }()
 	var t task
 	for !e.sched.done.Load() && !e.stop.Load() {
 		switch t.kind {
 		case executeTask:
-			t = e.execute(t)
+			t = e.execute(t, &st)
 		case validateTask:
-			t = e.validate(t)
+			t = e.validate(t, &st)
 		default:
 			if t = e.sched.nextTask(); t.kind == noTask {
 				e.sched.waitForWork(&e.stop)
@@ -141,13 +169,16 @@ func (e *executor) work() {
 // execute runs an incarnation. A run that read an estimate waits for its
 // writer (or runs again at once if the writer has finished meanwhile); a
 // finished run publishes its writes and read set.
-func (e *executor) execute(t task) task {
+func (e *executor) execute(t task, st *runStats) task {
+	p := &incarnation{inc: t.inc}
 	for {
-		v := newView(&mvSource{e: e, tx: t.tx})
+		p.src = mvSource{e: e, tx: t.tx, stats: st}
+		v := &p.view
+		v.reset(&p.src, p.readBuf[:], p.writeBuf[:])
 		res, err := runTx(e.run, int(t.tx), v)
-		e.stats.runs.Add(1)
+		st.runs++
 		if v.blockedBy >= 0 {
-			e.stats.waits.Add(1)
+			st.waits++
 			if e.sched.addDependency(t.tx, int32(v.blockedBy)) {
 				return task{}
 			}
@@ -156,7 +187,7 @@ func (e *executor) execute(t task) task {
 			}
 			continue
 		}
-		wroteNew := e.record(t, v, res, err)
+		wroteNew := e.record(t, p, res, err)
 		return e.sched.finishExecution(t.tx, t.inc, wroteNew)
 	}
 }
@@ -165,14 +196,14 @@ func (e *executor) execute(t task) task {
 // memory, the previous run's entries it no longer writes removed, then
 // its incarnation. It reports whether the run wrote a register the
 // previous one did not.
-func (e *executor) record(t task, v *txView, res Result, err error) bool {
-	writes := v.sortedWrites()
+func (e *executor) record(t task, p *incarnation, res Result, err error) bool {
+	writes := p.view.sortWritesInPlace()
 	for _, w := range writes {
 		e.mv.write(w.ID, t.tx, t.inc, w.Value)
 	}
 	var prev []state.Write
-	if p := e.last[t.tx].Load(); p != nil {
-		prev = p.writes
+	if q := e.last[t.tx].Load(); q != nil {
+		prev = q.writes
 	} else {
 		e.recorded.Add(1)
 	}
@@ -200,7 +231,8 @@ func (e *executor) record(t task, v *txView, res Result, err error) bool {
 			j++
 		}
 	}
-	e.last[t.tx].Store(&incarnation{inc: t.inc, reads: v.reads, writes: writes, result: res, err: err})
+	p.reads, p.writes, p.result, p.err = p.view.reads, writes, res, err
+	e.last[t.tx].Store(p)
 	return wroteNew
 }
 
@@ -228,6 +260,9 @@ const (
 // a register that writers transactions write and whose latest version
 // below tx is from transaction from (-1: the start state), or -1.
 func (e *executor) likelyWriter(writers int, from, tx int32) int {
+	if 2*writers <= hotMinRecorded {
+		return -1 // not hot whatever recorded is; spares the shared load
+	}
 	recorded := e.recorded.Load()
 	if recorded < hotMinRecorded || int64(2*writers) <= recorded {
 		return -1
@@ -244,11 +279,11 @@ func (e *executor) likelyWriter(writers int, from, tx int32) int {
 // register still resolves to the same writer's same run. An invalid
 // incarnation that this validation is first to abort has its writes
 // marked as estimates before anything above it is validated again.
-func (e *executor) validate(t task) task {
+func (e *executor) validate(t task, st *runStats) task {
 	valid := e.validReads(t.tx)
 	aborted := !valid && e.sched.tryValidationAbort(t.tx, t.inc)
 	if aborted {
-		e.stats.aborts.Add(1)
+		st.aborts++
 		for _, w := range e.last[t.tx].Load().writes {
 			e.mv.markEstimate(w.ID, t.tx)
 		}
@@ -274,8 +309,12 @@ func (e *executor) validReads(tx int32) bool {
 	return true
 }
 
-// output assembles the final incarnations, Sequential's way.
-func (e *executor) output(n int) (*Output, error) {
+// output assembles the final incarnations, Sequential's way. The
+// per-transaction read lists and the block's net writes are built by up
+// to workers goroutines (each a share of the transactions and of the
+// multi-version memory's shards), so that this tail of the block, which
+// no other work overlaps, is not one core's.
+func (e *executor) output(n, workers int) (*Output, error) {
 	out := newOutput(n)
 	for i := range n {
 		p := e.last[i].Load()
@@ -285,8 +324,84 @@ func (e *executor) output(n int) (*Output, error) {
 		if p.err != nil {
 			return nil, fmt.Errorf("transaction %d: %w", i, p.err)
 		}
-		out.Results[i], out.Reads[i], out.Writes[i] = p.result, readIDs(p.reads), slices.Clip(p.writes)
+		out.Results[i] = p.result
 	}
-	out.Final = netWrites(out.Writes)
+	parts := max(1, min(workers, outputParts, n/outputMinTxs))
+	finals := make([][]state.Write, parts)
+	part := func(k int) {
+		e.outputTxs(out, k*n/parts, (k+1)*n/parts)
+		finals[k] = e.mv.finalWrites(k*mvShards/parts, (k+1)*mvShards/parts)
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < parts; k++ {
+		wg.Go(func() { part(k) })
+	}
+	part(0)
+	wg.Wait()
+	out.Final = mergeWrites(finals)
 	return out, nil
+}
+
+// outputTxs fills in the read lists and write sets of transactions
+// [lo, hi), each in one array for all of them (a run's write set lives
+// in its incarnation, which the Output does not keep).
+func (e *executor) outputTxs(out *Output, lo, hi int) {
+	nr, nw := 0, 0
+	for i := lo; i < hi; i++ {
+		p := e.last[i].Load()
+		nr += len(p.reads)
+		nw += len(p.writes)
+	}
+	ids := make([]state.RegisterID, 0, nr)
+	ws := make([]state.Write, 0, nw)
+	for i := lo; i < hi; i++ {
+		p := e.last[i].Load()
+		a := len(ids)
+		for _, r := range p.reads {
+			ids = append(ids, r.id)
+		}
+		slices.SortFunc(ids[a:], CompareIDs)
+		// Reads empty but not nil, as readIDs makes them; Writes nil
+		// when empty, as Sequential's.
+		out.Reads[i] = ids[a:len(ids):len(ids)]
+		if len(p.writes) > 0 {
+			b := len(ws)
+			ws = append(ws, p.writes...)
+			out.Writes[i] = ws[b:len(ws):len(ws)]
+		}
+	}
+}
+
+// outputParts bounds the goroutines assembling an Output; outputMinTxs
+// is the fewest transactions worth a goroutine of their own.
+const (
+	outputParts  = 8
+	outputMinTxs = 64
+)
+
+// mergeWrites merges write lists each sorted by ID with no ID in two
+// lists; nil when there are none, as netWrites.
+func mergeWrites(lists [][]state.Write) []state.Write {
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	if total == 0 {
+		return nil
+	}
+	if len(lists) == 1 {
+		return lists[0]
+	}
+	out := make([]state.Write, 0, total)
+	for len(out) < total {
+		best := -1
+		for k, l := range lists {
+			if len(l) > 0 && (best < 0 || CompareIDs(l[0].ID, lists[best][0].ID) < 0) {
+				best = k
+			}
+		}
+		out = append(out, lists[best][0])
+		lists[best] = lists[best][1:]
+	}
+	return out
 }

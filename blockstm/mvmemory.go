@@ -25,14 +25,22 @@ type mvMemory struct {
 type mvShard struct {
 	mu   sync.RWMutex
 	regs map[state.RegisterID]*mvRegister
-	_    [40]byte // keeps shards' locks on separate cache lines
+	// slab is where the shard's next registers are allocated from, under
+	// mu, a slab at a time.
+	slab []mvRegister
+	_    pad // keeps shards' locks on separate cache lines
 }
 
+// mvSlab is how many registers a shard allocates at once.
+const mvSlab = 16
+
 // mvRegister holds one register's entries sorted by transaction, at most
-// one per transaction.
+// one per transaction; a register one transaction writes keeps its entry
+// in first.
 type mvRegister struct {
 	mu      sync.Mutex
 	entries []mvEntry
+	first   [1]mvEntry
 }
 
 type mvEntry struct {
@@ -41,13 +49,19 @@ type mvEntry struct {
 	value    []byte
 }
 
-func newMVMemory() *mvMemory {
+// newMVMemory returns the memory of a block of n transactions, its maps
+// sized for two registers written per transaction (up to a bound).
+func newMVMemory(n int) *mvMemory {
 	m := &mvMemory{seed: maphash.MakeSeed()}
+	hint := 2 * min(n, mvHintTxs) / mvShards
 	for k := range m.shards {
-		m.shards[k].regs = make(map[state.RegisterID]*mvRegister)
+		m.shards[k].regs = make(map[state.RegisterID]*mvRegister, hint)
 	}
 	return m
 }
+
+// mvHintTxs bounds the transactions the maps are sized for up front.
+const mvHintTxs = 4096
 
 func (m *mvMemory) shard(id state.RegisterID) *mvShard {
 	return &m.shards[maphash.Comparable(m.seed, id)&(mvShards-1)]
@@ -70,7 +84,12 @@ func (m *mvMemory) lookupOrCreate(id state.RegisterID) *mvRegister {
 	defer s.mu.Unlock()
 	r := s.regs[id]
 	if r == nil {
-		r = &mvRegister{}
+		if len(s.slab) == 0 {
+			s.slab = make([]mvRegister, mvSlab)
+		}
+		r = &s.slab[0]
+		s.slab = s.slab[1:]
+		r.entries = r.first[:0]
 		s.regs[id] = r
 	}
 	return r
@@ -147,10 +166,28 @@ func (m *mvMemory) markEstimate(id state.RegisterID, tx int32) {
 	r.mu.Unlock()
 }
 
+// finalWrites returns the net writes held in shards [from, to), sorted
+// by ID: per register, the entry of the highest transaction that writes
+// it. Once the block is done every entry is its transaction's final run's
+// write, so this is what merging the final write sets gives. Called when
+// no run is in flight.
+func (m *mvMemory) finalWrites(from, to int) []state.Write {
+	var ws []state.Write
+	for k := from; k < to; k++ {
+		for id, r := range m.shards[k].regs {
+			if len(r.entries) > 0 {
+				ws = append(ws, state.Write{ID: id, Value: r.entries[len(r.entries)-1].value})
+			}
+		}
+	}
+	return sortWrites(ws)
+}
+
 // mvSource is the View source of one run of transaction tx in Execute.
 type mvSource struct {
-	e  *executor
-	tx int32
+	e     *executor
+	tx    int32
+	stats *runStats // the worker's
 }
 
 func (s *mvSource) read(id state.RegisterID) ([]byte, version, int, error) {
@@ -170,7 +207,7 @@ func (s *mvSource) read(id state.RegisterID) ([]byte, version, int, error) {
 		// is in progress (cheaper than abandoning this run and walking
 		// the scheduler's index back to it), else end this run and wait
 		// as a dependency.
-		s.e.stats.inPlace.Add(1)
+		s.stats.inPlace++
 		if s.e.sched.waitForRun(int32(blockedBy), &s.e.stop) != runFinished {
 			return nil, version{}, blockedBy, nil
 		}

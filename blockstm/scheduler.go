@@ -44,6 +44,7 @@ type txState struct {
 	inc    int32
 	status txStatus
 	deps   []int32
+	_      [24]byte // neighbours, run by other workers, on their own cache line
 }
 
 // scheduler is Block-STM's collaborative scheduler: two indices sweep
@@ -54,13 +55,20 @@ type txState struct {
 // past its end, no task is in flight, and no index was lowered while
 // that was checked.
 type scheduler struct {
-	n           int64
+	n   int64
+	txs []txState
+	// The counters every worker changes each get a cache line, apart
+	// from the fields only read.
+	_           pad
 	execIdx     atomic.Int64
+	_           pad
 	validIdx    atomic.Int64
+	_           pad
 	decreaseCnt atomic.Int64
+	_           pad
 	active      atomic.Int64
+	_           pad
 	done        atomic.Bool
-	txs         []txState
 
 	// Idle workers park instead of spinning, so that on a shared machine
 	// they do not take CPU from the worker running the transaction that
@@ -69,6 +77,7 @@ type scheduler struct {
 	idleMu sync.Mutex
 	idle   *sync.Cond
 	parked atomic.Int32
+	_      pad
 
 	// A run that needs the result of a run in progress waits for it in
 	// place (waitForRun); runs ending broadcast here.
@@ -174,6 +183,9 @@ func (s *scheduler) wake() {
 // one parking (its own check can have seen another worker's fleeting
 // claim of an index past the end), and a parked worker checks nothing.
 func (s *scheduler) waitForWork(stop *atomic.Bool) {
+	if min(s.execIdx.Load(), s.validIdx.Load()) < s.n {
+		return // an index is inside the block: ask again, no need to park
+	}
 	s.checkDone()
 	s.idleMu.Lock()
 	s.parked.Add(1)
@@ -306,7 +318,8 @@ func (s *scheduler) setReady(tx int32) {
 // waiting for it, and says what to validate: if validation has passed
 // tx, tx itself, and everything above it too when the run wrote a
 // register its previous run did not (a reader above may have read past
-// it, a read validation would not otherwise revisit).
+// it, a read validation would not otherwise revisit). The validation of
+// tx is handed back to this worker directly.
 func (s *scheduler) finishExecution(tx, inc int32, wroteNew bool) task {
 	t := &s.txs[tx]
 	t.mu.Lock()
@@ -324,10 +337,13 @@ func (s *scheduler) finishExecution(tx, inc int32, wroteNew bool) task {
 		s.decreaseExecIdx(int64(lowest))
 	}
 	if s.validIdx.Load() > int64(tx) {
-		if !wroteNew {
-			return task{kind: validateTask, tx: tx, inc: inc}
+		if wroteNew {
+			// The paper lowers the validation index to tx; this worker
+			// then takes tx's validation itself, as if it had claimed
+			// that index at once, and the index goes to tx+1.
+			s.decreaseValidIdx(int64(tx) + 1)
 		}
-		s.decreaseValidIdx(int64(tx))
+		return task{kind: validateTask, tx: tx, inc: inc}
 	}
 	s.active.Add(-1)
 	return task{}

@@ -129,8 +129,15 @@ func (o *Output) NetWrites(from, to int) ([]state.Write, error) {
 
 // netWrites merges per-transaction write sets, later ones winning.
 func netWrites(perTx [][]state.Write) []state.Write {
-	last := make(map[state.RegisterID]int)
-	var out []state.Write
+	total := 0
+	for _, ws := range perTx {
+		total += len(ws)
+	}
+	if total == 0 {
+		return nil
+	}
+	last := make(map[state.RegisterID]int, total)
+	out := make([]state.Write, 0, total)
 	for _, ws := range perTx {
 		for _, w := range ws {
 			if k, ok := last[w.ID]; ok {
@@ -141,7 +148,25 @@ func netWrites(perTx [][]state.Write) []state.Write {
 			out = append(out, w)
 		}
 	}
-	slices.SortFunc(out, func(a, b state.Write) int { return CompareIDs(a.ID, b.ID) })
+	return sortWrites(out)
+}
+
+// sortWrites returns ws sorted by ID, for writes of distinct registers.
+// It sorts positions and then moves each write once: swapping the writes
+// themselves costs a write barrier per pointer while the collector runs.
+func sortWrites(ws []state.Write) []state.Write {
+	if len(ws) < 2 {
+		return ws
+	}
+	pos := make([]int32, len(ws))
+	for k := range pos {
+		pos[k] = int32(k)
+	}
+	slices.SortFunc(pos, func(a, b int32) int { return CompareIDs(ws[a].ID, ws[b].ID) })
+	out := make([]state.Write, len(ws))
+	for k, p := range pos {
+		out[k] = ws[p]
+	}
 	return out
 }
 

@@ -61,6 +61,12 @@ var _ View = (*txView)(nil)
 
 func newView(src source) *txView { return &txView{src: src, blockedBy: -1} }
 
+// reset makes v a fresh view over src whose read and write sets start in
+// the given buffers (their contents are overwritten).
+func (v *txView) reset(src source, reads []readEntry, writes []state.Write) {
+	*v = txView{src: src, reads: reads[:0], writes: writes[:0], blockedBy: -1}
+}
+
 // Get implements View.
 func (v *txView) Get(id state.RegisterID) ([]byte, error) {
 	if err := id.Check(); err != nil {
@@ -179,6 +185,13 @@ func (v *txView) sortedWrites() []state.Write {
 	ws := slices.Clone(v.writes)
 	slices.SortFunc(ws, func(a, b state.Write) int { return CompareIDs(a.ID, b.ID) })
 	return ws
+}
+
+// sortWritesInPlace sorts the run's write set in ID order where it is,
+// for a caller that owns the view's buffers.
+func (v *txView) sortWritesInPlace() []state.Write {
+	slices.SortFunc(v.writes, func(a, b state.Write) int { return CompareIDs(a.ID, b.ID) })
+	return v.writes
 }
 
 // readIDs lists the registers of a read set in ID order.
