@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,14 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 		}
 	}()
 
+	if pl.accounts() {
+		// Access nodes check signed transactions against the accounts as
+		// the executors prove them: wait for the first executed result a
+		// finalized block carries.
+		if err := waitAccounts(runCtx, access[0], ps.ServiceAccount); err != nil {
+			return nil, err
+		}
+	}
 	pending := newPendingTxs()
 	st := newStageTracker(pending)
 	var sl *signedLoad
@@ -347,6 +356,30 @@ loop:
 		sum.Error = failure.Error()
 	}
 	return sum, failure
+}
+
+// waitAccounts waits until access node a can read account addr proven
+// (GET /v1/accounts/{addr} answers 200).
+func waitAccounts(ctx context.Context, a *Node, addr string) error {
+	url := "http://" + a.APIAddr + "/v1/accounts/" + addr
+	by := time.Now().Add(readyTimeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := a.Client.HTTPClient().Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(by) || ctx.Err() != nil {
+			return fmt.Errorf("access0 could not read the service account proven within %v (see %s)", readyTimeout, a.logPath)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // chainBytes sums the encoded size of the finalized blocks from..to as

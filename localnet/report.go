@@ -50,6 +50,12 @@ func (s *Summary) WriteText(w io.Writer) {
 func (p *PipelineSummary) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  pipeline      %d cluster(s) of %d collectors, %d execution, %d access node(s)\n",
 		p.Clusters, p.ClusterSize, p.Executors, p.Access)
+	if p.App == AppAccounts {
+		fmt.Fprintf(w, "  accounts      signed transfers; %d executed with a failed outcome; service account %s, key %s\n",
+			p.FailedTx, p.ServiceAccount, p.ServiceKey)
+	} else {
+		fmt.Fprintf(w, "  application   %s (unsigned key/value writes)\n", p.App)
+	}
 	for _, name := range stageNames {
 		st := p.Stages[name]
 		fmt.Fprintf(w, "  %-13s %d tx: p50 %.1f ms, p99 %.1f ms, max %.1f ms after submission\n", name, st.Count, st.P50MS, st.P99MS, st.MaxMS)
