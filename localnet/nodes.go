@@ -25,6 +25,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/scratchdir"
+	"github.com/floe-bft/floe/workload"
 )
 
 // Marker marks a directory a testnet created, so that a rerun may wipe it
@@ -108,7 +109,7 @@ type Network struct {
 	Genesis    *genesis.Genesis
 	// loadAccounts are the accounts the load signs for, in a pipeline
 	// network of accounts.
-	loadAccounts []loadAccount
+	loadAccounts []workload.Account
 }
 
 // PrepareDir makes dir usable: created if missing, wiped if a previous
@@ -208,12 +209,12 @@ func Setup(o Options) (*Network, error) {
 	if p := o.Pipeline; p != nil && p.accounts() {
 		n, k := p.LoadAccounts, p.KeysPerAccount
 		if n == 0 {
-			n = DefaultLoadAccounts
+			n = workload.DefaultLoadAccounts
 		}
 		if k == 0 {
-			k = DefaultKeysPerAccount
+			k = workload.DefaultKeysPerAccount
 		}
-		if net.Genesis.Accounts, net.loadAccounts, err = setupAccounts(o.Dir, model.MainChain(net.Genesis.ChainID), n, k); err != nil {
+		if net.Genesis.Accounts, net.loadAccounts, err = workload.Setup(o.Dir, model.MainChain(net.Genesis.ChainID), n, k); err != nil {
 			return nil, fmt.Errorf("testnet accounts: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/workload"
 )
 
 // Pipeline makes a testnet a pipeline network (docs/pipeline.md): beside
@@ -16,15 +17,16 @@ type Pipeline struct {
 	ClusterSize int // collectors per cluster
 	Executors   int // execution nodes
 	Access      int // access nodes
-	// App is what the network runs: AppAccounts (signed transfers between
-	// LoadAccounts accounts of KeysPerAccount keys; "" means it) or AppKV.
+	// App is what the network runs: workload.AppAccounts (signed transfers between
+	// LoadAccounts accounts of KeysPerAccount keys; "" means it) or
+	// workload.AppKV.
 	App            string
 	LoadAccounts   int
 	KeysPerAccount int
 }
 
 // accounts reports whether the network runs the accounts VM.
-func (p *Pipeline) accounts() bool { return p.App == "" || p.App == AppAccounts }
+func (p *Pipeline) accounts() bool { return p.App == "" || p.App == workload.AppAccounts }
 
 // Bounds of a pipeline testnet on one machine.
 const (
@@ -49,8 +51,8 @@ func (p *Pipeline) validate() error {
 		return fmt.Errorf("--executors must be between 1 and %d", MaxNodes)
 	case p.Access < 1 || p.Access > MaxNodes:
 		return fmt.Errorf("--access must be between 1 and %d", MaxNodes)
-	case p.App != "" && p.App != AppAccounts && p.App != AppKV:
-		return fmt.Errorf("--app must be %s or %s", AppAccounts, AppKV)
+	case p.App != "" && p.App != workload.AppAccounts && p.App != workload.AppKV:
+		return fmt.Errorf("--app must be %s or %s", workload.AppAccounts, workload.AppKV)
 	case p.LoadAccounts < 0 || p.LoadAccounts > 10_000:
 		return fmt.Errorf("--accounts must be between 1 and 10000")
 	case p.KeysPerAccount < 0 || p.KeysPerAccount > 32:

@@ -18,6 +18,7 @@ import (
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/workload"
 )
 
 // PipelineSummary is what a pipeline run adds to the Summary: the roles,
@@ -112,11 +113,11 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 		o.Nodes, pl.Clusters, pl.ClusterSize, pl.Executors, pl.Access, dir, filepath.Join(dir, "NAME", "node.log"))
 
 	sum := &Summary{Nodes: o.Nodes, Rate: rateName(o.Rate), TxSize: o.TxSize, Dir: dir}
-	ps := &PipelineSummary{Clusters: pl.Clusters, ClusterSize: pl.ClusterSize, Executors: pl.Executors, Access: pl.Access, App: AppKV}
+	ps := &PipelineSummary{Clusters: pl.Clusters, ClusterSize: pl.ClusterSize, Executors: pl.Executors, Access: pl.Access, App: workload.AppKV}
 	if pl.accounts() {
-		ps.App = AppAccounts
+		ps.App = workload.AppAccounts
 		ps.ServiceAccount = account.ServiceAddress(model.MainChain(net.Genesis.ChainID)).Hex()
-		ps.ServiceKey = filepath.Join(dir, ServiceKeyFile)
+		ps.ServiceKey = filepath.Join(dir, workload.ServiceKeyFile)
 	}
 	sum.Pipeline = ps
 	stopNodes := stopper(nodes, sum)
@@ -187,10 +188,10 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 	}
 	pending := newPendingTxs()
 	st := newStageTracker(pending)
-	var sl *signedLoad
+	var sl *workload.Signer
 	if pl.accounts() {
-		sl = newSignedLoad(model.MainChain(net.Genesis.ChainID), net.loadAccounts, func() model.Identifier { return *ref.Load() })
-		st.settled = sl.settled
+		sl = workload.NewSigner(model.MainChain(net.Genesis.ChainID), net.loadAccounts, func() model.Identifier { return *ref.Load() })
+		st.settled = sl.Settled
 	}
 	var subscribed sync.WaitGroup
 	subscribed.Add(len(access))
@@ -217,10 +218,10 @@ func runPipeline(ctx context.Context, o Options, log io.Writer) (_ *Summary, err
 		return tx.Encode(), tx.ID()
 	}
 	if sl != nil {
-		gen.source = sl.take
-		gen.dropped = func(id [32]byte) { sl.settled(id, false) }
+		gen.source = sl.Take
+		gen.dropped = func(id [32]byte) { sl.Settled(id, false) }
 		logf("testnet: accounts: service account %s (key %s); the load signs transfers between %d accounts with %d keys each (%d in flight at most)",
-			ps.ServiceAccount, ps.ServiceKey, len(net.loadAccounts), len(net.loadAccounts[0].keys), sl.slots())
+			ps.ServiceAccount, ps.ServiceKey, len(net.loadAccounts), len(net.loadAccounts[0].Keys), sl.Slots())
 	}
 	before := readCounters(runCtx, consensus[0], executors[0])
 	cpu0 := roleCPU(nodes)

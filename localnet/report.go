@@ -3,6 +3,8 @@ package localnet
 import (
 	"fmt"
 	"io"
+
+	"github.com/floe-bft/floe/workload"
 )
 
 // WriteText prints the summary for a reader ('floe testnet' without
@@ -50,7 +52,7 @@ func (s *Summary) WriteText(w io.Writer) {
 func (p *PipelineSummary) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  pipeline      %d cluster(s) of %d collectors, %d execution, %d access node(s)\n",
 		p.Clusters, p.ClusterSize, p.Executors, p.Access)
-	if p.App == AppAccounts {
+	if p.App == workload.AppAccounts {
 		fmt.Fprintf(w, "  accounts      signed transfers; %d executed with a failed outcome; service account %s, key %s\n",
 			p.FailedTx, p.ServiceAccount, p.ServiceKey)
 	} else {

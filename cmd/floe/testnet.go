@@ -15,6 +15,7 @@ import (
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/localnet"
+	"github.com/floe-bft/floe/workload"
 )
 
 // pipelineRatePerCluster is a pipeline testnet's default load per
@@ -121,9 +122,9 @@ more (see docs/cli.md).`,
 	fs.IntVar(&f.clusterSize, "cluster-size", def.ClusterSize, "with --clusters: collectors per cluster")
 	fs.IntVar(&f.executors, "executors", def.Executors, "with --clusters: execution nodes")
 	fs.IntVar(&f.access, "access", def.Access, "with --clusters: access nodes")
-	fs.StringVar(&f.app, "app", localnet.AppAccounts, "with --clusters: what the network runs: accounts (signed transfers between many accounts; the service account's key is written to DIR/"+localnet.ServiceKeyFile+") or kv (unsigned key/value writes, a benchmark application)")
-	fs.IntVar(&f.loadAccounts, "accounts", localnet.DefaultLoadAccounts, "with --app accounts: genesis accounts the load signs for")
-	fs.IntVar(&f.keysPerAccount, "keys-per-account", localnet.DefaultKeysPerAccount, "with --app accounts: keys per load account (each key has one transaction in flight)")
+	fs.StringVar(&f.app, "app", workload.AppAccounts, "with --clusters: what the network runs: accounts (signed transfers between many accounts; the service account's key is written to DIR/"+workload.ServiceKeyFile+") or kv (unsigned key/value writes, a benchmark application)")
+	fs.IntVar(&f.loadAccounts, "accounts", workload.DefaultLoadAccounts, "with --app accounts: genesis accounts the load signs for")
+	fs.IntVar(&f.keysPerAccount, "keys-per-account", workload.DefaultKeysPerAccount, "with --app accounts: keys per load account (each key has one transaction in flight)")
 	fs.StringVar(&f.kill, "kill", "", "kill a validator mid-run and keep it down, e.g. node3@10s (the load then goes to the others; node0 carries the measurements and cannot be killed)")
 	return cmd
 }

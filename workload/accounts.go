@@ -1,4 +1,10 @@
-package localnet
+// Package workload makes the signed transactions a test network's load
+// sends (floe testnet, the e2e runner): genesis accounts whose keys
+// anyone can derive, and a signer that proposes native-token transfers
+// between them, one transaction in flight per account key, advancing each
+// key's sequence number only once its transaction is in a finalized
+// block.
+package workload
 
 import (
 	"crypto/sha256"
@@ -15,7 +21,7 @@ import (
 	"github.com/floe-bft/floe/transaction"
 )
 
-// Applications a pipeline testnet runs.
+// Applications a pipeline test network runs.
 const (
 	// AppAccounts: the accounts VM; the load is signed native-token
 	// transfers between many accounts (the default).
@@ -42,24 +48,25 @@ const (
 // account's key (relative to its directory), for the CLI.
 const ServiceKeyFile = "accounts/service.key"
 
-// loadAccount is an account the load signs for, with its keys.
-type loadAccount struct {
-	addr account.Address
-	keys []*account.PrivateKey
+// Account is an account the load signs for, with its keys.
+type Account struct {
+	Addr account.Address
+	Keys []*account.PrivateKey
 }
 
-// testnetKey derives key k of account i: a test network's keys are public
-// by construction (anyone can derive them), like its node keys.
-func testnetKey(i, k int) (*account.PrivateKey, error) {
+// Key derives key k of account i (0: the service account): a test
+// network's keys are public by construction (anyone can derive them),
+// like its node keys.
+func Key(i, k int) (*account.PrivateKey, error) {
 	seed := sha256.Sum256(fmt.Appendf(nil, "floe testnet account %d key %d", i, k))
 	return account.GenerateKey(account.Ed25519, account.HashNone, rand.NewChaCha8(seed))
 }
 
-// setupAccounts makes the genesis accounts of a testnet of accounts: the
-// service account (key written to ServiceKeyFile) and n load accounts
+// Setup makes the genesis accounts of a network of accounts: the service
+// account (its key written to dir/ServiceKeyFile) and n load accounts
 // with keysPer keys each, and returns the load's accounts.
-func setupAccounts(dir string, chain model.ChainID, n, keysPer int) (*genesis.Accounts, []loadAccount, error) {
-	svc, err := testnetKey(0, 0)
+func Setup(dir string, chain model.ChainID, n, keysPer int) (*genesis.Accounts, []Account, error) {
+	svc, err := Key(0, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,20 +76,20 @@ func setupAccounts(dir string, chain model.ChainID, n, keysPer int) (*genesis.Ac
 		return genesis.KeySpecOf(pub)
 	}
 	ga := &genesis.Accounts{Service: genesis.AccountSpec{Keys: []genesis.KeySpec{full(svc)}, Balance: ServiceSupply}}
-	load := make([]loadAccount, n)
+	load := make([]Account, n)
 	for i := range load {
 		addr, err := account.AddressAt(chain, uint64(i)+2)
 		if err != nil {
 			return nil, nil, err
 		}
 		spec := genesis.AccountSpec{Balance: LoadAccountBalance}
-		la := loadAccount{addr: addr}
+		la := Account{Addr: addr}
 		for k := range keysPer {
-			key, err := testnetKey(i+1, k)
+			key, err := Key(i+1, k)
 			if err != nil {
 				return nil, nil, err
 			}
-			la.keys = append(la.keys, key)
+			la.Keys = append(la.Keys, key)
 			spec.Keys = append(spec.Keys, full(key))
 		}
 		ga.Accounts = append(ga.Accounts, spec)
@@ -98,16 +105,16 @@ func setupAccounts(dir string, chain model.ChainID, n, keysPer int) (*genesis.Ac
 	return ga, load, nil
 }
 
-// signedLoad signs the load's transactions: native-token transfers
+// Signer signs the load's transactions: native-token transfers
 // between the load accounts. Each (account, key) is a slot with at most
 // one transaction in flight: the next is proposed with the following
 // sequence number only once the previous one is in a finalized block, so
 // it lands in a later block and runs after it (an account with several
 // keys runs several transactions at once, as Flow's proposal keys do).
-type signedLoad struct {
+type Signer struct {
 	chain model.ChainID
 	ref   func() model.Identifier
-	accts []loadAccount
+	accts []Account
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -118,10 +125,12 @@ type signedLoad struct {
 
 type slot struct{ acct, key int }
 
-func newSignedLoad(chain model.ChainID, accts []loadAccount, ref func() model.Identifier) *signedLoad {
-	l := &signedLoad{chain: chain, ref: ref, accts: accts, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+// NewSigner signs for accts on chain; ref gives the reference block of
+// each transaction.
+func NewSigner(chain model.ChainID, accts []Account, ref func() model.Identifier) *Signer {
+	l := &Signer{chain: chain, ref: ref, accts: accts, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		seq: map[slot]uint64{}, inflight: map[[32]byte]slot{}}
-	for k := range accts[0].keys {
+	for k := range accts[0].Keys {
 		for a := range accts {
 			l.free = append(l.free, slot{a, k})
 		}
@@ -129,9 +138,9 @@ func newSignedLoad(chain model.ChainID, accts []loadAccount, ref func() model.Id
 	return l
 }
 
-// take signs up to n transactions on free slots (fewer when too few are
+// Take signs up to n transactions on free slots (fewer when too few are
 // free) and returns them as envelopes with their IDs.
-func (l *signedLoad) take(n int) ([][]byte, [][32]byte, error) {
+func (l *Signer) Take(n int) ([][]byte, [][32]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n = min(n, len(l.free))
@@ -141,12 +150,12 @@ func (l *signedLoad) take(n int) ([][]byte, [][32]byte, error) {
 		s := l.free[len(l.free)-1]
 		l.free = l.free[:len(l.free)-1]
 		from := l.accts[s.acct]
-		to := l.accts[l.rng.IntN(len(l.accts))].addr
+		to := l.accts[l.rng.IntN(len(l.accts))].Addr
 		tx := &transaction.Transaction{Ref: ref, GasLimit: loadGasLimit,
-			ProposalKey: transaction.ProposalKey{Address: from.addr, KeyIndex: uint32(s.key), SeqNum: l.seq[s]},
-			Payer:       from.addr, Authorizers: []account.Address{from.addr},
+			ProposalKey: transaction.ProposalKey{Address: from.Addr, KeyIndex: uint32(s.key), SeqNum: l.seq[s]},
+			Payer:       from.Addr, Authorizers: []account.Address{from.Addr},
 			Op: transaction.Transfer{To: to, Amount: 1 + l.rng.Uint64N(100)}}
-		if err := tx.SignEnvelope(l.chain, from.addr, uint32(s.key), from.keys[s.key]); err != nil {
+		if err := tx.SignEnvelope(l.chain, from.Addr, uint32(s.key), from.Keys[s.key]); err != nil {
 			l.free = append(l.free, s)
 			return txs, ids, err
 		}
@@ -158,9 +167,9 @@ func (l *signedLoad) take(n int) ([][]byte, [][32]byte, error) {
 	return txs, ids, nil
 }
 
-// settled frees the slot of transaction id: spent (its block is
+// Settled frees the slot of transaction id: spent (its block is
 // finalized: the sequence number is used) or not (refused, expired).
-func (l *signedLoad) settled(id [32]byte, spent bool) {
+func (l *Signer) Settled(id [32]byte, spent bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s, ok := l.inflight[id]
@@ -174,5 +183,5 @@ func (l *signedLoad) settled(id [32]byte, spent bool) {
 	l.free = append(l.free, s)
 }
 
-// slots is how many transactions the load can have in flight.
-func (l *signedLoad) slots() int { return len(l.accts) * len(l.accts[0].keys) }
+// Slots is how many transactions the load can have in flight.
+func (l *Signer) Slots() int { return len(l.accts) * len(l.accts[0].Keys) }
