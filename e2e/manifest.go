@@ -24,6 +24,7 @@ import (
 
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/genesis"
+	"github.com/floe-bft/floe/workload"
 )
 
 // Duration is a time.Duration written as "30s", "2m" in manifests, as
@@ -87,6 +88,15 @@ type PipelineSpec struct {
 	ClusterSize int `toml:"cluster_size"`
 	Executors   int `toml:"executors"`
 	Access      int `toml:"access"`
+	// App is what the network runs: "accounts" (the default: genesis
+	// accounts, the load signs native-token transfers between them) or
+	// "kv" (unsigned key/value writes).
+	App string `toml:"app"`
+}
+
+// accounts reports whether the pipeline runs the accounts VM.
+func (p PipelineSpec) accounts() bool {
+	return p.enabled() && (p.App == "" || p.App == workload.AppAccounts)
 }
 
 // enabled reports whether the manifest asks for a pipeline network.
@@ -123,6 +133,8 @@ func (p PipelineSpec) validate() error {
 		return fmt.Errorf("pipeline.executors = %d: want 1 to %d", p.Executors, maxRoleNodes)
 	case p.Access < 1 || p.Access > maxRoleNodes:
 		return fmt.Errorf("pipeline.access = %d: want 1 to %d", p.Access, maxRoleNodes)
+	case p.App != "" && p.App != workload.AppAccounts && p.App != workload.AppKV:
+		return fmt.Errorf("pipeline.app = %q: want %q or %q", p.App, workload.AppAccounts, workload.AppKV)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/floe-bft/floe/crypto"
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/internal/scratchdir"
+	"github.com/floe-bft/floe/workload"
 )
 
 // Layout of a generated network directory:
@@ -103,7 +104,17 @@ type Network struct {
 	// (pipeline networks): dealt by the epoch's random source, so the
 	// runner learns them from the genesis, not from the manifest.
 	Clusters [][]string
+	// LoadAccounts are the genesis accounts the load signs for (pipeline
+	// networks of accounts).
+	LoadAccounts []workload.Account
 }
+
+// The genesis accounts of a pipeline network of accounts: the load's
+// accounts and their keys (each key one transaction in flight).
+const (
+	e2eLoadAccounts   = 64
+	e2eKeysPerAccount = 8
+)
 
 // privateAPI is the API base URL of a container on the private network,
 // what the genesis lists for the other roles.
@@ -278,6 +289,11 @@ func GenerateNetwork(dir string, spec NetworkSpec) (*Network, error) {
 	if spec.Pipeline.enabled() {
 		if net.Clusters, err = clusterNames(g); err != nil {
 			return nil, err
+		}
+	}
+	if spec.Pipeline.accounts() {
+		if g.Accounts, net.LoadAccounts, err = workload.Setup(abs, model.MainChain(g.ChainID), e2eLoadAccounts, e2eKeysPerAccount); err != nil {
+			return nil, fmt.Errorf("genesis accounts: %w", err)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(abs, governanceKeyFile), []byte(hex.EncodeToString(govSeed[:])+"\n"), 0o600); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/floe-bft/floe/collection"
 	"github.com/floe-bft/floe/config"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/workload"
 )
 
 // A pipeline network (docs/pipeline.md) takes transactions at its access
@@ -273,6 +274,9 @@ type PipelineReport struct {
 // pipeline is the runner's state for a pipeline network.
 type pipeline struct {
 	ledger *pipeLedger
+	// signer signs the load in a network of accounts (nil: the key/value
+	// application's unsigned writes).
+	signer *workload.Signer
 	// ref is the reference block new transactions name.
 	ref atomic.Pointer[model.Identifier]
 	// restarted lists role members killed or stopped during the run (an
@@ -356,14 +360,31 @@ func (r *Runner) runPipelineLoad(ctx context.Context) {
 		}
 		txs := make([][]byte, n)
 		ids := make([][32]byte, n)
-		clusters := make([]int, n)
+		if sg := r.pipe.signer; sg != nil {
+			var err error
+			if txs, ids, err = sg.Take(n); err != nil {
+				r.logf("load: signing: %v", err)
+			}
+			if len(txs) < n {
+				// Every key has a transaction in flight: the rest of this
+				// tick's load is not sent (counted as failed to send).
+				r.pipe.ledger.fail(0, n-len(txs))
+			}
+			if len(txs) == 0 {
+				continue
+			}
+		} else {
+			for i := range txs {
+				counter++
+				key := fmt.Appendf(nil, "e2e-%03d", counter%loadKeys)
+				value := binary.BigEndian.AppendUint64(nil, counter)
+				nonce := binary.BigEndian.AppendUint64(append([]byte(nil), runID[:]...), counter)
+				tx := collection.Tx{Ref: *ref, Body: kvstore.EncodeSet(key, value, nonce)}
+				txs[i], ids[i] = tx.Encode(), tx.ID()
+			}
+		}
+		clusters := make([]int, len(txs))
 		for i := range txs {
-			counter++
-			key := fmt.Appendf(nil, "e2e-%03d", counter%loadKeys)
-			value := binary.BigEndian.AppendUint64(nil, counter)
-			nonce := binary.BigEndian.AppendUint64(append([]byte(nil), runID[:]...), counter)
-			tx := collection.Tx{Ref: *ref, Body: kvstore.EncodeSet(key, value, nonce)}
-			txs[i], ids[i] = tx.Encode(), tx.ID()
 			clusters[i] = int(collection.ClusterOf(ids[i], k))
 		}
 		sent := false
@@ -380,6 +401,8 @@ func (r *Runner) runPipelineLoad(ctx context.Context) {
 			for i := range txs {
 				if _, bad := rejected[i]; !bad {
 					accIDs, accClusters = append(accIDs, ids[i]), append(accClusters, clusters[i])
+				} else if r.pipe.signer != nil {
+					r.pipe.signer.Settled(ids[i], false)
 				}
 			}
 			if !r.pipe.ledger.submit(accIDs, accClusters, nd.Index, time.Now()) {
@@ -389,7 +412,12 @@ func (r *Runner) runPipelineLoad(ctx context.Context) {
 			r.pipe.ledger.fail(len(rejected), 0)
 		}
 		if !sent {
-			r.pipe.ledger.fail(0, n)
+			r.pipe.ledger.fail(0, len(txs))
+			if r.pipe.signer != nil {
+				for _, id := range ids {
+					r.pipe.signer.Settled(id, false)
+				}
+			}
 		}
 	}
 }
@@ -414,6 +442,14 @@ func (r *Runner) followAccess(ctx context.Context, nd *nodeState) {
 				return nil
 			}
 			now := time.Now()
+			if sg := r.pipe.signer; sg != nil {
+				switch e.Status {
+				case "finalized", "executed":
+					sg.Settled(id, true)
+				case "expired":
+					sg.Settled(id, false)
+				}
+			}
 			if r.pipe.ledger.update(id, e.Status, now, true) {
 				r.series.add(now, 1, 0)
 			}

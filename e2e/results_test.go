@@ -24,6 +24,7 @@ import (
 	"github.com/floe-bft/floe/genesis"
 	"github.com/floe-bft/floe/payload"
 	"github.com/floe-bft/floe/state"
+	"github.com/floe-bft/floe/workload"
 )
 
 // The heights compared are all of them up to the cap, and beyond it a
@@ -171,7 +172,7 @@ type resultsWorld struct {
 func newResultsWorld(t *testing.T, byzantine, withholder bool) *resultsWorld {
 	t.Helper()
 	spec := testSpec()
-	spec.Pipeline = PipelineSpec{Clusters: 1, ClusterSize: 4, Executors: 3, Access: 1}
+	spec.Pipeline = PipelineSpec{Clusters: 1, ClusterSize: 4, Executors: 3, Access: 1, App: workload.AppKV} // the chain executedChain makes
 	spec.Overrides = map[string]NodeOverride{}
 	if byzantine {
 		spec.Overrides["execution2"] = NodeOverride{ExecutionFault: ExecFaultWrongEndState}

@@ -20,6 +20,7 @@ import (
 	"github.com/floe-bft/floe/consensus/model"
 	"github.com/floe-bft/floe/consensus/verify"
 	"github.com/floe-bft/floe/crypto"
+	"github.com/floe-bft/floe/workload"
 )
 
 // Options configure a run.
@@ -229,6 +230,14 @@ func (r *Runner) useNetwork(net *Network) error {
 	}
 	r.net = net
 	r.committee = com
+	if r.pipe != nil && len(net.LoadAccounts) > 0 {
+		r.pipe.signer = workload.NewSigner(model.MainChain(net.Genesis.ChainID), net.LoadAccounts, func() model.Identifier {
+			if ref := r.pipe.ref.Load(); ref != nil {
+				return *ref
+			}
+			return model.Identifier{}
+		})
+	}
 	r.verifier = verify.New(root.ChainID, com, crypto.BLS(), rootQC)
 	est, err := net.Genesis.EpochState()
 	if err != nil {
