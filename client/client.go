@@ -1,7 +1,11 @@
 // Package client is the Go client of a floe node's HTTP API (package api
 // serves it): status, transactions, blocks and the finalized block stream,
 // the chain and evidence audit endpoints, governance service events and
-// single Prometheus series. Every answer is read with a bound, and a
+// single Prometheus series; and for accounts and signed transactions
+// (packages account, transaction) on an access node: reading an account,
+// preparing and signing a transaction for its wallets (Wallet, Prepare),
+// sending it and waiting until it executed (transactions.go), and the
+// command-line syntax of program calls (args.go). Every answer is read with a bound, and a
 // non-2xx answer becomes an *Error carrying the HTTP status and the
 // server's message.
 package client
