@@ -1,13 +1,13 @@
 // Package client is the Go client of a floe node's HTTP API (package api
 // serves it): status, transactions, blocks and the finalized block stream,
 // the chain and evidence audit endpoints, governance service events and
-// single Prometheus series; and for accounts and signed transactions
-// (packages account, transaction) on an access node: reading an account,
-// preparing and signing a transaction for its wallets (Wallet, Prepare),
-// sending it and waiting until it executed (transactions.go), and the
-// command-line syntax of program calls (args.go). Every answer is read with a bound, and a
-// non-2xx answer becomes an *Error carrying the HTTP status and the
-// server's message.
+// single Prometheus series. For accounts and signed transactions
+// (packages account and transaction) on an access node it reads accounts
+// (accounts.go), prepares and signs transactions for wallets, sends them
+// and waits until they executed (transactions.go), decodes the VM's
+// events (events.go) and parses the command-line syntax of program calls
+// (args.go). Every answer is read with a bound, and a non-2xx answer
+// becomes an *Error carrying the HTTP status and the server's message.
 package client
 
 import (
