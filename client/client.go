@@ -1,9 +1,13 @@
 // Package client is the Go client of a floe node's HTTP API (package api
 // serves it): status, transactions, blocks and the finalized block stream,
 // the chain and evidence audit endpoints, governance service events and
-// single Prometheus series. Every answer is read with a bound, and a
-// non-2xx answer becomes an *Error carrying the HTTP status and the
-// server's message.
+// single Prometheus series. For accounts and signed transactions
+// (packages account and transaction) on an access node it reads accounts
+// (accounts.go), prepares and signs transactions for wallets, sends them
+// and waits until they executed (transactions.go), decodes the VM's
+// events (events.go) and parses the command-line syntax of program calls
+// (args.go). Every answer is read with a bound, and a non-2xx answer
+// becomes an *Error carrying the HTTP status and the server's message.
 package client
 
 import (

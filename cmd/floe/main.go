@@ -51,6 +51,8 @@ func newRootCmd() *cobra.Command {
 		newGovernanceCmd(),
 		newStartCmd(),
 		newTxCmd(),
+		newAccountCmd(),
+		newProgramCmd(),
 		newStatusCmd(),
 		newTestnetCmd(),
 		newBenchCmd(),

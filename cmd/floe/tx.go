@@ -19,7 +19,7 @@ func newTxCmd() *cobra.Command {
 		Use:   "tx",
 		Short: "Send and look up transactions",
 	}
-	cmd.AddCommand(newTxSendCmd(), newTxGetCmd())
+	cmd.AddCommand(newTxSendCmd(), newTxGetCmd(), newTxCallCmd())
 	return cmd
 }
 
