@@ -173,6 +173,11 @@ func TestTokenProgram(t *testing.T) {
 	if held(x) != 700 || held(y) != 300 {
 		t.Fatalf("failed calls changed balances: %d, %d", held(x), held(y))
 	}
+	// The outcome names the program's own reason first, not the runtime's
+	// wrapping.
+	if !strings.HasPrefix(outs[0].Error, ErrProgram.Error()+": ") {
+		t.Fatalf("outcome %q", outs[0].Error)
+	}
 }
 
 func leU64(b []byte) uint64 {

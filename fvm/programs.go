@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/floe-bft/floe/account"
@@ -158,7 +159,7 @@ func programErr(a account.Address, function string, err error) error {
 	switch {
 	case errors.Is(err, ErrOutOfGas), errors.Is(err, ErrProgram), errors.Is(err, ErrNoProgram),
 		errors.Is(err, ErrInsufficientBalance), errors.Is(err, ErrNoAccount):
-		return err
+		return ownErr(err)
 	case errors.Is(err, wasm.ErrOutOfGas):
 		return fmt.Errorf("%w (in %v.%s)", ErrOutOfGas, a, function)
 	case errors.Is(err, wasm.ErrTrap):
@@ -167,6 +168,28 @@ func programErr(a account.Address, function string, err error) error {
 		return fmt.Errorf("%w: %v.%s: %v", ErrProgram, a, function, err)
 	}
 }
+
+// ownErr is a VM error a host function returned, without the runtime's
+// wrapping around it ("wasm: host function failed: ..."): the outcome
+// reads "program failed: ... aborted: ...". The wrapped chain is kept for
+// errors.Is.
+func ownErr(err error) error {
+	msg := err.Error()
+	for _, own := range []error{ErrProgram, ErrOutOfGas, ErrNoProgram, ErrInsufficientBalance, ErrNoAccount} {
+		if i := strings.Index(msg, own.Error()); i > 0 && errors.Is(err, own) {
+			return &trimmed{msg: msg[i:], err: err}
+		}
+	}
+	return err
+}
+
+type trimmed struct {
+	msg string
+	err error
+}
+
+func (t *trimmed) Error() string { return t.msg }
+func (t *trimmed) Unwrap() error { return t.err }
 
 // programCache keeps compiled programs by code hash, at most max of them
 // (the oldest inserted goes first).
