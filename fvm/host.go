@@ -52,39 +52,42 @@ func p(ts ...wasm.ValueType) []wasm.ValueType { return ts }
 // (wasm.ErrMemoryAccess), a value past a bound fails the transaction.
 func hostFuncs() []wasm.HostFunc {
 	return []wasm.HostFunc{
-		{Name: "arg_count", Signature: sig(nil, i32), Fn: hostArgCount},
-		{Name: "arg_len", Signature: sig(p(i32), i32), Fn: hostArgLen},
-		{Name: "arg", Signature: sig(p(i32, i32), i32), Fn: hostArg},
-		{Name: "ret", Signature: sig(p(i32, i32)), Fn: hostRet},
-		{Name: "abort", Signature: sig(p(i32, i32)), Fn: hostAbort},
-		{Name: "get", Signature: sig(p(i32, i32, i32, i32), i32), Fn: hostGet},
-		{Name: "set", Signature: sig(p(i32, i32, i32, i32)), Fn: hostSet},
-		{Name: "del", Signature: sig(p(i32, i32)), Fn: hostDel},
-		{Name: "pub_get", Signature: sig(p(i32, i32, i32, i32, i32), i32), Fn: hostPubGet},
-		{Name: "pub_set", Signature: sig(p(i32, i32, i32, i32)), Fn: hostPubSet},
-		{Name: "auth_count", Signature: sig(nil, i32), Fn: hostAuthCount},
-		{Name: "auth", Signature: sig(p(i32, i32), i32), Fn: hostAuth},
-		{Name: "auth_get", Signature: sig(p(i32, i32, i32, i32, i32), i32), Fn: hostAuthGet},
-		{Name: "auth_set", Signature: sig(p(i32, i32, i32, i32, i32), i32), Fn: hostAuthSet},
-		{Name: "self", Signature: sig(p(i32)), Fn: hostSelf},
-		{Name: "caller", Signature: sig(p(i32), i32), Fn: hostCaller},
-		{Name: "emit", Signature: sig(p(i32, i32, i32, i32)), Fn: hostEmit},
-		{Name: "call", Signature: sig(p(i32, i32, i32, i32, i32, i32, i32), i32), Fn: hostCall},
-		{Name: "balance", Signature: sig(p(i32), i64), Fn: hostBalance},
-		{Name: "transfer", Signature: sig(p(i32, i64), i32), Fn: hostTransfer},
-		{Name: "debit", Signature: sig(p(i32, i64), i32), Fn: hostDebit},
-		{Name: "grant", Signature: sig(p(i32, i32, i64), i32), Fn: hostGrant},
-		{Name: "random", Signature: sig(p(i32, i32)), Fn: hostRandom},
-		{Name: "height", Signature: sig(nil, i64), Fn: hostHeight},
+		{Name: "arg_count", Signature: sig(nil, i32), Fn: withEnv(hostArgCount)},
+		{Name: "arg_len", Signature: sig(p(i32), i32), Fn: withEnv(hostArgLen)},
+		{Name: "arg", Signature: sig(p(i32, i32), i32), Fn: withEnv(hostArg)},
+		{Name: "ret", Signature: sig(p(i32, i32)), Fn: withEnv(hostRet)},
+		{Name: "abort", Signature: sig(p(i32, i32)), Fn: withEnv(hostAbort)},
+		{Name: "get", Signature: sig(p(i32, i32, i32, i32), i32), Fn: withEnv(hostGet)},
+		{Name: "set", Signature: sig(p(i32, i32, i32, i32)), Fn: withEnv(hostSet)},
+		{Name: "del", Signature: sig(p(i32, i32)), Fn: withEnv(hostDel)},
+		{Name: "pub_get", Signature: sig(p(i32, i32, i32, i32, i32), i32), Fn: withEnv(hostPubGet)},
+		{Name: "pub_set", Signature: sig(p(i32, i32, i32, i32)), Fn: withEnv(hostPubSet)},
+		{Name: "auth_count", Signature: sig(nil, i32), Fn: withEnv(hostAuthCount)},
+		{Name: "auth", Signature: sig(p(i32, i32), i32), Fn: withEnv(hostAuth)},
+		{Name: "auth_get", Signature: sig(p(i32, i32, i32, i32, i32), i32), Fn: withEnv(hostAuthGet)},
+		{Name: "auth_set", Signature: sig(p(i32, i32, i32, i32, i32), i32), Fn: withEnv(hostAuthSet)},
+		{Name: "self", Signature: sig(p(i32)), Fn: withEnv(hostSelf)},
+		{Name: "caller", Signature: sig(p(i32), i32), Fn: withEnv(hostCaller)},
+		{Name: "emit", Signature: sig(p(i32, i32, i32, i32)), Fn: withEnv(hostEmit)},
+		{Name: "call", Signature: sig(p(i32, i32, i32, i32, i32, i32, i32), i32), Fn: withEnv(hostCall)},
+		{Name: "balance", Signature: sig(p(i32), i64), Fn: withEnv(hostBalance)},
+		{Name: "transfer", Signature: sig(p(i32, i64), i32), Fn: withEnv(hostTransfer)},
+		{Name: "debit", Signature: sig(p(i32, i64), i32), Fn: withEnv(hostDebit)},
+		{Name: "grant", Signature: sig(p(i32, i32, i64), i32), Fn: withEnv(hostGrant)},
+		{Name: "random", Signature: sig(p(i32, i32)), Fn: withEnv(hostRandom)},
+		{Name: "height", Signature: sig(nil, i64), Fn: withEnv(hostHeight)},
 	}
 }
 
-func envOf(c *wasm.Call) (*callEnv, error) {
-	e, ok := c.Env().(*callEnv)
-	if !ok {
-		return nil, fmt.Errorf("%w: host function outside a transaction", wasm.ErrHost)
+// withEnv gives a host function the call's environment.
+func withEnv(fn func(ctx context.Context, e *callEnv, c *wasm.Call, stack []uint64) error) func(context.Context, *wasm.Call, []uint64) error {
+	return func(ctx context.Context, c *wasm.Call, stack []uint64) error {
+		e, ok := c.Env().(*callEnv)
+		if !ok {
+			return fmt.Errorf("%w: host function outside a transaction", wasm.ErrHost)
+		}
+		return fn(ctx, e, c, stack)
 	}
-	return e, nil
 }
 
 func setI32(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }
@@ -115,20 +118,12 @@ func put(c *wasm.Call, out, cap uint64, value []byte) error {
 	return c.Write(uint32(out), value[:n])
 }
 
-func hostArgCount(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostArgCount(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	setI32(stack, int32(len(e.args)))
 	return nil
 }
 
-func hostArgLen(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostArgLen(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	i := uint32(stack[0])
 	if int(i) >= len(e.args) {
 		setI32(stack, -1)
@@ -138,11 +133,7 @@ func hostArgLen(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostArg(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostArg(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	i := uint32(stack[0])
 	if int(i) >= len(e.args) {
 		setI32(stack, -1)
@@ -158,11 +149,7 @@ func hostArg(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostRet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostRet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	b, err := bytesAt(c, stack[0], uint64(uint32(stack[1])), maxReturn, "return data")
 	if err != nil {
 		return err
@@ -174,11 +161,7 @@ func hostRet(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostAbort(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostAbort(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	msg, err := bytesAt(c, stack[0], uint64(uint32(stack[1])), maxAbortBytes, "abort message")
 	if err != nil {
 		return err
@@ -239,11 +222,7 @@ func (e *callEnv) getInto(c *wasm.Call, stack []uint64, id state.RegisterID, out
 	return nil
 }
 
-func hostGet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostGet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	k, err := userKey(c, stack[0], uint64(uint32(stack[1])))
 	if err != nil {
 		return err
@@ -251,11 +230,7 @@ func hostGet(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return e.getInto(c, stack, privateReg(e.self, k), uint64(uint32(stack[2])), uint64(uint32(stack[3])))
 }
 
-func hostSet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostSet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	k, err := userKey(c, stack[0], uint64(uint32(stack[1])))
 	if err != nil {
 		return err
@@ -267,11 +242,7 @@ func hostSet(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return e.store(c, privateReg(e.self, k), v)
 }
 
-func hostDel(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostDel(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	k, err := userKey(c, stack[0], uint64(uint32(stack[1])))
 	if err != nil {
 		return err
@@ -279,11 +250,7 @@ func hostDel(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return e.store(c, privateReg(e.self, k), nil)
 }
 
-func hostPubGet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostPubGet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, err := addrAt(c, uint64(uint32(stack[0])))
 	if err != nil {
 		return err
@@ -295,11 +262,7 @@ func hostPubGet(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return e.getInto(c, stack, publicReg(a, k), uint64(uint32(stack[3])), uint64(uint32(stack[4])))
 }
 
-func hostPubSet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostPubSet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	k, err := userKey(c, uint64(uint32(stack[0])), uint64(uint32(stack[1])))
 	if err != nil {
 		return err
@@ -321,11 +284,7 @@ func (e *callEnv) authorizer(i uint32) (account.Address, bool) {
 	return auths[i], true
 }
 
-func hostAuthCount(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostAuthCount(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	n := 0
 	if e.top {
 		n = len(e.run.tx.Authorizers)
@@ -334,11 +293,7 @@ func hostAuthCount(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostAuth(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostAuth(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, ok := e.authorizer(uint32(stack[0]))
 	if !ok {
 		setI32(stack, -1)
@@ -351,11 +306,7 @@ func hostAuth(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostAuthGet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostAuthGet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, ok := e.authorizer(uint32(stack[0]))
 	if !ok {
 		return fmt.Errorf("%w: %v reads the storage of authorizer %d, which it does not act for", ErrProgram, e.self, uint32(stack[0]))
@@ -367,11 +318,7 @@ func hostAuthGet(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return e.getInto(c, stack, privateReg(a, k), uint64(uint32(stack[3])), uint64(uint32(stack[4])))
 }
 
-func hostAuthSet(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostAuthSet(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, ok := e.authorizer(uint32(stack[0]))
 	if !ok {
 		return fmt.Errorf("%w: %v writes the storage of authorizer %d, which it does not act for", ErrProgram, e.self, uint32(stack[0]))
@@ -391,19 +338,11 @@ func hostAuthSet(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostSelf(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostSelf(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	return c.Write(uint32(stack[0]), e.self[:])
 }
 
-func hostCaller(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostCaller(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	if e.caller == nil {
 		setI32(stack, 0)
 		return nil
@@ -415,11 +354,7 @@ func hostCaller(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return nil
 }
 
-func hostEmit(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostEmit(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	t, err := bytesAt(c, uint64(uint32(stack[0])), uint64(uint32(stack[1])), maxEventType, "event type")
 	if err != nil {
 		return err
@@ -437,11 +372,7 @@ func hostEmit(_ context.Context, c *wasm.Call, stack []uint64) error {
 // layout) and answers the length of its return data, of which the first
 // cap bytes are copied to out. A failure of the callee fails the
 // transaction.
-func hostCall(ctx context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostCall(ctx context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, err := addrAt(c, uint64(uint32(stack[0])))
 	if err != nil {
 		return err
@@ -503,11 +434,7 @@ func decodeCallArgs(b []byte) ([][]byte, error) {
 	return args, nil
 }
 
-func hostBalance(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostBalance(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, err := addrAt(c, uint64(uint32(stack[0])))
 	if err != nil {
 		return err
@@ -544,11 +471,7 @@ func (e *callEnv) moveFor(c *wasm.Call, stack []uint64, from, to account.Address
 }
 
 // hostTransfer moves native tokens from the program's own account.
-func hostTransfer(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostTransfer(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	to, err := addrAt(c, uint64(uint32(stack[0])))
 	if err != nil {
 		return err
@@ -560,11 +483,7 @@ func hostTransfer(_ context.Context, c *wasm.Call, stack []uint64) error {
 // from an authorizer of the transaction (the top-level call only), or
 // within the allowance the account granted this program ("$cap/..."),
 // which it consumes. -2: neither.
-func hostDebit(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostDebit(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	from, err := addrAt(c, uint64(uint32(stack[0])))
 	if err != nil {
 		return err
@@ -612,11 +531,7 @@ func (e *callEnv) isAuthorizer(a account.Address) bool {
 // hostGrant sets the allowance authorizer i grants program to debit it
 // (0 revokes): grant(i, program, amount). Top-level calls only: the
 // authorizer signed this transaction.
-func hostGrant(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostGrant(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	a, ok := e.authorizer(uint32(stack[0]))
 	if !ok {
 		return fmt.Errorf("%w: %v grants for authorizer %d, which it does not act for", ErrProgram, e.self, uint32(stack[0]))
@@ -641,11 +556,7 @@ func hostGrant(_ context.Context, c *wasm.Call, stack []uint64) error {
 // transaction's place (TxContext). Until the random beacon exists this
 // is predictable by whoever knows the block: programs must not use it
 // for value at stake against the block's proposer (docs/programs.md).
-func hostRandom(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostRandom(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	n := uint64(uint32(stack[1]))
 	if n > maxRandom {
 		return fmt.Errorf("%w: %d random bytes (at most %d)", ErrProgram, n, maxRandom)
@@ -668,11 +579,7 @@ func hostRandom(_ context.Context, c *wasm.Call, stack []uint64) error {
 	return c.Write(uint32(stack[0]), out[:n])
 }
 
-func hostHeight(_ context.Context, c *wasm.Call, stack []uint64) error {
-	e, err := envOf(c)
-	if err != nil {
-		return err
-	}
+func hostHeight(_ context.Context, e *callEnv, c *wasm.Call, stack []uint64) error {
 	stack[0] = e.run.tc.Height
 	return nil
 }
