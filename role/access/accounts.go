@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -136,15 +137,62 @@ func verifyRegisters(res payload.Result, ids []state.RegisterID, ans api.Executi
 	return out, nil
 }
 
-// readAccount reads account a, proven, at the newest finalized block's
-// Result: its key count, balance and code header, then its keys.
-func (s *Service) readAccount(ctx context.Context, a account.Address) (accountState, error) {
+// resultTries is how many distinct Results of recent finalized blocks a
+// proven read tries, newest first.
+const resultTries = 8
+
+// proveRecent reads ids proven against the Result of the newest
+// finalized block, or, when no execution node proves them against it,
+// of an earlier one (at most resultTries distinct Results). Until
+// sealing, a block's Result is the claim of the executor whose receipt
+// came first: a byzantine executor's wrong end state can be it, and
+// nothing verifies against a root no honest executor computed. Falling
+// back to an older Result keeps reads (and ingress) going; what is
+// trusted is still a Result a finalized block carries.
+func (s *Service) proveRecent(ctx context.Context, ids []state.RegisterID) (map[state.RegisterID][]byte, payload.Result, *model.Block, error) {
 	b, err := s.cfg.Chain.LatestBlock()
 	if err != nil {
-		return accountState{}, fmt.Errorf("access: newest finalized block: %w", err)
+		return nil, payload.Result{}, nil, fmt.Errorf("access: newest finalized block: %w", err)
 	}
+	var tried []payload.Result
+	var firstErr error
+	for h := b.Height; ; h-- {
+		if h != b.Height {
+			if b, err = s.cfg.Chain.BlockByHeight(h); err != nil {
+				break
+			}
+		}
+		res, err := payload.ResultOf(b.Payload)
+		if err != nil || res == nil || res.Height == 0 || slices.Contains(tried, *res) {
+			if h == 0 || err != nil {
+				break
+			}
+			continue
+		}
+		tried = append(tried, *res)
+		vals, got, err := s.proveRegisters(ctx, ids, b)
+		if err == nil {
+			return vals, got, b, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !errors.Is(err, ErrUnproven) || len(tried) >= resultTries || h == 0 || ctx.Err() != nil {
+			break
+		}
+	}
+	if firstErr == nil {
+		firstErr = ErrNoResult
+	}
+	return nil, payload.Result{}, nil, firstErr
+}
+
+// readAccount reads account a, proven, at the newest finalized block's
+// Result that an execution node proves it against (proveRecent): its key
+// count, balance and code header, then its keys.
+func (s *Service) readAccount(ctx context.Context, a account.Address) (accountState, error) {
 	head := []state.RegisterID{fvm.KeysRegister(a), fvm.BalanceRegister(a), fvm.CodeRegister(a)}
-	vals, res, err := s.proveRegisters(ctx, head, b)
+	vals, res, b, err := s.proveRecent(ctx, head)
 	if err != nil {
 		return accountState{}, err
 	}

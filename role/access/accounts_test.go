@@ -225,3 +225,19 @@ func TestAccountEndpoint(t *testing.T) {
 		t.Fatalf("an account that does not exist: %+v, %v", got2, err)
 	}
 }
+
+// A block whose Result no executor proves anything against (a byzantine
+// executor's wrong end state got incorporated first) does not stop
+// reads or ingress: they fall back to the newest earlier Result an
+// executor proves.
+func TestAccountReadsFallBackPastAnUnprovableResult(t *testing.T) {
+	w := newAccountsWorld(t, 2)
+	w.h.finalize(&payload.Payload{Result: &payload.Result{Height: 5, Root: [32]byte{0xba, 0xd}}})
+	got, err := w.h.svc.Account(context.Background(), w.a)
+	if err != nil || !got.Exists || got.Height != 4 || got.Balance != 1_000_000 {
+		t.Fatalf("account past a wrong Result: %+v, %v", got, err)
+	}
+	if s := w.h.svc.Submit([][]byte{w.signed(t, 3, 10_000, w.ka, nil)})[0]; s.Error != nil {
+		t.Fatalf("ingress past a wrong Result: %v", s.Error)
+	}
+}
