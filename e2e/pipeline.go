@@ -109,7 +109,17 @@ func (l *pipeLedger) submit(ids [][32]byte, clusters []int, access int, at time.
 			return false
 		}
 		if _, ok := l.txs[id]; !ok {
-			l.txs[id] = &pipeTx{access: access, cluster: clusters[i], submittedAt: at, status: api.TxPending}
+			t := &pipeTx{access: access, cluster: clusters[i], submittedAt: at, status: api.TxPending}
+			if _, early := l.unacked[id]; early {
+				// Executed before its acknowledgment came back: an access
+				// node answers a batch once it checked the whole batch,
+				// and forwards the first ones meanwhile. The stream's
+				// report counts for it (and no longer as unacknowledged).
+				delete(l.unacked, id)
+				t.status, t.streamed, t.executedAt, t.executions, t.settledAt = api.TxExecuted, true, at, 1, at
+				l.executed++
+			}
+			l.txs[id] = t
 			l.submitted++
 		}
 	}

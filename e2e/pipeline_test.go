@@ -248,3 +248,28 @@ func TestWithholdingCollector(t *testing.T) {
 		}
 	}
 }
+
+// A transaction executed before its batch's acknowledgment came back (an
+// access node forwards a batch's first transactions while it still checks
+// the rest) is counted once: the stream's report moves from unacknowledged
+// to the acknowledged transaction, which is settled executed. It used to
+// count twice against the execution nodes' counters (a false lost-tx).
+func TestPipeLedgerExecutedBeforeAcknowledged(t *testing.T) {
+	l := newPipeLedger()
+	t0 := time.Unix(1000, 0)
+	l.update(pipeID(5), api.TxExecuted, t0, true)
+	if len(l.unacked) != 1 {
+		t.Fatal("the early report is not kept")
+	}
+	l.submit([][32]byte{pipeID(5), pipeID(6)}, []int{0, 0}, 0, t0.Add(time.Second))
+	if len(l.unacked) != 0 || l.executed != 1 || l.txs[pipeID(5)].status != api.TxExecuted {
+		t.Fatalf("unacked %d, executed %d, status %s", len(l.unacked), l.executed, l.txs[pipeID(5)].status)
+	}
+	if ids, _ := l.unsettled(t0.Add(time.Second)); len(ids) != 1 || ids[0] != pipeID(6) {
+		t.Fatalf("unsettled %v, want only the other transaction", ids)
+	}
+	l.update(pipeID(5), api.TxExecuted, t0, true)
+	if l.repeats != 1 {
+		t.Fatal("a second report of the early one is not a repeat")
+	}
+}
