@@ -163,3 +163,35 @@ func FuzzDecodeKey(f *testing.F) {
 		}
 	})
 }
+
+// DecodeStoredKey reads what DecodeKey reads, with the same structural
+// checks, but does not re-check the public key on its curve.
+func TestDecodeStoredKey(t *testing.T) {
+	k, err := GenerateKey(Ed25519, HashNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := k.PublicKey()
+	pub.Weight, pub.SeqNum = 600, 9
+	got, err := DecodeStoredKey(pub.Encode())
+	if err != nil || !got.Equal(pub) {
+		t.Fatalf("stored key: %+v, %v", got, err)
+	}
+	bad := pub
+	bad.PublicKey = bytes.Repeat([]byte{0xff}, Ed25519PublicKeySize) // not a canonical point
+	if _, err := DecodeKey(bad.Encode()); err == nil {
+		t.Fatal("DecodeKey took a public key off the curve")
+	}
+	if _, err := DecodeStoredKey(bad.Encode()); err != nil {
+		t.Fatalf("DecodeStoredKey re-checked the curve: %v", err)
+	}
+	for name, k := range map[string]Key{
+		"short key":    {PublicKey: pub.PublicKey[:31], SigAlgo: Ed25519, HashAlgo: HashNone, Weight: 1},
+		"heavy":        {PublicKey: pub.PublicKey, SigAlgo: Ed25519, HashAlgo: HashNone, Weight: Threshold + 1},
+		"unknown algo": {PublicKey: pub.PublicKey, SigAlgo: 9, HashAlgo: HashNone},
+	} {
+		if _, err := DecodeStoredKey(k.Encode()); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}

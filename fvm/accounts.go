@@ -8,6 +8,7 @@ import (
 	"github.com/floe-bft/floe/account"
 	"github.com/floe-bft/floe/blockstm"
 	"github.com/floe-bft/floe/consensus/model"
+	"github.com/floe-bft/floe/transaction"
 )
 
 // exists reports whether account a exists (its key count is present).
@@ -41,6 +42,60 @@ func loadKeys(v blockstm.View, a account.Address) ([]account.Key, error) {
 		}
 		if keys[i], err = account.DecodeKey(raw); err != nil {
 			return nil, fmt.Errorf("%w: key %d of %v: %v", ErrCorruptState, i, a, err)
+		}
+	}
+	return keys, nil
+}
+
+// signingKeys reads what transaction.Check needs of account a's keys for
+// tx: a slice as long as the account's key list, with only the keys tx's
+// signatures and proposal key name decoded (Check reads no other; the
+// rest stay zero). An account's keys are read and decoded per
+// transaction, and an account may have up to 64 of them: reading only
+// the signing ones keeps a transaction's cost in what it uses. Stored
+// keys are decoded without re-checking their curve point
+// (account.DecodeStoredKey): the VM checked it when it wrote them.
+func signingKeys(v blockstm.View, a account.Address, tx *transaction.Transaction) ([]account.Key, error) {
+	raw, err := v.Get(keysReg(a))
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: %v", account.ErrUnknownAccount, a)
+	}
+	n, err := DecodeKeyCount(raw)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxAcctKeys {
+		return nil, fmt.Errorf("%w: account %v has %d keys", ErrCorruptState, a, n)
+	}
+	keys := make([]account.Key, n)
+	load := func(i uint32) error {
+		if i >= n || keys[i].PublicKey != nil {
+			return nil // Check refuses an index past the list itself
+		}
+		raw, err := v.Get(keyReg(a, i))
+		if err != nil {
+			return err
+		}
+		if keys[i], err = account.DecodeStoredKey(raw); err != nil {
+			return fmt.Errorf("%w: key %d of %v: %v", ErrCorruptState, i, a, err)
+		}
+		return nil
+	}
+	if tx.ProposalKey.Address == a {
+		if err := load(tx.ProposalKey.KeyIndex); err != nil {
+			return nil, err
+		}
+	}
+	for _, sigs := range [][]transaction.Signature{tx.PayloadSignatures, tx.EnvelopeSignatures} {
+		for _, s := range sigs {
+			if s.Address == a {
+				if err := load(s.KeyIndex); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return keys, nil

@@ -26,7 +26,7 @@ func (vm *VM) Run(tc execution.TxContext, body []byte, v blockstm.View) (blockst
 	}
 	var lookupErr error
 	lookup := func(a account.Address) ([]account.Key, error) {
-		keys, err := loadKeys(v, a)
+		keys, err := signingKeys(v, a, tx)
 		if err != nil && !errors.Is(err, account.ErrUnknownAccount) && lookupErr == nil {
 			lookupErr = err
 		}
@@ -112,7 +112,7 @@ func (vm *VM) advanceSequence(v blockstm.View, pk transaction.ProposalKey) error
 	if err != nil {
 		return err
 	}
-	k, err := account.DecodeKey(raw)
+	k, err := account.DecodeStoredKey(raw)
 	if err != nil {
 		return fmt.Errorf("%w: proposal key %d of %v: %v", ErrCorruptState, pk.KeyIndex, pk.Address, err)
 	}
