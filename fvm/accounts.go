@@ -17,22 +17,32 @@ func exists(v blockstm.View, a account.Address) (bool, error) {
 	return n != nil, err
 }
 
-// loadKeys reads every key of account a; an account that does not exist
-// is account.ErrUnknownAccount.
-func loadKeys(v blockstm.View, a account.Address) ([]account.Key, error) {
+// keyCount reads how many keys account a has; an account that does not
+// exist is account.ErrUnknownAccount.
+func keyCount(v blockstm.View, a account.Address) (uint32, error) {
 	raw, err := v.Get(keysReg(a))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if raw == nil {
-		return nil, fmt.Errorf("%w: %v", account.ErrUnknownAccount, a)
+		return 0, fmt.Errorf("%w: %v", account.ErrUnknownAccount, a)
 	}
 	n, err := DecodeKeyCount(raw)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if n > maxAcctKeys {
-		return nil, fmt.Errorf("%w: account %v has %d keys", ErrCorruptState, a, n)
+		return 0, fmt.Errorf("%w: account %v has %d keys", ErrCorruptState, a, n)
+	}
+	return n, nil
+}
+
+// loadKeys reads every key of account a; an account that does not exist
+// is account.ErrUnknownAccount.
+func loadKeys(v blockstm.View, a account.Address) ([]account.Key, error) {
+	n, err := keyCount(v, a)
+	if err != nil {
+		return nil, err
 	}
 	keys := make([]account.Key, n)
 	for i := range keys {
@@ -56,19 +66,9 @@ func loadKeys(v blockstm.View, a account.Address) ([]account.Key, error) {
 // keys are decoded without re-checking their curve point
 // (account.DecodeStoredKey): the VM checked it when it wrote them.
 func signingKeys(v blockstm.View, a account.Address, tx *transaction.Transaction) ([]account.Key, error) {
-	raw, err := v.Get(keysReg(a))
+	n, err := keyCount(v, a)
 	if err != nil {
 		return nil, err
-	}
-	if raw == nil {
-		return nil, fmt.Errorf("%w: %v", account.ErrUnknownAccount, a)
-	}
-	n, err := DecodeKeyCount(raw)
-	if err != nil {
-		return nil, err
-	}
-	if n > maxAcctKeys {
-		return nil, fmt.Errorf("%w: account %v has %d keys", ErrCorruptState, a, n)
 	}
 	keys := make([]account.Key, n)
 	load := func(i uint32) error {
